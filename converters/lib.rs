@@ -1,0 +1,1 @@
+//! Converters: Kafka Connect values to bytes and back.
