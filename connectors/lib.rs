@@ -1,1 +1,3 @@
 //! Source and sink connectors, one folder each.
+
+pub mod mysql;

@@ -1,0 +1,146 @@
+//! Errors of the MySQL/MariaDB client and binlog reader.
+//!
+//! Each error says what failed, on which server, and what to do. The split
+//! the worker acts on is [`MySqlError::is_retriable`]: a lost connection or a
+//! transient server state (too many connections, shutdown in progress) is
+//! retried; bad credentials, missing privileges, a purged binlog position,
+//! wrong server settings and undecodable data are fatal, because a retry
+//! would fail the same way.
+
+use sluice_runtime::TaskError;
+
+use super::wire::Truncated;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MySqlError {
+    #[error("cannot connect to {addr}: {source}; check database.hostname and database.port, and that the server is running")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("connection to {addr} lost: {source}")]
+    Io {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{addr} returned error {code} ({state}): {message}{}", remedy(*code))]
+    Server {
+        addr: String,
+        code: u16,
+        state: String,
+        message: String,
+    },
+    #[error("unexpected reply from {addr}: {detail}")]
+    Protocol { addr: String, detail: String },
+    #[error("cannot authenticate to {addr}: {detail}")]
+    Auth { addr: String, detail: String },
+    /// The server's settings make change capture impossible.
+    #[error("{0}")]
+    Config(String),
+    /// A binlog event or row image that cannot be decoded.
+    #[error("cannot decode {what}: {detail}")]
+    Decode { what: String, detail: String },
+}
+
+/// What to do about the server errors users meet most.
+fn remedy(code: u16) -> &'static str {
+    match code {
+        1045 => "; check database.user and database.password",
+        1044 | 1142 | 1227 => "; grant the connector user REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on MariaDB) and SELECT",
+        1236 => "; the saved binlog position is no longer on the server (purged or invalid): restart the connector with snapshot.mode=when_needed to take a new snapshot",
+        1040 => "; the server has too many connections: raise max_connections or close idle clients",
+        _ => "",
+    }
+}
+
+impl MySqlError {
+    /// Whether a retry (reconnect, back off) may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            MySqlError::Connect { .. } | MySqlError::Io { .. } => true,
+            MySqlError::Server { code, .. } => matches!(
+                code,
+                // too many connections, lock wait, deadlock, server shutdown,
+                // connection killed, read/write timeouts, lost connection
+                1040 | 1205 | 1213 | 1053 | 1927 | 1159 | 1161 | 2006 | 2013
+            ),
+            MySqlError::Protocol { .. }
+            | MySqlError::Auth { .. }
+            | MySqlError::Config(_)
+            | MySqlError::Decode { .. } => false,
+        }
+    }
+
+    /// The server error code, when this is a server error.
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            MySqlError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub fn decode(what: impl Into<String>, detail: impl ToString) -> Self {
+        MySqlError::Decode {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn protocol(addr: &str, detail: impl ToString) -> Self {
+        MySqlError::Protocol {
+            addr: addr.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl From<MySqlError> for TaskError {
+    fn from(e: MySqlError) -> Self {
+        if e.is_retriable() {
+            TaskError::Retriable(e.to_string())
+        } else {
+            TaskError::Fatal(e.to_string())
+        }
+    }
+}
+
+impl From<Truncated> for MySqlError {
+    fn from(t: Truncated) -> Self {
+        MySqlError::decode(t.what, t)
+    }
+}
+
+pub type Result<T, E = MySqlError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purged_binlog_is_fatal_and_says_what_to_do() {
+        let e = MySqlError::Server {
+            addr: "127.0.0.1:3307".into(),
+            code: 1236,
+            state: "HY000".into(),
+            message: "Could not find first log file name in binary log index file".into(),
+        };
+        assert!(!e.is_retriable());
+        let msg = e.to_string();
+        assert!(
+            msg.contains("127.0.0.1:3307") && msg.contains("snapshot.mode=when_needed"),
+            "{msg}"
+        );
+        assert!(matches!(TaskError::from(e), TaskError::Fatal(_)));
+    }
+
+    #[test]
+    fn lost_connection_is_retriable() {
+        let e = MySqlError::Io {
+            addr: "h:1".into(),
+            source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+        };
+        assert!(matches!(TaskError::from(e), TaskError::Retriable(_)));
+    }
+}
