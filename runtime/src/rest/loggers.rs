@@ -33,6 +33,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Registry};
@@ -270,8 +271,29 @@ fn now_millis() -> u64 {
 /// `RUST_LOG`. Returns the handle that `/admin/loggers` changes. If a global
 /// subscriber is already installed the levels are returned detached.
 pub fn init_logging(default_level: &str) -> LogLevels {
-    let (root, loggers, extra) = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => parse_rust_log(&spec, default_level),
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (levels, subscriber) =
+        logging_subscriber(default_level, rust_log.as_deref(), ansi, std::io::stderr);
+    if subscriber.try_init().is_err() {
+        levels.lock().handle = None;
+    }
+    levels
+}
+
+/// The subscriber [`init_logging`] installs, writing to `writer`, and the
+/// levels attached to its filter.
+pub(crate) fn logging_subscriber<W>(
+    default_level: &str,
+    rust_log: Option<&str>,
+    ansi: bool,
+    writer: W,
+) -> (LogLevels, impl tracing::Subscriber + Send + Sync + 'static)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let (root, loggers, extra) = match rust_log {
+        Some(spec) if !spec.trim().is_empty() => parse_rust_log(spec, default_level),
         _ => (default_level.to_string(), BTreeMap::new(), Vec::new()),
     };
     let root = if parse_level(&root).is_some() {
@@ -282,25 +304,18 @@ pub fn init_logging(default_level: &str) -> LogLevels {
     let levels = LogLevels::from_parts(&root, loggers, extra, None);
     let filter = EnvFilter::try_new(levels.directives()).unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    levels.lock().handle = Some(handle);
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_timer(UtcSeconds)
         .with_ansi(ansi);
-    if tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .try_init()
-        .is_ok()
-    {
-        levels.lock().handle = Some(handle);
-    }
-    levels
+    let subscriber = tracing_subscriber::registry().with(filter).with(fmt);
+    (levels, subscriber)
 }
 
 /// Splits a `RUST_LOG` spec into a root level, per-target levels and
 /// directives kept verbatim.
-fn parse_rust_log(
+pub(crate) fn parse_rust_log(
     spec: &str,
     default_level: &str,
 ) -> (String, BTreeMap<String, LoggerLevel>, Vec<String>) {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::fake_herder::{FakeHerder, FILE_SOURCE};
-use super::loggers::format_utc;
+use super::loggers::{format_utc, logging_subscriber, parse_rust_log};
 use super::plugins::same_plugin;
 use super::{router, LogLevels};
 use crate::rest::extract::QueryPairs;
@@ -685,4 +685,45 @@ async fn serve_answers_over_tcp_until_shutdown() {
     assert!(reply.ends_with("[]"), "{reply}");
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn setting_a_level_reloads_the_live_filter() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let (levels, subscriber) = logging_subscriber("WARN", None, false, move || writer.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(target: "probe::inner", "hidden before");
+        levels.set("probe", "DEBUG").unwrap();
+        tracing::debug!(target: "probe::inner", "shown after");
+        tracing::info!(target: "elsewhere", "hidden elsewhere");
+    });
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let (time, rest) = lines[0].split_at(20);
+    assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+    assert_eq!(rest, " DEBUG probe::inner: shown after");
+}
+
+#[test]
+fn rust_log_seeds_the_levels() {
+    let (root, loggers, extra) =
+        parse_rust_log("warn, sluice_connectors::mysql=debug,x[span]=trace", "info");
+    assert_eq!(root, "warn");
+    assert_eq!(loggers["sluice_connectors::mysql"].level, "DEBUG");
+    assert_eq!(extra, ["x[span]=trace"]);
 }
