@@ -1,3 +1,4 @@
 //! Source and sink connectors, one folder each.
 
 pub mod mysql;
+pub mod file;

@@ -2,9 +2,17 @@
 //! and Kafka I/O that every connector, transform and converter builds on.
 
 pub mod config;
+pub mod connector_config;
 pub mod data;
 pub mod herder;
+pub mod kafka;
 pub mod plugin;
+pub mod rest;
+pub mod rest_support;
+pub mod sink_offsets;
+pub mod standalone;
+pub mod store;
+pub mod worker;
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{

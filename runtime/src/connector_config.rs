@@ -1,0 +1,232 @@
+//! The keys every connector config has (Kafka Connect's `ConnectorConfig`,
+//! `SourceConnectorConfig`, `SinkConnectorConfig`) and connector validation.
+//!
+//! Validation is one function for both the validate endpoint and connector
+//! creation, so a config that validates clean is a config that starts: it
+//! checks the common keys, the connector's own declared keys and checks, and
+//! that the transform chain and converters can be built from the config.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::config::{split_list, ConfigDef, ConfigType, Importance, Validator};
+use crate::herder::ConnectorType;
+use crate::plugin::{PluginKind, Props, Registry};
+use crate::worker::chain::{Chain, Converters};
+use crate::worker::config::WorkerConfig;
+
+pub fn common_def(kind: ConnectorType) -> ConfigDef {
+    let mut d = ConfigDef::new()
+        .define("name", ConfigType::String, None, Importance::High, "Globally unique name to use for this connector.")
+        .group("Common")
+        .validate(Validator::NonEmpty)
+        .define("connector.class", ConfigType::String, None, Importance::High,
+            "Name or alias of the class for this connector.")
+        .group("Common")
+        .define("tasks.max", ConfigType::Int, Some("1"), Importance::High, "Maximum number of tasks to use for this connector.")
+        .group("Common")
+        .validate(Validator::Range { min: Some(1.0), max: None })
+        .define("key.converter", ConfigType::Class, Some(""), Importance::Low,
+            "Converter for keys; overrides the worker's.")
+        .group("Common")
+        .define("value.converter", ConfigType::Class, Some(""), Importance::Low,
+            "Converter for values; overrides the worker's.")
+        .group("Common")
+        .define("header.converter", ConfigType::Class, Some(""), Importance::Low,
+            "Converter for headers; overrides the worker's.")
+        .group("Common")
+        .define("transforms", ConfigType::List, Some(""), Importance::Low,
+            "Aliases for the transformations to be applied to records, in order.")
+        .group("Transforms")
+        .define("predicates", ConfigType::List, Some(""), Importance::Low,
+            "Aliases for the predicates used by transformations.")
+        .group("Predicates")
+        .define("config.action.reload", ConfigType::String, Some("restart"), Importance::Low,
+            "Accepted for compatibility.")
+        .group("Common")
+        .validate(Validator::OneOf(vec!["none", "restart"]))
+        .define("errors.retry.timeout", ConfigType::Long, Some("0"), Importance::Medium,
+            "How long a failed operation is retried, in ms (-1: forever).")
+        .group("Error Handling")
+        .define("errors.retry.delay.max.ms", ConfigType::Long, Some("60000"), Importance::Medium,
+            "Longest wait between retries.")
+        .group("Error Handling")
+        .define("errors.tolerance", ConfigType::String, Some("none"), Importance::Medium,
+            "none: a bad record fails the task; all: bad records are skipped.")
+        .group("Error Handling")
+        .validate(Validator::OneOf(vec!["none", "all"]))
+        .define("errors.log.enable", ConfigType::Boolean, Some("false"), Importance::Medium,
+            "Log each skipped record's error.")
+        .group("Error Handling")
+        .define("errors.log.include.messages", ConfigType::Boolean, Some("false"), Importance::Medium,
+            "Include the record in the error log.")
+        .group("Error Handling");
+    match kind {
+        ConnectorType::Sink => {
+            d = d
+                .define("topics", ConfigType::List, Some(""), Importance::High,
+                    "Topics to consume.")
+                .group("Common")
+                .define("topics.regex", ConfigType::String, Some(""), Importance::High,
+                    "Regular expression of topics to consume.")
+                .group("Common")
+                .define("errors.deadletterqueue.topic.name", ConfigType::String, Some(""), Importance::Medium,
+                    "Topic for records that failed.")
+                .group("Error Handling")
+                .unsupported()
+                .define("errors.deadletterqueue.topic.replication.factor", ConfigType::Short, Some("3"), Importance::Medium,
+                    "Replication factor of the dead letter queue topic.")
+                .group("Error Handling")
+                .define("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean, Some("false"), Importance::Medium,
+                    "Add __connect.errors.* headers to dead-lettered records.")
+                .group("Error Handling");
+        }
+        _ => {
+            d = d
+                .define("topic.creation.groups", ConfigType::List, Some(""), Importance::Low,
+                    "Groups of topic creation settings beyond the default.")
+                .group("Topic Creation")
+                .unsupported()
+                .define("exactly.once.support", ConfigType::String, Some("requested"), Importance::Medium,
+                    "requested or required.")
+                .group("Exactly Once Support")
+                .validate(Validator::OneOf(vec!["requested", "required"]))
+                .define("transaction.boundary", ConfigType::String, Some("poll"), Importance::Medium,
+                    "poll, interval or connector.")
+                .group("Exactly Once Support")
+                .define("offsets.storage.topic", ConfigType::String, Some(""), Importance::Low,
+                    "Separate offsets topic for this connector.")
+                .group("Offsets Topic")
+                .unsupported();
+        }
+    }
+    d
+}
+
+/// Key prefixes that belong to the runtime, not to the connector's own keys.
+const RUNTIME_PREFIXES: &[&str] = &[
+    "transforms.",
+    "predicates.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "producer.override.",
+    "consumer.override.",
+    "admin.override.",
+    "topic.creation.",
+];
+
+/// The outcome of validating a connector config.
+pub struct Validation {
+    pub kind: ConnectorType,
+    pub class: String,
+    /// Kafka Connect's validate response body.
+    pub body: serde_json::Value,
+    pub error_count: usize,
+    /// `key: message` lines, for the 400 on create.
+    pub messages: Vec<String>,
+    /// Keys nobody declares (reported with a warning, not rejected).
+    pub unknown_keys: Vec<String>,
+    /// Keys accepted but not acted on yet.
+    pub unsupported_keys: Vec<String>,
+}
+
+/// Validates a connector config; `Err` when no connector class can be found.
+pub fn validate(registry: &Registry, worker: &WorkerConfig, props: &Props) -> Result<Validation, String> {
+    let class = props
+        .get("connector.class")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            "Connector config contains no connector type: set connector.class (e.g. io.debezium.connector.mysql.MySqlConnector or FileStreamSource)".to_string()
+        })?;
+    let (desc, plugin_kind) = registry.connector_kind(&class).map_err(|e| e.to_string())?;
+    let kind = if plugin_kind == PluginKind::Source {
+        ConnectorType::Source
+    } else {
+        ConnectorType::Sink
+    };
+    let (own_def, extra) = match kind {
+        ConnectorType::Source => {
+            let c = registry.source(&class).map_err(|e| e.to_string())?;
+            (c.config_def(), c.validate(props))
+        }
+        _ => {
+            let c = registry.sink(&class).map_err(|e| e.to_string())?;
+            (c.config_def(), c.validate(props))
+        }
+    };
+    let common = common_def(kind);
+    let def = common.clone().merge(&own_def);
+    let mut extra: BTreeMap<String, Vec<String>> = extra;
+    if kind == ConnectorType::Sink {
+        let topics = split_list(props.get("topics").map(String::as_str).unwrap_or(""));
+        let regex = props.get("topics.regex").map(|s| s.trim()).unwrap_or("");
+        if topics.is_empty() && regex.is_empty() {
+            extra.entry("topics".into()).or_default().push(
+                "Must configure one of topics or topics.regex".into(),
+            );
+        } else if !topics.is_empty() && !regex.is_empty() {
+            extra.entry("topics".into()).or_default().push(
+                "topics and topics.regex are mutually exclusive; set only one".into(),
+            );
+        }
+    }
+    if let Err(e) = Chain::build(registry, props) {
+        for m in e.messages() {
+            let key = m.split(':').next().unwrap_or("transforms").to_string();
+            let key = if def.key(&key).is_some() { key } else { "transforms".to_string() };
+            extra.entry(key).or_default().push(m.clone());
+        }
+    }
+    if let Err(e) = Converters::build(registry, worker, props) {
+        for m in e.messages() {
+            let key = ["key.converter", "value.converter", "header.converter"]
+                .into_iter()
+                .find(|k| m.starts_with(k))
+                .unwrap_or("value.converter");
+            extra.entry(key.to_string()).or_default().push(m.clone());
+        }
+    }
+    let (error_count, configs) = def.validation_entries(props, &extra);
+    let mut messages = Vec::new();
+    for c in &configs {
+        let name = c["definition"]["name"].as_str().unwrap_or("");
+        for e in c["value"]["errors"].as_array().into_iter().flatten() {
+            messages.push(format!("{name}: {}", e.as_str().unwrap_or("")));
+        }
+    }
+    let mut groups: Vec<String> = Vec::new();
+    for k in &def.keys {
+        if let Some(g) = &k.group {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
+    }
+    let unknown_keys = props
+        .keys()
+        .filter(|k| def.key(k).is_none() && !RUNTIME_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .cloned()
+        .collect();
+    let unsupported_keys = props
+        .keys()
+        .filter(|k| def.key(k).map(|d| d.unsupported).unwrap_or(false))
+        .cloned()
+        .collect();
+    Ok(Validation {
+        kind,
+        class: desc.class.clone(),
+        body: json!({
+            "name": desc.class,
+            "error_count": error_count,
+            "groups": groups,
+            "configs": configs,
+        }),
+        error_count,
+        messages,
+        unknown_keys,
+        unsupported_keys,
+    })
+}

@@ -1,0 +1,219 @@
+//! Kafka I/O over rdkafka: the source tasks' producer, sink consumers, and
+//! topic administration.
+//!
+//! Producer defaults are Kafka Connect's (acks=all, idempotence on, retries
+//! without a deadline so a restarting broker stalls the pipeline rather than
+//! dropping records) and Java's partitioner (`murmur2_random`), so a key lands
+//! on the same partition as with Kafka Connect. Each delivery report carries
+//! the record's sequence number back to the task, which commits source
+//! offsets only past fully acknowledged prefixes (see `worker::submitted`).
+
+pub mod admin;
+
+pub use admin::TopicAdmin;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Message};
+use tokio::sync::Notify;
+
+/// A Kafka client problem, with the retriable/fatal split.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KafkaError {
+    #[error("{0}")]
+    Retriable(String),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Builds a client config from bootstrap servers and pass-through settings.
+///
+/// Kafka Connect users pass Java client names (`producer.buffer.memory`,
+/// `producer.delivery.timeout.ms`); librdkafka knows most of them by the same
+/// name, a few are translated here, and Java-only serializer classes are
+/// dropped.
+pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap);
+    cfg.set("log_level", "4");
+    for (k, v) in overrides {
+        match k.as_str() {
+            "key.serializer" | "value.serializer" | "key.deserializer" | "value.deserializer"
+            | "interceptor.classes" => {}
+            "buffer.memory" => {
+                if let Ok(bytes) = v.trim().parse::<u64>() {
+                    cfg.set("queue.buffering.max.kbytes", (bytes / 1024).max(1).to_string());
+                }
+            }
+            _ => {
+                cfg.set(k, v);
+            }
+        }
+    }
+    cfg
+}
+
+/// Acks delivered by the producer's callback thread to the task loop.
+#[derive(Default)]
+pub struct Acks {
+    inner: Mutex<AckBuf>,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct AckBuf {
+    acked: Vec<u64>,
+    failed: Vec<(u64, String)>,
+}
+
+impl Acks {
+    /// Takes the acks received so far: (acked seqs, failed seqs with reasons).
+    pub fn drain(&self) -> (Vec<u64>, Vec<(u64, String)>) {
+        let mut b = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut b.acked), std::mem::take(&mut b.failed))
+    }
+
+    /// Waits until an ack arrives or the timeout passes.
+    pub async fn wait(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.notify.notified()).await;
+    }
+}
+
+/// Producer context that routes delivery reports to [`Acks`].
+pub struct AckContext {
+    acks: Arc<Acks>,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        {
+            let mut b = self.acks.inner.lock().unwrap_or_else(|p| p.into_inner());
+            match result {
+                Ok(_) => b.acked.push(seq as u64),
+                Err((e, msg)) => b
+                    .failed
+                    .push((seq as u64, format!("{e} (topic {})", msg.topic()))),
+            }
+        }
+        self.acks.notify.notify_one();
+    }
+}
+
+/// One source task's producer.
+pub struct TaskProducer {
+    producer: ThreadedProducer<AckContext>,
+    pub acks: Arc<Acks>,
+}
+
+/// One record ready for the producer.
+pub struct OutRecord<'a> {
+    pub topic: &'a str,
+    pub partition: Option<i32>,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Option<OwnedHeaders>,
+    pub timestamp: Option<i64>,
+}
+
+impl TaskProducer {
+    /// A producer with Kafka Connect's defaults, then the worker's
+    /// `producer.*` and the connector's `producer.override.*` settings.
+    pub fn new(bootstrap: &str, overrides: &BTreeMap<String, String>) -> Result<Self, KafkaError> {
+        let mut settings = BTreeMap::from([
+            ("enable.idempotence".to_string(), "true".to_string()),
+            ("acks".to_string(), "all".to_string()),
+            ("partitioner".to_string(), "murmur2_random".to_string()),
+            ("message.timeout.ms".to_string(), "0".to_string()),
+            ("linger.ms".to_string(), "5".to_string()),
+            ("queue.buffering.max.kbytes".to_string(), "16384".to_string()),
+            ("queue.buffering.max.messages".to_string(), "100000".to_string()),
+            ("batch.num.messages".to_string(), "10000".to_string()),
+        ]);
+        for (k, v) in overrides {
+            settings.insert(k.clone(), v.clone());
+        }
+        let cfg = client_config(bootstrap, &settings);
+        let acks = Arc::new(Acks::default());
+        let producer = cfg
+            .create_with_context(AckContext { acks: acks.clone() })
+            .map_err(|e| KafkaError::Fatal(format!("cannot create the Kafka producer: {e}; check the producer.* settings")))?;
+        Ok(TaskProducer { producer, acks })
+    }
+
+    /// Queues one record. When librdkafka's queue is full this waits for
+    /// deliveries (back-pressure) instead of growing memory.
+    pub async fn send(&self, rec: OutRecord<'_>, seq: u64) -> Result<(), KafkaError> {
+        let mut headers = rec.headers;
+        loop {
+            let mut r: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(rec.topic, seq as usize);
+            if let Some(k) = rec.key {
+                r = r.key(k);
+            }
+            if let Some(v) = rec.value {
+                r = r.payload(v);
+            }
+            if let Some(p) = rec.partition {
+                r = r.partition(p);
+            }
+            if let Some(ts) = rec.timestamp {
+                r = r.timestamp(ts);
+            }
+            if let Some(h) = headers.take() {
+                r = r.headers(h);
+            }
+            match self.producer.send(r) {
+                Ok(()) => return Ok(()),
+                Err((e, back)) => {
+                    headers = back.headers;
+                    match e.rdkafka_error_code() {
+                        Some(RDKafkaErrorCode::QueueFull) => {
+                            self.acks.wait(Duration::from_millis(20)).await;
+                        }
+                        Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
+                            return Err(KafkaError::Fatal(format!(
+                                "a record for topic {} is larger than the producer allows ({e}); raise producer.message.max.bytes and the topic's max.message.bytes",
+                                rec.topic
+                            )))
+                        }
+                        _ => return Err(KafkaError::Fatal(format!("cannot produce to topic {}: {e}", rec.topic))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records queued or in flight in librdkafka.
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
+    /// Waits (bounded) for queued records to be delivered.
+    pub fn flush(&self, timeout: Duration) {
+        let _ = self.producer.flush(timeout);
+    }
+}
+
+/// Builds Kafka headers from converted (key, bytes) pairs.
+pub fn make_headers(pairs: &[(String, Option<Vec<u8>>)]) -> Option<OwnedHeaders> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut h = OwnedHeaders::new_with_capacity(pairs.len());
+    for (k, v) in pairs {
+        h = h.insert(Header {
+            key: k,
+            value: v.as_deref(),
+        });
+    }
+    Some(h)
+}

@@ -1,0 +1,238 @@
+//! The worker's own config, in Kafka Connect's property names.
+//!
+//! Read from a `.properties` file (Kafka Connect's format) with environment
+//! overrides: `SLUICE_BOOTSTRAP_SERVERS=...` (or Kafka Connect's docker-image
+//! style `CONNECT_BOOTSTRAP_SERVERS=...`) sets `bootstrap.servers`; each `_`
+//! becomes a `.` and the name is lower-cased.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::{sub_map, Config, ConfigDef, ConfigType, Importance};
+
+/// A bad worker config: one line, naming the key and the remedy.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct WorkerConfigError(pub String);
+
+/// The parsed worker config.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub props: BTreeMap<String, String>,
+    pub bootstrap_servers: String,
+    /// host:port the REST API binds.
+    pub rest_bind: String,
+    pub offset_file: Option<PathBuf>,
+    pub config_file: Option<PathBuf>,
+    pub offset_flush_interval_ms: u64,
+    pub plugin_path: Vec<PathBuf>,
+    pub group_id: Option<String>,
+}
+
+pub fn worker_config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define("bootstrap.servers", ConfigType::List, None, Importance::High,
+            "Kafka brokers to connect to, host:port pairs separated by commas.")
+        .define("listeners", ConfigType::List, Some("http://127.0.0.1:8083"), Importance::Low,
+            "Where the REST API listens, as http://host:port.")
+        .define("key.converter", ConfigType::Class, Some("org.apache.kafka.connect.json.JsonConverter"), Importance::High,
+            "Converter for record keys; connectors may override it.")
+        .define("value.converter", ConfigType::Class, Some("org.apache.kafka.connect.json.JsonConverter"), Importance::High,
+            "Converter for record values; connectors may override it.")
+        .define("header.converter", ConfigType::Class, Some("org.apache.kafka.connect.storage.SimpleHeaderConverter"), Importance::Low,
+            "Converter for record headers.")
+        .define("offset.storage.file.filename", ConfigType::String, Some(""), Importance::High,
+            "Standalone: the file that holds source offsets.")
+        .define("config.storage.file.filename", ConfigType::String, Some(""), Importance::Low,
+            "Standalone: the file that holds connector configs and states (default: beside the offset file).")
+        .define("offset.flush.interval.ms", ConfigType::Long, Some("60000"), Importance::Low,
+            "How often source offsets are committed.")
+        .define("plugin.path", ConfigType::List, Some(""), Importance::Low,
+            "Directories searched for run-time plugins.")
+        .define("group.id", ConfigType::String, Some(""), Importance::High,
+            "Distributed: the cluster's group id.")
+        .define("task.shutdown.graceful.timeout.ms", ConfigType::Long, Some("5000"), Importance::Low,
+            "How long a stopping task may take to finish.")
+}
+
+/// Applies environment overrides from `SLUICE_*` and `CONNECT_*` variables.
+pub fn env_overrides(props: &mut BTreeMap<String, String>, vars: impl Iterator<Item = (String, String)>) {
+    for (k, v) in vars {
+        let name = k
+            .strip_prefix("SLUICE_WORKER_")
+            .or_else(|| k.strip_prefix("CONNECT_"));
+        if let Some(name) = name {
+            if name.is_empty() {
+                continue;
+            }
+            props.insert(name.to_ascii_lowercase().replace('_', "."), v);
+        }
+    }
+}
+
+/// Reads a properties file into a map, with a clear error.
+pub fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, WorkerConfigError> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        WorkerConfigError(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    let map = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
+        WorkerConfigError(format!("config file {} is not a valid properties file: {e}", path.display()))
+    })?;
+    Ok(map.into_iter().collect())
+}
+
+impl WorkerConfig {
+    pub fn from_file(path: &Path) -> Result<WorkerConfig, WorkerConfigError> {
+        let mut props = read_properties(path)?;
+        env_overrides(&mut props, std::env::vars());
+        WorkerConfig::from_props(props)
+    }
+
+    pub fn from_props(props: BTreeMap<String, String>) -> Result<WorkerConfig, WorkerConfigError> {
+        let def = worker_config_def();
+        for (name, errors) in def.validate_all(&props) {
+            if let Some(e) = errors.first() {
+                let hint = if name == "bootstrap.servers" {
+                    " (e.g. bootstrap.servers=127.0.0.1:9092, or set SLUICE_WORKER_BOOTSTRAP_SERVERS)"
+                } else {
+                    ""
+                };
+                return Err(WorkerConfigError(format!("worker config: {e}{hint}")));
+            }
+        }
+        let cfg = Config::with_def(props.clone(), def);
+        let bootstrap_servers = cfg.list("bootstrap.servers").join(",");
+        if bootstrap_servers.is_empty() {
+            return Err(WorkerConfigError(
+                "worker config: bootstrap.servers is empty; set it to the Kafka brokers, e.g. bootstrap.servers=127.0.0.1:9092".into(),
+            ));
+        }
+        let listener = cfg.list("listeners").into_iter().next().unwrap_or_default();
+        let rest_bind = parse_listener(&listener)?;
+        let offset_file = cfg.opt_string("offset.storage.file.filename").map(PathBuf::from);
+        let config_file = cfg
+            .opt_string("config.storage.file.filename")
+            .map(PathBuf::from)
+            .or_else(|| {
+                offset_file.as_ref().map(|p| {
+                    let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                    name.push(".connectors.json");
+                    p.with_file_name(name)
+                })
+            });
+        let flush = cfg.i64("offset.flush.interval.ms").unwrap_or(60000);
+        if flush <= 0 {
+            return Err(WorkerConfigError(format!(
+                "worker config: offset.flush.interval.ms is {flush}; it must be a positive number of milliseconds"
+            )));
+        }
+        Ok(WorkerConfig {
+            bootstrap_servers,
+            rest_bind,
+            offset_file,
+            config_file,
+            offset_flush_interval_ms: flush as u64,
+            plugin_path: cfg.list("plugin.path").into_iter().map(PathBuf::from).collect(),
+            group_id: cfg.opt_string("group.id"),
+            props,
+        })
+    }
+
+    /// Worker-level defaults for a key (e.g. `key.converter`).
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.props.get(key).cloned().or_else(|| {
+            worker_config_def()
+                .key(key)
+                .and_then(|k| k.default.clone())
+        })
+    }
+
+    /// librdkafka settings for the worker's producers: `producer.*`.
+    pub fn producer_overrides(&self) -> BTreeMap<String, String> {
+        sub_map(&self.props, "producer.")
+    }
+
+    /// librdkafka settings for the worker's consumers: `consumer.*`.
+    pub fn consumer_overrides(&self) -> BTreeMap<String, String> {
+        sub_map(&self.props, "consumer.")
+    }
+
+    /// librdkafka settings for admin clients: `admin.*`.
+    pub fn admin_overrides(&self) -> BTreeMap<String, String> {
+        sub_map(&self.props, "admin.")
+    }
+
+    /// The worker id shown in statuses: the REST address.
+    pub fn worker_id(&self) -> String {
+        self.rest_bind.clone()
+    }
+}
+
+/// `http://host:port` → `host:port` (Kafka Connect's `listeners`).
+fn parse_listener(listener: &str) -> Result<String, WorkerConfigError> {
+    let rest = listener
+        .strip_prefix("http://")
+        .ok_or_else(|| {
+            if listener.starts_with("https://") {
+                WorkerConfigError(format!("worker config: listeners={listener}: HTTPS is not supported yet; use http://host:port"))
+            } else {
+                WorkerConfigError(format!("worker config: listeners={listener} is not of the form http://host:port"))
+            }
+        })?
+        .trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| {
+        WorkerConfigError(format!("worker config: listeners={listener} has no port; use http://host:port"))
+    })?;
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    port.parse::<u16>().map_err(|_| {
+        WorkerConfigError(format!("worker config: listeners={listener}: port {port} is not a number from 0 to 65535"))
+    })?;
+    Ok(format!("{host}:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn missing_bootstrap_is_one_clear_line() {
+        let e = WorkerConfig::from_props(props(&[])).unwrap_err().to_string();
+        assert!(e.contains("bootstrap.servers"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn listeners_and_defaults() {
+        let c = WorkerConfig::from_props(props(&[
+            ("bootstrap.servers", "127.0.0.1:9092"),
+            ("listeners", "http://:8084"),
+            ("offset.storage.file.filename", "/tmp/x/offsets"),
+        ]))
+        .unwrap();
+        assert_eq!(c.rest_bind, "0.0.0.0:8084");
+        assert_eq!(c.config_file.unwrap(), PathBuf::from("/tmp/x/offsets.connectors.json"));
+        assert_eq!(c.offset_flush_interval_ms, 60000);
+        assert!(WorkerConfig::from_props(props(&[("bootstrap.servers", "a:1"), ("listeners", "http://x")])).is_err());
+    }
+
+    #[test]
+    fn env_overrides_map_names() {
+        let mut p = BTreeMap::new();
+        env_overrides(
+            &mut p,
+            vec![
+                ("SLUICE_WORKER_BOOTSTRAP_SERVERS".to_string(), "h:1".to_string()),
+                ("CONNECT_OFFSET_FLUSH_INTERVAL_MS".to_string(), "100".to_string()),
+                ("PATH".to_string(), "/bin".to_string()),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(p.get("bootstrap.servers").unwrap(), "h:1");
+        assert_eq!(p.get("offset.flush.interval.ms").unwrap(), "100");
+        assert_eq!(p.len(), 2);
+    }
+}

@@ -1,0 +1,319 @@
+//! The sink task loop: consumer → converters → transforms → put → flush →
+//! commit.
+//!
+//! Why no record is lost: consumer offsets are committed only after the
+//! task's `flush` returned, and only up to the records handed to `put`
+//! before that flush. A crash before the commit redelivers those records
+//! (at-least-once); nothing is committed that the sink did not make durable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Headers as _, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use super::chain::{Chain, Converters};
+use super::{backoff, wait_while_paused, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
+use crate::config::{split_list, sub_map};
+use crate::data::{Headers, RecordData, SinkRecord};
+use crate::herder::{State, TargetState};
+use crate::kafka::client_config;
+use crate::plugin::{SinkTask, SinkTaskContext, TaskError};
+
+/// The consumer group of a sink connector, as Kafka Connect names it.
+pub fn group_id(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+pub(super) async fn run(
+    env: TaskEnv,
+    spec: TaskSpec,
+    mut control: watch::Receiver<TargetState>,
+    shared: Arc<TaskShared>,
+) -> Result<(), String> {
+    let props = &spec.connector_config;
+    let class = props.get("connector.class").cloned().unwrap_or_default();
+    let connector = env.registry.sink(&class).map_err(|e| e.to_string())?;
+    let mut task: Box<dyn SinkTask> = connector.create_task();
+    let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
+    let converters = Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
+    let policy = ErrorPolicy::from_props(props);
+
+    let mut settings = BTreeMap::from([
+        ("group.id".to_string(), group_id(&spec.connector)),
+        ("enable.auto.commit".to_string(), "false".to_string()),
+        ("auto.offset.reset".to_string(), "earliest".to_string()),
+        ("enable.partition.eof".to_string(), "false".to_string()),
+    ]);
+    settings.extend(env.worker.consumer_overrides());
+    settings.extend(sub_map(props, "consumer.override."));
+    let consumer: Arc<BaseConsumer> = Arc::new(
+        client_config(&env.worker.bootstrap_servers, &settings)
+            .create()
+            .map_err(|e| format!("cannot create the Kafka consumer: {e}; check the consumer.* settings"))?,
+    );
+    let topics = split_list(props.get("topics").map(String::as_str).unwrap_or(""));
+    let regex = props.get("topics.regex").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let subscription: Vec<String> = match &regex {
+        Some(r) => vec![if r.starts_with('^') { r.clone() } else { format!("^{r}") }],
+        None => topics.clone(),
+    };
+    if subscription.is_empty() {
+        return Err("a sink connector needs topics or topics.regex; set one of them".into());
+    }
+    let subs: Vec<&str> = subscription.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&subs)
+        .map_err(|e| format!("cannot subscribe to {}: {e}", subscription.join(",")))?;
+    for t in &topics {
+        (env.on_topic)(&spec.connector, t);
+    }
+
+    let ctx = SinkTaskContext {
+        connector: spec.connector.clone(),
+        task_id: spec.task,
+    };
+    let mut attempt = 0;
+    loop {
+        if *control.borrow() == TargetState::Stopped {
+            return Ok(());
+        }
+        match task.start(spec.task_config.clone(), ctx.clone()).await {
+            Ok(()) => break,
+            Err(e) if e.is_retriable() => {
+                let _ = tokio::time::timeout(backoff(attempt), control.changed()).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+
+    let batch_max: usize = props
+        .get("consumer.override.max.poll.records")
+        .or_else(|| env.worker.props.get("consumer.max.poll.records"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let flush_every = Duration::from_millis(env.worker.offset_flush_interval_ms);
+    let mut last_flush = Instant::now();
+    // Next offset to commit, per topic-partition, for records already put.
+    let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut seen_topics = std::collections::HashSet::new();
+    let mut paused_assignment = false;
+
+    let result: Result<(), String> = async {
+        loop {
+            let target = *control.borrow();
+            if target != TargetState::Running {
+                if target == TargetState::Paused && !paused_assignment {
+                    flush_and_commit(task.as_mut(), &consumer, &mut pending).await?;
+                    if let Ok(a) = consumer.assignment() {
+                        let _ = consumer.pause(&a);
+                    }
+                    paused_assignment = true;
+                }
+                if target == TargetState::Stopped {
+                    return Ok(());
+                }
+                shared.set_state(State::Paused, None);
+                // Keep the group membership alive while paused.
+                let c = consumer.clone();
+                let _ = tokio::task::spawn_blocking(move || c.poll(Duration::from_millis(0)).is_some()).await;
+                let _ = tokio::time::timeout(Duration::from_millis(500), control.changed()).await;
+                continue;
+            }
+            if paused_assignment {
+                if let Ok(a) = consumer.assignment() {
+                    let _ = consumer.resume(&a);
+                }
+                paused_assignment = false;
+                if !wait_while_paused(&mut control, &shared).await {
+                    return Ok(());
+                }
+            }
+            let c = consumer.clone();
+            let batch = tokio::task::spawn_blocking(move || poll_batch(&c, batch_max))
+                .await
+                .map_err(|e| format!("consumer poll panicked: {e}"))??;
+            if !batch.is_empty() {
+                let mut records = Vec::with_capacity(batch.len());
+                for m in batch {
+                    pending.insert((m.topic.clone(), m.partition), m.offset + 1);
+                    if seen_topics.insert(m.topic.clone()) {
+                        (env.on_topic)(&spec.connector, &m.topic);
+                    }
+                    match convert(&converters, &chain, m) {
+                        Ok(Some(r)) => records.push(r),
+                        Ok(None) => {}
+                        Err(e) => {
+                            if policy.tolerate_all {
+                                if policy.log {
+                                    tracing::warn!(connector = %spec.connector, "skipping a record (errors.tolerance=all): {e}");
+                                }
+                            } else {
+                                return Err(format!("{e}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records"));
+                            }
+                        }
+                    }
+                }
+                put_with_retry(task.as_mut(), records, &mut control).await?;
+            }
+            if last_flush.elapsed() >= flush_every {
+                flush_and_commit(task.as_mut(), &consumer, &mut pending).await?;
+                last_flush = Instant::now();
+            }
+        }
+    }
+    .await;
+    let commit = if result.is_ok() {
+        flush_and_commit(task.as_mut(), &consumer, &mut pending).await
+    } else {
+        Ok(())
+    };
+    task.stop().await;
+    consumer.unsubscribe();
+    result?;
+    commit?;
+    shared.set_state(State::Stopped, None);
+    Ok(())
+}
+
+/// One consumed message, owned.
+struct Msg {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Polls up to `max` messages: waits up to 500 ms for the first, then takes
+/// what is already there.
+fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<Vec<Msg>, String> {
+    let mut out = Vec::new();
+    let mut timeout = Duration::from_millis(500);
+    while out.len() < max {
+        match consumer.poll(timeout) {
+            None => break,
+            Some(Err(e)) => {
+                // Transient consumer errors (broker restart) are logged; the
+                // client reconnects by itself.
+                tracing::warn!("consumer error: {e}");
+                break;
+            }
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Msg {
+                    topic: m.topic().to_string(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    timestamp: m.timestamp().to_millis(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    headers,
+                });
+                timeout = Duration::from_millis(0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn convert(converters: &Converters, chain: &Chain, m: Msg) -> Result<Option<SinkRecord>, String> {
+    let mut headers = Headers::new();
+    for (k, v) in &m.headers {
+        let sv = converters
+            .header
+            .to_connect_header(&m.topic, k, v.as_deref())
+            .map_err(|e| format!("header converter failed for header {k} at {}-{}@{}: {e}", m.topic, m.partition, m.offset))?;
+        headers.add(k.clone(), sv.schema, sv.value);
+    }
+    let key = converters
+        .key
+        .to_connect(&m.topic, &headers, m.key.as_deref())
+        .map_err(|e| format!("key converter failed at {}-{}@{}: {e}", m.topic, m.partition, m.offset))?;
+    let value = converters
+        .value
+        .to_connect(&m.topic, &headers, m.value.as_deref())
+        .map_err(|e| format!("value converter failed at {}-{}@{}: {e}", m.topic, m.partition, m.offset))?;
+    let data = RecordData {
+        topic: m.topic.clone(),
+        kafka_partition: Some(m.partition),
+        key_schema: key.schema,
+        key: key.value,
+        value_schema: value.schema,
+        value: value.value,
+        timestamp: m.timestamp,
+        headers,
+    };
+    let data = match chain.apply(data).map_err(|e| e.0)? {
+        Some(d) => d,
+        None => return Ok(None),
+    };
+    Ok(Some(SinkRecord {
+        data,
+        kafka_offset: m.offset,
+        original_topic: m.topic,
+        original_partition: m.partition,
+    }))
+}
+
+async fn put_with_retry(
+    task: &mut dyn SinkTask,
+    records: Vec<SinkRecord>,
+    control: &mut watch::Receiver<TargetState>,
+) -> Result<(), String> {
+    let mut attempt = 0;
+    loop {
+        match task.put(records.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(TaskError::Retriable(e)) => {
+                tracing::warn!("put failed, retrying: {e}");
+                let _ = tokio::time::timeout(backoff(attempt), control.changed()).await;
+                attempt += 1;
+                if *control.borrow() == TargetState::Stopped {
+                    return Err(format!("stopped while retrying a failed put: {e}"));
+                }
+            }
+            Err(TaskError::Fatal(e)) => return Err(e),
+        }
+    }
+}
+
+async fn flush_and_commit(
+    task: &mut dyn SinkTask,
+    consumer: &Arc<BaseConsumer>,
+    pending: &mut BTreeMap<(String, i32), i64>,
+) -> Result<(), String> {
+    task.flush().await.map_err(|e| format!("flush failed: {e}"))?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in pending.iter() {
+        tpl.add_partition_offset(t, *p, Offset::Offset(*o))
+            .map_err(|e| format!("bad offset for {t}-{p}: {e}"))?;
+    }
+    let c = consumer.clone();
+    let res = tokio::task::spawn_blocking(move || c.commit(&tpl, CommitMode::Sync))
+        .await
+        .map_err(|e| format!("commit panicked: {e}"))?;
+    match res {
+        Ok(()) => pending.clear(),
+        // A failed commit (rebalance, broker restart) is retried at the next
+        // flush; the records are redelivered at worst.
+        Err(e) => tracing::warn!("consumer offset commit failed, will retry: {e}"),
+    }
+    Ok(())
+}

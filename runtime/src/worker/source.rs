@@ -1,0 +1,302 @@
+//! The source task loop: poll → transforms → converters → producer, and
+//! offset commits that never run ahead of the broker.
+//!
+//! Why no record is lost: a record's source offset enters the commit only
+//! once the broker acknowledged it and every earlier record of its source
+//! partition (see `submitted`). Offsets are written to the offset store
+//! before the task is told they were committed. After a crash the task
+//! resumes from the last committed offset, so a record is at worst sent
+//! twice (at-least-once), never skipped. Filtered records count as done at
+//! once. A delivery that fails for good fails the task without committing
+//! past the failed record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::chain::{Chain, Converters};
+use super::submitted::SubmittedRecords;
+use super::{backoff, wait_while_paused, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
+use crate::config::sub_map;
+use crate::herder::{State, TargetState};
+use crate::kafka::admin::TopicSettings;
+use crate::kafka::{make_headers, OutRecord, TaskProducer};
+use crate::plugin::{SourceTask, SourceTaskContext};
+use crate::store::ConnectorOffsets;
+
+/// Runs one source task until it is stopped. `Err` is the FAILED trace.
+pub(super) async fn run(
+    env: TaskEnv,
+    spec: TaskSpec,
+    mut control: watch::Receiver<TargetState>,
+    shared: Arc<TaskShared>,
+) -> Result<(), String> {
+    let props = &spec.connector_config;
+    let class = props.get("connector.class").cloned().unwrap_or_default();
+    let connector = env.registry.source(&class).map_err(|e| e.to_string())?;
+    let mut task: Box<dyn SourceTask> = connector.create_task();
+    let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
+    let converters = Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
+    let policy = ErrorPolicy::from_props(props);
+    let mut producer_settings = env.worker.producer_overrides();
+    producer_settings.extend(sub_map(props, "producer.override."));
+    let producer = TaskProducer::new(&env.worker.bootstrap_servers, &producer_settings)
+        .map_err(|e| e.to_string())?;
+    let mut topic_props = sub_map(&env.worker.props, "topic.creation.default.");
+    topic_props.extend(sub_map(props, "topic.creation.default."));
+    let topic_settings = TopicSettings::from_props(&topic_props)?;
+
+    let ctx = SourceTaskContext {
+        connector: spec.connector.clone(),
+        task_id: spec.task,
+        offsets: Arc::new(ConnectorOffsets {
+            connector: spec.connector.clone(),
+            store: env.offsets.clone(),
+        }),
+        progress: shared.progress.clone(),
+    };
+
+    // Start, retrying what a retry can fix.
+    let mut attempt = 0;
+    loop {
+        if *control.borrow() == TargetState::Stopped {
+            return Ok(());
+        }
+        match task.start(spec.task_config.clone(), ctx.clone()).await {
+            Ok(()) => break,
+            Err(e) if e.is_retriable() => {
+                tracing::warn!(connector = %spec.connector, task = spec.task, "start failed, retrying: {e}");
+                let _ = tokio::time::timeout(backoff(attempt), control.changed()).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+
+    let mut lp = Loop {
+        env: &env,
+        spec: &spec,
+        chain,
+        converters,
+        policy,
+        producer,
+        topic_settings,
+        submitted: SubmittedRecords::new(),
+        key_buf: Vec::with_capacity(256),
+        value_buf: Vec::with_capacity(4096),
+        flush_every: Duration::from_millis(env.worker.offset_flush_interval_ms),
+        last_commit: Instant::now(),
+        seen_topics: std::collections::HashSet::new(),
+    };
+    let result = lp.run(task.as_mut(), &mut control, &shared).await;
+    // Whatever happened, commit what the broker has acknowledged.
+    lp.drain_acks(Duration::from_millis(
+        env.worker
+            .props
+            .get("offset.flush.timeout.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000),
+    ))
+    .await;
+    let commit = lp.commit(task.as_mut()).await;
+    task.stop().await;
+    result?;
+    commit?;
+    shared.set_state(State::Stopped, None);
+    Ok(())
+}
+
+struct Loop<'a> {
+    env: &'a TaskEnv,
+    spec: &'a TaskSpec,
+    chain: Chain,
+    converters: Converters,
+    policy: ErrorPolicy,
+    producer: TaskProducer,
+    topic_settings: TopicSettings,
+    submitted: SubmittedRecords,
+    key_buf: Vec<u8>,
+    value_buf: Vec<u8>,
+    flush_every: Duration,
+    last_commit: Instant,
+    seen_topics: std::collections::HashSet<String>,
+}
+
+impl Loop<'_> {
+    async fn run(
+        &mut self,
+        task: &mut dyn SourceTask,
+        control: &mut watch::Receiver<TargetState>,
+        shared: &TaskShared,
+    ) -> Result<(), String> {
+        let mut attempt = 0u32;
+        loop {
+            if *control.borrow() != TargetState::Running {
+                if *control.borrow() == TargetState::Paused {
+                    self.drain_acks(Duration::from_secs(5)).await;
+                    self.commit(task).await?;
+                }
+                if !wait_while_paused(control, shared).await {
+                    return Ok(());
+                }
+            }
+            self.process_acks()?;
+            if self.last_commit.elapsed() >= self.flush_every {
+                self.commit(task).await?;
+            }
+            let batch = match task.poll().await {
+                Ok(b) => {
+                    attempt = 0;
+                    b
+                }
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "poll failed, retrying: {e}");
+                    let _ = tokio::time::timeout(backoff(attempt), control.changed()).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            for rec in batch {
+                let seq = self.submitted.submit(&rec.source_partition, rec.source_offset.clone());
+                let data = match self.chain.apply(rec.data) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        self.submitted.ack(seq);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.tolerate(seq, &e.0)?;
+                        continue;
+                    }
+                };
+                if let Err(e) = self.send(data, seq).await {
+                    match e {
+                        SendError::Record(msg) => self.tolerate(seq, &msg)?,
+                        SendError::Fatal(msg) => return Err(msg),
+                    }
+                }
+            }
+        }
+    }
+
+    fn tolerate(&mut self, seq: u64, msg: &str) -> Result<(), String> {
+        if self.policy.tolerate_all {
+            if self.policy.log {
+                tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "skipping a record (errors.tolerance=all): {msg}");
+            }
+            self.submitted.ack(seq);
+            Ok(())
+        } else {
+            Err(format!(
+                "{msg}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records"
+            ))
+        }
+    }
+
+    async fn send(&mut self, data: crate::data::RecordData, seq: u64) -> Result<(), SendError> {
+        let topic = data.topic.as_str();
+        if !self.seen_topics.contains(topic) {
+            let mut attempt = 0;
+            loop {
+                match self.env.admin.ensure_topic(topic, &self.topic_settings).await {
+                    Ok(()) => break,
+                    Err(crate::kafka::KafkaError::Retriable(e)) if attempt < 20 => {
+                        tracing::warn!("{e}; retrying");
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(SendError::Fatal(e.to_string())),
+                }
+            }
+            self.seen_topics.insert(topic.to_string());
+            (self.env.on_topic)(&self.spec.connector, topic);
+        }
+        let c = &self.converters;
+        self.key_buf.clear();
+        let has_key = c
+            .key
+            .from_connect(topic, &data.headers, data.key_schema.as_ref(), &data.key, &mut self.key_buf)
+            .map_err(|e| SendError::Record(format!("key converter failed for topic {topic}: {e}")))?;
+        self.value_buf.clear();
+        let has_value = c
+            .value
+            .from_connect(topic, &data.headers, data.value_schema.as_ref(), &data.value, &mut self.value_buf)
+            .map_err(|e| SendError::Record(format!("value converter failed for topic {topic}: {e}")))?;
+        let mut headers = Vec::with_capacity(data.headers.len());
+        for h in data.headers.iter() {
+            let bytes = c
+                .header
+                .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
+                .map_err(|e| SendError::Record(format!("header converter failed for header {}: {e}", h.key)))?;
+            headers.push((h.key.clone(), bytes));
+        }
+        let out = OutRecord {
+            topic,
+            partition: data.kafka_partition,
+            key: has_key.then_some(self.key_buf.as_slice()),
+            value: has_value.then_some(self.value_buf.as_slice()),
+            headers: make_headers(&headers),
+            timestamp: data.timestamp,
+        };
+        self.producer
+            .send(out, seq)
+            .await
+            .map_err(|e| SendError::Fatal(e.to_string()))
+    }
+
+    /// Applies delivery reports; a failed delivery fails the task.
+    fn process_acks(&mut self) -> Result<(), String> {
+        let (acked, failed) = self.producer.acks.drain();
+        for s in acked {
+            self.submitted.ack(s);
+        }
+        if let Some((_, reason)) = failed.first() {
+            return Err(format!(
+                "the broker did not accept a record: {reason}; the task stops without committing past it, and resumes from the last committed offset when restarted"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits (bounded) until everything sent is acknowledged.
+    async fn drain_acks(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let _ = self.process_acks();
+            self.submitted.advance();
+            if self.submitted.in_flight() == 0 || Instant::now() >= deadline {
+                return;
+            }
+            self.producer.acks.wait(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Writes committable offsets to the store, then tells the task.
+    async fn commit(&mut self, task: &mut dyn SourceTask) -> Result<(), String> {
+        self.last_commit = Instant::now();
+        let _ = self.process_acks();
+        let offsets = self.submitted.take_committable();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let store = self.env.offsets.clone();
+        let connector = self.spec.connector.clone();
+        let entries: Vec<_> = offsets.iter().map(|(p, o)| (p.clone(), Some(o.clone()))).collect();
+        tokio::task::spawn_blocking(move || store.put(&connector, entries))
+            .await
+            .map_err(|e| format!("offset commit panicked: {e}"))?
+            .map_err(|e| format!("cannot commit source offsets: {e}"))?;
+        if let Err(e) = task.commit(&offsets).await {
+            tracing::warn!(connector = %self.spec.connector, "task commit hook failed: {e}");
+        }
+        Ok(())
+    }
+}
+
+enum SendError {
+    /// This record could not be converted: subject to errors.tolerance.
+    Record(String),
+    Fatal(String),
+}

@@ -1,0 +1,25 @@
+//! Every built-in plugin, by Kafka Connect class name and alias.
+//!
+//! Plain code to grep: a user's own binary calls [`builtin`] and then adds
+//! its own plugins with `Registry::register_*` before starting the worker.
+
+use sluice_connectors::file::{FileStreamSinkConnector, FileStreamSourceConnector};
+use sluice_runtime::Registry;
+
+/// A registry holding every plugin that ships with Sluice.
+pub fn builtin() -> Registry {
+    let mut r = Registry::new();
+    r.register_source(
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        &["FileStreamSource", "file-source"],
+        || Box::new(FileStreamSourceConnector::default()),
+    );
+    r.register_sink(
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        &["FileStreamSink", "file-sink"],
+        || Box::new(FileStreamSinkConnector::default()),
+    );
+    sluice_converters::register(&mut r);
+    sluice_transforms::register(&mut r);
+    r
+}

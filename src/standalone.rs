@@ -1,0 +1,166 @@
+//! `sluice standalone`: start-up checks, the worker, the REST API, and a
+//! graceful stop on SIGINT/SIGTERM that commits what was acknowledged.
+//!
+//! Every start-up problem (bad worker config, unreachable broker, port in
+//! use, unwritable state file) ends the process with one line naming the
+//! problem and the remedy, and a non-zero exit code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use rdkafka::consumer::BaseConsumer;
+use sluice_runtime::herder::Herder;
+use sluice_runtime::kafka::{client_config, TopicAdmin};
+use sluice_runtime::rest;
+use sluice_runtime::standalone::{record_topic, StandaloneHerder};
+use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
+use sluice_runtime::worker::config::{read_properties, WorkerConfig};
+use sluice_runtime::worker::{TaskEnv, Worker};
+
+pub async fn run(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Result<()> {
+    let loggers = rest::loggers::init_logging("INFO");
+    let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
+    let offset_file = cfg.offset_file.clone().ok_or_else(|| {
+        anyhow!("worker config: offset.storage.file.filename is not set; standalone mode keeps source offsets in that file (e.g. offset.storage.file.filename=/var/lib/sluice/connect.offsets)")
+    })?;
+    let offsets: Arc<dyn OffsetStore> = Arc::new(
+        FileOffsetStore::open(offset_file).map_err(|e| anyhow!("offset store: {e}"))?,
+    );
+    let config_file = cfg.config_file.clone().expect("derived from the offset file");
+    let configs = Arc::new(FileConfigStore::open(config_file).map_err(|e| anyhow!("config store: {e}"))?);
+    let connector_configs = connector_files
+        .iter()
+        .map(|p| read_connector_file(p))
+        .collect::<Result<Vec<_>>>()?;
+
+    let cluster_id = check_broker(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.rest_bind).await.map_err(|e| {
+        anyhow!(
+            "cannot listen on {} for the REST API: {e}; set listeners=http://HOST:PORT in the worker config to a free port",
+            cfg.rest_bind
+        )
+    })?;
+
+    let cfg = Arc::new(cfg);
+    let admin = Arc::new(
+        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides()).map_err(|e| anyhow!("{e}"))?,
+    );
+    let topic_store = configs.clone();
+    let env = TaskEnv {
+        worker: cfg.clone(),
+        registry: Arc::new(crate::registry::builtin()),
+        offsets: offsets.clone(),
+        admin,
+        on_topic: Arc::new(move |connector, topic| record_topic(&topic_store, connector, topic)),
+    };
+    let worker = Arc::new(Worker::new(env));
+    let herder = StandaloneHerder::new(worker.clone(), configs, offsets, cluster_id);
+    herder.start_stored().await;
+    for (name, config) in connector_configs {
+        herder
+            .put_connector_config(&name, config, true, None)
+            .await
+            .map_err(|e| anyhow!("connector {name}: {e}"))?;
+    }
+
+    let router = rest::router(herder.clone(), loggers);
+    tracing::info!("Sluice standalone worker listening on http://{}", cfg.rest_bind);
+    rest::serve(listener, router, shutdown_signal())
+        .await
+        .context("REST server failed")?;
+    tracing::info!("stopping: committing offsets of acknowledged records");
+    herder.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Checks that the brokers answer; returns the cluster id.
+async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
+    let bootstrap = cfg.bootstrap_servers.clone();
+    let overrides = cfg.admin_overrides();
+    tokio::task::spawn_blocking(move || -> Result<String> {
+        let consumer: BaseConsumer = client_config(&bootstrap, &overrides)
+            .create()
+            .map_err(|e| anyhow!("cannot create a Kafka client for bootstrap.servers={bootstrap}: {e}"))?;
+        use rdkafka::consumer::Consumer;
+        consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(|e| anyhow!("cannot reach Kafka at bootstrap.servers={bootstrap}: {e}; start the broker (scripts/services up kafka) or fix bootstrap.servers"))?;
+        Ok(consumer
+            .client()
+            .fetch_cluster_id(Duration::from_secs(5))
+            .unwrap_or_else(|| "unknown".into()))
+    })
+    .await
+    .map_err(|e| anyhow!("broker check panicked: {e}"))?
+}
+
+/// Reads a connector config: Kafka Connect `.properties`, or JSON either as
+/// the REST body `{"name", "config"}` or as a flat map.
+pub fn read_connector_file(path: &Path) -> Result<(String, BTreeMap<String, String>)> {
+    let is_json = path.extension().map(|e| e == "json").unwrap_or(false);
+    let mut config = if is_json {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read connector config {}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow!("connector config {} is not valid JSON: {e}", path.display()))?;
+        let (name, map) = match v.get("config") {
+            Some(c) => (v.get("name").and_then(|n| n.as_str()).map(str::to_string), c.clone()),
+            None => (None, v.clone()),
+        };
+        let obj = map
+            .as_object()
+            .ok_or_else(|| anyhow!("connector config {} must be a JSON object", path.display()))?;
+        let mut out: BTreeMap<String, String> = obj
+            .iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), s)
+            })
+            .collect();
+        if let Some(n) = name {
+            out.insert("name".into(), n);
+        }
+        out
+    } else {
+        read_properties(path).map_err(|e| anyhow!("{e}"))?
+    };
+    let name = config
+        .get("name")
+        .cloned()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| anyhow!("connector config {} has no name; add name=...", path.display()))?;
+    config.insert("name".into(), name.clone());
+    if name.contains('/') {
+        bail!("connector name {name} in {} must not contain '/'", path.display());
+    }
+    Ok((name, config))
+}
