@@ -130,7 +130,8 @@ def cmd_create(args):
     if args.compact:
         config["cleanup.policy"] = "compact"
     nt = NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1, config=config)
-    fut = admin(args).create_topics([nt], request_timeout=args.timeout)[args.topic]
+    client = admin(args)  # keep a reference: a collected client cancels the request
+    fut = client.create_topics([nt], request_timeout=args.timeout)[args.topic]
     try:
         fut.result()
     except KafkaException as e:
