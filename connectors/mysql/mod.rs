@@ -12,10 +12,16 @@
 //!
 //! Errors are [`error::MySqlError`], split retriable / fatal for the worker.
 
+pub mod binlog;
 pub mod error;
+pub mod event;
+pub mod gtid;
 pub mod packet;
 pub mod protocol;
+pub mod table_map;
 pub mod wire;
 
+#[cfg(test)]
+mod live_tests;
 #[cfg(test)]
 pub(crate) mod testdb;

@@ -1,0 +1,315 @@
+//! Reading the binlog as a replica: checks, registration, dump, events.
+//!
+//! Why this is correct:
+//! - Before streaming, [`check_server`] refuses settings that would lose
+//!   changes or make rows undecodable (binlog off, STATEMENT/MIXED format,
+//!   MINIMAL/NOBLOB row image), naming the variable to set.
+//! - The session declares it understands checksums
+//!   (`@master_binlog_checksum` = the server's `binlog_checksum`) and
+//!   MariaDB's GTID events (`@mariadb_slave_capability=4`: without it the
+//!   server rewrites GTID events as BEGIN queries and drops other MariaDB
+//!   events). Every event's CRC32 is then verified before it is used, so
+//!   corruption is an error, never a wrong row.
+//! - A start position is either file + offset, or a MariaDB GTID position
+//!   (`@slave_connect_state`, dump from an empty file name at 4): the server
+//!   itself locates the first event group after that position.
+//! - [`BinlogStream::next_event`] returns events borrowed from one packet
+//!   buffer that is reused: no allocation per event. The current file name
+//!   follows ROTATE events (the first, fake one included), so every event's
+//!   `(file, log_pos)` is a resumable position.
+
+use std::time::Duration;
+
+use super::error::{MySqlError, Result};
+use super::event::{types, EventHeader, FormatDescription, Rotate, HEADER_LEN};
+use super::gtid::MariaGtidPosition;
+use super::protocol::Connection;
+
+/// Where to start reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartPosition {
+    /// A binlog file and the offset of the first event to read (4 = start).
+    File { file: String, pos: u32 },
+    /// MariaDB: the first event group after this GTID position.
+    MariaGtid(MariaGtidPosition),
+}
+
+/// How the server writes its binlog, as far as capture cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub checksum: bool,
+    pub row_metadata_full: bool,
+    pub server_id: u32,
+}
+
+fn var(rs: &super::protocol::ResultSet, col: usize) -> String {
+    rs.text(0, col).unwrap_or("").to_string()
+}
+
+/// Checks that the server logs complete row images; errors name the fix.
+pub async fn check_server(conn: &mut Connection) -> Result<ServerSettings> {
+    let addr = conn.addr().to_string();
+    let rs = conn
+        .query("SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, @@global.binlog_checksum, @@global.server_id")
+        .await?;
+    let (log_bin, format, image, checksum) = (var(&rs, 0), var(&rs, 1), var(&rs, 2), var(&rs, 3));
+    if !matches!(log_bin.as_str(), "1" | "ON") {
+        return Err(MySqlError::Config(format!(
+            "the binary log is off on {addr}; start the server with log_bin (and binlog_format=ROW, binlog_row_image=FULL)"
+        )));
+    }
+    if !format.eq_ignore_ascii_case("ROW") {
+        return Err(MySqlError::Config(format!(
+            "binlog_format is {format} on {addr}; set binlog_format=ROW (SET GLOBAL binlog_format=ROW and in the server config)"
+        )));
+    }
+    if !image.eq_ignore_ascii_case("FULL") {
+        return Err(MySqlError::Config(format!(
+            "binlog_row_image is {image} on {addr}; set binlog_row_image=FULL so that every event carries whole rows"
+        )));
+    }
+    let row_metadata_full = match conn.query("SELECT @@global.binlog_row_metadata").await {
+        Ok(rs) => var(&rs, 0).eq_ignore_ascii_case("FULL"),
+        Err(e) if e.server_code() == Some(1193) => false, // unknown variable: old server
+        Err(e) => return Err(e),
+    };
+    Ok(ServerSettings {
+        checksum: !checksum.is_empty() && !checksum.eq_ignore_ascii_case("NONE"),
+        row_metadata_full,
+        server_id: var(&rs, 4).parse().unwrap_or(0),
+    })
+}
+
+/// One event, borrowed from the stream's packet buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent<'a> {
+    pub header: EventHeader,
+    /// The body: after the 19-byte header, before the checksum.
+    pub body: &'a [u8],
+}
+
+/// Options of one dump.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    /// This replica's `server_id` (database.server.id); must be unique
+    /// among the primary's replicas.
+    pub server_id: u32,
+    pub start: StartPosition,
+    /// Heartbeat period; `None` leaves the server default.
+    pub heartbeat: Option<Duration>,
+    /// Return end-of-stream instead of waiting at the end of the binlog.
+    pub non_blocking: bool,
+}
+
+/// A running binlog dump.
+pub struct BinlogStream {
+    conn: Connection,
+    buf: Vec<u8>,
+    checksum: bool,
+    format: Option<FormatDescription>,
+    file: String,
+    /// Position of the next event (end of the last one), in `file`.
+    next_pos: u64,
+}
+
+impl BinlogStream {
+    /// Registers as a replica and starts the dump.
+    pub async fn start(mut conn: Connection, opts: &DumpOptions) -> Result<BinlogStream> {
+        let settings = check_server(&mut conn).await?;
+        if opts.server_id == 0 || opts.server_id == settings.server_id {
+            return Err(MySqlError::Config(format!(
+                "database.server.id={} cannot be used against {} (server_id {}): choose a number unique among its replicas, not 0",
+                opts.server_id,
+                conn.addr(),
+                settings.server_id
+            )));
+        }
+        conn.exec("SET @master_binlog_checksum = @@global.binlog_checksum")
+            .await?;
+        conn.exec("SET @mariadb_slave_capability = 4").await?;
+        if let Some(hb) = opts.heartbeat {
+            let ns = hb.as_nanos().min(u64::MAX as u128);
+            conn.exec(&format!("SET @master_heartbeat_period = {ns}"))
+                .await?;
+        }
+        let (file, pos) = match &opts.start {
+            StartPosition::File { file, pos } => (file.clone(), *pos),
+            StartPosition::MariaGtid(p) => {
+                let state = p.to_string();
+                if !state
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'-' || b == b',')
+                {
+                    return Err(MySqlError::Config(format!("bad GTID position '{state}'")));
+                }
+                conn.exec(&format!("SET @slave_connect_state = '{state}'"))
+                    .await?;
+                conn.exec("SET @slave_gtid_strict_mode = 0").await?;
+                conn.exec("SET @slave_gtid_ignore_duplicates = 0").await?;
+                (String::new(), 4)
+            }
+        };
+        register_replica(&mut conn, opts.server_id).await?;
+
+        let mut dump = Vec::with_capacity(11 + file.len());
+        dump.push(0x12); // COM_BINLOG_DUMP
+        dump.extend_from_slice(&pos.to_le_bytes());
+        dump.extend_from_slice(&(opts.non_blocking as u16).to_le_bytes());
+        dump.extend_from_slice(&opts.server_id.to_le_bytes());
+        dump.extend_from_slice(file.as_bytes());
+        conn.command(&dump).await?;
+        Ok(BinlogStream {
+            conn,
+            buf: Vec::with_capacity(1 << 20),
+            checksum: settings.checksum,
+            format: None,
+            file,
+            next_pos: pos as u64,
+        })
+    }
+
+    /// The binlog file the last event came from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The position after the last event read.
+    pub fn next_pos(&self) -> u64 {
+        self.next_pos
+    }
+
+    pub fn format(&self) -> Option<&FormatDescription> {
+        self.format.as_ref()
+    }
+
+    pub fn table_id_len(&self) -> usize {
+        self.format
+            .as_ref()
+            .map_or(6, FormatDescription::table_id_len)
+    }
+
+    pub fn addr(&self) -> &str {
+        self.conn.addr()
+    }
+
+    /// The next event; `None` at the end of a non-blocking dump.
+    pub async fn next_event(&mut self) -> Result<Option<RawEvent<'_>>> {
+        self.conn.read_packet_into(&mut self.buf).await?;
+        let addr = self.conn.addr();
+        match self.buf.first() {
+            Some(0x00) => {}
+            Some(0xfe) if self.buf.len() < 9 => return Ok(None),
+            Some(0xff) => return Err(self.conn.server_error(&self.buf)),
+            _ => {
+                return Err(MySqlError::protocol(
+                    addr,
+                    "binlog packet without the OK marker",
+                ))
+            }
+        }
+        let ev = &self.buf[1..];
+        let header = EventHeader::parse(ev)?;
+        if (header.event_size as usize) != ev.len() {
+            return Err(MySqlError::decode(
+                "binlog event",
+                format!(
+                    "header says {} bytes, packet has {}",
+                    header.event_size,
+                    ev.len()
+                ),
+            ));
+        }
+        let mut end = ev.len();
+        if self.checksum {
+            if end < HEADER_LEN + 4 {
+                return Err(MySqlError::decode(
+                    "binlog event",
+                    "too short for its checksum",
+                ));
+            }
+            let want = u32::from_le_bytes([ev[end - 4], ev[end - 3], ev[end - 2], ev[end - 1]]);
+            let got = crc32fast::hash(&ev[..end - 4]);
+            if want != got {
+                return Err(MySqlError::decode(
+                    format!("binlog event type {} at {}:{}", header.event_type, self.file, self.next_pos),
+                    format!("CRC32 mismatch (event says {want:08x}, computed {got:08x}): the stream is corrupt; reconnect"),
+                ));
+            }
+            end -= 4;
+        }
+        if end < HEADER_LEN {
+            return Err(MySqlError::decode(
+                "binlog event",
+                "shorter than its header",
+            ));
+        }
+        let body = &ev[HEADER_LEN..end];
+        match header.event_type {
+            types::ROTATE => {
+                let r = Rotate::parse(body)?;
+                self.file = String::from_utf8_lossy(r.file).into_owned();
+                self.next_pos = r.position;
+            }
+            types::FORMAT_DESCRIPTION => {
+                self.format = Some(FormatDescription::parse(body, self.checksum)?);
+            }
+            _ => {}
+        }
+        if header.log_pos != 0 && header.event_type != types::ROTATE {
+            self.next_pos = header.log_pos as u64;
+        }
+        let body = &self.buf[1 + HEADER_LEN..1 + end];
+        Ok(Some(RawEvent { header, body }))
+    }
+
+    /// Ends the dump, returning the connection is not possible mid-dump:
+    /// the connection is closed.
+    pub fn close(self) {}
+}
+
+/// COM_REGISTER_SLAVE.
+async fn register_replica(conn: &mut Connection, server_id: u32) -> Result<()> {
+    let mut p = Vec::with_capacity(32);
+    p.push(0x15);
+    p.extend_from_slice(&server_id.to_le_bytes());
+    p.push(0); // hostname
+    p.push(0); // user
+    p.push(0); // password
+    p.extend_from_slice(&0u16.to_le_bytes()); // port
+    p.extend_from_slice(&0u32.to_le_bytes()); // replication rank
+    p.extend_from_slice(&0u32.to_le_bytes()); // master id
+    conn.command(&p).await?;
+    conn.read_packet().await?;
+    match conn.packet().first() {
+        Some(0x00) => Ok(()),
+        Some(0xff) => Err(conn.server_error(conn.packet())),
+        _ => Err(MySqlError::protocol(
+            conn.addr(),
+            "unexpected reply to COM_REGISTER_SLAVE",
+        )),
+    }
+}
+
+/// `SHOW MASTER STATUS` (`SHOW BINARY LOG STATUS` on MySQL 8.4+): the
+/// current end of the binlog.
+pub async fn current_position(conn: &mut Connection) -> Result<(String, u32)> {
+    let rs = match conn.query("SHOW MASTER STATUS").await {
+        Ok(rs) => rs,
+        Err(e) if e.server_code() == Some(1064) => conn.query("SHOW BINARY LOG STATUS").await?,
+        Err(e) => return Err(e),
+    };
+    let file = rs.text(0, 0).unwrap_or("").to_string();
+    let pos = rs.text(0, 1).and_then(|p| p.parse().ok()).unwrap_or(4);
+    if file.is_empty() {
+        return Err(MySqlError::Config(format!(
+            "{} reports no binlog position; start the server with log_bin",
+            conn.addr()
+        )));
+    }
+    Ok((file, pos))
+}
+
+/// Reads a MariaDB body text field as UTF-8 (lossless for valid text).
+pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
