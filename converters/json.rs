@@ -19,7 +19,7 @@ use sluice_runtime::config::{ConfigDef, ConfigError, ConfigType, Importance, Val
 use sluice_runtime::data::{Headers, Schema, SchemaAndValue, Value};
 use sluice_runtime::plugin::{Converter, HeaderConverter, Props, RecordError};
 
-use crate::json_read::{parse, parse_object_spans, schemaless, Decoder, Node};
+use crate::json_read::{object_members, parse, schemaless, Decoder, Node};
 use crate::json_write::Encoder;
 
 pub const CLASS: &str = "org.apache.kafka.connect.json.JsonConverter";
@@ -142,8 +142,9 @@ impl JsonConverter {
         Ok(())
     }
 
-    fn schema_cached(&self, node: &Node, raw: &str) -> Result<Option<Arc<Schema>>, RecordError> {
-        if *node == Node::Null {
+    /// The schema of a schema JSON text (already checked to be JSON).
+    fn schema_cached(&self, raw: &str) -> Result<Option<Arc<Schema>>, RecordError> {
+        if raw == "null" {
             return Ok(None);
         }
         if self.cache_size > 0 {
@@ -151,7 +152,8 @@ impl JsonConverter {
                 return Ok(Some(s.clone()));
             }
         }
-        let schema = self.decoder().schema(node).map_err(|e| {
+        let node = parse(raw.as_bytes()).map_err(parse_error)?;
+        let schema = self.decoder().schema(&node).map_err(|e| {
             RecordError::new(format!(
                 "JsonConverter could not read the message's schema: {e}"
             ))
@@ -287,16 +289,21 @@ impl Converter for JsonConverter {
             let node = parse(data).map_err(parse_error)?;
             return self.read_payload(None, &node);
         }
-        let members = parse_object_spans(data).map_err(parse_error)?;
+        let members = object_members(data).map_err(parse_error)?;
         let envelope = members.as_deref().and_then(|m| match m {
-            [(k1, s, raw), (k2, p, _)] if k1 == "schema" && k2 == "payload" => Some((s, *raw, p)),
-            [(k1, p, _), (k2, s, raw)] if k1 == "payload" && k2 == "schema" => Some((s, *raw, p)),
+            [(k1, schema), (k2, payload)] if k1 == "schema" && k2 == "payload" => {
+                Some((*schema, *payload))
+            }
+            [(k1, payload), (k2, schema)] if k1 == "payload" && k2 == "schema" => {
+                Some((*schema, *payload))
+            }
             _ => None,
         });
         match envelope {
-            Some((schema, raw, payload)) => {
-                let schema = self.schema_cached(schema, raw)?;
-                self.read_payload(schema, payload)
+            Some((schema, payload)) => {
+                let schema = self.schema_cached(schema)?;
+                let payload = parse(payload.as_bytes()).map_err(parse_error)?;
+                self.read_payload(schema, &payload)
             }
             None if data.trim_ascii() == b"null" => Ok(SchemaAndValue::null()),
             None => Err(RecordError::new(

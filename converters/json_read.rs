@@ -68,18 +68,19 @@ pub(crate) fn parse(input: &[u8]) -> Result<Node<'_>, String> {
     Ok(node)
 }
 
-/// An object member: key, value, and the value's raw JSON text.
-pub(crate) type Member<'a> = (Cow<'a, str>, Node<'a>, &'a str);
+/// An object member: key and the value's raw (checked) JSON text.
+pub(crate) type Member<'a> = (Cow<'a, str>, &'a str);
 
-/// Parses an object document, also returning the raw text of each member's
-/// value (used to cache schemas by their exact JSON).
-pub(crate) fn parse_object_spans(input: &[u8]) -> Result<Option<Vec<Member<'_>>>, String> {
+/// Checks an object document and returns each member's raw value text, so
+/// that a cached schema is found by its exact JSON without being parsed.
+/// `None` when the document is valid JSON but not an object.
+pub(crate) fn object_members(input: &[u8]) -> Result<Option<Vec<Member<'_>>>, String> {
     let text =
         std::str::from_utf8(input).map_err(|e| format!("the bytes are not UTF-8 text ({e})"))?;
     let mut p = Parser { s: text, pos: 0 };
     p.ws();
     if p.peek() != Some(b'{') {
-        return Ok(None);
+        return parse(input).map(|_| None);
     }
     p.pos += 1;
     let mut members = Vec::new();
@@ -94,8 +95,8 @@ pub(crate) fn parse_object_spans(input: &[u8]) -> Result<Option<Vec<Member<'_>>>
             p.expect(b':')?;
             p.ws();
             let start = p.pos;
-            let value = p.value(1)?;
-            members.push((key, value, &text[start..p.pos]));
+            p.skip(1)?;
+            members.push((key, &text[start..p.pos]));
             p.ws();
             match p.next_byte() {
                 Some(b',') => continue,
@@ -204,6 +205,66 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(_) => Err(self.error("unexpected character")),
+        }
+    }
+
+    /// Checks one value without building it.
+    fn skip(&mut self, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(self.error(&format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        let (open, close) = match self.peek() {
+            Some(b'"') => return self.skip_string(),
+            Some(b'[') => (b'[', b']'),
+            Some(b'{') => (b'{', b'}'),
+            _ => return self.value(depth).map(|_| ()),
+        };
+        self.pos += 1;
+        self.ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if open == b'{' {
+                self.skip_string()?;
+                self.ws();
+                self.expect(b':')?;
+                self.ws();
+            }
+            self.skip(depth + 1)?;
+            self.ws();
+            match self.next_byte() {
+                Some(b',') => continue,
+                Some(c) if c == close => return Ok(()),
+                _ => {
+                    return Err(self.error(&format!(
+                        "expected ',' or '{}' in an {}",
+                        close as char,
+                        if open == b'{' { "object" } else { "array" }
+                    )))
+                }
+            }
+        }
+    }
+
+    fn skip_string(&mut self) -> Result<(), String> {
+        self.expect(b'"')?;
+        loop {
+            match self.next_byte() {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => return Ok(()),
+                Some(b'\\') => match self.next_byte() {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                    Some(b'u') => {
+                        self.hex4()?;
+                    }
+                    _ => return Err(self.error("invalid escape in a string")),
+                },
+                Some(b) if b < 0x20 => return Err(self.error("control character inside a string")),
+                Some(_) => {}
+            }
         }
     }
 

@@ -584,3 +584,60 @@ fn encoding_many_small_structs_is_linear() {
         "{last}"
     );
 }
+
+/// Throughput check for release builds:
+/// `cargo test -p sluice-converters --release -- --ignored --nocapture throughput`.
+#[test]
+#[ignore]
+fn throughput() {
+    let c = conv(&[]);
+    let schema = SchemaBuilder::structure()
+        .name("s")
+        .field("id", schemas::int64())
+        .field("name", schemas::string())
+        .field("score", schemas::optional_float64())
+        .field("ok", schemas::boolean())
+        .build();
+    let records: Vec<Value> = (0..1000)
+        .map(|i| {
+            Value::Struct(Struct::from_values(
+                schema.clone(),
+                vec![
+                    Value::Int64(i),
+                    format!("name {i}").into(),
+                    Value::Float64(i as f64 * 1.25),
+                    Value::Boolean(true),
+                ],
+            ))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(512);
+    let n = 2_000_000;
+    let start = Instant::now();
+    let mut bytes = 0;
+    for i in 0..n {
+        out.clear();
+        c.from_connect(
+            "t",
+            &Headers::new(),
+            Some(&schema),
+            &records[i % 1000],
+            &mut out,
+        )
+        .unwrap();
+        bytes += out.len();
+    }
+    let enc = start.elapsed();
+    let start = Instant::now();
+    let sample = String::from_utf8(out.clone()).unwrap();
+    for _ in 0..n / 4 {
+        std::hint::black_box(decode(&c, &sample));
+    }
+    let dec = start.elapsed();
+    println!(
+        "encode: {:.2} M records/s ({} bytes each); decode: {:.2} M records/s",
+        n as f64 / enc.as_secs_f64() / 1e6,
+        bytes / n,
+        (n / 4) as f64 / dec.as_secs_f64() / 1e6
+    );
+}

@@ -273,3 +273,105 @@ impl HeaderConverter for StringConverter {
         self.to_connect(topic, &Headers::new(), data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_runtime::data::{SchemaBuilder, Struct};
+
+    fn text(c: &StringConverter, schema: Option<Arc<Schema>>, v: Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        assert!(c
+            .from_connect("t", &Headers::new(), schema.as_ref(), &v, &mut out)
+            .unwrap());
+        out
+    }
+
+    #[test]
+    fn values_print_as_java_to_string() {
+        let c = StringConverter::new();
+        assert_eq!(text(&c, None, "héllo".into()), "héllo".as_bytes());
+        assert_eq!(text(&c, None, Value::Int64(-42)), b"-42");
+        assert_eq!(text(&c, None, Value::Float64(1e10)), b"1.0E10");
+        assert_eq!(text(&c, None, Value::Float32(0.5)), b"0.5");
+        assert_eq!(text(&c, None, Value::Boolean(true)), b"true");
+        assert_eq!(
+            text(
+                &c,
+                Some(schemas::decimal(2, false)),
+                Value::Bytes(vec![0x04, 0xce])
+            ),
+            b"12.30"
+        );
+        assert_eq!(
+            text(&c, Some(schemas::date(false)), Value::Int32(19_000)),
+            b"2022-01-08"
+        );
+        let schema = SchemaBuilder::structure()
+            .field("a", schemas::int32())
+            .field("b", schemas::optional_string())
+            .field("c", schemas::optional_string())
+            .field("l", SchemaBuilder::array(schemas::int32()).build())
+            .build();
+        let s = Struct::from_values(
+            schema.clone(),
+            vec![
+                Value::Int32(1),
+                "x".into(),
+                Value::Null,
+                Value::Array(vec![Value::Int32(1), Value::Int32(2)]),
+            ],
+        );
+        assert_eq!(
+            text(&c, Some(schema), Value::Struct(s)),
+            b"Struct{a=1,b=x,l=[1, 2]}"
+        );
+        let m = Value::Map(vec![
+            ("k".into(), Value::Int32(1)),
+            ("j".into(), "v".into()),
+        ]);
+        assert_eq!(text(&c, None, m), b"{k=1, j=v}");
+        assert_eq!(text(&c, None, Value::Bytes(vec![1, 2])), [1, 2]);
+        let mut out = Vec::new();
+        assert!(!c
+            .from_connect("t", &Headers::new(), None, &Value::Null, &mut out)
+            .unwrap());
+    }
+
+    #[test]
+    fn reads_back_an_optional_string_in_the_configured_encoding() {
+        let mut c = StringConverter::new();
+        let back = c
+            .to_connect("t", &Headers::new(), Some("ü".as_bytes()))
+            .unwrap();
+        assert_eq!(
+            back,
+            SchemaAndValue::new(Some(schemas::optional_string()), "ü".into())
+        );
+        let none = c.to_connect("t", &Headers::new(), None).unwrap();
+        assert_eq!(none.schema, Some(schemas::optional_string()));
+        assert_eq!(none.value, Value::Null);
+
+        let props: Props = [("converter.encoding".to_string(), "ISO-8859-1".to_string())].into();
+        Converter::configure(&mut c, &props, false).unwrap();
+        assert_eq!(text(&c, None, "ü€".into()), [0xfc, b'?']);
+        let back = c.to_connect("t", &Headers::new(), Some(&[0xfc])).unwrap();
+        assert_eq!(back.value, Value::String("ü".into()));
+
+        let bad: Props = [("converter.encoding".to_string(), "EBCDIC".to_string())].into();
+        let err = Converter::configure(&mut c, &bad, false).unwrap_err();
+        assert!(err.to_string().contains("unsupported encoding"), "{err}");
+    }
+
+    #[test]
+    fn acts_as_header_converter() {
+        let mut c = StringConverter::new();
+        HeaderConverter::configure(&mut c, &Props::new()).unwrap();
+        let b = c
+            .from_connect_header("t", "h", Some(&schemas::int32()), &Value::Int32(5))
+            .unwrap();
+        assert_eq!(b.as_deref(), Some(&b"5"[..]));
+        let back = c.to_connect_header("t", "h", b.as_deref()).unwrap();
+        assert_eq!(back.value, Value::String("5".into()));
+    }
+}
