@@ -185,7 +185,34 @@ fn parse_number(t: &str) -> Option<SchemaAndValue> {
     if !is_number_text(t) {
         return None;
     }
-    if let Ok(v) = t.parse::<i64>() {
+    // decimal::parse overflows on exponents near i32::MIN; such numbers
+    // are floats or nothing anyway.
+    let huge_exponent = t.find(['e', 'E']).is_some_and(|i| {
+        t[i + 1..]
+            .parse::<i64>()
+            .map_or(true, |e| e.abs() > 100_000)
+    });
+    if huge_exponent {
+        return match t.parse::<f64>() {
+            Ok(d) if d.is_finite() => Some(SchemaAndValue::new(
+                Some(schemas::float64()),
+                Value::Float64(d),
+            )),
+            _ => None,
+        };
+    }
+    let (bytes, scale) = sluice_runtime::data::decimal::parse(t)?;
+    // An integral value (`42`, `1.0`, `1e5`) that fits INT64 is an integer.
+    // (Bounded scales only: `1e999999999` must not print a billion zeros.)
+    let integral = (-20..=400).contains(&scale).then(|| {
+        let plain = sluice_runtime::data::decimal::to_plain_string(&bytes, scale);
+        let (int, frac) = plain.split_once('.').unwrap_or((&plain, ""));
+        frac.bytes()
+            .all(|b| b == b'0')
+            .then(|| int.parse::<i64>().ok())
+            .flatten()
+    });
+    if let Some(Some(v)) = integral {
         return Some(if let Ok(v) = i8::try_from(v) {
             SchemaAndValue::new(Some(schemas::int8()), Value::Int8(v))
         } else if let Ok(v) = i16::try_from(v) {
@@ -196,7 +223,6 @@ fn parse_number(t: &str) -> Option<SchemaAndValue> {
             SchemaAndValue::new(Some(schemas::int64()), Value::Int64(v))
         });
     }
-    let (bytes, scale) = sluice_runtime::data::decimal::parse(t)?;
     if scale == 0 {
         // An integer too wide for INT64: a Decimal, as Kafka Connect does.
         return Some(SchemaAndValue::new(
@@ -311,7 +337,7 @@ impl HeaderConverter for SimpleHeaderConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_runtime::data::{SchemaBuilder, Struct};
+    use sluice_runtime::data::{SchemaBuilder, SchemaType, Struct};
 
     fn round(schema: Option<Arc<Schema>>, v: Value) -> (String, SchemaAndValue) {
         let c = SimpleHeaderConverter::new();
@@ -337,6 +363,13 @@ mod tests {
         assert_eq!(b.value, Value::Int64(1 << 40));
         let (s, b) = round(Some(schemas::float64()), Value::Float64(1.5));
         assert_eq!((s.as_str(), b.value), ("1.5", Value::Float32(1.5)));
+        let (s, b) = round(Some(schemas::float64()), Value::Float64(2.0));
+        assert_eq!((s.as_str(), b.value), ("2.0", Value::Int8(2)));
+        assert_eq!(parse_string("1e5").value, Value::Int32(100_000));
+        assert_eq!(parse_string("-7").value, Value::Int8(-7));
+        assert_eq!(parse_string("1-2").value, Value::String("1-2".into()));
+        let wide = parse_string("123456789012345678901234567890");
+        assert_eq!(wide.schema, Some(schemas::decimal(0, false)));
         let (s, b) = round(Some(schemas::boolean()), Value::Boolean(true));
         assert_eq!((s.as_str(), b.value), ("true", Value::Boolean(true)));
         let (_, b) = round(Some(schemas::date(false)), Value::Int32(19_000));

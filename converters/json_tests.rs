@@ -641,3 +641,47 @@ fn throughput() {
         (n / 4) as f64 / dec.as_secs_f64() / 1e6
     );
 }
+
+#[test]
+fn mutated_input_never_panics() {
+    let sample = concat!(
+        r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},"#,
+        r#"{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"},"field":"d"},"#,
+        r#"{"type":"map","keys":{"type":"int32","optional":false},"values":{"type":"double","optional":true},"optional":true,"field":"m"},"#,
+        r#"{"type":"string","optional":true,"default":"x\u00e9\n","field":"s"}],"optional":false},"#,
+        r#""payload":{"id":1,"d":"AJY=","m":[[1,2.5e3]],"s":"h\"é"}}"#
+    );
+    let converters = [
+        conv(&[]),
+        conv(&[("schemas.enable", "false")]),
+        conv(&[("decimal.format", "NUMERIC")]),
+    ];
+    assert!(decode(&converters[0], sample).value.as_struct().is_some());
+    let alphabet = b"{}[]\":,0123456789-+.eEtrufalsnull\\u \xc3\xa9\xff";
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let mut bytes = sample.as_bytes().to_vec();
+        for _ in 0..(next() % 4 + 1) {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = alphabet[(next() as usize) % alphabet.len()],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+            }
+        }
+        for c in &converters {
+            // Ok or a clear error; never a panic.
+            let _ = c.to_connect("t", &Headers::new(), Some(&bytes));
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = crate::parse_string(&text);
+    }
+}
