@@ -203,7 +203,7 @@ fn parse_number(t: &str) -> Option<SchemaAndValue> {
     }
     let (bytes, scale) = sluice_runtime::data::decimal::parse(t)?;
     // An integral value (`42`, `1.0`, `1e5`) that fits INT64 is an integer.
-    // (Bounded scales only: `1e999999999` must not print a billion zeros.)
+    // (Bounded scales only: `1e99999` must not print a billion zeros.)
     let integral = (-20..=400).contains(&scale).then(|| {
         let plain = sluice_runtime::data::decimal::to_plain_string(&bytes, scale);
         let (int, frac) = plain.split_once('.').unwrap_or((&plain, ""));
@@ -337,7 +337,7 @@ impl HeaderConverter for SimpleHeaderConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_runtime::data::{SchemaBuilder, SchemaType, Struct};
+    use sluice_runtime::data::{names, SchemaBuilder, SchemaType, Struct};
 
     fn round(schema: Option<Arc<Schema>>, v: Value) -> (String, SchemaAndValue) {
         let c = SimpleHeaderConverter::new();
@@ -367,6 +367,16 @@ mod tests {
         assert_eq!((s.as_str(), b.value), ("2.0", Value::Int8(2)));
         assert_eq!(parse_string("1e5").value, Value::Int32(100_000));
         assert_eq!(parse_string("-7").value, Value::Int8(-7));
+        let huge = parse_string("1e99999").schema.unwrap();
+        assert_eq!(
+            (huge.kind, huge.name()),
+            (SchemaType::Bytes, Some(names::DECIMAL))
+        );
+        assert_eq!(parse_string("1e-2147483648").value, Value::Float64(0.0));
+        assert_eq!(
+            parse_string("1e999999999").value,
+            Value::String("1e999999999".into())
+        );
         assert_eq!(parse_string("1-2").value, Value::String("1-2".into()));
         let wide = parse_string("123456789012345678901234567890");
         assert_eq!(wide.schema, Some(schemas::decimal(0, false)));
