@@ -13,15 +13,23 @@
 //! Errors are [`error::MySqlError`], split retriable / fatal for the worker.
 
 pub mod binlog;
+pub mod charset;
+pub mod column;
 pub mod error;
 pub mod event;
 pub mod gtid;
+pub mod json_binary;
 pub mod packet;
 pub mod protocol;
+pub mod rows;
+pub mod table;
 pub mod table_map;
+pub mod temporal;
 pub mod wire;
 
 #[cfg(test)]
 mod live_tests;
+#[cfg(test)]
+mod rows_live_tests;
 #[cfg(test)]
 pub(crate) mod testdb;

@@ -1,0 +1,266 @@
+//! MySQL's binary JSON (column type 245) to compact JSON text, as Debezium
+//! emits it for io.debezium.data.Json. MariaDB stores JSON as LONGTEXT, so
+//! this only runs against Oracle MySQL.
+//!
+//! The format (MySQL's `json_binary.h`): a type byte, then objects/arrays
+//! with an element count and byte size (2-byte fields when "small", 4-byte
+//! when "large"), key entries, value entries (small scalars inlined), and
+//! variable-length strings. Every offset is checked against the value's
+//! bounds; nesting depth is capped so a hostile document cannot overflow
+//! the stack.
+
+use sluice_runtime::data::decimal::to_plain_string;
+
+use super::wire::le_uint;
+
+const MAX_DEPTH: usize = 100;
+
+pub fn to_json_text(b: &[u8]) -> Result<String, String> {
+    let mut out = String::with_capacity(b.len() + 16);
+    if b.is_empty() {
+        out.push_str("null");
+        return Ok(out);
+    }
+    value(b[0], &b[1..], &mut out, 0)?;
+    Ok(out)
+}
+
+fn err(what: &str) -> String {
+    format!("corrupt binary JSON: {what}")
+}
+
+fn get(b: &[u8], at: usize, n: usize) -> Result<&[u8], String> {
+    b.get(at..at.checked_add(n).ok_or_else(|| err("offset overflow"))?)
+        .ok_or_else(|| err("offset out of bounds"))
+}
+
+fn varlen(b: &[u8]) -> Result<(usize, usize), String> {
+    let mut len = 0usize;
+    for i in 0..5 {
+        let x = *b.get(i).ok_or_else(|| err("truncated length"))?;
+        len |= ((x & 0x7f) as usize) << (7 * i);
+        if x & 0x80 == 0 {
+            return Ok((len, i + 1));
+        }
+    }
+    Err(err("length longer than 5 bytes"))
+}
+
+fn value(t: u8, b: &[u8], out: &mut String, depth: usize) -> Result<(), String> {
+    use std::fmt::Write;
+    if depth > MAX_DEPTH {
+        return Err(err("nested deeper than 100 levels"));
+    }
+    match t {
+        0x00..=0x03 => container(t, b, out, depth)?,
+        0x04 => out.push_str(match b.first() {
+            Some(0) => "null",
+            Some(1) => "true",
+            Some(2) => "false",
+            _ => return Err(err("bad literal")),
+        }),
+        0x05 => {
+            let _ = write!(out, "{}", le_uint(get(b, 0, 2)?) as u16 as i16);
+        }
+        0x06 => {
+            let _ = write!(out, "{}", le_uint(get(b, 0, 2)?) as u16);
+        }
+        0x07 => {
+            let _ = write!(out, "{}", le_uint(get(b, 0, 4)?) as u32 as i32);
+        }
+        0x08 => {
+            let _ = write!(out, "{}", le_uint(get(b, 0, 4)?) as u32);
+        }
+        0x09 => {
+            let _ = write!(out, "{}", le_uint(get(b, 0, 8)?) as i64);
+        }
+        0x0a => {
+            let _ = write!(out, "{}", le_uint(get(b, 0, 8)?));
+        }
+        0x0b => {
+            let f = f64::from_bits(le_uint(get(b, 0, 8)?));
+            let _ = write!(out, "{f:?}");
+        }
+        0x0c => {
+            let (n, used) = varlen(b)?;
+            let s =
+                std::str::from_utf8(get(b, used, n)?).map_err(|_| err("string is not UTF-8"))?;
+            quote(s, out);
+        }
+        0x0f => opaque(b, out)?,
+        _ => return Err(err(&format!("unknown value type {t}"))),
+    }
+    Ok(())
+}
+
+fn container(t: u8, b: &[u8], out: &mut String, depth: usize) -> Result<(), String> {
+    let large = t == 0x01 || t == 0x03;
+    let is_obj = t <= 0x01;
+    let w = if large { 4 } else { 2 };
+    let count = le_uint(get(b, 0, w)?) as usize;
+    let size = le_uint(get(b, w, w)?) as usize;
+    let b = get(b, 0, size)?;
+    let key_entry = if large { 6 } else { 4 };
+    let val_entry = 1 + w;
+    let keys_at = 2 * w;
+    let vals_at = keys_at + if is_obj { count * key_entry } else { 0 };
+    out.push(if is_obj { '{' } else { '[' });
+    for i in 0..count {
+        if i > 0 {
+            out.push(',');
+        }
+        if is_obj {
+            let e = keys_at + i * key_entry;
+            let off = le_uint(get(b, e, w)?) as usize;
+            let len = le_uint(get(b, e + w, 2)?) as usize;
+            let k = std::str::from_utf8(get(b, off, len)?).map_err(|_| err("key is not UTF-8"))?;
+            quote(k, out);
+            out.push(':');
+        }
+        let e = vals_at + i * val_entry;
+        let vt = *get(b, e, 1)?.first().unwrap_or(&0);
+        let inline = matches!(vt, 0x04..=0x06) || (large && matches!(vt, 0x07 | 0x08));
+        if inline {
+            value(vt, get(b, e + 1, w)?, out, depth + 1)?;
+        } else {
+            let off = le_uint(get(b, e + 1, w)?) as usize;
+            let inner = b
+                .get(off..)
+                .ok_or_else(|| err("value offset out of bounds"))?;
+            value(vt, inner, out, depth + 1)?;
+        }
+    }
+    out.push(if is_obj { '}' } else { ']' });
+    Ok(())
+}
+
+fn opaque(b: &[u8], out: &mut String) -> Result<(), String> {
+    use std::fmt::Write;
+    let ft = *b.first().ok_or_else(|| err("truncated opaque"))?;
+    let (n, used) = varlen(&b[1..])?;
+    let data = get(b, 1 + used, n)?;
+    match ft {
+        246 if data.len() >= 2 => {
+            let (p, s) = (data[0], data[1]);
+            let (unscaled, _) = super::rows::decode_decimal(&data[2..], p, s)?;
+            out.push_str(&to_plain_string(&unscaled, s as i32));
+        }
+        10 | 12 | 7 | 11 if data.len() >= 8 => {
+            // Packed temporal: int64 of (ymd-hms << 24 | micros).
+            let v = le_uint(&data[..8]) as i64;
+            let (neg, v) = (v < 0, v.abs());
+            let micros = v & 0xff_ffff;
+            let int = v >> 24;
+            let ymd = int >> 17;
+            let ym = ymd >> 5;
+            let hms = int & 0x1ffff;
+            let (h, mi, s) = (hms >> 12, (hms >> 6) & 63, hms & 63);
+            let mut t = String::new();
+            if ft == 11 {
+                let _ = write!(
+                    t,
+                    "{}{:02}:{:02}:{:02}",
+                    if neg { "-" } else { "" },
+                    h,
+                    mi,
+                    s
+                );
+            } else {
+                let _ = write!(t, "{:04}-{:02}-{:02}", ym / 13, ym % 13, ymd & 31);
+                if ft != 10 {
+                    let _ = write!(t, " {h:02}:{mi:02}:{s:02}");
+                }
+            }
+            if ft != 10 && micros != 0 {
+                let _ = write!(t, ".{micros:06}");
+            }
+            quote(&t, out);
+        }
+        _ => {
+            // Other opaque values (BLOB, BIT, GEOMETRY): base64, as MySQL
+            // prints "base64:type<N>:<data>".
+            let mut s = format!("base64:type{ft}:");
+            s.push_str(&base64(data));
+            quote(&s, out);
+        }
+    }
+    Ok(())
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+fn quote(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars() {
+        assert_eq!(to_json_text(&[0x04, 1]).unwrap(), "true");
+        assert_eq!(to_json_text(&[0x05, 0xff, 0xff]).unwrap(), "-1");
+        assert_eq!(
+            to_json_text(&[0x0c, 3, b'a', b'"', b'b']).unwrap(),
+            "\"a\\\"b\""
+        );
+        assert!(to_json_text(&[0x0c, 9, b'a']).is_err());
+    }
+
+    #[test]
+    fn small_object_with_inline_and_nested_values() {
+        // {"a": 1, "b": "xy"}: count 2, keys at 4.., values after.
+        let mut b = vec![0x00];
+        let body_start = b.len();
+        b.extend_from_slice(&[2, 0, 0, 0]); // count, size (patched)
+        b.extend_from_slice(&[18, 0, 1, 0, 19, 0, 1, 0]); // key entries
+        b.extend_from_slice(&[0x05, 1, 0, 0x0c, 20, 0]); // value entries
+        b.extend_from_slice(b"ab");
+        b.extend_from_slice(&[2, b'x', b'y']);
+        let size = (b.len() - body_start) as u8;
+        b[body_start + 2] = size;
+        assert_eq!(to_json_text(&b).unwrap(), r#"{"a":1,"b":"xy"}"#);
+        // Corrupt offsets are errors.
+        let mut bad = b.clone();
+        bad[body_start + 4] = 200;
+        assert!(to_json_text(&bad).is_err());
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fo"), "Zm8=");
+    }
+}
