@@ -32,4 +32,6 @@ mod live_tests;
 #[cfg(test)]
 mod rows_live_tests;
 #[cfg(test)]
+mod rows_tests;
+#[cfg(test)]
 pub(crate) mod testdb;
