@@ -28,6 +28,8 @@ pub mod temporal;
 pub mod wire;
 
 #[cfg(test)]
+mod bench_tests;
+#[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod rows_live_tests;
