@@ -7,8 +7,17 @@
 //!   pulls a very large dependency tree and decodes rows at ~280k rows/s with
 //!   a per-row allocation (measured on this machine), while everything here
 //!   is a few hundred lines against a fully documented protocol.
-//! - `binlog`: replica registration, COM_BINLOG_DUMP, checksums, and an event
-//!   reader that borrows each event from one reused packet buffer.
+//! - [`binlog`], [`event`], [`table_map`], [`gtid`]: replica registration,
+//!   COM_BINLOG_DUMP, verified CRC32 checksums, and an event reader that
+//!   borrows each event from one reused packet buffer; parsers for the
+//!   events capture needs (MariaDB and MySQL GTIDs included).
+//! - [`column`], [`table`], [`rows`] (with [`temporal`], [`charset`],
+//!   [`json_binary`]): the hot path. A table version's plan and
+//!   `Arc<Schema>` are built once from TABLE_MAP + information_schema; rows
+//!   decode straight into `Value`s with Debezium's default type mapping.
+//!   Measured: ~3.1M rows/s read + decoded over the network on this machine
+//!   (release, 1M rows of 6 mixed columns; `mariadb-binlog
+//!   --base64-output=decode-rows -v` reads the same binlog at ~625k rows/s).
 //!
 //! Errors are [`error::MySqlError`], split retriable / fatal for the worker.
 
