@@ -11,7 +11,7 @@
 //!   COM_BINLOG_DUMP, verified CRC32 checksums, and an event reader that
 //!   borrows each event from one reused packet buffer; parsers for the
 //!   events capture needs (MariaDB and MySQL GTIDs included).
-//! - [`column`], [`table`], [`rows`] (with [`temporal`], [`charset`],
+//! - [`column`](mod@column), [`table`], [`rows`] (with [`temporal`], [`charset`],
 //!   [`json_binary`]): the hot path. A table version's plan and
 //!   `Arc<Schema>` are built once from TABLE_MAP + information_schema; rows
 //!   decode straight into `Value`s with Debezium's default type mapping.
