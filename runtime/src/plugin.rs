@@ -177,6 +177,7 @@ pub trait Converter: Send + Sync {
     fn configure(&mut self, props: &Props, is_key: bool) -> Result<(), ConfigError>;
     /// Serialises into `out` (cleared by the caller). Returns `false` when
     /// the Kafka payload is null (a null value).
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect(
         &self,
         topic: &str,
@@ -196,6 +197,7 @@ pub trait Converter: Send + Sync {
 /// Turns header values into bytes and back (Kafka Connect's `HeaderConverter`).
 pub trait HeaderConverter: Send + Sync {
     fn configure(&mut self, props: &Props) -> Result<(), ConfigError>;
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect_header(
         &self,
         topic: &str,

@@ -140,7 +140,7 @@ pub fn parse(text: &str) -> Option<(Vec<u8>, i32)> {
         return None;
     }
     let digits: String = format!("{int}{frac}");
-    let scale = frac.len() as i32 - exp;
+    let scale = i32::try_from(frac.len()).ok()?.checked_sub(exp)?;
     Some((digits_to_unscaled(&digits, neg), scale))
 }
 
@@ -228,6 +228,7 @@ mod tests {
         let (b, s) = parse("1.5e3").unwrap();
         assert_eq!((to_plain_string(&b, s), s), ("1500".to_string(), -2));
         assert!(parse("abc").is_none());
+        assert!(parse("1e-2147483648").is_none());
         assert!(parse("").is_none());
     }
 }

@@ -47,6 +47,20 @@ pub(super) async fn run(
         ("enable.auto.commit".to_string(), "false".to_string()),
         ("auto.offset.reset".to_string(), "earliest".to_string()),
         ("enable.partition.eof".to_string(), "false".to_string()),
+        // A subscribed topic that does not exist yet (the source creating it
+        // has not written) is seen at the next metadata refresh: librdkafka's
+        // default of 5 minutes would leave the sink idle that long.
+        ("topic.metadata.refresh.interval.ms".to_string(), "3000".to_string()),
+        // As the Java consumer does by default.
+        ("allow.auto.create.topics".to_string(), "true".to_string()),
+        // Static membership (KIP-345): a task restarted after a crash takes
+        // its old member's place at once instead of waiting out the dead
+        // member's session timeout, and an older instance still running
+        // somewhere is fenced by the broker.
+        (
+            "group.instance.id".to_string(),
+            format!("{}-{}", group_id(&spec.connector), spec.task),
+        ),
     ]);
     settings.extend(env.worker.consumer_overrides());
     settings.extend(sub_map(props, "consumer.override."));

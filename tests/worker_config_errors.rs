@@ -1,0 +1,97 @@
+//! Bad worker configs stop the worker with one clear line and a non-zero
+//! exit code; nothing panics.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// Runs `sluice standalone` on a worker config; returns (exit code, stderr).
+fn run_with(dir: &TempDir, props: &str) -> (i32, String) {
+    let f = dir.path().join(format!("{}.properties", unique("w")));
+    std::fs::write(&f, props).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("standalone")
+        .arg(&f)
+        .output()
+        .expect("run sluice");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!stderr.contains("panicked") && !stdout.contains("panicked"), "panicked:\n{stderr}\n{stdout}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+fn assert_one_line(code: i32, stderr: &str, needle: &str) {
+    assert_ne!(code, 0, "must exit non-zero; stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("sluice:")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected, got:\n{stderr}");
+    assert!(lines[0].contains(needle), "{:?} should mention {needle:?}", lines[0]);
+}
+
+#[test]
+fn missing_bootstrap_servers() {
+    let dir = TempDir::new("cfg-bootstrap");
+    let (code, err) = run_with(&dir, &format!("offset.storage.file.filename={}/o\n", dir.path().display()));
+    assert_one_line(code, &err, "bootstrap.servers");
+}
+
+#[test]
+fn unreachable_broker() {
+    let dir = TempDir::new("cfg-broker");
+    let port = free_port();
+    let (code, err) = run_with(
+        &dir,
+        &format!(
+            "bootstrap.servers=127.0.0.1:{port}\nlisteners=http://127.0.0.1:{}\noffset.storage.file.filename={}/o\n",
+            free_port(),
+            dir.path().display()
+        ),
+    );
+    assert_one_line(code, &err, "cannot reach Kafka");
+}
+
+#[test]
+fn rest_port_in_use() {
+    let bootstrap = kafka_bootstrap();
+    let dir = TempDir::new("cfg-port");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let (code, err) = run_with(
+        &dir,
+        &format!(
+            "bootstrap.servers={bootstrap}\nlisteners=http://127.0.0.1:{port}\noffset.storage.file.filename={}/o\n",
+            dir.path().display()
+        ),
+    );
+    assert_one_line(code, &err, &format!("cannot listen on 127.0.0.1:{port}"));
+}
+
+#[test]
+fn unwritable_offset_file() {
+    let dir = TempDir::new("cfg-offsets");
+    let (code, err) = run_with(
+        &dir,
+        &format!(
+            "bootstrap.servers=127.0.0.1:9092\nlisteners=http://127.0.0.1:{}\noffset.storage.file.filename=/proc/sluice/offsets\n",
+            free_port()
+        ),
+    );
+    assert_one_line(code, &err, "/proc/sluice");
+}
+
+#[test]
+fn bad_listener_and_missing_file() {
+    let dir = TempDir::new("cfg-listener");
+    let (code, err) = run_with(
+        &dir,
+        &format!("bootstrap.servers=127.0.0.1:9092\nlisteners=ftp://x:1\noffset.storage.file.filename={}/o\n", dir.path().display()),
+    );
+    assert_one_line(code, &err, "listeners");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["standalone", "/nonexistent/worker.properties"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/worker.properties"));
+}
