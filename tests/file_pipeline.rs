@@ -52,7 +52,10 @@ fn moves_100k_lines_byte_identical_and_in_order() {
     write_input(&input);
     let topic = unique("file-lines");
     let s = Sluice::start(dir.path(), &[("key.converter", STRING), ("value.converter", STRING)]);
-    create_pipeline(&s, "clean", &input, &output, &topic);
+    // Fresh connector names: this broker can stall a consumer group that is
+    // reused with another subscription after its members were killed.
+    let name = unique("clean");
+    create_pipeline(&s, &name, &input, &output, &topic);
     wait_for("all lines in the sink file", Duration::from_secs(180), || {
         (count_lines(&output) >= LINES).then_some(())
     });
@@ -61,7 +64,7 @@ fn moves_100k_lines_byte_identical_and_in_order() {
     let in_topic = consume(&bootstrap, &topic, LINES, Duration::from_secs(60));
     assert_eq!(in_topic.len(), LINES);
     assert_eq!(in_topic[0].value.as_deref(), Some(&b"line 000000 payload "[..]));
-    let status = s.get("/connectors/clean-src/status").json();
+    let status = s.get(&format!("/connectors/{name}-src/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
 }
 
