@@ -4,6 +4,7 @@
 //! its own plugins with `Registry::register_*` before starting the worker.
 
 use sluice_connectors::file::{FileStreamSinkConnector, FileStreamSourceConnector};
+use sluice_connectors::mysql::{Flavor, MySqlConnector};
 use sluice_runtime::Registry;
 
 /// A registry holding every plugin that ships with Sluice.
@@ -18,6 +19,16 @@ pub fn builtin() -> Registry {
         "org.apache.kafka.connect.file.FileStreamSinkConnector",
         &["FileStreamSink", "file-sink"],
         || Box::new(FileStreamSinkConnector::default()),
+    );
+    r.register_source(
+        "io.debezium.connector.mysql.MySqlConnector",
+        &["mysql", "MySqlConnector"],
+        || Box::new(MySqlConnector::new(Flavor::MySql)),
+    );
+    r.register_source(
+        "io.debezium.connector.mariadb.MariaDbConnector",
+        &["mariadb", "MariaDbConnector"],
+        || Box::new(MySqlConnector::new(Flavor::MariaDb)),
     );
     sluice_converters::register(&mut r);
     sluice_transforms::register(&mut r);

@@ -22,19 +22,31 @@
 //! Errors are [`error::MySqlError`], split retriable / fatal for the worker.
 
 pub mod binlog;
+pub mod catalog;
 pub mod charset;
 pub mod column;
+pub mod config;
 pub mod error;
 pub mod event;
+pub mod events;
 pub mod gtid;
 pub mod json_binary;
+pub mod offset;
 pub mod packet;
 pub mod protocol;
 pub mod rows;
+pub mod schema;
+pub mod snapshot;
+pub mod stream;
 pub mod table;
 pub mod table_map;
+pub mod task;
 pub mod temporal;
+pub mod text;
 pub mod wire;
+
+pub use config::Flavor;
+pub use task::{MySqlConnector, MySqlSourceTask};
 
 #[cfg(test)]
 mod bench_tests;

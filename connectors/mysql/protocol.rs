@@ -365,6 +365,59 @@ impl Connection {
         self.read_result_rows(on_row).await
     }
 
+    /// Starts a query whose rows are then read one at a time with
+    /// [`Connection::next_row`]: the caller may await between rows (send
+    /// them downstream with back-pressure), so memory stays flat whatever
+    /// the table size. Returns the column definitions.
+    pub async fn query_start(&mut self, sql: &str) -> Result<Vec<ColumnDef>> {
+        self.send_query(sql).await?;
+        if self.packet().first() == Some(&0x00) {
+            return Ok(Vec::new());
+        }
+        let n = Reader::new(self.packet()).lenenc("column count")? as usize;
+        let mut columns = Vec::with_capacity(n);
+        for _ in 0..n {
+            self.read_packet().await?;
+            columns.push(parse_column_def(self.packet())?);
+        }
+        self.read_packet().await?;
+        if !is_eof(self.packet()) {
+            return Err(MySqlError::protocol(
+                &self.addr,
+                "missing EOF after column definitions",
+            ));
+        }
+        Ok(columns)
+    }
+
+    /// The next row of a [`Connection::query_start`]: the packet into
+    /// `buf` and each value's span (`None` = NULL) into `spans`. `false`
+    /// at the end of the rows.
+    pub async fn next_row(
+        &mut self,
+        columns: usize,
+        buf: &mut Vec<u8>,
+        spans: &mut Vec<Option<(usize, usize)>>,
+    ) -> Result<bool> {
+        self.read_packet_into(buf).await?;
+        if is_eof(buf) {
+            return Ok(false);
+        }
+        if buf.first() == Some(&0xff) {
+            return Err(self.server_error(buf));
+        }
+        spans.clear();
+        let mut r = Reader::new(buf);
+        for _ in 0..columns {
+            let start_len = r.remaining();
+            let v = r.lenenc_bytes_opt("row value")?;
+            let end = buf.len() - r.remaining();
+            spans.push(v.map(|v| (end - v.len(), end)));
+            let _ = start_len;
+        }
+        Ok(true)
+    }
+
     async fn send_query(&mut self, sql: &str) -> Result<()> {
         let mut payload = Vec::with_capacity(sql.len() + 1);
         payload.push(0x03);

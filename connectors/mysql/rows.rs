@@ -261,7 +261,7 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
 }
 
 /// A zero date: null when the column is nullable, else the fallback.
-fn zero(plan: &ColumnPlan, fallback: Value) -> Value {
+pub(crate) fn zero(plan: &ColumnPlan, fallback: Value) -> Value {
     if plan.optional {
         Value::Null
     } else {
@@ -269,7 +269,7 @@ fn zero(plan: &ColumnPlan, fallback: Value) -> Value {
     }
 }
 
-fn datetime_value(plan: &ColumnPlan, dt: temporal::DateTime, micros: bool) -> Value {
+pub(crate) fn datetime_value(plan: &ColumnPlan, dt: temporal::DateTime, micros: bool) -> Value {
     if dt.is_zero_date() {
         return zero(plan, Value::Int64(0));
     }
@@ -277,7 +277,7 @@ fn datetime_value(plan: &ColumnPlan, dt: temporal::DateTime, micros: bool) -> Va
     Value::Int64(if micros { us } else { us.div_euclid(1000) })
 }
 
-fn timestamp_value(plan: &ColumnPlan, secs: i64, micros: u32, fsp: u8) -> Value {
+pub(crate) fn timestamp_value(plan: &ColumnPlan, secs: i64, micros: u32, fsp: u8) -> Value {
     if secs == 0 && micros == 0 {
         // '0000-00-00 00:00:00' is stored as 0.
         if plan.optional {

@@ -1,0 +1,635 @@
+//! Table definitions from information_schema, and the schema history.
+//!
+//! The binlog's TABLE_MAP (with binlog_row_metadata=FULL) carries each row
+//! event's column names, types, signedness, charsets and primary key: the
+//! events after a DDL decode with the new columns and the events before it
+//! with the old ones, straight from the binlog. What the binlog lacks
+//! (FLOAT(M,D), MariaDB's JSON-as-LONGTEXT, column facts on servers without
+//! FULL metadata) comes from a [`TableDef`] read from information_schema
+//! and matched to the TABLE_MAP **by column name**, so a definition read
+//! later than the event (after a further DDL) never shifts a column's
+//! facts onto another column.
+//!
+//! The [`SchemaHistory`] records each captured DDL with its binlog position
+//! and the table definitions it produced (one JSON line each, fsync'd), so
+//! that a restart resuming before a DDL uses the definitions valid there.
+//! A lost or absent history is rebuilt from the current schema (recovery)
+//! with a warning, instead of failing.
+//!
+//! Snapshots use the same definitions to build synthetic TABLE_MAP columns,
+//! so snapshot (`r`) and streamed (`c/u/d`) events share one schema.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{json, Value as Json};
+use sluice_runtime::data::{Struct, Value};
+
+use super::column::{plan, ColumnInfo, ColumnPlan, DecodeOptions};
+use super::error::{MySqlError, Result};
+use super::protocol::Connection;
+use super::schema::{table_change_schema, table_change_table_schema};
+use super::table_map::{col, MapColumn, TableMap};
+
+/// One column as information_schema describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ColumnDesc {
+    pub name: String,
+    /// COLUMN_TYPE, lower case (`int(10) unsigned`, `enum('a','b')`).
+    pub column_type: String,
+    /// DATA_TYPE, lower case (`int`, `varchar`).
+    pub data_type: String,
+    pub charset: Option<String>,
+    pub nullable: bool,
+    pub is_json: bool,
+    pub precision: Option<u64>,
+    pub scale: Option<u64>,
+    pub fsp: Option<u64>,
+    pub octets: Option<u64>,
+    pub auto_increment: bool,
+}
+
+/// A table's definition at one point in time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableDef {
+    pub db: String,
+    pub table: String,
+    pub columns: Vec<ColumnDesc>,
+    pub primary_key: Vec<String>,
+}
+
+pub fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+pub fn quote_ident(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+/// Every base table of the captured databases.
+pub async fn list_tables(
+    conn: &mut Connection,
+    filters: &super::config::Filters,
+) -> Result<Vec<(String, String)>> {
+    let rs = conn
+        .query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME")
+        .await?;
+    Ok((0..rs.rows.len())
+        .filter_map(|i| Some((rs.text(i, 0)?.to_string(), rs.text(i, 1)?.to_string())))
+        .filter(|(d, t)| filters.captures_table(d, t))
+        .collect())
+}
+
+/// The current definition of `db.table`; `None` when it does not exist.
+pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<Option<TableDef>> {
+    let rs = conn
+        .query(&format!(
+            "SELECT COLUMN_NAME, LOWER(COLUMN_TYPE), LOWER(DATA_TYPE), CHARACTER_SET_NAME, IS_NULLABLE, \
+             NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH, COLUMN_KEY, EXTRA \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+            sql_string(db),
+            sql_string(table)
+        ))
+        .await?;
+    if rs.rows.is_empty() {
+        return Ok(None);
+    }
+    let num = |i: usize, c: usize| rs.text(i, c).and_then(|v| v.parse().ok());
+    let mut columns: Vec<ColumnDesc> = (0..rs.rows.len())
+        .map(|i| ColumnDesc {
+            name: rs.text(i, 0).unwrap_or("").to_string(),
+            column_type: rs.text(i, 1).unwrap_or("").to_string(),
+            data_type: rs.text(i, 2).unwrap_or("").to_string(),
+            charset: rs.text(i, 3).map(str::to_string),
+            nullable: rs.text(i, 4) == Some("YES"),
+            is_json: rs.text(i, 2) == Some("json"),
+            precision: num(i, 5),
+            scale: num(i, 6),
+            fsp: num(i, 7),
+            octets: num(i, 8),
+            auto_increment: rs.text(i, 10).is_some_and(|e| e.contains("auto_increment")),
+        })
+        .collect();
+    // MariaDB: JSON is LONGTEXT with CHECK (json_valid(`col`)).
+    if let Ok(checks) = conn
+        .query(&format!(
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {} AND TABLE_NAME = {}",
+            sql_string(db),
+            sql_string(table)
+        ))
+        .await
+    {
+        for i in 0..checks.rows.len() {
+            let clause = checks.text(i, 0).unwrap_or("");
+            for c in columns.iter_mut() {
+                if clause == format!("json_valid(`{}`)", c.name) {
+                    c.is_json = true;
+                }
+            }
+        }
+    }
+    let pk = conn
+        .query(&format!(
+            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} \
+             AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+            sql_string(db),
+            sql_string(table)
+        ))
+        .await?;
+    let primary_key = (0..pk.rows.len())
+        .filter_map(|i| pk.text(i, 0).map(str::to_string))
+        .collect();
+    Ok(Some(TableDef {
+        db: db.to_string(),
+        table: table.to_string(),
+        columns,
+        primary_key,
+    }))
+}
+
+/// `enum('a','b''c')` → ["a", "b'c"].
+fn enum_labels(column_type: &str) -> Vec<Vec<u8>> {
+    let inner = column_type
+        .find('(')
+        .and_then(|s| column_type.rfind(')').map(|e| &column_type[s + 1..e]))
+        .unwrap_or("");
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut in_quote = false;
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_quote {
+            if c == b'\'' {
+                if b.get(i + 1) == Some(&b'\'') {
+                    cur.push(b'\'');
+                    i += 1;
+                } else {
+                    in_quote = false;
+                    out.push(std::mem::take(&mut cur));
+                }
+            } else if c == b'\\' && i + 1 < b.len() {
+                cur.push(b[i + 1]);
+                i += 1;
+            } else {
+                cur.push(c);
+            }
+        } else if c == b'\'' {
+            in_quote = true;
+        }
+        i += 1;
+    }
+    out
+}
+
+impl ColumnDesc {
+    /// The TABLE_MAP column the binlog would carry for this definition.
+    pub fn map_column(&self) -> MapColumn {
+        let dt = self.data_type.as_str();
+        let unsigned = self.column_type.contains("unsigned");
+        let fsp = self.fsp.unwrap_or(0).min(6) as u16;
+        let octets = self.octets.unwrap_or(0).min(u16::MAX as u64) as u16;
+        let (column_type, meta) = match dt {
+            "tinyint" | "bool" | "boolean" => (col::TINY, 0),
+            "smallint" => (col::SHORT, 0),
+            "mediumint" => (col::INT24, 0),
+            "int" | "integer" => (col::LONG, 0),
+            "bigint" => (col::LONGLONG, 0),
+            "float" => (col::FLOAT, 4),
+            "double" | "real" | "double precision" => (col::DOUBLE, 8),
+            "decimal" | "numeric" => {
+                let p = self.precision.unwrap_or(10).min(65) as u16;
+                let s = self.scale.unwrap_or(0).min(30) as u16;
+                (col::NEWDECIMAL, (p << 8) | s)
+            }
+            "date" => (col::DATE, 0),
+            "time" => (col::TIME2, fsp),
+            "datetime" => (col::DATETIME2, fsp),
+            "timestamp" => (col::TIMESTAMP2, fsp),
+            "year" => (col::YEAR, 0),
+            "bit" => {
+                let n = self.precision.unwrap_or(1).clamp(1, 64) as u16;
+                (col::BIT, ((n / 8) << 8) | (n % 8))
+            }
+            "char" | "binary" => (col::STRING, octets),
+            "varchar" | "varbinary" => (col::VARCHAR, octets),
+            "tinytext" | "tinyblob" => (col::BLOB, 1),
+            "text" | "blob" => (col::BLOB, 2),
+            "mediumtext" | "mediumblob" => (col::BLOB, 3),
+            "longtext" | "longblob" => (col::BLOB, 4),
+            "json" => (col::JSON, 4),
+            "enum" => (col::ENUM, 2),
+            "set" => (col::SET, 8),
+            _ => (col::GEOMETRY, 4),
+        };
+        let numeric = matches!(
+            column_type,
+            col::TINY
+                | col::SHORT
+                | col::INT24
+                | col::LONG
+                | col::LONGLONG
+                | col::FLOAT
+                | col::DOUBLE
+                | col::NEWDECIMAL
+        );
+        let labels = if matches!(column_type, col::ENUM | col::SET) {
+            enum_labels(&self.column_type)
+        } else {
+            Vec::new()
+        };
+        MapColumn {
+            column_type,
+            meta,
+            nullable: self.nullable,
+            name: Some(self.name.clone()),
+            unsigned: numeric.then_some(unsigned),
+            collation: None,
+            enum_values: if column_type == col::ENUM {
+                labels.clone()
+            } else {
+                Vec::new()
+            },
+            set_values: if column_type == col::SET {
+                labels
+            } else {
+                Vec::new()
+            },
+            geometry_type: None,
+        }
+    }
+
+    pub fn info(&self) -> ColumnInfo {
+        ColumnInfo {
+            name: self.name.clone(),
+            column_type: self.column_type.clone(),
+            charset: self.charset.clone(),
+            is_json: self.is_json,
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        json!({"name": self.name, "columnType": self.column_type, "dataType": self.data_type,
+            "charset": self.charset, "nullable": self.nullable, "json": self.is_json,
+            "precision": self.precision, "scale": self.scale, "fsp": self.fsp, "octets": self.octets,
+            "autoIncrement": self.auto_increment})
+    }
+
+    fn from_json(j: &Json) -> Option<ColumnDesc> {
+        let s = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_string);
+        let n = |k: &str| j.get(k).and_then(Json::as_u64);
+        let b = |k: &str| j.get(k).and_then(Json::as_bool).unwrap_or(false);
+        Some(ColumnDesc {
+            name: s("name")?,
+            column_type: s("columnType")?,
+            data_type: s("dataType")?,
+            charset: s("charset"),
+            nullable: b("nullable"),
+            is_json: b("json"),
+            precision: n("precision"),
+            scale: n("scale"),
+            fsp: n("fsp"),
+            octets: n("octets"),
+            auto_increment: b("autoIncrement"),
+        })
+    }
+}
+
+impl TableDef {
+    pub fn primary_key_indexes(&self) -> Vec<usize> {
+        self.primary_key
+            .iter()
+            .filter_map(|k| self.columns.iter().position(|c| &c.name == k))
+            .collect()
+    }
+
+    /// Plans for snapshot rows: synthetic TABLE_MAP columns + these facts.
+    pub fn plans(&self, opts: &DecodeOptions) -> Result<Vec<ColumnPlan>> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                plan(i, &c.map_column(), Some(&c.info()), opts)
+                    .map_err(|e| MySqlError::decode(format!("table {}.{}", self.db, self.table), e))
+            })
+            .collect()
+    }
+
+    /// The `tableChanges` entry of a schema change event.
+    pub fn change_value(&self, kind: &str) -> Value {
+        let cs = table_change_schema();
+        let ts = table_change_table_schema();
+        let col_schema = ts
+            .field("columns")
+            .and_then(|f| f.schema.value_schema.clone());
+        let columns = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let schema = col_schema.clone().unwrap_or_else(|| ts.clone());
+                let base = c
+                    .column_type
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                Value::Struct(Struct {
+                    schema,
+                    values: vec![
+                        Value::String(c.name.clone()),
+                        Value::Int32(jdbc_type(&c.data_type)),
+                        Value::Null,
+                        Value::String(base),
+                        Value::String(c.column_type.to_ascii_uppercase()),
+                        c.charset.clone().map_or(Value::Null, Value::String),
+                        c.precision
+                            .or(c.octets)
+                            .map_or(Value::Null, |v| Value::Int32(v.min(i32::MAX as u64) as i32)),
+                        c.scale
+                            .or(c.fsp)
+                            .map_or(Value::Null, |v| Value::Int32(v as i32)),
+                        Value::Int32(i as i32 + 1),
+                        Value::Boolean(c.nullable),
+                        Value::Boolean(c.auto_increment),
+                        Value::Boolean(false),
+                        Value::Null,
+                    ],
+                })
+            })
+            .collect();
+        Value::Struct(Struct {
+            schema: cs,
+            values: vec![
+                Value::String(kind.to_string()),
+                Value::String(format!("\"{}\".\"{}\"", self.db, self.table)),
+                Value::Struct(Struct {
+                    schema: ts,
+                    values: vec![
+                        Value::Null,
+                        Value::Array(
+                            self.primary_key
+                                .iter()
+                                .cloned()
+                                .map(Value::String)
+                                .collect(),
+                        ),
+                        Value::Array(columns),
+                        Value::Null,
+                    ],
+                }),
+            ],
+        })
+    }
+
+    fn to_json(&self) -> Json {
+        json!({"db": self.db, "table": self.table, "primaryKey": self.primary_key,
+            "columns": self.columns.iter().map(ColumnDesc::to_json).collect::<Vec<_>>()})
+    }
+
+    fn from_json(j: &Json) -> Option<TableDef> {
+        Some(TableDef {
+            db: j.get("db")?.as_str()?.to_string(),
+            table: j.get("table")?.as_str()?.to_string(),
+            primary_key: j
+                .get("primaryKey")?
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            columns: j
+                .get("columns")?
+                .as_array()?
+                .iter()
+                .map(ColumnDesc::from_json)
+                .collect::<Option<_>>()?,
+        })
+    }
+}
+
+/// java.sql.Types codes for the schema change events.
+fn jdbc_type(data_type: &str) -> i32 {
+    match data_type {
+        "tinyint" => -6,
+        "smallint" => 5,
+        "mediumint" | "int" | "integer" => 4,
+        "bigint" => -5,
+        "float" => 7,
+        "double" | "real" => 8,
+        "decimal" | "numeric" => 3,
+        "date" => 91,
+        "time" => 92,
+        "datetime" | "timestamp" => 93,
+        "year" => 4,
+        "bit" => -7,
+        "char" | "enum" | "set" => 1,
+        "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "json" => 12,
+        "binary" => -2,
+        "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => -3,
+        _ => 1111,
+    }
+}
+
+/// Plans for a TABLE_MAP, with the facts of `def` matched by column name.
+pub fn plans_for_map(
+    map: &TableMap,
+    def: Option<&TableDef>,
+    opts: &DecodeOptions,
+) -> Result<Vec<ColumnPlan>> {
+    let by_name: HashMap<&str, &ColumnDesc> = def
+        .map(|d| d.columns.iter().map(|c| (c.name.as_str(), c)).collect())
+        .unwrap_or_default();
+    map.columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let desc = match &c.name {
+                Some(n) => by_name.get(n.as_str()).copied(),
+                // No names in the binlog: trust positions only when the
+                // column counts agree.
+                None => def
+                    .filter(|d| d.columns.len() == map.columns.len())
+                    .map(|d| &d.columns[i]),
+            };
+            let info = desc.map(ColumnDesc::info);
+            plan(i, c, info.as_ref(), opts)
+                .map_err(|e| MySqlError::decode(format!("table {}.{}", map.schema, map.table), e))
+        })
+        .collect()
+}
+
+/// A binlog position, ordered as the binlog is.
+pub type Position = (String, u64);
+
+/// Captured DDL with the definitions it produced, by binlog position.
+#[derive(Debug, Default)]
+pub struct SchemaHistory {
+    path: Option<PathBuf>,
+    /// (position after the DDL, table, definition or `None` when dropped)
+    entries: Vec<(Position, (String, String), Option<TableDef>)>,
+}
+
+impl SchemaHistory {
+    /// Opens the history file (`None`: in memory only). Returns whether
+    /// the history had to be recovered (absent or unreadable file).
+    pub fn open(path: Option<&str>) -> (SchemaHistory, bool) {
+        let mut h = SchemaHistory {
+            path: path.map(PathBuf::from),
+            entries: Vec::new(),
+        };
+        let Some(p) = &h.path else { return (h, true) };
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(_) => return (h, true),
+        };
+        let mut recovered = false;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let parsed = serde_json::from_str::<Json>(line).ok().and_then(|j| {
+                let pos = (
+                    j.get("file")?.as_str()?.to_string(),
+                    j.get("pos")?.as_u64()?,
+                );
+                let db = j.get("db")?.as_str()?.to_string();
+                let table = j.get("table")?.as_str()?.to_string();
+                let def = match j.get("def") {
+                    Some(Json::Null) | None => None,
+                    Some(d) => Some(TableDef::from_json(d)?),
+                };
+                Some((pos, (db, table), def))
+            });
+            match parsed {
+                Some(e) => h.entries.push(e),
+                // A torn last line (crash mid-write) is dropped.
+                None => recovered = true,
+            }
+        }
+        (h, recovered)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Records a table's definition as of `pos` (after the DDL).
+    pub fn record(
+        &mut self,
+        pos: &Position,
+        db: &str,
+        table: &str,
+        def: Option<&TableDef>,
+    ) -> std::io::Result<()> {
+        self.entries.push((
+            pos.clone(),
+            (db.to_string(), table.to_string()),
+            def.cloned(),
+        ));
+        if let Some(p) = &self.path {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let line = json!({"file": pos.0, "pos": pos.1, "db": db, "table": table,
+                "def": def.map(TableDef::to_json)});
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?;
+            writeln!(f, "{line}")?;
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// The definition of a table as of `pos`: the last entry at or before
+    /// it. `Some(None)` means dropped; `None` means the history does not
+    /// know the table.
+    pub fn as_of(&self, pos: &Position, db: &str, table: &str) -> Option<Option<&TableDef>> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(p, (d, t), _)| p <= pos && d == db && t == table)
+            .map(|(_, _, def)| def.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(name: &str, column_type: &str, data_type: &str) -> ColumnDesc {
+        ColumnDesc {
+            name: name.into(),
+            column_type: column_type.into(),
+            data_type: data_type.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn enum_labels_unquote() {
+        assert_eq!(
+            enum_labels("enum('a','b''c','d,e')"),
+            vec![b"a".to_vec(), b"b'c".to_vec(), b"d,e".to_vec()]
+        );
+    }
+
+    #[test]
+    fn synthetic_map_columns_match_binlog_metadata() {
+        let mut d = desc("d", "decimal(10,2)", "decimal");
+        d.precision = Some(10);
+        d.scale = Some(2);
+        assert_eq!(d.map_column().meta, (10 << 8) | 2);
+        let mut b = desc("b", "bit(12)", "bit");
+        b.precision = Some(12);
+        assert_eq!(b.map_column().meta, (1 << 8) | 4);
+        let mut t = desc("t", "datetime(6)", "datetime");
+        t.fsp = Some(6);
+        assert_eq!(
+            (t.map_column().column_type, t.map_column().meta),
+            (col::DATETIME2, 6)
+        );
+        assert_eq!(
+            desc("u", "int(10) unsigned", "int").map_column().unsigned,
+            Some(true)
+        );
+        assert_eq!(desc("m", "mediumblob", "mediumblob").map_column().meta, 3);
+    }
+
+    #[test]
+    fn history_round_trips_and_answers_by_position() {
+        let dir = std::env::temp_dir().join(format!("sluice-hist-{}", std::process::id()));
+        let path = dir.join("h.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let (mut h, recovered) = SchemaHistory::open(path.to_str());
+        assert!(recovered && h.is_empty());
+        let v1 = TableDef {
+            db: "d".into(),
+            table: "t".into(),
+            columns: vec![desc("a", "int(11)", "int")],
+            primary_key: vec!["a".into()],
+        };
+        let mut v2 = v1.clone();
+        v2.columns.push(desc("b", "longtext", "longtext"));
+        h.record(&("bin.000001".into(), 100), "d", "t", Some(&v1))
+            .unwrap();
+        h.record(&("bin.000002".into(), 50), "d", "t", Some(&v2))
+            .unwrap();
+        h.record(&("bin.000002".into(), 90), "d", "t", None)
+            .unwrap();
+        let (h, recovered) = SchemaHistory::open(path.to_str());
+        assert!(!recovered);
+        assert_eq!(h.as_of(&("bin.000001".into(), 99), "d", "t"), None);
+        assert_eq!(
+            h.as_of(&("bin.000001".into(), 500), "d", "t"),
+            Some(Some(&v1))
+        );
+        assert_eq!(
+            h.as_of(&("bin.000002".into(), 60), "d", "t"),
+            Some(Some(&v2))
+        );
+        assert_eq!(h.as_of(&("bin.000003".into(), 4), "d", "t"), Some(None));
+        std::fs::write(&path, "{\"torn").unwrap();
+        assert!(SchemaHistory::open(path.to_str()).1);
+    }
+}

@@ -1,0 +1,559 @@
+//! The MySQL/MariaDB connector's configuration: Debezium's property names
+//! and defaults, declared once ([`config_def`]) and parsed into one typed
+//! struct ([`MySqlConfig`]).
+//!
+//! Keys Debezium users set that Sluice accepts but does not act on yet are
+//! declared `.unsupported()`: the herder warns once, naming the key, and the
+//! connector runs. Values Sluice cannot honour (e.g. `database.ssl.mode=required`
+//! without TLS support) are refused at start with the key and the remedy,
+//! never silently ignored.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+
+use super::column::{BigintUnsignedMode, DecimalMode, DecodeOptions};
+
+/// Which Debezium connector class this instance answers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MySql,
+    MariaDb,
+}
+
+impl Flavor {
+    /// `source.connector`.
+    pub fn connector_name(self) -> &'static str {
+        match self {
+            Flavor::MySql => "mysql",
+            Flavor::MariaDb => "mariadb",
+        }
+    }
+
+    /// The source struct's schema name.
+    pub fn source_schema_name(self) -> &'static str {
+        match self {
+            Flavor::MySql => "io.debezium.connector.mysql.Source",
+            Flavor::MariaDb => "io.debezium.connector.mariadb.Source",
+        }
+    }
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Flavor::MySql => "io.debezium.connector.mysql",
+            Flavor::MariaDb => "io.debezium.connector.mariadb",
+        }
+    }
+}
+
+/// snapshot.mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot when there is no offset, then stream.
+    Initial,
+    /// Snapshot, then stop (no streaming).
+    InitialOnly,
+    /// Schema only, then stream from the current position (schema_only).
+    NoData,
+    /// Never snapshot: stream from the saved offset or the binlog start.
+    Never,
+    /// Snapshot when there is no offset or the saved one is purged.
+    WhenNeeded,
+    /// Rebuild the schema history from the current schema, then stream.
+    Recovery,
+}
+
+impl SnapshotMode {
+    fn parse(v: &str) -> Option<SnapshotMode> {
+        Some(match v.trim().to_ascii_lowercase().as_str() {
+            "initial" => SnapshotMode::Initial,
+            "initial_only" => SnapshotMode::InitialOnly,
+            "no_data" | "schema_only" => SnapshotMode::NoData,
+            "never" => SnapshotMode::Never,
+            "when_needed" => SnapshotMode::WhenNeeded,
+            "recovery" | "schema_only_recovery" => SnapshotMode::Recovery,
+            _ => return None,
+        })
+    }
+}
+
+/// snapshot.locking.mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockingMode {
+    Minimal,
+    Extended,
+    None,
+}
+
+/// Operations a user asked not to see (skipped.operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SkippedOps {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub truncate: bool,
+}
+
+/// The include/exclude lists, as Debezium matches them: each entry is a
+/// regular expression matched against the whole name.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub db_include: Vec<Regex>,
+    pub db_exclude: Vec<Regex>,
+    pub table_include: Vec<Regex>,
+    pub table_exclude: Vec<Regex>,
+    pub column_include: Vec<Regex>,
+    pub column_exclude: Vec<Regex>,
+}
+
+/// System databases Debezium never captures.
+const SYSTEM_DBS: &[&str] = &["mysql", "sys", "performance_schema", "information_schema"];
+
+fn any_full_match(list: &[Regex], s: &str) -> bool {
+    list.iter().any(|r| r.is_match(s))
+}
+
+impl Filters {
+    pub fn captures_db(&self, db: &str) -> bool {
+        if SYSTEM_DBS.contains(&db) {
+            return false;
+        }
+        if !self.db_include.is_empty() {
+            return any_full_match(&self.db_include, db);
+        }
+        !any_full_match(&self.db_exclude, db)
+    }
+
+    pub fn captures_table(&self, db: &str, table: &str) -> bool {
+        if !self.captures_db(db) {
+            return false;
+        }
+        let id = format!("{db}.{table}");
+        if !self.table_include.is_empty() {
+            return any_full_match(&self.table_include, &id);
+        }
+        !any_full_match(&self.table_exclude, &id)
+    }
+
+    pub fn captures_column(&self, db: &str, table: &str, column: &str) -> bool {
+        if self.column_include.is_empty() && self.column_exclude.is_empty() {
+            return true;
+        }
+        let id = format!("{db}.{table}.{column}");
+        if !self.column_include.is_empty() {
+            return any_full_match(&self.column_include, &id);
+        }
+        !any_full_match(&self.column_exclude, &id)
+    }
+}
+
+/// Everything the task needs, typed.
+#[derive(Debug, Clone)]
+pub struct MySqlConfig {
+    pub flavor: Flavor,
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub server_id: u32,
+    pub topic_prefix: String,
+    pub filters: Filters,
+    /// `db.table` → key column names (message.key.columns).
+    pub key_columns: BTreeMap<String, Vec<String>>,
+    pub snapshot_mode: SnapshotMode,
+    pub locking_mode: LockingMode,
+    pub include_schema_changes: bool,
+    pub tombstones_on_delete: bool,
+    pub decode: DecodeOptions,
+    pub skipped: SkippedOps,
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_topics_prefix: String,
+    pub max_batch_size: usize,
+    pub max_queue_size: usize,
+    pub poll_interval_ms: u64,
+    pub history_file: Option<String>,
+}
+
+fn one_of(v: &[&'static str]) -> Validator {
+    Validator::OneOf(v.to_vec())
+}
+
+fn regex_list(v: &str) -> Result<(), String> {
+    for item in sluice_runtime::config::split_list(v) {
+        if let Err(e) = Regex::new(&format!("^(?:{item})$")) {
+            return Err(format!("'{item}' is not a valid regular expression: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every key the connector reads, with Debezium's defaults.
+pub fn config_def() -> ConfigDef {
+    use ConfigType::*;
+    use Importance::*;
+    let at_least = |n: f64| Validator::Range {
+        min: Some(n),
+        max: None,
+    };
+    ConfigDef::new()
+        .define("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.")
+        .validate(Validator::NonEmpty)
+        .define("database.port", Int, Some("3306"), High, "Port of the database server.")
+        .validate(Validator::Range { min: Some(1.0), max: Some(65535.0) })
+        .define("database.user", String, None, High, "Name of the database user to connect as.")
+        .define("database.password", Password, Some(""), High, "Password of the database user.")
+        .define("database.server.id", Long, None, Low, "A numeric ID of this client, unique among all replicas of the server (it joins the cluster as a replica).")
+        .validate(Validator::Range { min: Some(1.0), max: Some(4294967295.0) })
+        .define("topic.prefix", String, None, High, "Topic prefix naming the server; prefixes every topic this connector writes.")
+        .validate(Validator::NonEmpty)
+        .define("database.include.list", List, Some(""), High, "Regular expressions matching the databases to capture (all others excluded).")
+        .validate(Validator::Custom(regex_list))
+        .define("database.exclude.list", List, Some(""), High, "Regular expressions matching databases not to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("table.include.list", List, Some(""), High, "Regular expressions matching <db>.<table> identifiers to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("table.exclude.list", List, Some(""), High, "Regular expressions matching <db>.<table> identifiers not to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("column.include.list", List, Some(""), Medium, "Regular expressions matching <db>.<table>.<column> to include in events.")
+        .validate(Validator::Custom(regex_list))
+        .define("column.exclude.list", List, Some(""), Medium, "Regular expressions matching <db>.<table>.<column> to leave out of events.")
+        .validate(Validator::Custom(regex_list))
+        .define("message.key.columns", String, Some(""), Low, "Key columns per table: <db>.<table>:<col>[,<col>...] entries separated by ';'.")
+        .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data (schema_only), never, when_needed, recovery.")
+        .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery"]))
+        .define("snapshot.locking.mode", String, Some("minimal"), Low, "Locking during the snapshot: minimal (global read lock only while the position is read), extended, none. MariaDB needs no lock: its consistent snapshot reports its own binlog position.")
+        .validate(one_of(&["minimal", "minimal_percona", "extended", "none"]))
+        .define("snapshot.fetch.size", Int, Some("0"), Medium, "Rows fetched per round trip during the snapshot (Sluice streams rows with flat memory whatever the value).")
+        .unsupported()
+        .define("include.schema.changes", Boolean, Some("true"), Low, "Whether schema changes are published to the topic named by topic.prefix.")
+        .define("tombstones.on.delete", Boolean, Some("true"), Medium, "Whether a delete event is followed by a tombstone (null value) for compaction.")
+        .define("decimal.handling.mode", String, Some("precise"), Medium, "DECIMAL/NUMERIC as precise (Kafka Connect Decimal), double, or string.")
+        .validate(one_of(&["precise", "double", "string"]))
+        .define("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "Temporal type mapping: adaptive_time_microseconds (Sluice supports only this one today).")
+        .validate(one_of(&["adaptive_time_microseconds", "connect"]))
+        .define("bigint.unsigned.handling.mode", String, Some("long"), Medium, "BIGINT UNSIGNED as long (int64, wraps above 2^63-1) or precise (Decimal).")
+        .validate(one_of(&["long", "precise"]))
+        .define("binary.handling.mode", String, Some("bytes"), Low, "Binary columns as bytes (Sluice supports only bytes today).")
+        .validate(one_of(&["bytes", "base64", "base64-url-safe", "hex"]))
+        .define("skipped.operations", List, Some("t"), Low, "Operations not to publish: c (create), u (update), d (delete), t (truncate), none.")
+        .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events and the envelope's transaction block.")
+        .unsupported()
+        .define("heartbeat.interval.ms", Int, Some("0"), Medium, "Milliseconds between heartbeat messages; 0 disables them.")
+        .validate(at_least(0.0))
+        .define("heartbeat.topics.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<prefix>.<topic.prefix>).")
+        .define("max.batch.size", Int, Some("2048"), Medium, "Maximum records per poll.")
+        .validate(at_least(1.0))
+        .define("max.queue.size", Int, Some("8192"), Medium, "Maximum records queued between the binlog reader and the worker.")
+        .validate(at_least(1.0))
+        .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
+        .validate(at_least(1.0))
+        .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Schema history implementation. Sluice keeps it in schema.history.internal.file.filename when set, else rebuilds it from the current schema on start.")
+        .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (standalone).")
+        .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Kafka topic of the schema history (Sluice uses the file, or recovers from the current schema).")
+        .unsupported()
+        .define("schema.history.internal.kafka.bootstrap.servers", String, Some(""), Low, "Brokers of the schema history topic.")
+        .unsupported()
+        .define("schema.history.internal.store.only.captured.tables.ddl", Boolean, Some("false"), Low, "Record only captured tables' DDL.")
+        .unsupported()
+        .define("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Skip DDL that cannot be parsed.")
+        .unsupported()
+        .define("database.ssl.mode", String, Some("preferred"), Medium, "disabled, preferred, required, verify_ca, verify_identity. Sluice connects without TLS: preferred falls back to plain, required and stricter are refused.")
+        .validate(one_of(&["disabled", "preferred", "required", "verify_ca", "verify_identity"]))
+        .define("include.query", Boolean, Some("false"), Low, "Put the originating SQL statement in source.query.")
+        .unsupported()
+        .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "fail, warn or skip on an undecodable event (Sluice fails).")
+        .unsupported()
+}
+
+fn regexes(cfg: &Config, key: &str) -> Result<Vec<Regex>, ConfigError> {
+    cfg.list(key)
+        .iter()
+        .map(|item| {
+            // Debezium matches case-insensitively against the whole name.
+            Regex::new(&format!("(?i)^(?:{item})$")).map_err(|e| {
+                ConfigError::one(format!(
+                    "{key}: '{item}' is not a valid regular expression: {e}"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for entry in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((table, cols)) = entry.split_once(':') else {
+            return Err(ConfigError::one(format!(
+                "message.key.columns: '{entry}' must be <db>.<table>:<column>[,<column>...]"
+            )));
+        };
+        let cols: Vec<String> = cols
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if cols.is_empty() {
+            return Err(ConfigError::one(format!(
+                "message.key.columns: '{entry}' names no column"
+            )));
+        }
+        out.insert(table.trim().to_string(), cols);
+    }
+    Ok(out)
+}
+
+impl MySqlConfig {
+    pub fn parse(props: &Props, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
+        let cfg = config_def().parse(props)?;
+        let lower = |k: &str| cfg.get(k).unwrap_or("").trim().to_ascii_lowercase();
+        if lower("time.precision.mode") != "adaptive_time_microseconds" {
+            return Err(ConfigError::one("time.precision.mode: Sluice supports only adaptive_time_microseconds today; remove the key or set it to adaptive_time_microseconds"));
+        }
+        if lower("binary.handling.mode") != "bytes" {
+            return Err(ConfigError::one("binary.handling.mode: Sluice supports only bytes today; remove the key or set it to bytes"));
+        }
+        if matches!(
+            lower("database.ssl.mode").as_str(),
+            "required" | "verify_ca" | "verify_identity"
+        ) {
+            return Err(ConfigError::one("database.ssl.mode: Sluice does not connect over TLS yet; use disabled or preferred, or reach the server over a trusted network or tunnel"));
+        }
+        let mut skipped = SkippedOps::default();
+        for op in cfg.list("skipped.operations") {
+            match op.to_ascii_lowercase().as_str() {
+                "c" => skipped.create = true,
+                "u" => skipped.update = true,
+                "d" => skipped.delete = true,
+                "t" => skipped.truncate = true,
+                "none" => {}
+                other => {
+                    return Err(ConfigError::one(format!(
+                        "skipped.operations: '{other}' is not one of c, u, d, t, none"
+                    )))
+                }
+            }
+        }
+        let server_id = cfg.i64("database.server.id")?;
+        let history_file = cfg.opt_string("schema.history.internal.file.filename");
+        Ok(MySqlConfig {
+            flavor,
+            hostname: cfg.string("database.hostname")?,
+            port: cfg.i32("database.port")? as u16,
+            user: cfg.string("database.user")?,
+            password: cfg.string("database.password")?,
+            server_id: u32::try_from(server_id).map_err(|_| {
+                ConfigError::one("database.server.id: must be between 1 and 4294967295")
+            })?,
+            topic_prefix: cfg.string("topic.prefix")?,
+            filters: Filters {
+                db_include: regexes(&cfg, "database.include.list")?,
+                db_exclude: regexes(&cfg, "database.exclude.list")?,
+                table_include: regexes(&cfg, "table.include.list")?,
+                table_exclude: regexes(&cfg, "table.exclude.list")?,
+                column_include: regexes(&cfg, "column.include.list")?,
+                column_exclude: regexes(&cfg, "column.exclude.list")?,
+            },
+            key_columns: key_columns(cfg.get("message.key.columns").unwrap_or(""))?,
+            snapshot_mode: SnapshotMode::parse(cfg.get("snapshot.mode").unwrap_or("initial"))
+                .ok_or_else(|| ConfigError::one("snapshot.mode: unknown mode"))?,
+            locking_mode: match lower("snapshot.locking.mode").as_str() {
+                "none" => LockingMode::None,
+                "extended" => LockingMode::Extended,
+                _ => LockingMode::Minimal,
+            },
+            include_schema_changes: cfg.bool("include.schema.changes")?,
+            tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
+            decode: DecodeOptions {
+                decimal: match lower("decimal.handling.mode").as_str() {
+                    "double" => DecimalMode::Double,
+                    "string" => DecimalMode::String,
+                    _ => DecimalMode::Precise,
+                },
+                bigint_unsigned: match lower("bigint.unsigned.handling.mode").as_str() {
+                    "precise" => BigintUnsignedMode::Precise,
+                    _ => BigintUnsignedMode::Long,
+                },
+            },
+            skipped,
+            heartbeat_interval_ms: cfg.i64("heartbeat.interval.ms")?.max(0) as u64,
+            heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
+            max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
+            max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
+            poll_interval_ms: cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64,
+            history_file,
+        })
+    }
+
+    pub fn connect_options(&self) -> super::protocol::ConnectOptions {
+        super::protocol::ConnectOptions {
+            host: self.hostname.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.clone(),
+            database: None,
+        }
+    }
+
+    /// The source partition every record carries: `{"server": <topic.prefix>}`.
+    pub fn source_partition(&self) -> sluice_runtime::data::JsonMap {
+        let mut m = sluice_runtime::data::JsonMap::new();
+        m.insert(
+            "server".into(),
+            serde_json::Value::String(self.topic_prefix.clone()),
+        );
+        m
+    }
+
+    /// Key columns configured for a table, if any.
+    pub fn key_columns_for(&self, db: &str, table: &str) -> Option<&Vec<String>> {
+        let id = format!("{db}.{table}");
+        self.key_columns
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&id))
+            .map(|(_, v)| v)
+    }
+
+    pub fn heartbeat_topic(&self) -> String {
+        format!("{}.{}", self.heartbeat_topics_prefix, self.topic_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(extra: &[(&str, &str)]) -> Props {
+        let mut p: Props = [
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "u"),
+            ("database.server.id", "5400"),
+            ("topic.prefix", "srv"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            p.insert(k.to_string(), v.to_string());
+        }
+        p
+    }
+
+    #[test]
+    fn debezium_defaults() {
+        let c = MySqlConfig::parse(&props(&[]), Flavor::MySql).unwrap();
+        assert_eq!(c.port, 3306);
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert!(c.include_schema_changes && c.tombstones_on_delete);
+        assert!(c.skipped.truncate && !c.skipped.create);
+        assert_eq!(
+            (c.max_batch_size, c.max_queue_size, c.poll_interval_ms),
+            (2048, 8192, 500)
+        );
+        assert_eq!(c.heartbeat_interval_ms, 0);
+        assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.srv");
+    }
+
+    #[test]
+    fn missing_required_keys_are_named() {
+        let err = MySqlConfig::parse(&Props::new(), Flavor::MySql)
+            .unwrap_err()
+            .to_string();
+        for k in [
+            "database.hostname",
+            "database.user",
+            "database.server.id",
+            "topic.prefix",
+        ] {
+            assert!(err.contains(k), "{err}");
+        }
+    }
+
+    #[test]
+    fn filters_match_whole_names_as_regexes() {
+        let c = MySqlConfig::parse(
+            &props(&[
+                ("database.include.list", "inv.*,shop"),
+                ("table.exclude.list", "inventory\\.secret.*"),
+                ("column.exclude.list", "inventory\\.users\\.password"),
+            ]),
+            Flavor::MySql,
+        )
+        .unwrap();
+        let f = &c.filters;
+        assert!(f.captures_db("inventory") && f.captures_db("shop"));
+        assert!(!f.captures_db("shopping") && !f.captures_db("mysql"));
+        assert!(f.captures_table("inventory", "users"));
+        assert!(!f.captures_table("inventory", "secrets"));
+        assert!(!f.captures_column("inventory", "users", "password"));
+        assert!(f.captures_column("inventory", "users", "password_hint"));
+    }
+
+    #[test]
+    fn snapshot_modes_and_aliases() {
+        for (v, m) in [
+            ("schema_only", SnapshotMode::NoData),
+            ("no_data", SnapshotMode::NoData),
+            ("when_needed", SnapshotMode::WhenNeeded),
+            ("never", SnapshotMode::Never),
+            ("initial_only", SnapshotMode::InitialOnly),
+            ("recovery", SnapshotMode::Recovery),
+        ] {
+            let c = MySqlConfig::parse(&props(&[("snapshot.mode", v)]), Flavor::MariaDb).unwrap();
+            assert_eq!(c.snapshot_mode, m, "{v}");
+        }
+        assert!(
+            MySqlConfig::parse(&props(&[("snapshot.mode", "sometimes")]), Flavor::MySql).is_err()
+        );
+    }
+
+    #[test]
+    fn key_columns_and_skipped_operations() {
+        let c = MySqlConfig::parse(
+            &props(&[
+                ("message.key.columns", "inv.users:email; inv.orders:a,b"),
+                ("skipped.operations", "c,d"),
+            ]),
+            Flavor::MySql,
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_columns_for("inv", "orders").unwrap(),
+            &vec!["a".to_string(), "b".to_string()]
+        );
+        assert_eq!(
+            c.key_columns_for("INV", "users").unwrap(),
+            &vec!["email".to_string()]
+        );
+        assert!(c.skipped.create && c.skipped.delete && !c.skipped.update && !c.skipped.truncate);
+        assert!(
+            MySqlConfig::parse(&props(&[("message.key.columns", "nocolon")]), Flavor::MySql)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn unsupported_values_are_refused_with_a_remedy() {
+        let e = MySqlConfig::parse(&props(&[("database.ssl.mode", "required")]), Flavor::MySql)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database.ssl.mode"), "{e}");
+        let e = MySqlConfig::parse(&props(&[("table.include.list", "a(")]), Flavor::MySql)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("table.include.list"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_keys_are_declared() {
+        let def = config_def();
+        for k in [
+            "snapshot.fetch.size",
+            "provide.transaction.metadata",
+            "schema.history.internal.kafka.topic",
+        ] {
+            assert!(def.key(k).unwrap().unsupported, "{k}");
+        }
+        assert!(!def.key("table.include.list").unwrap().unsupported);
+    }
+}

@@ -1,0 +1,511 @@
+//! Rows to Debezium change events, tombstones, heartbeats and schema
+//! change events.
+//!
+//! One decoded row becomes one or more records:
+//! - insert: `c` (`r` in a snapshot); update: `u`; delete: `d`, then a
+//!   tombstone (same key, null value) when tombstones.on.delete=true;
+//! - an update that changes the key: `d` (+ tombstone) for the old key,
+//!   then `c` for the new one, as Debezium does, so that compaction keeps
+//!   the new row and forgets the old key.
+//!
+//! Offsets: every record but the last of one row carries the offset that
+//! still counts the row as pending, the last one the offset past it. A
+//! crash between them re-emits the row (at-least-once), never skips part
+//! of it.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sluice_runtime::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
+
+use super::config::{Flavor, MySqlConfig};
+use super::schema::{
+    heartbeat_schemas, schema_change_key_schema, schema_change_value_schema, source_field,
+    source_schema, TableSchema,
+};
+
+/// The operation of a change event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub fn code(self) -> &'static str {
+        match self {
+            Op::Read => "r",
+            Op::Create => "c",
+            Op::Update => "u",
+            Op::Delete => "d",
+        }
+    }
+}
+
+/// What `source` says about one event.
+#[derive(Debug, Clone, Default)]
+pub struct SourceInfo {
+    /// Event time (binlog header), milliseconds.
+    pub ts_ms: i64,
+    /// "true", "last", "false", ...
+    pub snapshot: &'static str,
+    pub db: String,
+    pub table: Option<String>,
+    pub server_id: u32,
+    pub gtid: Option<String>,
+    pub file: String,
+    pub pos: u64,
+    pub row: i32,
+    pub thread: Option<i64>,
+}
+
+/// Wall-clock time: (ms, us, ns) since the epoch.
+pub fn now() -> (i64, i64, i64) {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let ns = d.as_nanos() as i64;
+    (ns / 1_000_000, ns / 1_000, ns)
+}
+
+/// Builds records for one connector.
+#[derive(Debug, Clone)]
+pub struct EventBuilder {
+    pub flavor: Flavor,
+    pub server_name: String,
+    pub partition: Arc<JsonMap>,
+    pub tombstones: bool,
+    pub version: String,
+    pub heartbeat_topic: String,
+}
+
+impl EventBuilder {
+    pub fn new(cfg: &MySqlConfig) -> EventBuilder {
+        EventBuilder {
+            flavor: cfg.flavor,
+            server_name: cfg.topic_prefix.clone(),
+            partition: Arc::new(cfg.source_partition()),
+            tombstones: cfg.tombstones_on_delete,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            heartbeat_topic: cfg.heartbeat_topic(),
+        }
+    }
+
+    pub fn source(&self, s: &SourceInfo) -> Struct {
+        let mut v = vec![Value::Null; source_field::COUNT];
+        v[source_field::VERSION] = Value::String(self.version.clone());
+        v[source_field::CONNECTOR] = Value::String(self.flavor.connector_name().into());
+        v[source_field::NAME] = Value::String(self.server_name.clone());
+        v[source_field::TS_MS] = Value::Int64(s.ts_ms);
+        v[source_field::SNAPSHOT] = Value::String(s.snapshot.into());
+        v[source_field::DB] = Value::String(s.db.clone());
+        v[source_field::TS_US] = Value::Int64(s.ts_ms * 1000);
+        v[source_field::TS_NS] = Value::Int64(s.ts_ms * 1_000_000);
+        v[source_field::TABLE] = s.table.clone().map_or(Value::Null, Value::String);
+        v[source_field::SERVER_ID] = Value::Int64(s.server_id as i64);
+        v[source_field::GTID] = s.gtid.clone().map_or(Value::Null, Value::String);
+        v[source_field::FILE] = Value::String(s.file.clone());
+        v[source_field::POS] = Value::Int64(s.pos as i64);
+        v[source_field::ROW] = Value::Int32(s.row);
+        v[source_field::THREAD] = s.thread.map_or(Value::Null, Value::Int64);
+        Struct {
+            schema: source_schema(self.flavor),
+            values: v,
+        }
+    }
+
+    fn key_of(
+        t: &TableSchema,
+        row: &[Value],
+    ) -> (Option<Arc<sluice_runtime::data::Schema>>, Value) {
+        match &t.key {
+            None => (None, Value::Null),
+            Some((schema, idx)) => (
+                Some(schema.clone()),
+                Value::Struct(Struct {
+                    schema: schema.clone(),
+                    values: idx
+                        .iter()
+                        .map(|&i| row.get(i).cloned().unwrap_or(Value::Null))
+                        .collect(),
+                }),
+            ),
+        }
+    }
+
+    fn image(t: &TableSchema, row: Option<&[Value]>) -> Value {
+        match row {
+            None => Value::Null,
+            Some(row) => Value::Struct(Struct {
+                schema: t.value_schema.clone(),
+                values: t
+                    .kept
+                    .iter()
+                    .map(|&i| row.get(i).cloned().unwrap_or(Value::Null))
+                    .collect(),
+            }),
+        }
+    }
+
+    fn envelope(
+        &self,
+        t: &TableSchema,
+        op: Op,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+        source: &Struct,
+    ) -> Value {
+        let (ms, us, ns) = now();
+        Value::Struct(Struct {
+            schema: t.envelope.clone(),
+            values: vec![
+                Self::image(t, before),
+                Self::image(t, after),
+                Value::Struct(source.clone()),
+                Value::Null,
+                Value::String(op.code().into()),
+                Value::Int64(ms),
+                Value::Int64(us),
+                Value::Int64(ns),
+            ],
+        })
+    }
+
+    fn record(
+        &self,
+        topic: &str,
+        key: (Option<Arc<sluice_runtime::data::Schema>>, Value),
+        value_schema: Option<Arc<sluice_runtime::data::Schema>>,
+        value: Value,
+        ts: i64,
+        offset: &Arc<JsonMap>,
+    ) -> SourceRecord {
+        SourceRecord::new(
+            self.partition.clone(),
+            Some(offset.clone()),
+            RecordData {
+                topic: topic.to_string(),
+                kafka_partition: None,
+                key_schema: key.0,
+                key: key.1,
+                value_schema,
+                value,
+                timestamp: Some(ts),
+                headers: Default::default(),
+            },
+        )
+    }
+
+    /// The records of one row change, appended to `out`. `pending` is the
+    /// offset that still counts this row as not emitted, `done` the one
+    /// past it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn change(
+        &self,
+        t: &TableSchema,
+        op: Op,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+        src: &SourceInfo,
+        pending: &Arc<JsonMap>,
+        done: &Arc<JsonMap>,
+        out: &mut Vec<SourceRecord>,
+    ) {
+        let source = self.source(src);
+        let start = out.len();
+        let ts = src.ts_ms;
+        match op {
+            Op::Read | Op::Create => {
+                let key = Self::key_of(t, after.unwrap_or(&[]));
+                let v = self.envelope(t, op, None, after, &source);
+                out.push(self.record(&t.topic, key, Some(t.envelope.clone()), v, ts, done));
+            }
+            Op::Update => {
+                let old_key = Self::key_of(t, before.unwrap_or(&[]));
+                let new_key = Self::key_of(t, after.unwrap_or(&[]));
+                if t.key.is_some() && old_key.1 != new_key.1 {
+                    self.delete(t, old_key, before, &source, ts, done, out);
+                    let v = self.envelope(t, Op::Create, None, after, &source);
+                    out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
+                } else {
+                    let v = self.envelope(t, Op::Update, before, after, &source);
+                    out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
+                }
+            }
+            Op::Delete => {
+                let key = Self::key_of(t, before.unwrap_or(&[]));
+                self.delete(t, key, before, &source, ts, done, out);
+            }
+        }
+        // Every record but the last of this row keeps the row pending.
+        let end = out.len();
+        for r in &mut out[start..end.saturating_sub(1)] {
+            r.source_offset = Some(pending.clone());
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn delete(
+        &self,
+        t: &TableSchema,
+        key: (Option<Arc<sluice_runtime::data::Schema>>, Value),
+        before: Option<&[Value]>,
+        source: &Struct,
+        ts: i64,
+        offset: &Arc<JsonMap>,
+        out: &mut Vec<SourceRecord>,
+    ) {
+        let v = self.envelope(t, Op::Delete, before, None, source);
+        out.push(self.record(
+            &t.topic,
+            key.clone(),
+            Some(t.envelope.clone()),
+            v,
+            ts,
+            offset,
+        ));
+        if self.tombstones {
+            out.push(self.record(&t.topic, key, None, Value::Null, ts, offset));
+        }
+    }
+
+    /// A heartbeat on `<heartbeat.topics.prefix>.<topic.prefix>`, carrying
+    /// the current offset so that idle or filtered traffic still moves it.
+    pub fn heartbeat(&self, offset: &Arc<JsonMap>) -> SourceRecord {
+        let (ks, vs) = heartbeat_schemas();
+        let (ms, _, _) = now();
+        let key = Value::Struct(Struct {
+            schema: ks.clone(),
+            values: vec![Value::String(self.server_name.clone())],
+        });
+        let value = Value::Struct(Struct {
+            schema: vs.clone(),
+            values: vec![Value::Int64(ms)],
+        });
+        self.record(
+            &self.heartbeat_topic,
+            (Some(ks), key),
+            Some(vs),
+            value,
+            ms,
+            offset,
+        )
+    }
+
+    /// A schema change event on the topic named by topic.prefix.
+    pub fn schema_change(
+        &self,
+        db: &str,
+        ddl: &str,
+        table_changes: Vec<Value>,
+        src: &SourceInfo,
+        offset: &Arc<JsonMap>,
+    ) -> SourceRecord {
+        let ks = schema_change_key_schema(self.flavor);
+        let vs = schema_change_value_schema(self.flavor);
+        let (ms, _, _) = now();
+        let key = Value::Struct(Struct {
+            schema: ks.clone(),
+            values: vec![Value::String(db.to_string())],
+        });
+        let value = Value::Struct(Struct {
+            schema: vs.clone(),
+            values: vec![
+                Value::Struct(self.source(src)),
+                Value::Int64(ms),
+                Value::String(db.to_string()),
+                Value::Null,
+                Value::String(ddl.to_string()),
+                Value::Array(table_changes),
+            ],
+        });
+        let topic = super::schema::topic_name(&[&self.server_name]);
+        self.record(&topic, (Some(ks), key), Some(vs), value, src.ts_ms, offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mysql::column::{plan, DecodeOptions};
+    use crate::mysql::table_map::{col, MapColumn};
+
+    fn setup(tombstones: bool) -> (EventBuilder, TableSchema) {
+        let mut p = sluice_runtime::Props::new();
+        for (k, v) in [
+            ("database.hostname", "h"),
+            ("database.user", "u"),
+            ("database.server.id", "9"),
+            ("topic.prefix", "dbserver1"),
+            (
+                "tombstones.on.delete",
+                if tombstones { "true" } else { "false" },
+            ),
+        ] {
+            p.insert(k.into(), v.into());
+        }
+        let cfg = MySqlConfig::parse(&p, Flavor::MySql).unwrap();
+        let plans = [(col::LONG, false, "id"), (col::VARCHAR, true, "name")]
+            .iter()
+            .enumerate()
+            .map(|(i, (t, n, name))| {
+                let c = MapColumn {
+                    column_type: *t,
+                    meta: 100,
+                    nullable: *n,
+                    name: Some(name.to_string()),
+                    collation: Some(45),
+                    ..Default::default()
+                };
+                plan(i, &c, None, &DecodeOptions::default()).unwrap()
+            })
+            .collect();
+        let t = TableSchema::new(&cfg, "inventory", "customers", plans, &[0]).unwrap();
+        (EventBuilder::new(&cfg), t)
+    }
+
+    fn row(id: i32, name: &str) -> Vec<Value> {
+        vec![Value::Int32(id), Value::String(name.into())]
+    }
+
+    fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+        v.as_struct().unwrap().get(name).unwrap()
+    }
+
+    fn offsets() -> (Arc<JsonMap>, Arc<JsonMap>) {
+        let mut a = JsonMap::new();
+        a.insert("row".into(), 0.into());
+        let mut b = JsonMap::new();
+        b.insert("row".into(), 1.into());
+        (Arc::new(a), Arc::new(b))
+    }
+
+    #[test]
+    fn create_update_delete_shapes() {
+        let (eb, t) = setup(true);
+        let (p, d) = offsets();
+        let src = SourceInfo {
+            db: "inventory".into(),
+            table: Some("customers".into()),
+            snapshot: "false",
+            file: "f".into(),
+            pos: 9,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        eb.change(
+            &t,
+            Op::Create,
+            None,
+            Some(&row(1, "a")),
+            &src,
+            &p,
+            &d,
+            &mut out,
+        );
+        eb.change(
+            &t,
+            Op::Update,
+            Some(&row(1, "a")),
+            Some(&row(1, "b")),
+            &src,
+            &p,
+            &d,
+            &mut out,
+        );
+        eb.change(
+            &t,
+            Op::Delete,
+            Some(&row(1, "b")),
+            None,
+            &src,
+            &p,
+            &d,
+            &mut out,
+        );
+        assert_eq!(out.len(), 4);
+        let ops: Vec<&Value> = out[..3]
+            .iter()
+            .map(|r| field(&r.data.value, "op"))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                &Value::String("c".into()),
+                &Value::String("u".into()),
+                &Value::String("d".into())
+            ]
+        );
+        assert!(field(&out[0].data.value, "before").is_null());
+        assert_eq!(
+            field(field(&out[1].data.value, "before"), "name"),
+            &Value::String("a".into())
+        );
+        assert_eq!(
+            field(field(&out[1].data.value, "after"), "name"),
+            &Value::String("b".into())
+        );
+        assert!(field(&out[2].data.value, "after").is_null());
+        // The tombstone: same key, null value, and it ends the row.
+        assert!(out[3].data.value.is_null() && out[3].data.value_schema.is_none());
+        assert_eq!(out[3].data.key, out[2].data.key);
+        assert_eq!(out[2].source_offset.as_ref().unwrap(), &p);
+        assert_eq!(out[3].source_offset.as_ref().unwrap(), &d);
+        let source = field(&out[0].data.value, "source");
+        assert_eq!(field(source, "connector"), &Value::String("mysql".into()));
+        assert_eq!(field(source, "name"), &Value::String("dbserver1".into()));
+        assert_eq!(field(source, "pos"), &Value::Int64(9));
+        assert_eq!(out[0].data.topic, "dbserver1.inventory.customers");
+    }
+
+    #[test]
+    fn key_change_is_delete_tombstone_create() {
+        let (eb, t) = setup(true);
+        let (p, d) = offsets();
+        let src = SourceInfo {
+            snapshot: "false",
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        eb.change(
+            &t,
+            Op::Update,
+            Some(&row(1, "a")),
+            Some(&row(2, "a")),
+            &src,
+            &p,
+            &d,
+            &mut out,
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(field(&out[0].data.value, "op"), &Value::String("d".into()));
+        assert!(out[1].data.value.is_null());
+        assert_eq!(field(&out[2].data.value, "op"), &Value::String("c".into()));
+        assert_eq!(field(&out[2].data.key, "id"), &Value::Int32(2));
+        assert_eq!(field(&out[0].data.key, "id"), &Value::Int32(1));
+    }
+
+    #[test]
+    fn no_tombstones_when_disabled() {
+        let (eb, t) = setup(false);
+        let (p, d) = offsets();
+        let mut out = Vec::new();
+        eb.change(
+            &t,
+            Op::Delete,
+            Some(&row(1, "a")),
+            None,
+            &SourceInfo {
+                snapshot: "false",
+                ..Default::default()
+            },
+            &p,
+            &d,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].source_offset.as_ref().unwrap(), &d);
+    }
+}

@@ -1,0 +1,628 @@
+//! Binlog streaming: row events into change events, DDL into new table
+//! versions and schema change events, with exact resume.
+//!
+//! Why no change is lost or doubled across restarts:
+//! - Every record carries a [`BinlogOffset`]: the start of its transaction
+//!   (`pos`, at its GTID or BEGIN event) plus how many of that
+//!   transaction's row events (`event`) and of the next event's rows
+//!   (`row`) are already emitted, this record included. The worker commits
+//!   an offset only once the broker acked it and everything before it.
+//! - A restart dumps from `pos`: the server replays the transaction from
+//!   its start (TABLE_MAP events included, so rows decode), and the reader
+//!   skips exactly `event` row events and then `row` rows, in that first
+//!   transaction only. The next record emitted is the first not acked.
+//! - A dump never starts mid-transaction, so a transaction's rows are never
+//!   half-seen; the position after COMMIT (XID) starts the next one.
+//! - A saved file no longer on the server is detected before dumping
+//!   (SHOW BINARY LOGS) and reported as the server's 1236 error with the
+//!   remedy, never skipped over silently.
+//!
+//! Why each event carries the right schema: a row event's columns are
+//! those of the TABLE_MAP right before it (the binlog is self-describing
+//! with binlog_row_metadata=FULL); information_schema facts are matched
+//! by name and, for resumes before a DDL, taken from the schema history
+//! as of the event's position ([`super::catalog`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use sluice_runtime::data::{JsonMap, SourceRecord, Value};
+use sluice_runtime::TaskError;
+use tokio::sync::mpsc;
+
+use super::binlog::{BinlogStream, DumpOptions, StartPosition};
+use super::catalog::{load_table, plans_for_map, Position, SchemaHistory, TableDef};
+use super::config::MySqlConfig;
+use super::error::MySqlError;
+use super::event::{types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind};
+use super::events::{EventBuilder, Op, SourceInfo};
+use super::gtid::MariaGtidPosition;
+use super::offset::BinlogOffset;
+use super::protocol::Connection;
+use super::rows::decode_row;
+use super::schema::TableSchema;
+use super::table_map::TableMap;
+use super::wire::Reader;
+
+/// What a reader sends to the task: a batch, or the error that ended it.
+pub type Batch = Result<Vec<SourceRecord>, TaskError>;
+
+/// State shared by the snapshot and the stream of one task.
+pub struct Capture {
+    pub cfg: Arc<MySqlConfig>,
+    pub eb: EventBuilder,
+    /// For information_schema lookups while streaming.
+    pub meta: Option<Connection>,
+    pub history: SchemaHistory,
+    /// Current definitions read from information_schema, by (db, table).
+    defs: HashMap<(String, String), Option<TableDef>>,
+}
+
+impl Capture {
+    pub fn new(cfg: Arc<MySqlConfig>, history: SchemaHistory) -> Capture {
+        Capture {
+            eb: EventBuilder::new(&cfg),
+            cfg,
+            meta: None,
+            history,
+            defs: HashMap::new(),
+        }
+    }
+
+    pub async fn meta(&mut self) -> Result<&mut Connection, MySqlError> {
+        if self.meta.is_none() {
+            self.meta = Some(Connection::connect(&self.cfg.connect_options()).await?);
+        }
+        Ok(self.meta.as_mut().expect("connected above"))
+    }
+
+    /// The definition of a table as of `pos`: from the history when it
+    /// knows the table there, else the current one.
+    async fn def_as_of(
+        &mut self,
+        pos: &Position,
+        db: &str,
+        table: &str,
+    ) -> Result<Option<TableDef>, MySqlError> {
+        if let Some(d) = self.history.as_of(pos, db, table) {
+            return Ok(d.cloned());
+        }
+        let key = (db.to_string(), table.to_string());
+        if let Some(d) = self.defs.get(&key) {
+            return Ok(d.clone());
+        }
+        let d = load_table(self.meta().await?, db, table).await?;
+        self.defs.insert(key, d.clone());
+        Ok(d)
+    }
+
+    fn forget(&mut self, db: &str, table: &str) {
+        self.defs.remove(&(db.to_string(), table.to_string()));
+    }
+}
+
+/// Where the server's binlog files are, to tell a purged position.
+async fn check_not_purged(conn: &mut Connection, file: &str) -> Result<(), MySqlError> {
+    let rs = conn.query("SHOW BINARY LOGS").await?;
+    let files: Vec<&str> = (0..rs.rows.len()).filter_map(|i| rs.text(i, 0)).collect();
+    if files.is_empty() || files.contains(&file) {
+        return Ok(());
+    }
+    Err(MySqlError::Server {
+        addr: conn.addr().to_string(),
+        code: 1236,
+        state: "HY000".into(),
+        message: format!(
+            "binlog file {file} of the saved offset was purged (the oldest on the server is {})",
+            files[0]
+        ),
+    })
+}
+
+/// Refuses a database.server.id another live replica already uses. Our
+/// own previous dump may linger for a moment after a reconnect, so only a
+/// clash that persists is an error.
+async fn check_server_id(conn: &mut Connection, server_id: u32) -> Result<(), MySqlError> {
+    for attempt in 0..3 {
+        let rs = match conn.query("SHOW SLAVE HOSTS").await {
+            Ok(rs) => rs,
+            Err(e) if !e.is_retriable() => return Ok(()), // no privilege: cannot tell
+            Err(e) => return Err(e),
+        };
+        let clash =
+            (0..rs.rows.len()).find(|&i| rs.text(i, 0) == Some(server_id.to_string().as_str()));
+        let Some(i) = clash else { return Ok(()) };
+        if attempt == 2 {
+            return Err(MySqlError::Config(format!(
+                "database.server.id={server_id} is already used by another replica of {} (host '{}'); every replica and connector needs its own id: set database.server.id to an unused number",
+                conn.addr(),
+                rs.text(i, 1).unwrap_or("")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    Ok(())
+}
+
+fn ddl_regexes() -> &'static [Regex; 4] {
+    static R: std::sync::OnceLock<[Regex; 4]> = std::sync::OnceLock::new();
+    R.get_or_init(|| {
+        [
+            Regex::new(r"(?is)^\s*(create|alter|drop|truncate)\s+(?:(?:temporary|online|offline|ignore)\s+)*table\s+(?:if\s+(?:not\s+)?exists\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?(?:\s*,\s*(?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)*)").expect("valid regex"),
+            Regex::new(r"(?is)^\s*rename\s+tables?\s+(.+)$").expect("valid regex"),
+            Regex::new(r"(?is)^\s*(?:create|drop)\s+(?:unique\s+|fulltext\s+|spatial\s+)?index\s+\S+\s+on\s+((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)").expect("valid regex"),
+            Regex::new(r"(?is)^\s*(create|drop|alter)\s+(database|schema)\b").expect("valid regex"),
+        ]
+    })
+}
+
+fn unquote(s: &str) -> String {
+    s.trim().trim_matches('`').replace("``", "`")
+}
+
+/// `db.t`, `` `db`.`t` `` or `t` (in `default_db`).
+fn table_ref(s: &str, default_db: &str) -> (String, String) {
+    let s = s.trim();
+    // Split on the dot outside backticks.
+    let mut in_tick = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '`' => in_tick = !in_tick,
+            '.' if !in_tick => return (unquote(&s[..i]), unquote(&s[i + 1..])),
+            _ => {}
+        }
+    }
+    (default_db.to_string(), unquote(s))
+}
+
+/// A DDL statement's kind and the tables it touches.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ddl {
+    pub kind: &'static str,
+    pub tables: Vec<(String, String)>,
+    pub database_level: bool,
+}
+
+/// Recognises the DDL that changes table definitions; `None` for other
+/// statements (GRANT, SAVEPOINT, ...).
+pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
+    let [table, rename, index, database] = ddl_regexes();
+    if let Some(c) = table.captures(sql) {
+        let kind = match c[1].to_ascii_lowercase().as_str() {
+            "create" => "CREATE",
+            "alter" => "ALTER",
+            "drop" => "DROP",
+            _ => "TRUNCATE",
+        };
+        let tables = c[2].split(',').map(|t| table_ref(t, default_db)).collect();
+        return Some(Ddl {
+            kind,
+            tables,
+            database_level: false,
+        });
+    }
+    if let Some(c) = rename.captures(sql) {
+        let mut tables = Vec::new();
+        for pair in c[1].split(',') {
+            let lower = pair.to_ascii_lowercase();
+            if let Some(i) = lower.find(" to ") {
+                tables.push(table_ref(&pair[..i], default_db));
+                tables.push(table_ref(&pair[i + 4..], default_db));
+            }
+        }
+        return Some(Ddl {
+            kind: "ALTER",
+            tables,
+            database_level: false,
+        });
+    }
+    if let Some(c) = index.captures(sql) {
+        return Some(Ddl {
+            kind: "ALTER",
+            tables: vec![table_ref(&c[1], default_db)],
+            database_level: false,
+        });
+    }
+    if database.is_match(sql) {
+        return Some(Ddl {
+            kind: "DATABASE",
+            tables: Vec::new(),
+            database_level: true,
+        });
+    }
+    None
+}
+
+/// Per-dump position state.
+struct Position_ {
+    file: String,
+    txn_start: u64,
+    in_txn: bool,
+    began: bool,
+    event_idx: u64,
+    skip: Option<(u64, u64)>,
+    gtids: MariaGtidPosition,
+    cur_gtid: Option<String>,
+    cur_maria: Option<super::gtid::MariaGtid>,
+    thread: Option<i64>,
+}
+
+impl Position_ {
+    fn offset(&self, event: u64, row: u64, ts_sec: i64, server_id: u32) -> BinlogOffset {
+        BinlogOffset {
+            file: self.file.clone(),
+            pos: self.txn_start,
+            gtids: (!self.gtids.is_empty()).then(|| self.gtids.to_string()),
+            event,
+            row,
+            ts_sec,
+            server_id,
+            snapshot: false,
+        }
+    }
+}
+
+/// Streams from `start` until the receiver is dropped or an error ends it.
+pub async fn stream(
+    cap: &mut Capture,
+    start: BinlogOffset,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<(), MySqlError> {
+    let cfg = cap.cfg.clone();
+    let mut conn = Connection::connect(&cfg.connect_options()).await?;
+    check_not_purged(&mut conn, &start.file).await?;
+    check_server_id(&mut conn, cfg.server_id).await?;
+    let hb = if cfg.heartbeat_interval_ms > 0 {
+        Duration::from_millis(cfg.heartbeat_interval_ms.min(1000))
+    } else {
+        Duration::from_secs(1)
+    };
+    let mut bs = BinlogStream::start(
+        conn,
+        &DumpOptions {
+            server_id: cfg.server_id,
+            start: StartPosition::File {
+                file: start.file.clone(),
+                pos: start.pos.max(4) as u32,
+            },
+            heartbeat: Some(hb),
+            non_blocking: false,
+        },
+    )
+    .await?;
+    tracing::info!(server = %bs.addr(), "streaming the binlog from {start}");
+    let mut p = Position_ {
+        file: start.file.clone(),
+        txn_start: start.pos.max(4),
+        in_txn: false,
+        began: false,
+        event_idx: 0,
+        skip: (start.event > 0 || start.row > 0).then_some((start.event, start.row)),
+        gtids: start
+            .gtids
+            .as_deref()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or_default(),
+        cur_gtid: None,
+        cur_maria: None,
+        thread: None,
+    };
+    let mut tables: HashMap<u64, (TableMap, Option<Arc<TableSchema>>)> = HashMap::new();
+    let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
+    let mut values: Vec<Value> = Vec::new();
+    let mut after: Vec<Value> = Vec::new();
+    let mut last_heartbeat = Instant::now();
+    let heartbeat_every = Duration::from_millis(cfg.heartbeat_interval_ms);
+    loop {
+        let id_len = bs.table_id_len();
+        let Some(ev) = bs.next_event().await? else {
+            return Ok(());
+        };
+        let h = ev.header;
+        let ev_start = (h.log_pos as u64).saturating_sub(h.event_size as u64);
+        let mut end_txn = false;
+        match h.event_type {
+            types::ROTATE => {
+                p.file = bs.file().to_string();
+                if h.log_pos != 0 && !p.in_txn {
+                    p.txn_start = bs.next_pos();
+                }
+                continue;
+            }
+            types::MARIA_GTID => {
+                let g = MariaGtidEvent::parse(ev.body, h.server_id)?;
+                p.cur_gtid = Some(g.gtid.to_string());
+                p.cur_maria = Some(g.gtid);
+                p.txn_start = ev_start;
+                p.in_txn = true;
+                p.began = false;
+                p.event_idx = 0;
+            }
+            types::MYSQL_GTID => {
+                let g = MySqlGtidEvent::parse(ev.body)?;
+                p.cur_gtid = Some(format!("{}:{}", g.uuid, g.gno));
+                p.txn_start = ev_start;
+                p.in_txn = true;
+                p.began = false;
+                p.event_idx = 0;
+            }
+            types::MYSQL_ANONYMOUS_GTID => {
+                p.txn_start = ev_start;
+                p.in_txn = true;
+                p.began = false;
+                p.event_idx = 0;
+            }
+            types::QUERY => {
+                let q = Query::parse(ev.body)?;
+                let sql = String::from_utf8_lossy(q.sql).into_owned();
+                let db = String::from_utf8_lossy(q.schema).into_owned();
+                if sql.eq_ignore_ascii_case("BEGIN") {
+                    if !p.in_txn {
+                        p.txn_start = ev_start;
+                        p.in_txn = true;
+                        p.event_idx = 0;
+                    }
+                    p.began = true;
+                    p.thread = Some(q.thread_id as i64);
+                } else if sql.eq_ignore_ascii_case("COMMIT") {
+                    end_txn = true;
+                } else if !p.began {
+                    // A DDL (its own, implicitly committed group).
+                    let after_pos: Position = (p.file.clone(), h.log_pos as u64);
+                    if let Some(ddl) = parse_ddl(&sql, &db) {
+                        tables.clear();
+                        let next = BinlogOffset {
+                            pos: h.log_pos as u64,
+                            ..p.offset(0, 0, h.timestamp as i64, h.server_id)
+                        };
+                        if let Some(rec) = handle_ddl(
+                            cap,
+                            &ddl,
+                            &db,
+                            &sql,
+                            &after_pos,
+                            h.timestamp,
+                            h.server_id,
+                            p.cur_gtid.clone(),
+                            ev_start,
+                            &next,
+                        )
+                        .await?
+                        {
+                            out.push(rec);
+                        }
+                    }
+                    end_txn = true;
+                }
+            }
+            types::XID => end_txn = true,
+            types::TABLE_MAP => {
+                let map = TableMap::parse(ev.body, id_len)?;
+                let reuse = matches!(tables.get(&map.table_id), Some((m, _)) if *m == map);
+                if !reuse {
+                    let schema = if cfg.filters.captures_table(&map.schema, &map.table) {
+                        let pos: Position = (p.file.clone(), p.txn_start);
+                        let def = cap.def_as_of(&pos, &map.schema, &map.table).await?;
+                        let plans = plans_for_map(&map, def.as_ref(), &cfg.decode)?;
+                        let pk: Vec<usize> = match &def {
+                            Some(d) if !map.has_full_metadata => d
+                                .primary_key
+                                .iter()
+                                .filter_map(|k| plans.iter().position(|pl| &pl.name == k))
+                                .collect(),
+                            _ => map.primary_key.clone(),
+                        };
+                        let ts = TableSchema::new(&cfg, &map.schema, &map.table, plans, &pk)
+                            .map_err(MySqlError::Config)?;
+                        Some(Arc::new(ts))
+                    } else {
+                        None
+                    };
+                    tables.insert(map.table_id, (map, schema));
+                }
+            }
+            t if RowsEvent::kind_of(t).is_some() => {
+                let re = RowsEvent::parse(t, ev.body, id_len)?.expect("kind checked");
+                let idx = p.event_idx;
+                p.event_idx += 1;
+                let skip_rows = match p.skip {
+                    Some((e, _)) if idx < e => continue,
+                    Some((e, r)) if idx == e => r,
+                    _ => 0,
+                };
+                let Some((_, Some(ts))) = tables.get(&re.table_id) else {
+                    continue;
+                };
+                let ts = ts.clone();
+                let op = match re.kind {
+                    RowsKind::Write if !cfg.skipped.create => Op::Create,
+                    RowsKind::Update if !cfg.skipped.update => Op::Update,
+                    RowsKind::Delete if !cfg.skipped.delete => Op::Delete,
+                    _ => continue,
+                };
+                let mut r = Reader::new(re.rows);
+                let mut row_no: u64 = 0;
+                let ts_sec = h.timestamp as i64;
+                while r.remaining() > 0 {
+                    values.clear();
+                    decode_row(&mut r, &ts.plans, re.present, &mut values).map_err(|e| {
+                        MySqlError::decode(
+                            format!("row of {}.{} at {}:{}", ts.db, ts.table, p.file, ev_start),
+                            e,
+                        )
+                    })?;
+                    if re.kind == RowsKind::Update {
+                        after.clear();
+                        decode_row(&mut r, &ts.plans, re.present_after, &mut after).map_err(
+                            |e| {
+                                MySqlError::decode(
+                                    format!(
+                                        "row of {}.{} at {}:{}",
+                                        ts.db, ts.table, p.file, ev_start
+                                    ),
+                                    e,
+                                )
+                            },
+                        )?;
+                    }
+                    if row_no >= skip_rows {
+                        let pending =
+                            Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json());
+                        let done =
+                            Arc::new(p.offset(idx, row_no + 1, ts_sec, h.server_id).to_json());
+                        let src = SourceInfo {
+                            ts_ms: ts_sec * 1000,
+                            snapshot: "false",
+                            db: ts.db.clone(),
+                            table: Some(ts.table.clone()),
+                            server_id: h.server_id,
+                            gtid: p.cur_gtid.clone(),
+                            file: p.file.clone(),
+                            pos: ev_start,
+                            row: row_no as i32,
+                            thread: p.thread,
+                        };
+                        let (before, aft) = match op {
+                            Op::Update => (Some(values.as_slice()), Some(after.as_slice())),
+                            Op::Delete => (Some(values.as_slice()), None),
+                            _ => (None, Some(values.as_slice())),
+                        };
+                        cap.eb
+                            .change(&ts, op, before, aft, &src, &pending, &done, &mut out);
+                    }
+                    row_no += 1;
+                }
+                if out.len() >= cfg.max_batch_size
+                    && tx.send(Ok(std::mem::take(&mut out))).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+            types::HEARTBEAT => {}
+            _ => {}
+        }
+        if end_txn {
+            p.in_txn = false;
+            p.began = false;
+            p.txn_start = h.log_pos as u64;
+            p.event_idx = 0;
+            p.skip = None;
+            p.thread = None;
+            if let Some(g) = p.cur_maria.take() {
+                p.gtids.update(g);
+            }
+            p.cur_gtid = None;
+        }
+        if !p.in_txn {
+            if !heartbeat_every.is_zero() && last_heartbeat.elapsed() >= heartbeat_every {
+                last_heartbeat = Instant::now();
+                let off = Arc::new(p.offset(0, 0, h.timestamp as i64, h.server_id).to_json());
+                out.push(cap.eb.heartbeat(&off));
+            }
+            if !out.is_empty() && tx.send(Ok(std::mem::take(&mut out))).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Refreshes the definitions a DDL touched, records them in the history,
+/// and builds its schema change event (when captured and wanted).
+#[allow(clippy::too_many_arguments)]
+async fn handle_ddl(
+    cap: &mut Capture,
+    ddl: &Ddl,
+    db: &str,
+    sql: &str,
+    after: &Position,
+    ts: u32,
+    server_id: u32,
+    gtid: Option<String>,
+    ev_start: u64,
+    next: &BinlogOffset,
+) -> Result<Option<SourceRecord>, MySqlError> {
+    let cfg = cap.cfg.clone();
+    let mut changes = Vec::new();
+    for (d, t) in &ddl.tables {
+        cap.forget(d, t);
+        if !cfg.filters.captures_table(d, t) {
+            continue;
+        }
+        let def = load_table(cap.meta().await?, d, t).await?;
+        cap.history
+            .record(after, d, t, def.as_ref())
+            .map_err(|e| MySqlError::Config(format!("cannot write the schema history file: {e}; check schema.history.internal.file.filename")))?;
+        tracing::info!("DDL on {d}.{t} at {}:{}: {sql}", after.0, after.1);
+        match (&def, ddl.kind) {
+            (Some(def), "CREATE") => changes.push(def.change_value("CREATE")),
+            (Some(def), _) => changes.push(def.change_value("ALTER")),
+            (None, _) => changes.push(
+                TableDef {
+                    db: d.clone(),
+                    table: t.clone(),
+                    ..Default::default()
+                }
+                .change_value("DROP"),
+            ),
+        }
+    }
+    let target_db = ddl.tables.first().map(|(d, _)| d.as_str()).unwrap_or(db);
+    if !cfg.include_schema_changes || !cfg.filters.captures_db(target_db) {
+        return Ok(None);
+    }
+    if !ddl.database_level && changes.is_empty() {
+        return Ok(None);
+    }
+    let src = SourceInfo {
+        ts_ms: ts as i64 * 1000,
+        snapshot: "false",
+        db: target_db.to_string(),
+        table: ddl.tables.first().map(|(_, t)| t.clone()),
+        server_id,
+        gtid,
+        file: after.0.clone(),
+        pos: ev_start,
+        row: 0,
+        thread: None,
+    };
+    let off: Arc<JsonMap> = Arc::new(next.to_json());
+    Ok(Some(
+        cap.eb.schema_change(target_db, sql, changes, &src, &off),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_table_ddl() {
+        let d = parse_ddl("ALTER TABLE `inv`.`users` ADD COLUMN x INT", "other").unwrap();
+        assert_eq!(
+            (d.kind, d.tables),
+            ("ALTER", vec![("inv".into(), "users".into())])
+        );
+        let d = parse_ddl("create table if not exists t1 (id int)", "inv").unwrap();
+        assert_eq!(
+            (d.kind, d.tables),
+            ("CREATE", vec![("inv".into(), "t1".into())])
+        );
+        let d = parse_ddl("DROP TABLE IF EXISTS a, b.c /* generated by server */", "d").unwrap();
+        assert_eq!(
+            d.tables,
+            vec![("d".into(), "a".into()), ("b".into(), "c".into())]
+        );
+        let d = parse_ddl("RENAME TABLE a TO b, x.y TO x.z", "d").unwrap();
+        assert_eq!(d.tables.len(), 4);
+        assert_eq!(d.tables[3], ("x".into(), "z".into()));
+        let d = parse_ddl("TRUNCATE TABLE t", "d").unwrap();
+        assert_eq!(d.kind, "TRUNCATE");
+        let d = parse_ddl("CREATE INDEX i ON t (a)", "d").unwrap();
+        assert_eq!(d.tables, vec![("d".into(), "t".into())]);
+        assert!(parse_ddl("CREATE DATABASE x", "").unwrap().database_level);
+        assert!(parse_ddl("GRANT ALL ON *.* TO x", "d").is_none());
+        assert!(parse_ddl("SAVEPOINT s", "d").is_none());
+    }
+}

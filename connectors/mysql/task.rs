@@ -1,0 +1,395 @@
+//! The connector and its task: where to start, and the reader that runs
+//! the snapshot and the stream in the background.
+//!
+//! The reader is a tokio task sending batches through a bounded channel
+//! (max.queue.size records, in batches): a slow broker fills the channel
+//! and stops the binlog read, memory does not grow. `poll` waits at most
+//! poll.interval.ms (capped at 1 s) and returns at most max.batch.size
+//! records.
+//!
+//! Restarts inside one task (a lost connection): the reader ends with a
+//! retriable error; the next poll starts a new reader from the offset of
+//! the last record handed to the worker, so nothing is skipped and
+//! nothing already handed over is sent again.
+//!
+//! Where a task starts ([`plan_start`]): a committed offset without the
+//! `snapshot` flag streams from it; a `snapshot` offset (a snapshot that
+//! never completed) or no offset takes the snapshot as snapshot.mode says.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_runtime::data::SourceRecord;
+use sluice_runtime::{
+    BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
+    TaskError,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::catalog::SchemaHistory;
+use super::config::{config_def, Flavor, MySqlConfig, SnapshotMode};
+use super::offset::BinlogOffset;
+use super::protocol::Connection;
+use super::snapshot::snapshot;
+use super::stream::{stream, Batch, Capture};
+
+/// io.debezium.connector.mysql.MySqlConnector / mariadb.MariaDbConnector.
+pub struct MySqlConnector {
+    flavor: Flavor,
+    props: Props,
+}
+
+impl MySqlConnector {
+    pub fn new(flavor: Flavor) -> Self {
+        MySqlConnector {
+            flavor,
+            props: Props::new(),
+        }
+    }
+}
+
+impl SourceConnector for MySqlConnector {
+    fn config_def(&self) -> ConfigDef {
+        config_def()
+    }
+
+    fn validate(&self, props: &Props) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut errors = std::collections::BTreeMap::new();
+        if let Err(e) = MySqlConfig::parse(props, self.flavor) {
+            for m in e.messages() {
+                if let Some((key, _)) = m.split_once(':') {
+                    if config_def().key(key).is_some()
+                        && !m.contains("Missing required")
+                        && !m.contains("Invalid value")
+                    {
+                        errors
+                            .entry(key.to_string())
+                            .or_insert_with(Vec::new)
+                            .push(m.clone());
+                    }
+                }
+            }
+        }
+        errors
+    }
+
+    fn start(&mut self, props: &Props) -> Result<(), ConfigError> {
+        MySqlConfig::parse(props, self.flavor)?;
+        self.props = props.clone();
+        Ok(())
+    }
+
+    /// One binlog, one reader: a single task whatever tasks.max says.
+    fn task_configs(&self, _max_tasks: usize) -> Vec<Props> {
+        vec![self.props.clone()]
+    }
+
+    fn create_task(&self) -> Box<dyn SourceTask> {
+        Box::new(MySqlSourceTask::new(self.flavor))
+    }
+}
+
+/// What the reader does first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Snapshot (with rows, or schema only), then stream (unless `only`).
+    Snapshot {
+        with_data: bool,
+        only: bool,
+    },
+    Stream(BinlogOffset),
+    /// never without an offset: the oldest binlog on the server.
+    StreamFromOldest,
+}
+
+/// Decides where a task starts from its committed offset and snapshot.mode.
+pub fn plan_start(mode: SnapshotMode, offset: Option<&BinlogOffset>) -> Start {
+    match (offset, mode) {
+        (Some(o), _) if !o.snapshot => Start::Stream(o.clone()),
+        (Some(o), SnapshotMode::Never) => Start::Stream(BinlogOffset {
+            snapshot: false,
+            ..o.clone()
+        }),
+        (_, SnapshotMode::Initial | SnapshotMode::WhenNeeded) => Start::Snapshot {
+            with_data: true,
+            only: false,
+        },
+        (_, SnapshotMode::InitialOnly) => Start::Snapshot {
+            with_data: true,
+            only: true,
+        },
+        (_, SnapshotMode::NoData | SnapshotMode::Recovery) => Start::Snapshot {
+            with_data: false,
+            only: false,
+        },
+        (None, SnapshotMode::Never) => Start::StreamFromOldest,
+    }
+}
+
+pub struct MySqlSourceTask {
+    flavor: Flavor,
+    cfg: Option<Arc<MySqlConfig>>,
+    ctx: Option<SourceTaskContext>,
+    rx: Option<mpsc::Receiver<Batch>>,
+    reader: Option<JoinHandle<()>>,
+    leftover: VecDeque<SourceRecord>,
+    /// The first start, until a record is handed over.
+    start: Option<Start>,
+    /// The offset of the last record handed to the worker.
+    last: Option<BinlogOffset>,
+}
+
+impl MySqlSourceTask {
+    pub fn new(flavor: Flavor) -> Self {
+        MySqlSourceTask {
+            flavor,
+            cfg: None,
+            ctx: None,
+            rx: None,
+            reader: None,
+            leftover: VecDeque::new(),
+            start: None,
+            last: None,
+        }
+    }
+
+    fn spawn(&mut self) {
+        let (Some(cfg), Some(ctx)) = (self.cfg.clone(), self.ctx.clone()) else {
+            return;
+        };
+        let start = match &self.last {
+            Some(o) => plan_start(cfg.snapshot_mode, Some(o)),
+            None => self.start.clone().unwrap_or(Start::Snapshot {
+                with_data: true,
+                only: false,
+            }),
+        };
+        let cap_batches = (cfg.max_queue_size / cfg.max_batch_size.max(1)).max(2);
+        let (tx, rx) = mpsc::channel(cap_batches);
+        self.rx = Some(rx);
+        self.reader = Some(tokio::spawn(async move {
+            if let Err(e) = run(cfg, ctx, start, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        }));
+    }
+}
+
+async fn run(
+    cfg: Arc<MySqlConfig>,
+    ctx: SourceTaskContext,
+    start: Start,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<(), TaskError> {
+    let (history, recovered) = SchemaHistory::open(cfg.history_file.as_deref());
+    if recovered && cfg.history_file.is_some() && matches!(start, Start::Stream(_)) {
+        tracing::warn!(connector = %ctx.connector, "schema history {} is missing or damaged; rebuilding it from the current schema (recovery)", cfg.history_file.as_deref().unwrap_or(""));
+    }
+    let mut cap = Capture::new(cfg.clone(), history);
+    let from = match start {
+        Start::Stream(o) => o,
+        Start::Snapshot { with_data, only } => match snapshot(&mut cap, &ctx, with_data, tx).await?
+        {
+            None => return Ok(()),
+            Some(pos) if only => {
+                tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: snapshot done at {pos}; not streaming");
+                return Ok(());
+            }
+            Some(pos) => pos,
+        },
+        Start::StreamFromOldest => {
+            let mut c = Connection::connect(&cfg.connect_options())
+                .await
+                .map_err(TaskError::from)?;
+            let rs = c.query("SHOW BINARY LOGS").await.map_err(TaskError::from)?;
+            let file = rs.text(0, 0).unwrap_or("").to_string();
+            BinlogOffset {
+                file,
+                pos: 4,
+                ..Default::default()
+            }
+        }
+    };
+    match stream(&mut cap, from.clone(), tx).await {
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.server_code() == Some(1236) && cfg.snapshot_mode == SnapshotMode::WhenNeeded =>
+        {
+            tracing::warn!(connector = %ctx.connector, "{e}; snapshot.mode=when_needed: taking a new snapshot");
+            let Some(pos) = snapshot(&mut cap, &ctx, true, tx).await? else {
+                return Ok(());
+            };
+            stream(&mut cap, pos, tx).await.map_err(TaskError::from)
+        }
+        Err(e) => Err(TaskError::from(e)),
+    }
+}
+
+impl SourceTask for MySqlSourceTask {
+    fn start(
+        &mut self,
+        props: Props,
+        ctx: SourceTaskContext,
+    ) -> BoxFuture<'_, Result<(), TaskError>> {
+        Box::pin(async move {
+            let cfg = Arc::new(MySqlConfig::parse(&props, self.flavor)?);
+            let stored = ctx.offsets.offset(&cfg.source_partition());
+            let offset = match stored {
+                Some(m) => Some(BinlogOffset::from_json(&m).map_err(|e| {
+                    TaskError::Fatal(format!("the stored offset of {} is unreadable ({e}); reset it with DELETE /connectors/{}/offsets", cfg.topic_prefix, ctx.connector))
+                })?),
+                None => None,
+            };
+            let start = plan_start(cfg.snapshot_mode, offset.as_ref());
+            tracing::info!(connector = %ctx.connector, "starting: {start:?}");
+            self.start = Some(start);
+            self.cfg = Some(cfg);
+            self.ctx = Some(ctx);
+            self.spawn();
+            Ok(())
+        })
+    }
+
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>, TaskError>> {
+        Box::pin(async move {
+            let Some(cfg) = self.cfg.clone() else {
+                return Ok(Vec::new());
+            };
+            if self.rx.is_none() {
+                self.leftover.clear();
+                self.spawn();
+            }
+            let max = cfg.max_batch_size;
+            let mut batch: Vec<SourceRecord> = Vec::new();
+            while batch.len() < max {
+                match self.leftover.pop_front() {
+                    Some(r) => batch.push(r),
+                    None => break,
+                }
+            }
+            let wait = Duration::from_millis(cfg.poll_interval_ms);
+            let rx = self.rx.as_mut().expect("spawned above");
+            let mut first = batch.is_empty();
+            while batch.len() < max {
+                let msg = if first {
+                    first = false;
+                    match tokio::time::timeout(wait, rx.recv()).await {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                } else {
+                    match rx.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    }
+                };
+                match msg {
+                    Some(Ok(records)) => {
+                        for r in records {
+                            if batch.len() < max {
+                                batch.push(r);
+                            } else {
+                                self.leftover.push_back(r);
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        // Hand over what came before the error first.
+                        self.rx = None;
+                        if !batch.is_empty() {
+                            self.leftover.clear();
+                            break;
+                        }
+                        return Err(e);
+                    }
+                    None => {
+                        // The reader finished (initial_only): idle.
+                        break;
+                    }
+                }
+            }
+            if let Some(off) = batch.iter().rev().find_map(|r| r.source_offset.as_ref()) {
+                if let Ok(o) = BinlogOffset::from_json(off) {
+                    self.last = Some(o);
+                }
+            }
+            Ok(batch)
+        })
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.rx = None;
+            if let Some(h) = self.reader.take() {
+                h.abort();
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn off(snapshot: bool) -> BinlogOffset {
+        BinlogOffset {
+            file: "b.000001".into(),
+            pos: 100,
+            snapshot,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn start_follows_offset_and_snapshot_mode() {
+        use SnapshotMode::*;
+        assert_eq!(
+            plan_start(Initial, None),
+            Start::Snapshot {
+                with_data: true,
+                only: false
+            }
+        );
+        assert_eq!(
+            plan_start(Initial, Some(&off(false))),
+            Start::Stream(off(false))
+        );
+        // An incomplete snapshot is taken again.
+        assert_eq!(
+            plan_start(Initial, Some(&off(true))),
+            Start::Snapshot {
+                with_data: true,
+                only: false
+            }
+        );
+        assert_eq!(
+            plan_start(WhenNeeded, None),
+            Start::Snapshot {
+                with_data: true,
+                only: false
+            }
+        );
+        assert_eq!(
+            plan_start(InitialOnly, None),
+            Start::Snapshot {
+                with_data: true,
+                only: true
+            }
+        );
+        assert_eq!(
+            plan_start(NoData, None),
+            Start::Snapshot {
+                with_data: false,
+                only: false
+            }
+        );
+        assert_eq!(plan_start(Never, None), Start::StreamFromOldest);
+        assert_eq!(
+            plan_start(Never, Some(&off(true))),
+            Start::Stream(off(false))
+        );
+    }
+}
