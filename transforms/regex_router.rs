@@ -1,0 +1,81 @@
+//! `RegexRouter`: renames the topic when the whole topic name matches
+//! `regex` (Java's `Matcher.matches()`), replacing it with `replacement`,
+//! where `$1` and `${name}` refer to capture groups. Topics that do not
+//! match pass unchanged.
+
+use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
+use sluice_runtime::data::RecordData;
+use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+
+use crate::util::{parse_config, JavaRegex, JavaReplacement};
+
+pub const DOC: &str = "Updates the record topic using the configured regular expression and replacement string. The whole topic must match; groups are referenced as $1 or ${name}.";
+const REGEX: &str = "regex";
+const REPLACEMENT: &str = "replacement";
+
+pub fn config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            REGEX,
+            ConfigType::String,
+            None,
+            Importance::High,
+            "Regular expression to use for matching.",
+        )
+        .define(
+            REPLACEMENT,
+            ConfigType::String,
+            None,
+            Importance::High,
+            "Replacement string.",
+        )
+}
+
+#[derive(Default)]
+pub struct RegexRouter {
+    rule: Option<(JavaRegex, JavaReplacement)>,
+}
+
+impl RegexRouter {
+    /// A router from a pattern and replacement (as EventRouter uses one).
+    pub fn with(
+        regex_key: &str,
+        regex: &str,
+        repl_key: &str,
+        replacement: &str,
+    ) -> Result<Self, ConfigError> {
+        let re = JavaRegex::compile(regex_key, regex)?;
+        let repl = JavaReplacement::parse(repl_key, replacement, re.regex())?;
+        Ok(RegexRouter {
+            rule: Some((re, repl)),
+        })
+    }
+
+    /// The new topic, or `None` when `topic` does not match.
+    pub fn route(&self, topic: &str) -> Option<String> {
+        let (re, repl) = self.rule.as_ref()?;
+        re.full_match(topic).map(|caps| repl.expand(&caps))
+    }
+}
+
+impl Transform for RegexRouter {
+    fn config_def(&self) -> ConfigDef {
+        config_def()
+    }
+    fn configure(&mut self, props: &Props) -> Result<(), ConfigError> {
+        let c = parse_config(&config_def(), props)?;
+        *self = RegexRouter::with(
+            REGEX,
+            &c.string(REGEX)?,
+            REPLACEMENT,
+            &c.string(REPLACEMENT)?,
+        )?;
+        Ok(())
+    }
+    fn apply(&self, mut record: RecordData) -> Result<Option<RecordData>, RecordError> {
+        if let Some(topic) = self.route(&record.topic) {
+            record.topic = topic;
+        }
+        Ok(Some(record))
+    }
+}

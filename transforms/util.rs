@@ -1,0 +1,517 @@
+//! Helpers every transform shares: which side of a record a `$Key` /
+//! `$Value` variant works on, the bounded schema cache, config parsing,
+//! Java-compatible regular expressions and replacement strings, and the
+//! small Java formatting rules (`Double.toString`, Base64) that Kafka
+//! Connect's outputs depend on.
+//!
+//! The schema cache is what keeps schemaful transforms cheap: an output
+//! schema is derived once per distinct input schema and shared as
+//! `Arc<Schema>` by every record of that shape. Lookups go by `Arc` pointer
+//! first (the common case: sources share one schema per table version), and
+//! fall back to structural equality so that a producer that allocates equal
+//! schemas per record still gets the cached output rather than a rebuild.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use regex::{Captures, Regex};
+use sluice_runtime::config::{Config, ConfigDef};
+use sluice_runtime::data::{RecordData, Schema, SchemaBuilder, SchemaType, Value};
+use sluice_runtime::{ConfigError, Props, RecordError};
+
+/// The record part a transform variant operates on (Kafka Connect's `$Key`
+/// and `$Value` inner classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Key,
+    Value,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Key => "key",
+            Target::Value => "value",
+        }
+    }
+    pub fn schema(self, r: &RecordData) -> Option<&Arc<Schema>> {
+        match self {
+            Target::Key => r.key_schema.as_ref(),
+            Target::Value => r.value_schema.as_ref(),
+        }
+    }
+    pub fn value(self, r: &RecordData) -> &Value {
+        match self {
+            Target::Key => &r.key,
+            Target::Value => &r.value,
+        }
+    }
+    /// Moves the schema and value out (leaving null behind).
+    pub fn take(self, r: &mut RecordData) -> (Option<Arc<Schema>>, Value) {
+        match self {
+            Target::Key => (r.key_schema.take(), std::mem::take(&mut r.key)),
+            Target::Value => (r.value_schema.take(), std::mem::take(&mut r.value)),
+        }
+    }
+    pub fn set(self, r: &mut RecordData, schema: Option<Arc<Schema>>, value: Value) {
+        match self {
+            Target::Key => {
+                r.key_schema = schema;
+                r.key = value;
+            }
+            Target::Value => {
+                r.value_schema = schema;
+                r.value = value;
+            }
+        }
+    }
+}
+
+/// A record-level error.
+pub fn err(msg: impl Into<String>) -> RecordError {
+    RecordError::new(msg)
+}
+
+/// A config error naming its key (the chain prefixes `transforms.<alias>.`).
+pub fn config_err(key: &str, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError::one(format!("{key}: {msg}"))
+}
+
+/// Parses `props` against `def`: every declared key type-checked at once.
+pub fn parse_config(def: &ConfigDef, props: &Props) -> Result<Config, ConfigError> {
+    def.parse(props)
+}
+
+/// Kafka Connect's `Requirements.requireStruct` / `requireMap` messages.
+pub fn require_struct_msg(value: &Value, purpose: &str) -> RecordError {
+    err(format!(
+        "Only Struct objects supported for [{purpose}], found: {}",
+        value.type_name()
+    ))
+}
+
+pub fn require_map_msg(value: &Value, purpose: &str) -> RecordError {
+    err(format!(
+        "Only Map objects supported in absence of schema for [{purpose}], found: {}",
+        value.type_name()
+    ))
+}
+
+/// Kafka Connect's `SchemaUtil.copySchemaBasics`: name, version, doc and
+/// parameters (not optionality, not the default).
+pub fn copy_basics(source: &Schema, kind: SchemaType) -> SchemaBuilder {
+    let mut b = SchemaBuilder::new(kind)
+        .maybe_name(source.name.clone())
+        .maybe_version(source.version);
+    if let Some(doc) = &source.doc {
+        b = b.doc(doc.clone());
+    }
+    for (k, v) in &source.parameters {
+        b = b.parameter(k.clone(), v.clone());
+    }
+    b
+}
+
+/// A copy of `schema` with `optional` set.
+pub fn with_optional(schema: &Arc<Schema>, optional: bool) -> Arc<Schema> {
+    if schema.optional == optional {
+        return schema.clone();
+    }
+    let mut s = (**schema).clone();
+    s.optional = optional;
+    Arc::new(s)
+}
+
+/// A string-keyed entry of a schemaless map.
+pub fn map_get<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {
+    entries
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(_, v)| v)
+}
+
+const CACHE_CAPACITY: usize = 256;
+
+type CacheKey = (usize, usize);
+
+/// The key schemas (kept alive so their addresses stay unique) and value.
+type CacheEntry<T> = (Arc<Schema>, Option<Arc<Schema>>, T);
+
+/// Derived data (an output schema, a field plan) per distinct input schema,
+/// bounded: when full it starts over, so a stream of ever-new schemas costs
+/// memory proportional to the bound, not to the stream.
+pub struct SchemaCache<T: Clone> {
+    entries: Mutex<HashMap<CacheKey, CacheEntry<T>>>,
+}
+
+impl<T: Clone> Default for SchemaCache<T> {
+    fn default() -> Self {
+        SchemaCache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn ptr(s: &Arc<Schema>) -> usize {
+    Arc::as_ptr(s) as usize
+}
+
+impl<T: Clone> SchemaCache<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The cached value for `schema`, built by `build` on first sight.
+    pub fn get_or_build(
+        &self,
+        schema: &Arc<Schema>,
+        build: impl FnOnce() -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        self.get_or_build2(schema, None, build)
+    }
+
+    /// As `get_or_build`, keyed by two schemas (e.g. a row schema and the
+    /// envelope it came from).
+    pub fn get_or_build2(
+        &self,
+        a: &Arc<Schema>,
+        b: Option<&Arc<Schema>>,
+        build: impl FnOnce() -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        let key = (ptr(a), b.map(ptr).unwrap_or(0));
+        {
+            let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, _, v)) = map.get(&key) {
+                return Ok(v.clone());
+            }
+            // Equal schema behind another pointer: reuse, and remember the
+            // new pointer so the next lookup is a pointer hit.
+            let found = map
+                .values()
+                .find(|(ka, kb, _)| **ka == **a && kb.as_deref() == b.map(|s| &**s))
+                .map(|(_, _, v)| v.clone());
+            if let Some(v) = found {
+                if map.len() >= CACHE_CAPACITY {
+                    map.clear();
+                }
+                map.insert(key, (a.clone(), b.cloned(), v.clone()));
+                return Ok(v);
+            }
+        }
+        let v = build()?;
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+        map.insert(key, (a.clone(), b.cloned(), v.clone()));
+        Ok(v)
+    }
+
+    /// How many entries are cached (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A Java regular expression compiled for `Matcher.matches()` semantics
+/// (the whole input must match), as RegexRouter and TopicNameMatches use.
+#[derive(Debug, Clone)]
+pub struct JavaRegex {
+    pub source: String,
+    anchored: Regex,
+}
+
+impl JavaRegex {
+    pub fn compile(key: &str, pattern: &str) -> Result<JavaRegex, ConfigError> {
+        let anchored = Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(|e| {
+            config_err(
+                key,
+                format!(
+                    "Invalid value {pattern}: not a regular expression Sluice can run ({}). \
+                     Java-only constructs (look-around, back-references, possessive quantifiers) \
+                     are not supported; rewrite the pattern without them",
+                    first_line(&e.to_string())
+                ),
+            )
+        })?;
+        Ok(JavaRegex {
+            source: pattern.to_string(),
+            anchored,
+        })
+    }
+
+    /// Captures when the whole input matches.
+    pub fn full_match<'a>(&self, input: &'a str) -> Option<Captures<'a>> {
+        self.anchored.captures(input)
+    }
+
+    pub fn is_full_match(&self, input: &str) -> bool {
+        self.anchored.is_match(input)
+    }
+
+    pub fn regex(&self) -> &Regex {
+        &self.anchored
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ReplPart {
+    Literal(String),
+    Group(usize),
+    Named(String),
+}
+
+/// A Java `Matcher.appendReplacement` string: `$n` (as many digits as
+/// still name a group), `${name}`, and `\` escaping the next character.
+#[derive(Debug, Clone)]
+pub struct JavaReplacement {
+    parts: Vec<ReplPart>,
+}
+
+impl JavaReplacement {
+    /// Parses `replacement` against `regex`'s groups; an unknown group is a
+    /// config error, as Java would fail on the first record.
+    pub fn parse(
+        key: &str,
+        replacement: &str,
+        regex: &Regex,
+    ) -> Result<JavaReplacement, ConfigError> {
+        let groups = regex.captures_len() - 1;
+        let names: Vec<&str> = regex.capture_names().flatten().collect();
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut chars = replacement.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    match chars.next() {
+                        Some(n) => lit.push(n),
+                        None => return Err(config_err(
+                            key,
+                            format!(
+                                "Invalid value {replacement}: character to be escaped is missing"
+                            ),
+                        )),
+                    }
+                }
+                '$' => {
+                    if !lit.is_empty() {
+                        parts.push(ReplPart::Literal(std::mem::take(&mut lit)));
+                    }
+                    if chars.peek() == Some(&'{') {
+                        chars.next();
+                        let mut name = String::new();
+                        loop {
+                            match chars.next() {
+                                Some('}') => break,
+                                Some(ch) => name.push(ch),
+                                None => {
+                                    return Err(config_err(
+                                        key,
+                                        format!("Invalid value {replacement}: named capturing group is missing trailing '}}'"),
+                                    ))
+                                }
+                            }
+                        }
+                        if !names.contains(&name.as_str()) {
+                            return Err(config_err(
+                                key,
+                                format!(
+                                    "Invalid value {replacement}: No group with name {{{name}}}"
+                                ),
+                            ));
+                        }
+                        parts.push(ReplPart::Named(name));
+                    } else {
+                        let first = chars.next().and_then(|d| d.to_digit(10)).ok_or_else(|| {
+                            config_err(
+                                key,
+                                format!("Invalid value {replacement}: Illegal group reference"),
+                            )
+                        })? as usize;
+                        let mut n = first;
+                        while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                            let next = n * 10 + d as usize;
+                            if next > groups {
+                                break;
+                            }
+                            n = next;
+                            chars.next();
+                        }
+                        if n > groups {
+                            return Err(config_err(
+                                key,
+                                format!("Invalid value {replacement}: No group {n} (the pattern has {groups})"),
+                            ));
+                        }
+                        parts.push(ReplPart::Group(n));
+                    }
+                }
+                c => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(ReplPart::Literal(lit));
+        }
+        Ok(JavaReplacement { parts })
+    }
+
+    /// The replacement text for one match (an unmatched group is empty).
+    pub fn expand(&self, caps: &Captures<'_>) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                ReplPart::Literal(s) => out.push_str(s),
+                ReplPart::Group(n) => out.push_str(caps.get(*n).map(|m| m.as_str()).unwrap_or("")),
+                ReplPart::Named(n) => out.push_str(caps.name(n).map(|m| m.as_str()).unwrap_or("")),
+            }
+        }
+        out
+    }
+
+    /// Java's `Matcher.replaceAll` over `input` with the unanchored `regex`.
+    pub fn replace_all(&self, regex: &Regex, input: &str) -> String {
+        let mut out = String::new();
+        let mut last = 0;
+        for caps in regex.captures_iter(input) {
+            let Some(m) = caps.get(0) else { continue };
+            out.push_str(&input[last..m.start()]);
+            out.push_str(&self.expand(&caps));
+            last = m.end();
+        }
+        out.push_str(&input[last..]);
+        out
+    }
+}
+
+/// Java's `Double.toString`.
+pub fn java_f64(v: f64) -> String {
+    java_float(v, format!("{v}"), format!("{v:e}"))
+}
+
+/// Java's `Float.toString`.
+pub fn java_f32(v: f32) -> String {
+    java_float(v as f64, format!("{v}"), format!("{v:e}"))
+}
+
+fn java_float(v: f64, plain: String, sci: String) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let a = v.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        }
+    } else {
+        let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let mant = if mant.contains('.') {
+            mant.to_string()
+        } else {
+            format!("{mant}.0")
+        };
+        format!("{mant}E{exp}")
+    }
+}
+
+/// Standard Base64 with padding (Java's `Base64.getEncoder()`).
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_replacement_rules() {
+        let re = Regex::new("(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(?<last>k)").unwrap();
+        let r = JavaReplacement::parse("replacement", "$1$11x${last}\\$", &re).unwrap();
+        let caps = re.captures("abcdefghijk").unwrap();
+        assert_eq!(r.expand(&caps), "akx k$".replace(' ', ""));
+        let re2 = Regex::new("(a)").unwrap();
+        // `$12` with one group is group 1 then "2", as in Java.
+        let r = JavaReplacement::parse("replacement", "$12", &re2).unwrap();
+        assert_eq!(r.expand(&re2.captures("a").unwrap()), "a2");
+        assert!(JavaReplacement::parse("replacement", "$2", &re2).is_err());
+        assert!(JavaReplacement::parse("replacement", "${nope}", &re2).is_err());
+    }
+
+    #[test]
+    fn java_number_strings() {
+        assert_eq!(java_f64(1.0), "1.0");
+        assert_eq!(java_f64(1.5e10), "1.5E10");
+        assert_eq!(java_f64(1e-5), "1.0E-5");
+        assert_eq!(java_f64(0.001), "0.001");
+        assert_eq!(java_f32(3.25), "3.25");
+        assert_eq!(java_f64(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn base64_pads() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+    }
+
+    #[test]
+    fn cache_reuses_equal_schemas() {
+        let cache: SchemaCache<u32> = SchemaCache::new();
+        let a = SchemaBuilder::structure()
+            .field("x", sluice_runtime::data::schemas::int32())
+            .build();
+        let b = SchemaBuilder::structure()
+            .field("x", sluice_runtime::data::schemas::int32())
+            .build();
+        let mut builds = 0;
+        for s in [&a, &a, &b, &b] {
+            cache
+                .get_or_build(s, || {
+                    builds += 1;
+                    Ok(1)
+                })
+                .unwrap();
+        }
+        assert_eq!(builds, 1);
+    }
+}
