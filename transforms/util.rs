@@ -295,17 +295,17 @@ impl JavaReplacement {
         let mut chars = replacement.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => {
-                    match chars.next() {
-                        Some(n) => lit.push(n),
-                        None => return Err(config_err(
+                '\\' => match chars.next() {
+                    Some(n) => lit.push(n),
+                    None => {
+                        return Err(config_err(
                             key,
                             format!(
                                 "Invalid value {replacement}: character to be escaped is missing"
                             ),
-                        )),
+                        ))
                     }
-                }
+                },
                 '$' => {
                     if !lit.is_empty() {
                         parts.push(ReplPart::Literal(std::mem::take(&mut lit)));
