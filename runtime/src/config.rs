@@ -64,7 +64,10 @@ pub enum Validator {
     /// One of these strings, ignoring case.
     OneOf(Vec<&'static str>),
     /// A number within [min, max].
-    Range { min: Option<f64>, max: Option<f64> },
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     NonEmpty,
     /// Any check; the message says what is wrong.
     Custom(fn(&str) -> Result<(), String>),
@@ -163,6 +166,23 @@ pub struct ConfigKey {
 impl ConfigKey {
     pub fn required(&self) -> bool {
         self.default.is_none()
+    }
+
+    /// Kafka Connect's `ConfigKeyInfo` JSON (validate and plugin config APIs).
+    pub fn definition_json(&self, order: usize) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "type": self.kind.name(),
+            "required": self.required(),
+            "default_value": self.default,
+            "importance": self.importance.name(),
+            "documentation": self.doc,
+            "group": self.group,
+            "width": "NONE",
+            "display_name": self.name,
+            "dependents": [],
+            "order": order as i64,
+        })
     }
 }
 
@@ -282,19 +302,7 @@ impl ConfigDef {
                 value
             };
             out.push(json!({
-                "definition": {
-                    "name": k.name,
-                    "type": k.kind.name(),
-                    "required": k.required(),
-                    "default_value": k.default,
-                    "importance": k.importance.name(),
-                    "documentation": k.doc,
-                    "group": k.group,
-                    "width": "NONE",
-                    "display_name": k.name,
-                    "dependents": [],
-                    "order": order as i64 + 1,
-                },
+                "definition": k.definition_json(order + 1),
                 "value": {
                     "name": k.name,
                     "value": shown,
@@ -504,13 +512,31 @@ mod tests {
 
     fn def() -> ConfigDef {
         ConfigDef::new()
-            .define("file", ConfigType::String, None, Importance::High, "The file.")
-            .define("batch.size", ConfigType::Int, Some("2000"), Importance::Low, "Batch.")
+            .define(
+                "file",
+                ConfigType::String,
+                None,
+                Importance::High,
+                "The file.",
+            )
+            .define(
+                "batch.size",
+                ConfigType::Int,
+                Some("2000"),
+                Importance::Low,
+                "Batch.",
+            )
             .validate(Validator::Range {
                 min: Some(1.0),
                 max: None,
             })
-            .define("mode", ConfigType::String, Some("a"), Importance::Low, "Mode.")
+            .define(
+                "mode",
+                ConfigType::String,
+                Some("a"),
+                Importance::Low,
+                "Mode.",
+            )
             .validate(Validator::OneOf(vec!["a", "b"]))
     }
 
@@ -533,14 +559,18 @@ mod tests {
             .parse(&props(&[("batch.size", "zero"), ("mode", "c")]))
             .unwrap_err();
         let msgs = err.messages().join("\n");
-        assert!(msgs.contains("Missing required configuration \"file\""), "{msgs}");
+        assert!(
+            msgs.contains("Missing required configuration \"file\""),
+            "{msgs}"
+        );
         assert!(msgs.contains("batch.size"), "{msgs}");
         assert!(msgs.contains("must be one of a, b"), "{msgs}");
     }
 
     #[test]
     fn validation_entries_count_errors() {
-        let (n, entries) = def().validation_entries(&props(&[("batch.size", "0")]), &BTreeMap::new());
+        let (n, entries) =
+            def().validation_entries(&props(&[("batch.size", "0")]), &BTreeMap::new());
         assert_eq!(n, 2);
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[1]["definition"]["type"], "INT");

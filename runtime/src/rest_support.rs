@@ -1,7 +1,5 @@
 //! Plugin listings for the REST API, shared by both herders.
 
-use serde_json::json;
-
 use crate::herder::{HerderError, HerderResult};
 use crate::plugin::{PluginKind, Registry};
 
@@ -34,20 +32,6 @@ pub fn plugin_config(registry: &Registry, plugin: &str) -> HerderResult<Vec<serd
         .keys
         .iter()
         .enumerate()
-        .map(|(i, k)| {
-            json!({
-                "name": k.name,
-                "type": k.kind.name(),
-                "required": k.required(),
-                "default_value": k.default,
-                "importance": k.importance.name(),
-                "documentation": k.doc,
-                "group": k.group,
-                "width": "NONE",
-                "display_name": k.name,
-                "dependents": [],
-                "order": i as i64 + 1,
-            })
-        })
+        .map(|(i, k)| k.definition_json(i + 1))
         .collect())
 }
