@@ -18,85 +18,205 @@ use crate::worker::config::WorkerConfig;
 
 pub fn common_def(kind: ConnectorType) -> ConfigDef {
     let mut d = ConfigDef::new()
-        .define("name", ConfigType::String, None, Importance::High, "Globally unique name to use for this connector.")
+        .define(
+            "name",
+            ConfigType::String,
+            None,
+            Importance::High,
+            "Globally unique name to use for this connector.",
+        )
         .group("Common")
         .validate(Validator::NonEmpty)
-        .define("connector.class", ConfigType::String, None, Importance::High,
-            "Name or alias of the class for this connector.")
+        .define(
+            "connector.class",
+            ConfigType::String,
+            None,
+            Importance::High,
+            "Name or alias of the class for this connector.",
+        )
         .group("Common")
-        .define("tasks.max", ConfigType::Int, Some("1"), Importance::High, "Maximum number of tasks to use for this connector.")
+        .define(
+            "tasks.max",
+            ConfigType::Int,
+            Some("1"),
+            Importance::High,
+            "Maximum number of tasks to use for this connector.",
+        )
         .group("Common")
-        .validate(Validator::Range { min: Some(1.0), max: None })
-        .define("key.converter", ConfigType::Class, Some(""), Importance::Low,
-            "Converter for keys; overrides the worker's.")
+        .validate(Validator::Range {
+            min: Some(1.0),
+            max: None,
+        })
+        .define(
+            "key.converter",
+            ConfigType::Class,
+            Some(""),
+            Importance::Low,
+            "Converter for keys; overrides the worker's.",
+        )
         .group("Common")
-        .define("value.converter", ConfigType::Class, Some(""), Importance::Low,
-            "Converter for values; overrides the worker's.")
+        .define(
+            "value.converter",
+            ConfigType::Class,
+            Some(""),
+            Importance::Low,
+            "Converter for values; overrides the worker's.",
+        )
         .group("Common")
-        .define("header.converter", ConfigType::Class, Some(""), Importance::Low,
-            "Converter for headers; overrides the worker's.")
+        .define(
+            "header.converter",
+            ConfigType::Class,
+            Some(""),
+            Importance::Low,
+            "Converter for headers; overrides the worker's.",
+        )
         .group("Common")
-        .define("transforms", ConfigType::List, Some(""), Importance::Low,
-            "Aliases for the transformations to be applied to records, in order.")
+        .define(
+            "transforms",
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "Aliases for the transformations to be applied to records, in order.",
+        )
         .group("Transforms")
-        .define("predicates", ConfigType::List, Some(""), Importance::Low,
-            "Aliases for the predicates used by transformations.")
+        .define(
+            "predicates",
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "Aliases for the predicates used by transformations.",
+        )
         .group("Predicates")
-        .define("config.action.reload", ConfigType::String, Some("restart"), Importance::Low,
-            "Accepted for compatibility.")
+        .define(
+            "config.action.reload",
+            ConfigType::String,
+            Some("restart"),
+            Importance::Low,
+            "Accepted for compatibility.",
+        )
         .group("Common")
         .validate(Validator::OneOf(vec!["none", "restart"]))
-        .define("errors.retry.timeout", ConfigType::Long, Some("0"), Importance::Medium,
-            "How long a failed operation is retried, in ms (-1: forever).")
+        .define(
+            "errors.retry.timeout",
+            ConfigType::Long,
+            Some("0"),
+            Importance::Medium,
+            "How long a failed operation is retried, in ms (-1: forever).",
+        )
         .group("Error Handling")
-        .define("errors.retry.delay.max.ms", ConfigType::Long, Some("60000"), Importance::Medium,
-            "Longest wait between retries.")
+        .define(
+            "errors.retry.delay.max.ms",
+            ConfigType::Long,
+            Some("60000"),
+            Importance::Medium,
+            "Longest wait between retries.",
+        )
         .group("Error Handling")
-        .define("errors.tolerance", ConfigType::String, Some("none"), Importance::Medium,
-            "none: a bad record fails the task; all: bad records are skipped.")
+        .define(
+            "errors.tolerance",
+            ConfigType::String,
+            Some("none"),
+            Importance::Medium,
+            "none: a bad record fails the task; all: bad records are skipped.",
+        )
         .group("Error Handling")
         .validate(Validator::OneOf(vec!["none", "all"]))
-        .define("errors.log.enable", ConfigType::Boolean, Some("false"), Importance::Medium,
-            "Log each skipped record's error.")
+        .define(
+            "errors.log.enable",
+            ConfigType::Boolean,
+            Some("false"),
+            Importance::Medium,
+            "Log each skipped record's error.",
+        )
         .group("Error Handling")
-        .define("errors.log.include.messages", ConfigType::Boolean, Some("false"), Importance::Medium,
-            "Include the record in the error log.")
+        .define(
+            "errors.log.include.messages",
+            ConfigType::Boolean,
+            Some("false"),
+            Importance::Medium,
+            "Include the record in the error log.",
+        )
         .group("Error Handling");
     match kind {
         ConnectorType::Sink => {
             d = d
-                .define("topics", ConfigType::List, Some(""), Importance::High,
-                    "Topics to consume.")
+                .define(
+                    "topics",
+                    ConfigType::List,
+                    Some(""),
+                    Importance::High,
+                    "Topics to consume.",
+                )
                 .group("Common")
-                .define("topics.regex", ConfigType::String, Some(""), Importance::High,
-                    "Regular expression of topics to consume.")
+                .define(
+                    "topics.regex",
+                    ConfigType::String,
+                    Some(""),
+                    Importance::High,
+                    "Regular expression of topics to consume.",
+                )
                 .group("Common")
-                .define("errors.deadletterqueue.topic.name", ConfigType::String, Some(""), Importance::Medium,
-                    "Topic for records that failed.")
+                .define(
+                    "errors.deadletterqueue.topic.name",
+                    ConfigType::String,
+                    Some(""),
+                    Importance::Medium,
+                    "Topic for records that failed.",
+                )
                 .group("Error Handling")
                 .unsupported()
-                .define("errors.deadletterqueue.topic.replication.factor", ConfigType::Short, Some("3"), Importance::Medium,
-                    "Replication factor of the dead letter queue topic.")
+                .define(
+                    "errors.deadletterqueue.topic.replication.factor",
+                    ConfigType::Short,
+                    Some("3"),
+                    Importance::Medium,
+                    "Replication factor of the dead letter queue topic.",
+                )
                 .group("Error Handling")
-                .define("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean, Some("false"), Importance::Medium,
-                    "Add __connect.errors.* headers to dead-lettered records.")
+                .define(
+                    "errors.deadletterqueue.context.headers.enable",
+                    ConfigType::Boolean,
+                    Some("false"),
+                    Importance::Medium,
+                    "Add __connect.errors.* headers to dead-lettered records.",
+                )
                 .group("Error Handling");
         }
         _ => {
             d = d
-                .define("topic.creation.groups", ConfigType::List, Some(""), Importance::Low,
-                    "Groups of topic creation settings beyond the default.")
+                .define(
+                    "topic.creation.groups",
+                    ConfigType::List,
+                    Some(""),
+                    Importance::Low,
+                    "Groups of topic creation settings beyond the default.",
+                )
                 .group("Topic Creation")
                 .unsupported()
-                .define("exactly.once.support", ConfigType::String, Some("requested"), Importance::Medium,
-                    "requested or required.")
+                .define(
+                    "exactly.once.support",
+                    ConfigType::String,
+                    Some("requested"),
+                    Importance::Medium,
+                    "requested or required.",
+                )
                 .group("Exactly Once Support")
                 .validate(Validator::OneOf(vec!["requested", "required"]))
-                .define("transaction.boundary", ConfigType::String, Some("poll"), Importance::Medium,
-                    "poll, interval or connector.")
+                .define(
+                    "transaction.boundary",
+                    ConfigType::String,
+                    Some("poll"),
+                    Importance::Medium,
+                    "poll, interval or connector.",
+                )
                 .group("Exactly Once Support")
-                .define("offsets.storage.topic", ConfigType::String, Some(""), Importance::Low,
-                    "Separate offsets topic for this connector.")
+                .define(
+                    "offsets.storage.topic",
+                    ConfigType::String,
+                    Some(""),
+                    Importance::Low,
+                    "Separate offsets topic for this connector.",
+                )
                 .group("Offsets Topic")
                 .unsupported();
         }
@@ -133,7 +253,11 @@ pub struct Validation {
 }
 
 /// Validates a connector config; `Err` when no connector class can be found.
-pub fn validate(registry: &Registry, worker: &WorkerConfig, props: &Props) -> Result<Validation, String> {
+pub fn validate(
+    registry: &Registry,
+    worker: &WorkerConfig,
+    props: &Props,
+) -> Result<Validation, String> {
     let class = props
         .get("connector.class")
         .map(|s| s.trim().to_string())
@@ -164,19 +288,25 @@ pub fn validate(registry: &Registry, worker: &WorkerConfig, props: &Props) -> Re
         let topics = split_list(props.get("topics").map(String::as_str).unwrap_or(""));
         let regex = props.get("topics.regex").map(|s| s.trim()).unwrap_or("");
         if topics.is_empty() && regex.is_empty() {
-            extra.entry("topics".into()).or_default().push(
-                "Must configure one of topics or topics.regex".into(),
-            );
+            extra
+                .entry("topics".into())
+                .or_default()
+                .push("Must configure one of topics or topics.regex".into());
         } else if !topics.is_empty() && !regex.is_empty() {
-            extra.entry("topics".into()).or_default().push(
-                "topics and topics.regex are mutually exclusive; set only one".into(),
-            );
+            extra
+                .entry("topics".into())
+                .or_default()
+                .push("topics and topics.regex are mutually exclusive; set only one".into());
         }
     }
     if let Err(e) = Chain::build(registry, props) {
         for m in e.messages() {
             let key = m.split(':').next().unwrap_or("transforms").to_string();
-            let key = if def.key(&key).is_some() { key } else { "transforms".to_string() };
+            let key = if def.key(&key).is_some() {
+                key
+            } else {
+                "transforms".to_string()
+            };
             extra.entry(key).or_default().push(m.clone());
         }
     }

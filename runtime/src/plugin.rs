@@ -17,7 +17,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::{ConfigDef, ConfigError};
-use crate::data::{Headers, JsonMap, RecordData, Schema, SchemaAndValue, SinkRecord, SourceRecord, Value};
+use crate::data::{
+    Headers, JsonMap, RecordData, Schema, SchemaAndValue, SinkRecord, SourceRecord, Value,
+};
 
 /// A boxed future, so that tasks can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -116,7 +118,11 @@ pub trait SourceConnector: Send {
 /// `poll` must return within about a second (an empty batch when there is
 /// nothing new), so that the worker can pause or stop the task between polls.
 pub trait SourceTask: Send {
-    fn start(&mut self, props: Props, ctx: SourceTaskContext) -> BoxFuture<'_, Result<(), TaskError>>;
+    fn start(
+        &mut self,
+        props: Props,
+        ctx: SourceTaskContext,
+    ) -> BoxFuture<'_, Result<(), TaskError>>;
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>, TaskError>>;
     /// Called after offsets were committed up to and including these.
     fn commit(&mut self, _offsets: &[(JsonMap, JsonMap)]) -> BoxFuture<'_, Result<(), TaskError>> {
@@ -145,7 +151,8 @@ pub trait SinkConnector: Send {
 /// A sink task: takes batches; `flush` makes them durable before the
 /// worker commits the consumer offsets past them.
 pub trait SinkTask: Send {
-    fn start(&mut self, props: Props, ctx: SinkTaskContext) -> BoxFuture<'_, Result<(), TaskError>>;
+    fn start(&mut self, props: Props, ctx: SinkTaskContext)
+        -> BoxFuture<'_, Result<(), TaskError>>;
     fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), TaskError>>;
     fn flush(&mut self) -> BoxFuture<'_, Result<(), TaskError>>;
     fn stop(&mut self) -> BoxFuture<'_, ()> {
@@ -327,7 +334,8 @@ impl Registry {
     }
 
     fn add(&mut self, class: &str, aliases: &[&str], kind: PluginKind, entry: Entry) -> &mut Self {
-        self.entries.retain(|(d, _)| !(d.class == class && d.kind == kind));
+        self.entries
+            .retain(|(d, _)| !(d.class == class && d.kind == kind));
         self.entries.push((
             PluginDesc {
                 class: class.to_string(),
@@ -340,11 +348,36 @@ impl Registry {
         self
     }
 
-    register_fn!(register_source, Box<dyn SourceConnector>, Source, PluginKind::Source);
-    register_fn!(register_sink, Box<dyn SinkConnector>, Sink, PluginKind::Sink);
-    register_fn!(register_transform, Box<dyn Transform>, Transform, PluginKind::Transformation);
-    register_fn!(register_predicate, Box<dyn Predicate>, Predicate, PluginKind::Predicate);
-    register_fn!(register_converter, Box<dyn Converter>, Converter, PluginKind::Converter);
+    register_fn!(
+        register_source,
+        Box<dyn SourceConnector>,
+        Source,
+        PluginKind::Source
+    );
+    register_fn!(
+        register_sink,
+        Box<dyn SinkConnector>,
+        Sink,
+        PluginKind::Sink
+    );
+    register_fn!(
+        register_transform,
+        Box<dyn Transform>,
+        Transform,
+        PluginKind::Transformation
+    );
+    register_fn!(
+        register_predicate,
+        Box<dyn Predicate>,
+        Predicate,
+        PluginKind::Predicate
+    );
+    register_fn!(
+        register_converter,
+        Box<dyn Converter>,
+        Converter,
+        PluginKind::Converter
+    );
     register_fn!(
         register_header_converter,
         Box<dyn HeaderConverter>,
@@ -354,9 +387,24 @@ impl Registry {
 
     create_fn!(source, Box<dyn SourceConnector>, Source, PluginKind::Source);
     create_fn!(sink, Box<dyn SinkConnector>, Sink, PluginKind::Sink);
-    create_fn!(transform, Box<dyn Transform>, Transform, PluginKind::Transformation);
-    create_fn!(predicate, Box<dyn Predicate>, Predicate, PluginKind::Predicate);
-    create_fn!(converter, Box<dyn Converter>, Converter, PluginKind::Converter);
+    create_fn!(
+        transform,
+        Box<dyn Transform>,
+        Transform,
+        PluginKind::Transformation
+    );
+    create_fn!(
+        predicate,
+        Box<dyn Predicate>,
+        Predicate,
+        PluginKind::Predicate
+    );
+    create_fn!(
+        converter,
+        Box<dyn Converter>,
+        Converter,
+        PluginKind::Converter
+    );
     create_fn!(
         header_converter,
         Box<dyn HeaderConverter>,
@@ -377,7 +425,10 @@ impl Registry {
 
     /// The plugin of any kind that `name` names.
     pub fn find(&self, name: &str) -> Option<&PluginDesc> {
-        self.entries.iter().map(|(d, _)| d).find(|d| d.matches(name))
+        self.entries
+            .iter()
+            .map(|(d, _)| d)
+            .find(|d| d.matches(name))
     }
 
     /// Every registered plugin, in registration order.

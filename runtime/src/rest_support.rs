@@ -1,5 +1,7 @@
 //! Plugin listings for the REST API, shared by both herders.
 
+use serde_json::json;
+
 use crate::herder::{HerderError, HerderResult};
 use crate::plugin::{PluginKind, Registry};
 

@@ -35,7 +35,11 @@ fn consumer(worker: &WorkerConfig, name: &str) -> HerderResult<BaseConsumer> {
 }
 
 /// Reads the committed offsets of the connector's topics.
-pub async fn read(worker: &WorkerConfig, name: &str, config: &Props) -> HerderResult<Vec<ConnectorOffset>> {
+pub async fn read(
+    worker: &WorkerConfig,
+    name: &str,
+    config: &Props,
+) -> HerderResult<Vec<ConnectorOffset>> {
     let topics = split_list(config.get("topics").map(String::as_str).unwrap_or(""));
     let c = consumer(worker, name)?;
     let name = name.to_string();
@@ -44,7 +48,9 @@ pub async fn read(worker: &WorkerConfig, name: &str, config: &Props) -> HerderRe
         for t in &topics {
             let md = c
                 .fetch_metadata(Some(t), Duration::from_secs(10))
-                .map_err(|e| HerderError::Internal(format!("cannot read metadata of topic {t}: {e}")))?;
+                .map_err(|e| {
+                    HerderError::Internal(format!("cannot read metadata of topic {t}: {e}"))
+                })?;
             for mt in md.topics() {
                 for p in mt.partitions() {
                     tpl.add_partition(t, p.id());
@@ -56,7 +62,12 @@ pub async fn read(worker: &WorkerConfig, name: &str, config: &Props) -> HerderRe
         }
         let committed = c
             .committed_offsets(tpl, Duration::from_secs(10))
-            .map_err(|e| HerderError::Internal(format!("cannot read the offsets of group {}: {e}", group(&name))))?;
+            .map_err(|e| {
+                HerderError::Internal(format!(
+                    "cannot read the offsets of group {}: {e}",
+                    group(&name)
+                ))
+            })?;
         Ok(committed
             .elements()
             .iter()
@@ -77,22 +88,32 @@ pub async fn read(worker: &WorkerConfig, name: &str, config: &Props) -> HerderRe
 }
 
 /// Alters (`Some`) or resets (`None`) the connector's consumer offsets.
-pub async fn modify(worker: &WorkerConfig, name: &str, offsets: Option<Vec<ConnectorOffset>>) -> HerderResult<()> {
+pub async fn modify(
+    worker: &WorkerConfig,
+    name: &str,
+    offsets: Option<Vec<ConnectorOffset>>,
+) -> HerderResult<()> {
     match offsets {
         None => {
             let admin: rdkafka::admin::AdminClient<DefaultClientContext> =
                 client_config(&worker.bootstrap_servers, &BTreeMap::new())
                     .create()
-                    .map_err(|e| HerderError::Internal(format!("cannot create a Kafka admin client: {e}")))?;
+                    .map_err(|e| {
+                        HerderError::Internal(format!("cannot create a Kafka admin client: {e}"))
+                    })?;
             let g = group(name);
             let res = admin
                 .delete_groups(&[g.as_str()], &AdminOptions::new())
                 .await
-                .map_err(|e| HerderError::Internal(format!("cannot delete consumer group {g}: {e}")))?;
+                .map_err(|e| {
+                    HerderError::Internal(format!("cannot delete consumer group {g}: {e}"))
+                })?;
             for r in res {
                 if let Err((_, code)) = r {
                     if code != rdkafka::types::RDKafkaErrorCode::GroupIdNotFound {
-                        return Err(HerderError::Internal(format!("cannot delete consumer group {g}: {code}")));
+                        return Err(HerderError::Internal(format!(
+                            "cannot delete consumer group {g}: {code}"
+                        )));
                     }
                 }
             }
@@ -124,7 +145,12 @@ pub async fn modify(worker: &WorkerConfig, name: &str, offsets: Option<Vec<Conne
             tokio::task::spawn_blocking(move || c.commit(&tpl, CommitMode::Sync))
                 .await
                 .map_err(|e| HerderError::Internal(e.to_string()))?
-                .map_err(|e| HerderError::Internal(format!("cannot commit offsets for group {}: {e}", group(name))))
+                .map_err(|e| {
+                    HerderError::Internal(format!(
+                        "cannot commit offsets for group {}: {e}",
+                        group(name)
+                    ))
+                })
         }
     }
 }

@@ -62,7 +62,9 @@ impl StandaloneHerder {
         let stored = self.configs.all();
         let mut map = self.connectors.lock().await;
         for (name, rec) in stored {
-            let rt = self.start_connector(&name, &rec.config, rec.target_state).await;
+            let rt = self
+                .start_connector(&name, &rec.config, rec.target_state)
+                .await;
             map.insert(name, rt);
         }
     }
@@ -77,7 +79,12 @@ impl StandaloneHerder {
     }
 
     /// Starts a connector instance and, unless STOPPED, its tasks.
-    async fn start_connector(&self, name: &str, config: &Props, target: TargetState) -> ConnectorRuntime {
+    async fn start_connector(
+        &self,
+        name: &str,
+        config: &Props,
+        target: TargetState,
+    ) -> ConnectorRuntime {
         let registry = &self.worker.env.registry;
         let class = config.get("connector.class").cloned().unwrap_or_default();
         let kind = match registry.connector_kind(&class) {
@@ -109,18 +116,25 @@ impl StandaloneHerder {
             .and_then(|v| v.trim().parse().ok())
             .filter(|n| *n >= 1)
             .unwrap_or(1);
-        let started = match kind {
-            ConnectorType::Source => registry.source(&class).map_err(|e| e.to_string()).and_then(|mut c| {
-                c.start(config).map_err(|e| e.to_string())?;
-                let t = c.task_configs(max_tasks);
-                Ok((Instance::Source(c), t))
-            }),
-            _ => registry.sink(&class).map_err(|e| e.to_string()).and_then(|mut c| {
-                c.start(config).map_err(|e| e.to_string())?;
-                let t = c.task_configs(max_tasks);
-                Ok((Instance::Sink(c), t))
-            }),
-        };
+        let started =
+            match kind {
+                ConnectorType::Source => registry
+                    .source(&class)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        c.start(config).map_err(|e| e.to_string())?;
+                        let t = c.task_configs(max_tasks);
+                        Ok((Instance::Source(c), t))
+                    }),
+                _ => registry
+                    .sink(&class)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        c.start(config).map_err(|e| e.to_string())?;
+                        let t = c.task_configs(max_tasks);
+                        Ok((Instance::Sink(c), t))
+                    }),
+            };
         match started {
             Ok((inst, tasks)) => {
                 rt.instance = Some(inst);
@@ -207,7 +221,11 @@ impl StandaloneHerder {
         }
     }
 
-    async fn restart_one(&self, name: &str, map: &mut BTreeMap<String, ConnectorRuntime>) -> HerderResult<()> {
+    async fn restart_one(
+        &self,
+        name: &str,
+        map: &mut BTreeMap<String, ConnectorRuntime>,
+    ) -> HerderResult<()> {
         let rec = self
             .configs
             .get(name)
@@ -216,17 +234,26 @@ impl StandaloneHerder {
         if let Some(rt) = map.get_mut(name) {
             stop_instance(rt);
         }
-        let rt = self.start_connector(name, &rec.config, rec.target_state).await;
+        let rt = self
+            .start_connector(name, &rec.config, rec.target_state)
+            .await;
         map.insert(name.to_string(), rt);
         Ok(())
     }
 
-    fn source_or_sink(&self, name: &str) -> HerderResult<(ConnectorType, crate::store::ConnectorRecord)> {
+    fn source_or_sink(
+        &self,
+        name: &str,
+    ) -> HerderResult<(ConnectorType, crate::store::ConnectorRecord)> {
         let rec = self
             .configs
             .get(name)
             .ok_or_else(|| HerderError::connector_not_found(name))?;
-        let class = rec.config.get("connector.class").cloned().unwrap_or_default();
+        let class = rec
+            .config
+            .get("connector.class")
+            .cloned()
+            .unwrap_or_default();
         let kind = match self.worker.env.registry.connector_kind(&class) {
             Ok((_, PluginKind::Source)) => ConnectorType::Source,
             Ok(_) => ConnectorType::Sink,
@@ -284,11 +311,17 @@ impl Herder for StandaloneHerder {
         let name = name.to_string();
         Box::pin(async move {
             if name.trim().is_empty() {
-                return Err(HerderError::BadRequest("Connector name must not be empty".into()));
+                return Err(HerderError::BadRequest(
+                    "Connector name must not be empty".into(),
+                ));
             }
             config.insert("name".into(), name.clone());
-            let v = connector_config::validate(&self.worker.env.registry, &self.worker.env.worker, &config)
-                .map_err(HerderError::BadRequest)?;
+            let v = connector_config::validate(
+                &self.worker.env.registry,
+                &self.worker.env.worker,
+                &config,
+            )
+            .map_err(HerderError::BadRequest)?;
             if v.error_count > 0 {
                 return Err(HerderError::BadRequest(format!(
                     "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{}/config/validate`",
@@ -306,7 +339,9 @@ impl Herder for StandaloneHerder {
             let mut map = self.connectors.lock().await;
             let existing = self.configs.get(&name);
             if existing.is_some() && !allow_replace {
-                return Err(HerderError::Conflict(format!("Connector {name} already exists")));
+                return Err(HerderError::Conflict(format!(
+                    "Connector {name} already exists"
+                )));
             }
             let created = existing.is_none();
             let target = match (&existing, initial_state) {
@@ -382,7 +417,9 @@ impl Herder for StandaloneHerder {
                 .get(&name)
                 .ok_or_else(|| HerderError::connector_not_found(&name))?;
             if task as usize >= rt.task_configs.len() {
-                return Err(HerderError::NotFound(format!("Task {name}-{task} not found")));
+                return Err(HerderError::NotFound(format!(
+                    "Task {name}-{task} not found"
+                )));
             }
             Ok(self.task_state(&name, task, rt))
         })
@@ -462,7 +499,9 @@ impl Herder for StandaloneHerder {
             } else if connector_failed || !only_failed {
                 self.restart_one(&name, &mut map).await?;
             }
-            let rt = map.get(&name).ok_or_else(|| HerderError::connector_not_found(&name))?;
+            let rt = map
+                .get(&name)
+                .ok_or_else(|| HerderError::connector_not_found(&name))?;
             Ok(Some(self.status_of(&name, rt)))
         })
     }
@@ -479,11 +518,9 @@ impl Herder for StandaloneHerder {
                 let rt = map
                     .get(&name)
                     .ok_or_else(|| HerderError::connector_not_found(&name))?;
-                let tc = rt
-                    .task_configs
-                    .get(task as usize)
-                    .cloned()
-                    .ok_or_else(|| HerderError::NotFound(format!("Task {name}-{task} not found")))?;
+                let tc = rt.task_configs.get(task as usize).cloned().ok_or_else(|| {
+                    HerderError::NotFound(format!("Task {name}-{task} not found"))
+                })?;
                 (rt.kind, tc)
             };
             self.worker.stop_task(&name, task).await;
@@ -630,15 +667,23 @@ impl Herder for StandaloneHerder {
         })
     }
 
-    fn validate_config(&self, plugin: &str, config: Props) -> BoxFuture<'_, HerderResult<serde_json::Value>> {
+    fn validate_config(
+        &self,
+        plugin: &str,
+        config: Props,
+    ) -> BoxFuture<'_, HerderResult<serde_json::Value>> {
         let plugin = plugin.to_string();
         Box::pin(async move {
             let mut config = config;
             config
                 .entry("connector.class".into())
                 .or_insert_with(|| plugin.clone());
-            let v = connector_config::validate(&self.worker.env.registry, &self.worker.env.worker, &config)
-                .map_err(HerderError::BadRequest)?;
+            let v = connector_config::validate(
+                &self.worker.env.registry,
+                &self.worker.env.worker,
+                &config,
+            )
+            .map_err(HerderError::BadRequest)?;
             Ok(v.body)
         })
     }

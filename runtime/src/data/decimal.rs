@@ -201,7 +201,19 @@ mod tests {
 
     #[test]
     fn i128_round_trip_minimal() {
-        for v in [0i128, 1, -1, 127, 128, -128, -129, 255, 256, i64::MAX as i128, i128::MIN] {
+        for v in [
+            0i128,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            255,
+            256,
+            i64::MAX as i128,
+            i128::MIN,
+        ] {
             let b = i128_to_bytes(v);
             assert_eq!(bytes_to_i128(&b), Some(v), "{v}");
         }

@@ -6,8 +6,8 @@ mod schema;
 mod value;
 
 pub use record::{
-    ConnectRecord, Header, Headers, JsonMap, RecordData, SchemaAndValue, SinkRecord, SourcePartition,
-    SourceRecord,
+    ConnectRecord, Header, Headers, JsonMap, RecordData, SchemaAndValue, SinkRecord,
+    SourcePartition, SourceRecord,
 };
 pub use schema::{names, schemas, Field, Logical, Schema, SchemaBuilder, SchemaType};
 pub use value::{Struct, Value};

@@ -68,7 +68,10 @@ impl SchemaType {
     }
 
     pub fn is_primitive(self) -> bool {
-        !matches!(self, SchemaType::Array | SchemaType::Map | SchemaType::Struct)
+        !matches!(
+            self,
+            SchemaType::Array | SchemaType::Map | SchemaType::Struct
+        )
     }
 }
 
@@ -328,12 +331,8 @@ pub mod schemas {
         ($fn_name:ident, $kind:expr, $optional:expr) => {
             pub fn $fn_name() -> Arc<Schema> {
                 static S: OnceLock<Arc<Schema>> = OnceLock::new();
-                S.get_or_init(|| {
-                    SchemaBuilder::new($kind)
-                        .set_optional($optional)
-                        .build()
-                })
-                .clone()
+                S.get_or_init(|| SchemaBuilder::new($kind).set_optional($optional).build())
+                    .clone()
             }
         };
     }

@@ -84,8 +84,17 @@ impl TopicAdmin {
     }
 
     /// Makes sure `topic` exists, creating it with `settings` when missing.
-    pub async fn ensure_topic(&self, topic: &str, settings: &TopicSettings) -> Result<(), KafkaError> {
-        if self.known.lock().map(|k| k.contains(topic)).unwrap_or(false) {
+    pub async fn ensure_topic(
+        &self,
+        topic: &str,
+        settings: &TopicSettings,
+    ) -> Result<(), KafkaError> {
+        if self
+            .known
+            .lock()
+            .map(|k| k.contains(topic))
+            .unwrap_or(false)
+        {
             return Ok(());
         }
         let configs: Vec<(&str, &str)> = settings

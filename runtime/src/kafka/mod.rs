@@ -44,11 +44,17 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
     cfg.set("log_level", "4");
     for (k, v) in overrides {
         match k.as_str() {
-            "key.serializer" | "value.serializer" | "key.deserializer" | "value.deserializer"
+            "key.serializer"
+            | "value.serializer"
+            | "key.deserializer"
+            | "value.deserializer"
             | "interceptor.classes" => {}
             "buffer.memory" => {
                 if let Ok(bytes) = v.trim().parse::<u64>() {
-                    cfg.set("queue.buffering.max.kbytes", (bytes / 1024).max(1).to_string());
+                    cfg.set(
+                        "queue.buffering.max.kbytes",
+                        (bytes / 1024).max(1).to_string(),
+                    );
                 }
             }
             _ => {
@@ -135,8 +141,14 @@ impl TaskProducer {
             ("partitioner".to_string(), "murmur2_random".to_string()),
             ("message.timeout.ms".to_string(), "0".to_string()),
             ("linger.ms".to_string(), "5".to_string()),
-            ("queue.buffering.max.kbytes".to_string(), "16384".to_string()),
-            ("queue.buffering.max.messages".to_string(), "100000".to_string()),
+            (
+                "queue.buffering.max.kbytes".to_string(),
+                "16384".to_string(),
+            ),
+            (
+                "queue.buffering.max.messages".to_string(),
+                "100000".to_string(),
+            ),
             ("batch.num.messages".to_string(), "10000".to_string()),
         ]);
         for (k, v) in overrides {
@@ -146,7 +158,11 @@ impl TaskProducer {
         let acks = Arc::new(Acks::default());
         let producer = cfg
             .create_with_context(AckContext { acks: acks.clone() })
-            .map_err(|e| KafkaError::Fatal(format!("cannot create the Kafka producer: {e}; check the producer.* settings")))?;
+            .map_err(|e| {
+                KafkaError::Fatal(format!(
+                    "cannot create the Kafka producer: {e}; check the producer.* settings"
+                ))
+            })?;
         Ok(TaskProducer { producer, acks })
     }
 
@@ -155,7 +171,8 @@ impl TaskProducer {
     pub async fn send(&self, rec: OutRecord<'_>, seq: u64) -> Result<(), KafkaError> {
         let mut headers = rec.headers;
         loop {
-            let mut r: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(rec.topic, seq as usize);
+            let mut r: BaseRecord<'_, [u8], [u8], usize> =
+                BaseRecord::with_opaque_to(rec.topic, seq as usize);
             if let Some(k) = rec.key {
                 r = r.key(k);
             }

@@ -38,7 +38,11 @@ pub trait OffsetStore: Send + Sync {
     /// Every partition's offset of one connector.
     fn all(&self, connector: &str) -> Vec<(JsonMap, JsonMap)>;
     /// Writes offsets durably; `None` removes a partition's offset.
-    fn put(&self, connector: &str, entries: Vec<(JsonMap, Option<JsonMap>)>) -> Result<(), StoreError>;
+    fn put(
+        &self,
+        connector: &str,
+        entries: Vec<(JsonMap, Option<JsonMap>)>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The offset key: `[connector, partition]` as compact JSON.
@@ -119,7 +123,11 @@ impl OffsetStore for FileOffsetStore {
             .collect()
     }
 
-    fn put(&self, connector: &str, updates: Vec<(JsonMap, Option<JsonMap>)>) -> Result<(), StoreError> {
+    fn put(
+        &self,
+        connector: &str,
+        updates: Vec<(JsonMap, Option<JsonMap>)>,
+    ) -> Result<(), StoreError> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = entries.clone();
         for (partition, offset) in updates {
@@ -264,9 +272,15 @@ mod tests {
         let p2 = map(json!({"filename": "/b"}));
         {
             let s = FileOffsetStore::open(path.clone()).unwrap();
-            s.put("c", vec![(p1.clone(), Some(map(json!({"position": 10}))))]).unwrap();
-            s.put("c", vec![(p2.clone(), Some(map(json!({"position": 3}))))]).unwrap();
-            s.put("other", vec![(p1.clone(), Some(map(json!({"position": 99}))))]).unwrap();
+            s.put("c", vec![(p1.clone(), Some(map(json!({"position": 10}))))])
+                .unwrap();
+            s.put("c", vec![(p2.clone(), Some(map(json!({"position": 3}))))])
+                .unwrap();
+            s.put(
+                "other",
+                vec![(p1.clone(), Some(map(json!({"position": 99}))))],
+            )
+            .unwrap();
             s.put("c", vec![(p2.clone(), None)]).unwrap();
         }
         let s = FileOffsetStore::open(path.clone()).unwrap();

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use crate::config::{split_list, sub_map, ConfigError};
 use crate::data::RecordData;
-use crate::plugin::{Converter, HeaderConverter, Predicate, Props, RecordError, Registry, Transform};
+use crate::plugin::{
+    Converter, HeaderConverter, Predicate, Props, RecordError, Registry, Transform,
+};
 use crate::worker::config::WorkerConfig;
 
 struct Stage {
@@ -58,7 +60,11 @@ impl Chain {
             own.remove("predicate");
             own.remove("negate");
             t.configure(&own).map_err(|e| prefixed(&prefix, e))?;
-            let predicate = match sub.get("predicate").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let predicate = match sub
+                .get("predicate")
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+            {
                 Some(name) => {
                     let p = predicates.get(name).ok_or_else(|| {
                         ConfigError::one(format!(
@@ -98,9 +104,7 @@ impl Chain {
             match s.transform.apply(rec) {
                 Ok(Some(r)) => rec = r,
                 Ok(None) => return Ok(None),
-                Err(e) => {
-                    return Err(RecordError(format!("transform {} failed: {}", s.name, e.0)))
-                }
+                Err(e) => return Err(RecordError(format!("transform {} failed: {}", s.name, e.0))),
             }
         }
         Ok(Some(rec))
@@ -108,7 +112,12 @@ impl Chain {
 }
 
 fn prefixed(prefix: &str, e: ConfigError) -> ConfigError {
-    ConfigError::Invalid(e.messages().iter().map(|m| format!("{prefix}{m}")).collect())
+    ConfigError::Invalid(
+        e.messages()
+            .iter()
+            .map(|m| format!("{prefix}{m}"))
+            .collect(),
+    )
 }
 
 /// A connector's converters.
@@ -119,7 +128,11 @@ pub struct Converters {
 }
 
 impl Converters {
-    pub fn build(registry: &Registry, worker: &WorkerConfig, props: &Props) -> Result<Converters, ConfigError> {
+    pub fn build(
+        registry: &Registry,
+        worker: &WorkerConfig,
+        props: &Props,
+    ) -> Result<Converters, ConfigError> {
         let pick = |key: &str| -> (String, Props) {
             match props.get(key) {
                 Some(class) => (class.clone(), sub_map(props, &format!("{key}."))),
@@ -146,7 +159,8 @@ impl Converters {
         let mut header = registry
             .header_converter(&class)
             .map_err(|e| ConfigError::one(format!("header.converter: {e}")))?;
-        sub.entry("converter.type".into()).or_insert_with(|| "header".into());
+        sub.entry("converter.type".into())
+            .or_insert_with(|| "header".into());
         header
             .configure(&sub)
             .map_err(|e| prefixed("header.converter.", e))?;

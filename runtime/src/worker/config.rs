@@ -56,7 +56,10 @@ pub fn worker_config_def() -> ConfigDef {
 }
 
 /// Applies environment overrides from `SLUICE_*` and `CONNECT_*` variables.
-pub fn env_overrides(props: &mut BTreeMap<String, String>, vars: impl Iterator<Item = (String, String)>) {
+pub fn env_overrides(
+    props: &mut BTreeMap<String, String>,
+    vars: impl Iterator<Item = (String, String)>,
+) {
     for (k, v) in vars {
         let name = k
             .strip_prefix("SLUICE_WORKER_")
@@ -76,7 +79,10 @@ pub fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, WorkerCo
         WorkerConfigError(format!("cannot read config file {}: {e}", path.display()))
     })?;
     let map = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
-        WorkerConfigError(format!("config file {} is not a valid properties file: {e}", path.display()))
+        WorkerConfigError(format!(
+            "config file {} is not a valid properties file: {e}",
+            path.display()
+        ))
     })?;
     Ok(map.into_iter().collect())
 }
@@ -109,7 +115,9 @@ impl WorkerConfig {
         }
         let listener = cfg.list("listeners").into_iter().next().unwrap_or_default();
         let rest_bind = parse_listener(&listener)?;
-        let offset_file = cfg.opt_string("offset.storage.file.filename").map(PathBuf::from);
+        let offset_file = cfg
+            .opt_string("offset.storage.file.filename")
+            .map(PathBuf::from);
         let config_file = cfg
             .opt_string("config.storage.file.filename")
             .map(PathBuf::from)
@@ -132,7 +140,11 @@ impl WorkerConfig {
             offset_file,
             config_file,
             offset_flush_interval_ms: flush as u64,
-            plugin_path: cfg.list("plugin.path").into_iter().map(PathBuf::from).collect(),
+            plugin_path: cfg
+                .list("plugin.path")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
             group_id: cfg.opt_string("group.id"),
             props,
         })
@@ -140,11 +152,10 @@ impl WorkerConfig {
 
     /// Worker-level defaults for a key (e.g. `key.converter`).
     pub fn get(&self, key: &str) -> Option<String> {
-        self.props.get(key).cloned().or_else(|| {
-            worker_config_def()
-                .key(key)
-                .and_then(|k| k.default.clone())
-        })
+        self.props
+            .get(key)
+            .cloned()
+            .or_else(|| worker_config_def().key(key).and_then(|k| k.default.clone()))
     }
 
     /// librdkafka settings for the worker's producers: `producer.*`.
@@ -181,11 +192,15 @@ fn parse_listener(listener: &str) -> Result<String, WorkerConfigError> {
         })?
         .trim_end_matches('/');
     let (host, port) = rest.rsplit_once(':').ok_or_else(|| {
-        WorkerConfigError(format!("worker config: listeners={listener} has no port; use http://host:port"))
+        WorkerConfigError(format!(
+            "worker config: listeners={listener} has no port; use http://host:port"
+        ))
     })?;
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     port.parse::<u16>().map_err(|_| {
-        WorkerConfigError(format!("worker config: listeners={listener}: port {port} is not a number from 0 to 65535"))
+        WorkerConfigError(format!(
+            "worker config: listeners={listener}: port {port} is not a number from 0 to 65535"
+        ))
     })?;
     Ok(format!("{host}:{port}"))
 }
@@ -195,12 +210,16 @@ mod tests {
     use super::*;
 
     fn props(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn missing_bootstrap_is_one_clear_line() {
-        let e = WorkerConfig::from_props(props(&[])).unwrap_err().to_string();
+        let e = WorkerConfig::from_props(props(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bootstrap.servers"), "{e}");
         assert!(!e.contains('\n'));
     }
@@ -214,9 +233,16 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.rest_bind, "0.0.0.0:8084");
-        assert_eq!(c.config_file.unwrap(), PathBuf::from("/tmp/x/offsets.connectors.json"));
+        assert_eq!(
+            c.config_file.unwrap(),
+            PathBuf::from("/tmp/x/offsets.connectors.json")
+        );
         assert_eq!(c.offset_flush_interval_ms, 60000);
-        assert!(WorkerConfig::from_props(props(&[("bootstrap.servers", "a:1"), ("listeners", "http://x")])).is_err());
+        assert!(WorkerConfig::from_props(props(&[
+            ("bootstrap.servers", "a:1"),
+            ("listeners", "http://x")
+        ]))
+        .is_err());
     }
 
     #[test]
@@ -225,8 +251,14 @@ mod tests {
         env_overrides(
             &mut p,
             vec![
-                ("SLUICE_WORKER_BOOTSTRAP_SERVERS".to_string(), "h:1".to_string()),
-                ("CONNECT_OFFSET_FLUSH_INTERVAL_MS".to_string(), "100".to_string()),
+                (
+                    "SLUICE_WORKER_BOOTSTRAP_SERVERS".to_string(),
+                    "h:1".to_string(),
+                ),
+                (
+                    "CONNECT_OFFSET_FLUSH_INTERVAL_MS".to_string(),
+                    "100".to_string(),
+                ),
                 ("PATH".to_string(), "/bin".to_string()),
             ]
             .into_iter(),

@@ -165,17 +165,14 @@ impl Worker {
                 sh.set_state(State::Failed, Some(trace));
             }
         });
-        self.tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                key,
-                TaskHandle {
-                    control: tx,
-                    shared,
-                    join: Some(join),
-                },
-            );
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            key,
+            TaskHandle {
+                control: tx,
+                shared,
+                join: Some(join),
+            },
+        );
     }
 
     /// Sets a running task's target state (pause / resume).
@@ -214,7 +211,11 @@ impl Worker {
                     .await
                     .is_err()
                 {
-                    tracing::warn!(connector, task, "task did not stop within {timeout} ms; aborting it");
+                    tracing::warn!(
+                        connector,
+                        task,
+                        "task did not stop within {timeout} ms; aborting it"
+                    );
                     abort.abort();
                 }
             }
@@ -254,7 +255,12 @@ impl Worker {
     pub fn task_status(&self, connector: &str, task: u32) -> Option<TaskStatus> {
         let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         let h = tasks.get(&(connector.to_string(), task))?;
-        let mut s = h.shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut s = h
+            .shared
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         s.progress = h.shared.progress.lock().ok().and_then(|p| p.clone());
         Some(s)
     }

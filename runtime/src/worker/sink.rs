@@ -39,7 +39,8 @@ pub(super) async fn run(
     let connector = env.registry.sink(&class).map_err(|e| e.to_string())?;
     let mut task: Box<dyn SinkTask> = connector.create_task();
     let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
-    let converters = Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
+    let converters =
+        Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
     let policy = ErrorPolicy::from_props(props);
 
     let mut settings = BTreeMap::from([
@@ -50,7 +51,10 @@ pub(super) async fn run(
         // A subscribed topic that does not exist yet (the source creating it
         // has not written) is seen at the next metadata refresh: librdkafka's
         // default of 5 minutes would leave the sink idle that long.
-        ("topic.metadata.refresh.interval.ms".to_string(), "3000".to_string()),
+        (
+            "topic.metadata.refresh.interval.ms".to_string(),
+            "3000".to_string(),
+        ),
         // As the Java consumer does by default.
         ("allow.auto.create.topics".to_string(), "true".to_string()),
         // Static membership (KIP-345): a task restarted after a crash takes
@@ -67,12 +71,21 @@ pub(super) async fn run(
     let consumer: Arc<BaseConsumer> = Arc::new(
         client_config(&env.worker.bootstrap_servers, &settings)
             .create()
-            .map_err(|e| format!("cannot create the Kafka consumer: {e}; check the consumer.* settings"))?,
+            .map_err(|e| {
+                format!("cannot create the Kafka consumer: {e}; check the consumer.* settings")
+            })?,
     );
     let topics = split_list(props.get("topics").map(String::as_str).unwrap_or(""));
-    let regex = props.get("topics.regex").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let regex = props
+        .get("topics.regex")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     let subscription: Vec<String> = match &regex {
-        Some(r) => vec![if r.starts_with('^') { r.clone() } else { format!("^{r}") }],
+        Some(r) => vec![if r.starts_with('^') {
+            r.clone()
+        } else {
+            format!("^{r}")
+        }],
         None => topics.clone(),
     };
     if subscription.is_empty() {
@@ -250,17 +263,32 @@ fn convert(converters: &Converters, chain: &Chain, m: Msg) -> Result<Option<Sink
         let sv = converters
             .header
             .to_connect_header(&m.topic, k, v.as_deref())
-            .map_err(|e| format!("header converter failed for header {k} at {}-{}@{}: {e}", m.topic, m.partition, m.offset))?;
+            .map_err(|e| {
+                format!(
+                    "header converter failed for header {k} at {}-{}@{}: {e}",
+                    m.topic, m.partition, m.offset
+                )
+            })?;
         headers.add(k.clone(), sv.schema, sv.value);
     }
     let key = converters
         .key
         .to_connect(&m.topic, &headers, m.key.as_deref())
-        .map_err(|e| format!("key converter failed at {}-{}@{}: {e}", m.topic, m.partition, m.offset))?;
+        .map_err(|e| {
+            format!(
+                "key converter failed at {}-{}@{}: {e}",
+                m.topic, m.partition, m.offset
+            )
+        })?;
     let value = converters
         .value
         .to_connect(&m.topic, &headers, m.value.as_deref())
-        .map_err(|e| format!("value converter failed at {}-{}@{}: {e}", m.topic, m.partition, m.offset))?;
+        .map_err(|e| {
+            format!(
+                "value converter failed at {}-{}@{}: {e}",
+                m.topic, m.partition, m.offset
+            )
+        })?;
     let data = RecordData {
         topic: m.topic.clone(),
         kafka_partition: Some(m.partition),
@@ -310,7 +338,9 @@ async fn flush_and_commit(
     consumer: &Arc<BaseConsumer>,
     pending: &mut BTreeMap<(String, i32), i64>,
 ) -> Result<(), String> {
-    task.flush().await.map_err(|e| format!("flush failed: {e}"))?;
+    task.flush()
+        .await
+        .map_err(|e| format!("flush failed: {e}"))?;
     if pending.is_empty() {
         return Ok(());
     }

@@ -37,7 +37,8 @@ pub(super) async fn run(
     let connector = env.registry.source(&class).map_err(|e| e.to_string())?;
     let mut task: Box<dyn SourceTask> = connector.create_task();
     let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
-    let converters = Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
+    let converters =
+        Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
     let policy = ErrorPolicy::from_props(props);
     let mut producer_settings = env.worker.producer_overrides();
     producer_settings.extend(sub_map(props, "producer.override."));
@@ -159,7 +160,9 @@ impl Loop<'_> {
                 Err(e) => return Err(e.to_string()),
             };
             for rec in batch {
-                let seq = self.submitted.submit(&rec.source_partition, rec.source_offset.clone());
+                let seq = self
+                    .submitted
+                    .submit(&rec.source_partition, rec.source_offset.clone());
                 let data = match self.chain.apply(rec.data) {
                     Ok(Some(d)) => d,
                     Ok(None) => {
@@ -200,7 +203,12 @@ impl Loop<'_> {
         if !self.seen_topics.contains(topic) {
             let mut attempt = 0;
             loop {
-                match self.env.admin.ensure_topic(topic, &self.topic_settings).await {
+                match self
+                    .env
+                    .admin
+                    .ensure_topic(topic, &self.topic_settings)
+                    .await
+                {
                     Ok(()) => break,
                     Err(crate::kafka::KafkaError::Retriable(e)) if attempt < 20 => {
                         tracing::warn!("{e}; retrying");
@@ -217,19 +225,37 @@ impl Loop<'_> {
         self.key_buf.clear();
         let has_key = c
             .key
-            .from_connect(topic, &data.headers, data.key_schema.as_ref(), &data.key, &mut self.key_buf)
-            .map_err(|e| SendError::Record(format!("key converter failed for topic {topic}: {e}")))?;
+            .from_connect(
+                topic,
+                &data.headers,
+                data.key_schema.as_ref(),
+                &data.key,
+                &mut self.key_buf,
+            )
+            .map_err(|e| {
+                SendError::Record(format!("key converter failed for topic {topic}: {e}"))
+            })?;
         self.value_buf.clear();
         let has_value = c
             .value
-            .from_connect(topic, &data.headers, data.value_schema.as_ref(), &data.value, &mut self.value_buf)
-            .map_err(|e| SendError::Record(format!("value converter failed for topic {topic}: {e}")))?;
+            .from_connect(
+                topic,
+                &data.headers,
+                data.value_schema.as_ref(),
+                &data.value,
+                &mut self.value_buf,
+            )
+            .map_err(|e| {
+                SendError::Record(format!("value converter failed for topic {topic}: {e}"))
+            })?;
         let mut headers = Vec::with_capacity(data.headers.len());
         for h in data.headers.iter() {
             let bytes = c
                 .header
                 .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
-                .map_err(|e| SendError::Record(format!("header converter failed for header {}: {e}", h.key)))?;
+                .map_err(|e| {
+                    SendError::Record(format!("header converter failed for header {}: {e}", h.key))
+                })?;
             headers.push((h.key.clone(), bytes));
         }
         let out = OutRecord {
@@ -283,7 +309,10 @@ impl Loop<'_> {
         }
         let store = self.env.offsets.clone();
         let connector = self.spec.connector.clone();
-        let entries: Vec<_> = offsets.iter().map(|(p, o)| (p.clone(), Some(o.clone()))).collect();
+        let entries: Vec<_> = offsets
+            .iter()
+            .map(|(p, o)| (p.clone(), Some(o.clone())))
+            .collect();
         tokio::task::spawn_blocking(move || store.put(&connector, entries))
             .await
             .map_err(|e| format!("offset commit panicked: {e}"))?

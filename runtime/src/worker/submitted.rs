@@ -69,7 +69,9 @@ impl SubmittedRecords {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.partitions[idx].queue.push_back(Pending { seq, offset });
+        self.partitions[idx]
+            .queue
+            .push_back(Pending { seq, offset });
         self.in_flight += 1;
         seq
     }
