@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "5")
         .set("queue.buffering.max.kbytes", "16384")
+        .set("queue.buffering.max.messages", "20000")
         .set("batch.num.messages", "10000")
         .create_with_context(Counter(ok.clone(), failed.clone()))?;
     let start = Instant::now();

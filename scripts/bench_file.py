@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--worker-prop", action="append", default=[], help="extra worker property k=v")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     run = str(int(time.time()))
@@ -59,11 +60,19 @@ def main():
             for i in range(a.lines):
                 f.write(f"{i:09d} " + "abcdefghij" * 9 + "\n")  # 100 bytes a line
     size = os.path.getsize(data)
+    # The broker here does not create topics on demand: make both alike.
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": a.bootstrap})
+    for f in admin.create_topics([NewTopic(f"bench-{k}-{run}", 1, 1) for k in ("plain", "sluice")]).values():
+        f.result(30)
 
     # Reference: plain librdkafka producer.
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run([a.plain, a.bootstrap, f"bench-plain-{run}", data],
-                         check=True, capture_output=True, text=True).stdout
+    res = subprocess.run([a.plain, a.bootstrap, f"bench-plain-{run}", data],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"plain producer failed: {res.stderr}")
+    out = res.stdout
     plain_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     fields = dict(kv.split("=") for kv in out.split())
     plain_secs = float(fields["seconds"])
@@ -76,9 +85,11 @@ def main():
                 f"offset.storage.file.filename={a.workdir}/offsets-{run}\n"
                 "offset.flush.interval.ms=100\n"
                 "key.converter=org.apache.kafka.connect.storage.StringConverter\n"
-                "value.converter=org.apache.kafka.connect.storage.StringConverter\n")
+                "value.converter=org.apache.kafka.connect.storage.StringConverter\n"
+                + "".join(p + "\n" for p in a.worker_prop))
     log = open(os.path.join(a.workdir, f"sluice-{run}.log"), "w")
     p = subprocess.Popen([a.sluice, "standalone", worker], stdout=log, stderr=log)
+    peak = 0
     try:
         deadline = time.time() + 60
         while True:
