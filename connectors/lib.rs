@@ -2,3 +2,4 @@
 
 pub mod mysql;
 pub mod file;
+pub mod mongodb;

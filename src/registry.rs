@@ -4,6 +4,7 @@
 //! its own plugins with `Registry::register_*` before starting the worker.
 
 use sluice_connectors::file::{FileStreamSinkConnector, FileStreamSourceConnector};
+use sluice_connectors::mongodb::MongoDbConnector;
 use sluice_connectors::mysql::{Flavor, MySqlConnector};
 use sluice_runtime::Registry;
 
@@ -29,6 +30,11 @@ pub fn builtin() -> Registry {
         "io.debezium.connector.mariadb.MariaDbConnector",
         &["mariadb", "MariaDbConnector"],
         || Box::new(MySqlConnector::new(Flavor::MariaDb)),
+    );
+    r.register_source(
+        "io.debezium.connector.mongodb.MongoDbConnector",
+        &["mongodb", "MongoDbConnector"],
+        || Box::new(MongoDbConnector::default()),
     );
     sluice_converters::register(&mut r);
     sluice_transforms::register(&mut r);

@@ -1,0 +1,646 @@
+//! The MongoDB connector's configuration: Debezium 2.7's property names and
+//! defaults, declared once ([`config_def`]) and parsed into one typed struct
+//! ([`MongoConfig`]).
+//!
+//! Keys Debezium users set that Sluice accepts but does not act on yet are
+//! declared `.unsupported()`: the herder warns once, naming the key. Values
+//! Sluice cannot honour (e.g. `capture.mode.full.update.type=post_image`)
+//! are refused at start with the key and the remedy, never ignored.
+
+use regex::Regex;
+use sluice_runtime::data::JsonMap;
+use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+
+/// capture.mode: what a change event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureMode {
+    /// Change streams; `after` only for inserts and replaces, updates carry
+    /// `updateDescription`.
+    ChangeStreams { update_full: bool, pre_image: bool },
+    /// Sluice's oplog mode (Debezium 1.x's `oplog`): tail local.oplog.rs.
+    Oplog,
+}
+
+impl CaptureMode {
+    fn parse(v: &str) -> Option<CaptureMode> {
+        let (update_full, pre_image) = match v.trim().to_ascii_lowercase().as_str() {
+            "change_streams" => (false, false),
+            "change_streams_update_full" => (true, false),
+            "change_streams_with_pre_image" => (false, true),
+            "change_streams_update_full_with_pre_image" => (true, true),
+            "oplog" => return Some(CaptureMode::Oplog),
+            _ => return None,
+        };
+        Some(CaptureMode::ChangeStreams {
+            update_full,
+            pre_image,
+        })
+    }
+
+    /// Whether updates carry the full document (`fullDocument: updateLookup`).
+    pub fn update_full(self) -> bool {
+        matches!(
+            self,
+            CaptureMode::ChangeStreams {
+                update_full: true,
+                ..
+            }
+        )
+    }
+
+    /// Whether events carry `before` (`fullDocumentBeforeChange: whenAvailable`).
+    pub fn pre_image(self) -> bool {
+        matches!(
+            self,
+            CaptureMode::ChangeStreams {
+                pre_image: true,
+                ..
+            }
+        )
+    }
+}
+
+/// capture.scope + capture.target: what the change stream is opened on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureScope {
+    Deployment,
+    Database(String),
+    Collection { db: String, coll: String },
+}
+
+/// snapshot.mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot when there is no offset (or an unfinished snapshot), then stream.
+    Initial,
+    /// Snapshot, then stop.
+    InitialOnly,
+    /// Never snapshot documents: stream from the current position (no_data).
+    NoData,
+    /// Never snapshot: stream from the offset, or from now.
+    Never,
+    /// As initial, and also when the saved position is gone from the oplog.
+    WhenNeeded,
+    /// Snapshot at every start, then stream.
+    Always,
+}
+
+impl SnapshotMode {
+    fn parse(v: &str) -> Option<SnapshotMode> {
+        Some(match v.trim().to_ascii_lowercase().as_str() {
+            "initial" => SnapshotMode::Initial,
+            "initial_only" => SnapshotMode::InitialOnly,
+            "no_data" | "schema_only" => SnapshotMode::NoData,
+            "never" => SnapshotMode::Never,
+            "when_needed" => SnapshotMode::WhenNeeded,
+            "always" => SnapshotMode::Always,
+            _ => return None,
+        })
+    }
+}
+
+/// Operations a user asked not to see (skipped.operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SkippedOps {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+}
+
+/// Databases Debezium never captures.
+const BUILT_IN_DBS: &[&str] = &["admin", "config", "local"];
+
+/// database/collection include/exclude lists and field.exclude.list.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub db_include: Vec<Regex>,
+    pub db_exclude: Vec<Regex>,
+    pub coll_include: Vec<Regex>,
+    pub coll_exclude: Vec<Regex>,
+    /// field.exclude.list entries: (db pattern, collection pattern, dotted field path).
+    pub field_exclude: Vec<(Regex, Regex, String)>,
+}
+
+impl Filters {
+    pub fn captures_db(&self, db: &str) -> bool {
+        if BUILT_IN_DBS.contains(&db) {
+            return false;
+        }
+        if !self.db_include.is_empty() {
+            return self.db_include.iter().any(|r| r.is_match(db));
+        }
+        !self.db_exclude.iter().any(|r| r.is_match(db))
+    }
+
+    pub fn captures(&self, db: &str, coll: &str) -> bool {
+        if !self.captures_db(db) || coll.starts_with("system.") {
+            return false;
+        }
+        let ns = format!("{db}.{coll}");
+        if !self.coll_include.is_empty() {
+            return self.coll_include.iter().any(|r| r.is_match(&ns));
+        }
+        !self.coll_exclude.iter().any(|r| r.is_match(&ns))
+    }
+
+    /// The dotted field paths to drop from documents of `db.coll`.
+    pub fn excluded_fields(&self, db: &str, coll: &str) -> Vec<String> {
+        self.field_exclude
+            .iter()
+            .filter(|(d, c, _)| d.is_match(db) && c.is_match(coll))
+            .map(|(_, _, f)| f.clone())
+            .collect()
+    }
+}
+
+/// Everything the task needs, typed.
+#[derive(Debug, Clone)]
+pub struct MongoConfig {
+    pub connection_string: String,
+    pub topic_prefix: String,
+    pub capture_mode: CaptureMode,
+    pub scope: CaptureScope,
+    pub filters: Filters,
+    pub snapshot_mode: SnapshotMode,
+    pub snapshot_fetch_size: u32,
+    pub tombstones_on_delete: bool,
+    pub skipped: SkippedOps,
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_topics_prefix: String,
+    pub max_batch_size: usize,
+    pub max_queue_size: usize,
+    pub poll_interval_ms: u64,
+    pub cursor_max_await_ms: u64,
+}
+
+fn one_of(v: &[&'static str]) -> Validator {
+    Validator::OneOf(v.to_vec())
+}
+
+fn regex_list(v: &str) -> Result<(), String> {
+    for item in sluice_runtime::config::split_list(v) {
+        if let Err(e) = Regex::new(&format!("^(?:{item})$")) {
+            return Err(format!("'{item}' is not a valid regular expression: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every key the connector reads, with Debezium 2.7's defaults.
+pub fn config_def() -> ConfigDef {
+    use ConfigType::*;
+    use Importance::*;
+    let at_least = |n: f64| Validator::Range {
+        min: Some(n),
+        max: None,
+    };
+    ConfigDef::new()
+        .define("mongodb.connection.string", String, None, High, "Database connection string (mongodb://...); the driver discovers the replica set from it.")
+        .validate(Validator::NonEmpty)
+        .define("topic.prefix", String, None, High, "Topic prefix naming this MongoDB server or cluster; prefixes every topic the connector writes.")
+        .validate(Validator::NonEmpty)
+        .define("mongodb.user", String, Some(""), High, "Database user (added to the connection string when set).")
+        .define("mongodb.password", Password, Some(""), High, "Password of mongodb.user.")
+        .define("mongodb.authsource", String, Some("admin"), Medium, "Database holding the user's credentials.")
+        .define("mongodb.ssl.enabled", Boolean, Some("false"), Medium, "Connect over TLS.")
+        .define("mongodb.ssl.invalid.hostname.allowed", Boolean, Some("false"), Low, "Accept server certificates whose host name does not match.")
+        .define("mongodb.connect.timeout.ms", Int, Some("10000"), Low, "Milliseconds to wait for a new connection.")
+        .validate(at_least(0.0))
+        .define("mongodb.server.selection.timeout.ms", Int, Some("30000"), Low, "Milliseconds to wait for a suitable server.")
+        .validate(at_least(0.0))
+        .define("mongodb.socket.timeout.ms", Int, Some("0"), Low, "Socket read timeout in milliseconds (0: none).")
+        .unsupported()
+        .define("mongodb.heartbeat.frequency.ms", Int, Some("10000"), Low, "Milliseconds between the driver's server monitor checks.")
+        .validate(at_least(500.0))
+        .define("mongodb.poll.interval.ms", Long, Some("30000"), Low, "Milliseconds between checks for new, removed or changed replica sets (the driver monitors the topology itself).")
+        .unsupported()
+        .define("capture.mode", String, Some("change_streams_update_full"), Medium, "change_streams (updates carry updateDescription only), change_streams_update_full (updates carry the looked-up document), *_with_pre_image (events carry `before`), or oplog (Sluice: tail local.oplog.rs).")
+        .validate(one_of(&["change_streams", "change_streams_update_full", "change_streams_with_pre_image", "change_streams_update_full_with_pre_image", "oplog"]))
+        .define("capture.mode.full.update.type", String, Some("lookup"), Low, "How update_full modes get the document: lookup (Sluice supports only lookup).")
+        .validate(one_of(&["lookup", "post_image"]))
+        .define("capture.scope", String, Some("deployment"), Medium, "What the change stream watches: deployment, database or collection (named by capture.target).")
+        .validate(one_of(&["deployment", "database", "collection"]))
+        .define("capture.target", String, Some(""), Medium, "The database (scope database) or <db>.<collection> (scope collection) to watch.")
+        .define("database.include.list", List, Some(""), High, "Regular expressions matching the databases to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("database.exclude.list", List, Some(""), High, "Regular expressions matching the databases not to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("collection.include.list", List, Some(""), High, "Regular expressions matching <db>.<collection> names to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("collection.exclude.list", List, Some(""), High, "Regular expressions matching <db>.<collection> names not to capture.")
+        .validate(Validator::Custom(regex_list))
+        .define("filters.match.mode", String, Some("regex"), Medium, "Whether the include/exclude lists are regex (default) or literal names.")
+        .validate(one_of(&["regex", "literal"]))
+        .define("field.exclude.list", String, Some(""), Medium, "Fields to leave out of events: <db>.<collection>.<field>[.<nested>...], db and collection may be *.")
+        .define("field.renames", String, Some(""), Low, "Fields to rename: <db>.<collection>.<field>:<new name>.")
+        .unsupported()
+        .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data, never, when_needed, always.")
+        .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "always"]))
+        .define("snapshot.fetch.size", Int, Some("0"), Medium, "Documents fetched per round trip during the snapshot (0: the server's default).")
+        .validate(at_least(0.0))
+        .define("snapshot.max.threads", Int, Some("1"), Low, "Collections snapshotted in parallel (Sluice reads them one after another).")
+        .unsupported()
+        .define("snapshot.collection.filter.overrides", String, Some(""), Low, "Collections whose snapshot is filtered by a query.")
+        .unsupported()
+        .define("snapshot.include.collection.list", List, Some(""), Low, "Collections to snapshot (default: every captured collection).")
+        .unsupported()
+        .define("tombstones.on.delete", Boolean, Some("true"), Medium, "Whether a delete event is followed by a tombstone (null value) for compaction.")
+        .define("skipped.operations", List, Some("t"), Low, "Operations not to publish: c (create), u (update), d (delete), t (truncate), none.")
+        .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events and the envelope's transaction block.")
+        .unsupported()
+        .define("heartbeat.interval.ms", Int, Some("0"), Medium, "Milliseconds between heartbeat messages that move the offset while captured collections are idle; 0 disables them.")
+        .validate(at_least(0.0))
+        .define("heartbeat.topics.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<prefix>.<topic.prefix>).")
+        .define("max.batch.size", Int, Some("2048"), Medium, "Maximum records per poll.")
+        .validate(at_least(1.0))
+        .define("max.queue.size", Int, Some("8192"), Medium, "Maximum records queued between the reader and the worker.")
+        .validate(at_least(1.0))
+        .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
+        .validate(at_least(1.0))
+        .define("cursor.max.await.time.ms", Int, Some("0"), Low, "Milliseconds the server waits for new changes per getMore (0: poll.interval.ms).")
+        .validate(at_least(0.0))
+        .define("cursor.pipeline", String, Some(""), Low, "Aggregation stages appended to the change stream pipeline.")
+        .unsupported()
+        .define("cursor.pipeline.order", String, Some("internal_first"), Low, "Order of internal and user pipeline stages.")
+        .unsupported()
+        .define("cursor.oversize.handling.mode", String, Some("fail"), Low, "fail, skip or split change events larger than 16 MB (Sluice fails).")
+        .unsupported()
+        .define("schema.name.adjustment.mode", String, Some("none"), Low, "How schema names are adjusted (Sluice: none).")
+        .unsupported()
+        .define("topic.naming.strategy", Class, Some("io.debezium.schema.DefaultTopicNamingStrategy"), Low, "Topic naming strategy (Sluice: <topic.prefix>.<db>.<collection>).")
+        .unsupported()
+}
+
+fn regexes(cfg: &Config, key: &str, literal: bool) -> Result<Vec<Regex>, ConfigError> {
+    cfg.list(key)
+        .iter()
+        .map(|item| {
+            let pattern = if literal {
+                regex::escape(item)
+            } else {
+                item.clone()
+            };
+            // Debezium matches case-insensitively against the whole name.
+            Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| {
+                ConfigError::one(format!(
+                    "{key}: '{item}' is not a valid regular expression: {e}"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `*` in the db and collection parts of field.exclude.list matches anything.
+fn wildcard(part: &str) -> Result<Regex, ConfigError> {
+    let p = regex::escape(part).replace("\\*", ".*");
+    Regex::new(&format!("^{p}$"))
+        .map_err(|e| ConfigError::one(format!("field.exclude.list: '{part}': {e}")))
+}
+
+fn field_excludes(v: &str) -> Result<Vec<(Regex, Regex, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for entry in sluice_runtime::config::split_list(v) {
+        let parts: Vec<&str> = entry.splitn(3, '.').collect();
+        if parts.len() < 3 || parts.iter().any(|p| p.is_empty()) {
+            return Err(ConfigError::one(format!(
+                "field.exclude.list: '{entry}' must be <db>.<collection>.<field>[.<nested field>...]"
+            )));
+        }
+        out.push((
+            wildcard(parts[0])?,
+            wildcard(parts[1])?,
+            parts[2].to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+fn scope(cfg: &Config) -> Result<CaptureScope, ConfigError> {
+    let target = cfg.opt_string("capture.target").unwrap_or_default();
+    let scope = cfg
+        .get("capture.scope")
+        .unwrap_or("deployment")
+        .trim()
+        .to_ascii_lowercase();
+    match scope.as_str() {
+        "database" if target.is_empty() || target.contains('.') => Err(ConfigError::one(
+            "capture.target: capture.scope=database needs the database name in capture.target",
+        )),
+        "database" => Ok(CaptureScope::Database(target)),
+        "collection" => match target.split_once('.') {
+            Some((db, coll)) if !db.is_empty() && !coll.is_empty() => Ok(CaptureScope::Collection {
+                db: db.to_string(),
+                coll: coll.to_string(),
+            }),
+            _ => Err(ConfigError::one(
+                "capture.target: capture.scope=collection needs <db>.<collection> in capture.target",
+            )),
+        },
+        _ => Ok(CaptureScope::Deployment),
+    }
+}
+
+/// Adds user, password, authSource and tls to the connection string, as
+/// Debezium does with mongodb.user / mongodb.password / mongodb.ssl.*.
+fn connection_string(cfg: &Config) -> Result<String, ConfigError> {
+    let base = cfg.string("mongodb.connection.string")?.trim().to_string();
+    let Some(rest) = base.strip_prefix("mongodb://") else {
+        if base.starts_with("mongodb+srv://") {
+            return Err(ConfigError::one("mongodb.connection.string: mongodb+srv:// (DNS seed lists) is not supported by Sluice yet; list the hosts in a mongodb:// string (mongodb://host1,host2/?replicaSet=rs0)"));
+        }
+        return Err(ConfigError::one(format!(
+            "mongodb.connection.string: '{base}' must start with mongodb://"
+        )));
+    };
+    let user = cfg.opt_string("mongodb.user");
+    let mut uri = match (&user, rest.contains('@')) {
+        (Some(u), false) => {
+            let pw = cfg.get("mongodb.password").unwrap_or("");
+            format!("mongodb://{}:{}@{rest}", pct(u), pct(pw))
+        }
+        _ => base.clone(),
+    };
+    let mut params = Vec::new();
+    let has = |k: &str| {
+        base.to_ascii_lowercase()
+            .contains(&format!("{}=", k.to_ascii_lowercase()))
+    };
+    if user.is_some() && !has("authSource") {
+        params.push(format!(
+            "authSource={}",
+            cfg.get("mongodb.authsource").unwrap_or("admin")
+        ));
+    }
+    if cfg.bool("mongodb.ssl.enabled")? && !has("tls") && !has("ssl") {
+        params.push("tls=true".to_string());
+        if cfg.bool("mongodb.ssl.invalid.hostname.allowed")? {
+            params.push("tlsAllowInvalidHostnames=true".to_string());
+        }
+    }
+    for (key, opt) in [
+        ("mongodb.connect.timeout.ms", "connectTimeoutMS"),
+        (
+            "mongodb.server.selection.timeout.ms",
+            "serverSelectionTimeoutMS",
+        ),
+        ("mongodb.heartbeat.frequency.ms", "heartbeatFrequencyMS"),
+    ] {
+        if cfg.props().contains_key(key) && !has(opt) {
+            params.push(format!("{opt}={}", cfg.i64(key)?));
+        }
+    }
+    if !params.is_empty() {
+        let after_hosts = uri.splitn(2, "://").nth(1).unwrap_or("");
+        let sep = if uri.contains('?') {
+            "&"
+        } else if after_hosts.contains('/') {
+            "?"
+        } else {
+            "/?"
+        };
+        uri = format!("{uri}{sep}{}", params.join("&"));
+    }
+    Ok(uri)
+}
+
+/// Percent-encodes a user name or password for the connection string.
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl MongoConfig {
+    pub fn parse(props: &Props) -> Result<MongoConfig, ConfigError> {
+        let cfg = config_def().parse(props)?;
+        let lower = |k: &str| cfg.get(k).unwrap_or("").trim().to_ascii_lowercase();
+        if lower("capture.mode.full.update.type") == "post_image" {
+            return Err(ConfigError::one("capture.mode.full.update.type: post_image is not supported by Sluice yet; use lookup (the default)"));
+        }
+        let mut skipped = SkippedOps::default();
+        for op in cfg.list("skipped.operations") {
+            match op.to_ascii_lowercase().as_str() {
+                "c" => skipped.create = true,
+                "u" => skipped.update = true,
+                "d" => skipped.delete = true,
+                "t" | "none" => {}
+                other => {
+                    return Err(ConfigError::one(format!(
+                        "skipped.operations: '{other}' is not one of c, u, d, t, none"
+                    )))
+                }
+            }
+        }
+        let literal = lower("filters.match.mode") == "literal";
+        let poll_interval_ms = cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64;
+        let await_ms = cfg.i64("cursor.max.await.time.ms")?.max(0) as u64;
+        Ok(MongoConfig {
+            connection_string: connection_string(&cfg)?,
+            topic_prefix: cfg.string("topic.prefix")?.trim().to_string(),
+            capture_mode: CaptureMode::parse(cfg.get("capture.mode").unwrap_or(""))
+                .ok_or_else(|| ConfigError::one("capture.mode: unknown mode"))?,
+            scope: scope(&cfg)?,
+            filters: Filters {
+                db_include: regexes(&cfg, "database.include.list", literal)?,
+                db_exclude: regexes(&cfg, "database.exclude.list", literal)?,
+                coll_include: regexes(&cfg, "collection.include.list", literal)?,
+                coll_exclude: regexes(&cfg, "collection.exclude.list", literal)?,
+                field_exclude: field_excludes(cfg.get("field.exclude.list").unwrap_or(""))?,
+            },
+            snapshot_mode: SnapshotMode::parse(cfg.get("snapshot.mode").unwrap_or("initial"))
+                .ok_or_else(|| ConfigError::one("snapshot.mode: unknown mode"))?,
+            snapshot_fetch_size: cfg.i64("snapshot.fetch.size")?.clamp(0, u32::MAX as i64) as u32,
+            tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
+            skipped,
+            heartbeat_interval_ms: cfg.i64("heartbeat.interval.ms")?.max(0) as u64,
+            heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
+            max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
+            max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
+            poll_interval_ms,
+            cursor_max_await_ms: if await_ms == 0 {
+                poll_interval_ms
+            } else {
+                await_ms.min(1000)
+            },
+        })
+    }
+
+    /// The source partition every record carries: `{"server_id": <topic.prefix>}`,
+    /// as Debezium 2.x's MongoDbPartition.
+    pub fn source_partition(&self) -> JsonMap {
+        let mut m = JsonMap::new();
+        m.insert(
+            "server_id".into(),
+            serde_json::Value::String(self.topic_prefix.clone()),
+        );
+        m
+    }
+
+    pub fn heartbeat_topic(&self) -> String {
+        format!("{}.{}", self.heartbeat_topics_prefix, self.topic_prefix)
+    }
+
+    /// Whether the scope and the filters capture `db.coll`.
+    pub fn captures(&self, db: &str, coll: &str) -> bool {
+        let in_scope = match &self.scope {
+            CaptureScope::Deployment => true,
+            CaptureScope::Database(d) => d == db,
+            CaptureScope::Collection { db: d, coll: c } => d == db && c == coll,
+        };
+        in_scope && self.filters.captures(db, coll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(extra: &[(&str, &str)]) -> Props {
+        let mut p: Props = [
+            (
+                "mongodb.connection.string",
+                "mongodb://127.0.0.1:27017/?replicaSet=rs0",
+            ),
+            ("topic.prefix", "mongo1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            p.insert(k.to_string(), v.to_string());
+        }
+        p
+    }
+
+    #[test]
+    fn debezium_defaults() {
+        let c = MongoConfig::parse(&props(&[])).unwrap();
+        assert!(c.capture_mode.update_full() && !c.capture_mode.pre_image());
+        assert_eq!(c.scope, CaptureScope::Deployment);
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert!(c.tombstones_on_delete);
+        assert_eq!(
+            (c.max_batch_size, c.max_queue_size, c.poll_interval_ms),
+            (2048, 8192, 500)
+        );
+        assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.mongo1");
+        assert_eq!(c.source_partition()["server_id"], "mongo1");
+        assert_eq!(
+            c.connection_string,
+            "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+        );
+    }
+
+    #[test]
+    fn missing_required_keys_are_named() {
+        let err = MongoConfig::parse(&Props::new()).unwrap_err().to_string();
+        assert!(
+            err.contains("mongodb.connection.string") && err.contains("topic.prefix"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn credentials_and_tls_join_the_connection_string() {
+        let c = MongoConfig::parse(&props(&[
+            ("mongodb.connection.string", "mongodb://h1:1,h2:2"),
+            ("mongodb.user", "deb"),
+            ("mongodb.password", "p@ss:w"),
+            ("mongodb.ssl.enabled", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.connection_string,
+            "mongodb://deb:p%40ss%3Aw@h1:1,h2:2/?authSource=admin&tls=true"
+        );
+        let e = MongoConfig::parse(&props(&[("mongodb.connection.string", "mongodb+srv://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mongodb+srv") && e.contains("mongodb://"), "{e}");
+    }
+
+    #[test]
+    fn scopes_need_targets() {
+        let c = MongoConfig::parse(&props(&[
+            ("capture.scope", "collection"),
+            ("capture.target", "inv.orders"),
+        ]))
+        .unwrap();
+        assert!(c.captures("inv", "orders") && !c.captures("inv", "users"));
+        assert!(MongoConfig::parse(&props(&[("capture.scope", "database")])).is_err());
+        assert!(MongoConfig::parse(&props(&[
+            ("capture.scope", "collection"),
+            ("capture.target", "nodot")
+        ]))
+        .is_err());
+    }
+
+    #[test]
+    fn filters_match_whole_names() {
+        let c = MongoConfig::parse(&props(&[
+            ("database.include.list", "inv.*,shop"),
+            ("collection.exclude.list", "inventory\\.secret.*"),
+            (
+                "field.exclude.list",
+                "*.users.password,inventory.orders.card.number",
+            ),
+        ]))
+        .unwrap();
+        assert!(c.captures("inventory", "users") && c.captures("SHOP", "x"));
+        assert!(!c.captures("shopping", "x") && !c.captures("admin", "x"));
+        assert!(!c.captures("inventory", "secrets") && !c.captures("inventory", "system.views"));
+        assert_eq!(c.filters.excluded_fields("shop", "users"), vec!["password"]);
+        assert_eq!(
+            c.filters.excluded_fields("inventory", "orders"),
+            vec!["card.number"]
+        );
+        let lit = MongoConfig::parse(&props(&[
+            ("filters.match.mode", "literal"),
+            ("database.include.list", "a.b"),
+        ]))
+        .unwrap();
+        assert!(lit.filters.captures_db("a.b") && !lit.filters.captures_db("axb"));
+    }
+
+    #[test]
+    fn modes_parse_and_bad_values_name_the_key() {
+        let c = MongoConfig::parse(&props(&[
+            ("capture.mode", "change_streams_with_pre_image"),
+            ("snapshot.mode", "when_needed"),
+            ("skipped.operations", "u,d"),
+        ]))
+        .unwrap();
+        assert!(c.capture_mode.pre_image() && !c.capture_mode.update_full());
+        assert_eq!(c.snapshot_mode, SnapshotMode::WhenNeeded);
+        assert!(c.skipped.update && c.skipped.delete && !c.skipped.create);
+        for (k, v) in [
+            ("capture.mode.full.update.type", "post_image"),
+            ("collection.include.list", "a("),
+            ("field.exclude.list", "db.coll"),
+            ("skipped.operations", "x"),
+        ] {
+            let e = MongoConfig::parse(&props(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(k), "{k}: {e}");
+        }
+    }
+
+    #[test]
+    fn unsupported_keys_are_declared() {
+        let def = config_def();
+        for k in [
+            "field.renames",
+            "provide.transaction.metadata",
+            "cursor.pipeline",
+        ] {
+            assert!(def.key(k).unwrap().unsupported, "{k}");
+        }
+        assert!(!def.key("collection.include.list").unwrap().unsupported);
+    }
+}

@@ -1,0 +1,30 @@
+//! MongoDB source, Debezium-compatible (io.debezium.connector.mongodb.MongoDbConnector).
+//!
+//! Layers:
+//! - [`config`]: Debezium 2.7's keys and defaults, typed once.
+//! - [`json`]: BSON to the extended JSON text Debezium writes (strict mode
+//!   for documents, relaxed for the key's `_id`).
+//! - [`schema`], [`events`]: the key/envelope schemas per collection and
+//!   the records of one change (tombstones after deletes).
+//! - [`offset`]: `{sec, ord, resume_token, lsid?, txnNumber?, initsync?}`
+//!   under the partition `{"server_id": <topic.prefix>}`, as Debezium 2.x.
+//! - [`snapshot`]: records the change stream position, then reads every
+//!   captured collection; [`stream`]: the change stream from that position
+//!   (or from the committed offset). Together: nothing missed, see their docs.
+//! - [`task`]: the connector, start planning and the background reader.
+//!
+//! Built on the official `mongodb` driver (3.9, rustls, no DNS-SRV):
+//! about 3.5 min of extra clean debug build on this 2-core machine and ~100
+//! crates in Cargo.lock (measured when it was added).
+
+pub mod config;
+pub mod events;
+pub mod json;
+pub mod offset;
+pub mod oplog;
+pub mod schema;
+pub mod snapshot;
+pub mod stream;
+pub mod task;
+
+pub use task::{MongoDbConnector, MongoDbSourceTask};

@@ -1,0 +1,166 @@
+//! The source offset: where a restart resumes.
+//!
+//! Debezium 2.x's MongoDB offset, under the source partition
+//! `{"server_id": <topic.prefix>}`:
+//! `{"sec": <cluster time seconds>, "ord": <increment>, "resume_token":
+//! <base64 of the resume token document>, "lsid"?, "txnNumber"?,
+//! "initsync"?: true}`. The resume token is opaque (SecantusDB's are not
+//! mongod's KeyString); a restart passes it back as `resumeAfter`, which
+//! starts exactly after the event it names. Offsets written by older
+//! Debezium versions (the token's hex `_data` string) are read too.
+//!
+//! Without a token (a snapshot that began on a server that gave none), the
+//! cluster time is the position: `startAtOperationTime`, inclusive, so the
+//! events at that exact time may be delivered twice, never skipped.
+//!
+//! `initsync: true` marks records of a snapshot still in progress: a task
+//! that restarts with it snapshots again (as Debezium does).
+
+use base64::Engine as _;
+use bson::{Document, Timestamp};
+use sluice_runtime::data::JsonMap;
+
+/// A typed MongoDB source offset.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MongoOffset {
+    pub sec: u32,
+    pub ord: u32,
+    /// The change stream's resume token (`{"_data": ...}`), or for the
+    /// oplog mode none (the cluster time is exact there).
+    pub resume_token: Option<Document>,
+    pub lsid: Option<String>,
+    pub txn_number: Option<i64>,
+    pub initsync: bool,
+}
+
+/// An offset that cannot be read back.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct OffsetError(String);
+
+impl MongoOffset {
+    pub fn timestamp(&self) -> Timestamp {
+        Timestamp {
+            time: self.sec,
+            increment: self.ord,
+        }
+    }
+
+    pub fn to_json(&self) -> JsonMap {
+        let mut m = JsonMap::new();
+        m.insert("sec".into(), self.sec.into());
+        m.insert("ord".into(), self.ord.into());
+        if let Some(t) = &self.resume_token {
+            let mut bytes = Vec::new();
+            if t.to_writer(&mut bytes).is_ok() {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                m.insert("resume_token".into(), b64.into());
+            }
+        }
+        if let Some(l) = &self.lsid {
+            m.insert("lsid".into(), l.clone().into());
+        }
+        if let Some(n) = self.txn_number {
+            m.insert("txnNumber".into(), n.into());
+        }
+        if self.initsync {
+            m.insert("initsync".into(), true.into());
+        }
+        m
+    }
+
+    pub fn from_json(m: &JsonMap) -> Result<MongoOffset, OffsetError> {
+        let num = |k: &str| -> Result<u32, OffsetError> {
+            match m.get(k) {
+                None | Some(serde_json::Value::Null) => Ok(0),
+                Some(v) => v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        OffsetError(format!("'{k}' is {v}, not a 32-bit unsigned number"))
+                    }),
+            }
+        };
+        let resume_token = match m.get("resume_token") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(decode_token(s)?),
+            Some(v) => return Err(OffsetError(format!("'resume_token' is {v}, not a string"))),
+        };
+        Ok(MongoOffset {
+            sec: num("sec")?,
+            ord: num("ord")?,
+            resume_token,
+            lsid: m.get("lsid").and_then(|v| v.as_str()).map(str::to_string),
+            txn_number: m.get("txnNumber").and_then(|v| v.as_i64()),
+            initsync: m
+                .get("initsync")
+                .map(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"))
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// Base64 of the token's BSON (Debezium 2.x), or the bare hex `_data`
+/// string older versions stored.
+fn decode_token(s: &str) -> Result<Document, OffsetError> {
+    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s) {
+        if let Ok(doc) = Document::from_reader(&mut bytes.as_slice()) {
+            return Ok(doc);
+        }
+    }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut d = Document::new();
+        d.insert("_data", s);
+        return Ok(d);
+    }
+    Err(OffsetError(format!(
+        "'resume_token' {s:?} is neither base64 BSON nor a hex token"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn round_trips() {
+        let o = MongoOffset {
+            sec: 1_700_000_000,
+            ord: 7,
+            resume_token: Some(doc! {"_data": "8264ABCDEF"}),
+            lsid: Some("{\"id\": 1}".into()),
+            txn_number: Some(3),
+            initsync: true,
+        };
+        let j = o.to_json();
+        assert_eq!(j["sec"], 1_700_000_000u32);
+        assert!(j["resume_token"].as_str().unwrap().len() > 8);
+        assert_eq!(MongoOffset::from_json(&j).unwrap(), o);
+        let plain = MongoOffset {
+            sec: 5,
+            ..Default::default()
+        };
+        assert_eq!(MongoOffset::from_json(&plain.to_json()).unwrap(), plain);
+        assert!(!plain.to_json().contains_key("initsync"));
+    }
+
+    #[test]
+    fn reads_old_hex_tokens_and_refuses_garbage() {
+        let mut j = JsonMap::new();
+        j.insert("sec".into(), 10.into());
+        j.insert("ord".into(), 1.into());
+        j.insert("resume_token".into(), "826F".into());
+        let o = MongoOffset::from_json(&j).unwrap();
+        assert_eq!(o.resume_token, Some(doc! {"_data": "826F"}));
+        j.insert("resume_token".into(), "not a token!".into());
+        assert!(MongoOffset::from_json(&j).is_err());
+        j.insert("resume_token".into(), serde_json::Value::Null);
+        j.insert("sec".into(), (-1).into());
+        assert!(MongoOffset::from_json(&j)
+            .unwrap_err()
+            .to_string()
+            .contains("sec"));
+    }
+}

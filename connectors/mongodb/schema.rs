@@ -1,0 +1,237 @@
+//! Debezium 2.7's MongoDB event schemas, built once per collection.
+//!
+//! Key: `<prefix>.<db>.<coll>.Key` {id: string} where `id` is the `_id` in
+//! relaxed extended JSON. Value: `<prefix>.<db>.<coll>.Envelope` {before,
+//! after (io.debezium.data.Json strings), updateDescription, source, op,
+//! ts_ms, transaction}. Documents are strings, so a collection's schemas
+//! never change whatever its documents hold.
+
+use std::sync::{Arc, OnceLock};
+
+use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
+
+/// Debezium's snapshot marker values (io.debezium.data.Enum).
+const SNAPSHOT_VALUES: &str =
+    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
+
+/// An optional io.debezium.data.Json string.
+pub fn json_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        SchemaBuilder::string()
+            .name(names::DBZ_JSON)
+            .version(1)
+            .optional()
+            .build()
+    })
+    .clone()
+}
+
+/// io.debezium.connector.mongo.Source, fields in Debezium 2.7's order.
+pub fn source_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        let snapshot = SchemaBuilder::string()
+            .name(names::DBZ_ENUM)
+            .version(1)
+            .parameter("allowed", SNAPSHOT_VALUES)
+            .default_value(Value::String("false".into()))
+            .optional()
+            .build();
+        SchemaBuilder::structure()
+            .name("io.debezium.connector.mongo.Source")
+            .field("version", schemas::string())
+            .field("connector", schemas::string())
+            .field("name", schemas::string())
+            .field("ts_ms", schemas::int64())
+            .field("snapshot", snapshot)
+            .field("db", schemas::string())
+            .field("sequence", schemas::optional_string())
+            .field("ts_us", schemas::optional_int64())
+            .field("ts_ns", schemas::optional_int64())
+            .field("collection", schemas::string())
+            .field("ord", schemas::int32())
+            .field("lsid", schemas::optional_string())
+            .field("txnNumber", schemas::optional_int64())
+            .field("wallTime", schemas::optional_int64())
+            .build()
+    })
+    .clone()
+}
+
+/// Field positions in [`source_schema`].
+pub mod source_field {
+    pub const VERSION: usize = 0;
+    pub const CONNECTOR: usize = 1;
+    pub const NAME: usize = 2;
+    pub const TS_MS: usize = 3;
+    pub const SNAPSHOT: usize = 4;
+    pub const DB: usize = 5;
+    pub const TS_US: usize = 7;
+    pub const TS_NS: usize = 8;
+    pub const COLLECTION: usize = 9;
+    pub const ORD: usize = 10;
+    pub const LSID: usize = 11;
+    pub const TXN_NUMBER: usize = 12;
+    pub const WALL_TIME: usize = 13;
+    pub const COUNT: usize = 14;
+}
+
+/// io.debezium.connector.mongodb.changestream.truncatedarray.
+pub fn truncated_array_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        SchemaBuilder::structure()
+            .name("io.debezium.connector.mongodb.changestream.truncatedarray")
+            .version(1)
+            .field("field", schemas::string())
+            .field("size", schemas::int32())
+            .build()
+    })
+    .clone()
+}
+
+/// io.debezium.connector.mongodb.changestream.updatedescription.
+pub fn update_description_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        SchemaBuilder::structure()
+            .name("io.debezium.connector.mongodb.changestream.updatedescription")
+            .version(1)
+            .optional()
+            .field(
+                "removedFields",
+                SchemaBuilder::array(schemas::string()).optional().build(),
+            )
+            .field("updatedFields", json_schema())
+            .field(
+                "truncatedArrays",
+                SchemaBuilder::array(truncated_array_schema())
+                    .optional()
+                    .build(),
+            )
+            .build()
+    })
+    .clone()
+}
+
+/// The envelope's optional `transaction` block (event.block).
+pub fn transaction_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        SchemaBuilder::structure()
+            .name("event.block")
+            .version(1)
+            .field("id", schemas::string())
+            .field("total_order", schemas::int64())
+            .field("data_collection_order", schemas::int64())
+            .optional()
+            .build()
+    })
+    .clone()
+}
+
+/// Field positions in the envelope.
+pub mod envelope_field {
+    pub const BEFORE: usize = 0;
+    pub const AFTER: usize = 1;
+    pub const UPDATE_DESCRIPTION: usize = 2;
+    pub const SOURCE: usize = 3;
+    pub const OP: usize = 4;
+    pub const TS_MS: usize = 5;
+    pub const COUNT: usize = 7;
+}
+
+/// A topic name Kafka accepts: `[a-zA-Z0-9._-]`, others become `_`.
+pub fn topic_name(parts: &[&str]) -> String {
+    let mut s = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        s.extend(p.chars().map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        }));
+    }
+    s
+}
+
+/// One captured collection: its topic, schemas and excluded fields.
+#[derive(Debug)]
+pub struct CollectionSchema {
+    pub db: String,
+    pub coll: String,
+    pub topic: String,
+    pub key: Arc<Schema>,
+    pub envelope: Arc<Schema>,
+    /// Dotted field paths left out of documents (field.exclude.list).
+    pub excluded_fields: Vec<String>,
+}
+
+impl CollectionSchema {
+    pub fn new(prefix: &str, db: &str, coll: &str, excluded_fields: Vec<String>) -> Self {
+        let topic = topic_name(&[prefix, db, coll]);
+        let key = SchemaBuilder::structure()
+            .name(format!("{topic}.Key"))
+            .field("id", schemas::string())
+            .build();
+        let envelope = SchemaBuilder::structure()
+            .name(format!("{topic}.Envelope"))
+            .field("before", json_schema())
+            .field("after", json_schema())
+            .field("updateDescription", update_description_schema())
+            .field("source", source_schema())
+            .field("op", schemas::optional_string())
+            .field("ts_ms", schemas::optional_int64())
+            .field("transaction", transaction_schema())
+            .build();
+        CollectionSchema {
+            db: db.to_string(),
+            coll: coll.to_string(),
+            topic,
+            key,
+            envelope,
+            excluded_fields,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_field_orders_are_debeziums() {
+        let c = CollectionSchema::new("mongo1", "inventory", "customers", vec![]);
+        assert_eq!(c.topic, "mongo1.inventory.customers");
+        assert_eq!(c.key.name(), Some("mongo1.inventory.customers.Key"));
+        assert_eq!(
+            c.envelope.name(),
+            Some("mongo1.inventory.customers.Envelope")
+        );
+        let names: Vec<&str> = c.envelope.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "before",
+                "after",
+                "updateDescription",
+                "source",
+                "op",
+                "ts_ms",
+                "transaction"
+            ]
+        );
+        assert_eq!(names.len(), envelope_field::COUNT);
+        let src = source_schema();
+        assert_eq!(src.fields.len(), source_field::COUNT);
+        assert_eq!(src.fields[source_field::COLLECTION].name, "collection");
+        assert_eq!(src.fields[source_field::WALL_TIME].name, "wallTime");
+        assert_eq!(src.fields[source_field::TS_NS].name, "ts_ns");
+        assert_eq!(topic_name(&["p", "my db", "c$1"]), "p.my_db.c_1");
+    }
+}
