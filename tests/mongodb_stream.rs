@@ -1,0 +1,530 @@
+//! The MongoDB connector against SecantusDB and the real broker: snapshot +
+//! change stream under concurrent writes with every document accounted for
+//! (the topic, applied in order by key, equals the collection by `_id`);
+//! Debezium's shapes for updates, replaces, deletes and transactions;
+//! resuming after a clean restart and a kill -9 without loss.
+//!
+//! Test data is written with pymongo from the project's venv
+//! (scripts/pyenv); a missing server fails the test with the command that
+//! starts it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Message;
+use serde_json::{json, Value};
+
+fn mongo_uri() -> String {
+    std::env::var("SLUICE_MONGODB_URI")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27018/?directConnection=true".into())
+}
+
+fn python() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    format!("{home}/.cache/sluice/venv/bin/python")
+}
+
+/// Runs a pymongo script (`c` is the client, `json`, `sys` imported) and
+/// returns its stdout.
+fn py(script: &str) -> String {
+    py_at(&mongo_uri(), script)
+}
+
+fn py_at(uri: &str, script: &str) -> String {
+    let full = format!(
+        "import json, sys, os, random, pymongo\nc = pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=5000)\n{script}\n"
+    );
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(&full)
+        .env("URI", uri)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}); create the venv with scripts/pyenv",
+                python()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "pymongo script failed:\n{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails (never skips) when the server is down.
+fn require_mongodb() {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=3000).admin.command('ping')")
+        .env("URI", mongo_uri())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        _ => panic!(
+            "no MongoDB-compatible server answers at {}; start it with scripts/services up mongodb",
+            mongo_uri()
+        ),
+    }
+}
+
+fn worker(dir: &TempDir) -> Sluice {
+    Sluice::start(
+        dir.path(),
+        &[
+            (
+                "key.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("key.converter.schemas.enable", "false"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+        ],
+    )
+}
+
+fn create(s: &Sluice, name: &str, config: Value) {
+    let r = s.post(
+        "/connectors",
+        &json!({"name": name, "config": config}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.wait_status(name, "a RUNNING task", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+}
+
+fn base_config(prefix: &str, db: &str) -> Value {
+    base_config_at(&mongo_uri(), prefix, db)
+}
+
+fn base_config_at(uri: &str, prefix: &str, db: &str) -> Value {
+    json!({
+        "connector.class": "io.debezium.connector.mongodb.MongoDbConnector",
+        "mongodb.connection.string": uri,
+        "topic.prefix": prefix,
+        "database.include.list": db,
+    })
+}
+
+/// One event read back: key id, value (None for a tombstone).
+#[derive(Debug, Clone)]
+struct Event {
+    id: String,
+    value: Option<Value>,
+}
+
+impl Event {
+    fn op(&self) -> &str {
+        self.value
+            .as_ref()
+            .and_then(|v| v["op"].as_str())
+            .unwrap_or("")
+    }
+    fn after(&self) -> Option<Value> {
+        let a = self.value.as_ref()?["after"].as_str()?;
+        Some(serde_json::from_str(a).expect("after is JSON"))
+    }
+}
+
+/// Reads `topic` from the start until `done` holds for what was read.
+struct TopicTail {
+    consumer: BaseConsumer,
+    events: Vec<Event>,
+}
+
+impl TopicTail {
+    fn new(topic: &str) -> TopicTail {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", kafka_bootstrap())
+            .set("group.id", unique("mongo-test"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .set("topic.metadata.refresh.interval.ms", "500")
+            .set("log_level", "3")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        TopicTail {
+            consumer,
+            events: Vec::new(),
+        }
+    }
+
+    fn until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&[Event]) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.events) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; {} events read",
+                self.events.len()
+            );
+            if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(200)) {
+                let key: Value = serde_json::from_slice(m.key().expect("keyed")).expect("key JSON");
+                let value = m
+                    .payload()
+                    .map(|p| serde_json::from_slice(p).expect("value JSON"));
+                self.events.push(Event {
+                    id: key["id"].as_str().expect("key id").to_string(),
+                    value,
+                });
+            }
+        }
+    }
+}
+
+/// The collection as `_id` (relaxed JSON) → document, read with pymongo.
+fn collection_state(db: &str, coll: &str) -> BTreeMap<String, Value> {
+    let out = py(&format!(
+        "from bson import json_util\nfor d in c['{db}']['{coll}'].find():\n    print(json.dumps(d['_id']), '\\t', json_util.dumps(d))"
+    ));
+    out.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                serde_json::from_str(v.trim()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The state the events describe, applied in order by key.
+fn replay(events: &[Event]) -> BTreeMap<String, Value> {
+    let mut state = BTreeMap::new();
+    for e in events {
+        match e.op() {
+            "r" | "c" | "u" => {
+                if let Some(a) = e.after() {
+                    state.insert(e.id.clone(), a);
+                }
+            }
+            "d" => {
+                state.remove(&e.id);
+            }
+            _ => {}
+        }
+    }
+    state
+}
+
+fn has_id(events: &[Event], id: &str) -> bool {
+    events.iter().any(|e| e.id == id && e.value.is_some())
+}
+
+#[test]
+fn snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
+    require_mongodb();
+    let db = unique("snapdb").replace('-', "_");
+    py(&format!(
+        "c['{db}'].docs.insert_many([{{'_id': i, 'n': i, 'tag': 'seed', 'nested': {{'a': [i, 'x']}}}} for i in range(3000)])"
+    ));
+    let dir = TempDir::new("mongo-snap");
+    let s = worker(&dir);
+    let prefix = unique("msnap");
+    let name = unique("mongo-snap");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["max.batch.size"] = json!("500");
+    create(&s, &name, cfg);
+    // Concurrent writes while the snapshot runs and after: inserts, $set
+    // updates, replaces and deletes on random documents.
+    let writer = Command::new(python())
+        .arg("-c")
+        .arg(format!(
+            "import os, random, time, pymongo\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 4\nnext_id = 3000\nwhile time.time() < end:\n    r = random.random()\n    i = random.randrange(next_id)\n    if r < 0.4:\n        t.insert_one({{'_id': next_id, 'n': next_id, 'tag': 'live'}}); next_id += 1\n    elif r < 0.7:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'upd', 'v': random.randrange(1000)}}, '$unset': {{'nested': ''}}}})\n    elif r < 0.85:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced'}})\n    else:\n        t.delete_one({{'_id': i}})\n"
+        ))
+        .env("URI", mongo_uri())
+        .stdout(Stdio::null())
+        .status()
+        .expect("writer");
+    assert!(writer.success());
+    py(&format!(
+        "c['{db}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})"
+    ));
+    let topic = format!("{prefix}.{db}.docs");
+    let mut tail = TopicTail::new(&topic);
+    tail.until("the sentinel document", Duration::from_secs(180), |ev| {
+        has_id(ev, "-1")
+    });
+    let reads: Vec<&Event> = tail.events.iter().filter(|e| e.op() == "r").collect();
+    assert!(
+        reads.len() >= 2500,
+        "snapshot read only {} documents",
+        reads.len()
+    );
+    let markers: Vec<&str> = reads
+        .iter()
+        .map(|e| {
+            e.value.as_ref().unwrap()["source"]["snapshot"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        markers.iter().filter(|m| **m == "last").count(),
+        1,
+        "one last snapshot record"
+    );
+    assert!(tail.events.iter().any(|e| e.op() == "c") && tail.events.iter().any(|e| e.op() == "d"));
+    let expected = collection_state(&db, "docs");
+    let got = replay(&tail.events);
+    let missing: Vec<&String> = expected.keys().filter(|k| !got.contains_key(*k)).collect();
+    let extra: Vec<&String> = got.keys().filter(|k| !expected.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (id, doc) in &expected {
+        assert_eq!(&got[id], doc, "document {id} differs");
+    }
+    let status = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+}
+
+#[test]
+fn updates_replaces_deletes_and_transactions_have_debeziums_shapes() {
+    require_mongodb();
+    let db = unique("shapedb").replace('-', "_");
+    py(&format!("c['{db}'].create_collection('items')"));
+    let dir = TempDir::new("mongo-shapes");
+    let s = worker(&dir);
+    let prefix = unique("mshape");
+    let name = unique("mongo-shapes");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["capture.mode"] = json!("change_streams");
+    cfg["field.exclude.list"] = json!(format!("{db}.items.secret"));
+    create(&s, &name, cfg);
+    py(&format!(
+        "t = c['{db}'].items\nt.insert_one({{'_id': 1, 'a': 1, 'secret': 'x', 'arr': [1, 2, 3]}})\nt.update_one({{'_id': 1}}, {{'$set': {{'b': 2, 'secret': 'y'}}, '$unset': {{'a': ''}}}})\nt.replace_one({{'_id': 1}}, {{'r': True, 'secret': 'z'}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': 2}}, session=s)\n        t.insert_one({{'_id': 3}}, session=s)\nt.delete_one({{'_id': 1}})"
+    ));
+    let topic = format!("{prefix}.{db}.items");
+    let mut tail = TopicTail::new(&topic);
+    tail.until(
+        "insert, update, replace, 2 txn inserts, delete + tombstone",
+        Duration::from_secs(60),
+        |ev| ev.len() >= 7,
+    );
+    let ev = &tail.events;
+    let ops: Vec<&str> = ev.iter().map(Event::op).collect();
+    assert_eq!(ops, ["c", "u", "u", "c", "c", "d", ""], "{ev:?}");
+    assert_eq!(
+        ev[0].after().unwrap(),
+        json!({"_id": 1, "a": 1, "arr": [1, 2, 3]}),
+        "secret excluded"
+    );
+    let v = ev[0].value.as_ref().unwrap();
+    assert_eq!(v["source"]["connector"], "mongodb");
+    assert_eq!(v["source"]["name"], prefix.as_str());
+    assert_eq!(v["source"]["db"], db.as_str());
+    assert_eq!(v["source"]["collection"], "items");
+    assert_eq!(v["source"]["snapshot"], "false");
+    assert!(v["source"]["ord"].is_i64() && v["source"]["ts_ms"].is_i64() && v["ts_ms"].is_i64());
+    // change_streams: updates carry only the description.
+    let u = ev[1].value.as_ref().unwrap();
+    assert!(u["after"].is_null(), "{u}");
+    let updated: Value =
+        serde_json::from_str(u["updateDescription"]["updatedFields"].as_str().unwrap()).unwrap();
+    assert_eq!(updated, json!({"b": 2}));
+    assert_eq!(u["updateDescription"]["removedFields"], json!(["a"]));
+    // A replace is an update with the whole document.
+    assert_eq!(ev[2].after().unwrap(), json!({"_id": 1, "r": true}));
+    assert!(ev[2].value.as_ref().unwrap()["updateDescription"].is_null());
+    // Transactions: lsid and txnNumber on each event of the transaction.
+    for e in &ev[3..5] {
+        let src = &e.value.as_ref().unwrap()["source"];
+        assert!(src["lsid"].as_str().unwrap().contains("\"id\""), "{src}");
+        assert!(src["txnNumber"].is_i64(), "{src}");
+    }
+    assert_eq!((ev[3].id.as_str(), ev[4].id.as_str()), ("2", "3"));
+    assert!(ev[0].value.as_ref().unwrap()["source"]["lsid"].is_null());
+    // Delete, then its tombstone with the same key.
+    assert!(ev[5].after().is_none());
+    assert_eq!((ev[5].id.as_str(), ev[6].id.as_str()), ("1", "1"));
+    assert!(ev[6].value.is_none());
+}
+
+#[test]
+fn resumes_after_restart_and_kill_9_without_loss() {
+    require_mongodb();
+    let db = unique("resumedb").replace('-', "_");
+    py(&format!("c['{db}'].create_collection('r')"));
+    let dir = TempDir::new("mongo-resume");
+    let mut s = worker(&dir);
+    let prefix = unique("mresume");
+    let name = unique("mongo-resume");
+    create(&s, &name, base_config(&prefix, &db));
+    let insert = |from: i32, to: i32| {
+        py(&format!(
+            "c['{db}'].r.insert_many([{{'_id': i, 'v': i}} for i in range({from}, {to})])"
+        ));
+    };
+    let topic = format!("{prefix}.{db}.r");
+    let mut tail = TopicTail::new(&topic);
+    insert(0, 200);
+    tail.until("the first 200 documents", Duration::from_secs(60), |ev| {
+        has_id(ev, "199")
+    });
+    // Let the worker commit past them, then kill it hard.
+    std::thread::sleep(Duration::from_millis(1500));
+    s.kill9();
+    insert(200, 400);
+    let mut s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    s.wait_status(&name, "RUNNING after kill -9", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+    insert(400, 500);
+    tail.until(
+        "documents written while down and after restart",
+        Duration::from_secs(90),
+        |ev| has_id(ev, "499"),
+    );
+    s.terminate();
+    insert(500, 600);
+    let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    s.wait_status(&name, "RUNNING after a clean restart", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+    tail.until(
+        "documents written during a clean stop",
+        Duration::from_secs(90),
+        |ev| has_id(ev, "599"),
+    );
+    for i in 0..600 {
+        assert!(
+            has_id(&tail.events, &i.to_string()),
+            "document {i} never reached the topic"
+        );
+    }
+    // No second snapshot: a resumed stream, not a re-read.
+    assert!(
+        tail.events.iter().all(|e| e.op() != "r"),
+        "unexpected snapshot reads"
+    );
+    let creates = tail.events.iter().filter(|e| e.op() == "c").count();
+    assert!(
+        creates < 900,
+        "{creates} creates for 600 documents: resume re-read too much"
+    );
+}
+
+/// A private SecantusDB whose oplog keeps only a few entries, so that a
+/// stopped connector's position falls out of it.
+struct SmallOplogServer {
+    child: std::process::Child,
+    uri: String,
+}
+
+impl SmallOplogServer {
+    fn start() -> SmallOplogServer {
+        require_mongodb();
+        let port = free_port();
+        let bin = python().replace("/python", "/secantusd-py");
+        let child = Command::new(&bin)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--storage-path",
+                ":memory:",
+            ])
+            .args(["--oplog-max-entries", "20"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); install it with scripts/pyenv"));
+        let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+        let server = SmallOplogServer { child, uri };
+        wait_for(
+            "the private SecantusDB to answer",
+            Duration::from_secs(30),
+            || {
+                let ok = Command::new(python())
+                .arg("-c")
+                .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=500).admin.command('ping')")
+                .env("URI", &server.uri)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+                ok.then_some(())
+            },
+        );
+        server
+    }
+}
+
+impl Drop for SmallOplogServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn history_lost_fails_with_the_remedy_then_when_needed_resnapshots() {
+    let server = SmallOplogServer::start();
+    let uri = server.uri.clone();
+    let db = unique("lostdb").replace('-', "_");
+    py_at(
+        &uri,
+        &format!("c['{db}'].h.insert_many([{{'_id': i}} for i in range(10)])"),
+    );
+    let dir = TempDir::new("mongo-lost");
+    let mut s = worker(&dir);
+    let prefix = unique("mlost");
+    let name = unique("mongo-lost");
+    create(&s, &name, base_config_at(&uri, &prefix, &db));
+    let topic = format!("{prefix}.{db}.h");
+    let mut tail = TopicTail::new(&topic);
+    py_at(&uri, &format!("c['{db}'].h.insert_one({{'_id': 100}})"));
+    tail.until("the streamed insert", Duration::from_secs(60), |ev| {
+        has_id(ev, "100")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    s.terminate();
+    // Changes while stopped, more than the oplog keeps: the saved position
+    // falls out of it.
+    py_at(
+        &uri,
+        &format!(
+            "for i in range(101, 160):\n    c['{db}'].h.insert_one({{'_id': i}})\nprint(c.admin.command({{'secantusAdmin.pruneOplog': 1}}))"
+        ),
+    );
+    let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    let st = s.wait_status(&name, "FAILED (history lost)", |v| {
+        v["tasks"][0]["state"] == "FAILED"
+    });
+    let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(trace.contains("snapshot.mode=when_needed"), "{trace}");
+    assert!(trace.contains("no longer available"), "{trace}");
+    // With when_needed, the task takes a new snapshot and streams on.
+    let mut cfg = base_config_at(&uri, &prefix, &db);
+    cfg["snapshot.mode"] = json!("when_needed");
+    let r = s.put(&format!("/connectors/{name}/config"), &cfg.to_string());
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = s.post(&format!("/connectors/{name}/restart?includeTasks=true"), "");
+    assert!(r.status < 300, "{}", r.body);
+    s.wait_status(&name, "RUNNING with when_needed", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+    tail.until(
+        "a new snapshot with the lost documents",
+        Duration::from_secs(60),
+        |ev| (101..160).all(|id| ev.iter().any(|e| e.id == id.to_string() && e.op() == "r")),
+    );
+    py_at(&uri, &format!("c['{db}'].h.insert_one({{'_id': 1000}})"));
+    tail.until(
+        "streaming after the new snapshot",
+        Duration::from_secs(60),
+        |ev| ev.iter().any(|e| e.id == "1000" && e.op() == "c"),
+    );
+}
