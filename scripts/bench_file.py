@@ -10,7 +10,6 @@ is the kernel's high-water mark (VmHWM) of each process.
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -66,14 +65,15 @@ def main():
     for f in admin.create_topics([NewTopic(f"bench-{k}-{run}", 1, 1) for k in ("plain", "sluice")]).values():
         f.result(30)
 
-    # Reference: plain librdkafka producer.
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    res = subprocess.run([a.plain, a.bootstrap, f"bench-plain-{run}", data],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.exit(f"plain producer failed: {res.stderr}")
-    out = res.stdout
-    plain_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # Reference: plain librdkafka producer. wait4 gives this child's own
+    # peak RSS (RUSAGE_CHILDREN would include the build that ran before).
+    proc = subprocess.Popen([a.plain, a.bootstrap, f"bench-plain-{run}", data],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        sys.exit(f"plain producer failed: {err}")
+    plain_rss_kb = usage.ru_maxrss
     fields = dict(kv.split("=") for kv in out.split())
     plain_secs = float(fields["seconds"])
 
