@@ -21,8 +21,11 @@
 //! marked `snapshot: true` except the very last, which carries the
 //! completed offset (the snapshot position). A restart that finds a
 //! `snapshot: true` offset (or none) takes the snapshot again from the
-//! start (rows may be delivered twice, never missed); only after the last
-//! record is acked does a restart stream instead.
+//! start (rows may be delivered twice, never missed) and then streams
+//! from the *first* attempt's position, so that a row the first attempt
+//! emitted and that was deleted before the second one still gets its
+//! delete event; only after the last record is acked does a restart
+//! stream instead.
 //!
 //! Memory stays flat: rows are read one packet at a time
 //! ([`Connection::next_row`]) and sent downstream in batches through a
@@ -119,6 +122,13 @@ async fn begin_consistent(
     })
 }
 
+async fn still_on_server(conn: &mut Connection, file: &str) -> bool {
+    match conn.query("SHOW BINARY LOGS").await {
+        Ok(rs) => (0..rs.rows.len()).any(|i| rs.text(i, 0) == Some(file)),
+        Err(_) => false,
+    }
+}
+
 /// The DDL of a table, for the snapshot's schema change events.
 async fn create_statement(conn: &mut Connection, def: &TableDef) -> Option<String> {
     let rs = conn
@@ -166,6 +176,7 @@ pub async fn snapshot(
     cap: &mut Capture,
     ctx: &SourceTaskContext,
     with_data: bool,
+    earlier: Option<BinlogOffset>,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<Option<BinlogOffset>, MySqlError> {
     let cfg = cap.cfg.clone();
@@ -174,6 +185,20 @@ pub async fn snapshot(
     conn.exec("SET SESSION time_zone = '+00:00'").await?;
     let tables = list_tables(cap.meta().await?, &cfg.filters).await?;
     let mut pos = begin_consistent(&mut conn, cfg.locking_mode).await?;
+    if let Some(e) = earlier.filter(|e| e.pos > 0) {
+        // A snapshot that did not complete: stream from its (earlier)
+        // position, so that changes between the two snapshots, deletes
+        // of rows the first one already emitted included, reach the topic.
+        if still_on_server(&mut conn, &e.file).await {
+            tracing::info!(connector = %ctx.connector, "an earlier snapshot did not complete; streaming will start from its position {}:{}", e.file, e.pos);
+            pos = BinlogOffset {
+                snapshot: false,
+                event: 0,
+                row: 0,
+                ..e
+            };
+        }
+    }
     tracing::info!(connector = %ctx.connector, "snapshot of {} tables at {}:{}", tables.len(), pos.file, pos.pos);
     let done_offset = Arc::new(pos.to_json());
     let running = Arc::new(

@@ -95,13 +95,23 @@ impl SourceConnector for MySqlConnector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
     /// Snapshot (with rows, or schema only), then stream (unless `only`).
+    /// `earlier`: the position of a snapshot that did not complete.
     Snapshot {
         with_data: bool,
         only: bool,
+        earlier: Option<BinlogOffset>,
     },
     Stream(BinlogOffset),
     /// never without an offset: the oldest binlog on the server.
     StreamFromOldest,
+}
+
+fn snap(with_data: bool, only: bool, earlier: Option<&BinlogOffset>) -> Start {
+    Start::Snapshot {
+        with_data,
+        only,
+        earlier: earlier.cloned(),
+    }
 }
 
 /// Decides where a task starts from its committed offset and snapshot.mode.
@@ -112,18 +122,9 @@ pub fn plan_start(mode: SnapshotMode, offset: Option<&BinlogOffset>) -> Start {
             snapshot: false,
             ..o.clone()
         }),
-        (_, SnapshotMode::Initial | SnapshotMode::WhenNeeded) => Start::Snapshot {
-            with_data: true,
-            only: false,
-        },
-        (_, SnapshotMode::InitialOnly) => Start::Snapshot {
-            with_data: true,
-            only: true,
-        },
-        (_, SnapshotMode::NoData | SnapshotMode::Recovery) => Start::Snapshot {
-            with_data: false,
-            only: false,
-        },
+        (o, SnapshotMode::Initial | SnapshotMode::WhenNeeded) => snap(true, false, o),
+        (o, SnapshotMode::InitialOnly) => snap(true, true, o),
+        (o, SnapshotMode::NoData | SnapshotMode::Recovery) => snap(false, false, o),
         (None, SnapshotMode::Never) => Start::StreamFromOldest,
     }
 }
@@ -161,10 +162,10 @@ impl MySqlSourceTask {
         };
         let start = match &self.last {
             Some(o) => plan_start(cfg.snapshot_mode, Some(o)),
-            None => self.start.clone().unwrap_or(Start::Snapshot {
-                with_data: true,
-                only: false,
-            }),
+            None => self
+                .start
+                .clone()
+                .unwrap_or_else(|| snap(true, false, None)),
         };
         let cap_batches = (cfg.max_queue_size / cfg.max_batch_size.max(1)).max(2);
         let (tx, rx) = mpsc::channel(cap_batches);
@@ -190,8 +191,11 @@ async fn run(
     let mut cap = Capture::new(cfg.clone(), history);
     let from = match start {
         Start::Stream(o) => o,
-        Start::Snapshot { with_data, only } => match snapshot(&mut cap, &ctx, with_data, tx).await?
-        {
+        Start::Snapshot {
+            with_data,
+            only,
+            earlier,
+        } => match snapshot(&mut cap, &ctx, with_data, earlier, tx).await? {
             None => return Ok(()),
             Some(pos) if only => {
                 tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: snapshot done at {pos}; not streaming");
@@ -218,7 +222,7 @@ async fn run(
             if e.server_code() == Some(1236) && cfg.snapshot_mode == SnapshotMode::WhenNeeded =>
         {
             tracing::warn!(connector = %ctx.connector, "{e}; snapshot.mode=when_needed: taking a new snapshot");
-            let Some(pos) = snapshot(&mut cap, &ctx, true, tx).await? else {
+            let Some(pos) = snapshot(&mut cap, &ctx, true, None, tx).await? else {
                 return Ok(());
             };
             stream(&mut cap, pos, tx).await.map_err(TaskError::from)
@@ -346,46 +350,19 @@ mod tests {
     #[test]
     fn start_follows_offset_and_snapshot_mode() {
         use SnapshotMode::*;
-        assert_eq!(
-            plan_start(Initial, None),
-            Start::Snapshot {
-                with_data: true,
-                only: false
-            }
-        );
+        assert_eq!(plan_start(Initial, None), snap(true, false, None));
         assert_eq!(
             plan_start(Initial, Some(&off(false))),
             Start::Stream(off(false))
         );
-        // An incomplete snapshot is taken again.
+        // An incomplete snapshot is taken again, streaming from its position.
         assert_eq!(
             plan_start(Initial, Some(&off(true))),
-            Start::Snapshot {
-                with_data: true,
-                only: false
-            }
+            snap(true, false, Some(&off(true)))
         );
-        assert_eq!(
-            plan_start(WhenNeeded, None),
-            Start::Snapshot {
-                with_data: true,
-                only: false
-            }
-        );
-        assert_eq!(
-            plan_start(InitialOnly, None),
-            Start::Snapshot {
-                with_data: true,
-                only: true
-            }
-        );
-        assert_eq!(
-            plan_start(NoData, None),
-            Start::Snapshot {
-                with_data: false,
-                only: false
-            }
-        );
+        assert_eq!(plan_start(WhenNeeded, None), snap(true, false, None));
+        assert_eq!(plan_start(InitialOnly, None), snap(true, true, None));
+        assert_eq!(plan_start(NoData, None), snap(false, false, None));
         assert_eq!(plan_start(Never, None), Start::StreamFromOldest);
         assert_eq!(
             plan_start(Never, Some(&off(true))),

@@ -167,7 +167,10 @@ impl Sluice {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("connector {name} never reached {what}; last status: {last}\nlog:\n{}", self.log_text());
+        panic!(
+            "connector {name} never reached {what}; last status: {last}\nlog:\n{}",
+            self.log_text()
+        );
     }
 
     pub fn log_text(&self) -> String {
@@ -257,7 +260,11 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io:
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
     Ok(Response {
         status,
         headers,
@@ -268,7 +275,9 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io:
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     loop {
-        let Some((size, rest)) = s.split_once("\r\n") else { break };
+        let Some((size, rest)) = s.split_once("\r\n") else {
+            break;
+        };
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
         if n == 0 || rest.len() < n {
             break;
@@ -338,5 +347,153 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs SQL on the private MariaDB as root with the `mariadb` client and
+/// returns its tab-separated output (no headers). Panics with the command
+/// that starts the server when it is down.
+pub fn mariadb(sql: &str) -> String {
+    let host = std::env::var("SLUICE_MARIADB_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("SLUICE_MARIADB_PORT").unwrap_or_else(|_| "3307".into());
+    let pw = std::env::var("SLUICE_MARIADB_ROOT_PASSWORD").unwrap_or_else(|_| "sluice".into());
+    let out = Command::new("mariadb")
+        .args(["--no-defaults", "-h", &host, "-P", &port, "-uroot"])
+        .arg(format!("-p{pw}"))
+        .args(["-N", "-B", "-e", sql])
+        .output()
+        .expect("run the mariadb client (apt-get install mariadb-client)");
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("Can't connect") || err.contains("ERROR 2002") || err.contains("ERROR 2003")
+        {
+            panic!("the private MariaDB at {host}:{port} is not reachable ({err}); start it with scripts/services up mariadb");
+        }
+        panic!("SQL failed: {sql}\n{err}");
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The connector JSON a Debezium user would POST, for the private MariaDB.
+pub fn mysql_connector_config(
+    name: &str,
+    prefix: &str,
+    db: &str,
+    history: &Path,
+    extra: &[(&str, &str)],
+) -> Value {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    // A server id per connector: replicas must not share one.
+    let server_id = 10_000
+        + (std::process::id() as u64 * 7919
+            + unique("").len() as u64 * 31
+            + std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as u64)
+            % 1_000_000;
+    let mut config = serde_json::json!({
+        "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+        "database.hostname": env("SLUICE_MARIADB_HOST", "127.0.0.1"),
+        "database.port": env("SLUICE_MARIADB_PORT", "3307"),
+        "database.user": env("SLUICE_MARIADB_USER", "sluice"),
+        "database.password": env("SLUICE_MARIADB_PASSWORD", "sluice"),
+        "database.server.id": server_id.to_string(),
+        "topic.prefix": prefix,
+        "database.include.list": db,
+        "schema.history.internal.kafka.bootstrap.servers": "unused:9092",
+        "schema.history.internal.file.filename": history.display().to_string(),
+        "tasks.max": "1"
+    });
+    for (k, v) in extra {
+        config[*k] = Value::String(v.to_string());
+    }
+    serde_json::json!({"name": name, "config": config})
+}
+
+/// A JSON-converter record's key and value (`payload`s), parsed.
+pub fn json_payloads(r: &Record) -> (Value, Value) {
+    let parse = |b: &Option<Vec<u8>>| match b {
+        None => Value::Null,
+        Some(b) => serde_json::from_slice::<Value>(b)
+            .map(|v| v.get("payload").cloned().unwrap_or(v))
+            .unwrap_or(Value::Null),
+    };
+    (parse(&r.key), parse(&r.value))
+}
+
+/// A consumer that keeps reading one topic from the beginning, for tests
+/// that wait until what arrived satisfies a condition.
+pub struct TopicReader {
+    consumer: BaseConsumer,
+    /// (partition, offset) already read: a rebalance may deliver again.
+    seen: std::collections::HashSet<(i32, i64)>,
+    pub records: Vec<Record>,
+    /// Each record's key and value payloads (JSON converter), parsed once.
+    pub parsed: Vec<(Value, Value)>,
+}
+
+impl TopicReader {
+    pub fn new(bootstrap: &str, topic: &str) -> TopicReader {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", unique("test-reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .set("topic.metadata.refresh.interval.ms", "500")
+            .set("log_level", "3")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        TopicReader {
+            consumer,
+            seen: Default::default(),
+            records: Vec::new(),
+            parsed: Vec::new(),
+        }
+    }
+
+    /// Reads until `done(records)` holds; panics with `what` at the deadline.
+    /// The condition is checked when the reader has caught up with the
+    /// topic (a poll came back empty), and at least every 5 s.
+    pub fn read_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[(Value, Value)]) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        let mut last_check = Instant::now();
+        loop {
+            let idle = match self.consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) if !self.seen.insert((m.partition(), m.offset())) => false,
+                Some(Ok(m)) => {
+                    let r = Record {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers: Vec::new(),
+                    };
+                    self.parsed.push(json_payloads(&r));
+                    self.records.push(r);
+                    false
+                }
+                _ => true,
+            };
+            if !idle && last_check.elapsed() < Duration::from_secs(5) {
+                continue;
+            }
+            last_check = Instant::now();
+            if done(&self.parsed) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; {} records read",
+                    self.records.len()
+                );
+            }
+        }
     }
 }
