@@ -242,3 +242,38 @@ fn initial_state_and_loggers() {
     assert_eq!(s.get("/admin/loggers/sluice_runtime").json()["level"], "DEBUG");
     assert_error(&s.put("/admin/loggers/x", &json!({"level": "LOUD"}).to_string()), 404, "LOUD");
 }
+
+#[test]
+fn sink_offsets_read_alter_and_reset() {
+    let bootstrap = kafka_bootstrap();
+    let dir = TempDir::new("rest-sink-offsets");
+    std::fs::write(dir.path().join("in.txt"), "1\n2\n3\n4\n").unwrap();
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("rest-sink-offsets");
+    let name = unique("sinkoffs");
+    assert_eq!(create(&s, &format!("{name}-src"), &source_config(&dir, &topic)).status, 201);
+    assert_eq!(consume(&bootstrap, &topic, 4, Duration::from_secs(30)).len(), 4);
+    let out = dir.path().join("out.txt");
+    let sink = json!({"connector.class": "FileStreamSink", "file": out, "topics": topic});
+    assert_eq!(create(&s, &name, &sink).status, 201);
+    let offs = wait_for("committed sink offsets", Duration::from_secs(90), || {
+        let v = s.get(&format!("/connectors/{name}/offsets")).json();
+        (v["offsets"][0]["offset"]["kafka_offset"] == 4).then_some(v)
+    });
+    assert_eq!(
+        offs["offsets"][0]["partition"],
+        json!({"kafka_topic": topic, "kafka_partition": 0})
+    );
+    assert_error(&s.delete(&format!("/connectors/{name}/offsets")), 400, "STOPPED");
+    assert_eq!(s.put(&format!("/connectors/{name}/stop"), "").status, 204);
+    s.wait_status(&name, "STOPPED", |v| v["connector"]["state"] == "STOPPED");
+    let patch = json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 1}}]});
+    let r = s.patch(&format!("/connectors/{name}/offsets"), &patch.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = s.get(&format!("/connectors/{name}/offsets")).json();
+    assert_eq!(v["offsets"][0]["offset"]["kafka_offset"], 1, "{v}");
+    let r = s.delete(&format!("/connectors/{name}/offsets"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = s.get(&format!("/connectors/{name}/offsets")).json();
+    assert_eq!(v["offsets"], json!([]), "{v}");
+}
