@@ -390,7 +390,7 @@ fn connection_string(cfg: &Config) -> Result<String, ConfigError> {
         }
     }
     if !params.is_empty() {
-        let after_hosts = uri.splitn(2, "://").nth(1).unwrap_or("");
+        let after_hosts = uri.split_once("://").map_or("", |x| x.1);
         let sep = if uri.contains('?') {
             "&"
         } else if after_hosts.contains('/') {

@@ -56,8 +56,11 @@ fn write_doc(out: &mut String, doc: &Document, mode: Mode) {
     out.push('}');
 }
 
+/// Writes one field's value.
+type FieldWriter<'a> = &'a dyn Fn(&mut String);
+
 /// `{"name": value}` pairs written with the same layout.
-fn write_obj(out: &mut String, fields: &[(&str, &dyn Fn(&mut String))]) {
+fn write_obj(out: &mut String, fields: &[(&str, FieldWriter<'_>)]) {
     out.push('{');
     for (i, (k, f)) in fields.iter().enumerate() {
         if i > 0 {
