@@ -51,19 +51,31 @@ fn moves_100k_lines_byte_identical_and_in_order() {
     let output = dir.path().join("out.txt");
     write_input(&input);
     let topic = unique("file-lines");
-    let s = Sluice::start(dir.path(), &[("key.converter", STRING), ("value.converter", STRING)]);
+    let s = Sluice::start(
+        dir.path(),
+        &[("key.converter", STRING), ("value.converter", STRING)],
+    );
     // Fresh connector names: this broker can stall a consumer group that is
     // reused with another subscription after its members were killed.
     let name = unique("clean");
     create_pipeline(&s, &name, &input, &output, &topic);
-    wait_for("all lines in the sink file", Duration::from_secs(180), || {
-        (count_lines(&output) >= LINES).then_some(())
-    });
+    wait_for(
+        "all lines in the sink file",
+        Duration::from_secs(180),
+        || (count_lines(&output) >= LINES).then_some(()),
+    );
     // Flushes land as whole batches; give the sink no chance to add more.
-    assert_eq!(std::fs::read(&output).unwrap(), std::fs::read(&input).unwrap(), "sink file differs from source file");
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        std::fs::read(&input).unwrap(),
+        "sink file differs from source file"
+    );
     let in_topic = consume(&bootstrap, &topic, LINES, Duration::from_secs(60));
     assert_eq!(in_topic.len(), LINES);
-    assert_eq!(in_topic[0].value.as_deref(), Some(&b"line 000000 payload "[..]));
+    assert_eq!(
+        in_topic[0].value.as_deref(),
+        Some(&b"line 000000 payload "[..])
+    );
     let status = s.get(&format!("/connectors/{name}-src/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
 }
@@ -74,10 +86,16 @@ fn every_line_arrives_after_kill_9_midway() {
     let dir = TempDir::new("file-kill");
     let input = dir.path().join("in.txt");
     let output = dir.path().join("out.txt");
-    let lines: Vec<String> = (0..LINES).map(|i| format!("line {i:06} payload {}", "y".repeat(i % 40))).collect();
+    let lines: Vec<String> = (0..LINES)
+        .map(|i| format!("line {i:06} payload {}", "y".repeat(i % 40)))
+        .collect();
     let append = |range: std::ops::Range<usize>| {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&input).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&input)
+            .unwrap();
         let mut text = lines[range].join("\n");
         text.push('\n');
         f.write_all(text.as_bytes()).unwrap();
@@ -86,33 +104,50 @@ fn every_line_arrives_after_kill_9_midway() {
     // the second half is written while it is down.
     append(0..LINES / 2);
     let topic = unique("file-kill");
-    let mut s = Sluice::start(dir.path(), &[("key.converter", STRING), ("value.converter", STRING)]);
+    let mut s = Sluice::start(
+        dir.path(),
+        &[("key.converter", STRING), ("value.converter", STRING)],
+    );
     let name = unique("kill");
     create_pipeline(&s, &name, &input, &output, &topic);
-    wait_for("a quarter of the lines in the sink file", Duration::from_secs(180), || {
-        (count_lines(&output) >= LINES / 4).then_some(())
-    });
+    wait_for(
+        "a quarter of the lines in the sink file",
+        Duration::from_secs(180),
+        || (count_lines(&output) >= LINES / 4).then_some(()),
+    );
     s.kill9();
     let at_kill = count_lines(&output);
     append(LINES / 2..LINES);
     // The connectors come back from the config file, offsets from the offset file.
     let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
-    let st = s.wait_status(&format!("{name}-src"), "RUNNING", |v| v["tasks"][0]["state"] == "RUNNING");
+    let st = s.wait_status(&format!("{name}-src"), "RUNNING", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
     assert_eq!(st["connector"]["state"], "RUNNING");
 
     let expected: HashSet<&str> = lines.iter().map(String::as_str).collect();
-    let got = wait_for("every line in the sink file after restart", Duration::from_secs(180), || {
-        let text = std::fs::read_to_string(&output).unwrap_or_default();
-        let seen: HashSet<&str> = text.lines().collect();
-        (expected.iter().all(|l| seen.contains(l))).then(|| text.clone())
-    });
+    let got = wait_for(
+        "every line in the sink file after restart",
+        Duration::from_secs(180),
+        || {
+            let text = std::fs::read_to_string(&output).unwrap_or_default();
+            let seen: HashSet<&str> = text.lines().collect();
+            (expected.iter().all(|l| seen.contains(l))).then(|| text.clone())
+        },
+    );
     let out: Vec<&str> = got.lines().collect();
     // Duplicates are replays of records after the last commit; dropping
     // repeats must leave exactly the input, in order.
     let mut first = HashSet::new();
     let dedup: Vec<&str> = out.iter().copied().filter(|l| first.insert(*l)).collect();
     assert_eq!(dedup.len(), LINES);
-    assert!(dedup.iter().zip(lines.iter()).all(|(a, b)| *a == b.as_str()), "lines out of order");
+    assert!(
+        dedup
+            .iter()
+            .zip(lines.iter())
+            .all(|(a, b)| *a == b.as_str()),
+        "lines out of order"
+    );
     let duplicates = out.len() - LINES;
     let in_topic = consume(&bootstrap, &topic, usize::MAX, Duration::from_secs(10));
     let mut topic_seen = HashSet::new();
@@ -125,4 +160,85 @@ fn every_line_arrives_after_kill_9_midway() {
         "kill -9 at {at_kill} sink lines: sink duplicates {duplicates}, topic records {} (duplicates {topic_dups})",
         in_topic.len()
     );
+}
+
+#[test]
+fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let bootstrap = kafka_bootstrap();
+    let dir = TempDir::new("file-dlq");
+    let topic = unique("dlq-in");
+    let dlq = unique("dlq-out");
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .unwrap();
+    // The broker has no topic auto-creation: the source side of this test
+    // creates the input topic by producing through a Sluice-created topic.
+    let s = Sluice::start(dir.path(), &[]);
+    let input = dir.path().join("seed.txt");
+    std::fs::write(&input, "").unwrap();
+    let seed = json!({"name": unique("seed"), "config": {
+        "connector.class": "FileStreamSource", "file": input, "topic": topic}});
+    assert_eq!(s.post("/connectors", &seed.to_string()).status, 201);
+    std::fs::write(&input, "seed\n").unwrap();
+    assert_eq!(
+        consume(&bootstrap, &topic, 1, Duration::from_secs(30)).len(),
+        1
+    );
+    for v in [
+        r#"{"schema":{"type":"string","optional":false},"payload":"good-1"}"#,
+        "not json at all",
+        r#"{"schema":{"type":"string","optional":false},"payload":"good-2"}"#,
+    ] {
+        producer
+            .send(BaseRecord::<(), str>::to(&topic).payload(v))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let output = dir.path().join("out.txt");
+    let sink = json!({"name": unique("dlq-sink"), "config": {
+        "connector.class": "FileStreamSink", "file": output, "topics": topic,
+        "errors.tolerance": "all", "errors.log.enable": "true",
+        "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1",
+        "errors.deadletterqueue.context.headers.enable": "true"}});
+    let r = s.post("/connectors", &sink.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for(
+        "good records in the sink file",
+        Duration::from_secs(90),
+        || {
+            let text = std::fs::read_to_string(&output).unwrap_or_default();
+            text.contains("good-2").then_some(())
+        },
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        text.contains("good-1") && !text.contains("not json"),
+        "{text}"
+    );
+    let dead = consume(&bootstrap, &dlq, 1, Duration::from_secs(60));
+    assert_eq!(dead.len(), 1, "one record in the dead letter queue");
+    assert_eq!(dead[0].value.as_deref(), Some(&b"not json at all"[..]));
+    let header = |k: &str| {
+        dead[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.clone())
+            .map(|v| String::from_utf8(v).unwrap())
+    };
+    assert_eq!(
+        header("__connect.errors.topic").as_deref(),
+        Some(topic.as_str())
+    );
+    assert_eq!(
+        header("__connect.errors.stage").as_deref(),
+        Some("VALUE_CONVERTER")
+    );
+    assert_eq!(header("__connect.errors.offset").as_deref(), Some("2"));
+    assert!(header("__connect.errors.exception.message")
+        .unwrap()
+        .contains("value converter"));
 }

@@ -161,10 +161,9 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
                     ConfigType::String,
                     Some(""),
                     Importance::Medium,
-                    "Topic for records that failed.",
+                    "Topic for records that failed conversion or a transform (with errors.tolerance=all).",
                 )
                 .group("Error Handling")
-                .unsupported()
                 .define(
                     "errors.deadletterqueue.topic.replication.factor",
                     ConfigType::Short,

@@ -20,7 +20,8 @@ use super::{backoff, wait_while_paused, ErrorPolicy, TaskEnv, TaskShared, TaskSp
 use crate::config::{split_list, sub_map};
 use crate::data::{Headers, RecordData, SinkRecord};
 use crate::herder::{State, TargetState};
-use crate::kafka::client_config;
+use crate::kafka::admin::TopicSettings;
+use crate::kafka::{client_config, make_headers, OutRecord, TaskProducer};
 use crate::plugin::{SinkTask, SinkTaskContext, TaskError};
 
 /// The consumer group of a sink connector, as Kafka Connect names it.
@@ -130,11 +131,15 @@ pub(super) async fn run(
     let mut seen_topics = std::collections::HashSet::new();
     let mut paused_assignment = false;
 
+    let mut dlq = DeadLetterQueue::open(&env, props).await?;
     let result: Result<(), String> = async {
         loop {
             let target = *control.borrow();
             if target != TargetState::Running {
                 if target == TargetState::Paused && !paused_assignment {
+                    if let Some(dlq) = dlq.as_mut() {
+                        dlq.settle().await?;
+                    }
                     flush_and_commit(task.as_mut(), &consumer, &mut pending).await?;
                     if let Ok(a) = consumer.assignment() {
                         let _ = consumer.pause(&a);
@@ -171,16 +176,18 @@ pub(super) async fn run(
                     if seen_topics.insert(m.topic.clone()) {
                         (env.on_topic)(&spec.connector, &m.topic);
                     }
-                    match convert(&converters, &chain, m) {
+                    match convert(&converters, &chain, &m) {
                         Ok(Some(r)) => records.push(r),
                         Ok(None) => {}
-                        Err(e) => {
-                            if policy.tolerate_all {
-                                if policy.log {
-                                    tracing::warn!(connector = %spec.connector, "skipping a record (errors.tolerance=all): {e}");
-                                }
-                            } else {
-                                return Err(format!("{e}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records"));
+                        Err(f) => {
+                            if !policy.tolerate_all {
+                                return Err(format!("{}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records", f.message));
+                            }
+                            if policy.log {
+                                tracing::warn!(connector = %spec.connector, "skipping a record (errors.tolerance=all): {}", f.message);
+                            }
+                            if let Some(dlq) = dlq.as_mut() {
+                                dlq.send(&m, &f, &spec.connector, spec.task).await?;
                             }
                         }
                     }
@@ -188,6 +195,9 @@ pub(super) async fn run(
                 put_with_retry(task.as_mut(), records, &mut control).await?;
             }
             if last_flush.elapsed() >= flush_every {
+                if let Some(dlq) = dlq.as_mut() {
+                    dlq.settle().await?;
+                }
                 flush_and_commit(task.as_mut(), &consumer, &mut pending).await?;
                 last_flush = Instant::now();
             }
@@ -195,6 +205,10 @@ pub(super) async fn run(
     }
     .await;
     let commit = if result.is_ok() {
+        match dlq.as_mut() {
+            Some(d) => d.settle().await,
+            None => Ok(()),
+        }?;
         flush_and_commit(task.as_mut(), &consumer, &mut pending).await
     } else {
         Ok(())
@@ -257,37 +271,43 @@ fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<Vec<Msg>, String> {
     Ok(out)
 }
 
-fn convert(converters: &Converters, chain: &Chain, m: Msg) -> Result<Option<SinkRecord>, String> {
+/// Why a record could not be handed to the task: the stage (as Kafka
+/// Connect names it in `__connect.errors.stage`) and the message.
+struct Failure {
+    stage: &'static str,
+    class: &'static str,
+    message: String,
+}
+
+fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<SinkRecord>, Failure> {
+    let at = format!("{}-{}@{}", m.topic, m.partition, m.offset);
     let mut headers = Headers::new();
     for (k, v) in &m.headers {
         let sv = converters
             .header
             .to_connect_header(&m.topic, k, v.as_deref())
-            .map_err(|e| {
-                format!(
-                    "header converter failed for header {k} at {}-{}@{}: {e}",
-                    m.topic, m.partition, m.offset
-                )
+            .map_err(|e| Failure {
+                stage: "HEADER_CONVERTER",
+                class: "header.converter",
+                message: format!("header converter failed for header {k} at {at}: {e}"),
             })?;
         headers.add(k.clone(), sv.schema, sv.value);
     }
     let key = converters
         .key
         .to_connect(&m.topic, &headers, m.key.as_deref())
-        .map_err(|e| {
-            format!(
-                "key converter failed at {}-{}@{}: {e}",
-                m.topic, m.partition, m.offset
-            )
+        .map_err(|e| Failure {
+            stage: "KEY_CONVERTER",
+            class: "key.converter",
+            message: format!("key converter failed at {at}: {e}"),
         })?;
     let value = converters
         .value
         .to_connect(&m.topic, &headers, m.value.as_deref())
-        .map_err(|e| {
-            format!(
-                "value converter failed at {}-{}@{}: {e}",
-                m.topic, m.partition, m.offset
-            )
+        .map_err(|e| Failure {
+            stage: "VALUE_CONVERTER",
+            class: "value.converter",
+            message: format!("value converter failed at {at}: {e}"),
         })?;
     let data = RecordData {
         topic: m.topic.clone(),
@@ -299,16 +319,143 @@ fn convert(converters: &Converters, chain: &Chain, m: Msg) -> Result<Option<Sink
         timestamp: m.timestamp,
         headers,
     };
-    let data = match chain.apply(data).map_err(|e| e.0)? {
+    let data = match chain.apply(data).map_err(|e| Failure {
+        stage: "TRANSFORMATION",
+        class: "transforms",
+        message: format!("{} at {at}", e.0),
+    })? {
         Some(d) => d,
         None => return Ok(None),
     };
     Ok(Some(SinkRecord {
         data,
         kafka_offset: m.offset,
-        original_topic: m.topic,
+        original_topic: m.topic.clone(),
         original_partition: m.partition,
     }))
+}
+
+/// `errors.deadletterqueue.topic.name`: records that failed conversion or a
+/// transform go there as they were read (key, value and headers bytes), with
+/// Kafka Connect's `__connect.errors.*` headers when
+/// `errors.deadletterqueue.context.headers.enable=true`. Consumer offsets
+/// are committed past such a record only after the DLQ write was acked.
+struct DeadLetterQueue {
+    topic: String,
+    producer: TaskProducer,
+    context_headers: bool,
+    next_seq: u64,
+}
+
+impl DeadLetterQueue {
+    async fn open(
+        env: &TaskEnv,
+        props: &crate::plugin::Props,
+    ) -> Result<Option<DeadLetterQueue>, String> {
+        let topic = match props
+            .get("errors.deadletterqueue.topic.name")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            Some(t) => t.to_string(),
+            None => return Ok(None),
+        };
+        let rf: i32 = props
+            .get("errors.deadletterqueue.topic.replication.factor")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(3);
+        let settings = TopicSettings {
+            partitions: 1,
+            replication_factor: rf,
+            configs: Default::default(),
+        };
+        env.admin
+            .ensure_topic(&topic, &settings)
+            .await
+            .map_err(|e| format!("dead letter queue topic {topic}: {e}"))?;
+        let mut producer_settings = env.worker.producer_overrides();
+        producer_settings.extend(sub_map(props, "producer.override."));
+        let producer = TaskProducer::new(&env.worker.bootstrap_servers, &producer_settings)
+            .map_err(|e| e.to_string())?;
+        let context_headers = props
+            .get("errors.deadletterqueue.context.headers.enable")
+            .map(|v| v.trim().eq_ignore_ascii_case("true"))
+            .unwrap_or(false);
+        Ok(Some(DeadLetterQueue {
+            topic,
+            producer,
+            context_headers,
+            next_seq: 0,
+        }))
+    }
+
+    async fn send(
+        &mut self,
+        m: &Msg,
+        f: &Failure,
+        connector: &str,
+        task: u32,
+    ) -> Result<(), String> {
+        let mut headers = m.headers.clone();
+        if self.context_headers {
+            let ctx: [(&str, String); 8] = [
+                ("__connect.errors.topic", m.topic.clone()),
+                ("__connect.errors.partition", m.partition.to_string()),
+                ("__connect.errors.offset", m.offset.to_string()),
+                ("__connect.errors.connector.name", connector.to_string()),
+                ("__connect.errors.task.id", task.to_string()),
+                ("__connect.errors.stage", f.stage.to_string()),
+                ("__connect.errors.class.name", f.class.to_string()),
+                ("__connect.errors.exception.message", f.message.clone()),
+            ];
+            for (k, v) in ctx {
+                headers.push((k.to_string(), Some(v.into_bytes())));
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.producer
+            .send(
+                OutRecord {
+                    topic: &self.topic,
+                    partition: None,
+                    key: m.key.as_deref(),
+                    value: m.value.as_deref(),
+                    headers: make_headers(&headers),
+                    timestamp: m.timestamp,
+                },
+                seq,
+            )
+            .await
+            .map_err(|e| format!("cannot write to the dead letter queue {}: {e}", self.topic))
+    }
+
+    /// Waits until every DLQ record is acked; a failed one fails the task.
+    async fn settle(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut acked = 0u64;
+        loop {
+            let (ok, failed) = self.producer.acks.drain();
+            if let Some((_, e)) = failed.first() {
+                return Err(format!(
+                    "a record could not be written to the dead letter queue {}: {e}",
+                    self.topic
+                ));
+            }
+            acked += ok.len() as u64;
+            if acked >= self.next_seq {
+                self.next_seq = 0;
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the dead letter queue {} did not acknowledge within 60 s",
+                    self.topic
+                ));
+            }
+            self.producer.acks.wait(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 async fn put_with_retry(
