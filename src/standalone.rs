@@ -20,17 +20,25 @@ use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
 use sluice_runtime::worker::config::{read_properties, WorkerConfig};
 use sluice_runtime::worker::{TaskEnv, Worker};
 
-pub async fn run(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Result<()> {
+/// Runs a standalone worker with the plugins of `registry` until SIGINT/SIGTERM.
+pub async fn run(
+    registry: sluice_runtime::Registry,
+    worker_file: PathBuf,
+    connector_files: Vec<PathBuf>,
+) -> Result<()> {
     let loggers = rest::loggers::init_logging("INFO");
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     let offset_file = cfg.offset_file.clone().ok_or_else(|| {
         anyhow!("worker config: offset.storage.file.filename is not set; standalone mode keeps source offsets in that file (e.g. offset.storage.file.filename=/var/lib/sluice/connect.offsets)")
     })?;
-    let offsets: Arc<dyn OffsetStore> = Arc::new(
-        FileOffsetStore::open(offset_file).map_err(|e| anyhow!("offset store: {e}"))?,
-    );
-    let config_file = cfg.config_file.clone().expect("derived from the offset file");
-    let configs = Arc::new(FileConfigStore::open(config_file).map_err(|e| anyhow!("config store: {e}"))?);
+    let offsets: Arc<dyn OffsetStore> =
+        Arc::new(FileOffsetStore::open(offset_file).map_err(|e| anyhow!("offset store: {e}"))?);
+    let config_file = cfg
+        .config_file
+        .clone()
+        .expect("derived from the offset file");
+    let configs =
+        Arc::new(FileConfigStore::open(config_file).map_err(|e| anyhow!("config store: {e}"))?);
     let connector_configs = connector_files
         .iter()
         .map(|p| read_connector_file(p))
@@ -46,12 +54,13 @@ pub async fn run(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Result<
 
     let cfg = Arc::new(cfg);
     let admin = Arc::new(
-        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides()).map_err(|e| anyhow!("{e}"))?,
+        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides())
+            .map_err(|e| anyhow!("{e}"))?,
     );
     let topic_store = configs.clone();
     let env = TaskEnv {
         worker: cfg.clone(),
-        registry: Arc::new(crate::registry::builtin()),
+        registry: Arc::new(registry),
         offsets: offsets.clone(),
         admin,
         on_topic: Arc::new(move |connector, topic| record_topic(&topic_store, connector, topic)),
@@ -67,7 +76,10 @@ pub async fn run(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Result<
     }
 
     let router = rest::router(herder.clone(), loggers);
-    tracing::info!("Sluice standalone worker listening on http://{}", cfg.rest_bind);
+    tracing::info!(
+        "Sluice standalone worker listening on http://{}",
+        cfg.rest_bind
+    );
     rest::serve(listener, router, shutdown_signal())
         .await
         .context("REST server failed")?;
@@ -81,13 +93,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -130,7 +143,10 @@ pub fn read_connector_file(path: &Path) -> Result<(String, BTreeMap<String, Stri
         let v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| anyhow!("connector config {} is not valid JSON: {e}", path.display()))?;
         let (name, map) = match v.get("config") {
-            Some(c) => (v.get("name").and_then(|n| n.as_str()).map(str::to_string), c.clone()),
+            Some(c) => (
+                v.get("name").and_then(|n| n.as_str()).map(str::to_string),
+                c.clone(),
+            ),
             None => (None, v.clone()),
         };
         let obj = map
@@ -157,10 +173,18 @@ pub fn read_connector_file(path: &Path) -> Result<(String, BTreeMap<String, Stri
         .get("name")
         .cloned()
         .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| anyhow!("connector config {} has no name; add name=...", path.display()))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "connector config {} has no name; add name=...",
+                path.display()
+            )
+        })?;
     config.insert("name".into(), name.clone());
     if name.contains('/') {
-        bail!("connector name {name} in {} must not contain '/'", path.display());
+        bail!(
+            "connector name {name} in {} must not contain '/'",
+            path.display()
+        );
     }
     Ok((name, config))
 }

@@ -99,11 +99,37 @@ impl Sluice {
         Self::start_with(worker_file, port, dir)
     }
 
+    /// Writes a worker config into `dir`; returns (file, port).
+    pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> (PathBuf, u16) {
+        let port = free_port();
+        let mut props = format!(
+            "bootstrap.servers={}\nlisteners=http://127.0.0.1:{port}\noffset.storage.file.filename={}\noffset.flush.interval.ms=1000\n",
+            kafka_bootstrap(),
+            dir.join("connect.offsets").display()
+        );
+        for (k, v) in extra {
+            props.push_str(&format!("{k}={v}\n"));
+        }
+        let worker_file = dir.join("worker.properties");
+        std::fs::write(&worker_file, props).unwrap();
+        (worker_file, port)
+    }
+
     /// Starts a worker on an existing config (after a kill, say).
     pub fn start_with(worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
+        Self::start_program(
+            Path::new(env!("CARGO_BIN_EXE_sluice")),
+            worker_file,
+            port,
+            dir,
+        )
+    }
+
+    /// Starts another binary built on Sluice's library (an example, say).
+    pub fn start_program(program: &Path, worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
         let log = dir.join(format!("sluice-{}.log", unique("run")));
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        let child = Command::new(program)
             .arg("standalone")
             .arg(&worker_file)
             .stdout(Stdio::from(out.try_clone().unwrap()))
