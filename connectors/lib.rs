@@ -1,5 +1,5 @@
 //! Source and sink connectors, one folder each.
 
-pub mod mysql;
 pub mod file;
 pub mod mongodb;
+pub mod mysql;

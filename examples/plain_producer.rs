@@ -28,7 +28,10 @@ impl ProducerContext for Counter {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    anyhow::ensure!(args.len() == 4, "usage: plain_producer BOOTSTRAP TOPIC FILE");
+    anyhow::ensure!(
+        args.len() == 4,
+        "usage: plain_producer BOOTSTRAP TOPIC FILE"
+    );
     let (bootstrap, topic, file) = (&args[1], &args[2], &args[3]);
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -60,7 +63,12 @@ fn main() -> anyhow::Result<()> {
     }
     producer.flush(Duration::from_secs(300))?;
     let secs = start.elapsed().as_secs_f64();
-    anyhow::ensure!(ok.load(Ordering::Relaxed) == sent, "only {} of {sent} delivered ({} failed)", ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    anyhow::ensure!(
+        ok.load(Ordering::Relaxed) == sent,
+        "only {} of {sent} delivered ({} failed)",
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed)
+    );
     println!("records={sent} seconds={secs:.3}");
     Ok(())
 }

@@ -18,21 +18,34 @@ fn run_with(dir: &TempDir, props: &str) -> (i32, String) {
         .expect("run sluice");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!stderr.contains("panicked") && !stdout.contains("panicked"), "panicked:\n{stderr}\n{stdout}");
+    assert!(
+        !stderr.contains("panicked") && !stdout.contains("panicked"),
+        "panicked:\n{stderr}\n{stdout}"
+    );
     (out.status.code().unwrap_or(-1), stderr)
 }
 
 fn assert_one_line(code: i32, stderr: &str, needle: &str) {
     assert_ne!(code, 0, "must exit non-zero; stderr: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("sluice:")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("sluice:"))
+        .collect();
     assert_eq!(lines.len(), 1, "one error line expected, got:\n{stderr}");
-    assert!(lines[0].contains(needle), "{:?} should mention {needle:?}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{:?} should mention {needle:?}",
+        lines[0]
+    );
 }
 
 #[test]
 fn missing_bootstrap_servers() {
     let dir = TempDir::new("cfg-bootstrap");
-    let (code, err) = run_with(&dir, &format!("offset.storage.file.filename={}/o\n", dir.path().display()));
+    let (code, err) = run_with(
+        &dir,
+        &format!("offset.storage.file.filename={}/o\n", dir.path().display()),
+    );
     assert_one_line(code, &err, "bootstrap.servers");
 }
 

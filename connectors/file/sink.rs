@@ -9,8 +9,13 @@ use sluice_runtime::{
 };
 
 fn def() -> ConfigDef {
-    ConfigDef::new().define("file", ConfigType::String, Some(""), Importance::High,
-        "Destination filename. If not specified, the standard output will be used.")
+    ConfigDef::new().define(
+        "file",
+        ConfigType::String,
+        Some(""),
+        Importance::High,
+        "Destination filename. If not specified, the standard output will be used.",
+    )
 }
 
 /// `org.apache.kafka.connect.file.FileStreamSinkConnector`.
@@ -69,7 +74,11 @@ fn render(v: &Value, out: &mut Vec<u8>) {
 }
 
 impl SinkTask for FileStreamSinkTask {
-    fn start(&mut self, props: Props, _ctx: SinkTaskContext) -> BoxFuture<'_, Result<(), TaskError>> {
+    fn start(
+        &mut self,
+        props: Props,
+        _ctx: SinkTaskContext,
+    ) -> BoxFuture<'_, Result<(), TaskError>> {
         Box::pin(async move {
             let cfg = def().parse(&props)?;
             self.filename = cfg.opt_string("file");
@@ -81,8 +90,14 @@ impl SinkTask for FileStreamSinkTask {
                         .append(true)
                         .open(f)
                         .map_err(|e| TaskError::Fatal(format!("cannot open {f} for appending: {e}; check the path and permissions")))?;
-                    self.file = Some(file.try_clone().map_err(|e| TaskError::Fatal(e.to_string()))?);
-                    self.out = Some(Box::new(std::io::BufWriter::with_capacity(256 * 1024, file)));
+                    self.file = Some(
+                        file.try_clone()
+                            .map_err(|e| TaskError::Fatal(e.to_string()))?,
+                    );
+                    self.out = Some(Box::new(std::io::BufWriter::with_capacity(
+                        256 * 1024,
+                        file,
+                    )));
                 }
             }
             Ok(())
@@ -91,24 +106,33 @@ impl SinkTask for FileStreamSinkTask {
 
     fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), TaskError>> {
         Box::pin(async move {
-            let out = self.out.as_mut().ok_or_else(|| TaskError::Fatal("put before start".into()))?;
+            let out = self
+                .out
+                .as_mut()
+                .ok_or_else(|| TaskError::Fatal("put before start".into()))?;
             let mut buf = Vec::with_capacity(records.len() * 32);
             for r in &records {
                 render(&r.data.value, &mut buf);
                 buf.push(b'\n');
             }
-            out.write_all(&buf)
-                .map_err(|e| TaskError::Retriable(format!("cannot write to {}: {e}", self.filename.as_deref().unwrap_or("stdout"))))
+            out.write_all(&buf).map_err(|e| {
+                TaskError::Retriable(format!(
+                    "cannot write to {}: {e}",
+                    self.filename.as_deref().unwrap_or("stdout")
+                ))
+            })
         })
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), TaskError>> {
         Box::pin(async move {
             if let Some(out) = self.out.as_mut() {
-                out.flush().map_err(|e| TaskError::Retriable(format!("cannot flush: {e}")))?;
+                out.flush()
+                    .map_err(|e| TaskError::Retriable(format!("cannot flush: {e}")))?;
             }
             if let Some(f) = &self.file {
-                f.sync_data().map_err(|e| TaskError::Retriable(format!("cannot fsync: {e}")))?;
+                f.sync_data()
+                    .map_err(|e| TaskError::Retriable(format!("cannot fsync: {e}")))?;
             }
             Ok(())
         })

@@ -92,14 +92,17 @@ impl FileStreamSourceTask {
                     Ok(file) => file,
                     // The file may appear later, as with Kafka Connect.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                    Err(e) => {
-                        return Err(TaskError::Retriable(format!("cannot open {f}: {e}")))
-                    }
+                    Err(e) => return Err(TaskError::Retriable(format!("cannot open {f}: {e}"))),
                 };
                 if self.position > 0 {
                     file.seek(SeekFrom::Start(self.position))
                         .await
-                        .map_err(|e| TaskError::Retriable(format!("cannot seek {f} to {}: {e}", self.position)))?;
+                        .map_err(|e| {
+                            TaskError::Retriable(format!(
+                                "cannot seek {f} to {}: {e}",
+                                self.position
+                            ))
+                        })?;
                 }
                 Box::new(file)
             }
@@ -110,14 +113,21 @@ impl FileStreamSourceTask {
 }
 
 impl SourceTask for FileStreamSourceTask {
-    fn start(&mut self, props: Props, ctx: SourceTaskContext) -> BoxFuture<'_, Result<(), TaskError>> {
+    fn start(
+        &mut self,
+        props: Props,
+        ctx: SourceTaskContext,
+    ) -> BoxFuture<'_, Result<(), TaskError>> {
         Box::pin(async move {
             let cfg = def().parse(&props)?;
             self.filename = cfg.opt_string("file");
             self.topic = cfg.string("topic")?;
             self.batch_size = cfg.i32("batch.size")?.max(1) as usize;
             if let Some(f) = &self.filename {
-                let partition = json!({"filename": f}).as_object().cloned().unwrap_or_default();
+                let partition = json!({"filename": f})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
                 if let Some(off) = ctx.offsets.offset(&partition) {
                     self.position = off
                         .get("position")
@@ -154,8 +164,18 @@ impl SourceTask for FileStreamSourceTask {
             let reader = self.reader.as_mut().expect("opened above");
             while out.len() < self.batch_size {
                 let before = self.partial.len();
-                let n = match tokio::time::timeout_at(deadline, reader.read_until(b'\n', &mut self.partial)).await {
-                    Ok(r) => r.map_err(|e| TaskError::Retriable(format!("cannot read {}: {e}", self.filename.as_deref().unwrap_or("stdin"))))?,
+                let n = match tokio::time::timeout_at(
+                    deadline,
+                    reader.read_until(b'\n', &mut self.partial),
+                )
+                .await
+                {
+                    Ok(r) => r.map_err(|e| {
+                        TaskError::Retriable(format!(
+                            "cannot read {}: {e}",
+                            self.filename.as_deref().unwrap_or("stdin")
+                        ))
+                    })?,
                     Err(_) => break,
                 };
                 if n == 0 {
