@@ -1,0 +1,171 @@
+//! DDL mid-stream, and a binlog purged past the saved offset: real
+//! `sluice standalone`, private MariaDB, events read back from the broker.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn db_name(tag: &str) -> String {
+    format!("sl_{}", unique(tag).replace('-', "_"))
+}
+
+fn field_names(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn alter_table_mid_stream_changes_columns_between_events() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("ddl");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10)); INSERT INTO {db}.t VALUES (1, 'seed');"
+    ));
+    let dir = TempDir::new("mysql-ddl");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-ddl");
+    let prefix = unique("md");
+    let cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("h.jsonl"), &[]);
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    reader.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    mariadb(&format!(
+        "INSERT INTO {db}.t VALUES (2, 'before');
+         ALTER TABLE {db}.t ADD COLUMN b INT NOT NULL DEFAULT 7;
+         INSERT INTO {db}.t VALUES (3, 'added', 8);
+         ALTER TABLE {db}.t RENAME COLUMN a TO a2;
+         INSERT INTO {db}.t VALUES (4, 'renamed', 9);
+         ALTER TABLE {db}.t DROP COLUMN b, MODIFY a2 VARCHAR(20) NOT NULL;
+         INSERT INTO {db}.t VALUES (5, 'dropped');
+         TRUNCATE TABLE {db}.t;
+         CREATE TABLE {db}.t2 (k INT PRIMARY KEY); INSERT INTO {db}.t2 VALUES (1);
+         RENAME TABLE {db}.t2 TO {db}.t3; INSERT INTO {db}.t3 VALUES (2);"
+    ));
+    reader.read_until("rows 2..5", Duration::from_secs(60), |r| r.len() >= 5);
+    let after: Vec<&Value> = reader.parsed.iter().map(|(_, v)| &v["after"]).collect();
+    assert_eq!(field_names(after[1]), ["id", "a"]);
+    assert_eq!(after[1]["a"], "before");
+    assert_eq!(field_names(after[2]), ["id", "a", "b"]);
+    assert_eq!(after[2]["b"], 8);
+    assert_eq!(field_names(after[3]), ["id", "a2", "b"]);
+    assert_eq!(after[3]["a2"], "renamed");
+    assert_eq!(field_names(after[4]), ["id", "a2"]);
+    // The value schema of each event says the same.
+    let schema_of = |i: usize| -> Vec<String> {
+        let v: Value = serde_json::from_slice(reader.records[i].value.as_ref().unwrap()).unwrap();
+        v["schema"]["fields"][1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(schema_of(2), ["id", "a", "b"]);
+    assert_eq!(schema_of(4), ["id", "a2"]);
+
+    let mut t3 = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t3"));
+    t3.read_until("the renamed table's insert", Duration::from_secs(60), |r| {
+        !r.is_empty()
+    });
+    assert_eq!(t3.parsed[0].1["after"]["k"], 2);
+
+    // Schema change events on the topic named by topic.prefix.
+    let mut changes = TopicReader::new(&bootstrap, &prefix);
+    changes.read_until("the DDL events", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| {
+            v["ddl"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("RENAME TABLE"))
+        })
+    });
+    let ddls: Vec<&str> = changes
+        .parsed
+        .iter()
+        .filter_map(|(_, v)| v["ddl"].as_str())
+        .collect();
+    assert!(ddls.iter().any(|d| d.contains("ADD COLUMN b")), "{ddls:?}");
+    let add = changes
+        .parsed
+        .iter()
+        .find(|(_, v)| {
+            v["ddl"]
+                .as_str()
+                .is_some_and(|d| d.contains("ADD COLUMN b"))
+        })
+        .unwrap();
+    assert_eq!(add.0["databaseName"], db.as_str());
+    assert_eq!(add.1["databaseName"], db.as_str());
+    assert_eq!(add.1["tableChanges"][0]["type"], "ALTER");
+    let cols: Vec<&str> = add.1["tableChanges"][0]["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    // tableChanges describe the table as information_schema shows it when
+    // the DDL is read (here possibly after later DDL already ran).
+    assert_eq!(cols.first(), Some(&"id"), "{cols:?}");
+    assert_eq!(add.1["source"]["connector"], "mysql");
+
+    // The history file records each table version.
+    let history = std::fs::read_to_string(dir.path().join("h.jsonl")).unwrap();
+    assert!(history.lines().count() >= 4, "{history}");
+    let status = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+}
+
+#[test]
+fn purged_binlog_fails_the_task_with_the_remedy() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("purge");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY); INSERT INTO {db}.t VALUES (1);"
+    ));
+    let dir = TempDir::new("mysql-purge");
+    let mut s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-purge");
+    let prefix = unique("mp");
+    let cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("h.jsonl"), &[]);
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    mariadb(&format!("INSERT INTO {db}.t VALUES (2);"));
+    reader.read_until("snapshot and one insert", Duration::from_secs(60), |r| {
+        r.len() >= 2
+    });
+    // Let the offset reach the file, then stop the worker and purge past it.
+    wait_for("a committed offset", Duration::from_secs(30), || {
+        std::fs::read_to_string(dir.path().join("connect.offsets"))
+            .ok()
+            .filter(|t| t.contains(&prefix))
+    });
+    s.kill9();
+    mariadb("FLUSH BINARY LOGS; FLUSH BINARY LOGS;");
+    let current = mariadb("SHOW MASTER STATUS");
+    let file = current.split('\t').next().unwrap().trim().to_string();
+    // A file another replica still reads is kept by the server: retry
+    // until the saved file is gone.
+    let saved = std::fs::read_to_string(dir.path().join("connect.offsets")).unwrap();
+    wait_for(
+        "the saved binlog file to be purged",
+        Duration::from_secs(60),
+        || {
+            mariadb(&format!("PURGE BINARY LOGS TO '{file}'"));
+            let logs = mariadb("SHOW BINARY LOGS");
+            logs.lines()
+                .filter_map(|l| l.split('\t').next())
+                .all(|f| !saved.contains(&format!("\"{f}\"")))
+                .then_some(())
+        },
+    );
+    let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    let st = s.wait_status(&name, "FAILED", |st| st["tasks"][0]["state"] == "FAILED");
+    let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains("purged") && trace.contains("snapshot.mode=when_needed"),
+        "{trace}"
+    );
+}
