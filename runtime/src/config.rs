@@ -255,6 +255,39 @@ impl ConfigDef {
         self
     }
 
+    /// A Markdown table of the keys, for the generated reference docs.
+    pub fn markdown_table(&self) -> String {
+        let mut out = String::from(
+            "| key | type | default | importance | description |\n|---|---|---|---|---|\n",
+        );
+        for k in &self.keys {
+            let default = match &k.default {
+                None => "*required*".to_string(),
+                Some(d) if d.is_empty() => "\"\"".to_string(),
+                Some(d) => format!("`{}`", d.replace('|', "\\|")),
+            };
+            let mut doc = k.doc.replace('|', "\\|").replace('\n', " ");
+            if let Some(v) = &k.validator {
+                let d = v.describe();
+                if !d.is_empty() {
+                    doc.push_str(&format!(" Valid values: {d}."));
+                }
+            }
+            if k.unsupported {
+                doc.push_str(" *Accepted; not acted on yet.*");
+            }
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                k.name,
+                k.kind.name(),
+                default,
+                k.importance.name(),
+                doc
+            ));
+        }
+        out
+    }
+
     pub fn key(&self, name: &str) -> Option<&ConfigKey> {
         self.keys.iter().find(|k| k.name == name)
     }
