@@ -1,0 +1,342 @@
+//! Per-record cost of each transform and converter, and a 4-transform chain
+//! against none, in process (no broker), release build:
+//!
+//! `cargo run --release --example bench_pipeline [RECORDS]`
+//!
+//! Each figure is ns per record with the cost of cloning the input record
+//! (measured separately, printed first) subtracted. Records are MySQL-shaped:
+//! a Debezium envelope for the unwrap, a flat 8-column row for the others.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sluice::runtime::data::{schemas, Headers, RecordData, Schema, SchemaBuilder, Struct, Value};
+use sluice::runtime::worker::chain::Chain;
+use sluice::runtime::{Converter, Props, Registry};
+
+fn row_schema() -> Arc<Schema> {
+    SchemaBuilder::structure()
+        .name("p.db.customers.Value")
+        .field("id", schemas::int64())
+        .field("name", schemas::optional_string())
+        .field("email", schemas::optional_string())
+        .field("amount", schemas::decimal(2, true))
+        .field("created", schemas::timestamp(true))
+        .field("active", schemas::optional_boolean())
+        .field("score", schemas::optional_float64())
+        .field("note", schemas::optional_string())
+        .build()
+}
+
+fn row(schema: &Arc<Schema>, i: i64) -> Value {
+    Value::Struct(Struct::from_values(
+        schema.clone(),
+        vec![
+            Value::Int64(i),
+            Value::String(format!("customer {i}")),
+            Value::String(format!("c{i}@example.com")),
+            Value::Bytes(sluice::runtime::data::decimal::i128_to_bytes(
+                12345 + i as i128,
+            )),
+            Value::Int64(1_764_000_000_000 + i),
+            Value::Boolean(i % 2 == 0),
+            Value::Float64(i as f64 * 0.5),
+            Value::String("a short note about this customer".into()),
+        ],
+    ))
+}
+
+fn envelope(row_schema: &Arc<Schema>, i: i64) -> (Arc<Schema>, Value) {
+    let source = SchemaBuilder::structure()
+        .name("io.debezium.connector.mysql.Source")
+        .field("db", schemas::string())
+        .field("table", schemas::optional_string())
+        .field("ts_ms", schemas::int64())
+        .build();
+    let opt_row = row_schema.to_optional();
+    let opt_row_value = opt_row.clone();
+    let env = SchemaBuilder::structure()
+        .name("p.db.customers.Envelope")
+        .field("before", opt_row.clone())
+        .field("after", opt_row)
+        .field("source", source.clone())
+        .field("op", schemas::string())
+        .field("ts_ms", schemas::optional_int64())
+        .build();
+    let src = Struct::from_values(
+        source,
+        vec![
+            "db".into(),
+            Value::String("customers".into()),
+            Value::Int64(1),
+        ],
+    );
+    let v = Value::Struct(Struct::from_values(
+        env.clone(),
+        vec![
+            Value::Null,
+            row(&opt_row_value, i),
+            Value::Struct(src),
+            "c".into(),
+            Value::Int64(2),
+        ],
+    ));
+    (env, v)
+}
+
+fn time_per_record(n: usize, mut f: impl FnMut(usize)) -> f64 {
+    let t = Instant::now();
+    for i in 0..n {
+        f(i);
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn props(kv: &[(&str, &str)]) -> Props {
+    kv.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn chain(registry: &Registry, alias: &str, class: &str, cfg: &[(&str, &str)]) -> Chain {
+    let mut p: Props = BTreeMap::new();
+    p.insert("transforms".into(), alias.into());
+    p.insert(format!("transforms.{alias}.type"), class.into());
+    for (k, v) in cfg {
+        p.insert(format!("transforms.{alias}.{k}"), v.to_string());
+    }
+    Chain::build(registry, &p).unwrap_or_else(|e| panic!("{class}: {e}"))
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200_000);
+    let registry = sluice::registry::builtin();
+    let rs = row_schema();
+    let flat = RecordData {
+        topic: "p.db.customers".into(),
+        key_schema: Some(
+            SchemaBuilder::structure()
+                .name("p.db.customers.Key")
+                .field("id", schemas::int64())
+                .build(),
+        ),
+        key: Value::Null,
+        value_schema: Some(rs.clone()),
+        value: row(&rs, 7),
+        timestamp: Some(1_764_000_000_000),
+        headers: Headers::new(),
+        ..Default::default()
+    };
+    let (env_schema, env_value) = envelope(&rs, 7);
+    let env_rec = RecordData {
+        value_schema: Some(env_schema),
+        value: env_value,
+        ..flat.clone()
+    };
+    let clone_ns = time_per_record(n, |_| {
+        std::hint::black_box(flat.clone());
+    });
+    println!(
+        "records per figure: {n}; clone of the input record: {clone_ns:.0} ns (subtracted below)\n"
+    );
+    println!("{:<58} {:>10}", "transform", "ns/record");
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, bool)> = vec![
+        (
+            "io.debezium.transforms.ExtractNewRecordState",
+            "unwrap",
+            vec![],
+            true,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.Cast$Value",
+            "t",
+            vec![("spec", "id:string")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.ExtractField$Value",
+            "t",
+            vec![("field", "name")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.Flatten$Value",
+            "t",
+            vec![],
+            true,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.HoistField$Value",
+            "t",
+            vec![("field", "wrapped")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+            "t",
+            vec![("static.field", "src"), ("static.value", "sluice")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.MaskField$Value",
+            "t",
+            vec![("fields", "email")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.RegexRouter",
+            "t",
+            vec![("regex", "p\\.db\\.(.*)"), ("replacement", "routed-$1")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.ReplaceField$Value",
+            "t",
+            vec![("exclude", "note"), ("renames", "name:full_name")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value",
+            "t",
+            vec![("schema.name", "renamed")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.TimestampConverter$Value",
+            "t",
+            vec![
+                ("field", "created"),
+                ("target.type", "string"),
+                ("format", "yyyy-MM-dd'T'HH:mm:ss"),
+            ],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.TimestampRouter",
+            "t",
+            vec![],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.ValueToKey",
+            "t",
+            vec![("fields", "id")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.InsertHeader",
+            "t",
+            vec![("header", "h"), ("value.literal", "v")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.HeaderFrom$Value",
+            "t",
+            vec![("fields", "name"), ("headers", "hn"), ("operation", "copy")],
+            false,
+        ),
+        (
+            "org.apache.kafka.connect.transforms.Filter",
+            "t",
+            vec![],
+            false,
+        ),
+    ];
+    for (class, alias, cfg, on_envelope) in &cases {
+        let c = chain(&registry, alias, class, cfg);
+        let input = if *on_envelope { &env_rec } else { &flat };
+        let ns = time_per_record(n, |_| {
+            std::hint::black_box(c.apply(input.clone()).unwrap());
+        });
+        println!(
+            "{:<58} {:>10.0}",
+            class.rsplit('.').next().unwrap(),
+            (ns - clone_ns).max(0.0)
+        );
+    }
+
+    println!(
+        "\n{:<58} {:>10}",
+        "converter (value, from_connect)", "ns/record"
+    );
+    let convs: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "org.apache.kafka.connect.json.JsonConverter",
+            vec![("schemas.enable", "true")],
+        ),
+        (
+            "org.apache.kafka.connect.json.JsonConverter",
+            vec![("schemas.enable", "false")],
+        ),
+        ("org.apache.kafka.connect.storage.StringConverter", vec![]),
+    ];
+    let mut out = Vec::with_capacity(4096);
+    for (class, cfg) in &convs {
+        let mut c: Box<dyn Converter> = registry.converter(class).unwrap();
+        c.configure(&props(cfg), false).unwrap();
+        let ns = time_per_record(n, |_| {
+            out.clear();
+            c.from_connect(
+                &flat.topic,
+                &flat.headers,
+                flat.value_schema.as_ref(),
+                &flat.value,
+                &mut out,
+            )
+            .unwrap();
+        });
+        println!(
+            "{:<58} {:>10.0}",
+            format!("{} {:?}", class.rsplit('.').next().unwrap(), cfg),
+            ns
+        );
+    }
+
+    // The chain against none, each followed by the JSON converter.
+    let mut json: Box<dyn Converter> = registry.converter("JsonConverter").unwrap();
+    json.configure(&props(&[("schemas.enable", "true")]), false)
+        .unwrap();
+    let mut p = props(&[
+        ("transforms", "unwrap,route,mask,insert"),
+        (
+            "transforms.unwrap.type",
+            "io.debezium.transforms.ExtractNewRecordState",
+        ),
+        ("transforms.route.type", "RegexRouter"),
+        ("transforms.route.regex", "p\\.db\\.(.*)"),
+        ("transforms.route.replacement", "routed-$1"),
+        ("transforms.mask.type", "MaskField$Value"),
+        ("transforms.mask.fields", "email"),
+        ("transforms.insert.type", "InsertField$Value"),
+        ("transforms.insert.static.field", "src"),
+        ("transforms.insert.static.value", "sluice"),
+    ]);
+    let four = Chain::build(&registry, &p).unwrap();
+    p.clear();
+    let none = Chain::build(&registry, &p).unwrap();
+    let mut run = |c: &Chain| {
+        time_per_record(n, |_| {
+            let r = c.apply(env_rec.clone()).unwrap().unwrap();
+            out.clear();
+            json.from_connect(
+                &r.topic,
+                &r.headers,
+                r.value_schema.as_ref(),
+                &r.value,
+                &mut out,
+            )
+            .unwrap();
+        })
+    };
+    let base = run(&none);
+    let with = run(&four);
+    println!(
+        "\nenvelope record + JsonConverter, no transforms: {:>10.0} records/s",
+        1e9 / base
+    );
+    println!("envelope record + JsonConverter, 4-transform chain: {:>7.0} records/s  ({:+.0}% time per record)", 1e9 / with, (with / base - 1.0) * 100.0);
+}
