@@ -7,6 +7,7 @@ pub mod data;
 pub mod herder;
 pub mod kafka;
 pub mod plugin;
+pub mod plugins;
 pub mod rest;
 pub mod rest_support;
 pub mod sink_offsets;

@@ -1,0 +1,9 @@
+;; A broken plug-in: loops forever on every record.
+(module
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "sluice_transform_value") (param i32 i32) (result i64)
+    (loop $forever (br $forever))
+    (i64.const 0))
+)

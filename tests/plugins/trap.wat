@@ -1,0 +1,8 @@
+;; A broken plug-in: traps (unreachable) on every record.
+(module
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  (func (export "sluice_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "sluice_transform_value") (param i32 i32) (result i64)
+    (unreachable))
+)
