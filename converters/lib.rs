@@ -11,11 +11,13 @@ mod java_text;
 mod json;
 mod json_read;
 mod json_write;
+mod protobuf;
 mod string;
 
 pub use bytearray::ByteArrayConverter;
 pub use header::{convert_to_string, parse_string, SimpleHeaderConverter};
 pub use json::{ConverterType, JsonConverter};
+pub use protobuf::ProtobufConverter;
 pub use string::{Encoding, StringConverter};
 
 use sluice_runtime::plugin::Registry;
@@ -31,6 +33,9 @@ pub fn register(registry: &mut Registry) {
         })
         .register_converter(bytearray::CLASS, &["ByteArrayConverter"], || {
             Box::new(ByteArrayConverter::new())
+        })
+        .register_converter(protobuf::CLASS, &["ProtobufConverter"], || {
+            Box::new(ProtobufConverter::new())
         })
         .register_header_converter(header::CLASS, &["SimpleHeaderConverter"], || {
             Box::new(SimpleHeaderConverter::new())
@@ -61,6 +66,8 @@ mod tests {
             "StringConverter",
             "org.apache.kafka.connect.converters.ByteArrayConverter",
             "ByteArrayConverter",
+            "io.sluice.converters.ProtobufConverter",
+            "ProtobufConverter",
         ] {
             assert!(r.converter(name).is_ok(), "{name}");
         }

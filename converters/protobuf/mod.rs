@@ -1,0 +1,329 @@
+//! `io.sluice.converters.ProtobufConverter`: Connect records as protobuf
+//! messages that carry their own descriptor, so any protobuf library (or
+//! `protoc --decode`) reads them without a schema registry.
+//!
+//! # What a Kafka value is
+//!
+//! Each value is one `Record` message of a proto3 file derived from the
+//! record's Connect schema:
+//!
+//! ```text
+//! message Record {
+//!   repeated bytes file_descriptor = 1; // google.protobuf.FileDescriptorProto
+//!   <the value's type> value = 2;       // the Connect value
+//!   string connect_schema = 3;          // the Connect schema, Kafka Connect's JSON form
+//! }
+//! ```
+//!
+//! Field 1 has the wire layout of `google.protobuf.FileDescriptorSet`, so
+//! the Kafka value itself *is* a descriptor set: `protoc
+//! --descriptor_set_in=value.bin --decode=sluice.Record < value.bin` decodes
+//! it, and so do Python's `FileDescriptorSet.FromString(value)` plus a
+//! `DescriptorPool`. The converter's `Converter` interface gives it no way
+//! to add Kafka headers, so the descriptor rides in the value; a header
+//! mode (value = bare message) needs only that interface to change.
+//!
+//! # Why the round trip is exact
+//!
+//! protobuf cannot express all of a Connect schema (int8 vs int32, names,
+//! versions, parameters, docs, defaults, optional array elements), so field
+//! 3 carries the Connect schema itself, in the JSON form `JsonConverter`
+//! already writes and reads losslessly. The reader rebuilds the schema from
+//! it and decodes field 2 with the same [`shape`](shape::shape) rules the
+//! encoder and the descriptor follow. Those rules keep every value apart:
+//! optional scalars use proto3 `optional` (explicit presence, so null is
+//! not zero), optional arrays and maps sit in a one-field box message (a
+//! repeated field cannot tell null from empty), nullable or nested array
+//! elements sit in wrapper messages, float zero is omitted only when its
+//! bits are `+0.0`, int8/int16 are range-checked on the way back, and
+//! Decimal is its plain text (`-12.340`, or `12e3` for a negative scale)
+//! parsed back at the schema's scale. The one normalisation: Decimal bytes
+//! come back in minimal two's complement (as `BigDecimal` writes them).
+//!
+//! # Cost
+//!
+//! The descriptor and schema JSON are built once per distinct `Arc<Schema>`
+//! and cached (bounded by `schemas.cache.size`); a record copies that
+//! prefix and encodes its value in place. Readers cache schemas by their
+//! JSON bytes.
+
+mod decode;
+mod descriptor;
+mod encode;
+mod shape;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::Message as _;
+use prost_types::FileDescriptorSet;
+use sluice_runtime::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
+use sluice_runtime::data::{Headers, Schema, SchemaAndValue, Value};
+use sluice_runtime::plugin::{Converter, Props, RecordError};
+
+use crate::json::define_type;
+use crate::json_read::{parse, Decoder};
+use crate::json_write::Encoder;
+
+pub const CLASS: &str = "io.sluice.converters.ProtobufConverter";
+
+/// Per-schema bytes that start every record of that schema.
+type PrefixCache = HashMap<usize, (Arc<Schema>, Arc<[u8]>)>;
+
+/// Connect values as self-describing protobuf messages.
+pub struct ProtobufConverter {
+    package: String,
+    cache_size: usize,
+    to_proto: Mutex<PrefixCache>,
+    from_proto: Mutex<HashMap<Box<[u8]>, Arc<Schema>>>,
+}
+
+impl Default for ProtobufConverter {
+    fn default() -> Self {
+        ProtobufConverter {
+            package: "sluice".into(),
+            cache_size: 1000,
+            to_proto: Mutex::new(HashMap::new()),
+            from_proto: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl ProtobufConverter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The serialized `google.protobuf.FileDescriptorSet` describing the
+    /// records of `schema` (what field 1 of each record holds), e.g. to
+    /// hand to consumers or to `protoc --descriptor_set_in`.
+    pub fn descriptor_set(&self, schema: &Schema) -> Result<Vec<u8>, RecordError> {
+        let (set, _) = self.describe(schema)?;
+        Ok(set.encode_to_vec())
+    }
+
+    /// The full name of the message a record is (`<package>.Record`).
+    pub fn record_type(&self) -> String {
+        format!("{}.Record", self.package)
+    }
+
+    fn describe(&self, schema: &Schema) -> Result<(FileDescriptorSet, Vec<u8>), RecordError> {
+        shape::check(schema, "value").map_err(|e| {
+            RecordError::new(format!("ProtobufConverter cannot describe the schema: {e}"))
+        })?;
+        too_wide(schema).map_err(|e| RecordError::new(format!("ProtobufConverter: {e}")))?;
+        let mut json = Vec::new();
+        let encoder = Encoder {
+            decimal_numeric: false,
+            replace_null_with_default: true,
+        };
+        encoder.write_schema(&mut json, schema).map_err(|e| {
+            RecordError::new(format!(
+                "ProtobufConverter could not write the Connect schema: {}",
+                e.message()
+            ))
+        })?;
+        let file = format!("sluice/{:016x}.proto", fnv1a(&json));
+        let set = FileDescriptorSet {
+            file: vec![descriptor::file_descriptor(schema, &self.package, file)],
+        };
+        Ok((set, json))
+    }
+
+    /// Field 1 (the descriptor set) and field 3 (the schema JSON).
+    fn prefix(&self, schema: &Arc<Schema>) -> Result<Arc<[u8]>, RecordError> {
+        let key = Arc::as_ptr(schema) as usize;
+        if self.cache_size > 0 {
+            if let Some((_, p)) = lock(&self.to_proto).get(&key) {
+                return Ok(p.clone());
+            }
+        }
+        let (set, json) = self.describe(schema)?;
+        let mut prefix = set.encode_to_vec();
+        encode_key(
+            descriptor::RECORD_SCHEMA,
+            WireType::LengthDelimited,
+            &mut prefix,
+        );
+        encode_varint(json.len() as u64, &mut prefix);
+        prefix.extend_from_slice(&json);
+        let prefix: Arc<[u8]> = prefix.into();
+        if self.cache_size > 0 {
+            let mut cache = lock(&self.to_proto);
+            if cache.len() >= self.cache_size {
+                cache.clear();
+            }
+            cache.insert(key, (schema.clone(), prefix.clone()));
+        }
+        Ok(prefix)
+    }
+
+    fn schema_of(&self, json: &[u8]) -> Result<Arc<Schema>, RecordError> {
+        if self.cache_size > 0 {
+            if let Some(s) = lock(&self.from_proto).get(json) {
+                return Ok(s.clone());
+            }
+        }
+        let decoder = Decoder {
+            replace_null_with_default: true,
+        };
+        let schema = parse(json)
+            .and_then(|node| decoder.schema(&node))
+            .map_err(|e| {
+                RecordError::new(format!(
+                    "ProtobufConverter could not read the record's Connect schema (field 3): {e}"
+                ))
+            })?
+            .ok_or_else(|| RecordError::new("ProtobufConverter: the record's schema is null"))?;
+        shape::check(&schema, "value")
+            .map_err(|e| RecordError::new(format!("ProtobufConverter: bad Connect schema: {e}")))?;
+        if self.cache_size > 0 {
+            let mut cache = lock(&self.from_proto);
+            if cache.len() >= self.cache_size {
+                cache.clear();
+            }
+            cache.insert(json.into(), schema.clone());
+        }
+        Ok(schema)
+    }
+}
+
+/// Refuses structs with more fields than protobuf has field numbers for.
+fn too_wide(schema: &Schema) -> Result<(), String> {
+    if schema.fields.len() > descriptor::MAX_FIELDS {
+        return Err(format!(
+            "struct {} has {} fields; a protobuf message holds at most {}",
+            schema.name().unwrap_or("(unnamed)"),
+            schema.fields.len(),
+            descriptor::MAX_FIELDS
+        ));
+    }
+    let children = schema.fields.iter().map(|f| &f.schema);
+    children
+        .chain(&schema.key_schema)
+        .chain(&schema.value_schema)
+        .try_for_each(|s| too_wide(s))
+}
+
+/// FNV-1a: a stable fingerprint for the descriptor's file name.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn check_package(text: &str) -> Result<(), String> {
+    let ok = !text.is_empty()
+        && text.split('.').all(|part| {
+            part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{text:?} is not a protobuf package name: use dot-separated identifiers such as sluice or com.example.cdc"
+        ))
+    }
+}
+
+impl Converter for ProtobufConverter {
+    fn config_def(&self) -> ConfigDef {
+        let def = ConfigDef::new()
+            .define(
+                "message.name.prefix",
+                ConfigType::String,
+                Some("sluice"),
+                Importance::Medium,
+                "The protobuf package of the derived messages: a record is the message <prefix>.Record.",
+            )
+            .validate(Validator::Custom(check_package))
+            .define(
+                "schemas.cache.size",
+                ConfigType::Int,
+                Some("1000"),
+                Importance::Low,
+                "How many distinct schemas this converter keeps derived descriptors for.",
+            )
+            .validate(Validator::Range {
+                min: Some(0.0),
+                max: None,
+            });
+        define_type(def)
+    }
+
+    fn configure(&mut self, props: &Props, _is_key: bool) -> Result<(), ConfigError> {
+        let cfg = self.config_def().parse(props)?;
+        self.package = cfg.string("message.name.prefix")?.trim().to_string();
+        self.cache_size = usize::try_from(cfg.i32("schemas.cache.size")?).unwrap_or(0);
+        lock(&self.to_proto).clear();
+        lock(&self.from_proto).clear();
+        Ok(())
+    }
+
+    fn from_connect(
+        &self,
+        topic: &str,
+        _headers: &Headers,
+        schema: Option<&Arc<Schema>>,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, RecordError> {
+        let schema = match schema {
+            Some(s) => s,
+            None if value.is_null() => return Ok(false),
+            None => {
+                return Err(RecordError::new(format!(
+                    "ProtobufConverter needs a schema, and the record for topic {topic} has none \
+                     (a schemaless {}); use JsonConverter with schemas.enable=false for schemaless data",
+                    value.type_name()
+                )))
+            }
+        };
+        out.extend_from_slice(&self.prefix(schema)?);
+        encode::write_field(out, descriptor::RECORD_VALUE, schema, false, value).map_err(|e| {
+            RecordError::new(format!(
+                "ProtobufConverter could not encode a record for topic {topic}: {e}"
+            ))
+        })?;
+        Ok(true)
+    }
+
+    fn to_connect(
+        &self,
+        topic: &str,
+        _headers: &Headers,
+        data: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, RecordError> {
+        let Some(data) = data else {
+            return Ok(SchemaAndValue::null());
+        };
+        let bad = |e: String| {
+            RecordError::new(format!(
+                "ProtobufConverter could not decode a record from topic {topic}: {e}; \
+                 was it written by {CLASS}?"
+            ))
+        };
+        let json = decode::find_bytes(data, descriptor::RECORD_SCHEMA)
+            .map_err(bad)?
+            .ok_or_else(|| bad("it has no Connect schema (field 3)".into()))?;
+        let schema = self.schema_of(json)?;
+        let mut values = decode::read_message(
+            data,
+            descriptor::RECORD_VALUE,
+            decode::Layout::One(&schema, false),
+            0,
+        )
+        .map_err(bad)?;
+        let value = values.pop().unwrap_or(Value::Null);
+        Ok(SchemaAndValue::new(Some(schema), value))
+    }
+}
+
+#[cfg(test)]
+mod tests;
