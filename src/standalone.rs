@@ -22,12 +22,16 @@ use sluice_runtime::worker::{TaskEnv, Worker};
 
 /// Runs a standalone worker with the plugins of `registry` until SIGINT/SIGTERM.
 pub async fn run(
-    registry: sluice_runtime::Registry,
+    mut registry: sluice_runtime::Registry,
     worker_file: PathBuf,
     connector_files: Vec<PathBuf>,
 ) -> Result<()> {
     let loggers = rest::loggers::init_logging("INFO");
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
+    // Plug-in problems are warnings: connectors that use a broken plug-in fail, the worker runs.
+    if let Err(e) = sluice_runtime::plugins::load_plugin_dir(&mut registry, &cfg.plugin_path) {
+        tracing::warn!("{e}");
+    }
     let offset_file = cfg.offset_file.clone().ok_or_else(|| {
         anyhow!("worker config: offset.storage.file.filename is not set; standalone mode keeps source offsets in that file (e.g. offset.storage.file.filename=/var/lib/sluice/connect.offsets)")
     })?;
