@@ -76,7 +76,22 @@ pub struct ProtobufConverter {
     package: String,
     cache_size: usize,
     to_proto: Mutex<PrefixCache>,
-    from_proto: Mutex<HashMap<Box<[u8]>, Arc<Schema>>>,
+    from_proto: Mutex<SchemaCache>,
+}
+
+/// Schemas by their JSON text. Every record of a schema carries the same
+/// few kilobytes, so the bucket key samples them ([`sample`]) and the
+/// bucket compares them whole: one `memcmp`, not a hash of every byte.
+type SchemaCache = HashMap<u64, Vec<(Box<[u8]>, Arc<Schema>)>>;
+
+/// A cheap hash of schema JSON: its length, first and last 32 bytes.
+fn sample(json: &[u8]) -> u64 {
+    let head = &json[..json.len().min(32)];
+    let tail = &json[json.len().saturating_sub(32)..];
+    let mut bytes = json.len().to_le_bytes().to_vec();
+    bytes.extend_from_slice(head);
+    bytes.extend_from_slice(tail);
+    fnv1a(&bytes)
 }
 
 impl Default for ProtobufConverter {
@@ -161,7 +176,9 @@ impl ProtobufConverter {
 
     fn schema_of(&self, json: &[u8]) -> Result<Arc<Schema>, RecordError> {
         if self.cache_size > 0 {
-            if let Some(s) = lock(&self.from_proto).get(json) {
+            let cache = lock(&self.from_proto);
+            let bucket = cache.get(&sample(json)).into_iter().flatten();
+            if let Some((_, s)) = bucket.into_iter().find(|(j, _)| **j == *json) {
                 return Ok(s.clone());
             }
         }
@@ -180,10 +197,11 @@ impl ProtobufConverter {
             .map_err(|e| RecordError::new(format!("ProtobufConverter: bad Connect schema: {e}")))?;
         if self.cache_size > 0 {
             let mut cache = lock(&self.from_proto);
-            if cache.len() >= self.cache_size {
+            if cache.values().map(Vec::len).sum::<usize>() >= self.cache_size {
                 cache.clear();
             }
-            cache.insert(json.into(), schema.clone());
+            let bucket = cache.entry(sample(json)).or_default();
+            bucket.push((json.into(), schema.clone()));
         }
         Ok(schema)
     }

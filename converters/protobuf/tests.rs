@@ -722,9 +722,36 @@ fn protobuf_cost() {
         std::hint::black_box(c.to_connect("t", &Headers::new(), Some(&out)).unwrap());
     }
     let dec = start.elapsed() / n;
-    let prefix = c.prefix(&s).unwrap().len();
+    let prefix = c.prefix(&s).unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        out.clear();
+        super::encode::write_field(&mut out, 2, &s, false, &v).unwrap();
+    }
+    let value_only = start.elapsed() / n;
+    let set = c.descriptor_set(&s).unwrap().len();
     println!(
-        "protobuf: {} bytes/record ({prefix} descriptor+schema), encode {enc:?}/record, decode {dec:?}/record",
+        "protobuf: {} bytes/record ({set} descriptor set + {} schema JSON + {} value), \
+         encode {enc:?}/record ({value_only:?} of it the value), decode {dec:?}/record",
+        prefix.len() + out.len(),
+        prefix.len() - set,
+        out.len()
+    );
+    let json = crate::JsonConverter::new();
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        out.clear();
+        json.from_connect("t", &Headers::new(), Some(&s), &v, &mut out)
+            .unwrap();
+    }
+    let enc = start.elapsed() / n;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(json.to_connect("t", &Headers::new(), Some(&out)).unwrap());
+    }
+    let dec = start.elapsed() / n;
+    println!(
+        "json (schemas.enable=true), same record: {} bytes, encode {enc:?}, decode {dec:?}",
         out.len()
     );
 }
