@@ -182,7 +182,11 @@ pub async fn snapshot(
     let cfg = cap.cfg.clone();
     let started = Instant::now();
     let mut conn = Connection::connect(&cfg.connect_options()).await?;
-    conn.exec("SET SESSION time_zone = '+00:00'").await?;
+    // Bytes as stored (decoded by each column's charset, as the binlog's
+    // are): without this a latin1 column arrives converted to the
+    // connection's utf8mb4 and is then decoded as latin1 a second time.
+    conn.exec("SET SESSION time_zone = '+00:00', character_set_results = NULL")
+        .await?;
     let tables = list_tables(cap.meta().await?, &cfg.filters).await?;
     let mut pos = begin_consistent(&mut conn, cfg.locking_mode).await?;
     if let Some(e) = earlier.filter(|e| e.pos > 0) {

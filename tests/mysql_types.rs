@@ -1,0 +1,416 @@
+//! Every MySQL/MariaDB column type through the real `sluice standalone`,
+//! the private MariaDB and the broker: the same rows once by the snapshot
+//! (op "r") and once by the binlog (op "c"), each field checked against
+//! Debezium's default type mapping (schema type + logical name +
+//! parameters) and its exact value.
+//!
+//! The broker here (tansu 0.6.0) acknowledges records of 17 MB and more,
+//! but its fetch path never hands a consumer a record above ~4-6 MB
+//! (measured: 4,000,000-byte records are consumed, 6,000,000-byte ones
+//! never are, compressed or not). So the LONGBLOB value checked byte for
+//! byte is 2.5 MB, and the 17 MB value (a row image over one 16 MB packet)
+//! goes to its own table: it must be acknowledged by the broker (two
+//! records in its topic) without stopping the task or the rows after it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn db_name(tag: &str) -> String {
+    format!("sl_{}", unique(tag).replace('-', "_"))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Like `mariadb`, but the SQL goes through stdin: a 5 MB statement does
+/// not fit in one command-line argument.
+fn mariadb_stdin(sql: &str) {
+    use std::io::Write;
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let mut child = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "-h", &env("SLUICE_MARIADB_HOST", "127.0.0.1")])
+        .args(["-P", &env("SLUICE_MARIADB_PORT", "3307"), "-uroot", "--default-character-set=utf8mb4"])
+        .arg(format!("-p{}", env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice")))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the mariadb client");
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "SQL via stdin failed");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Kafka Connect's Decimal bytes: the unscaled value as Java's
+/// `BigInteger.toByteArray()` (minimal big-endian two's complement).
+fn decimal_bytes(text: &str, scale: usize) -> Vec<u8> {
+    let neg = text.starts_with('-');
+    let t = text.trim_start_matches('-');
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = format!("{int}{frac:0<scale$}");
+    // Magnitude in base 256, big-endian.
+    let mut mag: Vec<u8> = vec![0];
+    for d in digits.bytes() {
+        let mut carry = (d - b'0') as u32;
+        for byte in mag.iter_mut().rev() {
+            let v = *byte as u32 * 10 + carry;
+            *byte = v as u8;
+            carry = v >> 8;
+        }
+        while carry > 0 {
+            mag.insert(0, carry as u8);
+            carry >>= 8;
+        }
+    }
+    while mag.len() > 1 && mag[0] == 0 {
+        mag.remove(0);
+    }
+    if mag[0] & 0x80 != 0 {
+        mag.insert(0, 0);
+    }
+    if !neg {
+        return mag;
+    }
+    // Two's complement of the magnitude, then drop redundant 0xFF bytes.
+    let mut v: Vec<u8> = mag.iter().map(|b| !b).collect();
+    for byte in v.iter_mut().rev() {
+        let (s, o) = byte.overflowing_add(1);
+        *byte = s;
+        if !o {
+            break;
+        }
+    }
+    while v.len() > 1 && v[0] == 0xFF && v[1] & 0x80 != 0 {
+        v.remove(0);
+    }
+    v
+}
+
+/// A non-UTF-8 byte pattern of `len` bytes (every byte value occurs).
+fn blob(len: usize, salt: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ salt)
+        .collect()
+}
+
+const COLUMNS: &str = "id INT PRIMARY KEY,
+    ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
+    mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED,
+    bi BIGINT, biu BIGINT UNSIGNED,
+    d65 DECIMAL(65,30), d10 DECIMAL(10,2),
+    f FLOAT, dbl DOUBLE,
+    b1 BIT(1), b10 BIT(10),
+    dt DATE, tm TIME(6), dt0 DATETIME(0), dt3 DATETIME(3), dt6 DATETIME(6),
+    ts TIMESTAMP(6) NULL DEFAULT NULL, y YEAR,
+    c CHAR(10) CHARACTER SET utf8mb4, vc VARCHAR(100) CHARACTER SET utf8mb4,
+    l1 VARCHAR(300) CHARACTER SET latin1,
+    bn BINARY(6), vb VARBINARY(10), bl BLOB, tx TEXT CHARACTER SET utf8mb4,
+    lb LONGBLOB, j JSON,
+    e ENUM('small','medium','large'), st SET('a','b','c','d')";
+
+const LATIN1_HIGH: std::ops::RangeInclusive<u8> = 0x80..=0xFF;
+
+fn rows_sql(table: &str, id0: i32, lb: &[u8]) -> String {
+    let latin: Vec<u8> = LATIN1_HIGH.collect();
+    format!(
+        "SET time_zone = '+00:00';
+         INSERT INTO {table} VALUES
+         ({a}, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
+          -9223372036854775808, 18446744073709551615,
+          '12345678901234567890123456789012345.123456789012345678901234567890', '-12345678.99',
+          1.5, -2.5e300, b'1', b'1000000001',
+          '2024-02-29', '-838:59:59.000000', '2024-02-29 12:34:56', '2024-02-29 12:34:56.789',
+          '2024-02-29 12:34:56.789012', '2024-02-29 12:34:56.789012', 2024,
+          'héllo😀', '🦀 crab ✓', X'{latin}', X'00FF80FE', X'C3283FFF', X'DEADBEEF00',
+          'plain text ✓', X'{lb}', '{{\"a\": [1, 2.5, \"x\", null, true], \"b\": {{\"c\": \"é\"}}}}',
+          'medium', 'a,c'),
+         ({b}, 127, 0, 32767, 0, 8388607, 0, 2147483647, 0,
+          9223372036854775807, 0,
+          '-0.000000000000000000000000000001', '0.00',
+          -0.25, 0, b'0', b'0000000000',
+          '1969-12-31', '12:34:56.789012', '1970-01-01 00:00:00', '1969-12-31 23:59:59.999',
+          '9999-12-31 23:59:59.999999', '1970-01-01 00:00:01.000001', 1901,
+          '', '', '', X'', X'', X'', '', X'', '[]', 'small', ''),
+         ({n}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);",
+        a = id0,
+        b = id0 + 1,
+        n = id0 + 2,
+        latin = hex(&latin),
+        lb = hex(lb),
+    )
+}
+
+/// (field, schema type, logical name, parameters) as Debezium declares them.
+fn expected_schema() -> Vec<(&'static str, &'static str, Option<&'static str>, Value)> {
+    let dec = |p: &str, s: &str| json!({"scale": s, "connect.decimal.precision": p});
+    vec![
+        ("id", "int32", None, Value::Null),
+        ("ti", "int16", None, Value::Null),
+        ("tiu", "int16", None, Value::Null),
+        ("si", "int16", None, Value::Null),
+        ("siu", "int32", None, Value::Null),
+        ("mi", "int32", None, Value::Null),
+        ("miu", "int32", None, Value::Null),
+        ("i", "int32", None, Value::Null),
+        ("iu", "int64", None, Value::Null),
+        ("bi", "int64", None, Value::Null),
+        ("biu", "int64", None, Value::Null),
+        ("d65", "bytes", Some("org.apache.kafka.connect.data.Decimal"), dec("65", "30")),
+        ("d10", "bytes", Some("org.apache.kafka.connect.data.Decimal"), dec("10", "2")),
+        ("f", "float", None, Value::Null),
+        ("dbl", "double", None, Value::Null),
+        ("b1", "boolean", None, Value::Null),
+        ("b10", "bytes", Some("io.debezium.data.Bits"), json!({"length": "10"})),
+        ("dt", "int32", Some("io.debezium.time.Date"), Value::Null),
+        ("tm", "int64", Some("io.debezium.time.MicroTime"), Value::Null),
+        ("dt0", "int64", Some("io.debezium.time.Timestamp"), Value::Null),
+        ("dt3", "int64", Some("io.debezium.time.Timestamp"), Value::Null),
+        ("dt6", "int64", Some("io.debezium.time.MicroTimestamp"), Value::Null),
+        ("ts", "string", Some("io.debezium.time.ZonedTimestamp"), Value::Null),
+        ("y", "int32", Some("io.debezium.time.Year"), Value::Null),
+        ("c", "string", None, Value::Null),
+        ("vc", "string", None, Value::Null),
+        ("l1", "string", None, Value::Null),
+        ("bn", "bytes", None, Value::Null),
+        ("vb", "bytes", None, Value::Null),
+        ("bl", "bytes", None, Value::Null),
+        ("tx", "string", None, Value::Null),
+        ("lb", "bytes", None, Value::Null),
+        ("j", "string", Some("io.debezium.data.Json"), Value::Null),
+        ("e", "string", Some("io.debezium.data.Enum"), json!({"allowed": "small,medium,large"})),
+        ("st", "string", Some("io.debezium.data.EnumSet"), json!({"allowed": "a,b,c,d"})),
+    ]
+}
+
+/// The `after` values Debezium gives the three rows (ids id0, id0+1, id0+2).
+fn expected_after(id0: i64, lb: &[u8], latin1_text: &str) -> [Value; 3] {
+    let d = |s: &str, scale| b64(&decimal_bytes(s, scale));
+    let day = 19782i64; // 2024-02-29
+    let noon = (12 * 3600 + 34 * 60 + 56) as i64; // 12:34:56
+    let full = json!({
+        "id": id0, "ti": -128, "tiu": 255, "si": -32768, "siu": 65535,
+        "mi": -8388608, "miu": 16777215, "i": -2147483648i64, "iu": 4294967295i64,
+        "bi": i64::MIN,
+        // bigint.unsigned.handling.mode=long (the default): a Java long, so
+        // 2^64-1 is -1, as Debezium documents.
+        "biu": -1,
+        "d65": d("12345678901234567890123456789012345.123456789012345678901234567890", 30),
+        "d10": d("-12345678.99", 2),
+        "f": 1.5, "dbl": -2.5e300,
+        "b1": true, "b10": b64(&[0x01, 0x02]),
+        "dt": day,
+        "tm": -((838 * 3600 + 59 * 60 + 59) as i64) * 1_000_000,
+        "dt0": (day * 86400 + noon) * 1000,
+        "dt3": (day * 86400 + noon) * 1000 + 789,
+        "dt6": (day * 86400 + noon) * 1_000_000 + 789_012,
+        "ts": "2024-02-29T12:34:56.789012Z",
+        "y": 2024,
+        "c": "héllo😀", "vc": "🦀 crab ✓", "l1": latin1_text,
+        "bn": b64(&[0x00, 0xFF, 0x80, 0xFE, 0, 0]),
+        "vb": b64(&[0xC3, 0x28, 0x3F, 0xFF]),
+        "bl": b64(&[0xDE, 0xAD, 0xBE, 0xEF, 0x00]),
+        "tx": "plain text ✓",
+        "lb": b64(lb),
+        "j": "{\"a\": [1, 2.5, \"x\", null, true], \"b\": {\"c\": \"é\"}}",
+        "e": "medium", "st": "a,c",
+    });
+    let edge = json!({
+        "id": id0 + 1, "ti": 127, "tiu": 0, "si": 32767, "siu": 0,
+        "mi": 8388607, "miu": 0, "i": 2147483647, "iu": 0,
+        "bi": i64::MAX, "biu": 0,
+        "d65": d("-0.000000000000000000000000000001", 30),
+        "d10": d("0.00", 2),
+        "f": -0.25, "dbl": 0.0,
+        "b1": false, "b10": b64(&[0, 0]),
+        "dt": -1,
+        "tm": (noon * 1_000_000) + 789_012,
+        "dt0": 0,
+        "dt3": -1,
+        "dt6": 253_402_300_799_999_999i64,
+        "ts": "1970-01-01T00:00:01.000001Z",
+        "y": 1901,
+        "c": "", "vc": "", "l1": "",
+        "bn": b64(&[0; 6]), "vb": "", "bl": "", "tx": "", "lb": "",
+        "j": "[]", "e": "small", "st": "",
+    });
+    let mut nulls = serde_json::Map::new();
+    for (f, ..) in expected_schema() {
+        nulls.insert(f.to_string(), Value::Null);
+    }
+    nulls.insert("id".into(), json!(id0 + 2));
+    [full, edge, Value::Object(nulls)]
+}
+
+fn check_schema(record_value: &[u8], what: &str) {
+    let v: Value = serde_json::from_slice(record_value).unwrap();
+    let after = v["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "after")
+        .unwrap();
+    let fields = after["fields"].as_array().unwrap();
+    let want = expected_schema();
+    let names: Vec<&str> = fields.iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let want_names: Vec<&str> = want.iter().map(|w| w.0).collect();
+    assert_eq!(names, want_names, "{what}: after fields");
+    for (f, (name, ty, logical, params)) in fields.iter().zip(want) {
+        assert_eq!(f["type"], ty, "{what}: {name} type in {f}");
+        assert_eq!(f["optional"], name != "id", "{what}: {name} optional in {f}");
+        assert_eq!(f["name"].as_str(), logical, "{what}: {name} logical name in {f}");
+        if !params.is_null() {
+            assert_eq!(f["parameters"], params, "{what}: {name} parameters in {f}");
+        }
+    }
+}
+
+fn check_after(got: &Value, want: &Value, what: &str) {
+    let (g, w) = (got.as_object().unwrap(), want.as_object().unwrap());
+    assert_eq!(
+        g.keys().collect::<Vec<_>>(),
+        w.keys().collect::<Vec<_>>(),
+        "{what}: field set"
+    );
+    for (k, wv) in w {
+        let gv = &g[k];
+        let same = match (gv.as_f64(), wv.as_f64()) {
+            (Some(a), Some(b)) if gv.is_f64() || wv.is_f64() => a == b,
+            _ => gv == wv,
+        };
+        if !same {
+            let show = |v: &Value| {
+                let s = v.to_string();
+                if s.chars().count() > 200 {
+                    let head: String = s.chars().take(200).collect();
+                    format!("{head}... ({} chars)", s.len())
+                } else {
+                    s
+                }
+            };
+            panic!("{what}: field {k}: got {}, want {}", show(gv), show(wv));
+        }
+    }
+}
+
+#[test]
+fn every_column_type_arrives_as_debezium_shapes_it() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("types");
+    let lb = blob(2_500_000, 0x5A);
+    let big_len = 17 * 1024 * 1024 + 123;
+    mariadb(&format!(
+        "CREATE DATABASE {db};
+         CREATE TABLE {db}.t ({COLUMNS});
+         CREATE TABLE {db}.big (id INT PRIMARY KEY, v LONGBLOB);"
+    ));
+    mariadb_stdin(&rows_sql(&format!("{db}.t"), 1, &lb));
+    // ~17 MB: one row image (and one text-protocol row) over a 16 MB packet.
+    let big_sql = |id: i32| {
+        format!(
+            "INSERT INTO {db}.big VALUES ({id}, REPEAT(X'00FF80C328', {n}))",
+            n = big_len / 5
+        )
+    };
+    mariadb(&big_sql(1));
+    // The server's own reading of the latin1 bytes 0x80..0xFF.
+    let latin1_text = String::from_utf8(unhex(
+        mariadb(&format!("SELECT HEX(CONVERT(l1 USING utf8mb4)) FROM {db}.t WHERE id = 1")).trim(),
+    ))
+    .unwrap();
+    assert_eq!(latin1_text.chars().count(), 128);
+
+    let dir = TempDir::new("mysql-types");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-types");
+    let prefix = unique("mt");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            ("producer.override.message.max.bytes", "67108864"),
+            // Sluice's producer queue defaults to 16 MiB
+            // (queue.buffering.max.kbytes=16384): a 23 MB JSON record never
+            // fits in it and the send waits on QueueFull forever.
+            ("producer.override.queue.buffering.max.kbytes", "131072"),
+            ("topic.creation.default.max.message.bytes", "67108864"),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    reader.read_until("the snapshot of 3 rows", Duration::from_secs(120), |r| r.len() >= 3);
+
+    mariadb_stdin(&rows_sql(&format!("{db}.t"), 11, &lb));
+    mariadb(&big_sql(2));
+    reader.read_until("the streamed 3 rows", Duration::from_secs(120), |r| r.len() >= 6);
+    assert_eq!(reader.records.len(), 6);
+
+    for (i, (key, value)) in reader.parsed.iter().enumerate() {
+        let snapshot = i < 3;
+        let id0 = if snapshot { 1 } else { 11 };
+        let what = format!("{} row {}", if snapshot { "snapshot" } else { "stream" }, i % 3);
+        assert_eq!(value["op"], if snapshot { "r" } else { "c" }, "{what}");
+        assert_eq!(key["id"], id0 + (i % 3) as i64, "{what}: key");
+        assert!(value["before"].is_null(), "{what}: before");
+        check_schema(reader.records[i].value.as_ref().unwrap(), &what);
+        let want = &expected_after(id0, &lb, &latin1_text)[i % 3];
+        check_after(&value["after"], want, &what);
+    }
+    // Snapshot and stream carry identical `after` values (ids aside).
+    for i in 0..3 {
+        let mut a = reader.parsed[i].1["after"].clone();
+        let mut b = reader.parsed[i + 3].1["after"].clone();
+        a["id"] = Value::Null;
+        b["id"] = Value::Null;
+        assert_eq!(a, b, "row {i}: snapshot vs stream after");
+    }
+
+    // The 17 MB rows: both acknowledged by the broker (the snapshot's and
+    // the stream's), and the task still running.
+    let big_topic = format!("{prefix}.{db}.big");
+    let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .unwrap();
+    wait_for("two 17 MB records in the big table's topic", Duration::from_secs(120), || {
+        use rdkafka::consumer::Consumer;
+        match consumer.fetch_watermarks(&big_topic, 0, Duration::from_secs(5)) {
+            Ok((lo, hi)) if hi - lo >= 2 => Some(()),
+            _ => None,
+        }
+    });
+    let status = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+}
