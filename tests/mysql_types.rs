@@ -50,13 +50,30 @@ fn mariadb_stdin(sql: &str) {
     use std::io::Write;
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
     let mut child = std::process::Command::new("mariadb")
-        .args(["--no-defaults", "-h", &env("SLUICE_MARIADB_HOST", "127.0.0.1")])
-        .args(["-P", &env("SLUICE_MARIADB_PORT", "3307"), "-uroot", "--default-character-set=utf8mb4"])
-        .arg(format!("-p{}", env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice")))
+        .args([
+            "--no-defaults",
+            "-h",
+            &env("SLUICE_MARIADB_HOST", "127.0.0.1"),
+        ])
+        .args([
+            "-P",
+            &env("SLUICE_MARIADB_PORT", "3307"),
+            "-uroot",
+            "--default-character-set=utf8mb4",
+        ])
+        .arg(format!(
+            "-p{}",
+            env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice")
+        ))
         .stdin(std::process::Stdio::piped())
         .spawn()
         .expect("run the mariadb client");
-    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success(), "SQL via stdin failed");
 }
 
@@ -186,18 +203,58 @@ fn expected_schema() -> Vec<(&'static str, &'static str, Option<&'static str>, V
         ("iu", "int64", None, Value::Null),
         ("bi", "int64", None, Value::Null),
         ("biu", "int64", None, Value::Null),
-        ("d65", "bytes", Some("org.apache.kafka.connect.data.Decimal"), dec("65", "30")),
-        ("d10", "bytes", Some("org.apache.kafka.connect.data.Decimal"), dec("10", "2")),
+        (
+            "d65",
+            "bytes",
+            Some("org.apache.kafka.connect.data.Decimal"),
+            dec("65", "30"),
+        ),
+        (
+            "d10",
+            "bytes",
+            Some("org.apache.kafka.connect.data.Decimal"),
+            dec("10", "2"),
+        ),
         ("f", "float", None, Value::Null),
         ("dbl", "double", None, Value::Null),
         ("b1", "boolean", None, Value::Null),
-        ("b10", "bytes", Some("io.debezium.data.Bits"), json!({"length": "10"})),
+        (
+            "b10",
+            "bytes",
+            Some("io.debezium.data.Bits"),
+            json!({"length": "10"}),
+        ),
         ("dt", "int32", Some("io.debezium.time.Date"), Value::Null),
-        ("tm", "int64", Some("io.debezium.time.MicroTime"), Value::Null),
-        ("dt0", "int64", Some("io.debezium.time.Timestamp"), Value::Null),
-        ("dt3", "int64", Some("io.debezium.time.Timestamp"), Value::Null),
-        ("dt6", "int64", Some("io.debezium.time.MicroTimestamp"), Value::Null),
-        ("ts", "string", Some("io.debezium.time.ZonedTimestamp"), Value::Null),
+        (
+            "tm",
+            "int64",
+            Some("io.debezium.time.MicroTime"),
+            Value::Null,
+        ),
+        (
+            "dt0",
+            "int64",
+            Some("io.debezium.time.Timestamp"),
+            Value::Null,
+        ),
+        (
+            "dt3",
+            "int64",
+            Some("io.debezium.time.Timestamp"),
+            Value::Null,
+        ),
+        (
+            "dt6",
+            "int64",
+            Some("io.debezium.time.MicroTimestamp"),
+            Value::Null,
+        ),
+        (
+            "ts",
+            "string",
+            Some("io.debezium.time.ZonedTimestamp"),
+            Value::Null,
+        ),
         ("y", "int32", Some("io.debezium.time.Year"), Value::Null),
         ("c", "string", None, Value::Null),
         ("vc", "string", None, Value::Null),
@@ -208,8 +265,18 @@ fn expected_schema() -> Vec<(&'static str, &'static str, Option<&'static str>, V
         ("tx", "string", None, Value::Null),
         ("lb", "bytes", None, Value::Null),
         ("j", "string", Some("io.debezium.data.Json"), Value::Null),
-        ("e", "string", Some("io.debezium.data.Enum"), json!({"allowed": "small,medium,large"})),
-        ("st", "string", Some("io.debezium.data.EnumSet"), json!({"allowed": "a,b,c,d"})),
+        (
+            "e",
+            "string",
+            Some("io.debezium.data.Enum"),
+            json!({"allowed": "small,medium,large"}),
+        ),
+        (
+            "st",
+            "string",
+            Some("io.debezium.data.EnumSet"),
+            json!({"allowed": "a,b,c,d"}),
+        ),
     ]
 }
 
@@ -282,13 +349,24 @@ fn check_schema(record_value: &[u8], what: &str) {
         .unwrap();
     let fields = after["fields"].as_array().unwrap();
     let want = expected_schema();
-    let names: Vec<&str> = fields.iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
     let want_names: Vec<&str> = want.iter().map(|w| w.0).collect();
     assert_eq!(names, want_names, "{what}: after fields");
     for (f, (name, ty, logical, params)) in fields.iter().zip(want) {
         assert_eq!(f["type"], ty, "{what}: {name} type in {f}");
-        assert_eq!(f["optional"], name != "id", "{what}: {name} optional in {f}");
-        assert_eq!(f["name"].as_str(), logical, "{what}: {name} logical name in {f}");
+        assert_eq!(
+            f["optional"],
+            name != "id",
+            "{what}: {name} optional in {f}"
+        );
+        assert_eq!(
+            f["name"].as_str(),
+            logical,
+            "{what}: {name} logical name in {f}"
+        );
         if !params.is_null() {
             assert_eq!(f["parameters"], params, "{what}: {name} parameters in {f}");
         }
@@ -345,7 +423,10 @@ fn every_column_type_arrives_as_debezium_shapes_it() {
     mariadb(&big_sql(1));
     // The server's own reading of the latin1 bytes 0x80..0xFF.
     let latin1_text = String::from_utf8(unhex(
-        mariadb(&format!("SELECT HEX(CONVERT(l1 USING utf8mb4)) FROM {db}.t WHERE id = 1")).trim(),
+        mariadb(&format!(
+            "SELECT HEX(CONVERT(l1 USING utf8mb4)) FROM {db}.t WHERE id = 1"
+        ))
+        .trim(),
     ))
     .unwrap();
     assert_eq!(latin1_text.chars().count(), 128);
@@ -370,17 +451,25 @@ fn every_column_type_arrives_as_debezium_shapes_it() {
     );
     assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
     let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
-    reader.read_until("the snapshot of 3 rows", Duration::from_secs(120), |r| r.len() >= 3);
+    reader.read_until("the snapshot of 3 rows", Duration::from_secs(120), |r| {
+        r.len() >= 3
+    });
 
     mariadb_stdin(&rows_sql(&format!("{db}.t"), 11, &lb));
     mariadb(&big_sql(2));
-    reader.read_until("the streamed 3 rows", Duration::from_secs(120), |r| r.len() >= 6);
+    reader.read_until("the streamed 3 rows", Duration::from_secs(120), |r| {
+        r.len() >= 6
+    });
     assert_eq!(reader.records.len(), 6);
 
     for (i, (key, value)) in reader.parsed.iter().enumerate() {
         let snapshot = i < 3;
         let id0 = if snapshot { 1 } else { 11 };
-        let what = format!("{} row {}", if snapshot { "snapshot" } else { "stream" }, i % 3);
+        let what = format!(
+            "{} row {}",
+            if snapshot { "snapshot" } else { "stream" },
+            i % 3
+        );
         assert_eq!(value["op"], if snapshot { "r" } else { "c" }, "{what}");
         assert_eq!(key["id"], id0 + (i % 3) as i64, "{what}: key");
         assert!(value["before"].is_null(), "{what}: before");
@@ -404,13 +493,17 @@ fn every_column_type_arrives_as_debezium_shapes_it() {
         .set("bootstrap.servers", &bootstrap)
         .create()
         .unwrap();
-    wait_for("two 17 MB records in the big table's topic", Duration::from_secs(120), || {
-        use rdkafka::consumer::Consumer;
-        match consumer.fetch_watermarks(&big_topic, 0, Duration::from_secs(5)) {
-            Ok((lo, hi)) if hi - lo >= 2 => Some(()),
-            _ => None,
-        }
-    });
+    wait_for(
+        "two 17 MB records in the big table's topic",
+        Duration::from_secs(120),
+        || {
+            use rdkafka::consumer::Consumer;
+            match consumer.fetch_watermarks(&big_topic, 0, Duration::from_secs(5)) {
+                Ok((lo, hi)) if hi - lo >= 2 => Some(()),
+                _ => None,
+            }
+        },
+    );
     let status = s.get(&format!("/connectors/{name}/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
 }
