@@ -25,12 +25,15 @@
 //!   connector is rejected or its task FAILS with the reason). The worker
 //!   itself starts and runs its other connectors regardless.
 //!
-//! Engine choice: wasmi (an interpreter) over wasmtime (a JIT). On this
-//! project's 2-core machines wasmi 2.0 adds ~130 s to a cold release build
-//! and runs the upper-casing test plug-in in ~1.2 µs a record; wasmtime 48
-//! (Cranelift) costs several times the build and needs a newer rustc for its
-//! current release, for a per-record gain that is small next to a record's
-//! Kafka and JSON costs. Figures and commands: docs/plugins.md.
+//! Engine choice: wasmi (an interpreter) over wasmtime (a JIT). Measured on
+//! this project's shared 2-core machines with one upper-casing plug-in: a
+//! cold release build of the engine costs 111 s of CPU for wasmi 2.0 against
+//! 688 s for wasmtime 48 with Cranelift only (whose current release, 50,
+//! also needs a newer rustc than these machines have), and a 4 MB against a
+//! 16 MB test binary. Per record wasmi takes ~1.2 µs and wasmtime ~0.2 µs;
+//! a record through the worker costs 50-120 µs end to end
+//! (docs/benchmarks.md), so the JIT would save about 1% of a record's cost
+//! for six times the build. Figures and commands: docs/plugins.md.
 //!
 //! Discovery: every `*.wasm` (binary) or `*.wat` (text) file directly in a
 //! `plugin.path` directory (or named there itself) is a transform with the

@@ -415,3 +415,58 @@ fn plugin_dir_registers_modules_by_stem_and_manifest() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Per-record cost, for docs/plugins.md:
+/// `cargo test -p sluice-runtime --release --lib plugins::tests::per_record_cost -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement; run in release"]
+fn per_record_cost() {
+    let n = 200_000u32;
+    let line = "hello sluice, a line of a file of about sixty bytes or so..";
+    let time = |name: &str, t: &dyn Transform| {
+        let record = string_record(line);
+        for _ in 0..1000 {
+            t.apply(record.clone()).unwrap();
+        }
+        let start = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(t.apply(record.clone()).unwrap());
+        }
+        let ns = start.elapsed().as_nanos() / u128::from(n);
+        println!("{name}: {ns} ns/record");
+    };
+    time(
+        "upper.wat (sluice_transform_value, 59-byte string)",
+        &transform(UPPER, &[]).unwrap(),
+    );
+    time(
+        "constant-output module (sluice_transform: record JSON both ways)",
+        &transform(&record_module(r#"{"value":"HELLO"}"#), &[]).unwrap(),
+    );
+    struct Native;
+    impl Transform for Native {
+        fn config_def(&self) -> crate::config::ConfigDef {
+            crate::config::ConfigDef::new()
+        }
+        fn configure(&mut self, _: &Props) -> Result<(), ConfigError> {
+            Ok(())
+        }
+        fn apply(
+            &self,
+            mut r: RecordData,
+        ) -> Result<Option<RecordData>, crate::plugin::RecordError> {
+            if let Value::String(s) = &mut r.value {
+                s.make_ascii_uppercase();
+            }
+            Ok(Some(r))
+        }
+    }
+    time("native Rust upper-case (baseline)", &Native);
+    let looping = transform(LOOP, &[]).unwrap();
+    let start = Instant::now();
+    assert!(looping.apply(string_record(line)).is_err());
+    println!(
+        "loop.wat: out of fuel after {DEFAULT_FUEL} units in {:?}",
+        start.elapsed()
+    );
+}
