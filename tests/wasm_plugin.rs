@@ -125,6 +125,32 @@ fn plugin_transforms_run_and_broken_plugins_fail_only_their_task() {
         );
     }
 
+    // With errors.tolerance=all a record the plug-in traps on is skipped
+    // and the next record runs in a fresh instance.
+    let mixed_file = dir.path().join("mixed.txt");
+    std::fs::write(&mixed_file, "one\n!boom\ntwo\n").unwrap();
+    let mixed_topic = unique("wasm-mixed");
+    let tolerant = unique("wasm-tolerant");
+    let r = s.post(
+        "/connectors",
+        &file_source(
+            &tolerant,
+            &mixed_file,
+            &mixed_topic,
+            &[
+                ("errors.tolerance", "all"),
+                ("transforms", "bang,up"),
+                ("transforms.bang.type", "wasm:trap_on_bang"),
+                ("transforms.up.type", "wasm:upper"),
+            ],
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let recs = consume(&bootstrap, &mixed_topic, 2, Duration::from_secs(30));
+    assert_eq!(values(&recs), vec!["ONE", "TWO"]);
+    let status = s.get(&format!("/connectors/{tolerant}/status")).json();
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+
     // A malformed module is refused when the connector is created.
     let r = s.post(
         "/connectors",
