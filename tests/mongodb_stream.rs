@@ -303,6 +303,11 @@ fn updates_replaces_deletes_and_transactions_have_debeziums_shapes() {
     cfg["capture.mode"] = json!("change_streams");
     cfg["field.exclude.list"] = json!(format!("{db}.items.secret"));
     create(&s, &name, cfg);
+    // Write only once the (empty) snapshot is over, so every change is a
+    // stream event rather than part of the snapshot.
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
     py(&format!(
         "t = c['{db}'].items\nt.insert_one({{'_id': 1, 'a': 1, 'secret': 'x', 'arr': [1, 2, 3]}})\nt.update_one({{'_id': 1}}, {{'$set': {{'b': 2, 'secret': 'y'}}, '$unset': {{'a': ''}}}})\nt.replace_one({{'_id': 1}}, {{'r': True, 'secret': 'z'}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': 2}}, session=s)\n        t.insert_one({{'_id': 3}}, session=s)\nt.delete_one({{'_id': 1}})"
     ));
