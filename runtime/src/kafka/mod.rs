@@ -157,6 +157,22 @@ impl TaskProducer {
         for (k, v) in overrides {
             settings.insert(k.clone(), v.clone());
         }
+        // A record larger than the queue can never be queued (send would
+        // wait forever): keep room for two of the largest records allowed.
+        let max_message = settings
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1_000_000);
+        let queue_kb = settings
+            .get("queue.buffering.max.kbytes")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(16384);
+        if queue_kb * 1024 < 2 * max_message {
+            settings.insert(
+                "queue.buffering.max.kbytes".to_string(),
+                (2 * max_message / 1024 + 1).to_string(),
+            );
+        }
         let cfg = client_config(bootstrap, &settings);
         let acks = Arc::new(Acks::default());
         let producer = cfg
@@ -197,6 +213,14 @@ impl TaskProducer {
                     headers = back.headers;
                     match e.rdkafka_error_code() {
                         Some(RDKafkaErrorCode::QueueFull) => {
+                            if self.producer.in_flight_count() == 0 {
+                                // Nothing to wait for: this record alone
+                                // is larger than the whole queue.
+                                return Err(KafkaError::Fatal(format!(
+                                    "a record for topic {} does not fit in the producer queue; raise producer.override.queue.buffering.max.kbytes (and message.max.bytes for records over 1 MB)",
+                                    rec.topic
+                                )));
+                            }
                             self.acks.wait(Duration::from_millis(20)).await;
                         }
                         Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
