@@ -38,7 +38,7 @@ use super::events::{ChangeEvent, EventBuilder, Op, UpdateDesc};
 use super::offset::MongoOffset;
 
 /// Batches of records (or the error that ended the reader) for the task.
-pub type Batch = Result<Vec<SourceRecord>, TaskError>;
+pub use crate::feed::Batch;
 
 /// Where a change stream opens.
 #[derive(Debug, Clone, PartialEq)]

@@ -230,56 +230,13 @@ impl SourceTask for MongoDbSourceTask {
                 self.leftover.clear();
                 self.spawn();
             }
-            let max = cfg.max_batch_size;
-            let mut batch: Vec<SourceRecord> = Vec::new();
-            while batch.len() < max {
-                match self.leftover.pop_front() {
-                    Some(r) => batch.push(r),
-                    None => break,
-                }
-            }
-            let wait = Duration::from_millis(cfg.poll_interval_ms);
-            let Some(rx) = self.rx.as_mut() else {
-                return Ok(batch);
-            };
-            let mut first = batch.is_empty();
-            while batch.len() < max {
-                let msg = if first {
-                    first = false;
-                    match tokio::time::timeout(wait, rx.recv()).await {
-                        Ok(m) => m,
-                        Err(_) => break,
-                    }
-                } else {
-                    match rx.try_recv() {
-                        Ok(m) => Some(m),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => None,
-                    }
-                };
-                match msg {
-                    Some(Ok(records)) => {
-                        for r in records {
-                            if batch.len() < max {
-                                batch.push(r);
-                            } else {
-                                self.leftover.push_back(r);
-                            }
-                        }
-                    }
-                    Some(Err(e)) => {
-                        // Hand over what came before the error first; the
-                        // next poll restarts the reader after it.
-                        self.rx = None;
-                        if !batch.is_empty() {
-                            break;
-                        }
-                        return Err(e);
-                    }
-                    // The reader finished (initial_only): idle.
-                    None => break,
-                }
-            }
+            let batch = crate::feed::next_batch(
+                &mut self.rx,
+                &mut self.leftover,
+                cfg.max_batch_size,
+                Duration::from_millis(cfg.poll_interval_ms),
+            )
+            .await?;
             if let Some(off) = batch.iter().rev().find_map(|r| r.source_offset.as_ref()) {
                 if let Ok(o) = MongoOffset::from_json(off) {
                     self.last = Some(o);

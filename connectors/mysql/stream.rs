@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 use sluice_runtime::data::{JsonMap, SourceRecord, Value};
-use sluice_runtime::TaskError;
 use tokio::sync::mpsc;
 
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
@@ -47,7 +46,7 @@ use super::table_map::TableMap;
 use super::wire::Reader;
 
 /// What a reader sends to the task: a batch, or the error that ended it.
-pub type Batch = Result<Vec<SourceRecord>, TaskError>;
+pub use crate::feed::Batch;
 
 /// State shared by the snapshot and the stream of one task.
 pub struct Capture {
