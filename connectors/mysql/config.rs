@@ -167,6 +167,7 @@ pub struct MySqlConfig {
     pub tombstones_on_delete: bool,
     pub decode: DecodeOptions,
     pub skipped: SkippedOps,
+    pub provide_transaction_metadata: bool,
     pub heartbeat_interval_ms: u64,
     pub heartbeat_topics_prefix: String,
     pub max_batch_size: usize,
@@ -237,8 +238,7 @@ pub fn config_def() -> ConfigDef {
         .define("binary.handling.mode", String, Some("bytes"), Low, "Binary columns as bytes (Sluice supports only bytes today).")
         .validate(one_of(&["bytes", "base64", "base64-url-safe", "hex"]))
         .define("skipped.operations", List, Some("t"), Low, "Operations not to publish: c (create), u (update), d (delete), t (truncate), none.")
-        .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events and the envelope's transaction block.")
-        .unsupported()
+        .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction and fill each change event's transaction block (id, total_order, data_collection_order).")
         .define("heartbeat.interval.ms", Int, Some("0"), Medium, "Milliseconds between heartbeat messages; 0 disables them.")
         .validate(at_least(0.0))
         .define("heartbeat.topics.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<prefix>.<topic.prefix>).")
@@ -376,6 +376,7 @@ impl MySqlConfig {
                 },
             },
             skipped,
+            provide_transaction_metadata: cfg.bool("provide.transaction.metadata")?,
             heartbeat_interval_ms: cfg.i64("heartbeat.interval.ms")?.max(0) as u64,
             heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
             max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
@@ -547,13 +548,10 @@ mod tests {
     #[test]
     fn unsupported_keys_are_declared() {
         let def = config_def();
-        for k in [
-            "snapshot.fetch.size",
-            "provide.transaction.metadata",
-            "schema.history.internal.kafka.topic",
-        ] {
+        for k in ["snapshot.fetch.size", "include.query"] {
             assert!(def.key(k).unwrap().unsupported, "{k}");
         }
         assert!(!def.key("table.include.list").unwrap().unsupported);
+        assert!(!def.key("provide.transaction.metadata").unwrap().unsupported);
     }
 }

@@ -21,8 +21,54 @@ use sluice_runtime::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
 use super::config::{Flavor, MySqlConfig};
 use super::schema::{
     heartbeat_schemas, schema_change_key_schema, schema_change_value_schema, source_field,
-    source_schema, TableSchema,
+    source_schema, transaction_schema, transaction_schemas, TableSchema,
 };
+
+/// The transaction a streamed event belongs to, with Debezium's counters
+/// (provide.transaction.metadata): `total_order` over every change event
+/// of the transaction, `data_collection_order` per table (`db.table`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxnState {
+    /// MariaDB `domain-server-seq`, MySQL `uuid:gno`, or `file:pos` of
+    /// the transaction's start on a server without GTIDs.
+    pub id: String,
+    /// Whether the BEGIN event was emitted (or, on a resume inside the
+    /// transaction, already acknowledged before the restart).
+    pub begun: bool,
+    pub total: i64,
+    /// Per table, in order of first appearance.
+    pub per_collection: Vec<(String, i64)>,
+}
+
+impl TxnState {
+    pub fn new(id: String) -> TxnState {
+        TxnState {
+            id,
+            ..Default::default()
+        }
+    }
+
+    /// Counts one more change event of `collection`: (total_order,
+    /// data_collection_order), both starting at 1.
+    fn next(&mut self, collection: &str) -> (i64, i64) {
+        self.total += 1;
+        let n = match self
+            .per_collection
+            .iter_mut()
+            .find(|(c, _)| c == collection)
+        {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.per_collection.push((collection.to_string(), 1));
+                1
+            }
+        };
+        (self.total, n)
+    }
+}
 
 /// The operation of a change event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +77,7 @@ pub enum Op {
     Create,
     Update,
     Delete,
+    Truncate,
 }
 
 impl Op {
@@ -40,6 +87,7 @@ impl Op {
             Op::Create => "c",
             Op::Update => "u",
             Op::Delete => "d",
+            Op::Truncate => "t",
         }
     }
 }
@@ -156,15 +204,30 @@ impl EventBuilder {
         before: Option<&[Value]>,
         after: Option<&[Value]>,
         source: &Struct,
+        txn: Option<&mut TxnState>,
     ) -> Value {
         let (ms, us, ns) = now();
+        let block = match txn {
+            None => Value::Null,
+            Some(txn) => {
+                let (total, per) = txn.next(&t.collection);
+                Value::Struct(Struct {
+                    schema: transaction_schema(),
+                    values: vec![
+                        Value::String(txn.id.clone()),
+                        Value::Int64(total),
+                        Value::Int64(per),
+                    ],
+                })
+            }
+        };
         Value::Struct(Struct {
             schema: t.envelope.clone(),
             values: vec![
                 Self::image(t, before),
                 Self::image(t, after),
                 Value::Struct(source.clone()),
-                Value::Null,
+                block,
                 Value::String(op.code().into()),
                 Value::Int64(ms),
                 Value::Int64(us),
@@ -213,30 +276,69 @@ impl EventBuilder {
         done: &Arc<JsonMap>,
         out: &mut Vec<SourceRecord>,
     ) {
+        self.change_in_txn(t, op, before, after, src, pending, done, None, out)
+    }
+
+    /// [`change`](Self::change), with each envelope's `transaction` block
+    /// taken from (and counted in) `txn`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn change_in_txn(
+        &self,
+        t: &TableSchema,
+        op: Op,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+        src: &SourceInfo,
+        pending: &Arc<JsonMap>,
+        done: &Arc<JsonMap>,
+        mut txn: Option<&mut TxnState>,
+        out: &mut Vec<SourceRecord>,
+    ) {
         let source = self.source(src);
         let start = out.len();
         let ts = src.ts_ms;
         match op {
             Op::Read | Op::Create => {
                 let key = Self::key_of(t, after.unwrap_or(&[]));
-                let v = self.envelope(t, op, None, after, &source);
+                let v = self.envelope(t, op, None, after, &source, txn);
                 out.push(self.record(&t.topic, key, Some(t.envelope.clone()), v, ts, done));
             }
             Op::Update => {
                 let old_key = Self::key_of(t, before.unwrap_or(&[]));
                 let new_key = Self::key_of(t, after.unwrap_or(&[]));
                 if t.key.is_some() && old_key.1 != new_key.1 {
-                    self.delete(t, old_key, before, &source, ts, done, out);
-                    let v = self.envelope(t, Op::Create, None, after, &source);
+                    self.delete(
+                        t,
+                        old_key,
+                        before,
+                        &source,
+                        ts,
+                        done,
+                        txn.as_deref_mut(),
+                        out,
+                    );
+                    let v = self.envelope(t, Op::Create, None, after, &source, txn);
                     out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
                 } else {
-                    let v = self.envelope(t, Op::Update, before, after, &source);
+                    let v = self.envelope(t, Op::Update, before, after, &source, txn);
                     out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
                 }
             }
             Op::Delete => {
                 let key = Self::key_of(t, before.unwrap_or(&[]));
-                self.delete(t, key, before, &source, ts, done, out);
+                self.delete(t, key, before, &source, ts, done, txn, out);
+            }
+            Op::Truncate => {
+                // Debezium: no key, no row images.
+                let v = self.envelope(t, Op::Truncate, None, None, &source, txn);
+                out.push(self.record(
+                    &t.topic,
+                    (None, Value::Null),
+                    Some(t.envelope.clone()),
+                    v,
+                    ts,
+                    done,
+                ));
             }
         }
         // Every record but the last of this row keeps the row pending.
@@ -255,9 +357,10 @@ impl EventBuilder {
         source: &Struct,
         ts: i64,
         offset: &Arc<JsonMap>,
+        txn: Option<&mut TxnState>,
         out: &mut Vec<SourceRecord>,
     ) {
-        let v = self.envelope(t, Op::Delete, before, None, source);
+        let v = self.envelope(t, Op::Delete, before, None, source, txn);
         out.push(self.record(
             &t.topic,
             key.clone(),
@@ -292,6 +395,53 @@ impl EventBuilder {
             ms,
             offset,
         )
+    }
+
+    /// A transaction boundary on `<topic.prefix>.transaction`
+    /// (provide.transaction.metadata): BEGIN before the transaction's
+    /// first change event, END after its last, with the counts.
+    pub fn transaction_event(
+        &self,
+        txn: &TxnState,
+        end: bool,
+        ts_ms: i64,
+        offset: &Arc<JsonMap>,
+    ) -> SourceRecord {
+        let (ks, vs, per) = transaction_schemas();
+        let key = Value::Struct(Struct {
+            schema: ks.clone(),
+            values: vec![Value::String(txn.id.clone())],
+        });
+        let (count, collections) = if end {
+            (
+                Value::Int64(txn.total),
+                Value::Array(
+                    txn.per_collection
+                        .iter()
+                        .map(|(c, n)| {
+                            Value::Struct(Struct {
+                                schema: per.clone(),
+                                values: vec![Value::String(c.clone()), Value::Int64(*n)],
+                            })
+                        })
+                        .collect(),
+                ),
+            )
+        } else {
+            (Value::Null, Value::Null)
+        };
+        let value = Value::Struct(Struct {
+            schema: vs.clone(),
+            values: vec![
+                Value::String(if end { "END" } else { "BEGIN" }.into()),
+                Value::String(txn.id.clone()),
+                count,
+                collections,
+                Value::Int64(ts_ms),
+            ],
+        });
+        let topic = super::schema::topic_name(&[&self.server_name, "transaction"]);
+        self.record(&topic, (Some(ks), key), Some(vs), value, ts_ms, offset)
     }
 
     /// A schema change event on the topic named by topic.prefix.

@@ -102,6 +102,42 @@ pub fn transaction_schema() -> Arc<Schema> {
     .clone()
 }
 
+/// io.debezium.connector.common.TransactionMetadataKey / ...Value and the
+/// per-table count struct (`event.collection`) of an END event.
+pub fn transaction_schemas() -> (Arc<Schema>, Arc<Schema>, Arc<Schema>) {
+    static S: OnceLock<(Arc<Schema>, Arc<Schema>, Arc<Schema>)> = OnceLock::new();
+    S.get_or_init(|| {
+        let per = SchemaBuilder::structure()
+            .name("event.collection")
+            .version(1)
+            .optional()
+            .field("data_collection", schemas::string())
+            .field("event_count", schemas::int64())
+            .build();
+        (
+            SchemaBuilder::structure()
+                .name("io.debezium.connector.common.TransactionMetadataKey")
+                .version(1)
+                .field("id", schemas::string())
+                .build(),
+            SchemaBuilder::structure()
+                .name("io.debezium.connector.common.TransactionMetadataValue")
+                .version(1)
+                .field("status", schemas::string())
+                .field("id", schemas::string())
+                .field("event_count", schemas::optional_int64())
+                .field(
+                    "data_collections",
+                    SchemaBuilder::array(per.clone()).optional().build(),
+                )
+                .field("ts_ms", schemas::int64())
+                .build(),
+            per,
+        )
+    })
+    .clone()
+}
+
 /// `<prefix>.<db>.<table>.Envelope`, fields in Debezium 2.7's order.
 pub fn envelope_schema(name: &str, row: &Arc<Schema>, flavor: Flavor) -> Arc<Schema> {
     SchemaBuilder::structure()
@@ -142,6 +178,8 @@ pub struct TableSchema {
     pub db: String,
     pub table: String,
     pub topic: String,
+    /// `db.table`: the data collection of transaction metadata.
+    pub collection: String,
     /// Decoding plans of every column, in table order.
     pub plans: Vec<ColumnPlan>,
     /// Indexes (into `plans`) of the columns events carry.
@@ -208,6 +246,7 @@ impl TableSchema {
             db: db.to_string(),
             table: table.to_string(),
             topic: topic_name(&[prefix, db, table]),
+            collection: format!("{db}.{table}"),
             plans,
             kept,
             value_schema,
@@ -299,10 +338,12 @@ pub fn heartbeat_schemas() -> (Arc<Schema>, Arc<Schema>) {
         (
             SchemaBuilder::structure()
                 .name("io.debezium.connector.common.ServerNameKey")
+                .version(1)
                 .field("serverName", schemas::string())
                 .build(),
             SchemaBuilder::structure()
                 .name("io.debezium.connector.common.Heartbeat")
+                .version(1)
                 .field("ts_ms", schemas::int64())
                 .build(),
         )

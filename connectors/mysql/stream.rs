@@ -36,7 +36,7 @@ use super::catalog::{load_table, plans_for_map, Position, SchemaHistory, TableDe
 use super::config::MySqlConfig;
 use super::error::MySqlError;
 use super::event::{types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind};
-use super::events::{EventBuilder, Op, SourceInfo};
+use super::events::{EventBuilder, Op, SourceInfo, TxnState};
 use super::gtid::MariaGtidPosition;
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
@@ -246,9 +246,22 @@ struct Position_ {
     cur_gtid: Option<String>,
     cur_maria: Option<super::gtid::MariaGtid>,
     thread: Option<i64>,
+    /// The current transaction's metadata (provide.transaction.metadata).
+    txn: Option<TxnState>,
 }
 
 impl Position_ {
+    /// A transaction starts: with provide.transaction.metadata, its
+    /// counters start at 0. On a resume inside it (`skip`), its BEGIN
+    /// was acknowledged before the restart and is not sent again; the
+    /// skipped rows are still counted.
+    fn start_txn(&mut self, metadata: bool, id: String) {
+        self.txn = metadata.then(|| TxnState {
+            begun: self.skip.is_some(),
+            ..TxnState::new(id)
+        });
+    }
+
     fn offset(&self, event: u64, row: u64, ts_sec: i64, server_id: u32) -> BinlogOffset {
         BinlogOffset {
             file: self.file.clone(),
@@ -307,7 +320,11 @@ pub async fn stream(
         cur_gtid: None,
         cur_maria: None,
         thread: None,
+        txn: None,
     };
+    let metadata = cfg.provide_transaction_metadata;
+    // Records of skipped rows, built only to count them (then dropped).
+    let mut uncounted: Vec<SourceRecord> = Vec::new();
     let mut tables: HashMap<u64, (TableMap, Option<Arc<TableSchema>>)> = HashMap::new();
     let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
     let mut values: Vec<Value> = Vec::new();
@@ -338,6 +355,7 @@ pub async fn stream(
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
+                p.start_txn(metadata, g.gtid.to_string());
             }
             types::MYSQL_GTID => {
                 let g = MySqlGtidEvent::parse(ev.body)?;
@@ -346,12 +364,14 @@ pub async fn stream(
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
+                p.start_txn(metadata, format!("{}:{}", g.uuid, g.gno));
             }
             types::MYSQL_ANONYMOUS_GTID => {
                 p.txn_start = ev_start;
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
+                p.start_txn(metadata, format!("{}:{}", p.file, ev_start));
             }
             types::QUERY => {
                 let q = Query::parse(ev.body)?;
@@ -362,6 +382,7 @@ pub async fn stream(
                         p.txn_start = ev_start;
                         p.in_txn = true;
                         p.event_idx = 0;
+                        p.start_txn(metadata, format!("{}:{}", p.file, ev_start));
                     }
                     p.began = true;
                     p.thread = Some(q.thread_id as i64);
@@ -372,11 +393,12 @@ pub async fn stream(
                     let after_pos: Position = (p.file.clone(), h.log_pos as u64);
                     if let Some(ddl) = parse_ddl(&sql, &db) {
                         tables.clear();
+                        let here = p.offset(0, 0, h.timestamp as i64, h.server_id);
                         let next = BinlogOffset {
                             pos: h.log_pos as u64,
-                            ..p.offset(0, 0, h.timestamp as i64, h.server_id)
+                            ..here.clone()
                         };
-                        if let Some(rec) = handle_ddl(
+                        handle_ddl(
                             cap,
                             &ddl,
                             &db,
@@ -386,12 +408,10 @@ pub async fn stream(
                             h.server_id,
                             p.cur_gtid.clone(),
                             ev_start,
-                            &next,
+                            (&here, &next),
+                            &mut out,
                         )
-                        .await?
-                        {
-                            out.push(rec);
-                        }
+                        .await?;
                     }
                     end_txn = true;
                 }
@@ -426,11 +446,16 @@ pub async fn stream(
                 let re = RowsEvent::parse(t, ev.body, id_len)?.expect("kind checked");
                 let idx = p.event_idx;
                 p.event_idx += 1;
-                let skip_rows = match p.skip {
-                    Some((e, _)) if idx < e => continue,
-                    Some((e, r)) if idx == e => r,
-                    _ => 0,
+                // Rows emitted before a restart are skipped; with
+                // transaction metadata they are still decoded and counted.
+                let (skip_all, skip_rows) = match p.skip {
+                    Some((e, _)) if idx < e => (true, u64::MAX),
+                    Some((e, r)) if idx == e => (false, r),
+                    _ => (false, 0),
                 };
+                if skip_all && p.txn.is_none() {
+                    continue;
+                }
                 let Some((_, Some(ts))) = tables.get(&re.table_id) else {
                     continue;
                 };
@@ -466,7 +491,8 @@ pub async fn stream(
                             },
                         )?;
                     }
-                    if row_no >= skip_rows {
+                    let emit = !skip_all && row_no >= skip_rows;
+                    if emit || p.txn.is_some() {
                         let pending =
                             Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json());
                         let done =
@@ -488,8 +514,30 @@ pub async fn stream(
                             Op::Delete => (Some(values.as_slice()), None),
                             _ => (None, Some(values.as_slice())),
                         };
-                        cap.eb
-                            .change(&ts, op, before, aft, &src, &pending, &done, &mut out);
+                        if emit {
+                            if let Some(txn) = p.txn.as_mut().filter(|t| !t.begun) {
+                                txn.begun = true;
+                                out.push(cap.eb.transaction_event(
+                                    txn,
+                                    false,
+                                    ts_sec * 1000,
+                                    &pending,
+                                ));
+                            }
+                        }
+                        let sink = if emit { &mut out } else { &mut uncounted };
+                        cap.eb.change_in_txn(
+                            &ts,
+                            op,
+                            before,
+                            aft,
+                            &src,
+                            &pending,
+                            &done,
+                            p.txn.as_mut(),
+                            sink,
+                        );
+                        uncounted.clear();
                     }
                     row_no += 1;
                 }
@@ -513,6 +561,13 @@ pub async fn stream(
                 p.gtids.update(g);
             }
             p.cur_gtid = None;
+            if let Some(txn) = p.txn.take().filter(|t| t.begun) {
+                let off = Arc::new(p.offset(0, 0, h.timestamp as i64, h.server_id).to_json());
+                out.push(
+                    cap.eb
+                        .transaction_event(&txn, true, h.timestamp as i64 * 1000, &off),
+                );
+            }
         }
         if !p.in_txn {
             if !heartbeat_every.is_zero() && last_heartbeat.elapsed() >= heartbeat_every {
@@ -528,7 +583,10 @@ pub async fn stream(
 }
 
 /// Refreshes the definitions a DDL touched, records them in the history,
-/// and builds its schema change event (when captured and wanted).
+/// and appends its schema change event (when captured and wanted) and,
+/// for TRUNCATE TABLE when `t` is not in skipped.operations, one `t`
+/// event per captured table. `offsets`: the DDL's own position (every
+/// record but the last keeps it pending) and the one after it.
 #[allow(clippy::too_many_arguments)]
 async fn handle_ddl(
     cap: &mut Capture,
@@ -540,10 +598,13 @@ async fn handle_ddl(
     server_id: u32,
     gtid: Option<String>,
     ev_start: u64,
-    next: &BinlogOffset,
-) -> Result<Option<SourceRecord>, MySqlError> {
+    offsets: (&BinlogOffset, &BinlogOffset),
+    out: &mut Vec<SourceRecord>,
+) -> Result<(), MySqlError> {
     let cfg = cap.cfg.clone();
+    let first = out.len();
     let mut changes = Vec::new();
+    let mut truncated = Vec::new();
     for (d, t) in &ddl.tables {
         cap.forget(d, t);
         if !cfg.filters.captures_table(d, t) {
@@ -554,6 +615,11 @@ async fn handle_ddl(
             .record(after, d, t, def.as_ref())
             .map_err(|e| MySqlError::Config(format!("cannot write the schema history file: {e}; check schema.history.internal.file.filename")))?;
         tracing::info!("DDL on {d}.{t} at {}:{}: {sql}", after.0, after.1);
+        if ddl.kind == "TRUNCATE" && !cfg.skipped.truncate {
+            if let Some(def) = &def {
+                truncated.push(def.clone());
+            }
+        }
         match (&def, ddl.kind) {
             (Some(def), "CREATE") => changes.push(def.change_value("CREATE")),
             (Some(def), _) => changes.push(def.change_value("ALTER")),
@@ -568,13 +634,7 @@ async fn handle_ddl(
         }
     }
     let target_db = ddl.tables.first().map(|(d, _)| d.as_str()).unwrap_or(db);
-    if !cfg.include_schema_changes || !cfg.filters.captures_db(target_db) {
-        return Ok(None);
-    }
-    if !ddl.database_level && changes.is_empty() {
-        return Ok(None);
-    }
-    let src = SourceInfo {
+    let mut src = SourceInfo {
         ts_ms: ts as i64 * 1000,
         snapshot: "false",
         db: target_db.to_string(),
@@ -586,10 +646,29 @@ async fn handle_ddl(
         row: 0,
         thread: None,
     };
-    let off: Arc<JsonMap> = Arc::new(next.to_json());
-    Ok(Some(
-        cap.eb.schema_change(target_db, sql, changes, &src, &off),
-    ))
+    let (here, next) = offsets;
+    let pending: Arc<JsonMap> = Arc::new(here.to_json());
+    let done: Arc<JsonMap> = Arc::new(next.to_json());
+    if cfg.include_schema_changes
+        && cfg.filters.captures_db(target_db)
+        && (ddl.database_level || !changes.is_empty())
+    {
+        out.push(cap.eb.schema_change(target_db, sql, changes, &src, &done));
+    }
+    for def in truncated {
+        let plans = def.plans(&cfg.decode)?;
+        let ts = TableSchema::new(&cfg, &def.db, &def.table, plans, &def.primary_key_indexes())
+            .map_err(MySqlError::Config)?;
+        src.db = def.db.clone();
+        src.table = Some(def.table.clone());
+        cap.eb
+            .change(&ts, Op::Truncate, None, None, &src, &done, &done, out);
+    }
+    let end = out.len();
+    for r in &mut out[first..end.saturating_sub(1)] {
+        r.source_offset = Some(pending.clone());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

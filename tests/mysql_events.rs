@@ -1,0 +1,250 @@
+//! Debezium's extra event kinds from the MySQL/MariaDB connector, through a
+//! real `sluice standalone` and read back from the broker: transaction
+//! metadata (BEGIN/END on `<prefix>.transaction` and each event's
+//! `transaction` block), TRUNCATE as op `t`, and heartbeats that move the
+//! committed offset while no captured table changes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn db_name(tag: &str) -> String {
+    format!("sl_{}", unique(tag).replace('-', "_"))
+}
+
+/// A MariaDB GTID: domain-server-sequence.
+fn is_maria_gtid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 3 && parts.iter().all(|p| p.parse::<u64>().is_ok())
+}
+
+#[test]
+fn transaction_metadata_marks_begin_end_and_orders_every_event() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("txn");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.a (id INT PRIMARY KEY, v VARCHAR(10));
+         CREATE TABLE {db}.b (id INT PRIMARY KEY, v VARCHAR(10));
+         INSERT INTO {db}.a VALUES (100, 'seed');"
+    ));
+    let dir = TempDir::new("mysql-txn");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-txn");
+    let prefix = unique("mt");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            ("provide.transaction.metadata", "true"),
+            ("skipped.operations", "none"),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut a = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.a"));
+    a.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    assert!(
+        a.parsed[0].1["transaction"].is_null(),
+        "snapshot events belong to no transaction: {}",
+        a.parsed[0].1
+    );
+
+    // One transaction over two tables, with a primary-key change (d + c),
+    // then a single-statement one, then a TRUNCATE.
+    mariadb(&format!(
+        "BEGIN; INSERT INTO {db}.a VALUES (1, 'x'), (2, 'y'), (3, 'z');
+         INSERT INTO {db}.b VALUES (1, 'b');
+         UPDATE {db}.a SET id = 10 WHERE id = 1; COMMIT;
+         DELETE FROM {db}.b WHERE id = 1;
+         TRUNCATE TABLE {db}.a;"
+    ));
+
+    let mut txns = TopicReader::new(&bootstrap, &format!("{prefix}.transaction"));
+    txns.read_until("two BEGIN/END pairs", Duration::from_secs(60), |r| {
+        r.iter().filter(|(_, v)| v["status"] == "END").count() >= 2
+    });
+    let t = &txns.parsed;
+    assert_eq!(t.len(), 4, "{t:?}");
+    let status: Vec<&str> = t
+        .iter()
+        .map(|(_, v)| v["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["BEGIN", "END", "BEGIN", "END"]);
+    let id1 = t[0].1["id"].as_str().unwrap().to_string();
+    let id2 = t[2].1["id"].as_str().unwrap().to_string();
+    assert!(is_maria_gtid(&id1) && is_maria_gtid(&id2), "{id1} {id2}");
+    assert_ne!(id1, id2);
+    for (k, v) in t {
+        assert_eq!(k["id"], v["id"], "the key is the transaction id");
+        assert!(v["ts_ms"].as_i64().unwrap() > 1_600_000_000_000);
+    }
+    assert!(t[0].1["event_count"].is_null() && t[0].1["data_collections"].is_null());
+    assert_eq!(t[1].1["id"], id1.as_str());
+    // 3 inserts + 1 insert + the key change as delete and create.
+    assert_eq!(t[1].1["event_count"], 6);
+    let per: BTreeMap<String, i64> = t[1].1["data_collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["data_collection"].as_str().unwrap().to_string(),
+                c["event_count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per,
+        BTreeMap::from([(format!("{db}.a"), 5), (format!("{db}.b"), 1)])
+    );
+    assert_eq!(t[3].1["event_count"], 1);
+    assert_eq!(
+        t[3].1["data_collections"][0]["data_collection"],
+        format!("{db}.b").as_str()
+    );
+
+    // Each change event's transaction block, and its GTID in source.
+    a.read_until("the streamed events of a", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["op"] == "t")
+    });
+    let mut b = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.b"));
+    b.read_until("the events of b", Duration::from_secs(60), |r| {
+        r.iter().filter(|(_, v)| !v.is_null()).count() >= 2
+    });
+    let changes = |r: &TopicReader| -> Vec<Value> {
+        r.parsed
+            .iter()
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_null() && v["op"] != "r" && v["op"] != "t")
+            .collect()
+    };
+    let (ca, cb) = (changes(&a), changes(&b));
+    let ops: Vec<&str> = ca.iter().map(|v| v["op"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["c", "c", "c", "d", "c"]);
+    for (i, v) in ca.iter().enumerate() {
+        assert_eq!(v["transaction"]["id"], id1.as_str(), "{v}");
+        assert_eq!(v["source"]["gtid"], id1.as_str(), "{v}");
+        assert_eq!(v["transaction"]["data_collection_order"], i as i64 + 1);
+    }
+    let total: Vec<i64> = ca
+        .iter()
+        .map(|v| v["transaction"]["total_order"].as_i64().unwrap())
+        .collect();
+    // Row order in the binlog: a1 a2 a3 (1-3), b1 (4), a: d + c (5, 6).
+    assert_eq!(total, [1, 2, 3, 5, 6]);
+    assert_eq!(cb[0]["transaction"]["total_order"], 4);
+    assert_eq!(cb[0]["transaction"]["data_collection_order"], 1);
+    assert_eq!(cb[1]["op"], "d");
+    assert_eq!(cb[1]["transaction"]["id"], id2.as_str());
+    assert_eq!(cb[1]["transaction"]["total_order"], 1);
+
+    // TRUNCATE: op t, no key, no row images (Debezium's truncate event).
+    let (tk, tv) = a
+        .parsed
+        .iter()
+        .find(|(_, v)| v["op"] == "t")
+        .cloned()
+        .unwrap();
+    let rec = &a.records[a.parsed.iter().position(|(_, v)| v["op"] == "t").unwrap()];
+    assert!(
+        rec.key.is_none() || tk.is_null(),
+        "a truncate event has no key"
+    );
+    assert!(tv["before"].is_null() && tv["after"].is_null(), "{tv}");
+    assert_eq!(tv["source"]["table"], "a");
+    assert_eq!(tv["source"]["db"], db.as_str());
+    assert!(tv["ts_ms"].as_i64().is_some());
+    let status = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+}
+
+#[test]
+fn truncate_is_skipped_by_default() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("trunc");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.a (id INT PRIMARY KEY); INSERT INTO {db}.a VALUES (1);"
+    ));
+    let dir = TempDir::new("mysql-trunc");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-trunc");
+    let prefix = unique("mtr");
+    let cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("h.jsonl"), &[]);
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut a = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.a"));
+    a.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    mariadb(&format!(
+        "TRUNCATE TABLE {db}.a; INSERT INTO {db}.a VALUES (2);"
+    ));
+    a.read_until(
+        "the insert after the truncate",
+        Duration::from_secs(60),
+        |r| r.iter().any(|(_, v)| v["op"] == "c"),
+    );
+    let ops: Vec<&str> = a
+        .parsed
+        .iter()
+        .map(|(_, v)| v["op"].as_str().unwrap_or("tombstone"))
+        .collect();
+    assert_eq!(ops, ["r", "c"], "skipped.operations defaults to t");
+}
+
+#[test]
+fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("hb");
+    let other = db_name("hbother");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY); INSERT INTO {db}.t VALUES (1);
+         CREATE DATABASE {other}; CREATE TABLE {other}.t (id INT PRIMARY KEY);"
+    ));
+    let dir = TempDir::new("mysql-hb");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-hb");
+    let prefix = unique("mh");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[("heartbeat.interval.ms", "300")],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut t = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    t.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+
+    // Traffic the connector does not capture, then the binlog position
+    // after it: the committed offset must get there through heartbeats.
+    for i in 0..20 {
+        mariadb(&format!("INSERT INTO {other}.t VALUES ({i})"));
+    }
+    let status = mariadb("SHOW MASTER STATUS");
+    let f: Vec<&str> = status.split('\t').collect();
+    let (file, pos): (String, u64) = (f[0].to_string(), f[1].trim().parse().unwrap());
+
+    let mut hb = TopicReader::new(&bootstrap, &format!("__debezium-heartbeat.{prefix}"));
+    hb.read_until("heartbeats", Duration::from_secs(60), |r| r.len() >= 3);
+    for (k, v) in &hb.parsed {
+        assert_eq!(k, &serde_json::json!({"serverName": prefix}));
+        assert!(v["ts_ms"].as_i64().unwrap() > 1_600_000_000_000, "{v}");
+    }
+    let offset = wait_for(
+        "the committed offset to pass the uncaptured writes",
+        Duration::from_secs(60),
+        || {
+            let r = s.get(&format!("/connectors/{name}/offsets"));
+            let o = r.json()["offsets"][0]["offset"].clone();
+            let at_or_after = o["file"].as_str().is_some_and(|f| f > file.as_str())
+                || (o["file"] == file.as_str() && o["pos"].as_u64().unwrap_or(0) >= pos);
+            at_or_after.then_some(o)
+        },
+    );
+    assert_eq!(offset["event"], 0, "{offset}");
+    // No change event came from the other database.
+    assert_eq!(t.parsed.len(), 1);
+}
