@@ -190,3 +190,153 @@ fn purged_binlog_fails_the_task_with_the_remedy() {
 fn mariadb_try(sql: &str) {
     let _ = std::panic::catch_unwind(|| mariadb(sql));
 }
+
+/// The schema name of one `after` field of a JSON-converter record.
+fn after_field_schema_name(r: &Record, field: &str) -> Option<String> {
+    let v: Value = serde_json::from_slice(r.value.as_ref()?).ok()?;
+    v["schema"]["fields"][1]["fields"]
+        .as_array()?
+        .iter()
+        .find(|f| f["field"] == field)
+        .map(|f| f["name"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("khist");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10)); INSERT INTO {db}.t VALUES (1, 'seed');"
+    ));
+    let dir = TempDir::new("mysql-khist");
+    let mut s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-khist");
+    let prefix = unique("mk");
+    let history_topic = unique("dbhistory");
+    // Debezium's defaults: KafkaSchemaHistory with a topic; no file.
+    let mut cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("unused"), &[]);
+    let c = cfg["config"].as_object_mut().unwrap();
+    c.remove("schema.history.internal.file.filename");
+    c.insert(
+        "schema.history.internal.kafka.topic".into(),
+        history_topic.clone().into(),
+    );
+    c.insert(
+        "schema.history.internal.kafka.bootstrap.servers".into(),
+        bootstrap.clone().into(),
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let topic = format!("{prefix}.{db}.t");
+    let mut reader = TopicReader::new(&bootstrap, &topic);
+    reader.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+
+    // A JSON column (MariaDB: LONGTEXT + CHECK json_valid): only the
+    // schema, not the binlog, says it is JSON.
+    mariadb(&format!(
+        "ALTER TABLE {db}.t ADD COLUMN j JSON; INSERT INTO {db}.t VALUES (2, 'x', '{{\"k\": 1}}');"
+    ));
+    reader.read_until("row 2", Duration::from_secs(60), |r| r.len() >= 2);
+    assert_eq!(
+        after_field_schema_name(&reader.records[1], "j").as_deref(),
+        Some("io.debezium.data.Json")
+    );
+    // Kill the worker once its offset file holds a completed snapshot
+    // (and maybe row 2): the restart reads the ADD COLUMN again, or not.
+    wait_for("the offset file", Duration::from_secs(30), || {
+        std::fs::read_to_string(dir.path().join("connect.offsets"))
+            .ok()
+            .filter(|t| t.contains(&prefix) && !t.contains("\"snapshot\""))
+    });
+    s.kill9();
+
+    // While it is down: a JSON row, then the column stops being JSON.
+    mariadb(&format!(
+        "INSERT INTO {db}.t VALUES (3, 'y', '{{\"k\": 2}}');
+         ALTER TABLE {db}.t MODIFY j LONGTEXT;
+         INSERT INTO {db}.t VALUES (4, 'z', 'plain text');"
+    ));
+    let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    reader.read_until("rows 3 and 4", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["after"]["id"] == 4)
+    });
+    let at = |id: i64| {
+        reader
+            .parsed
+            .iter()
+            .position(|(_, v)| v["after"]["id"] == id && v["op"] == "c")
+            .unwrap()
+    };
+    // Row 3 was written before the MODIFY: the history from the topic
+    // (not the current schema) says JSON; row 4 is plain text.
+    assert_eq!(
+        after_field_schema_name(&reader.records[at(3)], "j").as_deref(),
+        Some("io.debezium.data.Json")
+    );
+    assert_eq!(
+        after_field_schema_name(&reader.records[at(4)], "j").as_deref(),
+        Some("")
+    );
+    assert_eq!(reader.parsed[at(4)].1["after"]["j"], "plain text");
+
+    // The topic holds Debezium's history records.
+    let mut history = TopicReader::new(&bootstrap, &history_topic);
+    history.read_until("the history records", Duration::from_secs(30), |r| {
+        r.iter()
+            .any(|(_, v)| v["ddl"].as_str().is_some_and(|d| d.contains("MODIFY j")))
+    });
+    assert!(history.records.iter().all(|r| r.partition == 0));
+    let (_, create) = &history.parsed[0];
+    assert_eq!(create["source"]["server"], prefix.as_str());
+    assert!(create["position"]["file"].is_string() && create["position"]["pos"].is_u64());
+    assert_eq!(create["databaseName"], db.as_str());
+    assert!(create["ddl"].as_str().unwrap().starts_with("CREATE TABLE"));
+    assert_eq!(create["tableChanges"][0]["type"], "CREATE");
+    assert_eq!(
+        create["tableChanges"][0]["id"],
+        format!("\"{db}\".\"t\"").as_str()
+    );
+    assert_eq!(
+        create["tableChanges"][0]["table"]["primaryKeyColumnNames"],
+        serde_json::json!(["id"])
+    );
+    let add = history
+        .parsed
+        .iter()
+        .find(|(_, v)| {
+            v["ddl"]
+                .as_str()
+                .is_some_and(|d| d.contains("ADD COLUMN j"))
+        })
+        .map(|(_, v)| v)
+        .unwrap();
+    assert_eq!(add["tableChanges"][0]["type"], "ALTER");
+    let cols: Vec<&str> = add["tableChanges"][0]["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols, ["id", "a", "j"]);
+
+    // A lost history (here: a new, empty topic) is rebuilt, not fatal.
+    let mut c2 = cfg["config"].clone();
+    c2["schema.history.internal.kafka.topic"] = unique("dbhistory-new").into();
+    assert_eq!(
+        s.put(&format!("/connectors/{name}/config"), &c2.to_string())
+            .status,
+        200
+    );
+    mariadb(&format!("INSERT INTO {db}.t VALUES (5, 'after', 'x');"));
+    reader.read_until("row 5", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["after"]["id"] == 5)
+    });
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+    assert!(
+        s.log_text()
+            .contains("rebuilding it from the current schema"),
+        "{}",
+        s.log_text()
+    );
+}

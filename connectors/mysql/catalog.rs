@@ -10,18 +10,14 @@
 //! later than the event (after a further DDL) never shifts a column's
 //! facts onto another column.
 //!
-//! The [`SchemaHistory`] records each captured DDL with its binlog position
-//! and the table definitions it produced (one JSON line each, fsync'd), so
-//! that a restart resuming before a DDL uses the definitions valid there.
-//! A lost or absent history is rebuilt from the current schema (recovery)
-//! with a warning, instead of failing.
+//! The [`SchemaHistory`] (in [`super::history`]) records each captured DDL
+//! with its binlog position and the table definitions it produced, so that
+//! a restart resuming before a DDL uses the definitions valid there.
 //!
 //! Snapshots use the same definitions to build synthetic TABLE_MAP columns,
 //! so snapshot (`r`) and streamed (`c/u/d`) events share one schema.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
 
 use serde_json::{json, Value as Json};
 use sluice_runtime::data::{Struct, Value};
@@ -270,14 +266,14 @@ impl ColumnDesc {
         }
     }
 
-    fn to_json(&self) -> Json {
+    pub(crate) fn to_json(&self) -> Json {
         json!({"name": self.name, "columnType": self.column_type, "dataType": self.data_type,
             "charset": self.charset, "nullable": self.nullable, "json": self.is_json,
             "precision": self.precision, "scale": self.scale, "fsp": self.fsp, "octets": self.octets,
             "autoIncrement": self.auto_increment})
     }
 
-    fn from_json(j: &Json) -> Option<ColumnDesc> {
+    pub(crate) fn from_json(j: &Json) -> Option<ColumnDesc> {
         let s = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_string);
         let n = |k: &str| j.get(k).and_then(Json::as_u64);
         let b = |k: &str| j.get(k).and_then(Json::as_bool).unwrap_or(false);
@@ -384,12 +380,7 @@ impl TableDef {
         })
     }
 
-    fn to_json(&self) -> Json {
-        json!({"db": self.db, "table": self.table, "primaryKey": self.primary_key,
-            "columns": self.columns.iter().map(ColumnDesc::to_json).collect::<Vec<_>>()})
-    }
-
-    fn from_json(j: &Json) -> Option<TableDef> {
+    pub(crate) fn from_json(j: &Json) -> Option<TableDef> {
         Some(TableDef {
             db: j.get("db")?.as_str()?.to_string(),
             table: j.get("table")?.as_str()?.to_string(),
@@ -410,7 +401,7 @@ impl TableDef {
 }
 
 /// java.sql.Types codes for the schema change events.
-fn jdbc_type(data_type: &str) -> i32 {
+pub(crate) fn jdbc_type(data_type: &str) -> i32 {
     match data_type {
         "tinyint" => -6,
         "smallint" => 5,
@@ -460,98 +451,7 @@ pub fn plans_for_map(
         .collect()
 }
 
-/// A binlog position, ordered as the binlog is.
-pub type Position = (String, u64);
-
-/// Captured DDL with the definitions it produced, by binlog position.
-#[derive(Debug, Default)]
-pub struct SchemaHistory {
-    path: Option<PathBuf>,
-    /// (position after the DDL, table, definition or `None` when dropped)
-    entries: Vec<(Position, (String, String), Option<TableDef>)>,
-}
-
-impl SchemaHistory {
-    /// Opens the history file (`None`: in memory only). Returns whether
-    /// the history had to be recovered (absent or unreadable file).
-    pub fn open(path: Option<&str>) -> (SchemaHistory, bool) {
-        let mut h = SchemaHistory {
-            path: path.map(PathBuf::from),
-            entries: Vec::new(),
-        };
-        let Some(p) = &h.path else { return (h, true) };
-        let text = match std::fs::read_to_string(p) {
-            Ok(t) => t,
-            Err(_) => return (h, true),
-        };
-        let mut recovered = false;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let parsed = serde_json::from_str::<Json>(line).ok().and_then(|j| {
-                let pos = (
-                    j.get("file")?.as_str()?.to_string(),
-                    j.get("pos")?.as_u64()?,
-                );
-                let db = j.get("db")?.as_str()?.to_string();
-                let table = j.get("table")?.as_str()?.to_string();
-                let def = match j.get("def") {
-                    Some(Json::Null) | None => None,
-                    Some(d) => Some(TableDef::from_json(d)?),
-                };
-                Some((pos, (db, table), def))
-            });
-            match parsed {
-                Some(e) => h.entries.push(e),
-                // A torn last line (crash mid-write) is dropped.
-                None => recovered = true,
-            }
-        }
-        (h, recovered)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Records a table's definition as of `pos` (after the DDL).
-    pub fn record(
-        &mut self,
-        pos: &Position,
-        db: &str,
-        table: &str,
-        def: Option<&TableDef>,
-    ) -> std::io::Result<()> {
-        self.entries.push((
-            pos.clone(),
-            (db.to_string(), table.to_string()),
-            def.cloned(),
-        ));
-        if let Some(p) = &self.path {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let line = json!({"file": pos.0, "pos": pos.1, "db": db, "table": table,
-                "def": def.map(TableDef::to_json)});
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?;
-            writeln!(f, "{line}")?;
-            f.sync_data()?;
-        }
-        Ok(())
-    }
-
-    /// The definition of a table as of `pos`: the last entry at or before
-    /// it. `Some(None)` means dropped; `None` means the history does not
-    /// know the table.
-    pub fn as_of(&self, pos: &Position, db: &str, table: &str) -> Option<Option<&TableDef>> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(p, (d, t), _)| p <= pos && d == db && t == table)
-            .map(|(_, _, def)| def.as_ref())
-    }
-}
+pub use super::history::{Position, SchemaHistory};
 
 #[cfg(test)]
 mod tests {
@@ -594,42 +494,5 @@ mod tests {
             Some(true)
         );
         assert_eq!(desc("m", "mediumblob", "mediumblob").map_column().meta, 3);
-    }
-
-    #[test]
-    fn history_round_trips_and_answers_by_position() {
-        let dir = std::env::temp_dir().join(format!("sluice-hist-{}", std::process::id()));
-        let path = dir.join("h.jsonl");
-        let _ = std::fs::remove_file(&path);
-        let (mut h, recovered) = SchemaHistory::open(path.to_str());
-        assert!(recovered && h.is_empty());
-        let v1 = TableDef {
-            db: "d".into(),
-            table: "t".into(),
-            columns: vec![desc("a", "int(11)", "int")],
-            primary_key: vec!["a".into()],
-        };
-        let mut v2 = v1.clone();
-        v2.columns.push(desc("b", "longtext", "longtext"));
-        h.record(&("bin.000001".into(), 100), "d", "t", Some(&v1))
-            .unwrap();
-        h.record(&("bin.000002".into(), 50), "d", "t", Some(&v2))
-            .unwrap();
-        h.record(&("bin.000002".into(), 90), "d", "t", None)
-            .unwrap();
-        let (h, recovered) = SchemaHistory::open(path.to_str());
-        assert!(!recovered);
-        assert_eq!(h.as_of(&("bin.000001".into(), 99), "d", "t"), None);
-        assert_eq!(
-            h.as_of(&("bin.000001".into(), 500), "d", "t"),
-            Some(Some(&v1))
-        );
-        assert_eq!(
-            h.as_of(&("bin.000002".into(), 60), "d", "t"),
-            Some(Some(&v2))
-        );
-        assert_eq!(h.as_of(&("bin.000003".into(), 4), "d", "t"), Some(None));
-        std::fs::write(&path, "{\"torn").unwrap();
-        assert!(SchemaHistory::open(path.to_str()).1);
     }
 }

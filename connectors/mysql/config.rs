@@ -14,6 +14,7 @@ use regex::Regex;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
 use super::column::{BigintUnsignedMode, DecimalMode, DecodeOptions};
+use super::history::HistoryKind;
 
 /// Which Debezium connector class this instance answers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +174,7 @@ pub struct MySqlConfig {
     pub max_batch_size: usize,
     pub max_queue_size: usize,
     pub poll_interval_ms: u64,
-    pub history_file: Option<String>,
+    pub history: HistoryKind,
 }
 
 fn one_of(v: &[&'static str]) -> Validator {
@@ -248,12 +249,10 @@ pub fn config_def() -> ConfigDef {
         .validate(at_least(1.0))
         .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
         .validate(at_least(1.0))
-        .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Schema history implementation. Sluice keeps it in schema.history.internal.file.filename when set, else rebuilds it from the current schema on start.")
-        .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (standalone).")
-        .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Kafka topic of the schema history (Sluice uses the file, or recovers from the current schema).")
-        .unsupported()
-        .define("schema.history.internal.kafka.bootstrap.servers", String, Some(""), Low, "Brokers of the schema history topic.")
-        .unsupported()
+        .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A missing or empty history is rebuilt from the current schema (recovery) instead of failing.")
+        .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (FileSchemaHistory).")
+        .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Topic of the schema history (KafkaSchemaHistory); created with one partition and infinite retention when missing.")
+        .define("schema.history.internal.kafka.bootstrap.servers", String, Some(""), Low, "Brokers of the schema history topic; required with schema.history.internal.kafka.topic. schema.history.internal.producer.* and .consumer.* are passed to its clients.")
         .define("schema.history.internal.store.only.captured.tables.ddl", Boolean, Some("false"), Low, "Record only captured tables' DDL.")
         .unsupported()
         .define("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Skip DDL that cannot be parsed.")
@@ -303,6 +302,48 @@ fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
     Ok(out)
 }
 
+/// schema.history.internal and its keys.
+fn history_kind(cfg: &Config, props: &Props) -> Result<HistoryKind, ConfigError> {
+    let class = cfg.get("schema.history.internal").unwrap_or("").trim();
+    let file = cfg.opt_string("schema.history.internal.file.filename");
+    let topic = cfg.opt_string("schema.history.internal.kafka.topic");
+    let bootstrap = cfg.opt_string("schema.history.internal.kafka.bootstrap.servers");
+    let short = class.rsplit('.').next().unwrap_or(class);
+    let clients = |prefix: &str| -> BTreeMap<String, String> {
+        props
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone())))
+            .collect()
+    };
+    match short {
+        "FileSchemaHistory" | "FileDatabaseHistory" => match file {
+            Some(f) => Ok(HistoryKind::File(f)),
+            None => Err(ConfigError::one(format!(
+                "schema.history.internal.file.filename: required with schema.history.internal={class}; name the file the history is kept in"
+            ))),
+        },
+        "MemorySchemaHistory" | "MemoryDatabaseHistory" => Ok(HistoryKind::Memory),
+        "KafkaSchemaHistory" | "KafkaDatabaseHistory" | "" => match (topic, file) {
+            (Some(topic), _) => match bootstrap {
+                Some(bootstrap) => Ok(HistoryKind::Kafka {
+                    topic,
+                    bootstrap,
+                    producer: clients("schema.history.internal.producer."),
+                    consumer: clients("schema.history.internal.consumer."),
+                }),
+                None => Err(ConfigError::one(
+                    "schema.history.internal.kafka.bootstrap.servers: required with schema.history.internal.kafka.topic; name the brokers of the history topic",
+                )),
+            },
+            (None, Some(f)) => Ok(HistoryKind::File(f)),
+            (None, None) => Ok(HistoryKind::Memory),
+        },
+        _ => Err(ConfigError::one(format!(
+            "schema.history.internal: {class} is not a schema history Sluice knows; use io.debezium.storage.kafka.history.KafkaSchemaHistory or io.debezium.storage.file.history.FileSchemaHistory"
+        ))),
+    }
+}
+
 impl MySqlConfig {
     pub fn parse(props: &Props, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
         let cfg = config_def().parse(props)?;
@@ -335,7 +376,7 @@ impl MySqlConfig {
             }
         }
         let server_id = cfg.i64("database.server.id")?;
-        let history_file = cfg.opt_string("schema.history.internal.file.filename");
+        let history = history_kind(&cfg, props)?;
         Ok(MySqlConfig {
             flavor,
             hostname: cfg.string("database.hostname")?,
@@ -382,7 +423,7 @@ impl MySqlConfig {
             max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
             max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
             poll_interval_ms: cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64,
-            history_file,
+            history,
         })
     }
 

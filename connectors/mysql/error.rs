@@ -39,6 +39,10 @@ pub enum MySqlError {
     /// The server's settings make change capture impossible.
     #[error("{0}")]
     Config(String),
+    /// The schema history store (file or Kafka topic) failed; `retriable`
+    /// when a retry may succeed (broker unavailable).
+    #[error("schema history: {detail}")]
+    History { detail: String, retriable: bool },
     /// A binlog event or row image that cannot be decoded.
     #[error("cannot decode {what}: {detail}")]
     Decode { what: String, detail: String },
@@ -60,6 +64,7 @@ impl MySqlError {
     pub fn is_retriable(&self) -> bool {
         match self {
             MySqlError::Connect { .. } | MySqlError::Io { .. } => true,
+            MySqlError::History { retriable, .. } => *retriable,
             MySqlError::Server { code, .. } => matches!(
                 code,
                 // too many connections, lock wait, deadlock, server shutdown,

@@ -30,6 +30,7 @@ pub mod error;
 pub mod event;
 pub mod events;
 pub mod gtid;
+pub mod history;
 pub mod json_binary;
 pub mod offset;
 pub mod packet;

@@ -219,15 +219,26 @@ pub async fn snapshot(
         let Some(def) = load_table(cap.meta().await?, db, table).await? else {
             continue;
         };
-        if cap.history.as_of(&history_pos, db, table).is_none() {
-            cap.history.record(&history_pos, db, table, Some(&def)).map_err(|e| {
-                MySqlError::Config(format!("cannot write the schema history file: {e}; check schema.history.internal.file.filename"))
-            })?;
+        let known = cap.history.as_of(&history_pos, db, table).is_some();
+        let ddl = if !known || cfg.include_schema_changes {
+            create_statement(cap.meta().await?, &def)
+                .await
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        if !known {
+            cap.history
+                .record(
+                    &history_pos,
+                    db,
+                    &ddl,
+                    "CREATE",
+                    &[(db.clone(), table.clone(), Some(def.clone()))],
+                )
+                .await?;
         }
         if cfg.include_schema_changes {
-            let ddl = create_statement(cap.meta().await?, &def)
-                .await
-                .unwrap_or_default();
             let src = SourceInfo {
                 ts_ms: super::events::now().0,
                 snapshot: "true",

@@ -32,12 +32,13 @@ use sluice_runtime::data::{JsonMap, SourceRecord, Value};
 use tokio::sync::mpsc;
 
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
-use super::catalog::{load_table, plans_for_map, Position, SchemaHistory, TableDef};
+use super::catalog::{load_table, plans_for_map, TableDef};
 use super::config::MySqlConfig;
 use super::error::MySqlError;
 use super::event::{types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind};
 use super::events::{EventBuilder, Op, SourceInfo, TxnState};
 use super::gtid::MariaGtidPosition;
+use super::history::{Position, SchemaHistory};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::rows::decode_row;
@@ -604,16 +605,23 @@ async fn handle_ddl(
     let cfg = cap.cfg.clone();
     let first = out.len();
     let mut changes = Vec::new();
+    let mut recorded = Vec::new();
     let mut truncated = Vec::new();
     for (d, t) in &ddl.tables {
         cap.forget(d, t);
         if !cfg.filters.captures_table(d, t) {
             continue;
         }
-        let def = load_table(cap.meta().await?, d, t).await?;
-        cap.history
-            .record(after, d, t, def.as_ref())
-            .map_err(|e| MySqlError::Config(format!("cannot write the schema history file: {e}; check schema.history.internal.file.filename")))?;
+        // A DDL read again after a restart keeps what the history saw
+        // then: the current definition may be that of a later DDL.
+        let def = match cap.history.at(after, d, t) {
+            Some(known) => known.cloned(),
+            None => {
+                let def = load_table(cap.meta().await?, d, t).await?;
+                recorded.push((d.clone(), t.clone(), def.clone()));
+                def
+            }
+        };
         tracing::info!("DDL on {d}.{t} at {}:{}: {sql}", after.0, after.1);
         if ddl.kind == "TRUNCATE" && !cfg.skipped.truncate {
             if let Some(def) = &def {
@@ -634,6 +642,16 @@ async fn handle_ddl(
         }
     }
     let target_db = ddl.tables.first().map(|(d, _)| d.as_str()).unwrap_or(db);
+    if !recorded.is_empty() {
+        let kind = if ddl.kind == "CREATE" {
+            "CREATE"
+        } else {
+            "ALTER"
+        };
+        cap.history
+            .record(after, target_db, sql, kind, &recorded)
+            .await?;
+    }
     let mut src = SourceInfo {
         ts_ms: ts as i64 * 1000,
         snapshot: "false",

@@ -28,8 +28,8 @@ use sluice_runtime::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::catalog::SchemaHistory;
 use super::config::{config_def, Flavor, MySqlConfig, SnapshotMode};
+use super::history::{HistoryKind, SchemaHistory};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::snapshot::snapshot;
@@ -184,9 +184,9 @@ async fn run(
     start: Start,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<(), TaskError> {
-    let (history, recovered) = SchemaHistory::open(cfg.history_file.as_deref());
-    if recovered && cfg.history_file.is_some() && matches!(start, Start::Stream(_)) {
-        tracing::warn!(connector = %ctx.connector, "schema history {} is missing or damaged; rebuilding it from the current schema (recovery)", cfg.history_file.as_deref().unwrap_or(""));
+    let (history, recovered) = SchemaHistory::open(&cfg.history, &cfg.topic_prefix).await?;
+    if recovered && cfg.history != HistoryKind::Memory && matches!(start, Start::Stream(_)) {
+        tracing::warn!(connector = %ctx.connector, "the schema history ({:?}) is missing, empty or damaged; rebuilding it from the current schema (recovery)", cfg.history);
     }
     let mut cap = Capture::new(cfg.clone(), history);
     let from = match start {
