@@ -25,7 +25,7 @@ pub enum MySqlError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{addr} returned error {code} ({state}): {message}{}", remedy(*code))]
+    #[error("{addr} returned error {code} ({state}): {message}{}", remedy(*code, message))]
     Server {
         addr: String,
         code: u16,
@@ -49,7 +49,12 @@ pub enum MySqlError {
 }
 
 /// What to do about the server errors users meet most.
-fn remedy(code: u16) -> &'static str {
+fn remedy(code: u16, message: &str) -> &'static str {
+    // MariaDB answers a second dump with the same replica id with 4052;
+    // MySQL with 1236 and this text.
+    if code == 4052 || message.contains("same server_uuid/server_id") {
+        return "; another replica or connector reads the binlog with the same database.server.id: give each connector its own id (set database.server.id to an unused number)";
+    }
     match code {
         1045 => "; check database.user and database.password",
         1044 | 1142 | 1227 => "; grant the connector user REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on MariaDB) and SELECT",
@@ -138,6 +143,24 @@ mod tests {
             "{msg}"
         );
         assert!(matches!(TaskError::from(e), TaskError::Fatal(_)));
+    }
+
+    #[test]
+    fn a_clashing_replica_id_names_database_server_id() {
+        for (code, message) in [
+            (4052, "A slave with the same server_uuid/server_id is already connected"),
+            (1236, "A slave with the same server_uuid/server_id as this slave has connected to the master"),
+        ] {
+            let e = MySqlError::Server {
+                addr: "h:1".into(),
+                code,
+                state: "HY000".into(),
+                message: message.into(),
+            };
+            assert!(!e.is_retriable());
+            let msg = e.to_string();
+            assert!(msg.contains("database.server.id") && !msg.contains("snapshot.mode"), "{msg}");
+        }
     }
 
     #[test]

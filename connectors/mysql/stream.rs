@@ -124,7 +124,10 @@ async fn check_not_purged(conn: &mut Connection, file: &str) -> Result<(), MySql
 /// Refuses a database.server.id another live replica already uses. Our
 /// own previous dump may linger for a moment after a reconnect, so only a
 /// clash that persists is an error.
-async fn check_server_id(conn: &mut Connection, server_id: u32) -> Result<(), MySqlError> {
+pub(crate) async fn check_server_id(
+    conn: &mut Connection,
+    server_id: u32,
+) -> Result<(), MySqlError> {
     for attempt in 0..3 {
         let rs = match conn.query("SHOW SLAVE HOSTS").await {
             Ok(rs) => rs,

@@ -184,6 +184,16 @@ async fn run(
     start: Start,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<(), TaskError> {
+    // Server settings and the replica id first: a misconfigured server
+    // or a clashing database.server.id fails the task before a snapshot
+    // that could not be followed by streaming.
+    {
+        let mut c = Connection::connect(&cfg.connect_options())
+            .await
+            .map_err(TaskError::from)?;
+        super::binlog::check_server(&mut c).await?;
+        super::stream::check_server_id(&mut c, cfg.server_id).await?;
+    }
     let (history, recovered) = SchemaHistory::open(&cfg.history, &cfg.topic_prefix).await?;
     if recovered && cfg.history != HistoryKind::Memory && matches!(start, Start::Stream(_)) {
         tracing::warn!(connector = %ctx.connector, "the schema history ({:?}) is missing, empty or damaged; rebuilding it from the current schema (recovery)", cfg.history);

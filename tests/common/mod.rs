@@ -520,3 +520,143 @@ impl TopicReader {
         }
     }
 }
+
+/// A private, throw-away MariaDB server on a free port, for tests that need
+/// server settings the shared one must keep (binlog off, STATEMENT
+/// format, ...). Started like `scripts/services` starts the shared one;
+/// stopped (by its PID) and deleted on drop.
+pub struct PrivateMariaDb {
+    pub dir: TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateMariaDb {
+    /// Initialises a data directory and starts the server with `settings`
+    /// (my.cnf lines under `[mariadbd]`, e.g. `log_bin = mariadb-bin`).
+    /// The account `cdc`/`cdc` has the connector's grants, plus REPLICATION
+    /// MASTER ADMIN (MariaDB's privilege for SHOW SLAVE HOSTS).
+    pub fn start(settings: &[&str]) -> PrivateMariaDb {
+        let dir = TempDir::new("private-mariadb");
+        let port = free_port();
+        let mut db = PrivateMariaDb {
+            dir,
+            port,
+            child: None,
+        };
+        db.write_cnf(settings);
+        let d = db.dir.path();
+        let out = Command::new("mariadb-install-db")
+            .arg(format!("--defaults-file={}", d.join("my.cnf").display()))
+            .arg(format!("--datadir={}", d.join("data").display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .output()
+            .expect("run mariadb-install-db (apt-get install -y mariadb-server)");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        db.run();
+        db.sql("CREATE USER 'cdc'@'%' IDENTIFIED BY 'cdc';
+                GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, REPLICATION MASTER ADMIN, SELECT, RELOAD, SHOW DATABASES, LOCK TABLES ON *.* TO 'cdc'@'%';");
+        db
+    }
+
+    fn write_cnf(&self, settings: &[&str]) {
+        let d = self.dir.path();
+        let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().unwrap().stdout)
+            .trim()
+            .to_string();
+        let cnf = format!(
+            "[mariadbd]\nuser = {user}\ndatadir = {data}\nsocket = {d}/mariadb.sock\npid-file = {d}/mariadbd.pid\nport = {port}\nbind-address = 127.0.0.1\nskip-name-resolve\nlog-error = {d}/mariadbd.err\nserver_id = 1\ninnodb_buffer_pool_size = 16M\n{extra}\n",
+            data = d.join("data").display(),
+            d = d.display(),
+            port = self.port,
+            extra = settings.join("\n"),
+        );
+        std::fs::write(d.join("my.cnf"), cnf).unwrap();
+    }
+
+    fn run(&mut self) {
+        let d = self.dir.path();
+        let mariadbd = ["/usr/sbin/mariadbd", "mariadbd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("mariadbd");
+        let child = Command::new(mariadbd)
+            .arg(format!("--defaults-file={}", d.join("my.cnf").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mariadbd (apt-get install -y mariadb-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = Command::new("mariadb")
+                .args(["--no-defaults", "--protocol=socket", "-uroot", "-N", "-B"])
+                .arg(format!("--socket={}", d.join("mariadb.sock").display()))
+                .args(["-e", "SELECT 1"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the private MariaDB did not start within 60 s: {}",
+                    std::fs::read_to_string(d.join("mariadbd.err")).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Restarts the server with other settings (same data).
+    pub fn restart(&mut self, settings: &[&str]) {
+        self.stop();
+        self.write_cnf(settings);
+        self.run();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_kill(c.id(), 15);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs SQL as root over the socket; returns tab-separated output.
+    pub fn sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .args(["--no-defaults", "--protocol=socket", "-uroot", "-N", "-B"])
+            .arg(format!(
+                "--socket={}",
+                self.dir.path().join("mariadb.sock").display()
+            ))
+            .args(["-e", sql])
+            .output()
+            .expect("run the mariadb client");
+        assert!(
+            out.status.success(),
+            "SQL failed on the private MariaDB: {sql}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for PrivateMariaDb {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

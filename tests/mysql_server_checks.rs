@@ -1,0 +1,208 @@
+//! A server the connector cannot capture from, and a replica id already in
+//! use: each fails the task with a trace that names the setting to change.
+//! Server settings are varied on a private MariaDB started by the test
+//! (the shared one keeps its global variables).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const BINLOG_ROW: &[&str] = &[
+    "log_bin = mariadb-bin",
+    "binlog_format = ROW",
+    "binlog_row_image = FULL",
+    "binlog_row_metadata = FULL",
+];
+
+/// Creates a connector on the private server and returns its FAILED trace.
+fn failed_trace(s: &Sluice, db: &PrivateMariaDb, tag: &str) -> String {
+    let name = unique(tag);
+    let dir = s.worker_file.parent().unwrap().to_path_buf();
+    let mut cfg = mysql_connector_config(
+        &name,
+        &unique(tag),
+        "chk",
+        &dir.join(format!("{name}.h")),
+        &[],
+    );
+    for (k, v) in [
+        ("database.port", db.port.to_string()),
+        ("database.user", "cdc".into()),
+        ("database.password", "cdc".into()),
+    ] {
+        cfg["config"][k] = Value::String(v);
+    }
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let st = s.wait_status(&name, "FAILED", |st| st["tasks"][0]["state"] == "FAILED");
+    assert_eq!(s.delete(&format!("/connectors/{name}")).status, 204);
+    st["tasks"][0]["trace"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn misconfigured_servers_fail_the_task_naming_the_variable() {
+    let mut db = PrivateMariaDb::start(BINLOG_ROW);
+    db.sql("CREATE DATABASE chk; CREATE TABLE chk.t (id INT PRIMARY KEY); INSERT INTO chk.t VALUES (1);");
+    let dir = TempDir::new("mysql-checks");
+    let s = Sluice::start(dir.path(), &[]);
+
+    db.sql("SET GLOBAL binlog_format = 'STATEMENT'");
+    let t = failed_trace(&s, &db, "stmt");
+    assert!(
+        t.contains("binlog_format is STATEMENT") && t.contains("binlog_format=ROW"),
+        "{t}"
+    );
+
+    db.sql("SET GLOBAL binlog_format = 'MIXED'");
+    let t = failed_trace(&s, &db, "mixed");
+    assert!(
+        t.contains("binlog_format is MIXED") && t.contains("binlog_format=ROW"),
+        "{t}"
+    );
+
+    db.sql("SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'MINIMAL'");
+    let t = failed_trace(&s, &db, "minimal");
+    assert!(
+        t.contains("binlog_row_image is MINIMAL") && t.contains("binlog_row_image=FULL"),
+        "{t}"
+    );
+
+    db.restart(&["skip-log-bin"]);
+    let t = failed_trace(&s, &db, "nobin");
+    assert!(
+        t.contains("binary log is off") && t.contains("log_bin"),
+        "{t}"
+    );
+
+    // The same server set up right: the connector runs.
+    db.restart(BINLOG_ROW);
+    let name = unique("ok");
+    let prefix = unique("ok");
+    let mut cfg = mysql_connector_config(&name, &prefix, "chk", &dir.path().join("ok.h"), &[]);
+    cfg["config"]["database.port"] = Value::String(db.port.to_string());
+    cfg["config"]["database.user"] = "cdc".into();
+    cfg["config"]["database.password"] = "cdc".into();
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.chk.t"));
+    r.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    assert_eq!(r.parsed[0].1["after"]["id"], 1);
+
+    // A second connector with its database.server.id: with the privilege
+    // to list replicas, Sluice refuses it before it dumps anything.
+    let sid = cfg["config"]["database.server.id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("the replica registration", Duration::from_secs(30), || {
+        db.sql("SHOW SLAVE HOSTS")
+            .lines()
+            .any(|l| l.split('\t').next() == Some(sid.as_str()))
+            .then_some(())
+    });
+    let mut twin = cfg.clone();
+    let twin_name = unique("twin");
+    twin["name"] = twin_name.clone().into();
+    twin["config"]["topic.prefix"] = unique("twin").into();
+    let st = {
+        assert_eq!(s.post("/connectors", &twin.to_string()).status, 201);
+        s.wait_status(&twin_name, "FAILED", |st| {
+            st["tasks"][0]["state"] == "FAILED"
+        })
+    };
+    let t = st["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        t.contains(&format!("database.server.id={sid} is already used"))
+            && t.contains("unused number"),
+        "{t}"
+    );
+    db.sql("INSERT INTO chk.t VALUES (2)");
+    r.read_until(
+        "the first connector's insert",
+        Duration::from_secs(60),
+        |r| r.iter().any(|(_, v)| v["after"]["id"] == 2),
+    );
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+}
+
+#[test]
+fn a_server_id_in_use_by_another_replica_fails_naming_database_server_id() {
+    let bootstrap = kafka_bootstrap();
+    let db = format!("sl_{}", unique("sid").replace('-', "_"));
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY); INSERT INTO {db}.t VALUES (1);"
+    ));
+    let dir = TempDir::new("mysql-sid");
+    let s = Sluice::start(dir.path(), &[]);
+    let (first, second) = (unique("sid-a"), unique("sid-b"));
+    let prefix = unique("sa");
+    let a = mysql_connector_config(&first, &prefix, &db, &dir.path().join("a.h"), &[]);
+    let server_id = a["config"]["database.server.id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(s.post("/connectors", &a.to_string()).status, 201);
+    let mut r = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    r.read_until(
+        "the first connector's snapshot",
+        Duration::from_secs(60),
+        |r| !r.is_empty(),
+    );
+    // Its replica registration is visible to the server.
+    wait_for(
+        "the first connector to register",
+        Duration::from_secs(30),
+        || {
+            mariadb("SHOW SLAVE HOSTS")
+                .lines()
+                .any(|l| l.split('\t').next() == Some(server_id.as_str()))
+                .then_some(())
+        },
+    );
+    let b_prefix = unique("sb");
+    let b = mysql_connector_config(
+        &second,
+        &b_prefix,
+        &db,
+        &dir.path().join("b.h"),
+        &[("database.server.id", &server_id)],
+    );
+    assert_eq!(s.post("/connectors", &b.to_string()).status, 201);
+    // The server lets one dump per replica id run. Sluice refuses to start
+    // a second one when it may list the replicas (SHOW SLAVE HOSTS needs
+    // REPLICATION MASTER ADMIN on MariaDB); without that privilege the
+    // server itself ends one of the two dumps (error 4052). Either way one
+    // task fails naming database.server.id and the other keeps streaming.
+    let failed = wait_for(
+        "one of the two tasks to fail",
+        Duration::from_secs(60),
+        || {
+            [&first, &second].into_iter().find_map(|n| {
+                let st = s.get(&format!("/connectors/{n}/status")).json();
+                (st["tasks"][0]["state"] == "FAILED").then(|| (n.clone(), st))
+            })
+        },
+    );
+    let trace = failed.1["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains("database.server.id") && trace.contains("unused number"),
+        "{trace}"
+    );
+    let survivor = if failed.0 == first { &second } else { &first };
+    let survivor_prefix = if failed.0 == first {
+        b_prefix.clone()
+    } else {
+        prefix.clone()
+    };
+    let mut r = TopicReader::new(&bootstrap, &format!("{survivor_prefix}.{db}.t"));
+    mariadb(&format!("INSERT INTO {db}.t VALUES (2);"));
+    r.read_until(
+        "the surviving connector's insert",
+        Duration::from_secs(60),
+        |r| r.iter().any(|(_, v)| v["after"]["id"] == 2),
+    );
+    let st = s.get(&format!("/connectors/{survivor}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+}
