@@ -32,7 +32,7 @@
 //! bounded channel, so a slow broker slows the read.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sluice_runtime::data::{SourceRecord, Value};
@@ -308,6 +308,7 @@ pub async fn snapshot(
         let mut rows: u64 = 0;
         let mut first_in_table = true;
         let table_started = Instant::now();
+        let mut last_log = Instant::now();
         while conn.next_row(ncols, &mut buf, &mut spans).await? {
             let vals: Vec<Option<&[u8]>> =
                 spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
@@ -344,6 +345,11 @@ pub async fn snapshot(
                         json!({"rows": rows, "estimated_total": estimate.max(rows)}),
                     );
                     ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
+                }
+                if last_log.elapsed() >= Duration::from_secs(10) {
+                    last_log = Instant::now();
+                    let total = estimate.max(rows);
+                    tracing::info!(connector = %ctx.connector, "snapshot: {id} {rows} of ~{total} rows ({:.0}%), {:.0} rows/s", rows as f64 * 100.0 / total as f64, rows as f64 / table_started.elapsed().as_secs_f64());
                 }
             }
         }
