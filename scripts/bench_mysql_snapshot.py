@@ -84,7 +84,7 @@ def main():
         while done < a.rows:  # in chunks: one huge transaction strains the server
             n = min(100_000, a.rows - done)
             c.execute(f"INSERT INTO {db}.t SELECT seq, seq % 1000, 'abcdefghijklmnopqrstuvwxyz012345',"
-                      f" '2024-01-01 00:00:00.123456' + INTERVAL seq SECOND FROM seq_{done + 1}_to_{done + n}")
+                      f" '2024-01-01 00:00:00.123456' + INTERVAL seq SECOND FROM {db}.seq_{done + 1}_to_{done + n}")
             done += n
     admin = AdminClient({"bootstrap.servers": a.bootstrap})
     for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
