@@ -175,6 +175,7 @@ pub struct MySqlConfig {
     pub max_queue_size: usize,
     pub poll_interval_ms: u64,
     pub history: HistoryKind,
+    pub tls: super::tls::TlsOptions,
 }
 
 fn one_of(v: &[&'static str]) -> Validator {
@@ -257,8 +258,9 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Skip DDL that cannot be parsed.")
         .unsupported()
-        .define("database.ssl.mode", String, Some("preferred"), Medium, "disabled, preferred, required, verify_ca, verify_identity. Sluice connects without TLS: preferred falls back to plain, required and stricter are refused.")
+        .define("database.ssl.mode", String, Some("preferred"), Medium, "TLS to the server: disabled; preferred (TLS when offered, certificate not checked); required (TLS or fail, certificate not checked); verify_ca (the chain must lead to a CA of database.ssl.ca); verify_identity (verify_ca, and the certificate must name database.hostname).")
         .validate(one_of(&["disabled", "preferred", "required", "verify_ca", "verify_identity"]))
+        .define("database.ssl.ca", String, Some(""), Medium, "Sluice: PEM file of the CA certificates trusted with verify_ca / verify_identity (default: the Mozilla root CAs). Debezium's JKS database.ssl.truststore is not read: export its CA with keytool -exportcert -rfc.")
         .define("include.query", Boolean, Some("false"), Low, "Put the originating SQL statement in source.query.")
         .unsupported()
         .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "fail, warn or skip on an undecodable event (Sluice fails).")
@@ -354,12 +356,6 @@ impl MySqlConfig {
         if lower("binary.handling.mode") != "bytes" {
             return Err(ConfigError::one("binary.handling.mode: Sluice supports only bytes today; remove the key or set it to bytes"));
         }
-        if matches!(
-            lower("database.ssl.mode").as_str(),
-            "required" | "verify_ca" | "verify_identity"
-        ) {
-            return Err(ConfigError::one("database.ssl.mode: Sluice does not connect over TLS yet; use disabled or preferred, or reach the server over a trusted network or tunnel"));
-        }
         let mut skipped = SkippedOps::default();
         for op in cfg.list("skipped.operations") {
             match op.to_ascii_lowercase().as_str() {
@@ -424,6 +420,11 @@ impl MySqlConfig {
             max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
             poll_interval_ms: cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64,
             history,
+            tls: super::tls::TlsOptions {
+                mode: super::tls::SslMode::parse(&lower("database.ssl.mode"))
+                    .ok_or_else(|| ConfigError::one("database.ssl.mode: unknown mode"))?,
+                ca_file: cfg.opt_string("database.ssl.ca"),
+            },
         })
     }
 
@@ -434,6 +435,7 @@ impl MySqlConfig {
             user: self.user.clone(),
             password: self.password.clone(),
             database: None,
+            tls: self.tls.clone(),
         }
     }
 
@@ -576,10 +578,10 @@ mod tests {
 
     #[test]
     fn unsupported_values_are_refused_with_a_remedy() {
-        let e = MySqlConfig::parse(&props(&[("database.ssl.mode", "required")]), Flavor::MySql)
+        let e = MySqlConfig::parse(&props(&[("time.precision.mode", "connect")]), Flavor::MySql)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("database.ssl.mode"), "{e}");
+        assert!(e.contains("time.precision.mode"), "{e}");
         let e = MySqlConfig::parse(&props(&[("table.include.list", "a(")]), Flavor::MySql)
             .unwrap_err()
             .to_string();

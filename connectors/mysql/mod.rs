@@ -44,6 +44,7 @@ pub mod table_map;
 pub mod task;
 pub mod temporal;
 pub mod text;
+pub mod tls;
 pub mod wire;
 
 pub use config::Flavor;

@@ -19,12 +19,15 @@
 //! - Reads go through a 256 KB buffer; packets over 16 MB are reassembled
 //!   by [`PacketReader`].
 
+use std::sync::Arc;
+
 use sha1::{Digest, Sha1};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::error::{MySqlError, Result};
 use super::packet::{write_packet, PacketReader};
+use super::tls::TlsOptions;
 use super::wire::Reader;
 
 pub mod caps {
@@ -33,6 +36,7 @@ pub mod caps {
     pub const LONG_FLAG: u32 = 4;
     pub const CONNECT_WITH_DB: u32 = 8;
     pub const PROTOCOL_41: u32 = 0x200;
+    pub const SSL: u32 = 0x800;
     pub const TRANSACTIONS: u32 = 0x2000;
     pub const SECURE_CONNECTION: u32 = 0x8000;
     pub const MULTI_RESULTS: u32 = 0x2_0000;
@@ -52,12 +56,30 @@ pub struct ConnectOptions {
     pub user: String,
     pub password: String,
     pub database: Option<String>,
+    pub tls: TlsOptions,
 }
 
 impl ConnectOptions {
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+}
+
+/// The capabilities we ask for: what we implement and the server offers.
+fn client_caps(opts: &ConnectOptions, server: u32) -> u32 {
+    let mut want = caps::LONG_PASSWORD
+        | caps::FOUND_ROWS
+        | caps::LONG_FLAG
+        | caps::PROTOCOL_41
+        | caps::TRANSACTIONS
+        | caps::SECURE_CONNECTION
+        | caps::MULTI_RESULTS
+        | caps::PLUGIN_AUTH
+        | caps::PLUGIN_AUTH_LENENC_DATA;
+    if opts.database.is_some() {
+        want |= caps::CONNECT_WITH_DB;
+    }
+    want & server
 }
 
 /// One column of a text result set (Protocol::ColumnDefinition41).
@@ -108,10 +130,15 @@ impl ServerInfo {
     }
 }
 
-/// One authenticated connection.
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// One authenticated connection, over TCP or TLS.
 pub struct Connection {
-    reader: PacketReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: PacketReader<ReadHalf>,
+    writer: WriteHalf,
+    /// Whether the connection is encrypted.
+    pub tls: bool,
     addr: String,
     info: ServerInfo,
     capabilities: u32,
@@ -128,10 +155,74 @@ impl Connection {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        let (r, w) = stream.into_split();
+        let mut stream = stream;
+        // The greeting, read straight from the socket: nothing may be
+        // buffered past it when TLS takes the socket over.
+        let io = |source| MySqlError::Io {
+            addr: addr.clone(),
+            source,
+        };
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).await.map_err(io)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+        let mut greeting = vec![0u8; len];
+        stream.read_exact(&mut greeting).await.map_err(io)?;
+        let mut seq = header[3].wrapping_add(1);
+        if greeting.first() == Some(&0xff) {
+            return Err(parse_error_packet(&addr, &greeting));
+        }
+        let hs = parse_handshake(&greeting).map_err(|e| MySqlError::protocol(&addr, e))?;
+        let mode = opts.tls.mode;
+        let offered = hs.capabilities & caps::SSL != 0;
+        if mode.requires_tls() && !offered {
+            return Err(MySqlError::Config(format!(
+                "database.ssl.mode={} but {addr} does not offer TLS; configure the server with ssl_cert/ssl_key, or set database.ssl.mode=preferred",
+                mode.name()
+            )));
+        }
+        let use_tls = offered && mode != super::tls::SslMode::Disabled;
+        let (r, w): (ReadHalf, WriteHalf) = if use_tls {
+            let config = super::tls::client_config(&opts.tls).map_err(MySqlError::Config)?;
+            // Protocol::SSLRequest: the first 32 bytes of the response.
+            let mut req = Vec::with_capacity(32);
+            req.extend_from_slice(&(client_caps(opts, hs.capabilities) | caps::SSL).to_le_bytes());
+            req.extend_from_slice(&(1u32 << 24).to_le_bytes());
+            req.push(CHARSET_UTF8MB4);
+            req.extend_from_slice(&[0u8; 23]);
+            write_packet(&mut stream, &mut seq, &req)
+                .await
+                .map_err(io)?;
+            let name = rustls::pki_types::ServerName::try_from(opts.host.clone()).map_err(|e| {
+                MySqlError::Config(format!(
+                    "database.hostname {} is not a valid TLS server name: {e}",
+                    opts.host
+                ))
+            })?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, stream)
+                .await
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::InvalidData => MySqlError::Config(format!(
+                        "TLS handshake with {addr} failed: {e}; check database.ssl.mode={} and database.ssl.ca",
+                        mode.name()
+                    )),
+                    _ => MySqlError::Io {
+                        addr: addr.clone(),
+                        source: e,
+                    },
+                })?;
+            let (r, w) = tokio::io::split(tls);
+            (Box::new(r), Box::new(w))
+        } else {
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        };
+        let mut reader = PacketReader::new(r, READ_BUFFER);
+        reader.seq = seq;
         let mut conn = Connection {
-            reader: PacketReader::new(r, READ_BUFFER),
+            reader,
             writer: w,
+            tls: use_tls,
             addr,
             info: ServerInfo {
                 version: String::new(),
@@ -141,7 +232,7 @@ impl Connection {
             capabilities: 0,
             buf: Vec::with_capacity(64 * 1024),
         };
-        conn.handshake(opts).await?;
+        conn.handshake(opts, hs).await?;
         Ok(conn)
     }
 
@@ -197,13 +288,7 @@ impl Connection {
         parse_error_packet(&self.addr, p)
     }
 
-    async fn handshake(&mut self, opts: &ConnectOptions) -> Result<()> {
-        self.read_packet().await?;
-        let p = self.packet().to_vec();
-        if p.first() == Some(&0xff) {
-            return Err(self.server_error(&p));
-        }
-        let hs = parse_handshake(&p).map_err(|e| MySqlError::protocol(&self.addr, e))?;
+    async fn handshake(&mut self, opts: &ConnectOptions, hs: Handshake) -> Result<()> {
         self.info = ServerInfo {
             version: hs.version.clone(),
             connection_id: hs.connection_id,
@@ -215,19 +300,10 @@ impl Connection {
                 "server does not speak protocol 4.1; MySQL 5.5+ or MariaDB 10+ is required",
             ));
         }
-        let mut want = caps::LONG_PASSWORD
-            | caps::FOUND_ROWS
-            | caps::LONG_FLAG
-            | caps::PROTOCOL_41
-            | caps::TRANSACTIONS
-            | caps::SECURE_CONNECTION
-            | caps::MULTI_RESULTS
-            | caps::PLUGIN_AUTH
-            | caps::PLUGIN_AUTH_LENENC_DATA;
-        if opts.database.is_some() {
-            want |= caps::CONNECT_WITH_DB;
+        self.capabilities = client_caps(opts, hs.capabilities);
+        if self.tls {
+            self.capabilities |= caps::SSL;
         }
-        self.capabilities = want & hs.capabilities;
 
         let plugin = if hs.auth_plugin.is_empty() {
             "mysql_native_password".to_string()

@@ -17,6 +17,7 @@ pub fn root_options() -> ConnectOptions {
         user: "root".into(),
         password: env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice"),
         database: None,
+        tls: Default::default(),
     }
 }
 
