@@ -248,3 +248,99 @@ fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
     // No change event came from the other database.
     assert_eq!(t.parsed.len(), 1);
 }
+
+/// The source offset the worker last wrote to its file for `prefix`:
+/// (event, row) inside the current transaction.
+fn saved_counters(dir: &std::path::Path, prefix: &str) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(dir.join("connect.offsets")).ok()?;
+    if !text.contains(prefix) {
+        return None;
+    }
+    let num = |key: &str| -> Option<u64> {
+        let i = text.find(&format!("\"{key}\":"))? + key.len() + 3;
+        let digits: String = text[i..]
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some((num("event")?, num("row")?))
+}
+
+#[test]
+fn transaction_counters_continue_after_a_kill_inside_the_transaction() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("txnkill");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(40));
+         INSERT INTO {db}.t VALUES (1000000, 'seed');"
+    ));
+    let dir = TempDir::new("mysql-txnkill");
+    let mut s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-txnkill");
+    let prefix = unique("mtk");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[("provide.transaction.metadata", "true")],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut t = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    t.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+
+    // One transaction of 30,000 rows (many row events); kill the worker
+    // once its saved offset is inside it.
+    const N: i64 = 30_000;
+    mariadb(&format!(
+        "INSERT INTO {db}.t SELECT seq, CONCAT('row-', seq) FROM {db}.seq_1_to_{N};"
+    ));
+    let (event, row) = wait_for(
+        "an offset saved inside the transaction",
+        Duration::from_secs(120),
+        || saved_counters(dir.path(), &prefix).filter(|(e, r)| *e > 0 || *r > 0),
+    );
+    s.kill9();
+    eprintln!("killed with the offset at event {event}, row {row}");
+    let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+
+    let mut txns = TopicReader::new(&bootstrap, &format!("{prefix}.transaction"));
+    txns.read_until(
+        "the END of the transaction",
+        Duration::from_secs(240),
+        |r| r.iter().any(|(_, v)| v["status"] == "END"),
+    );
+    let id = txns.parsed[0].1["id"].as_str().unwrap().to_string();
+    assert!(txns.parsed.iter().all(|(_, v)| v["id"] == id.as_str()));
+    // The restart resumed inside the transaction: no second BEGIN.
+    let begins = txns
+        .parsed
+        .iter()
+        .filter(|(_, v)| v["status"] == "BEGIN")
+        .count();
+    assert_eq!(begins, 1, "{:?}", txns.parsed);
+    for (_, v) in txns.parsed.iter().filter(|(_, v)| v["status"] == "END") {
+        assert_eq!(v["event_count"], N, "{v}");
+        assert_eq!(v["data_collections"][0]["event_count"], N, "{v}");
+    }
+    // Every row arrived, and each event's order is its row's place in the
+    // transaction (rows are written in id order), before and after the kill.
+    t.read_until("all rows", Duration::from_secs(240), |r| {
+        let ids: std::collections::HashSet<i64> = r
+            .iter()
+            .filter(|(_, v)| v["op"] == "c")
+            .map(|(_, v)| v["after"]["id"].as_i64().unwrap())
+            .collect();
+        ids.len() as i64 == N
+    });
+    for (_, v) in t.parsed.iter().filter(|(_, v)| v["op"] == "c") {
+        let tx = &v["transaction"];
+        assert_eq!(tx["id"], id.as_str());
+        assert_eq!(tx["total_order"], v["after"]["id"], "{v}");
+        assert_eq!(tx["data_collection_order"], v["after"]["id"], "{v}");
+    }
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+}
