@@ -153,13 +153,12 @@ fn snapshot_then_stream_under_concurrent_writes_loses_and_doubles_nothing() {
     let ops: Vec<(String, String)> = reader
         .parsed
         .iter()
-        .filter_map(|(_, v)| {
-            (!v.is_null()).then(|| {
-                (
-                    v["op"].as_str().unwrap().to_string(),
-                    v["source"]["snapshot"].as_str().unwrap().to_string(),
-                )
-            })
+        .filter(|(_, v)| !v.is_null())
+        .map(|(_, v)| {
+            (
+                v["op"].as_str().unwrap().to_string(),
+                v["source"]["snapshot"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     let reads: Vec<&(String, String)> = ops.iter().filter(|(op, _)| op == "r").collect();
