@@ -9,6 +9,7 @@
 //! offsets only past fully acknowledged prefixes (see `worker::submitted`).
 
 pub mod admin;
+pub mod group;
 
 pub use admin::TopicAdmin;
 
