@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod group;
+pub mod log;
 
 pub use admin::TopicAdmin;
 
