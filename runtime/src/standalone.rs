@@ -174,6 +174,7 @@ impl StandaloneHerder {
                 worker_id,
                 trace: s.trace,
                 progress: s.progress,
+                starts: Some(s.starts),
             },
             None => TaskState {
                 id,
@@ -185,6 +186,7 @@ impl StandaloneHerder {
                 worker_id,
                 trace: None,
                 progress: None,
+                starts: None,
             },
         }
     }

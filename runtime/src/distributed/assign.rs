@@ -32,7 +32,15 @@ pub struct MemberMeta {
     pub url: String,
     pub worker_id: String,
     pub config_offset: i64,
+    /// What the worker ran when it joined.
     pub held: Units,
+    /// The generation whose assignment the worker had applied when it joined.
+    #[serde(default)]
+    pub applied_generation: i32,
+    /// Bumped when the worker asks for a rebalance: a join with unchanged
+    /// metadata does not start one on every broker.
+    #[serde(default)]
+    pub nonce: u64,
 }
 
 /// What the leader hands each worker in SyncGroup.
@@ -56,6 +64,10 @@ pub struct Assignment {
 pub struct LeaderMemory {
     previous: BTreeMap<String, String>,
     lost_since: BTreeMap<String, Instant>,
+    /// The generation of the last assignment this leader made, and what it
+    /// gave each member.
+    pub generation: Option<i32>,
+    pub given: BTreeMap<String, Units>,
 }
 
 fn unit_name<U: UnitName>(u: &U) -> String {
@@ -162,6 +174,7 @@ pub fn assign(
         }
     }
     memory.lost_since.retain(|k, _| memory.previous.get(k).is_none());
+    memory.given = out.iter().map(|(id, sh)| (id.clone(), sh.units.clone())).collect();
     (out, next_round)
 }
 
@@ -228,6 +241,8 @@ mod tests {
             url: String::new(),
             worker_id: String::new(),
             config_offset: 0,
+            applied_generation: 0,
+            nonce: 0,
             held: Units {
                 connectors: conns.iter().map(|s| s.to_string()).collect(),
                 tasks: tasks.iter().map(|(c, t)| (c.to_string(), *t)).collect(),

@@ -411,7 +411,7 @@ impl DistributedHerder {
 
     // ---- group membership ----------------------------------------------
 
-    async fn metadata(&self) -> Vec<u8> {
+    async fn metadata(&self, applied_generation: i32, nonce: u64) -> Vec<u8> {
         let held = if self.stopping.load(Ordering::SeqCst) {
             Units::default()
         } else {
@@ -426,20 +426,36 @@ impl DistributedHerder {
             worker_id: self.dc.worker_id.clone(),
             config_offset: self.cfg().offset,
             held,
+            applied_generation,
+            nonce,
         };
         serde_json::to_vec(&meta).expect("metadata serialises")
     }
 
     /// The membership loop: join, sync, apply, heartbeat; rejoin when the
     /// coordinator or this worker asks for it.
+    ///
+    /// Written for coordinators that differ from Apache Kafka's (tansu,
+    /// measured): a join with unchanged metadata may not start a rebalance,
+    /// and a departed member may be noticed by one heartbeat only. So a
+    /// worker that wants a rebalance and gets its current generation back
+    /// bumps a nonce in its metadata and joins again; a follower whose sync
+    /// comes before the leader's keeps heartbeating and retries the sync;
+    /// and every heartbeat is followed by a sync of the current generation,
+    /// which returns the stored assignment, so an assignment replaced within
+    /// a generation is noticed too.
     async fn membership(self: Arc<Self>) {
         let group = self.dc.group_id.clone();
         let session_ms = self.dc.session_timeout.as_millis() as i32;
         let rebalance_ms = self.dc.rebalance_timeout.as_millis() as i32;
         let hb = self.dc.heartbeat_interval;
+        let io_timeout = self.dc.session_timeout;
         let mut member_id = String::new();
         let mut conn: Option<GroupConnection> = None;
         let mut attempt = 0u32;
+        let mut applied_generation = -1i32;
+        let mut applied_bytes: Vec<u8>;
+        let mut nonce = 0u64;
         'outer: loop {
             if self.leaving.load(Ordering::SeqCst) {
                 break;
@@ -456,7 +472,7 @@ impl DistributedHerder {
                 }
             }
             let c = conn.as_mut().expect("connected above");
-            let meta = self.metadata().await;
+            let meta = self.metadata(applied_generation, nonce).await;
             // A pending join keeps the membership for up to the rebalance timeout.
             self.lease.extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
             let joined = c
@@ -472,75 +488,87 @@ impl DistributedHerder {
                 }
             };
             member_id = j.member_id.clone();
+            if j.generation == applied_generation {
+                // No rebalance started: ask for one with changed metadata.
+                nonce += 1;
+                continue;
+            }
             let assignments = if j.leader == j.member_id {
                 self.lead(&j).await
             } else {
                 Vec::new()
             };
-            let c = conn.as_mut().expect("connected above");
-            let bytes = match c
-                .sync(&group, j.generation, &member_id, &assignments, self.dc.session_timeout)
-                .await
-            {
-                Ok(b) => b,
-                Err(e) => {
-                    self.on_group_error(&e, &mut member_id, &mut conn).await;
-                    attempt += 1;
-                    continue;
+            // Sync; a follower early for the leader keeps its session alive and retries.
+            let sync_deadline = tokio::time::Instant::now() + self.dc.rebalance_timeout;
+            let bytes = loop {
+                let c = conn.as_mut().expect("connected above");
+                match c.sync(&group, j.generation, &member_id, &assignments, io_timeout).await {
+                    Ok(b) => break b,
+                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => {
+                        if tokio::time::Instant::now() > sync_deadline {
+                            continue 'outer;
+                        }
+                        match c.heartbeat(&group, j.generation, &member_id, io_timeout).await {
+                            Ok(()) => tokio::time::sleep(Duration::from_millis(300)).await,
+                            Err(_) => continue 'outer,
+                        }
+                    }
+                    Err(e) => {
+                        self.on_group_error(&e, &mut member_id, &mut conn).await;
+                        attempt += 1;
+                        continue 'outer;
+                    }
                 }
             };
             attempt = 0;
             self.lease.extend(self.dc.lease_span());
             self.generation.store(j.generation, Ordering::SeqCst);
-            let assignment: Assignment = serde_json::from_slice(&bytes).unwrap_or_default();
-            tracing::info!(
-                generation = j.generation,
-                leader = j.leader == j.member_id,
-                "joined the cluster: {} connector(s), {} task(s) assigned{}",
-                assignment.units.connectors.len(),
-                assignment.units.tasks.len(),
-                if assignment.revoked { ", some revoked" } else { "" }
-            );
-            let mut rejoin = assignment.revoked;
-            let rejoin_at = assignment
-                .rejoin_after_ms
-                .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
-            // Apply the assignment while heartbeating.
-            {
-                let apply = self.apply(assignment);
-                tokio::pin!(apply);
-                loop {
-                    tokio::select! {
-                        _ = &mut apply => break,
-                        _ = tokio::time::sleep(hb) => {
-                            match c.heartbeat(&group, j.generation, &member_id, self.dc.session_timeout).await {
-                                Ok(()) => self.lease.extend(self.dc.lease_span()),
-                                Err(_) => rejoin = true,
-                            }
-                        }
-                    }
-                }
-            }
-            if rejoin {
-                continue;
-            }
-            loop {
+            let (mut rejoin, mut rejoin_at) = match conn.as_mut() {
+                Some(c) => self.apply_bytes(c, &group, &j, &member_id, &bytes).await,
+                None => (true, None),
+            };
+            applied_generation = j.generation;
+            applied_bytes = bytes;
+            // Steady state: heartbeat, then look at the stored assignment.
+            while !rejoin {
                 let far = tokio::time::Instant::now() + Duration::from_secs(86400);
                 tokio::select! {
                     _ = tokio::time::sleep(hb) => {}
-                    _ = self.rejoin.notified() => continue 'outer,
-                    _ = tokio::time::sleep_until(rejoin_at.unwrap_or(far)) => continue 'outer,
+                    _ = self.rejoin.notified() => {
+                        nonce += 1;
+                        break;
+                    }
+                    _ = tokio::time::sleep_until(rejoin_at.unwrap_or(far)) => {
+                        nonce += 1;
+                        break;
+                    }
                     _ = self.leave_now.notified() => break 'outer,
                 }
                 if self.leaving.load(Ordering::SeqCst) {
                     break 'outer;
                 }
-                match c.heartbeat(&group, j.generation, &member_id, self.dc.session_timeout).await {
+                let Some(c) = conn.as_mut() else { break };
+                match c.heartbeat(&group, j.generation, &member_id, io_timeout).await {
                     Ok(()) => self.lease.extend(self.dc.lease_span()),
-                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => continue 'outer,
+                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
                     Err(e) => {
                         self.on_group_error(&e, &mut member_id, &mut conn).await;
-                        continue 'outer;
+                        break;
+                    }
+                }
+                match c.sync(&group, j.generation, &member_id, &[], io_timeout).await {
+                    Ok(b) if b != applied_bytes && !b.is_empty() => {
+                        tracing::info!(generation = j.generation, "assignment replaced within the generation; applying it");
+                        let (r, at) = self.apply_bytes(c, &group, &j, &member_id, &b).await;
+                        rejoin = r;
+                        rejoin_at = at;
+                        applied_bytes = b;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
+                    Err(e) => {
+                        self.on_group_error(&e, &mut member_id, &mut conn).await;
+                        break;
                     }
                 }
             }
@@ -551,6 +579,53 @@ impl DistributedHerder {
             }
         }
         self.left.notify_waiters();
+    }
+
+    /// Applies an assignment while heartbeating. Returns whether to rejoin
+    /// at once (revocations, a rebalance seen meanwhile) and when to rejoin
+    /// for held-back work.
+    async fn apply_bytes(
+        &self,
+        c: &mut GroupConnection,
+        group: &str,
+        j: &Joined,
+        member_id: &str,
+        bytes: &[u8],
+    ) -> (bool, Option<tokio::time::Instant>) {
+        let assignment: Assignment = match serde_json::from_slice(bytes) {
+            Ok(a) => a,
+            Err(_) => {
+                tracing::warn!(generation = j.generation, "no assignment for this worker in this generation; rejoining");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return (true, None);
+            }
+        };
+        tracing::info!(
+            generation = j.generation,
+            leader = j.leader == j.member_id,
+            "joined the cluster: {} connector(s), {} task(s) assigned{}",
+            assignment.units.connectors.len(),
+            assignment.units.tasks.len(),
+            if assignment.revoked { ", some revoked" } else { "" }
+        );
+        let mut rejoin = assignment.revoked;
+        let rejoin_at = assignment
+            .rejoin_after_ms
+            .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+        let apply = self.apply(assignment);
+        tokio::pin!(apply);
+        loop {
+            tokio::select! {
+                _ = &mut apply => break,
+                _ = tokio::time::sleep(self.dc.heartbeat_interval) => {
+                    match c.heartbeat(group, j.generation, member_id, self.dc.session_timeout).await {
+                        Ok(()) => self.lease.extend(self.dc.lease_span()),
+                        Err(_) => rejoin = true,
+                    }
+                }
+            }
+        }
+        (rejoin, rejoin_at)
     }
 
     /// Reacts to a failed group request.
@@ -592,11 +667,50 @@ impl DistributedHerder {
                     worker_id: String::new(),
                     config_offset: -1,
                     held: Units::default(),
+                    applied_generation: -1,
+                    nonce: 0,
                 });
                 (m.member_id.clone(), meta)
             })
             .collect();
         members.sort_by(|a, b| a.0.cmp(&b.0));
+        // A member's metadata is from its last join; what it runs since may
+        // include what it was given after. Add that: from this leader's
+        // memory, or, for a new leader, from the status topic.
+        {
+            let mem = self.leader_memory.lock().unwrap_or_else(|p| p.into_inner());
+            let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, meta) in members.iter_mut() {
+                let extra: Units = match mem.generation {
+                    Some(g) if meta.applied_generation >= g => Units::default(),
+                    Some(_) => mem.given.get(id).cloned().unwrap_or_default(),
+                    None => Units {
+                        connectors: st
+                            .connectors
+                            .iter()
+                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .map(|(n, _)| n.clone())
+                            .collect(),
+                        tasks: st
+                            .tasks
+                            .iter()
+                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .map(|(t, _)| t.clone())
+                            .collect(),
+                    },
+                };
+                for c in extra.connectors {
+                    if !meta.held.connectors.contains(&c) {
+                        meta.held.connectors.push(c);
+                    }
+                }
+                for t in extra.tasks {
+                    if !meta.held.tasks.contains(&t) {
+                        meta.held.tasks.push(t);
+                    }
+                }
+            }
+        }
         let (connectors, tasks, offset) = {
             let c = self.cfg();
             let connectors: BTreeSet<String> = c.connectors.keys().cloned().collect();
@@ -610,7 +724,9 @@ impl DistributedHerder {
         };
         let (shares, next) = {
             let mut mem = self.leader_memory.lock().unwrap_or_else(|p| p.into_inner());
-            assign::assign(&members, &connectors, &tasks, self.dc.rebalance_delay, Instant::now(), &mut mem)
+            let r = assign::assign(&members, &connectors, &tasks, self.dc.rebalance_delay, Instant::now(), &mut mem);
+            mem.generation = Some(j.generation);
+            r
         };
         shares
             .into_iter()
@@ -1103,6 +1219,7 @@ impl DistributedHerder {
                     worker_id: self.dc.worker_id.clone(),
                     trace: s.trace,
                     progress: s.progress,
+                starts: Some(s.starts),
                 };
             }
         }
@@ -1114,6 +1231,7 @@ impl DistributedHerder {
                 worker_id: r.worker_id.clone(),
                 trace: r.trace.clone(),
                 progress: None,
+                starts: None,
             },
             None => TaskState {
                 id,
@@ -1121,6 +1239,7 @@ impl DistributedHerder {
                 worker_id: String::new(),
                 trace: None,
                 progress: None,
+                starts: None,
             },
         }
     }
