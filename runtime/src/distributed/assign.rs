@@ -31,16 +31,16 @@ pub struct Units {
 pub struct MemberMeta {
     pub url: String,
     pub worker_id: String,
-    pub config_offset: i64,
-    /// What the worker ran when it joined.
-    pub held: Units,
-    /// The generation whose assignment the worker had applied when it joined.
-    #[serde(default)]
-    pub applied_generation: i32,
-    /// Bumped when the worker asks for a rebalance: a join with unchanged
-    /// metadata does not start one on every broker.
+    /// Bumped when the worker asks for a rebalance. Nothing else in the
+    /// metadata changes while a worker lives: on coordinators that compare
+    /// metadata bytes (tansu), a change starts a rebalance, so metadata that
+    /// tracked what the worker runs would make every join start another.
     #[serde(default)]
     pub nonce: u64,
+    /// What the worker runs, as the leader reckons it (from what it gave
+    /// out, or from the status topic); not sent.
+    #[serde(skip)]
+    pub held: Units,
 }
 
 /// What the leader hands each worker in SyncGroup.
@@ -68,6 +68,10 @@ pub struct LeaderMemory {
     /// gave each member.
     pub generation: Option<i32>,
     pub given: BTreeMap<String, Units>,
+    /// Work revoked from a member, with the member's nonce then: it is in
+    /// nobody's hands until that member rejoins with a higher nonce (it
+    /// does once it stopped the work).
+    pub revoked: BTreeMap<String, (Units, u64)>,
 }
 
 fn unit_name<U: UnitName>(u: &U) -> String {
@@ -240,8 +244,6 @@ mod tests {
         MemberMeta {
             url: String::new(),
             worker_id: String::new(),
-            config_offset: 0,
-            applied_generation: 0,
             nonce: 0,
             held: Units {
                 connectors: conns.iter().map(|s| s.to_string()).collect(),

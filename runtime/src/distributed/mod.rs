@@ -224,6 +224,7 @@ pub struct DistributedHerder {
     local: Mutex<Local>,
     lease: Arc<Lease>,
     generation: AtomicI32,
+    is_leader: AtomicBool,
     rejoin: Notify,
     /// No new work: shutting down.
     stopping: AtomicBool,
@@ -365,6 +366,7 @@ impl DistributedHerder {
             local: Mutex::new(local),
             lease,
             generation: AtomicI32::new(-1),
+            is_leader: AtomicBool::new(false),
             rejoin: Notify::new(),
             stopping: AtomicBool::new(false),
             leave_now: Notify::new(),
@@ -391,8 +393,12 @@ impl DistributedHerder {
         self.config.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Asks for a rebalance (a new placement). Only the leader asks for
+    /// config changes; every worker sees them, and one request is enough.
     fn request_rejoin(&self) {
-        self.rejoin.notify_one();
+        if self.is_leader.load(Ordering::SeqCst) {
+            self.rejoin.notify_one();
+        }
     }
 
     async fn read_configs(&self) -> HerderResult<()> {
@@ -411,23 +417,12 @@ impl DistributedHerder {
 
     // ---- group membership ----------------------------------------------
 
-    async fn metadata(&self, applied_generation: i32, nonce: u64) -> Vec<u8> {
-        let held = if self.stopping.load(Ordering::SeqCst) {
-            Units::default()
-        } else {
-            let local = self.local.lock().await;
-            Units {
-                connectors: local.connectors.keys().cloned().collect(),
-                tasks: local.tasks.keys().cloned().collect(),
-            }
-        };
+    fn metadata(&self, nonce: u64) -> Vec<u8> {
         let meta = MemberMeta {
             url: self.dc.url.clone(),
             worker_id: self.dc.worker_id.clone(),
-            config_offset: self.cfg().offset,
-            held,
-            applied_generation,
             nonce,
+            held: Units::default(),
         };
         serde_json::to_vec(&meta).expect("metadata serialises")
     }
@@ -472,7 +467,7 @@ impl DistributedHerder {
                 }
             }
             let c = conn.as_mut().expect("connected above");
-            let meta = self.metadata(applied_generation, nonce).await;
+            let meta = self.metadata(nonce);
             // A pending join keeps the membership for up to the rebalance timeout.
             self.lease.extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
             let joined = c
@@ -488,6 +483,7 @@ impl DistributedHerder {
                 }
             };
             member_id = j.member_id.clone();
+            self.is_leader.store(j.leader == j.member_id, Ordering::SeqCst);
             if j.generation == applied_generation {
                 // No rebalance started: ask for one with changed metadata.
                 nonce += 1;
@@ -523,10 +519,14 @@ impl DistributedHerder {
             attempt = 0;
             self.lease.extend(self.dc.lease_span());
             self.generation.store(j.generation, Ordering::SeqCst);
-            let (mut rejoin, mut rejoin_at) = match conn.as_mut() {
+            let (mut rejoin, mut rejoin_at, revoked) = match conn.as_mut() {
                 Some(c) => self.apply_bytes(c, &group, &j, &member_id, &bytes).await,
-                None => (true, None),
+                None => (true, None, false),
             };
+            if revoked {
+                // Tell the leader the revoked work has stopped.
+                nonce += 1;
+            }
             applied_generation = j.generation;
             applied_bytes = bytes;
             // Steady state: heartbeat, then look at the stored assignment.
@@ -548,7 +548,12 @@ impl DistributedHerder {
                     break 'outer;
                 }
                 let Some(c) = conn.as_mut() else { break };
-                match c.heartbeat(&group, j.generation, &member_id, io_timeout).await {
+                let sent = Instant::now();
+                let hb_result = c.heartbeat(&group, j.generation, &member_id, io_timeout).await;
+                if sent.elapsed() > hb {
+                    tracing::warn!("heartbeat took {} ms (heartbeat.interval.ms={}); a busy broker or host risks this worker's session", sent.elapsed().as_millis(), hb.as_millis());
+                }
+                match hb_result {
                     Ok(()) => self.lease.extend(self.dc.lease_span()),
                     Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
                     Err(e) => {
@@ -559,9 +564,12 @@ impl DistributedHerder {
                 match c.sync(&group, j.generation, &member_id, &[], io_timeout).await {
                     Ok(b) if b != applied_bytes && !b.is_empty() => {
                         tracing::info!(generation = j.generation, "assignment replaced within the generation; applying it");
-                        let (r, at) = self.apply_bytes(c, &group, &j, &member_id, &b).await;
+                        let (r, at, revoked) = self.apply_bytes(c, &group, &j, &member_id, &b).await;
                         rejoin = r;
                         rejoin_at = at;
+                        if revoked {
+                            nonce += 1;
+                        }
                         applied_bytes = b;
                     }
                     Ok(_) => {}
@@ -591,13 +599,13 @@ impl DistributedHerder {
         j: &Joined,
         member_id: &str,
         bytes: &[u8],
-    ) -> (bool, Option<tokio::time::Instant>) {
+    ) -> (bool, Option<tokio::time::Instant>, bool) {
         let assignment: Assignment = match serde_json::from_slice(bytes) {
             Ok(a) => a,
             Err(_) => {
                 tracing::warn!(generation = j.generation, "no assignment for this worker in this generation; rejoining");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                return (true, None);
+                return (true, None, false);
             }
         };
         tracing::info!(
@@ -608,7 +616,8 @@ impl DistributedHerder {
             assignment.units.tasks.len(),
             if assignment.revoked { ", some revoked" } else { "" }
         );
-        let mut rejoin = assignment.revoked;
+        let revoked = assignment.revoked;
+        let mut rejoin = revoked;
         let rejoin_at = assignment
             .rejoin_after_ms
             .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
@@ -625,7 +634,7 @@ impl DistributedHerder {
                 }
             }
         }
-        (rejoin, rejoin_at)
+        (rejoin, rejoin_at, revoked)
     }
 
     /// Reacts to a failed group request.
@@ -665,53 +674,19 @@ impl DistributedHerder {
                 let meta = serde_json::from_slice(&m.metadata).unwrap_or(MemberMeta {
                     url: String::new(),
                     worker_id: String::new(),
-                    config_offset: -1,
-                    held: Units::default(),
-                    applied_generation: -1,
                     nonce: 0,
+                    held: Units::default(),
                 });
                 (m.member_id.clone(), meta)
             })
             .collect();
         members.sort_by(|a, b| a.0.cmp(&b.0));
-        // A member's metadata is from its last join; what it runs since may
-        // include what it was given after. Add that: from this leader's
-        // memory, or, for a new leader, from the status topic.
-        {
-            let mem = self.leader_memory.lock().unwrap_or_else(|p| p.into_inner());
-            let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, meta) in members.iter_mut() {
-                let extra: Units = match mem.generation {
-                    Some(g) if meta.applied_generation >= g => Units::default(),
-                    Some(_) => mem.given.get(id).cloned().unwrap_or_default(),
-                    None => Units {
-                        connectors: st
-                            .connectors
-                            .iter()
-                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
-                            .map(|(n, _)| n.clone())
-                            .collect(),
-                        tasks: st
-                            .tasks
-                            .iter()
-                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
-                            .map(|(t, _)| t.clone())
-                            .collect(),
-                    },
-                };
-                for c in extra.connectors {
-                    if !meta.held.connectors.contains(&c) {
-                        meta.held.connectors.push(c);
-                    }
-                }
-                for t in extra.tasks {
-                    if !meta.held.tasks.contains(&t) {
-                        meta.held.tasks.push(t);
-                    }
-                }
-            }
-        }
-        let (connectors, tasks, offset) = {
+        tracing::debug!(
+            generation = j.generation,
+            "leading: members {:?}",
+            members.iter().map(|(id, m)| format!("{}={}#{}", m.worker_id, &id[id.len().saturating_sub(6)..], m.nonce)).collect::<Vec<_>>()
+        );
+        let (mut connectors, mut tasks, offset) = {
             let c = self.cfg();
             let connectors: BTreeSet<String> = c.connectors.keys().cloned().collect();
             let tasks: BTreeSet<TaskKey> = c
@@ -724,8 +699,62 @@ impl DistributedHerder {
         };
         let (shares, next) = {
             let mut mem = self.leader_memory.lock().unwrap_or_else(|p| p.into_inner());
+            // What each member runs: what this leader gave it, or for a new
+            // leader what the status topic says it runs.
+            let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let mut limbo: BTreeMap<String, (Units, u64)> = BTreeMap::new();
+            for (id, meta) in members.iter_mut() {
+                meta.held = if mem.generation.is_some() {
+                    mem.given.get(id).cloned().unwrap_or_default()
+                } else {
+                    Units {
+                        connectors: st
+                            .connectors
+                            .iter()
+                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .map(|(n, _)| n.clone())
+                            .collect(),
+                        tasks: st
+                            .tasks
+                            .iter()
+                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .map(|(t, _)| t.clone())
+                            .collect(),
+                    }
+                };
+                // Revoked work stays unplaced until its member confirms it stopped.
+                if let Some((units, at_nonce)) = mem.revoked.get(id) {
+                    if meta.nonce <= *at_nonce {
+                        for c in &units.connectors {
+                            connectors.remove(c);
+                        }
+                        for t in &units.tasks {
+                            tasks.remove(t);
+                        }
+                        limbo.insert(id.clone(), (units.clone(), *at_nonce));
+                    }
+                }
+            }
+            drop(st);
+            let before: BTreeMap<String, Units> = members.iter().map(|(id, m)| (id.clone(), m.held.clone())).collect();
             let r = assign::assign(&members, &connectors, &tasks, self.dc.rebalance_delay, Instant::now(), &mut mem);
             mem.generation = Some(j.generation);
+            mem.revoked = limbo;
+            for (id, meta) in &members {
+                let Some(share) = r.0.get(id) else { continue };
+                if !share.revoked {
+                    continue;
+                }
+                let had = &before[id];
+                let gone = Units {
+                    connectors: had.connectors.iter().filter(|c| !share.units.connectors.contains(c)).cloned().collect(),
+                    tasks: had.tasks.iter().filter(|t| !share.units.tasks.contains(t)).cloned().collect(),
+                };
+                let entry = mem.revoked.entry(id.clone()).or_insert((Units::default(), meta.nonce));
+                entry.0.connectors.extend(gone.connectors);
+                entry.0.tasks.extend(gone.tasks);
+                entry.1 = meta.nonce;
+            }
             r
         };
         shares
@@ -1084,6 +1113,8 @@ impl DistributedHerder {
                 if held {
                     tracing::error!("{LEASE_LOST}");
                     self.release_all(false).await;
+                    // Rejoin: the group places the work again (here or elsewhere).
+                    self.rejoin.notify_one();
                 }
                 continue;
             }
