@@ -225,6 +225,9 @@ pub struct DistributedHerder {
     lease: Arc<Lease>,
     generation: AtomicI32,
     is_leader: AtomicBool,
+    /// (member id, generation) to heartbeat on a second connection while
+    /// the membership loop waits in a join or sync.
+    side_heartbeat: StdMutex<Option<(String, i32)>>,
     rejoin: Notify,
     /// No new work: shutting down.
     stopping: AtomicBool,
@@ -367,6 +370,7 @@ impl DistributedHerder {
             lease,
             generation: AtomicI32::new(-1),
             is_leader: AtomicBool::new(false),
+            side_heartbeat: StdMutex::new(None),
             rejoin: Notify::new(),
             stopping: AtomicBool::new(false),
             leave_now: Notify::new(),
@@ -379,6 +383,7 @@ impl DistributedHerder {
         let mut events_rx = events_rx;
         while events_rx.try_recv().is_ok() {}
         tokio::spawn(herder.clone().membership());
+        tokio::spawn(herder.clone().side_heartbeats());
         tokio::spawn(herder.clone().config_events(events_rx));
         tokio::spawn(herder.clone().status_loop());
         tracing::info!(
@@ -470,6 +475,10 @@ impl DistributedHerder {
             let meta = self.metadata(nonce);
             // A pending join keeps the membership for up to the rebalance timeout.
             self.lease.extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
+            // Joins do not count as liveness on every coordinator (tansu), and
+            // a follower's join may be held for seconds: heartbeat beside it.
+            *self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()) =
+                (!member_id.is_empty()).then(|| (member_id.clone(), self.generation.load(Ordering::SeqCst)));
             let joined = c
                 .join(&group, session_ms, rebalance_ms, &member_id, "connect", &[(PROTOCOL, &meta)])
                 .await;
@@ -483,6 +492,7 @@ impl DistributedHerder {
                 }
             };
             member_id = j.member_id.clone();
+            *self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()) = Some((member_id.clone(), j.generation));
             self.is_leader.store(j.leader == j.member_id, Ordering::SeqCst);
             if j.generation == applied_generation {
                 // No rebalance started: ask for one with changed metadata.
@@ -517,6 +527,7 @@ impl DistributedHerder {
                 }
             };
             attempt = 0;
+            *self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()) = None;
             self.lease.extend(self.dc.lease_span());
             self.generation.store(j.generation, Ordering::SeqCst);
             let (mut rejoin, mut rejoin_at, revoked) = match conn.as_mut() {
@@ -635,6 +646,29 @@ impl DistributedHerder {
             }
         }
         (rejoin, rejoin_at, revoked)
+    }
+
+    /// Heartbeats on a second connection while a join or sync is pending.
+    async fn side_heartbeats(self: Arc<Self>) {
+        let group = self.dc.group_id.clone();
+        let mut conn: Option<GroupConnection> = None;
+        loop {
+            tokio::time::sleep(self.dc.heartbeat_interval).await;
+            if self.leaving.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some((member, generation)) = self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+                continue;
+            };
+            if conn.is_none() {
+                conn = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await.ok();
+            }
+            if let Some(c) = conn.as_mut() {
+                if let Err(GroupError::Io(_)) = c.heartbeat(&group, generation, &member, self.dc.session_timeout).await {
+                    conn = None;
+                }
+            }
+        }
     }
 
     /// Reacts to a failed group request.
