@@ -173,7 +173,7 @@ fn insert_rows(db: &str, from: usize, to: usize) {
     let mut a = from;
     while a <= to {
         let b = (a + 999).min(to);
-        mariadb(&format!("INSERT INTO {db}.t SELECT seq, CONCAT('v-', seq) FROM seq_{a}_to_{b}"));
+        mariadb(&format!("USE {db}; INSERT INTO {db}.t SELECT seq, CONCAT('v-', seq) FROM seq_{a}_to_{b}"));
         a = b + 1;
     }
 }
@@ -259,7 +259,8 @@ fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
     assert!(missing.is_empty(), "changes lost, e.g. ids {missing:?}");
     let dups: Vec<i64> = count.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).collect();
     // Every duplicate lies after the last committed offset: the uncommitted window.
-    let offset = &after_kill[0]["offset"];
+    let offset = &after_kill["offsets"][0]["offset"];
+    assert!(offset["file"].is_string() && offset["pos"].is_i64(), "no committed offset after the kill: {after_kill}");
     let (cfile, cpos) = (offset["file"].as_str().unwrap_or("").to_string(), offset["pos"].as_i64().unwrap_or(0));
     for id in &dups {
         let (f, p) = &first[id];
