@@ -27,6 +27,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(name: &str, n: usize) -> Cluster {
+        Self::start_with(name, n, &[])
+    }
+
+    fn start_with(name: &str, n: usize, extra: &[(&str, &str)]) -> Cluster {
         let mut c = Cluster { workers: Vec::new(), files: Vec::new(), dirs: Vec::new() };
         for i in 0..n {
             let dir = TempDir::new(&format!("dist-w{i}"));
@@ -41,7 +45,10 @@ impl Cluster {
                     ("status.storage.partitions", "3"),
                     ("session.timeout.ms", "10000"),
                     ("heartbeat.interval.ms", "2000"),
-                ],
+                ]
+                .into_iter()
+                .chain(extra.iter().copied())
+                .collect::<Vec<_>>(),
             );
             c.files.push((file, port));
             c.dirs.push(dir);
@@ -320,5 +327,55 @@ fn rolling_restart_of_every_worker_under_load_loses_nothing() {
     eprintln!("rolling restart: {ROWS} changes, {dups} delivered twice");
     for w in cl.workers.iter_mut().flatten() {
         let _ = w.terminate();
+    }
+}
+
+#[test]
+fn failed_tasks_restart_on_their_own_with_backoff_unless_switched_off() {
+    kafka_bootstrap();
+    let db = mysql_setup("f");
+    for enabled in [true, false] {
+        let name = unique("dist-f");
+        let flag = enabled.to_string();
+        let mut cl = Cluster::start_with(
+            &name,
+            1,
+            &[
+                ("task.auto.restart.enable", flag.as_str()),
+                ("task.auto.restart.backoff.initial.ms", "300"),
+                ("task.auto.restart.backoff.max.ms", "2000"),
+            ],
+        );
+        let history = cl.dirs[0].path().join("history.dat");
+        let conn = format!("{name}-bad");
+        let prefix = name.replace('-', "_");
+        let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("database.password", "wrong")]);
+        assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
+        let st = cl.w(0).wait_status(&conn, "the task FAILED", |s| s["tasks"][0]["state"] == "FAILED");
+        let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+        assert!(trace.contains("database.password"), "the trace names the remedy: {trace}");
+        if enabled {
+            // 300 ms, 600 ms, 1.2 s, 2 s, ...: several restarts within 15 s.
+            let st = cl.w(0).wait_status(&conn, "three automatic restarts", |s| {
+                s["tasks"][0]["starts"].as_u64().unwrap_or(0) >= 3
+            });
+            assert!(cl.w(0).log_text().contains("restarting FAILED task"), "{st}");
+            // Fixing the config brings it back for good.
+            let mut fixed = body["config"].clone();
+            fixed["database.password"] = json!(std::env::var("SLUICE_MARIADB_PASSWORD").unwrap_or_else(|_| "sluice".into()));
+            assert_eq!(cl.w(0).put(&format!("/connectors/{conn}/config"), &fixed.to_string()).status, 200);
+            cl.w(0).wait_status(&conn, "RUNNING with the right password", running);
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                let st = cl.w(0).get(&format!("/connectors/{conn}/status")).json();
+                assert_eq!(st["tasks"][0]["state"], "FAILED");
+                assert_eq!(st["tasks"][0]["starts"].as_u64(), Some(1), "restarted although switched off");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+        for w in cl.workers.iter_mut().flatten() {
+            let _ = w.terminate();
+        }
     }
 }
