@@ -228,6 +228,8 @@ pub struct DistributedHerder {
     /// (member id, generation) to heartbeat on a second connection while
     /// the membership loop waits in a join or sync.
     side_heartbeat: StdMutex<Option<(String, i32)>>,
+    /// Leader member id → its REST URL, from the assignments received.
+    leader_urls: StdMutex<BTreeMap<String, String>>,
     rejoin: Notify,
     /// No new work: shutting down.
     stopping: AtomicBool,
@@ -371,6 +373,7 @@ impl DistributedHerder {
             generation: AtomicI32::new(-1),
             is_leader: AtomicBool::new(false),
             side_heartbeat: StdMutex::new(None),
+            leader_urls: StdMutex::new(BTreeMap::new()),
             rejoin: Notify::new(),
             stopping: AtomicBool::new(false),
             leave_now: Notify::new(),
@@ -506,6 +509,7 @@ impl DistributedHerder {
             };
             // Sync; a follower early for the leader keeps its session alive and retries.
             let sync_deadline = tokio::time::Instant::now() + self.dc.rebalance_timeout;
+            let sync_started = tokio::time::Instant::now();
             let bytes = loop {
                 let c = conn.as_mut().expect("connected above");
                 match c.sync(&group, j.generation, &member_id, &assignments, io_timeout).await {
@@ -517,6 +521,13 @@ impl DistributedHerder {
                         match c.heartbeat(&group, j.generation, &member_id, io_timeout).await {
                             Ok(()) => tokio::time::sleep(Duration::from_millis(300)).await,
                             Err(_) => continue 'outer,
+                        }
+                        if sync_started.elapsed() > 2 * hb + Duration::from_secs(3)
+                            && j.leader != member_id
+                            && self.leader_is_dead(&j.leader).await
+                        {
+                            self.depose_dead_leader(&j.leader).await;
+                            continue 'outer;
                         }
                     }
                     Err(e) => {
@@ -627,6 +638,10 @@ impl DistributedHerder {
             assignment.units.tasks.len(),
             if assignment.revoked { ", some revoked" } else { "" }
         );
+        self.leader_urls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(assignment.leader.clone(), assignment.leader_url.clone());
         let revoked = assignment.revoked;
         let mut rejoin = revoked;
         let rejoin_at = assignment
@@ -646,6 +661,56 @@ impl DistributedHerder {
             }
         }
         (rejoin, rejoin_at, revoked)
+    }
+
+    /// Whether the worker that led under `leader` (member id) is gone: its
+    /// REST port refuses connections. Unknown leaders count as gone only
+    /// after a whole session timeout without a sync.
+    async fn leader_is_dead(&self, leader: &str) -> bool {
+        let url = self.leader_urls.lock().unwrap_or_else(|p| p.into_inner()).get(leader).cloned();
+        let Some(url) = url else {
+            return false;
+        };
+        if url == self.dc.url {
+            return false;
+        }
+        let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+        !matches!(
+            tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&addr)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Recovers a group whose leader died without the coordinator clearing
+    /// its leadership (tansu: a leader expired by a heartbeat stays leader,
+    /// so no sync ever completes). This worker joins under the dead leader's
+    /// member id, which makes it the leader's voice for one generation: it
+    /// places the work of the live members, then leaves under that id, which
+    /// clears the leadership; the next worker to join leads.
+    async fn depose_dead_leader(&self, leader: &str) {
+        tracing::warn!("the group's leader (member {leader}) is gone but still named leader by the coordinator; taking its place for one round to hand leadership on");
+        let group = self.dc.group_id.clone();
+        let Ok(mut c) = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await else {
+            return;
+        };
+        let meta = serde_json::to_vec(&MemberMeta {
+            url: String::new(),
+            worker_id: String::new(),
+            nonce: u64::MAX,
+            held: Units::default(),
+        })
+        .expect("metadata serialises");
+        let session_ms = self.dc.session_timeout.as_millis() as i32;
+        let rebalance_ms = self.dc.rebalance_timeout.as_millis() as i32;
+        let Ok(mut j) = c.join(&group, session_ms, rebalance_ms, leader, "connect", &[(PROTOCOL, &meta)]).await else {
+            return;
+        };
+        if j.leader == j.member_id {
+            j.members.retain(|m| m.member_id != leader);
+            let assignments = self.lead(&j).await;
+            let _ = c.sync(&group, j.generation, leader, &assignments, self.dc.session_timeout).await;
+        }
+        let _ = c.leave(&group, leader).await;
     }
 
     /// Heartbeats on a second connection while a join or sync is pending.
