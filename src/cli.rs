@@ -49,31 +49,30 @@ pub fn main_with(registry: Registry) -> i32 {
             }
             0
         }
-        Command::Distributed { worker } => {
-            eprintln!(
-                "sluice: distributed mode is not available yet (worker config {}); run `sluice standalone` instead",
-                worker.display()
-            );
-            2
-        }
+        Command::Distributed { worker } => run(crate::distributed::run(registry, worker)),
         Command::Standalone { worker, connectors } => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("sluice: cannot start the async runtime: {e}");
-                    return 1;
-                }
-            };
-            match rt.block_on(crate::standalone::run(registry, worker, connectors)) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("sluice: {e:#}");
-                    1
-                }
-            }
+            run(crate::standalone::run(registry, worker, connectors))
+        }
+    }
+}
+
+/// Runs a worker to completion on a multi-threaded runtime; the exit code.
+fn run(worker: impl std::future::Future<Output = anyhow::Result<()>>) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sluice: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(worker) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("sluice: {e:#}");
+            1
         }
     }
 }

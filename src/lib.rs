@@ -11,6 +11,7 @@
 //! See `examples/custom_transform.rs`.
 
 pub mod cli;
+pub mod distributed;
 pub mod registry;
 pub mod standalone;
 
@@ -34,6 +35,12 @@ pub fn configuration_reference(registry: &runtime::Registry) -> String {
          librdkafka; `topic.creation.default.*` sets how the worker creates topics.\n\n",
     );
     out.push_str(&runtime::worker::config::worker_config_def().markdown_table());
+    out.push_str(
+        "\n## Distributed worker\n\n\
+         Keys of `sluice distributed worker.properties`, besides the worker keys above. \
+         See [operations.md](operations.md) for running a cluster.\n\n",
+    );
+    out.push_str(&runtime::distributed::distributed_config_def().markdown_table());
     out.push_str("\n## Every source connector\n\n");
     out.push_str(&runtime::connector_config::common_def(ConnectorType::Source).markdown_table());
     out.push_str("\n## Every sink connector\n\n");

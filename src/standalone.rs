@@ -68,6 +68,7 @@ pub async fn run(
         offsets: offsets.clone(),
         admin,
         on_topic: Arc::new(move |connector, topic| record_topic(&topic_store, connector, topic)),
+        lease: None,
     };
     let worker = Arc::new(Worker::new(env));
     let herder = StandaloneHerder::new(worker.clone(), configs, offsets, cluster_id);
@@ -93,7 +94,7 @@ pub async fn run(
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -117,7 +118,7 @@ async fn shutdown_signal() {
 }
 
 /// Checks that the brokers answer; returns the cluster id.
-async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
+pub(crate) async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
     let bootstrap = cfg.bootstrap_servers.clone();
     let overrides = cfg.admin_overrides();
     tokio::task::spawn_blocking(move || -> Result<String> {

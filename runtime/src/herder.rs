@@ -83,6 +83,10 @@ pub struct TaskState {
     /// Sluice extra: task progress (e.g. snapshot rows done per table).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<serde_json::Value>,
+    /// Sluice extra: how many times this task was started on the worker
+    /// running it (a rebalance that leaves it in place does not add one).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub starts: Option<u64>,
 }
 
 /// `GET /connectors/{name}/status`.

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod connector_config;
 pub mod data;
+pub mod distributed;
 pub mod herder;
 pub mod kafka;
 pub mod plugin;

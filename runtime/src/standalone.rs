@@ -19,7 +19,7 @@ use crate::plugin::{BoxFuture, PluginKind, Props, SinkConnector, SourceConnector
 use crate::store::{FileConfigStore, OffsetStore};
 use crate::worker::{TaskSpec, Worker};
 
-enum Instance {
+pub enum Instance {
     Source(Box<dyn SourceConnector>),
     Sink(Box<dyn SinkConnector>),
 }
@@ -85,60 +85,28 @@ impl StandaloneHerder {
         config: &Props,
         target: TargetState,
     ) -> ConnectorRuntime {
-        let registry = &self.worker.env.registry;
-        let class = config.get("connector.class").cloned().unwrap_or_default();
-        let kind = match registry.connector_kind(&class) {
-            Ok((_, PluginKind::Source)) => ConnectorType::Source,
-            Ok(_) => ConnectorType::Sink,
-            Err(e) => {
-                return ConnectorRuntime {
-                    kind: ConnectorType::Unknown,
-                    instance: None,
-                    state: State::Failed,
-                    trace: Some(e.to_string()),
-                    task_configs: Vec::new(),
-                }
-            }
-        };
         let mut rt = ConnectorRuntime {
-            kind,
+            kind: connector_kind(&self.worker.env.registry, config),
             instance: None,
             state: State::Unassigned,
             trace: None,
             task_configs: Vec::new(),
         };
+        if rt.kind == ConnectorType::Unknown {
+            rt.state = State::Failed;
+            rt.trace = connector_kind_error(&self.worker.env.registry, config);
+            return rt;
+        }
         if target == TargetState::Stopped {
             rt.state = State::Stopped;
             return rt;
         }
-        let max_tasks: usize = config
-            .get("tasks.max")
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|n| *n >= 1)
-            .unwrap_or(1);
-        let started =
-            match kind {
-                ConnectorType::Source => registry
-                    .source(&class)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut c| {
-                        c.start(config).map_err(|e| e.to_string())?;
-                        let t = c.task_configs(max_tasks);
-                        Ok((Instance::Source(c), t))
-                    }),
-                _ => registry
-                    .sink(&class)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut c| {
-                        c.start(config).map_err(|e| e.to_string())?;
-                        let t = c.task_configs(max_tasks);
-                        Ok((Instance::Sink(c), t))
-                    }),
-            };
+        let kind = rt.kind;
+        let started = start_instance(&self.worker.env.registry, config, kind);
         match started {
             Ok((inst, tasks)) => {
                 rt.instance = Some(inst);
-                rt.task_configs = tasks.into_iter().take(max_tasks).collect();
+                rt.task_configs = tasks;
                 rt.state = if target == TargetState::Paused {
                     State::Paused
                 } else {
@@ -206,6 +174,7 @@ impl StandaloneHerder {
                 worker_id,
                 trace: s.trace,
                 progress: s.progress,
+                starts: Some(s.starts),
             },
             None => TaskState {
                 id,
@@ -217,6 +186,7 @@ impl StandaloneHerder {
                 worker_id,
                 trace: None,
                 progress: None,
+                starts: None,
             },
         }
     }
@@ -264,11 +234,92 @@ impl StandaloneHerder {
 }
 
 fn stop_instance(rt: &mut ConnectorRuntime) {
-    match rt.instance.take() {
-        Some(Instance::Source(mut c)) => c.stop(),
-        Some(Instance::Sink(mut c)) => c.stop(),
-        None => {}
+    if let Some(i) = rt.instance.take() {
+        i.stop();
     }
+}
+
+impl Instance {
+    /// Stops the connector instance.
+    pub fn stop(self) {
+        match self {
+            Instance::Source(mut c) => c.stop(),
+            Instance::Sink(mut c) => c.stop(),
+        }
+    }
+}
+
+/// Source, sink, or Unknown when the class is not found.
+pub fn connector_kind(registry: &crate::Registry, config: &Props) -> ConnectorType {
+    let class = config.get("connector.class").map(String::as_str).unwrap_or("");
+    match registry.connector_kind(class) {
+        Ok((_, PluginKind::Source)) => ConnectorType::Source,
+        Ok(_) => ConnectorType::Sink,
+        Err(_) => ConnectorType::Unknown,
+    }
+}
+
+/// Why a connector's class cannot be used (for its FAILED trace).
+pub fn connector_kind_error(registry: &crate::Registry, config: &Props) -> Option<String> {
+    let class = config.get("connector.class").map(String::as_str).unwrap_or("");
+    registry.connector_kind(class).err().map(|e| e.to_string())
+}
+
+/// Starts a connector instance and asks it for at most `tasks.max` task configs.
+pub fn start_instance(
+    registry: &crate::Registry,
+    config: &Props,
+    kind: ConnectorType,
+) -> Result<(Instance, Vec<Props>), String> {
+    let class = config.get("connector.class").cloned().unwrap_or_default();
+    let max_tasks: usize = config
+        .get("tasks.max")
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1);
+    let (inst, tasks) = match kind {
+        ConnectorType::Source => {
+            let mut c = registry.source(&class).map_err(|e| e.to_string())?;
+            c.start(config).map_err(|e| e.to_string())?;
+            let t = c.task_configs(max_tasks);
+            (Instance::Source(c), t)
+        }
+        _ => {
+            let mut c = registry.sink(&class).map_err(|e| e.to_string())?;
+            c.start(config).map_err(|e| e.to_string())?;
+            let t = c.task_configs(max_tasks);
+            (Instance::Sink(c), t)
+        }
+    };
+    Ok((inst, tasks.into_iter().take(max_tasks).collect()))
+}
+
+/// Checks a connector config before it is accepted (name, class, every
+/// key's value) and warns about keys that have no effect.
+pub fn check_connector_config(worker: &Worker, name: &str, config: &mut Props) -> HerderResult<()> {
+    if name.trim().is_empty() {
+        return Err(HerderError::BadRequest(
+            "Connector name must not be empty".into(),
+        ));
+    }
+    config.insert("name".into(), name.to_string());
+    let v = connector_config::validate(&worker.env.registry, &worker.env.worker, config)
+        .map_err(HerderError::BadRequest)?;
+    if v.error_count > 0 {
+        return Err(HerderError::BadRequest(format!(
+            "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{}/config/validate`",
+            v.error_count,
+            v.messages.join("\n"),
+            v.class
+        )));
+    }
+    for k in &v.unknown_keys {
+        tracing::warn!(connector = %name, "config key {k} is not known to {} and is ignored", v.class);
+    }
+    for k in &v.unsupported_keys {
+        tracing::warn!(connector = %name, "config key {k} is accepted but not supported by Sluice yet; it has no effect");
+    }
+    Ok(())
 }
 
 impl Herder for StandaloneHerder {
@@ -310,32 +361,7 @@ impl Herder for StandaloneHerder {
     ) -> BoxFuture<'_, HerderResult<(bool, ConnectorInfo)>> {
         let name = name.to_string();
         Box::pin(async move {
-            if name.trim().is_empty() {
-                return Err(HerderError::BadRequest(
-                    "Connector name must not be empty".into(),
-                ));
-            }
-            config.insert("name".into(), name.clone());
-            let v = connector_config::validate(
-                &self.worker.env.registry,
-                &self.worker.env.worker,
-                &config,
-            )
-            .map_err(HerderError::BadRequest)?;
-            if v.error_count > 0 {
-                return Err(HerderError::BadRequest(format!(
-                    "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{}/config/validate`",
-                    v.error_count,
-                    v.messages.join("\n"),
-                    v.class
-                )));
-            }
-            for k in &v.unknown_keys {
-                tracing::warn!(connector = %name, "config key {k} is not known to {} and is ignored", v.class);
-            }
-            for k in &v.unsupported_keys {
-                tracing::warn!(connector = %name, "config key {k} is accepted but not supported by Sluice yet; it has no effect");
-            }
+            check_connector_config(&self.worker, &name, &mut config)?;
             let mut map = self.connectors.lock().await;
             let existing = self.configs.get(&name);
             if existing.is_some() && !allow_replace {

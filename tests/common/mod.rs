@@ -127,10 +127,19 @@ impl Sluice {
 
     /// Starts another binary built on Sluice's library (an example, say).
     pub fn start_program(program: &Path, worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
+        Self::start_mode(program, "standalone", worker_file, port, dir)
+    }
+
+    /// Starts `sluice distributed` on a worker config.
+    pub fn start_distributed(worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
+        Self::start_mode(Path::new(env!("CARGO_BIN_EXE_sluice")), "distributed", worker_file, port, dir)
+    }
+
+    fn start_mode(program: &Path, mode: &str, worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
         let log = dir.join(format!("sluice-{}.log", unique("run")));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(program)
-            .arg("standalone")
+            .arg(mode)
             .arg(&worker_file)
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))

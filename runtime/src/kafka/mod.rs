@@ -9,6 +9,8 @@
 //! offsets only past fully acknowledged prefixes (see `worker::submitted`).
 
 pub mod admin;
+pub mod group;
+pub mod log;
 
 pub use admin::TopicAdmin;
 

@@ -72,6 +72,7 @@ impl FakeHerder {
                 worker_id: "127.0.0.1:8083".into(),
                 trace: None,
                 progress: None,
+                starts: None,
             }],
             kind: ConnectorType::Source,
         }

@@ -30,6 +30,9 @@ pub enum StoreError {
     },
     #[error("state file {path} is not valid JSON ({reason}); restore it from a backup or move it aside to start afresh")]
     Corrupt { path: String, reason: String },
+    /// Distributed mode: the offset topic could not be written.
+    #[error("{0}")]
+    Topic(String),
 }
 
 /// Source offsets, by connector and source partition.

@@ -47,6 +47,55 @@ pub struct TaskEnv {
     pub offsets: Arc<dyn OffsetStore>,
     pub admin: Arc<TopicAdmin>,
     pub on_topic: TopicHook,
+    /// Distributed mode: the worker's hold on its assignment. Tasks stop
+    /// producing, putting and committing once it lapses.
+    pub lease: Option<Arc<Lease>>,
+}
+
+/// How long this worker may still act on its assignment: extended by every
+/// successful heartbeat to the group coordinator, for less than the session
+/// timeout. A worker paused (SIGSTOP, a long GC-like stall) or cut off from
+/// the coordinator finds its lease lapsed when it wakes, before the
+/// coordinator hands its tasks to others, so it stops instead of writing
+/// alongside the new owners.
+pub struct Lease {
+    base: std::time::Instant,
+    until_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Lease {
+            base: std::time::Instant::now(),
+            until_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Lease {
+    /// Valid for `d` from now.
+    pub fn extend(&self, d: Duration) {
+        let until = (self.base.elapsed() + d).as_millis() as u64;
+        self.until_ms
+            .store(until, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn revoke(&self) {
+        self.until_ms.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn valid(&self) -> bool {
+        (self.base.elapsed().as_millis() as u64)
+            < self.until_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The trace of a task stopped because its worker's lease lapsed.
+pub const LEASE_LOST: &str = "this worker lost its group membership (no heartbeat within session.timeout.ms); its tasks stopped so that they do not run twice, and run again wherever the group places them";
+
+impl TaskEnv {
+    /// False once a distributed worker's lease lapsed.
+    pub fn may_act(&self) -> bool {
+        self.lease.as_ref().map(|l| l.valid()).unwrap_or(true)
+    }
 }
 
 /// A task's identity and configs.

@@ -134,6 +134,9 @@ pub(super) async fn run(
     let mut dlq = DeadLetterQueue::open(&env, props).await?;
     let result: Result<(), String> = async {
         loop {
+            if !env.may_act() {
+                return Err(super::LEASE_LOST.to_string());
+            }
             let target = *control.borrow();
             if target != TargetState::Running {
                 if target == TargetState::Paused && !paused_assignment {

@@ -133,6 +133,9 @@ impl Loop<'_> {
     ) -> Result<(), String> {
         let mut attempt = 0u32;
         loop {
+            if !self.env.may_act() {
+                return Err(super::LEASE_LOST.to_string());
+            }
             if *control.borrow() != TargetState::Running {
                 if *control.borrow() == TargetState::Paused {
                     self.drain_acks(Duration::from_secs(5)).await;
@@ -302,6 +305,9 @@ impl Loop<'_> {
     /// Writes committable offsets to the store, then tells the task.
     async fn commit(&mut self, task: &mut dyn SourceTask) -> Result<(), String> {
         self.last_commit = Instant::now();
+        if !self.env.may_act() {
+            return Err(super::LEASE_LOST.to_string());
+        }
         let _ = self.process_acks();
         let offsets = self.submitted.take_committable();
         if offsets.is_empty() {

@@ -1,0 +1,55 @@
+//! `sluice distributed`: a worker of a cluster coordinated through Kafka.
+//!
+//! Start-up problems (bad worker config, a missing distributed key,
+//! unreachable broker, port in use) end the process with one line naming
+//! the problem and the remedy, and a non-zero exit code. SIGINT/SIGTERM
+//! stops local tasks (committing what was acknowledged) and leaves the
+//! group, so the other workers take the work over at once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use sluice_runtime::distributed::{DistributedConfig, DistributedHerder};
+use sluice_runtime::kafka::TopicAdmin;
+use sluice_runtime::rest;
+use sluice_runtime::worker::config::WorkerConfig;
+
+use crate::standalone::{check_broker, shutdown_signal};
+
+/// Runs a distributed worker with the plugins of `registry` until SIGINT/SIGTERM.
+pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -> Result<()> {
+    let loggers = rest::loggers::init_logging("INFO");
+    let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
+    DistributedConfig::from_worker(&cfg).map_err(|e| anyhow!("{e}"))?;
+    if let Err(e) = sluice_runtime::plugins::load_plugin_dir(&mut registry, &cfg.plugin_path) {
+        tracing::warn!("{e}");
+    }
+    let cluster_id = check_broker(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.rest_bind).await.map_err(|e| {
+        anyhow!(
+            "cannot listen on {} for the REST API: {e}; set listeners=http://HOST:PORT in the worker config to a free port",
+            cfg.rest_bind
+        )
+    })?;
+    let cfg = Arc::new(cfg);
+    let admin = Arc::new(
+        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides())
+            .map_err(|e| anyhow!("{e}"))?,
+    );
+    let herder = DistributedHerder::start(cfg.clone(), Arc::new(registry), admin, cluster_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let router = rest::router(herder.clone(), loggers);
+    tracing::info!(
+        "Sluice distributed worker listening on http://{}",
+        cfg.rest_bind
+    );
+    rest::serve(listener, router, shutdown_signal())
+        .await
+        .context("REST server failed")?;
+    tracing::info!("stopping: committing offsets of acknowledged records, then leaving the group");
+    herder.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

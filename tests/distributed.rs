@@ -1,0 +1,381 @@
+//! Distributed mode: three `sluice distributed` workers on 127.0.0.1 sharing
+//! a group through the real broker (`scripts/services up kafka mariadb`).
+//!
+//! - a connector created through one worker is seen, with its status, on
+//!   the others; adding connectors does not restart the tasks of others
+//!   (task start counters);
+//! - kill -9 of the worker running a MySQL task while 200k changes stream:
+//!   every change arrives, duplicates are counted and all lie in the window
+//!   after the last committed offset, and the time from the kill to the task
+//!   RUNNING elsewhere is printed;
+//! - a rolling restart of all three workers under load loses nothing.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+struct Cluster {
+    workers: Vec<Option<Sluice>>,
+    files: Vec<(std::path::PathBuf, u16)>,
+    dirs: Vec<TempDir>,
+}
+
+impl Cluster {
+    fn start(name: &str, n: usize) -> Cluster {
+        Self::start_with(name, n, &[])
+    }
+
+    fn start_with(name: &str, n: usize, extra: &[(&str, &str)]) -> Cluster {
+        let mut c = Cluster { workers: Vec::new(), files: Vec::new(), dirs: Vec::new() };
+        for i in 0..n {
+            let dir = TempDir::new(&format!("dist-w{i}"));
+            let (file, port) = Sluice::worker_config(
+                dir.path(),
+                &[
+                    ("group.id", name),
+                    ("config.storage.topic", &format!("{name}-configs")),
+                    ("offset.storage.topic", &format!("{name}-offsets")),
+                    ("status.storage.topic", &format!("{name}-status")),
+                    ("offset.storage.partitions", "5"),
+                    ("status.storage.partitions", "3"),
+                    ("session.timeout.ms", "10000"),
+                    ("heartbeat.interval.ms", "2000"),
+                ]
+                .into_iter()
+                .chain(extra.iter().copied())
+                .collect::<Vec<_>>(),
+            );
+            c.files.push((file, port));
+            c.dirs.push(dir);
+            c.workers.push(None);
+            c.launch(i);
+        }
+        c
+    }
+
+    fn launch(&mut self, i: usize) {
+        let (file, port) = self.files[i].clone();
+        self.workers[i] = Some(Sluice::start_distributed(file, port, self.dirs[i].path()));
+    }
+
+    fn w(&self, i: usize) -> &Sluice {
+        self.workers[i].as_ref().expect("worker running")
+    }
+
+    fn index_of(&self, worker_id: &str) -> Option<usize> {
+        self.files.iter().position(|(_, p)| worker_id.ends_with(&format!(":{p}")))
+    }
+
+    fn any_alive(&self, not: usize) -> &Sluice {
+        self.workers.iter().enumerate().find(|(i, w)| *i != not && w.is_some()).unwrap().1.as_ref().unwrap()
+    }
+
+    fn logs(&self) -> String {
+        self.workers
+            .iter()
+            .flatten()
+            .map(|w| format!("--- worker :{}\n{}", w.port, tail(&w.log_text(), 60)))
+            .collect()
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn running(st: &Value) -> bool {
+    st["connector"]["state"] == "RUNNING"
+        && st["tasks"].as_array().map(|t| !t.is_empty() && t.iter().all(|t| t["state"] == "RUNNING")).unwrap_or(false)
+}
+
+fn file_source(name: &str, file: &Path, topic: &str) -> String {
+    json!({"name": name, "config": {
+        "connector.class": "FileStreamSource", "file": file.display().to_string(), "topic": topic, "tasks.max": "1"
+    }})
+    .to_string()
+}
+
+#[test]
+fn configs_and_statuses_are_shared_and_new_connectors_move_nothing() {
+    let bootstrap = kafka_bootstrap();
+    let name = unique("dist-a");
+    let mut cl = Cluster::start(&name, 3);
+    let input = cl.dirs[0].path().join("in.txt");
+    std::fs::write(&input, (1..=500).map(|i| format!("line-{i}\n")).collect::<String>()).unwrap();
+    let topic = format!("{name}-lines");
+
+    // Created through worker 0 ...
+    let a = format!("{name}-a");
+    let r = cl.w(0).post("/connectors", &file_source(&a, &input, &topic));
+    assert_eq!(r.status, 201, "{}", r.body);
+    // ... visible at once on worker 0, soon on the others, with its status.
+    assert_eq!(cl.w(0).get(&format!("/connectors/{a}")).status, 200);
+    for i in 1..3 {
+        wait_for("the config on another worker", Duration::from_secs(30), || {
+            (cl.w(i).get(&format!("/connectors/{a}")).status == 200).then_some(())
+        });
+    }
+    let st = cl.w(2).wait_status(&a, "RUNNING on some worker", running);
+    let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
+    let oi = cl.index_of(&owner).expect("task on a cluster worker");
+    let starts_before = cl.w(oi).get(&format!("/connectors/{a}/status")).json()["tasks"][0]["starts"].as_u64();
+    assert_eq!(starts_before, Some(1), "the owner reports one start");
+    let recs = consume(&bootstrap, &topic, 500, Duration::from_secs(60));
+    assert_eq!(recs.len(), 500);
+
+    // Two more connectors, through other workers.
+    for (i, suffix) in [(1, "b"), (2, "c")] {
+        let n = format!("{name}-{suffix}");
+        let r = cl.w(i).post("/connectors", &file_source(&n, &input, &format!("{topic}-{suffix}")));
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    for suffix in ["b", "c"] {
+        cl.w(0).wait_status(&format!("{name}-{suffix}"), "RUNNING", running);
+    }
+    // Let rebalances settle, then check nothing of connector a moved or restarted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let st = cl.w(oi).get(&format!("/connectors/{a}/status")).json();
+        assert_eq!(st["tasks"][0]["worker_id"], owner.as_str(), "task of {a} moved: {st}\n{}", cl.logs());
+        assert_eq!(st["tasks"][0]["starts"].as_u64(), Some(1), "task of {a} restarted: {st}\n{}", cl.logs());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Placement is balanced: the three tasks on three workers.
+    let mut owners: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|s| cl.w(1).get(&format!("/connectors/{name}-{s}/status")).json()["tasks"][0]["worker_id"].as_str().unwrap().to_string())
+        .collect();
+    owners.sort();
+    owners.dedup();
+    assert_eq!(owners.len(), 3, "tasks not spread over the workers: {owners:?}");
+
+    // Pause through one worker; every worker reports it.
+    assert_eq!(cl.w(2).put(&format!("/connectors/{a}/pause"), "").status, 202);
+    for i in 0..3 {
+        cl.w(i).wait_status(&a, "PAUSED", |s| s["tasks"][0]["state"] == "PAUSED");
+    }
+    // Delete through another; every worker forgets it.
+    assert_eq!(cl.w(1).delete(&format!("/connectors/{a}")).status, 204);
+    for i in 0..3 {
+        wait_for("the delete on every worker", Duration::from_secs(30), || {
+            (cl.w(i).get(&format!("/connectors/{a}")).status == 404).then_some(())
+        });
+    }
+    let e = cl.w(0).get(&format!("/connectors/{a}/status"));
+    assert_eq!(e.status, 404);
+    assert_eq!(e.json()["error_code"], 404);
+    for w in cl.workers.iter_mut().flatten() {
+        assert!(w.terminate().success());
+    }
+}
+
+/// Inserts ids from..=to in transactions of 1000 rows.
+fn insert_rows(db: &str, from: usize, to: usize) {
+    let mut a = from;
+    while a <= to {
+        let b = (a + 999).min(to);
+        mariadb(&format!("USE {db}; INSERT INTO {db}.t SELECT seq, CONCAT('v-', seq) FROM seq_{a}_to_{b}"));
+        a = b + 1;
+    }
+}
+
+/// id → number of create events, and each id's first (file, pos).
+fn tally(records: &[(Value, Value)]) -> (HashMap<i64, usize>, HashMap<i64, (String, i64)>) {
+    let mut count = HashMap::new();
+    let mut first = HashMap::new();
+    for (k, v) in records {
+        if v.is_null() || v["op"] != "c" {
+            continue;
+        }
+        let id = k["id"].as_i64().unwrap();
+        *count.entry(id).or_insert(0) += 1;
+        first
+            .entry(id)
+            .or_insert_with(|| (v["source"]["file"].as_str().unwrap_or("").to_string(), v["source"]["pos"].as_i64().unwrap_or(0)));
+    }
+    (count, first)
+}
+
+fn mysql_setup(tag: &str) -> String {
+    let db = format!("dist_{}_{}", tag, std::process::id());
+    mariadb(&format!(
+        "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(32));"
+    ));
+    db
+}
+
+#[test]
+fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
+    const ROWS: usize = 200_000;
+    let bootstrap = kafka_bootstrap();
+    let name = unique("dist-k");
+    let db = mysql_setup("k");
+    let mut cl = Cluster::start(&name, 3);
+    let history = cl.dirs[0].path().join("history.dat");
+    let conn = format!("{name}-mysql");
+    let prefix = name.replace('-', "_");
+    let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("snapshot.mode", "no_data")]);
+    let r = cl.w(0).post("/connectors", &body.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let st = cl.w(1).wait_status(&conn, "RUNNING", running);
+    let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
+    let oi = cl.index_of(&owner).unwrap();
+
+    let dbw = db.clone();
+    let writer = std::thread::spawn(move || insert_rows(&dbw, 1, ROWS));
+    let topic = format!("{prefix}.{db}.t");
+    let mut reader = TopicReader::new(&bootstrap, &topic);
+    // Kill the owner mid-stream.
+    reader.read_until("a fifth of the changes", Duration::from_secs(300), |r| r.len() >= ROWS / 5);
+    let committed = cl.any_alive(oi).get(&format!("/connectors/{conn}/offsets")).json();
+    cl.workers[oi].as_mut().unwrap().kill9();
+    let killed_at = Instant::now();
+    // The committed offset is what the dead worker wrote last (it writes no more).
+    let after_kill = cl.any_alive(oi).get(&format!("/connectors/{conn}/offsets")).json();
+    cl.workers[oi] = None;
+    let survivor = cl.any_alive(oi);
+    let st = {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let st = survivor.get(&format!("/connectors/{conn}/status")).json();
+            if st["tasks"][0]["state"] == "RUNNING" && st["tasks"][0]["worker_id"] != owner.as_str() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "the task never moved: {st}\n{}", cl.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let moved_in = killed_at.elapsed();
+    eprintln!(
+        "kill -9 to task RUNNING on {}: {:.1} s (session.timeout.ms=10000)",
+        st["tasks"][0]["worker_id"],
+        moved_in.as_secs_f64()
+    );
+    writer.join().unwrap();
+    reader.read_until("every change", Duration::from_secs(600), |r| {
+        tally(r).0.len() >= ROWS
+    });
+    let (count, first) = tally(&reader.parsed);
+    let missing: Vec<usize> = (1..=ROWS).filter(|i| !count.contains_key(&(*i as i64))).take(5).collect();
+    assert!(missing.is_empty(), "changes lost, e.g. ids {missing:?}");
+    let dups: Vec<i64> = count.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).collect();
+    // Every duplicate lies after the last committed offset: the uncommitted window.
+    let offset = &after_kill["offsets"][0]["offset"];
+    assert!(offset["file"].is_string() && offset["pos"].is_i64(), "no committed offset after the kill: {after_kill}");
+    let (cfile, cpos) = (offset["file"].as_str().unwrap_or("").to_string(), offset["pos"].as_i64().unwrap_or(0));
+    for id in &dups {
+        let (f, p) = &first[id];
+        assert!(
+            (f.as_str(), *p) >= (cfile.as_str(), cpos),
+            "id {id} was sent twice but lies before the committed offset {offset} (at {f}:{p})"
+        );
+    }
+    eprintln!(
+        "{} changes, {} delivered twice (all after the committed offset {}; offset read before the kill: {})",
+        ROWS,
+        dups.len(),
+        offset,
+        committed
+    );
+    for w in cl.workers.iter_mut().flatten() {
+        let _ = w.terminate();
+    }
+}
+
+#[test]
+fn rolling_restart_of_every_worker_under_load_loses_nothing() {
+    const ROWS: usize = 60_000;
+    let bootstrap = kafka_bootstrap();
+    let name = unique("dist-r");
+    let db = mysql_setup("r");
+    let mut cl = Cluster::start(&name, 3);
+    let history = cl.dirs[0].path().join("history.dat");
+    let conn = format!("{name}-mysql");
+    let prefix = name.replace('-', "_");
+    let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("snapshot.mode", "no_data")]);
+    assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
+    cl.w(1).wait_status(&conn, "RUNNING", running);
+    let dbw = db.clone();
+    let writer = std::thread::spawn(move || {
+        // Spread the load over the restarts.
+        for part in 0..6 {
+            insert_rows(&dbw, part * ROWS / 6 + 1, (part + 1) * ROWS / 6);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    for i in 0..3 {
+        let status = cl.workers[i].as_mut().unwrap().terminate();
+        assert!(status.success(), "worker {i} did not stop cleanly");
+        cl.workers[i] = None;
+        cl.launch(i);
+        cl.w(i).wait_status(&conn, "RUNNING after restarting worker", running);
+    }
+    writer.join().unwrap();
+    let topic = format!("{prefix}.{db}.t");
+    let mut reader = TopicReader::new(&bootstrap, &topic);
+    reader.read_until("every change", Duration::from_secs(600), |r| tally(r).0.len() >= ROWS);
+    let (count, _) = tally(&reader.parsed);
+    let missing: Vec<usize> = (1..=ROWS).filter(|i| !count.contains_key(&(*i as i64))).take(5).collect();
+    assert!(missing.is_empty(), "changes lost, e.g. ids {missing:?}");
+    let dups = count.values().filter(|n| **n > 1).count();
+    eprintln!("rolling restart: {ROWS} changes, {dups} delivered twice");
+    for w in cl.workers.iter_mut().flatten() {
+        let _ = w.terminate();
+    }
+}
+
+#[test]
+fn failed_tasks_restart_on_their_own_with_backoff_unless_switched_off() {
+    kafka_bootstrap();
+    let db = mysql_setup("f");
+    for enabled in [true, false] {
+        let name = unique("dist-f");
+        let flag = enabled.to_string();
+        let mut cl = Cluster::start_with(
+            &name,
+            1,
+            &[
+                ("task.auto.restart.enable", flag.as_str()),
+                ("task.auto.restart.backoff.initial.ms", "300"),
+                ("task.auto.restart.backoff.max.ms", "2000"),
+            ],
+        );
+        let history = cl.dirs[0].path().join("history.dat");
+        let conn = format!("{name}-bad");
+        let prefix = name.replace('-', "_");
+        let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("database.password", "wrong")]);
+        assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
+        let st = cl.w(0).wait_status(&conn, "the task FAILED", |s| s["tasks"][0]["state"] == "FAILED");
+        let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+        assert!(trace.contains("database.password"), "the trace names the remedy: {trace}");
+        if enabled {
+            // 300 ms, 600 ms, 1.2 s, 2 s, ...: several restarts within 15 s.
+            let st = cl.w(0).wait_status(&conn, "three automatic restarts", |s| {
+                s["tasks"][0]["starts"].as_u64().unwrap_or(0) >= 3
+            });
+            assert!(cl.w(0).log_text().contains("restarting FAILED task"), "{st}");
+            // Fixing the config brings it back for good.
+            let mut fixed = body["config"].clone();
+            fixed["database.password"] = json!(std::env::var("SLUICE_MARIADB_PASSWORD").unwrap_or_else(|_| "sluice".into()));
+            assert_eq!(cl.w(0).put(&format!("/connectors/{conn}/config"), &fixed.to_string()).status, 200);
+            cl.w(0).wait_status(&conn, "RUNNING with the right password", running);
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                let st = cl.w(0).get(&format!("/connectors/{conn}/status")).json();
+                assert_eq!(st["tasks"][0]["state"], "FAILED");
+                assert_eq!(st["tasks"][0]["starts"].as_u64(), Some(1), "restarted although switched off");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+        for w in cl.workers.iter_mut().flatten() {
+            let _ = w.terminate();
+        }
+    }
+}
