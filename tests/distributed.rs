@@ -379,3 +379,59 @@ fn failed_tasks_restart_on_their_own_with_backoff_unless_switched_off() {
         }
     }
 }
+
+#[test]
+fn a_paused_worker_finds_its_lease_lapsed_and_stops_writing() {
+    const ROWS: usize = 20_000;
+    let bootstrap = kafka_bootstrap();
+    let name = unique("dist-z");
+    let db = mysql_setup("z");
+    let mut cl = Cluster::start(&name, 2);
+    let history = cl.dirs[0].path().join("history.dat");
+    let conn = format!("{name}-mysql");
+    let prefix = name.replace('-', "_");
+    let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("snapshot.mode", "no_data")]);
+    assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
+    let st = cl.w(1).wait_status(&conn, "RUNNING", running);
+    let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
+    let oi = cl.index_of(&owner).unwrap();
+    let other = other_of(oi);
+    // Changes flow (and offsets are committed) before the freeze: a task that
+    // never committed an offset starts afresh wherever it moves.
+    insert_rows(&db, 1, ROWS / 4);
+    let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    reader.read_until("the first changes", Duration::from_secs(300), |r| tally(r).0.len() >= ROWS / 4);
+    wait_for("a committed offset", Duration::from_secs(30), || {
+        let o = cl.w(other_of(oi)).get(&format!("/connectors/{conn}/offsets")).json();
+        o["offsets"][0]["offset"]["pos"].is_i64().then_some(())
+    });
+    let pid = cl.w(oi).child.id().to_string();
+    // Freeze the owner (as a VM pause or a long stall would) past its session.
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let moved = wait_for("the task to move off the frozen worker", Duration::from_secs(120), || {
+        let st = cl.w(other).get(&format!("/connectors/{conn}/status")).json();
+        (st["tasks"][0]["state"] == "RUNNING" && st["tasks"][0]["worker_id"] != owner.as_str()).then_some(st)
+    });
+    insert_rows(&db, ROWS / 4 + 1, ROWS);
+    // Wake it: it must notice its lease lapsed and stop instead of writing alongside.
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    wait_for("the woken worker to stop its tasks", Duration::from_secs(60), || {
+        cl.w(oi).log_text().contains("lost its group membership").then_some(())
+    });
+    reader.read_until("every change", Duration::from_secs(300), |r| tally(r).0.len() >= ROWS);
+    let (count, _) = tally(&reader.parsed);
+    assert!((1..=ROWS).all(|i| count.contains_key(&(i as i64))), "changes lost");
+    // Afterwards the cluster agrees again on one owner.
+    cl.w(oi).wait_status(&conn, "one owner, seen from the woken worker", |s| {
+        running(s) && s["tasks"][0]["worker_id"] == moved["tasks"][0]["worker_id"]
+    });
+    let dups = count.values().filter(|n| **n > 1).count();
+    eprintln!("paused worker: {ROWS} changes, {dups} delivered twice");
+    for w in cl.workers.iter_mut().flatten() {
+        let _ = w.terminate();
+    }
+}
+
+fn other_of(i: usize) -> usize {
+    1 - i
+}
