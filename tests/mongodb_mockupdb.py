@@ -117,9 +117,10 @@ class Oplog:
     def find(self, r):
         doc = r.doc
         sort = doc.get("sort", {}).get("$natural")
-        if sort == -1:
-            return r.replies({"cursor": {"id": Int64(0), "ns": "local.oplog.rs", "firstBatch": [OPLOG[-1]]}})
-        if sort == 1:
+        if sort is not None:
+            # Newest or oldest entry: the connector starts (snapshot.mode=
+            # never) when the oplog ends at the first noop; the rest is
+            # written after it.
             return r.replies({"cursor": {"id": Int64(0), "ns": "local.oplog.rs", "firstBatch": [OPLOG[0]]}})
         rest = self.select(doc.get("filter", {}))
         with self.lock:
@@ -167,7 +168,8 @@ def main():
         doc = r.doc
         if name in ("ismaster", "hello"):
             return r.replies(hello())
-        log("request", r)
+        if name != "getmore":
+            log("request", r)
         if name in ("endsessions", "killcursors", "ping"):
             return r.ok()
         if a.mode == "history-lost":
