@@ -7,8 +7,9 @@ Serves what the Rust driver and Sluice's MongoDB connector ask a mongod
                         $v:2 diff updates (u/i/d/s<field>, array diffs),
                         a legacy $v:1 $set update, a replacement, deletes,
                         an applyOps transaction (lsid, txnNumber), a
-                        create command, noops; served through a tailable
-                        find and getMores two entries at a time, with the
+                        create command, noops; written two entries per
+                        getMore while the connector tails (tailable find,
+                        getMores, a plain catch-up find), with the
                         connection dropped once in the middle (the
                         connector must resume without loss or doubles),
                         and `find` by _id for update look-ups.
@@ -97,51 +98,66 @@ def log(*a):
 
 
 class Oplog:
-    """Tailable cursors over OPLOG: two entries per batch, one hang-up."""
+    """A live oplog: entries become visible two per getMore (as if written
+    meanwhile); tailable cursors remember their place; one getMore is
+    answered by dropping the connection."""
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.visible = 1
         self.cursors = {}
         self.next_id = 1000
         self.getmores = 0
         self.hung_up = False
 
-    def select(self, flt):
+    def select(self, flt, after=None):
         cond = flt.get("ts", {})
-        if "$gte" in cond:
-            return [e for e in OPLOG if e["ts"] >= cond["$gte"]]
-        if "$gt" in cond:
-            return [e for e in OPLOG if e["ts"] > cond["$gt"]]
-        return list(OPLOG)
+        out = []
+        for e in OPLOG[: self.visible]:
+            if "$gte" in cond and not e["ts"] >= cond["$gte"]:
+                continue
+            if "$gt" in cond and not e["ts"] > cond["$gt"]:
+                continue
+            if after is not None and not e["ts"] > after:
+                continue
+            out.append(e)
+        return out
+
+    def reply(self, r, cid, key, batch):
+        return r.replies({"cursor": {"id": Int64(cid), "ns": "local.oplog.rs", key: batch}})
 
     def find(self, r):
         doc = r.doc
-        sort = doc.get("sort", {}).get("$natural")
-        if sort is not None:
-            # Newest or oldest entry: the connector starts (snapshot.mode=
-            # never) when the oplog ends at the first noop; the rest is
-            # written after it.
-            return r.replies({"cursor": {"id": Int64(0), "ns": "local.oplog.rs", "firstBatch": [OPLOG[0]]}})
-        rest = self.select(doc.get("filter", {}))
         with self.lock:
+            if doc.get("limit") == 1 and "sort" in doc:
+                edge = OPLOG[self.visible - 1] if doc["sort"].get("$natural") == -1 else OPLOG[0]
+                return self.reply(r, 0, "firstBatch", [edge])
+            rest = self.select(doc.get("filter", {}))
+            if not doc.get("tailable"):
+                return self.reply(r, 0, "firstBatch", rest)
             cid = self.next_id
             self.next_id += 1
-            self.cursors[cid] = rest[2:]
-        return r.replies({"cursor": {"id": Int64(cid), "ns": "local.oplog.rs", "firstBatch": rest[:2]}})
+            batch = rest[:2]
+            last = batch[-1]["ts"] if batch else doc.get("filter", {}).get("ts", {}).get("$gt", Timestamp(0, 0))
+            self.cursors[cid] = (doc.get("filter", {}), last)
+        return self.reply(r, cid, "firstBatch", batch)
 
     def get_more(self, r):
         cid = int(r.doc["getMore"])
         with self.lock:
             self.getmores += 1
+            self.visible = min(len(OPLOG), self.visible + 2)
             if self.getmores == 2 and not self.hung_up:
                 self.hung_up = True
                 log("hanging up on getMore", cid)
                 return r.hangup()
-            rest = self.cursors.get(cid, [])
-            batch, self.cursors[cid] = rest[:2], rest[2:]
+            flt, last = self.cursors.get(cid, ({}, Timestamp(0, 0)))
+            batch = self.select(flt, after=last)[:2]
+            if batch:
+                self.cursors[cid] = (flt, batch[-1]["ts"])
         if not batch:
             time.sleep(min(int(r.doc.get("maxTimeMS", 100)), 200) / 1000)
-        return r.replies({"cursor": {"id": Int64(cid), "ns": "local.oplog.rs", "nextBatch": batch}})
+        return self.reply(r, cid, "nextBatch", batch)
 
 
 def main():

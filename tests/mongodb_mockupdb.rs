@@ -35,7 +35,12 @@ impl MockMongod {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {} ({e}); create the venv with scripts/pyenv", python()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} ({e}); create the venv with scripts/pyenv",
+                    python()
+                )
+            });
         let mut line = String::new();
         let stdout = child.stdout.take().expect("stdout");
         let n = BufReader::new(stdout).read_line(&mut line).unwrap_or(0);
@@ -45,7 +50,9 @@ impl MockMongod {
         );
         MockMongod {
             child,
-            uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true&heartbeatFrequencyMS=500"),
+            uri: format!(
+                "mongodb://127.0.0.1:{port}/?directConnection=true&heartbeatFrequencyMS=500"
+            ),
         }
     }
 }
@@ -59,8 +66,12 @@ impl Drop for MockMongod {
 
 fn updated_fields(e: &Event) -> Value {
     let v = e.value.as_ref().expect("a value");
-    serde_json::from_str(v["updateDescription"]["updatedFields"].as_str().expect("updatedFields"))
-        .expect("JSON")
+    serde_json::from_str(
+        v["updateDescription"]["updatedFields"]
+            .as_str()
+            .expect("updatedFields"),
+    )
+    .expect("JSON")
 }
 
 #[test]
@@ -76,9 +87,17 @@ fn oplog_mode_decodes_mongods_own_entries_and_survives_a_dropped_connection() {
     create(&s, &name, cfg);
 
     let mut orders = TopicTail::new(&format!("{prefix}.shop.orders"));
-    orders.until("every change of shop.orders", Duration::from_secs(120), |ev| has_id(ev, "4"));
+    orders.until(
+        "every change of shop.orders",
+        Duration::from_secs(120),
+        |ev| has_id(ev, "4"),
+    );
     let oid = r#"{"$oid": "65a000000000000000000001"}"#;
-    let got: Vec<(&str, &str)> = orders.events.iter().map(|e| (e.op(), e.id.as_str())).collect();
+    let got: Vec<(&str, &str)> = orders
+        .events
+        .iter()
+        .map(|e| (e.op(), e.id.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -101,15 +120,30 @@ fn oplog_mode_decodes_mongods_own_entries_and_survives_a_dropped_connection() {
         json!({"_id": {"$oid": "65a000000000000000000001"}, "item": "apple", "qty": 1, "tags": ["x", "y"]})
     );
     // $v:2 diff: u (updated), i (inserted), an array section.
-    assert_eq!(updated_fields(&ev[2]), json!({"qty": 3, "note": "n", "tags.1": "z"}));
-    assert!(ev[2].after().is_none(), "deleted since: the look-up finds nothing");
+    assert_eq!(
+        updated_fields(&ev[2]),
+        json!({"qty": 3, "note": "n", "tags.1": "z"})
+    );
+    assert!(
+        ev[2].after().is_none(),
+        "deleted since: the look-up finds nothing"
+    );
     // The transaction's update: a nested section with u and d.
     assert_eq!(updated_fields(&ev[3]), json!({"addr.city": "Bergen"}));
     let v3 = ev[3].value.as_ref().unwrap();
-    assert_eq!(v3["updateDescription"]["removedFields"], json!(["addr.zip"]));
+    assert_eq!(
+        v3["updateDescription"]["removedFields"],
+        json!(["addr.zip"])
+    );
     assert_eq!(v3["source"]["txnNumber"], json!(7));
-    assert!(v3["source"]["lsid"].as_str().unwrap().contains("\"id\""), "{v3}");
-    assert_eq!(ev[4].value.as_ref().unwrap()["source"]["txnNumber"], json!(7));
+    assert!(
+        v3["source"]["lsid"].as_str().unwrap().contains("\"id\""),
+        "{v3}"
+    );
+    assert_eq!(
+        ev[4].value.as_ref().unwrap()["source"]["txnNumber"],
+        json!(7)
+    );
     // Legacy $set, with the looked-up document as after.
     assert_eq!(updated_fields(&ev[6]), json!({"qty": 6}));
     assert_eq!(
@@ -118,27 +152,49 @@ fn oplog_mode_decodes_mongods_own_entries_and_survives_a_dropped_connection() {
     );
     assert!(ev[6].value.as_ref().unwrap()["source"]["lsid"].is_null());
     let src = &ev[9].value.as_ref().unwrap()["source"];
-    assert_eq!((src["db"].as_str(), src["collection"].as_str()), (Some("shop"), Some("orders")));
-    assert_eq!(src["ts_ms"], json!(1_700_000_000_012_i64), "the entry's wall time");
+    assert_eq!(
+        (src["db"].as_str(), src["collection"].as_str()),
+        (Some("shop"), Some("orders"))
+    );
+    assert_eq!(
+        src["ts_ms"],
+        json!(1_700_000_000_012_i64),
+        "the entry's wall time"
+    );
     assert_eq!(src["ord"], json!(12));
 
     let mut lines = TopicTail::new(&format!("{prefix}.shop.lines"));
-    lines.until("the two changes of shop.lines", Duration::from_secs(60), |ev| ev.len() >= 2);
+    lines.until(
+        "the two changes of shop.lines",
+        Duration::from_secs(60),
+        |ev| ev.len() >= 2,
+    );
     let l = &lines.events;
     assert_eq!((l[0].op(), l[1].op()), ("c", "u"));
     assert_eq!(l[0].after().unwrap(), json!({"_id": 3, "sku": "c-1"}));
-    assert_eq!(l[0].value.as_ref().unwrap()["source"]["txnNumber"], json!(7));
-    assert_eq!(l[1].after().unwrap(), json!({"_id": 3, "sku": "c-2"}), "a replacement");
+    assert_eq!(
+        l[0].value.as_ref().unwrap()["source"]["txnNumber"],
+        json!(7)
+    );
+    assert_eq!(
+        l[1].after().unwrap(),
+        json!({"_id": 3, "sku": "c-2"}),
+        "a replacement"
+    );
     assert!(l[1].value.as_ref().unwrap()["updateDescription"].is_null());
 
     let st = s.get(&format!("/connectors/{name}/status")).json();
     assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
     // The committed position: the sentinel's ts.
-    wait_for("the offset of the last entry", Duration::from_secs(30), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        let off = &v["offsets"][0]["offset"];
-        (off["sec"] == json!(1_700_000_000) && off["ord"] == json!(12)).then_some(())
-    });
+    wait_for(
+        "the offset of the last entry",
+        Duration::from_secs(30),
+        || {
+            let v = s.get(&format!("/connectors/{name}/offsets")).json();
+            let off = &v["offsets"][0]["offset"];
+            (off["sec"] == json!(1_700_000_000) && off["ord"] == json!(12)).then_some(())
+        },
+    );
 }
 
 #[test]

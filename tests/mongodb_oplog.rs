@@ -78,7 +78,10 @@ fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document(
         assert!(tail.events.iter().any(|e| e.op() == op), "no {op} event");
     }
     assert!(
-        tail.events.iter().any(|e| e.value.as_ref().is_some_and(|v| v["source"]["txnNumber"].is_i64())),
+        tail.events.iter().any(|e| e
+            .value
+            .as_ref()
+            .is_some_and(|v| v["source"]["txnNumber"].is_i64())),
         "no transaction event"
     );
     let expected = collection_state(&db, "docs");
@@ -116,10 +119,16 @@ fn oplog_updates_replaces_deletes_and_transactions_have_debeziums_shapes() {
     ));
     let topic = format!("{prefix}.{db}.items");
     let mut tail = TopicTail::new(&topic);
-    tail.until("all 10 events", Duration::from_secs(60), |ev| ev.len() >= 10);
+    tail.until("all 10 events", Duration::from_secs(60), |ev| {
+        ev.len() >= 10
+    });
     let ev = &tail.events;
     let ops: Vec<&str> = ev.iter().map(Event::op).collect();
-    assert_eq!(ops, ["c", "u", "u", "c", "c", "u", "d", "", "c", "u"], "{ev:?}");
+    assert_eq!(
+        ops,
+        ["c", "u", "u", "c", "c", "u", "d", "", "c", "u"],
+        "{ev:?}"
+    );
     assert_eq!(
         ev[0].after().unwrap(),
         json!({"_id": 1, "a": 1, "arr": [1, 2, 3]}),
@@ -170,8 +179,7 @@ fn oplog_updates_replaces_deletes_and_transactions_have_debeziums_shapes() {
         json!({"_id": 10, "k": 2, "o": {"x": 5, "y": 2}})
     );
     let updated: Value =
-        serde_json::from_str(last["updateDescription"]["updatedFields"].as_str().unwrap())
-            .unwrap();
+        serde_json::from_str(last["updateDescription"]["updatedFields"].as_str().unwrap()).unwrap();
     assert_eq!(updated, json!({"k": 2, "o.x": 5}));
 }
 
@@ -227,11 +235,15 @@ fn oplog_resumes_after_kill_9_and_clean_restart_without_loss_or_doubles() {
         Duration::from_secs(90),
         |ev| has_id(ev, "499") && (500..750).all(|i| has_id(ev, &i.to_string())),
     );
-    wait_for("the offset of the last transaction", Duration::from_secs(30), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        let off = &v["offsets"][0]["offset"];
-        (off["tord"] == json!(250)).then_some(())
-    });
+    wait_for(
+        "the offset of the last transaction",
+        Duration::from_secs(30),
+        || {
+            let v = s.get(&format!("/connectors/{name}/offsets")).json();
+            let off = &v["offsets"][0]["offset"];
+            (off["tord"] == json!(250)).then_some(())
+        },
+    );
     let before_stop = tail.events.len();
     s.terminate();
     insert(750, 850);
@@ -261,12 +273,19 @@ fn oplog_resumes_after_kill_9_and_clean_restart_without_loss_or_doubles() {
         .keys()
         .filter(|k| k.parse::<i32>().map_or(true, |i| !(750..850).contains(&i)))
         .collect();
-    assert!(again.is_empty(), "delivered again after a clean restart: {again:?}");
-    assert!(after_restart.values().all(|n| *n == 1), "doubles after a clean restart");
+    assert!(
+        again.is_empty(),
+        "delivered again after a clean restart: {again:?}"
+    );
+    assert!(
+        after_restart.values().all(|n| *n == 1),
+        "doubles after a clean restart"
+    );
     // The transaction written while the worker was down arrived whole.
-    let txn_events = tail.events.iter().filter(|e| {
-        e.id.parse::<i32>().is_ok_and(|i| (300..400).contains(&i)) && e.op() == "c"
-    });
+    let txn_events = tail
+        .events
+        .iter()
+        .filter(|e| e.id.parse::<i32>().is_ok_and(|i| (300..400).contains(&i)) && e.op() == "c");
     for e in txn_events {
         assert!(e.value.as_ref().unwrap()["source"]["txnNumber"].is_i64());
     }

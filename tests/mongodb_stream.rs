@@ -18,7 +18,6 @@ use common::*;
 use mongodb_support::*;
 use serde_json::{json, Value};
 
-
 #[test]
 fn snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
     require_mongodb();
@@ -221,7 +220,6 @@ fn resumes_after_restart_and_kill_9_without_loss() {
         "{creates} creates for 600 documents: resume re-read too much"
     );
 }
-
 
 #[test]
 fn history_lost_fails_with_the_remedy_then_when_needed_resnapshots() {

@@ -260,7 +260,99 @@ struct Pending {
     offset: MongoOffset,
 }
 
+/// The state of one tailing run.
+struct Reader<'a> {
+    client: &'a Client,
+    cfg: &'a Arc<MongoConfig>,
+    builder: &'a mut EventBuilder,
+    tx: &'a mpsc::Sender<Batch>,
+    pos: Position,
+    last_sent: MongoOffset,
+}
+
+impl Reader<'_> {
+    /// Decodes entries in order, skips what was delivered before and what
+    /// is at or before `skip_through` (already read by a catch-up), looks up
+    /// post-images and sends the records.
+    async fn process(
+        &mut self,
+        entries: Vec<Bson>,
+        skip_through: Option<Timestamp>,
+    ) -> Result<(), StreamError> {
+        let cfg = self.cfg;
+        let mut pending = Vec::new();
+        for e in entries {
+            let Bson::Document(entry) = e else { continue };
+            let Some(ts) = entry_ts(&entry) else { continue };
+            if skip_through.is_some_and(|c| (ts.time, ts.increment) <= (c.time, c.increment)) {
+                continue;
+            }
+            let units = decode_entry(&entry).map_err(|e| {
+                StreamError::Task(TaskError::Fatal(format!(
+                    "cannot decode an oplog entry of {}: {e}",
+                    cfg.topic_prefix
+                )))
+            })?;
+            for unit in units {
+                if !self.pos.step(ts) {
+                    continue;
+                }
+                let Some(Change { event, lookup }) = unit else {
+                    continue;
+                };
+                if !cfg.captures(&event.db, &event.coll) {
+                    continue;
+                }
+                let offset = MongoOffset {
+                    lsid: event
+                        .lsid
+                        .as_ref()
+                        .filter(|_| event.txn_number.is_some())
+                        .map(|l| json::document(l, Mode::Strict)),
+                    txn_number: event.txn_number.filter(|_| event.lsid.is_some()),
+                    ..self.pos.offset()
+                };
+                pending.push(Pending {
+                    event,
+                    lookup,
+                    offset,
+                });
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        look_up(self.client, &mut pending).await?;
+        let mut batch: Vec<SourceRecord> = Vec::with_capacity(pending.len() + 8);
+        for p in &pending {
+            let offset = Arc::new(p.offset.to_json());
+            self.builder.change(&p.event, &offset, &mut batch);
+            if batch.len() >= cfg.max_batch_size {
+                send(&mut batch, self.tx).await?;
+            }
+        }
+        send(&mut batch, self.tx).await?;
+        self.last_sent = self.pos.offset();
+        Ok(())
+    }
+}
+
+/// Server errors after which the cursor is re-opened from the reader's
+/// position (whether that position is still in the oplog is then checked):
+/// CursorNotFound (an idle cursor timed out), CappedPositionLost (the
+/// cursor's own place rolled away, perhaps behind the reader's position).
+fn reopenable(e: &mongodb::error::Error) -> bool {
+    matches!(super::stream::server_code(e), Some(43 | 136))
+}
+
 /// Tails the oplog from `from` into `tx` until the task stops or an error.
+///
+/// Each (re)open first opens the tailable cursor, then reads everything
+/// after the position with a plain `find` (the catch-up), and then takes
+/// from the tailable cursor only entries after the last one the catch-up
+/// read. With mongod the catch-up repeats what the cursor would return;
+/// SecantusDB 0.7's tailable cursor skips entries written while its first
+/// scan runs (measured: 13 of 20), and the catch-up reads those.
 pub async fn tail(
     client: &Client,
     cfg: &Arc<MongoConfig>,
@@ -273,7 +365,6 @@ pub async fn tail(
         resume_token: None,
         ..from
     };
-    let mut pos = Position::new(&from);
     let mut session = client
         .start_session()
         .await
@@ -281,13 +372,22 @@ pub async fn tail(
     let heartbeat =
         (cfg.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
-    let mut last_sent = from.clone();
     let local = client.database("local");
+    let oplog = local.collection::<Document>(OPLOG);
+    let await_ms = cfg.cursor_max_await_ms.clamp(1, 1000) as i64;
+    let mut r = Reader {
+        client,
+        cfg,
+        builder,
+        tx,
+        pos: Position::new(&from),
+        last_sent: from.clone(),
+    };
     tracing::info!(server = %cfg.topic_prefix, "tailing local.oplog.rs from ts {}:{} (tord {:?})", from.sec, from.ord, from.tord);
     loop {
         // (Re)open from the position of the last unit read.
-        let resume = pos.offset();
-        pos = Position::new(&resume);
+        let resume = r.pos.offset();
+        r.pos = Position::new(&resume);
         if resume.sec > 0 {
             if let Some(oldest) = edge_entry(client, false).await? {
                 if (oldest.time, oldest.increment) > (resume.sec, resume.ord) {
@@ -304,10 +404,9 @@ pub async fn tail(
         if let Some(ns) = namespace_filter(cfg) {
             filter.extend(ns);
         }
-        let await_ms = cfg.cursor_max_await_ms.clamp(1, 1000) as i64;
         let find = doc! {
             "find": OPLOG,
-            "filter": filter,
+            "filter": filter.clone(),
             "tailable": true,
             "awaitData": true,
             "batchSize": cfg.max_batch_size as i64,
@@ -316,70 +415,58 @@ pub async fn tail(
             .run_command(find)
             .session(&mut session)
             .await
-            .map_err(|e| classify(e, "opening a tailable cursor on local.oplog.rs", cfg, &pos))?;
+            .map_err(|e| {
+                classify(
+                    e,
+                    "opening a tailable cursor on local.oplog.rs",
+                    cfg,
+                    &r.pos,
+                )
+            })?;
         let mut id = cursor_id(&reply);
         let mut entries = first_batch(&reply).cloned().unwrap_or_default();
+        // The catch-up: everything after the position that a plain read sees.
+        let mut caught_up: Option<Timestamp> = None;
+        let mut cursor = oplog
+            .find(filter)
+            .sort(doc! {"$natural": 1})
+            .batch_size(cfg.max_batch_size.min(u32::MAX as usize) as u32)
+            .await
+            .map_err(|e| classify(e, "reading local.oplog.rs", cfg, &r.pos))?;
+        let mut chunk = Vec::new();
+        loop {
+            let more = cursor
+                .advance()
+                .await
+                .map_err(|e| classify(e, "reading local.oplog.rs", cfg, &r.pos))?;
+            if more {
+                let d = cursor
+                    .deserialize_current()
+                    .map_err(|e| classify(e, "reading local.oplog.rs", cfg, &r.pos))?;
+                caught_up = entry_ts(&d).or(caught_up);
+                chunk.push(Bson::Document(d));
+            }
+            if chunk.len() >= cfg.max_batch_size || (!more && !chunk.is_empty()) {
+                r.process(std::mem::take(&mut chunk), None).await?;
+            }
+            if !more {
+                break;
+            }
+        }
+        drop(cursor);
         loop {
             let had_data = !entries.is_empty();
-            let mut pending = Vec::new();
-            for e in entries.drain(..) {
-                let Bson::Document(entry) = e else { continue };
-                let Some(ts) = entry_ts(&entry) else { continue };
-                let units = decode_entry(&entry).map_err(|e| {
-                    StreamError::Task(TaskError::Fatal(format!(
-                        "cannot decode an oplog entry of {}: {e}",
-                        cfg.topic_prefix
-                    )))
-                })?;
-                for unit in units {
-                    if !pos.step(ts) {
-                        continue;
-                    }
-                    let Some(Change { event, lookup }) = unit else {
-                        continue;
-                    };
-                    if !cfg.captures(&event.db, &event.coll) {
-                        continue;
-                    }
-                    let offset = MongoOffset {
-                        lsid: event
-                            .lsid
-                            .as_ref()
-                            .filter(|_| event.txn_number.is_some())
-                            .map(|l| json::document(l, Mode::Strict)),
-                        txn_number: event.txn_number.filter(|_| event.lsid.is_some()),
-                        ..pos.offset()
-                    };
-                    pending.push(Pending {
-                        event,
-                        lookup,
-                        offset,
-                    });
-                }
-            }
-            if !pending.is_empty() {
-                look_up(client, cfg, &mut pending).await?;
-                let mut batch: Vec<SourceRecord> = Vec::with_capacity(pending.len() + 8);
-                for p in &pending {
-                    let offset = Arc::new(p.offset.to_json());
-                    builder.change(&p.event, &offset, &mut batch);
-                    if batch.len() >= cfg.max_batch_size {
-                        send(&mut batch, tx).await?;
-                    }
-                }
-                send(&mut batch, tx).await?;
-                last_sent = pos.offset();
-            }
+            r.process(std::mem::take(&mut entries), caught_up).await?;
             if tx.is_closed() {
                 kill_cursor(&local, &mut session, id).await;
                 return Ok(());
             }
             if let Some(every) = heartbeat {
-                let here = pos.offset();
-                if !had_data && last_heartbeat.elapsed() >= every && here != last_sent {
+                let here = r.pos.offset();
+                if !had_data && last_heartbeat.elapsed() >= every && here != r.last_sent {
                     last_heartbeat = Instant::now();
-                    last_sent = here.clone();
-                    let mut b = vec![builder.heartbeat(&Arc::new(here.to_json()))];
+                    r.last_sent = here.clone();
+                    let mut b = vec![r.builder.heartbeat(&Arc::new(here.to_json()))];
                     send(&mut b, tx).await?;
                 }
             }
@@ -392,25 +479,24 @@ pub async fn tail(
                 "batchSize": cfg.max_batch_size as i64,
                 "maxTimeMS": await_ms,
             };
-            let reply = local
-                .run_command(more)
-                .session(&mut session)
-                .await
-                .map_err(|e| classify(e, "reading local.oplog.rs (getMore)", cfg, &pos))?;
+            let reply = match local.run_command(more).session(&mut session).await {
+                Ok(reply) => reply,
+                Err(e) if reopenable(&e) => {
+                    tracing::info!(server = %cfg.topic_prefix, "the oplog cursor is gone ({e}); re-opening");
+                    break;
+                }
+                Err(e) => return Err(classify(e, "reading local.oplog.rs (getMore)", cfg, &r.pos)),
+            };
             id = cursor_id(&reply);
             entries = first_batch(&reply).cloned().unwrap_or_default();
         }
-        tracing::debug!(server = %cfg.topic_prefix, "the oplog cursor closed; re-opening from ts {}:{}", pos.ts.time, pos.ts.increment);
+        tracing::debug!(server = %cfg.topic_prefix, "re-opening the oplog cursor from ts {}:{}", r.pos.ts.time, r.pos.ts.increment);
     }
 }
 
 /// Fills `after` of diff updates with the current documents, one `find`
 /// per collection.
-async fn look_up(
-    client: &Client,
-    cfg: &MongoConfig,
-    pending: &mut [Pending],
-) -> Result<(), StreamError> {
+async fn look_up(client: &Client, pending: &mut [Pending]) -> Result<(), StreamError> {
     let mut wanted: HashMap<(String, String), Vec<Bson>> = HashMap::new();
     for p in pending.iter().filter(|p| p.lookup) {
         wanted
@@ -451,7 +537,6 @@ async fn look_up(
             p.event.after = found.get(&json::value(&p.event.id, Mode::Relaxed)).cloned();
         }
     }
-    let _ = cfg;
     Ok(())
 }
 
