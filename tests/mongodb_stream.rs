@@ -164,6 +164,10 @@ fn resumes_after_restart_and_kill_9_without_loss() {
     let prefix = unique("mresume");
     let name = unique("mongo-resume");
     create(&s, &name, base_config(&prefix, &db));
+    // Writes only after the (empty) snapshot: all of them are stream events.
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
     let insert = |from: i32, to: i32| {
         py(&format!(
             "c['{db}'].r.insert_many([{{'_id': i, 'v': i}} for i in range({from}, {to})])"
