@@ -25,7 +25,9 @@ Sluice's start at T0: the connector is created (snapshot.mode=never),
 stopped, its offset set to {sec, ord} = T0 with PATCH
 /connectors/{name}/offsets, and resumed. Throughput: N / (time from the
 resume to the broker's high watermark of the topic (one partition)
-reaching N). Afterwards the topic is read back with a consumer and its
+reaching N). With JsonConverter schemas (the default) each record is
+~3 KB, so the broker's byte rate can be the limit: --schemas false
+(~0.4 KB records) shows how much. Afterwards the topic is read back with a consumer and its
 distinct keys counted (must be N). Peak RSS: the kernel's VmHWM of the
 Sluice process at the end.
 """
@@ -145,7 +147,8 @@ def run_sluice(a, mode, uri, db, t0, n, run):
                 f"offset.storage.file.filename={a.workdir}/offsets-{run}-{mode}\n"
                 "offset.flush.interval.ms=1000\n"
                 "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
-                "value.converter=org.apache.kafka.connect.json.JsonConverter\n")
+                "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
+                f"key.converter.schemas.enable={a.schemas}\nvalue.converter.schemas.enable={a.schemas}\n")
     log = open(os.path.join(a.workdir, f"sluice-{run}-{mode}.log"), "w")
     p = subprocess.Popen([a.sluice, "standalone", worker], stdout=log, stderr=log)
     name = f"bench-{run}-{mode}"
@@ -191,6 +194,8 @@ def main():
     ap.add_argument("--venv", required=True)
     ap.add_argument("--docs", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=1_000)
+    ap.add_argument("--schemas", choices=["true", "false"], default="true",
+                    help="JsonConverter schemas.enable (true: Kafka Connect's default, ~3 KB records)")
     a = ap.parse_args()
     if a.docs > 2_000_000:
         sys.exit("--docs is capped at 2,000,000")
@@ -233,7 +238,8 @@ def main():
 
     n = a.docs
     peer_rate = n / peer_secs
-    print(f"documents={n} insert_many batches of {a.batch}; server SecantusDB (private, WiredTiger)")
+    print(f"documents={n} insert_many batches of {a.batch}; server SecantusDB (private, WiredTiger);"
+          f" JsonConverter schemas.enable={a.schemas}")
     print(f"writer: {n / write_secs:,.0f} docs/s inserted ({write_secs:.2f} s)")
     print(f"pymongo change stream (peer): {peer_rate:,.0f} docs/s ({peer_secs:.2f} s)")
     for mode, r in results.items():
