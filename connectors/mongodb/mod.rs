@@ -6,7 +6,7 @@
 //!   for documents, relaxed for the key's `_id`).
 //! - [`schema`], [`events`]: the key/envelope schemas per collection and
 //!   the records of one change (tombstones after deletes).
-//! - [`offset`]: `{sec, ord, resume_token, lsid?, txnNumber?, initsync?}`
+//! - [`offset`]: `{sec, ord, resume_token, lsid?, txnNumber?, tord?, initsync?}`
 //!   under the partition `{"server_id": <topic.prefix>}`, as Debezium 2.x.
 //! - [`snapshot`]: records the change stream position, then reads every
 //!   captured collection; [`stream`]: the change stream from that position
