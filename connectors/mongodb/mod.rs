@@ -6,11 +6,14 @@
 //!   for documents, relaxed for the key's `_id`).
 //! - [`schema`], [`events`]: the key/envelope schemas per collection and
 //!   the records of one change (tombstones after deletes).
-//! - [`offset`]: `{sec, ord, resume_token, lsid?, txnNumber?, initsync?}`
+//! - [`offset`]: `{sec, ord, resume_token, lsid?, txnNumber?, tord?, initsync?}`
 //!   under the partition `{"server_id": <topic.prefix>}`, as Debezium 2.x.
 //! - [`snapshot`]: records the change stream position, then reads every
 //!   captured collection; [`stream`]: the change stream from that position
 //!   (or from the committed offset). Together: nothing missed, see their docs.
+//! - [`oplog`], [`oplog_entry`]: capture.mode=oplog, tailing
+//!   local.oplog.rs and decoding mongod's (and SecantusDB's) entry formats
+//!   into the same events.
 //! - [`task`]: the connector, start planning and the background reader.
 //!
 //! Built on the official `mongodb` driver (3.9, rustls, no DNS-SRV):
@@ -22,6 +25,7 @@ pub mod events;
 pub mod json;
 pub mod offset;
 pub mod oplog;
+pub mod oplog_entry;
 pub mod schema;
 pub mod snapshot;
 pub mod stream;

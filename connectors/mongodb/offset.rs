@@ -15,6 +15,14 @@
 //!
 //! `initsync: true` marks records of a snapshot still in progress: a task
 //! that restarts with it snapshots again (as Debezium does).
+//!
+//! The oplog mode (capture.mode=oplog) has no resume token: its position is
+//! the oplog entry's `ts` (`sec`, `ord`) plus `tord`, the number of changes
+//! at that `ts` already delivered (the ops of an `applyOps` transaction
+//! entry, or SecantusDB's transaction entries, share one `ts`). A restart
+//! reads from `ts >= (sec, ord)` and skips the first `tord` changes there;
+//! without `tord` it reads from `ts > (sec, ord)`. (Debezium 1.x's oplog
+//! offsets used the same `tord` name for the position inside a transaction.)
 
 use base64::Engine as _;
 use bson::{Document, Timestamp};
@@ -30,6 +38,8 @@ pub struct MongoOffset {
     pub resume_token: Option<Document>,
     pub lsid: Option<String>,
     pub txn_number: Option<i64>,
+    /// Oplog mode: changes at `(sec, ord)` already delivered (see the module doc).
+    pub tord: Option<u32>,
     pub initsync: bool,
 }
 
@@ -63,6 +73,9 @@ impl MongoOffset {
         if let Some(n) = self.txn_number {
             m.insert("txnNumber".into(), n.into());
         }
+        if let Some(n) = self.tord {
+            m.insert("tord".into(), n.into());
+        }
         if self.initsync {
             m.insert("initsync".into(), true.into());
         }
@@ -93,6 +106,10 @@ impl MongoOffset {
             resume_token,
             lsid: m.get("lsid").and_then(|v| v.as_str()).map(str::to_string),
             txn_number: m.get("txnNumber").and_then(|v| v.as_i64()),
+            tord: match m.get("tord") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(_) => Some(num("tord")?),
+            },
             initsync: m
                 .get("initsync")
                 .map(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"))
@@ -132,6 +149,7 @@ mod tests {
             resume_token: Some(doc! {"_data": "8264ABCDEF"}),
             lsid: Some("{\"id\": 1}".into()),
             txn_number: Some(3),
+            tord: Some(2),
             initsync: true,
         };
         let j = o.to_json();

@@ -3,7 +3,8 @@
 //! Why snapshot + stream miss nothing: before reading any collection, the
 //! snapshot records the change stream's current position
 //! ([`current_position`]: the post-batch resume token of a stream opened at
-//! the present cluster time). Every document change after that point is
+//! the present cluster time; in capture.mode=oplog the `ts` of the newest
+//! oplog entry, [`super::oplog::current_position`]). Every document change after that point is
 //! in the change stream, and streaming starts from exactly that point once
 //! the snapshot is done. A document written while the snapshot runs is
 //! therefore either read by the snapshot, or streamed, or both; never
@@ -31,7 +32,7 @@ use sluice_runtime::data::SourceRecord;
 use sluice_runtime::SourceTaskContext;
 use tokio::sync::mpsc;
 
-use super::config::{CaptureScope, MongoConfig};
+use super::config::{CaptureMode, CaptureScope, MongoConfig};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::stream::{current_position, task_error, Batch, StreamError};
@@ -77,7 +78,11 @@ pub async fn snapshot(
     ctx: &SourceTaskContext,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<MongoOffset, StreamError> {
-    let pos = current_position(client, cfg).await?;
+    let pos = if cfg.capture_mode == CaptureMode::Oplog {
+        super::oplog::current_position(client).await?
+    } else {
+        current_position(client, cfg).await?
+    };
     let collections = captured_collections(client, cfg).await?;
     tracing::info!(connector = %ctx.connector, "snapshot of {} collections from sec={} ord={}", collections.len(), pos.sec, pos.ord);
     let pending = Arc::new(

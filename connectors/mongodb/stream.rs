@@ -96,7 +96,7 @@ pub fn task_error(e: &mongodb::error::Error, what: &str) -> TaskError {
     }
 }
 
-fn classify(e: mongodb::error::Error, what: &str, cfg: &MongoConfig) -> StreamError {
+pub fn classify(e: mongodb::error::Error, what: &str, cfg: &MongoConfig) -> StreamError {
     match server_code(&e) {
         Some(code @ (286 | 280 | 260 | 9 | 136)) => StreamError::PositionLost(format!(
             "{what}: the saved change stream position is no longer available on the server (code {code}: {e}); the changes since then are gone from the oplog of {}. Remedy: set snapshot.mode=when_needed and restart the connector to take a new snapshot, or reset its offsets (DELETE /connectors/<name>/offsets) and restart",
@@ -298,6 +298,7 @@ pub async fn stream(
                         .as_ref()
                         .map(|l| super::json::document(l, super::json::Mode::Strict)),
                     txn_number: ev.txn_number,
+                    tord: None,
                     initsync: false,
                 };
                 if !cfg.captures(&ev.db, &ev.coll) {

@@ -1,0 +1,268 @@
+//! Helpers shared by the MongoDB integration tests (tests/mongodb_*.rs):
+//! pymongo scripts against the server, a worker with the JSON converter
+//! without schemas, a topic reader, and the collection/replay comparison.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Message;
+use serde_json::{json, Value};
+
+pub fn mongo_uri() -> String {
+    std::env::var("SLUICE_MONGODB_URI")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27018/?directConnection=true".into())
+}
+
+pub fn python() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    format!("{home}/.cache/sluice/venv/bin/python")
+}
+
+/// Runs a pymongo script (`c` is the client, `json`, `sys` imported) and
+/// returns its stdout.
+pub fn py(script: &str) -> String {
+    py_at(&mongo_uri(), script)
+}
+
+pub fn py_at(uri: &str, script: &str) -> String {
+    let full = format!(
+        "import json, sys, os, random, pymongo\nc = pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=5000)\n{script}\n"
+    );
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(&full)
+        .env("URI", uri)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}); create the venv with scripts/pyenv",
+                python()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "pymongo script failed:\n{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails (never skips) when the server is down.
+pub fn require_mongodb() {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=3000).admin.command('ping')")
+        .env("URI", mongo_uri())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        _ => panic!(
+            "no MongoDB-compatible server answers at {}; start it with scripts/services up mongodb",
+            mongo_uri()
+        ),
+    }
+}
+
+pub fn worker(dir: &TempDir) -> Sluice {
+    Sluice::start(
+        dir.path(),
+        &[
+            (
+                "key.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("key.converter.schemas.enable", "false"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+        ],
+    )
+}
+
+pub fn create(s: &Sluice, name: &str, config: Value) {
+    let r = s.post(
+        "/connectors",
+        &json!({"name": name, "config": config}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.wait_status(name, "a RUNNING task", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+}
+
+pub fn base_config(prefix: &str, db: &str) -> Value {
+    base_config_at(&mongo_uri(), prefix, db)
+}
+
+pub fn base_config_at(uri: &str, prefix: &str, db: &str) -> Value {
+    json!({
+        "connector.class": "io.debezium.connector.mongodb.MongoDbConnector",
+        "mongodb.connection.string": uri,
+        "topic.prefix": prefix,
+        "database.include.list": db,
+    })
+}
+
+/// One event read back: key id, value (None for a tombstone).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub value: Option<Value>,
+}
+
+impl Event {
+    pub fn op(&self) -> &str {
+        self.value
+            .as_ref()
+            .and_then(|v| v["op"].as_str())
+            .unwrap_or("")
+    }
+    pub fn after(&self) -> Option<Value> {
+        let a = self.value.as_ref()?["after"].as_str()?;
+        Some(serde_json::from_str(a).expect("after is JSON"))
+    }
+}
+
+/// Reads `topic` from the start until `done` holds for what was read.
+pub struct TopicTail {
+    consumer: BaseConsumer,
+    pub events: Vec<Event>,
+}
+
+impl TopicTail {
+    pub fn new(topic: &str) -> TopicTail {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", kafka_bootstrap())
+            .set("group.id", unique("mongo-test"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .set("topic.metadata.refresh.interval.ms", "500")
+            .set("log_level", "3")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        TopicTail {
+            consumer,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&[Event]) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.events) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; {} events read",
+                self.events.len()
+            );
+            if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(200)) {
+                let key: Value = serde_json::from_slice(m.key().expect("keyed")).expect("key JSON");
+                let value = m
+                    .payload()
+                    .map(|p| serde_json::from_slice(p).expect("value JSON"));
+                self.events.push(Event {
+                    id: key["id"].as_str().expect("key id").to_string(),
+                    value,
+                });
+            }
+        }
+    }
+}
+
+/// The collection as `_id` (relaxed JSON) → document, read with pymongo.
+pub fn collection_state(db: &str, coll: &str) -> BTreeMap<String, Value> {
+    let out = py(&format!(
+        "from bson import json_util\nfor d in c['{db}']['{coll}'].find():\n    print(json.dumps(d['_id']), '\\t', json_util.dumps(d))"
+    ));
+    out.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                serde_json::from_str(v.trim()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The state the events describe, applied in order by key.
+pub fn replay(events: &[Event]) -> BTreeMap<String, Value> {
+    let mut state = BTreeMap::new();
+    for e in events {
+        match e.op() {
+            "r" | "c" | "u" => {
+                if let Some(a) = e.after() {
+                    state.insert(e.id.clone(), a);
+                }
+            }
+            "d" => {
+                state.remove(&e.id);
+            }
+            _ => {}
+        }
+    }
+    state
+}
+
+pub fn has_id(events: &[Event], id: &str) -> bool {
+    events.iter().any(|e| e.id == id && e.value.is_some())
+}
+
+/// A private SecantusDB whose oplog keeps only a few entries, so that a
+/// stopped connector's position falls out of it.
+pub struct SmallOplogServer {
+    child: std::process::Child,
+    pub uri: String,
+}
+
+impl SmallOplogServer {
+    pub fn start() -> SmallOplogServer {
+        require_mongodb();
+        let port = free_port();
+        let bin = python().replace("/python", "/secantusd-py");
+        let child = Command::new(&bin)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--storage-path",
+                ":memory:",
+            ])
+            .args(["--oplog-max-entries", "20"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); install it with scripts/pyenv"));
+        let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+        let server = SmallOplogServer { child, uri };
+        wait_for(
+            "the private SecantusDB to answer",
+            Duration::from_secs(30),
+            || {
+                let ok = Command::new(python())
+                .arg("-c")
+                .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=500).admin.command('ping')")
+                .env("URI", &server.uri)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+                ok.then_some(())
+            },
+        );
+        server
+    }
+}
+
+impl Drop for SmallOplogServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
