@@ -19,6 +19,14 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 
+/// The tests here each run a cluster under load; run one at a time so that
+/// a 2-core machine keeps every worker's heartbeats on time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 struct Cluster {
     workers: Vec<Option<Sluice>>,
     files: Vec<(std::path::PathBuf, u16)>,
@@ -103,6 +111,7 @@ fn file_source(name: &str, file: &Path, topic: &str) -> String {
 
 #[test]
 fn configs_and_statuses_are_shared_and_new_connectors_move_nothing() {
+    let _serial = serial();
     let bootstrap = kafka_bootstrap();
     let name = unique("dist-a");
     let mut cl = Cluster::start(&name, 3);
@@ -212,6 +221,7 @@ fn mysql_setup(tag: &str) -> String {
 
 #[test]
 fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
+    let _serial = serial();
     const ROWS: usize = 200_000;
     let bootstrap = kafka_bootstrap();
     let name = unique("dist-k");
@@ -290,6 +300,7 @@ fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
 
 #[test]
 fn rolling_restart_of_every_worker_under_load_loses_nothing() {
+    let _serial = serial();
     const ROWS: usize = 60_000;
     let bootstrap = kafka_bootstrap();
     let name = unique("dist-r");
@@ -332,6 +343,7 @@ fn rolling_restart_of_every_worker_under_load_loses_nothing() {
 
 #[test]
 fn failed_tasks_restart_on_their_own_with_backoff_unless_switched_off() {
+    let _serial = serial();
     kafka_bootstrap();
     let db = mysql_setup("f");
     for enabled in [true, false] {
@@ -382,6 +394,7 @@ fn failed_tasks_restart_on_their_own_with_backoff_unless_switched_off() {
 
 #[test]
 fn a_paused_worker_finds_its_lease_lapsed_and_stops_writing() {
+    let _serial = serial();
     const ROWS: usize = 20_000;
     let bootstrap = kafka_bootstrap();
     let name = unique("dist-z");

@@ -663,9 +663,9 @@ impl DistributedHerder {
         (rejoin, rejoin_at, revoked)
     }
 
-    /// Whether the worker that led under `leader` (member id) is gone: its
-    /// REST port refuses connections. Unknown leaders count as gone only
-    /// after a whole session timeout without a sync.
+    /// Whether the worker that led under `leader` (member id) is gone or
+    /// frozen: its REST API does not answer within 3 s. Leaders this worker
+    /// never heard of are not judged.
     async fn leader_is_dead(&self, leader: &str) -> bool {
         let url = self.leader_urls.lock().unwrap_or_else(|p| p.into_inner()).get(leader).cloned();
         let Some(url) = url else {
@@ -675,10 +675,17 @@ impl DistributedHerder {
             return false;
         }
         let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-        !matches!(
-            tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&addr)).await,
-            Ok(Ok(_))
-        )
+        // A frozen process still accepts TCP connections (the kernel does),
+        // so ask for an answer, not a connection.
+        let probe = async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(&addr).await?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+            let mut buf = [0u8; 12];
+            let n = s.read(&mut buf).await?;
+            Ok::<bool, std::io::Error>(n > 0)
+        };
+        !matches!(tokio::time::timeout(Duration::from_secs(3), probe).await, Ok(Ok(true)))
     }
 
     /// Recovers a group whose leader died without the coordinator clearing
