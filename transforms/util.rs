@@ -217,6 +217,40 @@ impl<T: Clone> SchemaCache<T> {
     }
 }
 
+/// Per-topic results of a regular expression (RegexRouter's new topic,
+/// TopicNameMatches' verdict). A connector writes to few topics, and a hash
+/// lookup of the name costs a fraction of running the expression with
+/// captures for every record. Bounded like [`SchemaCache`].
+pub struct TopicCache<T: Clone> {
+    entries: Mutex<HashMap<Box<str>, T>>,
+}
+
+const TOPIC_CACHE_CAPACITY: usize = 1024;
+
+impl<T: Clone> Default for TopicCache<T> {
+    fn default() -> Self {
+        TopicCache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Clone> TopicCache<T> {
+    /// The cached result for `topic`, computed by `compute` on first sight.
+    pub fn get_or_compute(&self, topic: &str, compute: impl FnOnce() -> T) -> T {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = map.get(topic) {
+            return v.clone();
+        }
+        let v = compute();
+        if map.len() >= TOPIC_CACHE_CAPACITY {
+            map.clear();
+        }
+        map.insert(topic.into(), v.clone());
+        v
+    }
+}
+
 /// A Java regular expression compiled for `Matcher.matches()` semantics
 /// (the whole input must match), as RegexRouter and TopicNameMatches use.
 #[derive(Debug, Clone)]
