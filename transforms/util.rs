@@ -142,18 +142,27 @@ type CacheEntry<T> = (Arc<Schema>, Option<Arc<Schema>>, T);
 /// memory proportional to the bound, not to the stream.
 pub struct SchemaCache<T: Clone> {
     entries: Mutex<HashMap<CacheKey, CacheEntry<T>>>,
+    /// The last hit: most records share their predecessor's schema, and a
+    /// pointer compare is cheaper than hashing. It holds its schemas, so
+    /// their addresses cannot be reused while it does.
+    last: Mutex<Option<CacheEntry<T>>>,
 }
 
 impl<T: Clone> Default for SchemaCache<T> {
     fn default() -> Self {
         SchemaCache {
             entries: Mutex::new(HashMap::new()),
+            last: Mutex::new(None),
         }
     }
 }
 
 fn ptr(s: &Arc<Schema>) -> usize {
     Arc::as_ptr(s) as usize
+}
+
+fn ptr_opt(s: Option<&Arc<Schema>>) -> usize {
+    s.map(ptr).unwrap_or(0)
 }
 
 impl<T: Clone> SchemaCache<T> {
@@ -180,8 +189,15 @@ impl<T: Clone> SchemaCache<T> {
     ) -> Result<T, RecordError> {
         let key = (ptr(a), b.map(ptr).unwrap_or(0));
         {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((la, lb, v)) = last.as_ref() {
+                if Arc::ptr_eq(la, a) && ptr_opt(lb.as_ref()) == ptr_opt(b) {
+                    return Ok(v.clone());
+                }
+            }
             let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((_, _, v)) = map.get(&key) {
+                *last = Some((a.clone(), b.cloned(), v.clone()));
                 return Ok(v.clone());
             }
             // Equal schema behind another pointer: reuse, and remember the
