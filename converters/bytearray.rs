@@ -131,7 +131,7 @@ mod tests {
         let err = c
             .from_connect("t", &h, None, &Value::String("x".into()), &mut out)
             .unwrap_err();
-        assert!(err.0.contains("not compatible with string"), "{err}");
+        assert!(err.message.contains("not compatible with string"), "{err}");
         let err = c
             .from_connect(
                 "t",
@@ -142,7 +142,7 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            err.0
+            err.message
                 .contains("Invalid schema type for ByteArrayConverter: STRING"),
             "{err}"
         );

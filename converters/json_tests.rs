@@ -36,7 +36,7 @@ fn decode(c: &JsonConverter, bytes: &str) -> SchemaAndValue {
 fn decode_err(c: &JsonConverter, bytes: &[u8]) -> String {
     c.to_connect("t", &Headers::new(), Some(bytes))
         .unwrap_err()
-        .0
+        .message
 }
 
 /// Asserts to_connect(from_connect(v)) == (schema, v) and returns the JSON.
@@ -414,7 +414,7 @@ fn nulls_follow_kafka_connect() {
         )
         .unwrap_err();
     assert!(
-        err.0.contains("null value for field that is required"),
+        err.message.contains("null value for field that is required"),
         "{err}"
     );
     assert_eq!(
@@ -473,7 +473,7 @@ fn bad_input_is_an_error_naming_the_problem() {
         )
         .unwrap_err();
     assert!(
-        err.0
+        err.message
             .contains("field a: Invalid type for INT32: a string value"),
         "{err}"
     );

@@ -122,32 +122,38 @@ impl InsertField {
         out
     }
 
-    /// The value of each inserted field, in the order of [`InsertField::fields`].
-    fn values(&self, r: &RecordData) -> Result<Vec<Value>, RecordError> {
-        let mut out = Vec::with_capacity(4);
-        let mut push = |f: &FieldSpec, v: Value| {
-            if !f.optional && v.is_null() {
+    /// Checks that no required inserted field would be null.
+    fn check_required(&self, r: &RecordData) -> Result<(), RecordError> {
+        let nulls = [
+            (&self.partition, r.kafka_partition.is_none()),
+            (&self.timestamp, r.timestamp.is_none()),
+        ];
+        for (f, null) in nulls {
+            if let Some(f) = f.as_ref().filter(|f| !f.optional && null) {
                 return Err(err(format!(
                     "Invalid value: null used for required field: \"{}\"",
                     f.name
                 )));
             }
-            out.push(v);
-            Ok(())
-        };
-        if let Some(f) = &self.topic {
-            push(f, Value::String(r.topic.clone()))?;
         }
-        if let Some(f) = &self.partition {
-            push(f, r.kafka_partition.map(Value::Int32).unwrap_or(Value::Null))?;
+        Ok(())
+    }
+
+    /// Appends the value of each inserted field, in the order of
+    /// [`InsertField::fields`].
+    fn push_values(&self, r: &RecordData, out: &mut Vec<Value>) {
+        if self.topic.is_some() {
+            out.push(Value::String(r.topic.clone()));
         }
-        if let Some(f) = &self.timestamp {
-            push(f, r.timestamp.map(Value::Int64).unwrap_or(Value::Null))?;
+        if self.partition.is_some() {
+            out.push(r.kafka_partition.map(Value::Int32).unwrap_or(Value::Null));
         }
-        if let Some(f) = &self.static_field {
-            push(f, Value::String(self.static_value.clone()))?;
+        if self.timestamp.is_some() {
+            out.push(r.timestamp.map(Value::Int64).unwrap_or(Value::Null));
         }
-        Ok(out)
+        if self.static_field.is_some() {
+            out.push(Value::String(self.static_value.clone()));
+        }
     }
 
     /// The names of the inserted fields, in the order of [`InsertField::values`].
@@ -187,10 +193,12 @@ impl Transform for InsertField {
         if self.target.value(&record).is_null() {
             return Ok(Some(record));
         }
-        let inserted = self.values(&record)?;
+        self.check_required(&record)?;
         let (schema, value) = self.target.take(&mut record);
         let out = match (schema, value) {
             (None, Value::Map(mut entries)) => {
+                let mut inserted = Vec::with_capacity(4);
+                self.push_values(&record, &mut inserted);
                 for (f, v) in self.names().zip(inserted) {
                     entries.retain(|(k, _)| k.as_str() != Some(&f.name));
                     entries.push((Value::String(f.name.clone()), v));
@@ -218,7 +226,7 @@ impl Transform for InsertField {
                 })?;
                 // The struct's values are moved and extended, not copied.
                 let mut values = s.values;
-                values.extend(inserted);
+                self.push_values(&record, &mut values);
                 (
                     Some(out_schema.clone()),
                     Value::Struct(Struct::from_values(out_schema, values)),

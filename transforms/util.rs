@@ -238,7 +238,14 @@ impl<T: Clone> SchemaCache<T> {
 /// lookup of the name costs a fraction of running the expression with
 /// captures for every record. Bounded like [`SchemaCache`].
 pub struct TopicCache<T: Clone> {
-    entries: Mutex<HashMap<Box<str>, T>>,
+    entries: Mutex<TopicEntries<T>>,
+}
+
+struct TopicEntries<T> {
+    map: HashMap<Box<str>, T>,
+    /// The last topic looked up: consecutive records mostly share it, and
+    /// comparing the name is cheaper than hashing it.
+    last: Option<(Box<str>, T)>,
 }
 
 const TOPIC_CACHE_CAPACITY: usize = 1024;
@@ -246,7 +253,10 @@ const TOPIC_CACHE_CAPACITY: usize = 1024;
 impl<T: Clone> Default for TopicCache<T> {
     fn default() -> Self {
         TopicCache {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(TopicEntries {
+                map: HashMap::new(),
+                last: None,
+            }),
         }
     }
 }
@@ -254,15 +264,24 @@ impl<T: Clone> Default for TopicCache<T> {
 impl<T: Clone> TopicCache<T> {
     /// The cached result for `topic`, computed by `compute` on first sight.
     pub fn get_or_compute(&self, topic: &str, compute: impl FnOnce() -> T) -> T {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = map.get(topic) {
-            return v.clone();
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((t, v)) = &e.last {
+            if **t == *topic {
+                return v.clone();
+            }
         }
-        let v = compute();
-        if map.len() >= TOPIC_CACHE_CAPACITY {
-            map.clear();
-        }
-        map.insert(topic.into(), v.clone());
+        let v = match e.map.get(topic) {
+            Some(v) => v.clone(),
+            None => {
+                let v = compute();
+                if e.map.len() >= TOPIC_CACHE_CAPACITY {
+                    e.map.clear();
+                }
+                e.map.insert(topic.into(), v.clone());
+                v
+            }
+        };
+        e.last = Some((topic.into(), v.clone()));
         v
     }
 }

@@ -617,7 +617,7 @@ fn bad_input_is_an_error_that_names_the_problem() {
     let err = c
         .from_connect("t", &Headers::new(), None, &Value::Int32(1), &mut out)
         .unwrap_err()
-        .0;
+        .message;
     assert!(
         err.contains("needs a schema") && err.contains("JsonConverter"),
         "{err}"
@@ -629,13 +629,13 @@ fn bad_input_is_an_error_that_names_the_problem() {
     let err = c
         .from_connect("t", &Headers::new(), Some(&s), &wrong, &mut out)
         .unwrap_err()
-        .0;
+        .message;
     assert!(err.contains("field a") && err.contains("INT32"), "{err}");
     let null = Value::Struct(Struct::from_values(s.clone(), vec![Value::Null]));
     let err = c
         .from_connect("t", &Headers::new(), Some(&s), &null, &mut out)
         .unwrap_err()
-        .0;
+        .message;
     assert!(err.contains("required field is null"), "{err}");
 
     let good = encode(
@@ -649,7 +649,7 @@ fn bad_input_is_an_error_that_names_the_problem() {
         &good[..good.len() - 3],
         &[0x1a, 0x02, b'{', b'}'],
     ] {
-        let err = c.to_connect("t", &Headers::new(), Some(bad)).unwrap_err().0;
+        let err = c.to_connect("t", &Headers::new(), Some(bad)).unwrap_err().message;
         assert!(err.contains("ProtobufConverter"), "{err}");
     }
     // Every truncation fails cleanly or decodes; none panics.
