@@ -23,18 +23,18 @@ fn conv(kv: &[(&str, &str)]) -> JsonConverter {
 fn encode(c: &JsonConverter, schema: Option<&Arc<Schema>>, v: &Value) -> String {
     let mut out = Vec::new();
     assert!(c
-        .from_connect("t", &Headers::new(), schema, v, &mut out)
+        .from_connect("t", &mut Headers::new(), schema, v, &mut out)
         .unwrap());
     String::from_utf8(out).unwrap()
 }
 
 fn decode(c: &JsonConverter, bytes: &str) -> SchemaAndValue {
-    c.to_connect("t", &Headers::new(), Some(bytes.as_bytes()))
+    c.to_connect("t", &mut Headers::new(), Some(bytes.as_bytes()))
         .unwrap()
 }
 
 fn decode_err(c: &JsonConverter, bytes: &[u8]) -> String {
-    c.to_connect("t", &Headers::new(), Some(bytes))
+    c.to_connect("t", &mut Headers::new(), Some(bytes))
         .unwrap_err()
         .message
 }
@@ -396,7 +396,7 @@ fn nulls_follow_kafka_connect() {
     let c = conv(&[]);
     let mut out = Vec::new();
     assert!(!c
-        .from_connect("t", &Headers::new(), None, &Value::Null, &mut out)
+        .from_connect("t", &mut Headers::new(), None, &Value::Null, &mut out)
         .unwrap());
     assert!(out.is_empty());
     // A null with an optional schema is a null payload, not a Kafka null.
@@ -407,7 +407,7 @@ fn nulls_follow_kafka_connect() {
     let err = c
         .from_connect(
             "t",
-            &Headers::new(),
+            &mut Headers::new(),
             Some(&schemas::string()),
             &Value::Null,
             &mut out,
@@ -418,11 +418,11 @@ fn nulls_follow_kafka_connect() {
         "{err}"
     );
     assert_eq!(
-        c.to_connect("t", &Headers::new(), None).unwrap(),
+        c.to_connect("t", &mut Headers::new(), None).unwrap(),
         SchemaAndValue::null()
     );
     assert_eq!(
-        c.to_connect("t", &Headers::new(), Some(b"")).unwrap(),
+        c.to_connect("t", &mut Headers::new(), Some(b"")).unwrap(),
         SchemaAndValue::null()
     );
     assert_eq!(decode(&c, "null"), SchemaAndValue::null());
@@ -466,7 +466,7 @@ fn bad_input_is_an_error_naming_the_problem() {
     let err = c
         .from_connect(
             "t",
-            &Headers::new(),
+            &mut Headers::new(),
             Some(&schema),
             &Value::Struct(s),
             &mut out,
@@ -564,7 +564,7 @@ fn encoding_many_small_structs_is_linear() {
             );
             out.clear();
             assert!(c
-                .from_connect("t", &Headers::new(), Some(&schema), &Value::Struct(s), out)
+                .from_connect("t", &mut Headers::new(), Some(&schema), &Value::Struct(s), out)
                 .unwrap());
             total += out.len();
         }
@@ -619,7 +619,7 @@ fn throughput() {
         out.clear();
         c.from_connect(
             "t",
-            &Headers::new(),
+            &mut Headers::new(),
             Some(&schema),
             &records[i % 1000],
             &mut out,
@@ -679,7 +679,7 @@ fn mutated_input_never_panics() {
         }
         for c in &converters {
             // Ok or a clear error; never a panic.
-            let _ = c.to_connect("t", &Headers::new(), Some(&bytes));
+            let _ = c.to_connect("t", &mut Headers::new(), Some(&bytes));
         }
         let text = String::from_utf8_lossy(&bytes);
         let _ = crate::parse_string(&text);

@@ -215,7 +215,7 @@ impl Converter for StringConverter {
     fn from_connect(
         &self,
         _topic: &str,
-        _headers: &Headers,
+        _headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,
@@ -260,7 +260,7 @@ impl HeaderConverter for StringConverter {
         value: &Value,
     ) -> Result<Option<Vec<u8>>, RecordError> {
         let mut out = Vec::new();
-        let present = self.from_connect(topic, &Headers::new(), schema, value, &mut out)?;
+        let present = self.from_connect(topic, &mut Headers::new(), schema, value, &mut out)?;
         Ok(present.then_some(out))
     }
 
@@ -270,7 +270,7 @@ impl HeaderConverter for StringConverter {
         _key: &str,
         data: Option<&[u8]>,
     ) -> Result<SchemaAndValue, RecordError> {
-        self.to_connect(topic, &Headers::new(), data)
+        self.to_connect(topic, &mut Headers::new(), data)
     }
 }
 
@@ -282,7 +282,7 @@ mod tests {
     fn text(c: &StringConverter, schema: Option<Arc<Schema>>, v: Value) -> Vec<u8> {
         let mut out = Vec::new();
         assert!(c
-            .from_connect("t", &Headers::new(), schema.as_ref(), &v, &mut out)
+            .from_connect("t", &mut Headers::new(), schema.as_ref(), &v, &mut out)
             .unwrap());
         out
     }
@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(text(&c, None, Value::Bytes(vec![1, 2])), [1, 2]);
         let mut out = Vec::new();
         assert!(!c
-            .from_connect("t", &Headers::new(), None, &Value::Null, &mut out)
+            .from_connect("t", &mut Headers::new(), None, &Value::Null, &mut out)
             .unwrap());
     }
 
@@ -342,20 +342,20 @@ mod tests {
     fn reads_back_an_optional_string_in_the_configured_encoding() {
         let mut c = StringConverter::new();
         let back = c
-            .to_connect("t", &Headers::new(), Some("ü".as_bytes()))
+            .to_connect("t", &mut Headers::new(), Some("ü".as_bytes()))
             .unwrap();
         assert_eq!(
             back,
             SchemaAndValue::new(Some(schemas::optional_string()), "ü".into())
         );
-        let none = c.to_connect("t", &Headers::new(), None).unwrap();
+        let none = c.to_connect("t", &mut Headers::new(), None).unwrap();
         assert_eq!(none.schema, Some(schemas::optional_string()));
         assert_eq!(none.value, Value::Null);
 
         let props: Props = [("converter.encoding".to_string(), "ISO-8859-1".to_string())].into();
         Converter::configure(&mut c, &props, false).unwrap();
         assert_eq!(text(&c, None, "ü€".into()), [0xfc, b'?']);
-        let back = c.to_connect("t", &Headers::new(), Some(&[0xfc])).unwrap();
+        let back = c.to_connect("t", &mut Headers::new(), Some(&[0xfc])).unwrap();
         assert_eq!(back.value, Value::String("ü".into()));
 
         let bad: Props = [("converter.encoding".to_string(), "EBCDIC".to_string())].into();

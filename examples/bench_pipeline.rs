@@ -316,7 +316,7 @@ fn main() {
             out.clear();
             c.from_connect(
                 &flat.topic,
-                &flat.headers,
+                &mut Headers::new(),
                 flat.value_schema.as_ref(),
                 &flat.value,
                 &mut out,
@@ -379,11 +379,11 @@ fn main() {
     let chains: Vec<Chain> = (0..=stages.len()).map(prefix_chain).collect();
     let mut run = |c: &Chain| {
         time_per_record(n, |_| {
-            let r = c.apply(env_rec.clone()).unwrap().unwrap();
+            let mut r = c.apply(env_rec.clone()).unwrap().unwrap();
             out.clear();
             json.from_connect(
                 &r.topic,
-                &r.headers,
+                &mut r.headers,
                 r.value_schema.as_ref(),
                 &r.value,
                 &mut out,

@@ -238,12 +238,16 @@ pub trait Converter: Send + Sync {
     /// `props` are the converter's own keys (prefix already stripped).
     fn configure(&mut self, props: &Props, is_key: bool) -> Result<(), ConfigError>;
     /// Serialises into `out` (cleared by the caller). Returns `false` when
-    /// the Kafka payload is null (a null value).
+    /// the Kafka payload is null (a null value). May add record headers (as
+    /// Kafka Connect's `fromConnectData` may); they then go through the
+    /// header converter like every other header. A converter that adds one
+    /// replaces an earlier header of the same name, so that a retried call
+    /// adds it once.
     #[allow(clippy::wrong_self_convention)]
     fn from_connect(
         &self,
         topic: &str,
-        headers: &Headers,
+        headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,

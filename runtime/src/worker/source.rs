@@ -217,7 +217,7 @@ impl Loop<'_> {
 
     async fn send(
         &mut self,
-        data: crate::data::RecordData,
+        mut data: crate::data::RecordData,
         seq: u64,
         control: &mut watch::Receiver<TargetState>,
     ) -> Result<(), SendError> {
@@ -246,11 +246,11 @@ impl Loop<'_> {
         let (c, key_buf, value_buf) = (&self.converters, &mut self.key_buf, &mut self.value_buf);
         let (has_key, has_value, headers) = self
             .policy
-            .retry(control, || convert(c, &data, key_buf, value_buf))
+            .retry(control, || convert(c, &mut data, key_buf, value_buf))
             .await
             .map_err(SendError::Record)?;
         let out = OutRecord {
-            topic,
+            topic: &data.topic,
             partition: data.kafka_partition,
             key: has_key.then_some(self.key_buf.as_slice()),
             value: has_value.then_some(self.value_buf.as_slice()),
@@ -327,7 +327,7 @@ type Converted = (bool, bool, Vec<(String, Option<Vec<u8>>)>);
 
 fn convert(
     c: &Converters,
-    data: &crate::data::RecordData,
+    data: &mut crate::data::RecordData,
     key_buf: &mut Vec<u8>,
     value_buf: &mut Vec<u8>,
 ) -> Result<Converted, RecordError> {
@@ -335,12 +335,12 @@ fn convert(
     key_buf.clear();
     let has_key = c
         .key
-        .from_connect(topic, &data.headers, data.key_schema.as_ref(), &data.key, key_buf)
+        .from_connect(topic, &mut data.headers, data.key_schema.as_ref(), &data.key, key_buf)
         .map_err(|e| e.map_message(|m| format!("key converter failed for topic {topic}: {m}")))?;
     value_buf.clear();
     let has_value = c
         .value
-        .from_connect(topic, &data.headers, data.value_schema.as_ref(), &data.value, value_buf)
+        .from_connect(topic, &mut data.headers, data.value_schema.as_ref(), &data.value, value_buf)
         .map_err(|e| e.map_message(|m| format!("value converter failed for topic {topic}: {m}")))?;
     let mut headers = Vec::with_capacity(data.headers.len());
     for h in data.headers.iter() {
