@@ -83,7 +83,7 @@ def main():
         c.execute(f"CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, k INT NOT NULL,"
                   " v VARCHAR(32) NOT NULL, ts DATETIME(6) NOT NULL)")
         c.execute(f"INSERT INTO {db}.t SELECT seq, seq % 1000, 'abcdefghijklmnopqrstuvwxyz012345',"
-                  f" NOW(6) FROM seq_1_to_{a.rows}")
+                  f" NOW(6) FROM {db}.seq_1_to_{a.rows}")
 
     port = free_port()
     worker = os.path.join(a.workdir, f"worker-{run}.properties")
@@ -95,7 +95,10 @@ def main():
                 "value.converter=org.apache.kafka.connect.json.JsonConverter\n")
     log = open(os.path.join(a.workdir, f"sluice-{run}.log"), "w")
     p = subprocess.Popen([a.sluice, "standalone", worker], stdout=log, stderr=log)
-    consumer = Consumer({"bootstrap.servers": a.bootstrap, "group.id": f"bench-chain-{run}"})
+    # A topic asked for before the connector creates it would otherwise stay
+    # unknown to this client until the next metadata refresh (5 minutes).
+    consumer = Consumer({"bootstrap.servers": a.bootstrap, "group.id": f"bench-chain-{run}",
+                         "topic.metadata.refresh.interval.ms": 200})
     best = {}
     try:
         deadline = time.time() + 60
@@ -138,6 +141,7 @@ def main():
                         pass
                     time.sleep(0.02)
                 secs = time.time() - start
+                # Leave no snapshot or stream running into the next round.
                 http(port, "DELETE", f"/connectors/{name}")
                 rate = a.rows / secs
                 print(f"round {r + 1} {mode:<5}: {a.rows} rows in {secs:.2f} s = {rate:,.0f} rows/s",
