@@ -101,7 +101,7 @@ impl HeaderConverter for ByteArrayConverter {
         _key: &str,
         data: Option<&[u8]>,
     ) -> Result<SchemaAndValue, RecordError> {
-        self.to_connect(topic, &mut Headers::new(), data)
+        self.to_connect(topic, &Headers::new(), data)
     }
 }
 

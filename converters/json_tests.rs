@@ -29,12 +29,12 @@ fn encode(c: &JsonConverter, schema: Option<&Arc<Schema>>, v: &Value) -> String 
 }
 
 fn decode(c: &JsonConverter, bytes: &str) -> SchemaAndValue {
-    c.to_connect("t", &mut Headers::new(), Some(bytes.as_bytes()))
+    c.to_connect("t", &Headers::new(), Some(bytes.as_bytes()))
         .unwrap()
 }
 
 fn decode_err(c: &JsonConverter, bytes: &[u8]) -> String {
-    c.to_connect("t", &mut Headers::new(), Some(bytes))
+    c.to_connect("t", &Headers::new(), Some(bytes))
         .unwrap_err()
         .message
 }
@@ -414,15 +414,16 @@ fn nulls_follow_kafka_connect() {
         )
         .unwrap_err();
     assert!(
-        err.message.contains("null value for field that is required"),
+        err.message
+            .contains("null value for field that is required"),
         "{err}"
     );
     assert_eq!(
-        c.to_connect("t", &mut Headers::new(), None).unwrap(),
+        c.to_connect("t", &Headers::new(), None).unwrap(),
         SchemaAndValue::null()
     );
     assert_eq!(
-        c.to_connect("t", &mut Headers::new(), Some(b"")).unwrap(),
+        c.to_connect("t", &Headers::new(), Some(b"")).unwrap(),
         SchemaAndValue::null()
     );
     assert_eq!(decode(&c, "null"), SchemaAndValue::null());
@@ -564,7 +565,13 @@ fn encoding_many_small_structs_is_linear() {
             );
             out.clear();
             assert!(c
-                .from_connect("t", &mut Headers::new(), Some(&schema), &Value::Struct(s), out)
+                .from_connect(
+                    "t",
+                    &mut Headers::new(),
+                    Some(&schema),
+                    &Value::Struct(s),
+                    out
+                )
                 .unwrap());
             total += out.len();
         }
@@ -679,7 +686,7 @@ fn mutated_input_never_panics() {
         }
         for c in &converters {
             // Ok or a clear error; never a panic.
-            let _ = c.to_connect("t", &mut Headers::new(), Some(&bytes));
+            let _ = c.to_connect("t", &Headers::new(), Some(&bytes));
         }
         let text = String::from_utf8_lossy(&bytes);
         let _ = crate::parse_string(&text);

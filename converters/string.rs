@@ -270,7 +270,7 @@ impl HeaderConverter for StringConverter {
         _key: &str,
         data: Option<&[u8]>,
     ) -> Result<SchemaAndValue, RecordError> {
-        self.to_connect(topic, &mut Headers::new(), data)
+        self.to_connect(topic, &Headers::new(), data)
     }
 }
 
@@ -342,20 +342,20 @@ mod tests {
     fn reads_back_an_optional_string_in_the_configured_encoding() {
         let mut c = StringConverter::new();
         let back = c
-            .to_connect("t", &mut Headers::new(), Some("ü".as_bytes()))
+            .to_connect("t", &Headers::new(), Some("ü".as_bytes()))
             .unwrap();
         assert_eq!(
             back,
             SchemaAndValue::new(Some(schemas::optional_string()), "ü".into())
         );
-        let none = c.to_connect("t", &mut Headers::new(), None).unwrap();
+        let none = c.to_connect("t", &Headers::new(), None).unwrap();
         assert_eq!(none.schema, Some(schemas::optional_string()));
         assert_eq!(none.value, Value::Null);
 
         let props: Props = [("converter.encoding".to_string(), "ISO-8859-1".to_string())].into();
         Converter::configure(&mut c, &props, false).unwrap();
         assert_eq!(text(&c, None, "ü€".into()), [0xfc, b'?']);
-        let back = c.to_connect("t", &mut Headers::new(), Some(&[0xfc])).unwrap();
+        let back = c.to_connect("t", &Headers::new(), Some(&[0xfc])).unwrap();
         assert_eq!(back.value, Value::String("ü".into()));
 
         let bad: Props = [("converter.encoding".to_string(), "EBCDIC".to_string())].into();

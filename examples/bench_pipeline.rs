@@ -108,6 +108,9 @@ fn thread_cpu_ns() -> u128 {
     ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
 }
 
+/// (class, alias, config, whether the input is an envelope).
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, bool);
+
 /// Thread CPU ns per record of `f`.
 fn time_per_record(n: usize, mut f: impl FnMut(usize)) -> f64 {
     let t = thread_cpu_ns();
@@ -174,7 +177,7 @@ fn main() {
     // `bench_pipeline N chain`: only the chain comparison.
     let only_chain = std::env::args().nth(2).as_deref() == Some("chain");
     println!("{:<58} {:>10}", "transform", "ns/record");
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, bool)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "io.debezium.transforms.ExtractNewRecordState",
             "unwrap",
@@ -349,7 +352,10 @@ fn main() {
                 ("replacement", "routed-$1"),
             ],
         ),
-        ("mask", vec![("type", "MaskField$Value"), ("fields", "email")]),
+        (
+            "mask",
+            vec![("type", "MaskField$Value"), ("fields", "email")],
+        ),
         (
             "insert",
             vec![

@@ -158,9 +158,14 @@ impl InsertField {
 
     /// The names of the inserted fields, in the order of [`InsertField::values`].
     fn names(&self) -> impl Iterator<Item = &FieldSpec> {
-        [&self.topic, &self.partition, &self.timestamp, &self.static_field]
-            .into_iter()
-            .flatten()
+        [
+            &self.topic,
+            &self.partition,
+            &self.timestamp,
+            &self.static_field,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 

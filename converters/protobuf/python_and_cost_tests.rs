@@ -99,7 +99,7 @@ fn protobuf_cost() {
     let enc = start.elapsed() / n;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        std::hint::black_box(c.to_connect("t", &mut Headers::new(), Some(&out)).unwrap());
+        std::hint::black_box(c.to_connect("t", &Headers::new(), Some(&out)).unwrap());
     }
     let dec = start.elapsed() / n;
     let prefix = c.prefix(&s).unwrap();
@@ -127,7 +127,7 @@ fn protobuf_cost() {
     let enc = start.elapsed() / n;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        std::hint::black_box(json.to_connect("t", &mut Headers::new(), Some(&out)).unwrap());
+        std::hint::black_box(json.to_connect("t", &Headers::new(), Some(&out)).unwrap());
     }
     let dec = start.elapsed() / n;
     println!(

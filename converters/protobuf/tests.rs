@@ -33,7 +33,7 @@ fn encode(c: &ProtobufConverter, schema: Option<&Arc<Schema>>, v: &Value) -> Vec
 }
 
 fn decode(c: &ProtobufConverter, bytes: &[u8]) -> SchemaAndValue {
-    c.to_connect("t", &mut Headers::new(), Some(bytes)).unwrap()
+    c.to_connect("t", &Headers::new(), Some(bytes)).unwrap()
 }
 
 /// Asserts to_connect(from_connect(v)) == (schema, v), that protoc accepts
@@ -607,7 +607,7 @@ fn nulls_and_top_level_primitives() {
 }
 
 fn decode_none(c: &ProtobufConverter) -> SchemaAndValue {
-    c.to_connect("t", &mut Headers::new(), None).unwrap()
+    c.to_connect("t", &Headers::new(), None).unwrap()
 }
 
 #[test]
@@ -649,12 +649,15 @@ fn bad_input_is_an_error_that_names_the_problem() {
         &good[..good.len() - 3],
         &[0x1a, 0x02, b'{', b'}'],
     ] {
-        let err = c.to_connect("t", &mut Headers::new(), Some(bad)).unwrap_err().message;
+        let err = c
+            .to_connect("t", &Headers::new(), Some(bad))
+            .unwrap_err()
+            .message;
         assert!(err.contains("ProtobufConverter"), "{err}");
     }
     // Every truncation fails cleanly or decodes; none panics.
     for cut in 0..good.len() {
-        let _ = c.to_connect("t", &mut Headers::new(), Some(&good[..cut]));
+        let _ = c.to_connect("t", &Headers::new(), Some(&good[..cut]));
     }
 }
 
@@ -729,12 +732,17 @@ fn descriptor_in_a_header_decodes_with_protoc_and_round_trips() {
         panic!("the header holds bytes: {h:?}")
     };
     assert_eq!(*set, c.descriptor_set(&s).unwrap());
-    assert!(!value.starts_with(set), "the value no longer carries field 1");
+    assert!(
+        !value.starts_with(set),
+        "the value no longer carries field 1"
+    );
 
     // protoc reads the value with the header's descriptor set.
     let n = FILES.fetch_add(1, Ordering::Relaxed);
-    let set_file =
-        std::env::temp_dir().join(format!("sluice-protobuf-set-{}-{n}.bin", std::process::id()));
+    let set_file = std::env::temp_dir().join(format!(
+        "sluice-protobuf-set-{}-{n}.bin",
+        std::process::id()
+    ));
     std::fs::write(&set_file, set).unwrap();
     let text = protoc(&value, |_| {
         vec![

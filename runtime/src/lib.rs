@@ -18,7 +18,6 @@ pub mod worker;
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{
     BoxFuture, Converter, HeaderConverter, OffsetReader, PluginKind, Predicate, Props, RecordError,
-    RecordErrorKind,
-    Registry, SinkConnector, SinkTask, SinkTaskContext, SourceConnector, SourceTask,
-    SourceTaskContext, TaskError, Transform,
+    RecordErrorKind, Registry, SinkConnector, SinkTask, SinkTaskContext, SourceConnector,
+    SourceTask, SourceTaskContext, TaskError, Transform,
 };

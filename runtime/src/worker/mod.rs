@@ -127,9 +127,9 @@ impl ErrorPolicy {
         let millis = |k: &str, default: i64| -> Result<i64, String> {
             match props.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
                 None => Ok(default),
-                Some(v) => v.parse::<i64>().map_err(|_| {
-                    format!("{k}={v} is not a whole number of milliseconds")
-                }),
+                Some(v) => v
+                    .parse::<i64>()
+                    .map_err(|_| format!("{k}={v} is not a whole number of milliseconds")),
             }
         };
         let timeout = millis("errors.retry.timeout", 0)?;
@@ -197,7 +197,12 @@ impl ErrorPolicy {
                         }));
                     };
                     if self.log {
-                        tracing::warn!("retriable error, retry {} in {} ms: {}", attempt + 1, delay.as_millis(), e.message);
+                        tracing::warn!(
+                            "retriable error, retry {} in {} ms: {}",
+                            attempt + 1,
+                            delay.as_millis(),
+                            e.message
+                        );
                     }
                     let _ = tokio::time::timeout(delay, control.changed()).await;
                     if *control.borrow() == TargetState::Stopped {
@@ -496,7 +501,10 @@ mod retry_tests {
             })
             .await
             .unwrap_err();
-        assert_eq!((calls.load(Ordering::SeqCst), e.message.as_str()), (1, "bad data"));
+        assert_eq!(
+            (calls.load(Ordering::SeqCst), e.message.as_str()),
+            (1, "bad data")
+        );
     }
 
     #[tokio::test]

@@ -167,7 +167,9 @@ impl Loop<'_> {
                     // A retry needs the record again: one copy per record,
                     // paid only when errors.retry.timeout is set.
                     let (chain, input) = (&self.chain, rec.data);
-                    self.policy.retry(control, || chain.apply(input.clone())).await
+                    self.policy
+                        .retry(control, || chain.apply(input.clone()))
+                        .await
                 } else {
                     self.chain.apply(rec.data)
                 };
@@ -335,12 +337,24 @@ fn convert(
     key_buf.clear();
     let has_key = c
         .key
-        .from_connect(topic, &mut data.headers, data.key_schema.as_ref(), &data.key, key_buf)
+        .from_connect(
+            topic,
+            &mut data.headers,
+            data.key_schema.as_ref(),
+            &data.key,
+            key_buf,
+        )
         .map_err(|e| e.map_message(|m| format!("key converter failed for topic {topic}: {m}")))?;
     value_buf.clear();
     let has_value = c
         .value
-        .from_connect(topic, &mut data.headers, data.value_schema.as_ref(), &data.value, value_buf)
+        .from_connect(
+            topic,
+            &mut data.headers,
+            data.value_schema.as_ref(),
+            &data.value,
+            value_buf,
+        )
         .map_err(|e| e.map_message(|m| format!("value converter failed for topic {topic}: {m}")))?;
     let mut headers = Vec::with_capacity(data.headers.len());
     for h in data.headers.iter() {

@@ -143,7 +143,11 @@ fn cached_results_follow_each_topic_and_schema_as_records_alternate() {
     for round in 0..3 {
         for (t, s, routed, inserted) in &cases {
             // A structurally equal schema behind a new Arc in later rounds.
-            let s: Arc<_> = if round == 2 { Arc::new((***s).clone()) } else { (*s).clone() };
+            let s: Arc<_> = if round == 2 {
+                Arc::new((***s).clone())
+            } else {
+                (*s).clone()
+            };
             let mut r = topic(t, value(&s));
             r.value_schema = Some(s.clone());
             let out = router.apply(r.clone()).unwrap().unwrap();
@@ -156,7 +160,9 @@ fn cached_results_follow_each_topic_and_schema_as_records_alternate() {
                 want.push("t");
             }
             assert_eq!(names, want, "round {round}, {t}");
-            let Value::Struct(v) = out.value else { panic!("a struct") };
+            let Value::Struct(v) = out.value else {
+                panic!("a struct")
+            };
             assert_eq!(v.values.len(), want.len());
             if *inserted {
                 assert_eq!(v.get("t"), Some(&Value::from(*t)));

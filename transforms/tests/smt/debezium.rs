@@ -423,14 +423,23 @@ fn unwrap_caches_per_table_as_tables_alternate() {
     for i in 0..4 {
         for topic in [T, other] {
             let r = if i % 2 == 0 {
-                apply(&*t, event(topic, "c", Value::Null, row(topic, i, "a@x", "k")))
+                apply(
+                    &*t,
+                    event(topic, "c", Value::Null, row(topic, i, "a@x", "k")),
+                )
             } else {
-                apply(&*t, event(topic, "d", row(topic, i, "a@x", "k"), Value::Null))
+                apply(
+                    &*t,
+                    event(topic, "d", row(topic, i, "a@x", "k"), Value::Null),
+                )
             };
             let s = r.value_schema.clone().unwrap();
             assert_eq!(s.name(), Some(format!("{topic}.Value").as_str()));
             let names: Vec<&str> = s.fields.iter().map(|f| f.name.as_str()).collect();
-            assert_eq!(names, ["id", "email", "kind", "__op", "__table", "__deleted"]);
+            assert_eq!(
+                names,
+                ["id", "email", "kind", "__op", "__table", "__deleted"]
+            );
             assert_eq!(field(&r.value, "id"), &Value::Int32(i));
             let deleted = if i % 2 == 0 { "false" } else { "true" };
             assert_eq!(field(&r.value, "__deleted"), &Value::from(deleted));
