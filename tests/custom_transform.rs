@@ -104,7 +104,13 @@ fn retriable_transform_errors_are_retried_until_errors_retry_timeout() {
     let started = std::time::Instant::now();
     let r = s.post("/connectors", &connector(&recovers, &topic, "3", "30000"));
     assert_eq!(r.status, 201, "{}", r.body);
-    let recs = consume(&bootstrap, &topic, 2, Duration::from_secs(30));
+    // The topic appears only once the retries are over: a reader that
+    // subscribed before would not see it until its next metadata refresh,
+    // so each attempt is a fresh reader.
+    let recs = wait_for("both records in the topic", Duration::from_secs(60), || {
+        let recs = consume(&bootstrap, &topic, 2, Duration::from_secs(3));
+        (recs.len() == 2).then_some(recs)
+    });
     let values: Vec<String> = recs
         .iter()
         .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
