@@ -36,7 +36,7 @@ impl Converter for ByteArrayConverter {
     fn from_connect(
         &self,
         _topic: &str,
-        _headers: &Headers,
+        _headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,
@@ -91,7 +91,7 @@ impl HeaderConverter for ByteArrayConverter {
         value: &Value,
     ) -> Result<Option<Vec<u8>>, RecordError> {
         let mut out = Vec::new();
-        let present = self.from_connect(topic, &Headers::new(), schema, value, &mut out)?;
+        let present = self.from_connect(topic, &mut Headers::new(), schema, value, &mut out)?;
         Ok(present.then_some(out))
     }
 
@@ -113,11 +113,11 @@ mod tests {
     #[test]
     fn bytes_pass_through_and_others_are_refused() {
         let c = ByteArrayConverter::new();
-        let h = Headers::new();
+        let mut h = Headers::new();
         let mut out = Vec::new();
         let v = Value::Bytes(vec![0, 255, 7]);
         assert!(c
-            .from_connect("t", &h, Some(&schemas::bytes()), &v, &mut out)
+            .from_connect("t", &mut h, Some(&schemas::bytes()), &v, &mut out)
             .unwrap());
         assert_eq!(out, [0, 255, 7]);
         let back = c.to_connect("t", &h, Some(&out)).unwrap();
@@ -126,23 +126,23 @@ mod tests {
 
         let mut out = Vec::new();
         assert!(!c
-            .from_connect("t", &h, None, &Value::Null, &mut out)
+            .from_connect("t", &mut h, None, &Value::Null, &mut out)
             .unwrap());
         let err = c
-            .from_connect("t", &h, None, &Value::String("x".into()), &mut out)
+            .from_connect("t", &mut h, None, &Value::String("x".into()), &mut out)
             .unwrap_err();
-        assert!(err.0.contains("not compatible with string"), "{err}");
+        assert!(err.message.contains("not compatible with string"), "{err}");
         let err = c
             .from_connect(
                 "t",
-                &h,
+                &mut h,
                 Some(&schemas::string()),
                 &Value::Bytes(vec![]),
                 &mut out,
             )
             .unwrap_err();
         assert!(
-            err.0
+            err.message
                 .contains("Invalid schema type for ByteArrayConverter: STRING"),
             "{err}"
         );

@@ -250,7 +250,7 @@ impl Converter for JsonConverter {
     fn from_connect(
         &self,
         _topic: &str,
-        _headers: &Headers,
+        _headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,
@@ -330,7 +330,7 @@ impl HeaderConverter for JsonConverter {
         value: &Value,
     ) -> Result<Option<Vec<u8>>, RecordError> {
         let mut out = Vec::new();
-        let present = self.from_connect(topic, &Headers::new(), schema, value, &mut out)?;
+        let present = self.from_connect(topic, &mut Headers::new(), schema, value, &mut out)?;
         Ok(present.then_some(out))
     }
 

@@ -23,7 +23,7 @@ fn conv(kv: &[(&str, &str)]) -> JsonConverter {
 fn encode(c: &JsonConverter, schema: Option<&Arc<Schema>>, v: &Value) -> String {
     let mut out = Vec::new();
     assert!(c
-        .from_connect("t", &Headers::new(), schema, v, &mut out)
+        .from_connect("t", &mut Headers::new(), schema, v, &mut out)
         .unwrap());
     String::from_utf8(out).unwrap()
 }
@@ -36,7 +36,7 @@ fn decode(c: &JsonConverter, bytes: &str) -> SchemaAndValue {
 fn decode_err(c: &JsonConverter, bytes: &[u8]) -> String {
     c.to_connect("t", &Headers::new(), Some(bytes))
         .unwrap_err()
-        .0
+        .message
 }
 
 /// Asserts to_connect(from_connect(v)) == (schema, v) and returns the JSON.
@@ -396,7 +396,7 @@ fn nulls_follow_kafka_connect() {
     let c = conv(&[]);
     let mut out = Vec::new();
     assert!(!c
-        .from_connect("t", &Headers::new(), None, &Value::Null, &mut out)
+        .from_connect("t", &mut Headers::new(), None, &Value::Null, &mut out)
         .unwrap());
     assert!(out.is_empty());
     // A null with an optional schema is a null payload, not a Kafka null.
@@ -407,14 +407,15 @@ fn nulls_follow_kafka_connect() {
     let err = c
         .from_connect(
             "t",
-            &Headers::new(),
+            &mut Headers::new(),
             Some(&schemas::string()),
             &Value::Null,
             &mut out,
         )
         .unwrap_err();
     assert!(
-        err.0.contains("null value for field that is required"),
+        err.message
+            .contains("null value for field that is required"),
         "{err}"
     );
     assert_eq!(
@@ -466,14 +467,14 @@ fn bad_input_is_an_error_naming_the_problem() {
     let err = c
         .from_connect(
             "t",
-            &Headers::new(),
+            &mut Headers::new(),
             Some(&schema),
             &Value::Struct(s),
             &mut out,
         )
         .unwrap_err();
     assert!(
-        err.0
+        err.message
             .contains("field a: Invalid type for INT32: a string value"),
         "{err}"
     );
@@ -564,7 +565,13 @@ fn encoding_many_small_structs_is_linear() {
             );
             out.clear();
             assert!(c
-                .from_connect("t", &Headers::new(), Some(&schema), &Value::Struct(s), out)
+                .from_connect(
+                    "t",
+                    &mut Headers::new(),
+                    Some(&schema),
+                    &Value::Struct(s),
+                    out
+                )
                 .unwrap());
             total += out.len();
         }
@@ -619,7 +626,7 @@ fn throughput() {
         out.clear();
         c.from_connect(
             "t",
-            &Headers::new(),
+            &mut Headers::new(),
             Some(&schema),
             &records[i % 1000],
             &mut out,

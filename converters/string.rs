@@ -215,7 +215,7 @@ impl Converter for StringConverter {
     fn from_connect(
         &self,
         _topic: &str,
-        _headers: &Headers,
+        _headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,
@@ -260,7 +260,7 @@ impl HeaderConverter for StringConverter {
         value: &Value,
     ) -> Result<Option<Vec<u8>>, RecordError> {
         let mut out = Vec::new();
-        let present = self.from_connect(topic, &Headers::new(), schema, value, &mut out)?;
+        let present = self.from_connect(topic, &mut Headers::new(), schema, value, &mut out)?;
         Ok(present.then_some(out))
     }
 
@@ -282,7 +282,7 @@ mod tests {
     fn text(c: &StringConverter, schema: Option<Arc<Schema>>, v: Value) -> Vec<u8> {
         let mut out = Vec::new();
         assert!(c
-            .from_connect("t", &Headers::new(), schema.as_ref(), &v, &mut out)
+            .from_connect("t", &mut Headers::new(), schema.as_ref(), &v, &mut out)
             .unwrap());
         out
     }
@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(text(&c, None, Value::Bytes(vec![1, 2])), [1, 2]);
         let mut out = Vec::new();
         assert!(!c
-            .from_connect("t", &Headers::new(), None, &Value::Null, &mut out)
+            .from_connect("t", &mut Headers::new(), None, &Value::Null, &mut out)
             .unwrap());
     }
 

@@ -9,7 +9,15 @@
 //! "transforms.up.field": "name"        (optional: a field of a struct or map value)
 //! ```
 //!
+//! It also adds `com.example.FlakyLookup`, which stands for a transform that
+//! asks an outside service and fails with a *retriable* error while that
+//! service is down (`RecordError::retriable`): the worker retries it as
+//! `errors.retry.timeout` and `errors.retry.delay.max.ms` say, and applies
+//! `errors.tolerance` only when the retries are used up.
+//!
 //! Build and run: `cargo run --example custom_transform -- standalone worker.properties`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sluice::runtime::data::{RecordData, Value};
 use sluice::runtime::{
@@ -72,10 +80,50 @@ impl Transform for Uppercase {
     }
 }
 
+/// Passes records unchanged, except that its first `failures` calls fail
+/// with a retriable error ("the lookup service is down").
+#[derive(Default)]
+struct FlakyLookup {
+    failures: u64,
+    calls: AtomicU64,
+}
+
+impl Transform for FlakyLookup {
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new().define(
+            "failures",
+            ConfigType::Long,
+            Some("0"),
+            Importance::Medium,
+            "How many calls fail (retriably) before the service comes back.",
+        )
+    }
+
+    fn configure(&mut self, props: &Props) -> Result<(), ConfigError> {
+        let cfg = self.config_def().parse(props)?;
+        self.failures = cfg.i64("failures")?.max(0) as u64;
+        Ok(())
+    }
+
+    fn apply(&self, record: RecordData) -> Result<Option<RecordData>, RecordError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call <= self.failures {
+            return Err(RecordError::retriable(format!(
+                "the lookup service is down (call {call} of {} that fail)",
+                self.failures
+            )));
+        }
+        Ok(Some(record))
+    }
+}
+
 fn main() {
     let mut registry = sluice::registry::builtin();
     registry.register_transform("com.example.Uppercase", &["Uppercase"], || {
         Box::new(Uppercase::default())
+    });
+    registry.register_transform("com.example.FlakyLookup", &["FlakyLookup"], || {
+        Box::new(FlakyLookup::default())
     });
     std::process::exit(sluice::cli::main_with(registry));
 }

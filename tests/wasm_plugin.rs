@@ -151,6 +151,38 @@ fn plugin_transforms_run_and_broken_plugins_fail_only_their_task() {
     let status = s.get(&format!("/connectors/{tolerant}/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
 
+    // Even with errors.tolerance=all, a plug-in that runs out of fuel on
+    // fuel.exhausted.max.consecutive (3 by default) records in a row fails
+    // its task instead of burning its fuel budget on every record.
+    let loop_file = dir.path().join("loop-tolerant.txt");
+    std::fs::write(&loop_file, "a\nb\nc\nd\n").unwrap();
+    let looping = unique("wasm-loop-tolerant");
+    let r = s.post(
+        "/connectors",
+        &file_source(
+            &looping,
+            &loop_file,
+            &unique("wasm-loop-tolerant"),
+            &[
+                ("errors.tolerance", "all"),
+                ("transforms", "spin"),
+                ("transforms.spin.type", "wasm:loop"),
+                ("transforms.spin.fuel", "100000"),
+            ],
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let status = s.wait_status(&looping, "a FAILED task", |v| {
+        v["tasks"][0]["state"] == "FAILED"
+    });
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("on 3 records in a row")
+            && trace.contains("fuel.exhausted.max.consecutive=3")
+            && trace.contains("errors.tolerance does not apply"),
+        "{status}"
+    );
+
     // A malformed module is refused when the connector is created.
     let r = s.post(
         "/connectors",

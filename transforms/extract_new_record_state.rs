@@ -111,21 +111,32 @@ impl FieldRef {
         })
     }
 
-    /// The field's schema (optional, without default) and value in `env`.
-    fn resolve(&self, env: &Struct) -> Option<(Arc<Schema>, Value)> {
+    /// The field's schema (optional, without default) in an envelope of
+    /// schema `env`; `None` when the envelope has no such field. Built once
+    /// per envelope schema (see the caches), never per record.
+    fn schema(&self, env: &Schema) -> Option<Arc<Schema>> {
+        if let Some(p) = &self.parent {
+            if let Some(f) = env.field(p).and_then(|pf| pf.schema.field(&self.field)) {
+                return Some(optional_copy(&f.schema));
+            }
+        }
+        env.field(&self.field).map(|f| optional_copy(&f.schema))
+    }
+
+    /// The field's value in `env`, resolved as [`FieldRef::schema`] does.
+    fn value(&self, env: &Struct) -> Option<Value> {
         if let Some(p) = &self.parent {
             if let Some(pf) = env.schema.field(p) {
                 if let Some(f) = pf.schema.field(&self.field) {
-                    let v = match env.get_index(pf.index) {
+                    return Some(match env.get_index(pf.index) {
                         Value::Struct(ps) => ps.get_index(f.index).clone(),
                         _ => Value::Null,
-                    };
-                    return Some((optional_copy(&f.schema), v));
+                    });
                 }
             }
         }
         let f = env.schema.field(&self.field)?;
-        Some((optional_copy(&f.schema), env.get_index(f.index).clone()))
+        Some(env.get_index(f.index).clone())
     }
 }
 
@@ -155,7 +166,11 @@ pub struct ExtractNewRecordState {
     headers: Vec<FieldRef>,
     /// Widened row schema; which refs resolved.
     cache: SchemaCache<(Arc<Schema>, Arc<Vec<bool>>)>,
+    header_cache: SchemaCache<HeaderSchemas>,
 }
+
+/// Per `add.headers` entry, its schema (`None`: not in this envelope).
+type HeaderSchemas = Arc<Vec<Option<Arc<Schema>>>>;
 
 impl Default for ExtractNewRecordState {
     fn default() -> Self {
@@ -167,35 +182,39 @@ impl Default for ExtractNewRecordState {
             fields: Vec::new(),
             headers: Vec::new(),
             cache: SchemaCache::new(),
+            header_cache: SchemaCache::new(),
         }
     }
 }
 
 impl ExtractNewRecordState {
+    /// The row as the record's new value: moved as it is, or (with
+    /// `add.fields` or a rewrite) extended in place by the extra values, with
+    /// the widened schema derived once per (row schema, envelope schema).
     fn widen(
         &self,
         row: Struct,
-        env: &Struct,
+        added: Vec<Option<Value>>,
+        env_schema: &Arc<Schema>,
         deleted: Option<bool>,
     ) -> Result<(Arc<Schema>, Value), RecordError> {
         if self.fields.is_empty() && deleted.is_none() {
             return Ok((row.schema.clone(), Value::Struct(row)));
         }
-        let resolved: Vec<Option<(Arc<Schema>, Value)>> =
-            self.fields.iter().map(|f| f.resolve(env)).collect();
         let (schema, present) = self
             .cache
-            .get_or_build2(&row.schema, Some(&env.schema), || {
+            .get_or_build2(&row.schema, Some(env_schema), || {
                 let mut b = copy_basics(&row.schema, SchemaType::Struct);
                 for f in &row.schema.fields {
                     b = b.field(f.name.clone(), f.schema.clone());
                 }
                 let mut present = Vec::new();
-                for (f, r) in self.fields.iter().zip(&resolved) {
-                    if let Some((s, _)) = r {
-                        b = b.field(f.new_name.clone(), s.clone());
+                for f in &self.fields {
+                    let s = f.schema(env_schema);
+                    present.push(s.is_some());
+                    if let Some(s) = s {
+                        b = b.field(f.new_name.clone(), s);
                     }
-                    present.push(r.is_some());
                 }
                 if self.rewrite {
                     b = b.field(DELETED_FIELD, schemas::optional_string());
@@ -203,12 +222,13 @@ impl ExtractNewRecordState {
                 Ok((b.build(), Arc::new(present)))
             })?;
         let mut values = row.values;
+        values.reserve(added.len() + 1);
         values.extend(
-            resolved
+            added
                 .into_iter()
                 .zip(present.iter())
                 .filter(|(_, p)| **p)
-                .map(|(r, _)| r.map(|(_, v)| v).unwrap_or(Value::Null)),
+                .map(|(v, _)| v.unwrap_or(Value::Null)),
         );
         if self.rewrite {
             values.push(Value::String(deleted.unwrap_or(false).to_string()));
@@ -217,6 +237,15 @@ impl ExtractNewRecordState {
             schema.clone(),
             Value::Struct(Struct::from_values(schema, values)),
         ))
+    }
+
+    /// The schemas of the `add.headers` entries in envelopes of this schema.
+    fn header_schemas(&self, env_schema: &Arc<Schema>) -> Result<HeaderSchemas, RecordError> {
+        self.header_cache.get_or_build(env_schema, || {
+            Ok(Arc::new(
+                self.headers.iter().map(|h| h.schema(env_schema)).collect(),
+            ))
+        })
     }
 
     fn route(&self, record: &mut RecordData, row: &Struct) -> Result<(), RecordError> {
@@ -313,23 +342,30 @@ impl Transform for ExtractNewRecordState {
         if !is_envelope(&record) {
             return Ok(Some(record));
         }
-        let Value::Struct(env) = std::mem::take(&mut record.value) else {
+        let Value::Struct(mut env) = std::mem::take(&mut record.value) else {
             return Ok(Some(record));
         };
-        for h in &self.headers {
-            if let Some((s, v)) = h.resolve(&env) {
-                record.headers.add(h.new_name.clone(), Some(s), v);
+        if !self.headers.is_empty() {
+            let header_schemas = self.header_schemas(&env.schema)?;
+            for (h, s) in self.headers.iter().zip(header_schemas.iter()) {
+                if let (Some(s), Some(v)) = (s, h.value(&env)) {
+                    record.headers.add(h.new_name.clone(), Some(s.clone()), v);
+                }
             }
         }
-        let field = |name: &str| {
-            env.schema
+        let added: Vec<Option<Value>> = self.fields.iter().map(|f| f.value(&env)).collect();
+        // The row states move out of the envelope: no copy of the row.
+        let env_schema = env.schema.clone();
+        let mut take = |name: &str| {
+            env_schema
                 .field(name)
-                .map(|f| (f.schema.clone(), env.get_index(f.index).clone()))
+                .map(|f| (&f.schema, env.values.get_mut(f.index).map(std::mem::take)))
         };
         let (after_schema, after) =
-            field("after").ok_or_else(|| err("The change event envelope has no after field"))?;
-        let (_, before) = field("before").unwrap_or((after_schema.clone(), Value::Null));
-        match (after, before) {
+            take("after").ok_or_else(|| err("The change event envelope has no after field"))?;
+        let after_schema = after_schema.clone();
+        let before = take("before").and_then(|(_, v)| v).unwrap_or(Value::Null);
+        match (after.unwrap_or(Value::Null), before) {
             (Value::Null, Value::Null) => Ok(None),
             (Value::Null, Value::Struct(before)) => {
                 self.route(&mut record, &before)?;
@@ -341,7 +377,7 @@ impl Transform for ExtractNewRecordState {
                         Ok(Some(record))
                     }
                     Deletes::Rewrite => {
-                        let (s, v) = self.widen(before, &env, Some(true))?;
+                        let (s, v) = self.widen(before, added, &env_schema, Some(true))?;
                         record.value_schema = Some(s);
                         record.value = v;
                         Ok(Some(record))
@@ -350,8 +386,8 @@ impl Transform for ExtractNewRecordState {
             }
             (Value::Struct(after), _) => {
                 self.route(&mut record, &after)?;
-                let (s, v) =
-                    self.widen(after, &env, if self.rewrite { Some(false) } else { None })?;
+                let deleted = if self.rewrite { Some(false) } else { None };
+                let (s, v) = self.widen(after, added, &env_schema, deleted)?;
                 record.value_schema = Some(s);
                 record.value = v;
                 Ok(Some(record))

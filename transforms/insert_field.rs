@@ -97,45 +97,75 @@ impl InsertField {
         t
     }
 
-    /// (name, schema, value) of each inserted field, in Kafka Connect's order.
-    fn inserts(&self, r: &RecordData) -> Vec<(&FieldSpec, Arc<Schema>, Value)> {
+    /// Each inserted field with its schema, in Kafka Connect's order.
+    fn fields(&self) -> Vec<(&FieldSpec, Arc<Schema>)> {
+        let pick = |f: &FieldSpec, required: Arc<Schema>, optional: Arc<Schema>| {
+            if f.optional {
+                optional
+            } else {
+                required
+            }
+        };
         let mut out = Vec::new();
         if let Some(f) = &self.topic {
-            let s = if f.optional {
-                schemas::optional_string()
-            } else {
-                schemas::string()
-            };
-            out.push((f, s, Value::String(r.topic.clone())));
+            out.push((f, pick(f, schemas::string(), schemas::optional_string())));
         }
         if let Some(f) = &self.partition {
-            let s = if f.optional {
-                schemas::optional_int32()
-            } else {
-                schemas::int32()
-            };
-            out.push((
-                f,
-                s,
-                r.kafka_partition.map(Value::Int32).unwrap_or(Value::Null),
-            ));
+            out.push((f, pick(f, schemas::int32(), schemas::optional_int32())));
         }
         if let Some(f) = &self.timestamp {
-            out.push((
-                f,
-                schemas::timestamp(f.optional),
-                r.timestamp.map(Value::Int64).unwrap_or(Value::Null),
-            ));
+            out.push((f, schemas::timestamp(f.optional)));
         }
         if let Some(f) = &self.static_field {
-            let s = if f.optional {
-                schemas::optional_string()
-            } else {
-                schemas::string()
-            };
-            out.push((f, s, Value::String(self.static_value.clone())));
+            out.push((f, pick(f, schemas::string(), schemas::optional_string())));
         }
         out
+    }
+
+    /// Checks that no required inserted field would be null.
+    fn check_required(&self, r: &RecordData) -> Result<(), RecordError> {
+        let nulls = [
+            (&self.partition, r.kafka_partition.is_none()),
+            (&self.timestamp, r.timestamp.is_none()),
+        ];
+        for (f, null) in nulls {
+            if let Some(f) = f.as_ref().filter(|f| !f.optional && null) {
+                return Err(err(format!(
+                    "Invalid value: null used for required field: \"{}\"",
+                    f.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the value of each inserted field, in the order of
+    /// [`InsertField::fields`].
+    fn push_values(&self, r: &RecordData, out: &mut Vec<Value>) {
+        if self.topic.is_some() {
+            out.push(Value::String(r.topic.clone()));
+        }
+        if self.partition.is_some() {
+            out.push(r.kafka_partition.map(Value::Int32).unwrap_or(Value::Null));
+        }
+        if self.timestamp.is_some() {
+            out.push(r.timestamp.map(Value::Int64).unwrap_or(Value::Null));
+        }
+        if self.static_field.is_some() {
+            out.push(Value::String(self.static_value.clone()));
+        }
+    }
+
+    /// The names of the inserted fields, in the order of [`InsertField::values`].
+    fn names(&self) -> impl Iterator<Item = &FieldSpec> {
+        [
+            &self.topic,
+            &self.partition,
+            &self.timestamp,
+            &self.static_field,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -168,19 +198,13 @@ impl Transform for InsertField {
         if self.target.value(&record).is_null() {
             return Ok(Some(record));
         }
-        let inserts = self.inserts(&record);
-        for (f, _, v) in &inserts {
-            if !f.optional && v.is_null() {
-                return Err(err(format!(
-                    "Invalid value: null used for required field: \"{}\"",
-                    f.name
-                )));
-            }
-        }
+        self.check_required(&record)?;
         let (schema, value) = self.target.take(&mut record);
         let out = match (schema, value) {
             (None, Value::Map(mut entries)) => {
-                for (f, _, v) in inserts {
+                let mut inserted = Vec::with_capacity(4);
+                self.push_values(&record, &mut inserted);
+                for (f, v) in self.names().zip(inserted) {
                     entries.retain(|(k, _)| k.as_str() != Some(&f.name));
                     entries.push((Value::String(f.name.clone()), v));
                 }
@@ -193,7 +217,7 @@ impl Transform for InsertField {
                     for f in &schema.fields {
                         b = b.field(f.name.clone(), f.schema.clone());
                     }
-                    for (f, s, _) in &inserts {
+                    for (f, s) in self.fields() {
                         if schema.field(&f.name).is_some() {
                             return Err(err(format!(
                                 "InsertField cannot add field {}: the {} schema already has a field of that name",
@@ -201,12 +225,13 @@ impl Transform for InsertField {
                                 self.target.name()
                             )));
                         }
-                        b = b.field(f.name.clone(), s.clone());
+                        b = b.field(f.name.clone(), s);
                     }
                     Ok(b.build())
                 })?;
+                // The struct's values are moved and extended, not copied.
                 let mut values = s.values;
-                values.extend(inserts.into_iter().map(|(_, _, v)| v));
+                self.push_values(&record, &mut values);
                 (
                     Some(out_schema.clone()),
                     Value::Struct(Struct::from_values(out_schema, values)),

@@ -7,7 +7,7 @@ use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
 use sluice_runtime::data::RecordData;
 use sluice_runtime::{ConfigError, Predicate, Props};
 
-use crate::util::{parse_config, JavaRegex};
+use crate::util::{parse_config, JavaRegex, TopicCache};
 
 pub const TOPIC_NAME_MATCHES_DOC: &str =
     "A predicate which is true for records with a topic name that matches the configured regular expression.";
@@ -46,6 +46,7 @@ pub fn has_header_key_def() -> ConfigDef {
 #[derive(Default)]
 pub struct TopicNameMatches {
     pattern: Option<JavaRegex>,
+    verdicts: TopicCache<bool>,
 }
 
 impl Predicate for TopicNameMatches {
@@ -58,9 +59,10 @@ impl Predicate for TopicNameMatches {
         Ok(())
     }
     fn test(&self, record: &RecordData) -> bool {
-        self.pattern
-            .as_ref()
-            .is_some_and(|p| p.is_full_match(&record.topic))
+        self.pattern.as_ref().is_some_and(|p| {
+            self.verdicts
+                .get_or_compute(&record.topic, || p.is_full_match(&record.topic))
+        })
     }
 }
 

@@ -1,13 +1,14 @@
 //! `RegexRouter`: renames the topic when the whole topic name matches
 //! `regex` (Java's `Matcher.matches()`), replacing it with `replacement`,
 //! where `$1` and `${name}` refer to capture groups. Topics that do not
-//! match pass unchanged.
+//! match pass unchanged. Each distinct topic is matched once and its route
+//! remembered (bounded).
 
 use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
 use sluice_runtime::data::RecordData;
 use sluice_runtime::{ConfigError, Props, RecordError, Transform};
 
-use crate::util::{parse_config, JavaRegex, JavaReplacement};
+use crate::util::{parse_config, JavaRegex, JavaReplacement, TopicCache};
 
 pub const DOC: &str = "Updates the record topic using the configured regular expression and replacement string. The whole topic must match; groups are referenced as $1 or ${name}.";
 const REGEX: &str = "regex";
@@ -34,6 +35,7 @@ pub fn config_def() -> ConfigDef {
 #[derive(Default)]
 pub struct RegexRouter {
     rule: Option<(JavaRegex, JavaReplacement)>,
+    routes: TopicCache<Option<String>>,
 }
 
 impl RegexRouter {
@@ -48,13 +50,16 @@ impl RegexRouter {
         let repl = JavaReplacement::parse(repl_key, replacement, re.regex())?;
         Ok(RegexRouter {
             rule: Some((re, repl)),
+            routes: TopicCache::default(),
         })
     }
 
     /// The new topic, or `None` when `topic` does not match.
     pub fn route(&self, topic: &str) -> Option<String> {
         let (re, repl) = self.rule.as_ref()?;
-        re.full_match(topic).map(|caps| repl.expand(&caps))
+        self.routes.get_or_compute(topic, || {
+            re.full_match(topic).map(|caps| repl.expand(&caps))
+        })
     }
 }
 

@@ -142,18 +142,27 @@ type CacheEntry<T> = (Arc<Schema>, Option<Arc<Schema>>, T);
 /// memory proportional to the bound, not to the stream.
 pub struct SchemaCache<T: Clone> {
     entries: Mutex<HashMap<CacheKey, CacheEntry<T>>>,
+    /// The last hit: most records share their predecessor's schema, and a
+    /// pointer compare is cheaper than hashing. It holds its schemas, so
+    /// their addresses cannot be reused while it does.
+    last: Mutex<Option<CacheEntry<T>>>,
 }
 
 impl<T: Clone> Default for SchemaCache<T> {
     fn default() -> Self {
         SchemaCache {
             entries: Mutex::new(HashMap::new()),
+            last: Mutex::new(None),
         }
     }
 }
 
 fn ptr(s: &Arc<Schema>) -> usize {
     Arc::as_ptr(s) as usize
+}
+
+fn ptr_opt(s: Option<&Arc<Schema>>) -> usize {
+    s.map(ptr).unwrap_or(0)
 }
 
 impl<T: Clone> SchemaCache<T> {
@@ -180,8 +189,15 @@ impl<T: Clone> SchemaCache<T> {
     ) -> Result<T, RecordError> {
         let key = (ptr(a), b.map(ptr).unwrap_or(0));
         {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((la, lb, v)) = last.as_ref() {
+                if Arc::ptr_eq(la, a) && ptr_opt(lb.as_ref()) == ptr_opt(b) {
+                    return Ok(v.clone());
+                }
+            }
             let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((_, _, v)) = map.get(&key) {
+                *last = Some((a.clone(), b.cloned(), v.clone()));
                 return Ok(v.clone());
             }
             // Equal schema behind another pointer: reuse, and remember the
@@ -214,6 +230,59 @@ impl<T: Clone> SchemaCache<T> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Per-topic results of a regular expression (RegexRouter's new topic,
+/// TopicNameMatches' verdict). A connector writes to few topics, and a hash
+/// lookup of the name costs a fraction of running the expression with
+/// captures for every record. Bounded like [`SchemaCache`].
+pub struct TopicCache<T: Clone> {
+    entries: Mutex<TopicEntries<T>>,
+}
+
+struct TopicEntries<T> {
+    map: HashMap<Box<str>, T>,
+    /// The last topic looked up: consecutive records mostly share it, and
+    /// comparing the name is cheaper than hashing it.
+    last: Option<(Box<str>, T)>,
+}
+
+const TOPIC_CACHE_CAPACITY: usize = 1024;
+
+impl<T: Clone> Default for TopicCache<T> {
+    fn default() -> Self {
+        TopicCache {
+            entries: Mutex::new(TopicEntries {
+                map: HashMap::new(),
+                last: None,
+            }),
+        }
+    }
+}
+
+impl<T: Clone> TopicCache<T> {
+    /// The cached result for `topic`, computed by `compute` on first sight.
+    pub fn get_or_compute(&self, topic: &str, compute: impl FnOnce() -> T) -> T {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((t, v)) = &e.last {
+            if **t == *topic {
+                return v.clone();
+            }
+        }
+        let v = match e.map.get(topic) {
+            Some(v) => v.clone(),
+            None => {
+                let v = compute();
+                if e.map.len() >= TOPIC_CACHE_CAPACITY {
+                    e.map.clear();
+                }
+                e.map.insert(topic.into(), v.clone());
+                v
+            }
+        };
+        e.last = Some((topic.into(), v.clone()));
+        v
     }
 }
 

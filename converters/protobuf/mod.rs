@@ -19,9 +19,10 @@
 //! the Kafka value itself *is* a descriptor set: `protoc
 //! --descriptor_set_in=value.bin --decode=sluice.Record < value.bin` decodes
 //! it, and so do Python's `FileDescriptorSet.FromString(value)` plus a
-//! `DescriptorPool`. The converter's `Converter` interface gives it no way
-//! to add Kafka headers, so the descriptor rides in the value; a header
-//! mode (value = bare message) needs only that interface to change.
+//! `DescriptorPool`. With `descriptor.location=header` field 1 moves to a
+//! record header instead (the same bytes: a serialized descriptor set), and
+//! the value keeps fields 2 and 3; the reader needs only those two, so it
+//! reads both layouts.
 //!
 //! # Why the round trip is exact
 //!
@@ -59,7 +60,7 @@ use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message as _;
 use prost_types::FileDescriptorSet;
 use sluice_runtime::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
-use sluice_runtime::data::{Headers, Schema, SchemaAndValue, Value};
+use sluice_runtime::data::{schemas, Headers, Schema, SchemaAndValue, Value};
 use sluice_runtime::plugin::{Converter, Props, RecordError};
 
 use crate::json::define_type;
@@ -68,15 +69,42 @@ use crate::json_write::Encoder;
 
 pub const CLASS: &str = "io.sluice.converters.ProtobufConverter";
 
-/// Per-schema bytes that start every record of that schema.
-type PrefixCache = HashMap<usize, (Arc<Schema>, Arc<[u8]>)>;
+/// Per-schema bytes that start every record of that schema: the serialized
+/// descriptor set (field 1 entries, `set_len` bytes), then field 3.
+#[derive(Clone)]
+struct Prefix {
+    bytes: Arc<[u8]>,
+    set_len: usize,
+}
+
+type PrefixCache = HashMap<usize, (Arc<Schema>, Prefix)>;
+
+/// Where the descriptor set of each record goes (`descriptor.location`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescriptorLocation {
+    /// Field 1 of the value: the value alone decodes with protoc.
+    Value,
+    /// A record header; the value is `Record` without field 1.
+    Header,
+}
 
 /// Connect values as self-describing protobuf messages.
 pub struct ProtobufConverter {
     package: String,
     cache_size: usize,
+    location: DescriptorLocation,
+    header_name: String,
     to_proto: Mutex<PrefixCache>,
     from_proto: Mutex<SchemaCache>,
+}
+
+/// The default header name of the descriptor set, per converter role.
+pub fn default_header_name(is_key: bool) -> &'static str {
+    if is_key {
+        "sluice.protobuf.descriptor.key"
+    } else {
+        "sluice.protobuf.descriptor.value"
+    }
 }
 
 /// Schemas by their JSON text. Every record of a schema carries the same
@@ -99,6 +127,8 @@ impl Default for ProtobufConverter {
         ProtobufConverter {
             package: "sluice".into(),
             cache_size: 1000,
+            location: DescriptorLocation::Value,
+            header_name: default_header_name(false).into(),
             to_proto: Mutex::new(HashMap::new()),
             from_proto: Mutex::new(HashMap::new()),
         }
@@ -147,7 +177,7 @@ impl ProtobufConverter {
     }
 
     /// Field 1 (the descriptor set) and field 3 (the schema JSON).
-    fn prefix(&self, schema: &Arc<Schema>) -> Result<Arc<[u8]>, RecordError> {
+    fn prefix(&self, schema: &Arc<Schema>) -> Result<Prefix, RecordError> {
         let key = Arc::as_ptr(schema) as usize;
         if self.cache_size > 0 {
             if let Some((_, p)) = lock(&self.to_proto).get(&key) {
@@ -155,15 +185,19 @@ impl ProtobufConverter {
             }
         }
         let (set, json) = self.describe(schema)?;
-        let mut prefix = set.encode_to_vec();
+        let mut bytes = set.encode_to_vec();
+        let set_len = bytes.len();
         encode_key(
             descriptor::RECORD_SCHEMA,
             WireType::LengthDelimited,
-            &mut prefix,
+            &mut bytes,
         );
-        encode_varint(json.len() as u64, &mut prefix);
-        prefix.extend_from_slice(&json);
-        let prefix: Arc<[u8]> = prefix.into();
+        encode_varint(json.len() as u64, &mut bytes);
+        bytes.extend_from_slice(&json);
+        let prefix = Prefix {
+            bytes: bytes.into(),
+            set_len,
+        };
         if self.cache_size > 0 {
             let mut cache = lock(&self.to_proto);
             if cache.len() >= self.cache_size {
@@ -271,12 +305,35 @@ impl Converter for ProtobufConverter {
             .validate(Validator::Range {
                 min: Some(0.0),
                 max: None,
-            });
+            })
+            .define(
+                "descriptor.location",
+                ConfigType::String,
+                Some("value"),
+                Importance::Medium,
+                "Where each record's descriptor set goes: value (field 1 of the Kafka value, which then decodes on its own with protoc --descriptor_set_in=value.bin) or header (a record header named by descriptor.header.name; the value is the Record message without field 1). Headers pass through the connector's header converter: the default SimpleHeaderConverter writes these bytes as base64 text.",
+            )
+            .validate(Validator::OneOf(vec!["value", "header"]))
+            .define(
+                "descriptor.header.name",
+                ConfigType::String,
+                Some(""),
+                Importance::Low,
+                "The header that carries the descriptor set when descriptor.location=header. Empty: sluice.protobuf.descriptor.value for the value converter, sluice.protobuf.descriptor.key for the key converter.",
+            );
         define_type(def)
     }
 
-    fn configure(&mut self, props: &Props, _is_key: bool) -> Result<(), ConfigError> {
+    fn configure(&mut self, props: &Props, is_key: bool) -> Result<(), ConfigError> {
         let cfg = self.config_def().parse(props)?;
+        self.location = match cfg.string("descriptor.location")?.trim() {
+            "header" => DescriptorLocation::Header,
+            _ => DescriptorLocation::Value,
+        };
+        self.header_name = cfg
+            .opt_string("descriptor.header.name")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| default_header_name(is_key).to_string());
         self.package = cfg.string("message.name.prefix")?.trim().to_string();
         self.cache_size = usize::try_from(cfg.i32("schemas.cache.size")?).unwrap_or(0);
         lock(&self.to_proto).clear();
@@ -287,7 +344,7 @@ impl Converter for ProtobufConverter {
     fn from_connect(
         &self,
         topic: &str,
-        _headers: &Headers,
+        headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,
@@ -303,7 +360,19 @@ impl Converter for ProtobufConverter {
                 )))
             }
         };
-        out.extend_from_slice(&self.prefix(schema)?);
+        let prefix = self.prefix(schema)?;
+        match self.location {
+            DescriptorLocation::Value => out.extend_from_slice(&prefix.bytes),
+            DescriptorLocation::Header => {
+                headers.remove(&self.header_name);
+                headers.add(
+                    self.header_name.clone(),
+                    Some(schemas::bytes()),
+                    Value::Bytes(prefix.bytes[..prefix.set_len].to_vec()),
+                );
+                out.extend_from_slice(&prefix.bytes[prefix.set_len..]);
+            }
+        }
         encode::write_field(out, descriptor::RECORD_VALUE, schema, false, value).map_err(|e| {
             RecordError::new(format!(
                 "ProtobufConverter could not encode a record for topic {topic}: {e}"

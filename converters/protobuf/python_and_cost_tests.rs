@@ -93,7 +93,7 @@ fn protobuf_cost() {
     let start = std::time::Instant::now();
     for _ in 0..n {
         out.clear();
-        c.from_connect("t", &Headers::new(), Some(&s), &v, &mut out)
+        c.from_connect("t", &mut Headers::new(), Some(&s), &v, &mut out)
             .unwrap();
     }
     let enc = start.elapsed() / n;
@@ -113,15 +113,15 @@ fn protobuf_cost() {
     println!(
         "protobuf: {} bytes/record ({set} descriptor set + {} schema JSON + {} value), \
          encode {enc:?}/record ({value_only:?} of it the value), decode {dec:?}/record",
-        prefix.len() + out.len(),
-        prefix.len() - set,
+        prefix.bytes.len() + out.len(),
+        prefix.bytes.len() - set,
         out.len()
     );
     let json = crate::JsonConverter::new();
     let start = std::time::Instant::now();
     for _ in 0..n {
         out.clear();
-        json.from_connect("t", &Headers::new(), Some(&s), &v, &mut out)
+        json.from_connect("t", &mut Headers::new(), Some(&s), &v, &mut out)
             .unwrap();
     }
     let enc = start.elapsed() / n;

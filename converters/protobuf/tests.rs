@@ -27,7 +27,7 @@ fn conv(kv: &[(&str, &str)]) -> ProtobufConverter {
 fn encode(c: &ProtobufConverter, schema: Option<&Arc<Schema>>, v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     assert!(c
-        .from_connect("t", &Headers::new(), schema, v, &mut out)
+        .from_connect("t", &mut Headers::new(), schema, v, &mut out)
         .unwrap());
     out
 }
@@ -598,7 +598,7 @@ fn nulls_and_top_level_primitives() {
     let mut out = Vec::new();
     // No schema and null: a Kafka null (tombstone).
     assert!(!c
-        .from_connect("t", &Headers::new(), None, &Value::Null, &mut out)
+        .from_connect("t", &mut Headers::new(), None, &Value::Null, &mut out)
         .unwrap());
     assert_eq!(decode_none(&c), SchemaAndValue::null());
     round_trip(&schemas::optional_string(), Value::Null);
@@ -615,9 +615,9 @@ fn bad_input_is_an_error_that_names_the_problem() {
     let c = conv(&[]);
     let mut out = Vec::new();
     let err = c
-        .from_connect("t", &Headers::new(), None, &Value::Int32(1), &mut out)
+        .from_connect("t", &mut Headers::new(), None, &Value::Int32(1), &mut out)
         .unwrap_err()
-        .0;
+        .message;
     assert!(
         err.contains("needs a schema") && err.contains("JsonConverter"),
         "{err}"
@@ -627,15 +627,15 @@ fn bad_input_is_an_error_that_names_the_problem() {
         .build();
     let wrong = Value::Struct(Struct::from_values(s.clone(), vec![Value::Int64(1)]));
     let err = c
-        .from_connect("t", &Headers::new(), Some(&s), &wrong, &mut out)
+        .from_connect("t", &mut Headers::new(), Some(&s), &wrong, &mut out)
         .unwrap_err()
-        .0;
+        .message;
     assert!(err.contains("field a") && err.contains("INT32"), "{err}");
     let null = Value::Struct(Struct::from_values(s.clone(), vec![Value::Null]));
     let err = c
-        .from_connect("t", &Headers::new(), Some(&s), &null, &mut out)
+        .from_connect("t", &mut Headers::new(), Some(&s), &null, &mut out)
         .unwrap_err()
-        .0;
+        .message;
     assert!(err.contains("required field is null"), "{err}");
 
     let good = encode(
@@ -649,7 +649,10 @@ fn bad_input_is_an_error_that_names_the_problem() {
         &good[..good.len() - 3],
         &[0x1a, 0x02, b'{', b'}'],
     ] {
-        let err = c.to_connect("t", &Headers::new(), Some(bad)).unwrap_err().0;
+        let err = c
+            .to_connect("t", &Headers::new(), Some(bad))
+            .unwrap_err()
+            .message;
         assert!(err.contains("ProtobufConverter"), "{err}");
     }
     // Every truncation fails cleanly or decodes; none panics.
@@ -700,3 +703,83 @@ fn config_names_the_package() {
 
 #[path = "python_and_cost_tests.rs"]
 mod python_and_cost;
+
+/// `descriptor.location=header`: the descriptor set rides in a record
+/// header, the value is `Record` without field 1, protoc decodes the value
+/// with the header as its descriptor set, and the round trip stays exact.
+#[test]
+fn descriptor_in_a_header_decodes_with_protoc_and_round_trips() {
+    let s = envelope_schema();
+    let value_schema = s.field("after").unwrap().schema.clone();
+    let after = with_schema(row(1001, Some("sally@example.com")), &value_schema);
+    let v = envelope(Value::Null, after);
+    let c = conv(&[("descriptor.location", "header")]);
+    let mut headers = Headers::new();
+    let mut value = Vec::new();
+    assert!(c
+        .from_connect("t", &mut headers, Some(&s), &v, &mut value)
+        .unwrap());
+    // A retried call replaces the header instead of adding a second one.
+    let mut again = Vec::new();
+    c.from_connect("t", &mut headers, Some(&s), &v, &mut again)
+        .unwrap();
+    assert_eq!(again, value);
+    assert_eq!(headers.len(), 1, "{headers:?}");
+    let h = headers
+        .last_with_name("sluice.protobuf.descriptor.value")
+        .expect("the descriptor header");
+    let Value::Bytes(set) = &h.value else {
+        panic!("the header holds bytes: {h:?}")
+    };
+    assert_eq!(*set, c.descriptor_set(&s).unwrap());
+    assert!(
+        !value.starts_with(set),
+        "the value no longer carries field 1"
+    );
+
+    // protoc reads the value with the header's descriptor set.
+    let n = FILES.fetch_add(1, Ordering::Relaxed);
+    let set_file = std::env::temp_dir().join(format!(
+        "sluice-protobuf-set-{}-{n}.bin",
+        std::process::id()
+    ));
+    std::fs::write(&set_file, set).unwrap();
+    let text = protoc(&value, |_| {
+        vec![
+            format!("--descriptor_set_in={}", set_file.display()),
+            "--decode=sluice.Record".into(),
+        ]
+    });
+    let _ = std::fs::remove_file(&set_file);
+    let in_value = protoc_decode(&encode(&conv(&[]), Some(&s), &v), "sluice.Record");
+    assert_eq!(value_text(&text), value_text(&in_value));
+    assert!(!text.contains("file_descriptor"), "{text}");
+
+    // Both layouts read back to the same schema and value.
+    let back = decode(&c, &value);
+    assert_eq!(back.schema.as_deref(), Some(&*s));
+    assert_eq!(back.value, v);
+
+    // The key converter's header has its own name; the name is configurable.
+    let mut key = ProtobufConverter::new();
+    key.configure(
+        &[("descriptor.location".to_string(), "header".to_string())].into(),
+        true,
+    )
+    .unwrap();
+    let mut headers = Headers::new();
+    key.from_connect("t", &mut headers, Some(&s), &v, &mut Vec::new())
+        .unwrap();
+    assert!(headers
+        .last_with_name("sluice.protobuf.descriptor.key")
+        .is_some());
+    let named = conv(&[
+        ("descriptor.location", "header"),
+        ("descriptor.header.name", "proto.desc"),
+    ]);
+    let mut headers = Headers::new();
+    named
+        .from_connect("t", &mut headers, Some(&s), &v, &mut Vec::new())
+        .unwrap();
+    assert!(headers.last_with_name("proto.desc").is_some());
+}

@@ -101,7 +101,7 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
             ConfigType::Long,
             Some("0"),
             Importance::Medium,
-            "How long a failed operation is retried, in ms (-1: forever).",
+            "How long a transform or converter that fails with a retriable error is retried, in ms: 0 never (the default), -1 forever. When the time is up, errors.tolerance decides. Errors that are not retriable (bad data) are never retried.",
         )
         .group("Error Handling")
         .define(
@@ -109,7 +109,7 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
             ConfigType::Long,
             Some("60000"),
             Importance::Medium,
-            "Longest wait between retries.",
+            "The longest wait between two retries, in ms: waits start at 300 ms and double up to this.",
         )
         .group("Error Handling")
         .define(

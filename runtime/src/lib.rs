@@ -19,6 +19,6 @@ pub mod worker;
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{
     BoxFuture, Converter, HeaderConverter, OffsetReader, PluginKind, Predicate, Props, RecordError,
-    Registry, SinkConnector, SinkTask, SinkTaskContext, SourceConnector, SourceTask,
-    SourceTaskContext, TaskError, Transform,
+    RecordErrorKind, Registry, SinkConnector, SinkTask, SinkTaskContext, SourceConnector,
+    SourceTask, SourceTaskContext, TaskError, Transform,
 };

@@ -52,14 +52,69 @@ impl From<ConfigError> for TaskError {
     }
 }
 
+/// What the worker does about a [`RecordError`] (Kafka Connect's split
+/// between `RetriableException` and other exceptions, plus a way for a
+/// plug-in to give up on the whole task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordErrorKind {
+    /// Bad data: `errors.tolerance` decides (fail the task, or skip).
+    #[default]
+    Data,
+    /// A retry may succeed (a lookup service was down): retried with
+    /// backoff for `errors.retry.timeout`, then handled as `Data`.
+    Retriable,
+    /// Retrying or skipping cannot help (a plug-in that keeps looping): the
+    /// task fails whatever `errors.tolerance` says.
+    Task,
+}
+
 /// A converter or transform could not handle one record.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct RecordError(pub String);
+#[error("{message}")]
+pub struct RecordError {
+    pub message: String,
+    pub kind: RecordErrorKind,
+}
 
 impl RecordError {
+    /// A data error: subject to `errors.tolerance`.
     pub fn new(msg: impl Into<String>) -> Self {
-        RecordError(msg.into())
+        RecordError {
+            message: msg.into(),
+            kind: RecordErrorKind::Data,
+        }
+    }
+
+    /// An error a retry may fix: retried as `errors.retry.timeout` allows.
+    pub fn retriable(msg: impl Into<String>) -> Self {
+        RecordError {
+            message: msg.into(),
+            kind: RecordErrorKind::Retriable,
+        }
+    }
+
+    /// An error that fails the task, whatever `errors.tolerance` says.
+    pub fn fatal(msg: impl Into<String>) -> Self {
+        RecordError {
+            message: msg.into(),
+            kind: RecordErrorKind::Task,
+        }
+    }
+
+    pub fn is_retriable(&self) -> bool {
+        self.kind == RecordErrorKind::Retriable
+    }
+
+    pub fn is_fatal(&self) -> bool {
+        self.kind == RecordErrorKind::Task
+    }
+
+    /// The same error with its message rewritten (e.g. to name the stage).
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        RecordError {
+            message: f(self.message),
+            kind: self.kind,
+        }
     }
 }
 
@@ -183,12 +238,16 @@ pub trait Converter: Send + Sync {
     /// `props` are the converter's own keys (prefix already stripped).
     fn configure(&mut self, props: &Props, is_key: bool) -> Result<(), ConfigError>;
     /// Serialises into `out` (cleared by the caller). Returns `false` when
-    /// the Kafka payload is null (a null value).
+    /// the Kafka payload is null (a null value). May add record headers (as
+    /// Kafka Connect's `fromConnectData` may); they then go through the
+    /// header converter like every other header. A converter that adds one
+    /// replaces an earlier header of the same name, so that a retried call
+    /// adds it once.
     #[allow(clippy::wrong_self_convention)]
     fn from_connect(
         &self,
         topic: &str,
-        headers: &Headers,
+        headers: &mut Headers,
         schema: Option<&Arc<Schema>>,
         value: &Value,
         out: &mut Vec<u8>,

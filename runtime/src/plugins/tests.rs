@@ -470,3 +470,57 @@ fn per_record_cost() {
         start.elapsed()
     );
 }
+
+#[test]
+fn records_out_of_fuel_in_a_row_fail_the_task_after_the_configured_count() {
+    let t = transform(
+        LOOP,
+        &[("fuel", "1000"), ("fuel.exhausted.max.consecutive", "2")],
+    )
+    .unwrap();
+    let first = t.apply(string_record("x")).unwrap_err();
+    assert!(
+        !first.is_fatal(),
+        "one record out of fuel is a record error: {first}"
+    );
+    let second = t.apply(string_record("y")).unwrap_err();
+    assert!(second.is_fatal(), "{second}");
+    assert!(
+        second.message.contains("on 2 records in a row")
+            && second.message.contains("fuel.exhausted.max.consecutive=2"),
+        "{second}"
+    );
+    // 0: never fatal; the key is not passed to the plug-in's own config.
+    let never = transform(
+        LOOP,
+        &[("fuel", "1000"), ("fuel.exhausted.max.consecutive", "0")],
+    )
+    .unwrap();
+    for _ in 0..5 {
+        assert!(!never.apply(string_record("x")).unwrap_err().is_fatal());
+    }
+    assert!(transform(LOOP, &[("fuel.exhausted.max.consecutive", "-1")]).is_err());
+}
+
+#[test]
+fn a_record_that_finishes_resets_the_out_of_fuel_count() {
+    // Loops on values that start with "!", passes the others.
+    let wat = module(
+        r#"(func (export "sluice_transform_value") (param $ptr i32) (param $len i32) (result i64)
+             (if (i32.eq (i32.load8_u (local.get $ptr)) (i32.const 33))
+               (then (loop $l (br $l))))
+             (i64.or (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32))
+                     (i64.extend_i32_u (local.get $len))))"#,
+    );
+    let t = transform(
+        &wat,
+        &[("fuel", "1000"), ("fuel.exhausted.max.consecutive", "2")],
+    )
+    .unwrap();
+    for _ in 0..3 {
+        assert!(!t.apply(string_record("!loop")).unwrap_err().is_fatal());
+        assert!(t.apply(string_record("fine")).is_ok());
+    }
+    assert!(!t.apply(string_record("!loop")).unwrap_err().is_fatal());
+    assert!(t.apply(string_record("!loop")).unwrap_err().is_fatal());
+}

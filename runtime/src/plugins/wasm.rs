@@ -11,6 +11,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use wasmi::{Engine, Instance, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder};
@@ -31,6 +32,9 @@ pub const DEFAULT_MEMORY_MAX: u64 = 64 * 1024 * 1024;
 const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 const FUEL: &str = "fuel";
+const FUEL_MAX_EXHAUSTED: &str = "fuel.exhausted.max.consecutive";
+/// Default of `fuel.exhausted.max.consecutive`.
+pub const DEFAULT_FUEL_MAX_EXHAUSTED: u64 = 3;
 const MEMORY_MAX: &str = "memory.max.bytes";
 
 /// The engine every plug-in module is compiled for: fuel metering on.
@@ -135,6 +139,9 @@ impl CallError {
 #[derive(Clone)]
 struct Settings {
     fuel: u64,
+    /// After this many records in a row ran out of fuel the task fails
+    /// (0: never).
+    max_exhausted: u64,
     memory_max: u64,
     /// The transform's other keys, for `sluice_configure`.
     config_json: Vec<u8>,
@@ -144,6 +151,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             fuel: DEFAULT_FUEL,
+            max_exhausted: DEFAULT_FUEL_MAX_EXHAUSTED,
             memory_max: DEFAULT_MEMORY_MAX,
             config_json: b"{}".to_vec(),
         }
@@ -234,6 +242,8 @@ pub struct WasmTransform {
     /// `None` before `configure` and after a trap: the next record
     /// instantiates the module afresh.
     live: Mutex<Option<Live>>,
+    /// Records in a row that ran out of fuel.
+    exhausted: std::sync::atomic::AtomicU64,
 }
 
 impl WasmTransform {
@@ -241,6 +251,7 @@ impl WasmTransform {
         WasmTransform {
             plugin,
             settings: Settings::default(),
+            exhausted: std::sync::atomic::AtomicU64::new(0),
             live: Mutex::new(None),
         }
     }
@@ -401,6 +412,17 @@ impl Transform for WasmTransform {
                 max: None,
             })
             .define(
+                FUEL_MAX_EXHAUSTED,
+                ConfigType::Long,
+                Some(&DEFAULT_FUEL_MAX_EXHAUSTED.to_string()),
+                Importance::Low,
+                "After this many records in a row ran out of fuel, the task fails, even with errors.tolerance=all: a plug-in that loops on every record would otherwise burn its whole fuel budget on each one. 0: never (each such record is handled by errors.tolerance).",
+            )
+            .validate(Validator::Range {
+                min: Some(0.0),
+                max: None,
+            })
+            .define(
                 MEMORY_MAX,
                 ConfigType::Long,
                 Some(&DEFAULT_MEMORY_MAX.to_string()),
@@ -419,11 +441,13 @@ impl Transform for WasmTransform {
         let cfg = self.config_def().parse(props)?;
         let own: serde_json::Map<String, serde_json::Value> = props
             .iter()
-            .filter(|(k, _)| k.as_str() != FUEL && k.as_str() != MEMORY_MAX)
+            .filter(|(k, _)| ![FUEL, FUEL_MAX_EXHAUSTED, MEMORY_MAX].contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
         self.settings = Settings {
             fuel: u64::try_from(cfg.i64(FUEL)?).unwrap_or(DEFAULT_FUEL),
+            max_exhausted: u64::try_from(cfg.i64(FUEL_MAX_EXHAUSTED)?)
+                .unwrap_or(DEFAULT_FUEL_MAX_EXHAUSTED),
             memory_max: u64::try_from(cfg.i64(MEMORY_MAX)?).unwrap_or(DEFAULT_MEMORY_MAX),
             config_json: serde_json::to_vec(&own).unwrap_or_else(|_| b"{}".to_vec()),
         };
@@ -445,6 +469,23 @@ impl Transform for WasmTransform {
                 .map_err(|e| RecordError::new(format!("{} {e}", who())))?,
         };
         let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut live, record)));
+        let out_of_fuel = matches!(result, Ok(Err(CallError::OutOfFuel(_))));
+        let in_a_row = if out_of_fuel {
+            self.exhausted.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.exhausted.store(0, Ordering::Relaxed);
+            0
+        };
+        let max = self.settings.max_exhausted;
+        if out_of_fuel && max > 0 && in_a_row >= max {
+            return Err(RecordError::fatal(format!(
+                "{} ran out of fuel ({} units) on {in_a_row} records in a row, the last of topic {topic}; \
+                 the task stops rather than burn the budget on every record ({FUEL_MAX_EXHAUSTED}={max}): \
+                 fix the plug-in's loop, or raise transforms.<name>.fuel if records really need more",
+                who(),
+                self.settings.fuel
+            )));
+        }
         match result {
             Ok(Ok(out)) => {
                 *slot = Some(live);

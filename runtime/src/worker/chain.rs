@@ -104,7 +104,9 @@ impl Chain {
             match s.transform.apply(rec) {
                 Ok(Some(r)) => rec = r,
                 Ok(None) => return Ok(None),
-                Err(e) => return Err(RecordError(format!("transform {} failed: {}", s.name, e.0))),
+                Err(e) => {
+                    return Err(e.map_message(|m| format!("transform {} failed: {m}", s.name)))
+                }
             }
         }
         Ok(Some(rec))

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::herder::{State, TargetState};
 use crate::kafka::TopicAdmin;
-use crate::plugin::{Props, Registry};
+use crate::plugin::{Props, RecordError, Registry};
 use crate::store::OffsetStore;
 use config::WorkerConfig;
 
@@ -136,29 +136,131 @@ pub struct Worker {
 }
 
 /// How errors in converters and transforms are handled (`errors.*`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ErrorPolicy {
     /// `errors.tolerance=all`: skip bad records instead of failing.
     pub tolerate_all: bool,
     pub log: bool,
     pub log_messages: bool,
+    /// `errors.retry.timeout`: how long a retriable error is retried;
+    /// `Some(ZERO)`: not at all (the default), `None`: forever (-1).
+    pub retry_timeout: Option<Duration>,
+    /// `errors.retry.delay.max.ms`: the cap of the doubling delay between
+    /// retries (which starts at [`RETRY_DELAY_MIN`]).
+    pub retry_delay_max: Duration,
+}
+
+/// Kafka Connect's first delay between retries of a failed operation.
+pub const RETRY_DELAY_MIN: Duration = Duration::from_millis(300);
+
+impl Default for ErrorPolicy {
+    fn default() -> Self {
+        ErrorPolicy {
+            tolerate_all: false,
+            log: false,
+            log_messages: false,
+            retry_timeout: Some(Duration::ZERO),
+            retry_delay_max: Duration::from_millis(60_000),
+        }
+    }
 }
 
 impl ErrorPolicy {
-    pub fn from_props(props: &Props) -> ErrorPolicy {
+    pub fn from_props(props: &Props) -> Result<ErrorPolicy, String> {
         let flag = |k: &str| {
             props
                 .get(k)
                 .map(|v| v.trim().eq_ignore_ascii_case("true"))
                 .unwrap_or(false)
         };
-        ErrorPolicy {
+        let millis = |k: &str, default: i64| -> Result<i64, String> {
+            match props.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<i64>()
+                    .map_err(|_| format!("{k}={v} is not a whole number of milliseconds")),
+            }
+        };
+        let timeout = millis("errors.retry.timeout", 0)?;
+        let retry_timeout = match timeout {
+            -1 => None,
+            t if t >= 0 => Some(Duration::from_millis(t as u64)),
+            t => {
+                return Err(format!(
+                    "errors.retry.timeout={t}: use 0 (no retries), a positive number of milliseconds, or -1 (retry forever)"
+                ))
+            }
+        };
+        let delay_max = millis("errors.retry.delay.max.ms", 60_000)?;
+        if delay_max < 0 {
+            return Err(format!(
+                "errors.retry.delay.max.ms={delay_max}: use a non-negative number of milliseconds"
+            ));
+        }
+        Ok(ErrorPolicy {
             tolerate_all: props
                 .get("errors.tolerance")
                 .map(|v| v.trim().eq_ignore_ascii_case("all"))
                 .unwrap_or(false),
             log: flag("errors.log.enable"),
             log_messages: flag("errors.log.include.messages"),
+            retry_timeout,
+            retry_delay_max: Duration::from_millis(delay_max as u64),
+        })
+    }
+
+    /// Whether retriable errors are retried at all.
+    pub fn retries(&self) -> bool {
+        self.retry_timeout != Some(Duration::ZERO)
+    }
+
+    /// The delay before retry number `attempt` (0-based), given the time
+    /// left: 300 ms doubling, capped by `errors.retry.delay.max.ms` and by
+    /// the deadline. `None`: the retry budget is spent.
+    pub fn retry_delay(&self, attempt: u32, elapsed: Duration) -> Option<Duration> {
+        let left = match self.retry_timeout {
+            None => Duration::MAX,
+            Some(t) => t.checked_sub(elapsed).filter(|l| !l.is_zero())?,
+        };
+        let doubled = RETRY_DELAY_MIN.saturating_mul(1u32 << attempt.min(20));
+        Some(doubled.min(self.retry_delay_max).min(left))
+    }
+
+    /// Runs `op` until it succeeds, fails with a non-retriable error, or
+    /// `errors.retry.timeout` has passed (Kafka Connect's
+    /// `RetryWithToleranceOperator`). Sleeps end early when the task is
+    /// told to stop; the last error is returned then.
+    pub(crate) async fn retry<T>(
+        &self,
+        control: &mut watch::Receiver<TargetState>,
+        mut op: impl FnMut() -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        let start = std::time::Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            match op() {
+                Err(e) if e.is_retriable() && self.retries() => {
+                    let Some(delay) = self.retry_delay(attempt, start.elapsed()) else {
+                        return Err(e.map_message(|m| {
+                            format!("{m} (still failing after {attempt} retries in {} ms; errors.retry.timeout exceeded)", start.elapsed().as_millis())
+                        }));
+                    };
+                    if self.log {
+                        tracing::warn!(
+                            "retriable error, retry {} in {} ms: {}",
+                            attempt + 1,
+                            delay.as_millis(),
+                            e.message
+                        );
+                    }
+                    let _ = tokio::time::timeout(delay, control.changed()).await;
+                    if *control.borrow() == TargetState::Stopped {
+                        return Err(e);
+                    }
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
     }
 }
@@ -358,4 +460,113 @@ pub(crate) async fn wait_while_paused(
 /// Backoff for retriable errors: 100 ms doubling to 10 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(7)).min(10_000))
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn policy(kv: &[(&str, &str)]) -> ErrorPolicy {
+        let props: Props = kv
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ErrorPolicy::from_props(&props).unwrap()
+    }
+
+    #[test]
+    fn delays_start_at_300_ms_double_and_respect_cap_and_deadline() {
+        let p = policy(&[
+            ("errors.retry.timeout", "10000"),
+            ("errors.retry.delay.max.ms", "1000"),
+        ]);
+        let d = |a, e| p.retry_delay(a, Duration::from_millis(e));
+        assert_eq!(d(0, 0), Some(Duration::from_millis(300)));
+        assert_eq!(d(1, 300), Some(Duration::from_millis(600)));
+        assert_eq!(d(2, 900), Some(Duration::from_millis(1000)));
+        assert_eq!(d(9, 9500), Some(Duration::from_millis(500)));
+        assert_eq!(d(10, 10000), None);
+        let forever = policy(&[("errors.retry.timeout", "-1")]);
+        assert_eq!(
+            forever.retry_delay(30, Duration::from_secs(86400)),
+            Some(Duration::from_millis(60_000))
+        );
+        assert!(!policy(&[]).retries());
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_remedy() {
+        let bad = |k: &str, v: &str| {
+            let props: Props = [(k.to_string(), v.to_string())].into();
+            ErrorPolicy::from_props(&props).unwrap_err()
+        };
+        assert!(bad("errors.retry.timeout", "-5").contains("-1 (retry forever)"));
+        assert!(bad("errors.retry.timeout", "soon").contains("errors.retry.timeout=soon"));
+        assert!(bad("errors.retry.delay.max.ms", "-1").contains("non-negative"));
+    }
+
+    #[tokio::test]
+    async fn retriable_errors_are_retried_until_success_or_timeout() {
+        let (_tx, mut rx) = watch::channel(TargetState::Running);
+        let p = policy(&[
+            ("errors.retry.timeout", "1000"),
+            ("errors.retry.delay.max.ms", "400"),
+        ]);
+        // Succeeds on the third call.
+        let calls = AtomicU32::new(0);
+        let r = p
+            .retry(&mut rx, || {
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    Err(RecordError::retriable("lookup service down"))
+                } else {
+                    Ok(7)
+                }
+            })
+            .await;
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // Never succeeds: 300 + 400 + 300 (the rest of the 1 s), then the error.
+        let calls = AtomicU32::new(0);
+        let start = std::time::Instant::now();
+        let e = p
+            .retry(&mut rx, || -> Result<(), _> {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(RecordError::retriable("lookup service down"))
+            })
+            .await
+            .unwrap_err();
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(1000), "{took:?}");
+        assert!(took < Duration::from_millis(3000), "{took:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert!(e.message.contains("errors.retry.timeout exceeded"), "{e}");
+        // Data errors are not retried.
+        let calls = AtomicU32::new(0);
+        let e = p
+            .retry(&mut rx, || -> Result<(), _> {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(RecordError::new("bad data"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (calls.load(Ordering::SeqCst), e.message.as_str()),
+            (1, "bad data")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_retry_timeout_retriable_errors_fail_at_once() {
+        let (_tx, mut rx) = watch::channel(TargetState::Running);
+        let calls = AtomicU32::new(0);
+        let r = policy(&[])
+            .retry(&mut rx, || -> Result<(), _> {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(RecordError::retriable("down"))
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }

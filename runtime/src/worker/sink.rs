@@ -22,7 +22,7 @@ use crate::data::{Headers, RecordData, SinkRecord};
 use crate::herder::{State, TargetState};
 use crate::kafka::admin::TopicSettings;
 use crate::kafka::{client_config, make_headers, OutRecord, TaskProducer};
-use crate::plugin::{SinkTask, SinkTaskContext, TaskError};
+use crate::plugin::{RecordError, RecordErrorKind, SinkTask, SinkTaskContext, TaskError};
 
 /// The consumer group of a sink connector, as Kafka Connect names it.
 pub fn group_id(connector: &str) -> String {
@@ -42,7 +42,7 @@ pub(super) async fn run(
     let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
     let converters =
         Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
-    let policy = ErrorPolicy::from_props(props);
+    let policy = ErrorPolicy::from_props(props)?;
 
     let mut settings = BTreeMap::from([
         ("group.id".to_string(), group_id(&spec.connector)),
@@ -179,10 +179,27 @@ pub(super) async fn run(
                     if seen_topics.insert(m.topic.clone()) {
                         (env.on_topic)(&spec.connector, &m.topic);
                     }
-                    match convert(&converters, &chain, &m) {
+                    let mut failure = None;
+                    let converted = policy
+                        .retry(&mut control, || {
+                            convert(&converters, &chain, &m).map_err(|f| {
+                                let e = RecordError {
+                                    message: f.message.clone(),
+                                    kind: f.kind,
+                                };
+                                failure = Some(f);
+                                e
+                            })
+                        })
+                        .await;
+                    match converted.map_err(|_| failure.take()) {
                         Ok(Some(r)) => records.push(r),
                         Ok(None) => {}
-                        Err(f) => {
+                        Err(None) => unreachable!("a failed conversion records its failure"),
+                        Err(Some(f)) => {
+                            if f.kind == RecordErrorKind::Task {
+                                return Err(format!("{}\nThe error is fatal to the task (errors.tolerance does not apply)", f.message));
+                            }
                             if !policy.tolerate_all {
                                 return Err(format!("{}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records", f.message));
                             }
@@ -280,6 +297,7 @@ struct Failure {
     stage: &'static str,
     class: &'static str,
     message: String,
+    kind: RecordErrorKind,
 }
 
 fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<SinkRecord>, Failure> {
@@ -293,6 +311,7 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
                 stage: "HEADER_CONVERTER",
                 class: "header.converter",
                 message: format!("header converter failed for header {k} at {at}: {e}"),
+                kind: e.kind,
             })?;
         headers.add(k.clone(), sv.schema, sv.value);
     }
@@ -303,6 +322,7 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
             stage: "KEY_CONVERTER",
             class: "key.converter",
             message: format!("key converter failed at {at}: {e}"),
+            kind: e.kind,
         })?;
     let value = converters
         .value
@@ -311,6 +331,7 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
             stage: "VALUE_CONVERTER",
             class: "value.converter",
             message: format!("value converter failed at {at}: {e}"),
+            kind: e.kind,
         })?;
     let data = RecordData {
         topic: m.topic.clone(),
@@ -325,7 +346,8 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
     let data = match chain.apply(data).map_err(|e| Failure {
         stage: "TRANSFORMATION",
         class: "transforms",
-        message: format!("{} at {at}", e.0),
+        message: format!("{} at {at}", e.message),
+        kind: e.kind,
     })? {
         Some(d) => d,
         None => return Ok(None),

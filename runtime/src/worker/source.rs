@@ -22,7 +22,7 @@ use crate::config::sub_map;
 use crate::herder::{State, TargetState};
 use crate::kafka::admin::TopicSettings;
 use crate::kafka::{make_headers, OutRecord, TaskProducer};
-use crate::plugin::{SourceTask, SourceTaskContext};
+use crate::plugin::{RecordError, SourceTask, SourceTaskContext};
 use crate::store::ConnectorOffsets;
 
 /// Runs one source task until it is stopped. `Err` is the FAILED trace.
@@ -39,7 +39,7 @@ pub(super) async fn run(
     let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
     let converters =
         Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
-    let policy = ErrorPolicy::from_props(props);
+    let policy = ErrorPolicy::from_props(props)?;
     let mut producer_settings = env.worker.producer_overrides();
     producer_settings.extend(sub_map(props, "producer.override."));
     let producer = TaskProducer::new(&env.worker.bootstrap_servers, &producer_settings)
@@ -166,20 +166,30 @@ impl Loop<'_> {
                 let seq = self
                     .submitted
                     .submit(&rec.source_partition, rec.source_offset.clone());
-                let data = match self.chain.apply(rec.data) {
+                let applied = if self.policy.retries() {
+                    // A retry needs the record again: one copy per record,
+                    // paid only when errors.retry.timeout is set.
+                    let (chain, input) = (&self.chain, rec.data);
+                    self.policy
+                        .retry(control, || chain.apply(input.clone()))
+                        .await
+                } else {
+                    self.chain.apply(rec.data)
+                };
+                let data = match applied {
                     Ok(Some(d)) => d,
                     Ok(None) => {
                         self.submitted.ack(seq);
                         continue;
                     }
                     Err(e) => {
-                        self.tolerate(seq, &e.0)?;
+                        self.tolerate(seq, &e)?;
                         continue;
                     }
                 };
-                if let Err(e) = self.send(data, seq).await {
+                if let Err(e) = self.send(data, seq, control).await {
                     match e {
-                        SendError::Record(msg) => self.tolerate(seq, &msg)?,
+                        SendError::Record(e) => self.tolerate(seq, &e)?,
                         SendError::Fatal(msg) => return Err(msg),
                     }
                 }
@@ -187,21 +197,35 @@ impl Loop<'_> {
         }
     }
 
-    fn tolerate(&mut self, seq: u64, msg: &str) -> Result<(), String> {
+    /// Applies `errors.tolerance` to a record that failed a transform or
+    /// converter (after its retries): skip it, or fail the task.
+    fn tolerate(&mut self, seq: u64, e: &RecordError) -> Result<(), String> {
+        if e.is_fatal() {
+            return Err(format!(
+                "{}\nThe error is fatal to the task (errors.tolerance does not apply)",
+                e.message
+            ));
+        }
         if self.policy.tolerate_all {
             if self.policy.log {
-                tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "skipping a record (errors.tolerance=all): {msg}");
+                tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "skipping a record (errors.tolerance=all): {}", e.message);
             }
             self.submitted.ack(seq);
             Ok(())
         } else {
             Err(format!(
-                "{msg}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records"
+                "{}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records",
+                e.message
             ))
         }
     }
 
-    async fn send(&mut self, data: crate::data::RecordData, seq: u64) -> Result<(), SendError> {
+    async fn send(
+        &mut self,
+        mut data: crate::data::RecordData,
+        seq: u64,
+        control: &mut watch::Receiver<TargetState>,
+    ) -> Result<(), SendError> {
         let topic = data.topic.as_str();
         if !self.seen_topics.contains(topic) {
             let mut attempt = 0;
@@ -224,45 +248,14 @@ impl Loop<'_> {
             self.seen_topics.insert(topic.to_string());
             (self.env.on_topic)(&self.spec.connector, topic);
         }
-        let c = &self.converters;
-        self.key_buf.clear();
-        let has_key = c
-            .key
-            .from_connect(
-                topic,
-                &data.headers,
-                data.key_schema.as_ref(),
-                &data.key,
-                &mut self.key_buf,
-            )
-            .map_err(|e| {
-                SendError::Record(format!("key converter failed for topic {topic}: {e}"))
-            })?;
-        self.value_buf.clear();
-        let has_value = c
-            .value
-            .from_connect(
-                topic,
-                &data.headers,
-                data.value_schema.as_ref(),
-                &data.value,
-                &mut self.value_buf,
-            )
-            .map_err(|e| {
-                SendError::Record(format!("value converter failed for topic {topic}: {e}"))
-            })?;
-        let mut headers = Vec::with_capacity(data.headers.len());
-        for h in data.headers.iter() {
-            let bytes = c
-                .header
-                .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
-                .map_err(|e| {
-                    SendError::Record(format!("header converter failed for header {}: {e}", h.key))
-                })?;
-            headers.push((h.key.clone(), bytes));
-        }
+        let (c, key_buf, value_buf) = (&self.converters, &mut self.key_buf, &mut self.value_buf);
+        let (has_key, has_value, headers) = self
+            .policy
+            .retry(control, || convert(c, &mut data, key_buf, value_buf))
+            .await
+            .map_err(SendError::Record)?;
         let out = OutRecord {
-            topic,
+            topic: &data.topic,
             partition: data.kafka_partition,
             key: has_key.then_some(self.key_buf.as_slice()),
             value: has_value.then_some(self.value_buf.as_slice()),
@@ -332,6 +325,52 @@ impl Loop<'_> {
 
 enum SendError {
     /// This record could not be converted: subject to errors.tolerance.
-    Record(String),
+    Record(RecordError),
     Fatal(String),
+}
+
+/// Key and value bytes (whether each is present) and header bytes of a
+/// record, by the connector's converters.
+type Converted = (bool, bool, Vec<(String, Option<Vec<u8>>)>);
+
+fn convert(
+    c: &Converters,
+    data: &mut crate::data::RecordData,
+    key_buf: &mut Vec<u8>,
+    value_buf: &mut Vec<u8>,
+) -> Result<Converted, RecordError> {
+    let topic = data.topic.as_str();
+    key_buf.clear();
+    let has_key = c
+        .key
+        .from_connect(
+            topic,
+            &mut data.headers,
+            data.key_schema.as_ref(),
+            &data.key,
+            key_buf,
+        )
+        .map_err(|e| e.map_message(|m| format!("key converter failed for topic {topic}: {m}")))?;
+    value_buf.clear();
+    let has_value = c
+        .value
+        .from_connect(
+            topic,
+            &mut data.headers,
+            data.value_schema.as_ref(),
+            &data.value,
+            value_buf,
+        )
+        .map_err(|e| e.map_message(|m| format!("value converter failed for topic {topic}: {m}")))?;
+    let mut headers = Vec::with_capacity(data.headers.len());
+    for h in data.headers.iter() {
+        let bytes = c
+            .header
+            .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
+            .map_err(|e| {
+                e.map_message(|m| format!("header converter failed for header {}: {m}", h.key))
+            })?;
+        headers.push((h.key.clone(), bytes));
+    }
+    Ok((has_key, has_value, headers))
 }

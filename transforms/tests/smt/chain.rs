@@ -100,3 +100,73 @@ fn config_errors_name_the_transform_key() {
     .to_string();
     assert!(err.contains("transforms.r.replacement"), "{err}");
 }
+
+/// The per-topic and per-schema caches (last hit, then map) never hand one
+/// topic's or schema's result to another, however records alternate.
+#[test]
+fn cached_results_follow_each_topic_and_schema_as_records_alternate() {
+    use sluice_runtime::data::{schemas, SchemaBuilder, Struct};
+    let router = make(
+        "RegexRouter",
+        &[("regex", "db\\.(.*)"), ("replacement", "routed-$1")],
+    );
+    let c = chain(&[
+        ("predicates", "a"),
+        ("predicates.a.type", "TopicNameMatches"),
+        ("predicates.a.pattern", "db\\.a"),
+        ("transforms", "ins"),
+        ("transforms.ins.type", "InsertField$Value"),
+        ("transforms.ins.topic.field", "t"),
+        ("transforms.ins.predicate", "a"),
+    ]);
+    let narrow = SchemaBuilder::structure()
+        .field("id", schemas::int32())
+        .build();
+    let wide = SchemaBuilder::structure()
+        .field("id", schemas::int32())
+        .field("name", schemas::string())
+        .build();
+    let value = |s: &Arc<sluice_runtime::data::Schema>| {
+        let mut values = vec![Value::Int32(1)];
+        if s.fields.len() == 2 {
+            values.push(Value::from("n"));
+        }
+        Value::Struct(Struct::from_values(s.clone(), values))
+    };
+    let cases = [
+        ("db.a", &narrow, Some("routed-a"), true),
+        ("db.b", &wide, Some("routed-b"), false),
+        ("db.a", &wide, Some("routed-a"), true),
+        ("other", &narrow, None, false),
+        ("db.a", &narrow, Some("routed-a"), true),
+    ];
+    for round in 0..3 {
+        for (t, s, routed, inserted) in &cases {
+            // A structurally equal schema behind a new Arc in later rounds.
+            let s: Arc<_> = if round == 2 {
+                Arc::new((***s).clone())
+            } else {
+                (*s).clone()
+            };
+            let mut r = topic(t, value(&s));
+            r.value_schema = Some(s.clone());
+            let out = router.apply(r.clone()).unwrap().unwrap();
+            assert_eq!(out.topic, routed.unwrap_or(t), "round {round}, {t}");
+            let out = c.apply(r).unwrap().unwrap();
+            let got = out.value_schema.unwrap();
+            let names: Vec<&str> = got.fields.iter().map(|f| f.name.as_str()).collect();
+            let mut want: Vec<&str> = s.fields.iter().map(|f| f.name.as_str()).collect();
+            if *inserted {
+                want.push("t");
+            }
+            assert_eq!(names, want, "round {round}, {t}");
+            let Value::Struct(v) = out.value else {
+                panic!("a struct")
+            };
+            assert_eq!(v.values.len(), want.len());
+            if *inserted {
+                assert_eq!(v.get("t"), Some(&Value::from(*t)));
+            }
+        }
+    }
+}

@@ -406,3 +406,48 @@ fn outbox_event_router_routes_inserts() {
     )
     .contains("table.fields.additional.placement"));
 }
+
+/// The widened row schema and the header schemas are cached per envelope
+/// schema: records of two tables, alternating, each get their own.
+#[test]
+fn unwrap_caches_per_table_as_tables_alternate() {
+    let t = make(
+        "ExtractNewRecordState",
+        &[
+            ("add.fields", "op,table"),
+            ("add.headers", "db"),
+            ("delete.tombstone.handling.mode", "rewrite"),
+        ],
+    );
+    let other = "dbserver1.inventory.orders";
+    for i in 0..4 {
+        for topic in [T, other] {
+            let r = if i % 2 == 0 {
+                apply(
+                    &*t,
+                    event(topic, "c", Value::Null, row(topic, i, "a@x", "k")),
+                )
+            } else {
+                apply(
+                    &*t,
+                    event(topic, "d", row(topic, i, "a@x", "k"), Value::Null),
+                )
+            };
+            let s = r.value_schema.clone().unwrap();
+            assert_eq!(s.name(), Some(format!("{topic}.Value").as_str()));
+            let names: Vec<&str> = s.fields.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(
+                names,
+                ["id", "email", "kind", "__op", "__table", "__deleted"]
+            );
+            assert_eq!(field(&r.value, "id"), &Value::Int32(i));
+            let deleted = if i % 2 == 0 { "false" } else { "true" };
+            assert_eq!(field(&r.value, "__deleted"), &Value::from(deleted));
+            assert_eq!(r.headers.len(), 1);
+            assert_eq!(
+                r.headers.last_with_name("__db").unwrap().value,
+                Value::from("inventory")
+            );
+        }
+    }
+}
