@@ -809,40 +809,25 @@ impl DistributedHerder {
             // leader what the status topic says it runs.
             let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
             let mut limbo: BTreeMap<String, (Units, u64)> = BTreeMap::new();
-            // What the status topic says each live worker runs: a second
-            // source, for work this leader's memory does not place (a new
-            // leader, or a member missing from a round's member list).
-            let given_anywhere: BTreeSet<String> = members
-                .iter()
-                .filter_map(|(id, _)| mem.given.get(id))
-                .flat_map(|u| {
-                    u.connectors
-                        .iter()
-                        .map(|c| format!("c/{c}"))
-                        .chain(u.tasks.iter().map(|t| format!("t/{}/{}", t.0, t.1)))
-                })
-                .collect();
             for (id, meta) in members.iter_mut() {
-                let mut held = mem.given.get(id).cloned().unwrap_or_default();
-                for (n, r) in &st.connectors {
-                    if r.worker_id == meta.worker_id
-                        && r.state != State::Unassigned
-                        && !given_anywhere.contains(&format!("c/{n}"))
-                        && !held.connectors.contains(n)
-                    {
-                        held.connectors.push(n.clone());
+                meta.held = if mem.generation.is_some() {
+                    mem.given.get(id).cloned().unwrap_or_default()
+                } else {
+                    Units {
+                        connectors: st
+                            .connectors
+                            .iter()
+                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .map(|(n, _)| n.clone())
+                            .collect(),
+                        tasks: st
+                            .tasks
+                            .iter()
+                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .map(|(t, _)| t.clone())
+                            .collect(),
                     }
-                }
-                for (t, r) in &st.tasks {
-                    if r.worker_id == meta.worker_id
-                        && r.state != State::Unassigned
-                        && !given_anywhere.contains(&format!("t/{}/{}", t.0, t.1))
-                        && !held.tasks.contains(t)
-                    {
-                        held.tasks.push(t.clone());
-                    }
-                }
-                meta.held = held;
+                };
                 // Revoked work stays unplaced until its member confirms it stopped.
                 if let Some((units, at_nonce)) = mem.revoked.get(id) {
                     if meta.nonce <= *at_nonce {
