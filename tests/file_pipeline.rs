@@ -183,7 +183,7 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     assert_eq!(s.post("/connectors", &seed.to_string()).status, 201);
     std::fs::write(&input, "seed\n").unwrap();
     assert_eq!(
-        consume(&bootstrap, &topic, 1, Duration::from_secs(30)).len(),
+        consume(&bootstrap, &topic, 1, Duration::from_secs(90)).len(),
         1
     );
     for v in [
