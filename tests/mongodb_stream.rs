@@ -44,6 +44,10 @@ fn snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
         .status()
         .expect("writer");
     assert!(writer.success());
+    // At least one delete, whatever the random writer did.
+    py(&format!(
+        "c['{db}'].docs.insert_one({{'_id': -2, 'tag': 'gone'}}); c['{db}'].docs.delete_one({{'_id': -2}})"
+    ));
     py(&format!(
         "c['{db}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})"
     ));
