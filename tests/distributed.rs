@@ -44,7 +44,11 @@ impl Cluster {
     }
 
     fn start_with(name: &str, n: usize, extra: &[(&str, &str)]) -> Cluster {
-        let mut c = Cluster { workers: Vec::new(), files: Vec::new(), dirs: Vec::new() };
+        let mut c = Cluster {
+            workers: Vec::new(),
+            files: Vec::new(),
+            dirs: Vec::new(),
+        };
         for i in 0..n {
             let dir = TempDir::new(&format!("dist-w{i}"));
             let (file, port) = Sluice::worker_config(
@@ -81,11 +85,20 @@ impl Cluster {
     }
 
     fn index_of(&self, worker_id: &str) -> Option<usize> {
-        self.files.iter().position(|(_, p)| worker_id.ends_with(&format!(":{p}")))
+        self.files
+            .iter()
+            .position(|(_, p)| worker_id.ends_with(&format!(":{p}")))
     }
 
     fn any_alive(&self, not: usize) -> &Sluice {
-        self.workers.iter().enumerate().find(|(i, w)| *i != not && w.is_some()).unwrap().1.as_ref().unwrap()
+        self.workers
+            .iter()
+            .enumerate()
+            .find(|(i, w)| *i != not && w.is_some())
+            .unwrap()
+            .1
+            .as_ref()
+            .unwrap()
     }
 
     fn logs(&self) -> String {
@@ -104,7 +117,10 @@ fn tail(s: &str, n: usize) -> String {
 
 fn running(st: &Value) -> bool {
     st["connector"]["state"] == "RUNNING"
-        && st["tasks"].as_array().map(|t| !t.is_empty() && t.iter().all(|t| t["state"] == "RUNNING")).unwrap_or(false)
+        && st["tasks"]
+            .as_array()
+            .map(|t| !t.is_empty() && t.iter().all(|t| t["state"] == "RUNNING"))
+            .unwrap_or(false)
 }
 
 fn file_source(name: &str, file: &Path, topic: &str) -> String {
@@ -122,24 +138,33 @@ fn configs_and_statuses_are_shared_and_new_connectors_move_nothing() {
     let name = unique("dist-a");
     let mut cl = Cluster::start(&name, 3);
     let input = cl.dirs[0].path().join("in.txt");
-    std::fs::write(&input, (1..=500).map(|i| format!("line-{i}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        &input,
+        (1..=500).map(|i| format!("line-{i}\n")).collect::<String>(),
+    )
+    .unwrap();
     let topic = format!("{name}-lines");
 
     // Created through worker 0 ...
     let a = format!("{name}-a");
-    let r = cl.w(0).post("/connectors", &file_source(&a, &input, &topic));
+    let r = cl
+        .w(0)
+        .post("/connectors", &file_source(&a, &input, &topic));
     assert_eq!(r.status, 201, "{}", r.body);
     // ... visible at once on worker 0, soon on the others, with its status.
     assert_eq!(cl.w(0).get(&format!("/connectors/{a}")).status, 200);
     for i in 1..3 {
-        wait_for("the config on another worker", Duration::from_secs(30), || {
-            (cl.w(i).get(&format!("/connectors/{a}")).status == 200).then_some(())
-        });
+        wait_for(
+            "the config on another worker",
+            Duration::from_secs(30),
+            || (cl.w(i).get(&format!("/connectors/{a}")).status == 200).then_some(()),
+        );
     }
     let st = cl.w(2).wait_status(&a, "RUNNING on some worker", running);
     let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
     let oi = cl.index_of(&owner).expect("task on a cluster worker");
-    let starts_before = cl.w(oi).get(&format!("/connectors/{a}/status")).json()["tasks"][0]["starts"].as_u64();
+    let starts_before =
+        cl.w(oi).get(&format!("/connectors/{a}/status")).json()["tasks"][0]["starts"].as_u64();
     assert_eq!(starts_before, Some(1), "the owner reports one start");
     let recs = consume(&bootstrap, &topic, 500, Duration::from_secs(60));
     assert_eq!(recs.len(), 500);
@@ -147,40 +172,71 @@ fn configs_and_statuses_are_shared_and_new_connectors_move_nothing() {
     // Two more connectors, through other workers.
     for (i, suffix) in [(1, "b"), (2, "c")] {
         let n = format!("{name}-{suffix}");
-        let r = cl.w(i).post("/connectors", &file_source(&n, &input, &format!("{topic}-{suffix}")));
+        let r = cl.w(i).post(
+            "/connectors",
+            &file_source(&n, &input, &format!("{topic}-{suffix}")),
+        );
         assert_eq!(r.status, 201, "{}", r.body);
     }
     for suffix in ["b", "c"] {
-        cl.w(0).wait_status(&format!("{name}-{suffix}"), "RUNNING", running);
+        cl.w(0)
+            .wait_status(&format!("{name}-{suffix}"), "RUNNING", running);
     }
     // Let rebalances settle, then check nothing of connector a moved or restarted.
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let st = cl.w(oi).get(&format!("/connectors/{a}/status")).json();
-        assert_eq!(st["tasks"][0]["worker_id"], owner.as_str(), "task of {a} moved: {st}\n{}", cl.logs());
-        assert_eq!(st["tasks"][0]["starts"].as_u64(), Some(1), "task of {a} restarted: {st}\n{}", cl.logs());
+        assert_eq!(
+            st["tasks"][0]["worker_id"],
+            owner.as_str(),
+            "task of {a} moved: {st}\n{}",
+            cl.logs()
+        );
+        assert_eq!(
+            st["tasks"][0]["starts"].as_u64(),
+            Some(1),
+            "task of {a} restarted: {st}\n{}",
+            cl.logs()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     // Placement is balanced: the three tasks on three workers.
     let mut owners: Vec<String> = ["a", "b", "c"]
         .iter()
-        .map(|s| cl.w(1).get(&format!("/connectors/{name}-{s}/status")).json()["tasks"][0]["worker_id"].as_str().unwrap().to_string())
+        .map(|s| {
+            cl.w(1)
+                .get(&format!("/connectors/{name}-{s}/status"))
+                .json()["tasks"][0]["worker_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     owners.sort();
     owners.dedup();
-    assert_eq!(owners.len(), 3, "tasks not spread over the workers: {owners:?}");
+    assert_eq!(
+        owners.len(),
+        3,
+        "tasks not spread over the workers: {owners:?}"
+    );
 
     // Pause through one worker; every worker reports it.
-    assert_eq!(cl.w(2).put(&format!("/connectors/{a}/pause"), "").status, 202);
+    assert_eq!(
+        cl.w(2).put(&format!("/connectors/{a}/pause"), "").status,
+        202
+    );
     for i in 0..3 {
-        cl.w(i).wait_status(&a, "PAUSED", |s| s["tasks"][0]["state"] == "PAUSED");
+        cl.w(i)
+            .wait_status(&a, "PAUSED", |s| s["tasks"][0]["state"] == "PAUSED");
     }
     // Delete through another; every worker forgets it.
     assert_eq!(cl.w(1).delete(&format!("/connectors/{a}")).status, 204);
     for i in 0..3 {
-        wait_for("the delete on every worker", Duration::from_secs(30), || {
-            (cl.w(i).get(&format!("/connectors/{a}")).status == 404).then_some(())
-        });
+        wait_for(
+            "the delete on every worker",
+            Duration::from_secs(30),
+            || (cl.w(i).get(&format!("/connectors/{a}")).status == 404).then_some(()),
+        );
     }
     let e = cl.w(0).get(&format!("/connectors/{a}/status"));
     assert_eq!(e.status, 404);
@@ -195,7 +251,9 @@ fn insert_rows(db: &str, from: usize, to: usize) {
     let mut a = from;
     while a <= to {
         let b = (a + 999).min(to);
-        mariadb(&format!("USE {db}; INSERT INTO {db}.t SELECT seq, CONCAT('v-', seq) FROM seq_{a}_to_{b}"));
+        mariadb(&format!(
+            "USE {db}; INSERT INTO {db}.t SELECT seq, CONCAT('v-', seq) FROM seq_{a}_to_{b}"
+        ));
         a = b + 1;
     }
 }
@@ -210,9 +268,12 @@ fn tally(records: &[(Value, Value)]) -> (HashMap<i64, usize>, HashMap<i64, (Stri
         }
         let id = k["id"].as_i64().unwrap();
         *count.entry(id).or_insert(0) += 1;
-        first
-            .entry(id)
-            .or_insert_with(|| (v["source"]["file"].as_str().unwrap_or("").to_string(), v["source"]["pos"].as_i64().unwrap_or(0)));
+        first.entry(id).or_insert_with(|| {
+            (
+                v["source"]["file"].as_str().unwrap_or("").to_string(),
+                v["source"]["pos"].as_i64().unwrap_or(0),
+            )
+        });
     }
     (count, first)
 }
@@ -237,7 +298,13 @@ fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
     let history = cl.dirs[0].path().join("history.dat");
     let conn = format!("{name}-mysql");
     let prefix = name.replace('-', "_");
-    let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("snapshot.mode", "no_data")]);
+    let body = mysql_connector_config(
+        &conn,
+        &prefix,
+        &db,
+        &history,
+        &[("snapshot.mode", "no_data")],
+    );
     let r = cl.w(0).post("/connectors", &body.to_string());
     assert_eq!(r.status, 201, "{}", r.body);
     let st = cl.w(1).wait_status(&conn, "RUNNING", running);
@@ -249,22 +316,35 @@ fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
     let topic = format!("{prefix}.{db}.t");
     let mut reader = TopicReader::new(&bootstrap, &topic);
     // Kill the owner mid-stream.
-    reader.read_until("a fifth of the changes", Duration::from_secs(300), |r| r.len() >= ROWS / 5);
-    let committed = cl.any_alive(oi).get(&format!("/connectors/{conn}/offsets")).json();
+    reader.read_until("a fifth of the changes", Duration::from_secs(300), |r| {
+        r.len() >= ROWS / 5
+    });
+    let committed = cl
+        .any_alive(oi)
+        .get(&format!("/connectors/{conn}/offsets"))
+        .json();
     cl.workers[oi].as_mut().unwrap().kill9();
     let killed_at = Instant::now();
     // The committed offset is what the dead worker wrote last (it writes no more).
-    let after_kill = cl.any_alive(oi).get(&format!("/connectors/{conn}/offsets")).json();
+    let after_kill = cl
+        .any_alive(oi)
+        .get(&format!("/connectors/{conn}/offsets"))
+        .json();
     cl.workers[oi] = None;
     let survivor = cl.any_alive(oi);
     let st = {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let st = survivor.get(&format!("/connectors/{conn}/status")).json();
-            if st["tasks"][0]["state"] == "RUNNING" && st["tasks"][0]["worker_id"] != owner.as_str() {
+            if st["tasks"][0]["state"] == "RUNNING" && st["tasks"][0]["worker_id"] != owner.as_str()
+            {
                 break st;
             }
-            assert!(Instant::now() < deadline, "the task never moved: {st}\n{}", cl.logs());
+            assert!(
+                Instant::now() < deadline,
+                "the task never moved: {st}\n{}",
+                cl.logs()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     };
@@ -279,13 +359,26 @@ fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
         tally(r).0.len() >= ROWS
     });
     let (count, first) = tally(&reader.parsed);
-    let missing: Vec<usize> = (1..=ROWS).filter(|i| !count.contains_key(&(*i as i64))).take(5).collect();
+    let missing: Vec<usize> = (1..=ROWS)
+        .filter(|i| !count.contains_key(&(*i as i64)))
+        .take(5)
+        .collect();
     assert!(missing.is_empty(), "changes lost, e.g. ids {missing:?}");
-    let dups: Vec<i64> = count.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).collect();
+    let dups: Vec<i64> = count
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .collect();
     // Every duplicate lies after the last committed offset: the uncommitted window.
     let offset = &after_kill["offsets"][0]["offset"];
-    assert!(offset["file"].is_string() && offset["pos"].is_i64(), "no committed offset after the kill: {after_kill}");
-    let (cfile, cpos) = (offset["file"].as_str().unwrap_or("").to_string(), offset["pos"].as_i64().unwrap_or(0));
+    assert!(
+        offset["file"].is_string() && offset["pos"].is_i64(),
+        "no committed offset after the kill: {after_kill}"
+    );
+    let (cfile, cpos) = (
+        offset["file"].as_str().unwrap_or("").to_string(),
+        offset["pos"].as_i64().unwrap_or(0),
+    );
     for id in &dups {
         let (f, p) = &first[id];
         assert!(
@@ -317,7 +410,13 @@ fn rolling_restart_of_every_worker_under_load_loses_nothing() {
     let history = cl.dirs[0].path().join("history.dat");
     let conn = format!("{name}-mysql");
     let prefix = name.replace('-', "_");
-    let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("snapshot.mode", "no_data")]);
+    let body = mysql_connector_config(
+        &conn,
+        &prefix,
+        &db,
+        &history,
+        &[("snapshot.mode", "no_data")],
+    );
     assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
     cl.w(1).wait_status(&conn, "RUNNING", running);
     let dbw = db.clone();
@@ -333,14 +432,20 @@ fn rolling_restart_of_every_worker_under_load_loses_nothing() {
         assert!(status.success(), "worker {i} did not stop cleanly");
         cl.workers[i] = None;
         cl.launch(i);
-        cl.w(i).wait_status(&conn, "RUNNING after restarting worker", running);
+        cl.w(i)
+            .wait_status(&conn, "RUNNING after restarting worker", running);
     }
     writer.join().unwrap();
     let topic = format!("{prefix}.{db}.t");
     let mut reader = TopicReader::new(&bootstrap, &topic);
-    reader.read_until("every change", Duration::from_secs(600), |r| tally(r).0.len() >= ROWS);
+    reader.read_until("every change", Duration::from_secs(600), |r| {
+        tally(r).0.len() >= ROWS
+    });
     let (count, _) = tally(&reader.parsed);
-    let missing: Vec<usize> = (1..=ROWS).filter(|i| !count.contains_key(&(*i as i64))).take(5).collect();
+    let missing: Vec<usize> = (1..=ROWS)
+        .filter(|i| !count.contains_key(&(*i as i64)))
+        .take(5)
+        .collect();
     assert!(missing.is_empty(), "changes lost, e.g. ids {missing:?}");
     let dups = count.values().filter(|n| **n > 1).count();
     eprintln!("rolling restart: {ROWS} changes, {dups} delivered twice");
@@ -369,28 +474,53 @@ fn failed_tasks_restart_on_their_own_with_backoff_unless_switched_off() {
         let history = cl.dirs[0].path().join("history.dat");
         let conn = format!("{name}-bad");
         let prefix = name.replace('-', "_");
-        let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("database.password", "wrong")]);
+        let body = mysql_connector_config(
+            &conn,
+            &prefix,
+            &db,
+            &history,
+            &[("database.password", "wrong")],
+        );
         assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
-        let st = cl.w(0).wait_status(&conn, "the task FAILED", |s| s["tasks"][0]["state"] == "FAILED");
+        let st = cl.w(0).wait_status(&conn, "the task FAILED", |s| {
+            s["tasks"][0]["state"] == "FAILED"
+        });
         let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
-        assert!(trace.contains("database.password"), "the trace names the remedy: {trace}");
+        assert!(
+            trace.contains("database.password"),
+            "the trace names the remedy: {trace}"
+        );
         if enabled {
             // 300 ms, 600 ms, 1.2 s, 2 s, ...: several restarts within 15 s.
             let st = cl.w(0).wait_status(&conn, "three automatic restarts", |s| {
                 s["tasks"][0]["starts"].as_u64().unwrap_or(0) >= 3
             });
-            assert!(cl.w(0).log_text().contains("restarting FAILED task"), "{st}");
+            assert!(
+                cl.w(0).log_text().contains("restarting FAILED task"),
+                "{st}"
+            );
             // Fixing the config brings it back for good.
             let mut fixed = body["config"].clone();
-            fixed["database.password"] = json!(std::env::var("SLUICE_MARIADB_PASSWORD").unwrap_or_else(|_| "sluice".into()));
-            assert_eq!(cl.w(0).put(&format!("/connectors/{conn}/config"), &fixed.to_string()).status, 200);
-            cl.w(0).wait_status(&conn, "RUNNING with the right password", running);
+            fixed["database.password"] =
+                json!(std::env::var("SLUICE_MARIADB_PASSWORD").unwrap_or_else(|_| "sluice".into()));
+            assert_eq!(
+                cl.w(0)
+                    .put(&format!("/connectors/{conn}/config"), &fixed.to_string())
+                    .status,
+                200
+            );
+            cl.w(0)
+                .wait_status(&conn, "RUNNING with the right password", running);
         } else {
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 let st = cl.w(0).get(&format!("/connectors/{conn}/status")).json();
                 assert_eq!(st["tasks"][0]["state"], "FAILED");
-                assert_eq!(st["tasks"][0]["starts"].as_u64(), Some(1), "restarted although switched off");
+                assert_eq!(
+                    st["tasks"][0]["starts"].as_u64(),
+                    Some(1),
+                    "restarted although switched off"
+                );
                 std::thread::sleep(Duration::from_millis(250));
             }
         }
@@ -412,7 +542,13 @@ fn a_paused_worker_finds_its_lease_lapsed_and_stops_writing() {
     let history = cl.dirs[0].path().join("history.dat");
     let conn = format!("{name}-mysql");
     let prefix = name.replace('-', "_");
-    let body = mysql_connector_config(&conn, &prefix, &db, &history, &[("snapshot.mode", "no_data")]);
+    let body = mysql_connector_config(
+        &conn,
+        &prefix,
+        &db,
+        &history,
+        &[("snapshot.mode", "no_data")],
+    );
     assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
     let st = cl.w(1).wait_status(&conn, "RUNNING", running);
     let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
@@ -422,31 +558,65 @@ fn a_paused_worker_finds_its_lease_lapsed_and_stops_writing() {
     // never committed an offset starts afresh wherever it moves.
     insert_rows(&db, 1, ROWS / 4);
     let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
-    reader.read_until("the first changes", Duration::from_secs(300), |r| tally(r).0.len() >= ROWS / 4);
+    reader.read_until("the first changes", Duration::from_secs(300), |r| {
+        tally(r).0.len() >= ROWS / 4
+    });
     wait_for("a committed offset", Duration::from_secs(30), || {
-        let o = cl.w(other_of(oi)).get(&format!("/connectors/{conn}/offsets")).json();
+        let o = cl
+            .w(other_of(oi))
+            .get(&format!("/connectors/{conn}/offsets"))
+            .json();
         o["offsets"][0]["offset"]["pos"].is_i64().then_some(())
     });
     let pid = cl.w(oi).child.id().to_string();
     // Freeze the owner (as a VM pause or a long stall would) past its session.
-    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
-    let moved = wait_for("the task to move off the frozen worker", Duration::from_secs(120), || {
-        let st = cl.w(other).get(&format!("/connectors/{conn}/status")).json();
-        (st["tasks"][0]["state"] == "RUNNING" && st["tasks"][0]["worker_id"] != owner.as_str()).then_some(st)
-    });
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let moved = wait_for(
+        "the task to move off the frozen worker",
+        Duration::from_secs(120),
+        || {
+            let st = cl
+                .w(other)
+                .get(&format!("/connectors/{conn}/status"))
+                .json();
+            (st["tasks"][0]["state"] == "RUNNING" && st["tasks"][0]["worker_id"] != owner.as_str())
+                .then_some(st)
+        },
+    );
     insert_rows(&db, ROWS / 4 + 1, ROWS);
     // Wake it: it must notice its lease lapsed and stop instead of writing alongside.
-    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
-    wait_for("the woken worker to stop its tasks", Duration::from_secs(60), || {
-        cl.w(oi).log_text().contains("lost its group membership").then_some(())
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for(
+        "the woken worker to stop its tasks",
+        Duration::from_secs(60),
+        || {
+            cl.w(oi)
+                .log_text()
+                .contains("lost its group membership")
+                .then_some(())
+        },
+    );
+    reader.read_until("every change", Duration::from_secs(300), |r| {
+        tally(r).0.len() >= ROWS
     });
-    reader.read_until("every change", Duration::from_secs(300), |r| tally(r).0.len() >= ROWS);
     let (count, _) = tally(&reader.parsed);
-    assert!((1..=ROWS).all(|i| count.contains_key(&(i as i64))), "changes lost");
+    assert!(
+        (1..=ROWS).all(|i| count.contains_key(&(i as i64))),
+        "changes lost"
+    );
     // Afterwards the cluster agrees again on one owner.
-    cl.w(oi).wait_status(&conn, "one owner, seen from the woken worker", |s| {
-        running(s) && s["tasks"][0]["worker_id"] == moved["tasks"][0]["worker_id"]
-    });
+    cl.w(oi)
+        .wait_status(&conn, "one owner, seen from the woken worker", |s| {
+            running(s) && s["tasks"][0]["worker_id"] == moved["tasks"][0]["worker_id"]
+        });
     let dups = count.values().filter(|n| **n > 1).count();
     eprintln!("paused worker: {ROWS} changes, {dups} delivered twice");
     for w in cl.workers.iter_mut().flatten() {

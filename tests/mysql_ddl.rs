@@ -291,10 +291,21 @@ fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
         .parsed
         .iter()
         .find(|(_, v)| {
-            v["ddl"].as_str().is_some_and(|d| d.starts_with("CREATE TABLE"))
+            v["ddl"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("CREATE TABLE"))
                 && v["databaseName"] == db.as_str()
         })
-        .unwrap_or_else(|| panic!("no CREATE TABLE in the history: {:?}", history.parsed.iter().map(|(_, v)| v["ddl"].clone()).collect::<Vec<_>>()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no CREATE TABLE in the history: {:?}",
+                history
+                    .parsed
+                    .iter()
+                    .map(|(_, v)| v["ddl"].clone())
+                    .collect::<Vec<_>>()
+            )
+        });
     assert_eq!(create["source"]["server"], prefix.as_str());
     assert!(create["position"]["file"].is_string() && create["position"]["pos"].is_u64());
     assert_eq!(create["databaseName"], db.as_str());

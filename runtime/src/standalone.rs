@@ -251,7 +251,10 @@ impl Instance {
 
 /// Source, sink, or Unknown when the class is not found.
 pub fn connector_kind(registry: &crate::Registry, config: &Props) -> ConnectorType {
-    let class = config.get("connector.class").map(String::as_str).unwrap_or("");
+    let class = config
+        .get("connector.class")
+        .map(String::as_str)
+        .unwrap_or("");
     match registry.connector_kind(class) {
         Ok((_, PluginKind::Source)) => ConnectorType::Source,
         Ok(_) => ConnectorType::Sink,
@@ -261,7 +264,10 @@ pub fn connector_kind(registry: &crate::Registry, config: &Props) -> ConnectorTy
 
 /// Why a connector's class cannot be used (for its FAILED trace).
 pub fn connector_kind_error(registry: &crate::Registry, config: &Props) -> Option<String> {
-    let class = config.get("connector.class").map(String::as_str).unwrap_or("");
+    let class = config
+        .get("connector.class")
+        .map(String::as_str)
+        .unwrap_or("");
     registry.connector_kind(class).err().map(|e| e.to_string())
 }
 

@@ -132,10 +132,22 @@ impl Sluice {
 
     /// Starts `sluice distributed` on a worker config.
     pub fn start_distributed(worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
-        Self::start_mode(Path::new(env!("CARGO_BIN_EXE_sluice")), "distributed", worker_file, port, dir)
+        Self::start_mode(
+            Path::new(env!("CARGO_BIN_EXE_sluice")),
+            "distributed",
+            worker_file,
+            port,
+            dir,
+        )
     }
 
-    fn start_mode(program: &Path, mode: &str, worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
+    fn start_mode(
+        program: &Path,
+        mode: &str,
+        worker_file: PathBuf,
+        port: u16,
+        dir: &Path,
+    ) -> Sluice {
         let log = dir.join(format!("sluice-{}.log", unique("run")));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(program)

@@ -135,13 +135,19 @@ pub fn assign(
         true
     };
     let (conn_shares, conn_revoked) = balance(
-        &members.iter().map(|(_, m)| m.held.connectors.clone()).collect::<Vec<_>>(),
+        &members
+            .iter()
+            .map(|(_, m)| m.held.connectors.clone())
+            .collect::<Vec<_>>(),
         connectors,
         &mut |u: &String, mem: &mut LeaderMemory| held_back(unit_name(u), mem),
         memory,
     );
     let (task_shares, task_revoked) = balance(
-        &members.iter().map(|(_, m)| m.held.tasks.clone()).collect::<Vec<_>>(),
+        &members
+            .iter()
+            .map(|(_, m)| m.held.tasks.clone())
+            .collect::<Vec<_>>(),
         tasks,
         &mut |u: &TaskKey, mem: &mut LeaderMemory| held_back(unit_name(u), mem),
         memory,
@@ -170,15 +176,26 @@ pub fn assign(
     for (i, (_, m)) in members.iter().enumerate() {
         if conn_revoked[i] || task_revoked[i] {
             for c in &m.held.connectors {
-                memory.previous.entry(unit_name(c)).or_insert_with(|| ids[i].clone());
+                memory
+                    .previous
+                    .entry(unit_name(c))
+                    .or_insert_with(|| ids[i].clone());
             }
             for t in &m.held.tasks {
-                memory.previous.entry(unit_name(t)).or_insert_with(|| ids[i].clone());
+                memory
+                    .previous
+                    .entry(unit_name(t))
+                    .or_insert_with(|| ids[i].clone());
             }
         }
     }
-    memory.lost_since.retain(|k, _| memory.previous.get(k).is_none());
-    memory.given = out.iter().map(|(id, sh)| (id.clone(), sh.units.clone())).collect();
+    memory
+        .lost_since
+        .retain(|k, _| memory.previous.get(k).is_none());
+    memory.given = out
+        .iter()
+        .map(|(id, sh)| (id.clone(), sh.units.clone()))
+        .collect();
     (out, next_round)
 }
 
@@ -233,7 +250,9 @@ fn argmin(v: &[usize]) -> usize {
 }
 
 fn argmax(v: &[usize]) -> usize {
-    (0..v.len()).max_by_key(|&i| (v[i], std::cmp::Reverse(i))).unwrap_or(0)
+    (0..v.len())
+        .max_by_key(|&i| (v[i], std::cmp::Reverse(i)))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -267,7 +286,14 @@ mod tests {
         let conns = BTreeSet::from(["x".to_string(), "y".to_string()]);
         let all = tasks(&[("x", 3), ("y", 1)]);
         let mut mem = LeaderMemory::default();
-        let (s, next) = assign(&members, &conns, &all, Duration::ZERO, Instant::now(), &mut mem);
+        let (s, next) = assign(
+            &members,
+            &conns,
+            &all,
+            Duration::ZERO,
+            Instant::now(),
+            &mut mem,
+        );
         assert_eq!(next, None);
         assert_eq!(s["a"].units.connectors, vec!["x"]);
         assert_eq!(s["b"].units.connectors, vec!["y"]);
@@ -283,7 +309,10 @@ mod tests {
         let full = meta(&["x"], &[("x", 0), ("x", 1), ("x", 2), ("x", 3)]);
         let mut mem = LeaderMemory::default();
         let now = Instant::now();
-        let round1 = vec![("a".to_string(), full.clone()), ("b".to_string(), meta(&[], &[]))];
+        let round1 = vec![
+            ("a".to_string(), full.clone()),
+            ("b".to_string(), meta(&[], &[])),
+        ];
         let (s, _) = assign(&round1, &conns, &all, Duration::ZERO, now, &mut mem);
         // a gives up two tasks, which nobody runs in this round.
         assert!(s["a"].revoked);
@@ -314,7 +343,14 @@ mod tests {
         let (s, next) = assign(&alone, &conns, &all, Duration::from_secs(10), t0, &mut mem);
         assert_eq!(s["a"].units.tasks, vec![("x".into(), 0)]);
         assert_eq!(next, Some(Duration::from_secs(10)));
-        let (s, next) = assign(&alone, &conns, &all, Duration::from_secs(10), t0 + Duration::from_secs(11), &mut mem);
+        let (s, next) = assign(
+            &alone,
+            &conns,
+            &all,
+            Duration::from_secs(10),
+            t0 + Duration::from_secs(11),
+            &mut mem,
+        );
         assert_eq!(next, None);
         assert_eq!(s["a"].units.tasks.len(), 2);
         // With no delay, departed work moves at once.
@@ -330,7 +366,14 @@ mod tests {
             ("a".to_string(), meta(&["gone"], &[("x", 0)])),
             ("b".to_string(), meta(&[], &[("x", 0)])),
         ];
-        let (s, _) = assign(&members, &BTreeSet::new(), &tasks(&[("x", 1)]), Duration::ZERO, Instant::now(), &mut LeaderMemory::default());
+        let (s, _) = assign(
+            &members,
+            &BTreeSet::new(),
+            &tasks(&[("x", 1)]),
+            Duration::ZERO,
+            Instant::now(),
+            &mut LeaderMemory::default(),
+        );
         assert!(s["a"].units.connectors.is_empty());
         assert_eq!(s["a"].units.tasks, vec![("x".into(), 0)]);
         assert!(s["b"].units.tasks.is_empty());

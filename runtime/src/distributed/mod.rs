@@ -37,7 +37,9 @@ use crate::kafka::group::{code, GroupConnection, GroupError, Joined};
 use crate::kafka::log::KafkaLog;
 use crate::kafka::TopicAdmin;
 use crate::plugin::{BoxFuture, Props};
-use crate::standalone::{check_connector_config, connector_kind, connector_kind_error, start_instance, Instance};
+use crate::standalone::{
+    check_connector_config, connector_kind, connector_kind_error, start_instance, Instance,
+};
 use crate::worker::config::WorkerConfig;
 use crate::worker::{Lease, TaskEnv, TaskSpec, Worker, LEASE_LOST};
 use assign::{Assignment, LeaderMemory, MemberMeta, TaskKey, Units};
@@ -125,7 +127,9 @@ impl DistributedConfig {
         let c = Config::with_def(w.props.clone(), def);
         let need = |k: &str, example: &str| {
             c.opt_string(k).ok_or_else(|| {
-                format!("worker config: {k} is not set; distributed mode needs it (e.g. {k}={example})")
+                format!(
+                    "worker config: {k} is not set; distributed mode needs it (e.g. {k}={example})"
+                )
             })
         };
         let group_id = need("group.id", "sluice-cluster")?;
@@ -139,10 +143,19 @@ impl DistributedConfig {
             }
         }
         let int = |k: &str| c.i64(k).unwrap_or(0);
-        let (host, port) = w.rest_bind.rsplit_once(':').unwrap_or((w.rest_bind.as_str(), "8083"));
+        let (host, port) = w
+            .rest_bind
+            .rsplit_once(':')
+            .unwrap_or((w.rest_bind.as_str(), "8083"));
         let host = c
             .opt_string("rest.advertised.host.name")
-            .unwrap_or_else(|| if host == "0.0.0.0" { "127.0.0.1".into() } else { host.to_string() });
+            .unwrap_or_else(|| {
+                if host == "0.0.0.0" {
+                    "127.0.0.1".into()
+                } else {
+                    host.to_string()
+                }
+            });
         let port = match int("rest.advertised.port") {
             p if p > 0 => p.to_string(),
             _ => port.to_string(),
@@ -171,10 +184,16 @@ impl DistributedConfig {
             session_timeout: Duration::from_millis(session as u64),
             heartbeat_interval: Duration::from_millis(heartbeat as u64),
             rebalance_timeout: Duration::from_millis(int("rebalance.timeout.ms").max(1000) as u64),
-            rebalance_delay: Duration::from_millis(int("scheduled.rebalance.max.delay.ms").max(0) as u64),
+            rebalance_delay: Duration::from_millis(
+                int("scheduled.rebalance.max.delay.ms").max(0) as u64
+            ),
             auto_restart: c.bool("task.auto.restart.enable").unwrap_or(true),
-            restart_initial: Duration::from_millis(int("task.auto.restart.backoff.initial.ms").max(1) as u64),
-            restart_max: Duration::from_millis(int("task.auto.restart.backoff.max.ms").max(1) as u64),
+            restart_initial: Duration::from_millis(
+                int("task.auto.restart.backoff.initial.ms").max(1) as u64,
+            ),
+            restart_max: Duration::from_millis(
+                int("task.auto.restart.backoff.max.ms").max(1) as u64
+            ),
         })
     }
 
@@ -307,7 +326,9 @@ impl DistributedHerder {
             &producer_overrides,
             Box::new(move |_p, _o, key, value| {
                 if let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) {
-                    st.lock().unwrap_or_else(|p| p.into_inner()).apply(key, value);
+                    st.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .apply(key, value);
                 }
             }),
         )
@@ -477,13 +498,24 @@ impl DistributedHerder {
             let c = conn.as_mut().expect("connected above");
             let meta = self.metadata(nonce);
             // A pending join keeps the membership for up to the rebalance timeout.
-            self.lease.extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
+            self.lease
+                .extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
             // Joins do not count as liveness on every coordinator (tansu), and
             // a follower's join may be held for seconds: heartbeat beside it.
-            *self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()) =
-                (!member_id.is_empty()).then(|| (member_id.clone(), self.generation.load(Ordering::SeqCst)));
+            *self
+                .side_heartbeat
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = (!member_id.is_empty())
+                .then(|| (member_id.clone(), self.generation.load(Ordering::SeqCst)));
             let joined = c
-                .join(&group, session_ms, rebalance_ms, &member_id, "connect", &[(PROTOCOL, &meta)])
+                .join(
+                    &group,
+                    session_ms,
+                    rebalance_ms,
+                    &member_id,
+                    "connect",
+                    &[(PROTOCOL, &meta)],
+                )
                 .await;
             let j = match joined {
                 Ok(j) => j,
@@ -495,8 +527,12 @@ impl DistributedHerder {
                 }
             };
             member_id = j.member_id.clone();
-            *self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()) = Some((member_id.clone(), j.generation));
-            self.is_leader.store(j.leader == j.member_id, Ordering::SeqCst);
+            *self
+                .side_heartbeat
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((member_id.clone(), j.generation));
+            self.is_leader
+                .store(j.leader == j.member_id, Ordering::SeqCst);
             if j.generation == applied_generation {
                 // No rebalance started: ask for one with changed metadata.
                 nonce += 1;
@@ -512,13 +548,19 @@ impl DistributedHerder {
             let sync_started = tokio::time::Instant::now();
             let bytes = loop {
                 let c = conn.as_mut().expect("connected above");
-                match c.sync(&group, j.generation, &member_id, &assignments, io_timeout).await {
+                match c
+                    .sync(&group, j.generation, &member_id, &assignments, io_timeout)
+                    .await
+                {
                     Ok(b) => break b,
                     Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => {
                         if tokio::time::Instant::now() > sync_deadline {
                             continue 'outer;
                         }
-                        match c.heartbeat(&group, j.generation, &member_id, io_timeout).await {
+                        match c
+                            .heartbeat(&group, j.generation, &member_id, io_timeout)
+                            .await
+                        {
                             Ok(()) => tokio::time::sleep(Duration::from_millis(300)).await,
                             Err(_) => continue 'outer,
                         }
@@ -538,7 +580,10 @@ impl DistributedHerder {
                 }
             };
             attempt = 0;
-            *self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            *self
+                .side_heartbeat
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = None;
             self.lease.extend(self.dc.lease_span());
             self.generation.store(j.generation, Ordering::SeqCst);
             let (mut rejoin, mut rejoin_at, revoked) = match conn.as_mut() {
@@ -571,7 +616,9 @@ impl DistributedHerder {
                 }
                 let Some(c) = conn.as_mut() else { break };
                 let sent = Instant::now();
-                let hb_result = c.heartbeat(&group, j.generation, &member_id, io_timeout).await;
+                let hb_result = c
+                    .heartbeat(&group, j.generation, &member_id, io_timeout)
+                    .await;
                 if sent.elapsed() > hb {
                     tracing::warn!("heartbeat took {} ms (heartbeat.interval.ms={}); a busy broker or host risks this worker's session", sent.elapsed().as_millis(), hb.as_millis());
                 }
@@ -583,10 +630,17 @@ impl DistributedHerder {
                         break;
                     }
                 }
-                match c.sync(&group, j.generation, &member_id, &[], io_timeout).await {
+                match c
+                    .sync(&group, j.generation, &member_id, &[], io_timeout)
+                    .await
+                {
                     Ok(b) if b != applied_bytes && !b.is_empty() => {
-                        tracing::info!(generation = j.generation, "assignment replaced within the generation; applying it");
-                        let (r, at, revoked) = self.apply_bytes(c, &group, &j, &member_id, &b).await;
+                        tracing::info!(
+                            generation = j.generation,
+                            "assignment replaced within the generation; applying it"
+                        );
+                        let (r, at, revoked) =
+                            self.apply_bytes(c, &group, &j, &member_id, &b).await;
                         rejoin = r;
                         rejoin_at = at;
                         if revoked {
@@ -625,7 +679,10 @@ impl DistributedHerder {
         let assignment: Assignment = match serde_json::from_slice(bytes) {
             Ok(a) => a,
             Err(_) => {
-                tracing::warn!(generation = j.generation, "no assignment for this worker in this generation; rejoining");
+                tracing::warn!(
+                    generation = j.generation,
+                    "no assignment for this worker in this generation; rejoining"
+                );
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 return (true, None, false);
             }
@@ -636,7 +693,11 @@ impl DistributedHerder {
             "joined the cluster: {} connector(s), {} task(s) assigned{}",
             assignment.units.connectors.len(),
             assignment.units.tasks.len(),
-            if assignment.revoked { ", some revoked" } else { "" }
+            if assignment.revoked {
+                ", some revoked"
+            } else {
+                ""
+            }
         );
         self.leader_urls
             .lock()
@@ -667,14 +728,22 @@ impl DistributedHerder {
     /// frozen: its REST API does not answer within 3 s. Leaders this worker
     /// never heard of are not judged.
     async fn leader_is_dead(&self, leader: &str) -> bool {
-        let url = self.leader_urls.lock().unwrap_or_else(|p| p.into_inner()).get(leader).cloned();
+        let url = self
+            .leader_urls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(leader)
+            .cloned();
         let Some(url) = url else {
             return false;
         };
         if url == self.dc.url {
             return false;
         }
-        let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         // A frozen process still accepts TCP connections (the kernel does),
         // so ask for an answer, not a connection.
         let probe = async {
@@ -685,7 +754,10 @@ impl DistributedHerder {
             let n = s.read(&mut buf).await?;
             Ok::<bool, std::io::Error>(n > 0)
         };
-        !matches!(tokio::time::timeout(Duration::from_secs(3), probe).await, Ok(Ok(true)))
+        !matches!(
+            tokio::time::timeout(Duration::from_secs(3), probe).await,
+            Ok(Ok(true))
+        )
     }
 
     /// Recovers a group whose leader died without the coordinator clearing
@@ -697,7 +769,8 @@ impl DistributedHerder {
     async fn depose_dead_leader(&self, leader: &str) {
         tracing::warn!("the group's leader (member {leader}) is gone but still named leader by the coordinator; taking its place for one round to hand leadership on");
         let group = self.dc.group_id.clone();
-        let Ok(mut c) = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await else {
+        let Ok(mut c) = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await
+        else {
             return;
         };
         let meta = serde_json::to_vec(&MemberMeta {
@@ -709,13 +782,31 @@ impl DistributedHerder {
         .expect("metadata serialises");
         let session_ms = self.dc.session_timeout.as_millis() as i32;
         let rebalance_ms = self.dc.rebalance_timeout.as_millis() as i32;
-        let Ok(mut j) = c.join(&group, session_ms, rebalance_ms, leader, "connect", &[(PROTOCOL, &meta)]).await else {
+        let Ok(mut j) = c
+            .join(
+                &group,
+                session_ms,
+                rebalance_ms,
+                leader,
+                "connect",
+                &[(PROTOCOL, &meta)],
+            )
+            .await
+        else {
             return;
         };
         if j.leader == j.member_id {
             j.members.retain(|m| m.member_id != leader);
             let assignments = self.lead(&j).await;
-            let _ = c.sync(&group, j.generation, leader, &assignments, self.dc.session_timeout).await;
+            let _ = c
+                .sync(
+                    &group,
+                    j.generation,
+                    leader,
+                    &assignments,
+                    self.dc.session_timeout,
+                )
+                .await;
         }
         let _ = c.leave(&group, leader).await;
     }
@@ -729,14 +820,24 @@ impl DistributedHerder {
             if self.leaving.load(Ordering::SeqCst) {
                 return;
             }
-            let Some((member, generation)) = self.side_heartbeat.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+            let Some((member, generation)) = self
+                .side_heartbeat
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            else {
                 continue;
             };
             if conn.is_none() {
-                conn = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await.ok();
+                conn = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id)
+                    .await
+                    .ok();
             }
             if let Some(c) = conn.as_mut() {
-                if let Err(GroupError::Io(_)) = c.heartbeat(&group, generation, &member, self.dc.session_timeout).await {
+                if let Err(GroupError::Io(_)) = c
+                    .heartbeat(&group, generation, &member, self.dc.session_timeout)
+                    .await
+                {
                     conn = None;
                 }
             }
@@ -744,9 +845,16 @@ impl DistributedHerder {
     }
 
     /// Reacts to a failed group request.
-    async fn on_group_error(&self, e: &GroupError, member_id: &mut String, conn: &mut Option<GroupConnection>) {
+    async fn on_group_error(
+        &self,
+        e: &GroupError,
+        member_id: &mut String,
+        conn: &mut Option<GroupConnection>,
+    ) {
         match e.code() {
-            Some(code::UNKNOWN_MEMBER_ID) | Some(code::ILLEGAL_GENERATION) | Some(code::FENCED_INSTANCE_ID) => {
+            Some(code::UNKNOWN_MEMBER_ID)
+            | Some(code::ILLEGAL_GENERATION)
+            | Some(code::FENCED_INSTANCE_ID) => {
                 // The group moved on without this worker: its work may
                 // already run elsewhere, so stop it before rejoining.
                 tracing::warn!("the group coordinator no longer counts this worker in the current generation ({e}); stopping local work and rejoining");
@@ -760,7 +868,10 @@ impl DistributedHerder {
                 tracing::error!("group {} is used by clients of another kind (not Sluice workers); give this cluster its own group.id", self.dc.group_id);
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
-            Some(code::NOT_COORDINATOR) | Some(code::COORDINATOR_NOT_AVAILABLE) | Some(code::COORDINATOR_LOAD_IN_PROGRESS) | None => {
+            Some(code::NOT_COORDINATOR)
+            | Some(code::COORDINATOR_NOT_AVAILABLE)
+            | Some(code::COORDINATOR_LOAD_IN_PROGRESS)
+            | None => {
                 tracing::warn!("group coordinator: {e}; reconnecting");
                 *conn = None;
             }
@@ -790,7 +901,15 @@ impl DistributedHerder {
         tracing::debug!(
             generation = j.generation,
             "leading: members {:?}",
-            members.iter().map(|(id, m)| format!("{}={}#{}", m.worker_id, &id[id.len().saturating_sub(6)..], m.nonce)).collect::<Vec<_>>()
+            members
+                .iter()
+                .map(|(id, m)| format!(
+                    "{}={}#{}",
+                    m.worker_id,
+                    &id[id.len().saturating_sub(6)..],
+                    m.nonce
+                ))
+                .collect::<Vec<_>>()
         );
         let (mut connectors, mut tasks, offset) = {
             let c = self.cfg();
@@ -817,13 +936,17 @@ impl DistributedHerder {
                         connectors: st
                             .connectors
                             .iter()
-                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .filter(|(_, r)| {
+                                r.worker_id == meta.worker_id && r.state != State::Unassigned
+                            })
                             .map(|(n, _)| n.clone())
                             .collect(),
                         tasks: st
                             .tasks
                             .iter()
-                            .filter(|(_, r)| r.worker_id == meta.worker_id && r.state != State::Unassigned)
+                            .filter(|(_, r)| {
+                                r.worker_id == meta.worker_id && r.state != State::Unassigned
+                            })
                             .map(|(t, _)| t.clone())
                             .collect(),
                     }
@@ -842,8 +965,18 @@ impl DistributedHerder {
                 }
             }
             drop(st);
-            let before: BTreeMap<String, Units> = members.iter().map(|(id, m)| (id.clone(), m.held.clone())).collect();
-            let r = assign::assign(&members, &connectors, &tasks, self.dc.rebalance_delay, Instant::now(), &mut mem);
+            let before: BTreeMap<String, Units> = members
+                .iter()
+                .map(|(id, m)| (id.clone(), m.held.clone()))
+                .collect();
+            let r = assign::assign(
+                &members,
+                &connectors,
+                &tasks,
+                self.dc.rebalance_delay,
+                Instant::now(),
+                &mut mem,
+            );
             mem.generation = Some(j.generation);
             mem.revoked = limbo;
             for (id, meta) in &members {
@@ -853,10 +986,23 @@ impl DistributedHerder {
                 }
                 let had = &before[id];
                 let gone = Units {
-                    connectors: had.connectors.iter().filter(|c| !share.units.connectors.contains(c)).cloned().collect(),
-                    tasks: had.tasks.iter().filter(|t| !share.units.tasks.contains(t)).cloned().collect(),
+                    connectors: had
+                        .connectors
+                        .iter()
+                        .filter(|c| !share.units.connectors.contains(c))
+                        .cloned()
+                        .collect(),
+                    tasks: had
+                        .tasks
+                        .iter()
+                        .filter(|t| !share.units.tasks.contains(t))
+                        .cloned()
+                        .collect(),
                 };
-                let entry = mem.revoked.entry(id.clone()).or_insert((Units::default(), meta.nonce));
+                let entry = mem
+                    .revoked
+                    .entry(id.clone())
+                    .or_insert((Units::default(), meta.nonce));
                 entry.0.connectors.extend(gone.connectors);
                 entry.0.tasks.extend(gone.tasks);
                 entry.1 = meta.nonce;
@@ -874,7 +1020,11 @@ impl DistributedHerder {
                     config_offset: offset,
                     units: share.units,
                     revoked: share.revoked,
-                    rejoin_after_ms: if id == j.leader { next.map(|d| d.as_millis() as u64 + 1) } else { None },
+                    rejoin_after_ms: if id == j.leader {
+                        next.map(|d| d.as_millis() as u64 + 1)
+                    } else {
+                        None
+                    },
                 };
                 (id, serde_json::to_vec(&a).expect("assignment serialises"))
             })
@@ -895,9 +1045,19 @@ impl DistributedHerder {
         let mut local = self.local.lock().await;
         let want_c: BTreeSet<String> = a.units.connectors.iter().cloned().collect();
         let want_t: BTreeSet<TaskKey> = a.units.tasks.iter().cloned().collect();
-        let stop_t: Vec<TaskKey> = local.tasks.keys().filter(|t| !want_t.contains(*t)).cloned().collect();
+        let stop_t: Vec<TaskKey> = local
+            .tasks
+            .keys()
+            .filter(|t| !want_t.contains(*t))
+            .cloned()
+            .collect();
         self.stop_tasks(&mut local, &stop_t, true).await;
-        let stop_c: Vec<String> = local.connectors.keys().filter(|c| !want_c.contains(*c)).cloned().collect();
+        let stop_c: Vec<String> = local
+            .connectors
+            .keys()
+            .filter(|c| !want_c.contains(*c))
+            .cloned()
+            .collect();
         for name in stop_c {
             self.stop_connector(&mut local, &name, true).await;
         }
@@ -906,12 +1066,18 @@ impl DistributedHerder {
                 self.start_connector(&mut local, name).await;
             }
         }
-        let start_t: Vec<TaskKey> = want_t.iter().filter(|t| !local.tasks.contains_key(*t)).cloned().collect();
+        let start_t: Vec<TaskKey> = want_t
+            .iter()
+            .filter(|t| !local.tasks.contains_key(*t))
+            .cloned()
+            .collect();
         if !start_t.is_empty() {
             // Resume from what the previous owner committed.
             if let Some(log) = self.offsets.log() {
                 if let Err(e) = log.read_to_end(Duration::from_secs(30)).await {
-                    tracing::warn!("cannot read the offset topic to its end before starting tasks: {e}");
+                    tracing::warn!(
+                        "cannot read the offset topic to its end before starting tasks: {e}"
+                    );
                 }
             }
         }
@@ -919,7 +1085,11 @@ impl DistributedHerder {
             self.start_task(&mut local, &t);
         }
         let c = self.cfg().clone();
-        local.known = c.connectors.keys().map(|n| (n.clone(), c.task_count(n))).collect();
+        local.known = c
+            .connectors
+            .keys()
+            .map(|n| (n.clone(), c.task_count(n)))
+            .collect();
     }
 
     /// Stops every local connector and task (shutdown, or membership lost).
@@ -939,7 +1109,11 @@ impl DistributedHerder {
         let (config, target, committed) = {
             let c = self.cfg();
             match c.connectors.get(name) {
-                Some(p) => (p.clone(), c.target(name), c.tasks.get(name).cloned().unwrap_or_default()),
+                Some(p) => (
+                    p.clone(),
+                    c.target(name),
+                    c.tasks.get(name).cloned().unwrap_or_default(),
+                ),
                 None => return,
             }
         };
@@ -961,7 +1135,11 @@ impl DistributedHerder {
             match start_instance(registry, &config, kind) {
                 Ok((inst, t)) => {
                     lc.instance = Some(inst);
-                    lc.state = if target == TargetState::Paused { State::Paused } else { State::Running };
+                    lc.state = if target == TargetState::Paused {
+                        State::Paused
+                    } else {
+                        State::Running
+                    };
                     tasks = Some(t);
                 }
                 Err(e) => {
@@ -986,8 +1164,11 @@ impl DistributedHerder {
             self.write_config(&format!("task-{name}-{i}"), Some(state::connector_value(t)))
                 .await?;
         }
-        self.write_config(&format!("commit-{name}"), Some(state::commit_value(tasks.len())))
-            .await
+        self.write_config(
+            &format!("commit-{name}"),
+            Some(state::commit_value(tasks.len())),
+        )
+        .await
     }
 
     async fn stop_connector(&self, local: &mut Local, name: &str, write_status: bool) {
@@ -1004,13 +1185,17 @@ impl DistributedHerder {
     fn start_task(&self, local: &mut Local, t: &TaskKey) {
         let (conn_cfg, task_cfg, target) = {
             let c = self.cfg();
-            let Some(conn_cfg) = c.connectors.get(&t.0).cloned() else { return };
-            let Some(task_cfg) = c.tasks.get(&t.0).and_then(|l| l.get(t.1 as usize)).cloned() else {
+            let Some(conn_cfg) = c.connectors.get(&t.0).cloned() else {
+                return;
+            };
+            let Some(task_cfg) = c.tasks.get(&t.0).and_then(|l| l.get(t.1 as usize)).cloned()
+            else {
                 return;
             };
             (conn_cfg, task_cfg, c.target(&t.0))
         };
-        let is_source = connector_kind(&self.worker.env.registry, &conn_cfg) == ConnectorType::Source;
+        let is_source =
+            connector_kind(&self.worker.env.registry, &conn_cfg) == ConnectorType::Source;
         self.worker.start_task(
             TaskSpec {
                 connector: t.0.clone(),
@@ -1094,13 +1279,23 @@ impl DistributedHerder {
                 }
             }
             ConfigEvent::Removed(name) => {
-                let tasks: Vec<TaskKey> = local.tasks.keys().filter(|t| t.0 == name).cloned().collect();
+                let tasks: Vec<TaskKey> = local
+                    .tasks
+                    .keys()
+                    .filter(|t| t.0 == name)
+                    .cloned()
+                    .collect();
                 self.stop_tasks(&mut local, &tasks, false).await;
                 let owned = local.connectors.contains_key(&name);
                 self.stop_connector(&mut local, &name, false).await;
                 if owned && self.lease.valid() {
                     // The owner clears the deleted connector's statuses.
-                    let n = local.known.get(&name).copied().unwrap_or(0).max(tasks.len());
+                    let n = local
+                        .known
+                        .get(&name)
+                        .copied()
+                        .unwrap_or(0)
+                        .max(tasks.len());
                     let mut keys = vec![status_key_connector(&name)];
                     keys.extend((0..n as u32).map(|i| status_key_task(&name, i)));
                     for k in keys {
@@ -1114,10 +1309,18 @@ impl DistributedHerder {
             }
             ConfigEvent::Tasks(name) => {
                 let committed = self.cfg().tasks.get(&name).cloned().unwrap_or_default();
-                let mine: Vec<TaskKey> = local.tasks.keys().filter(|t| t.0 == name).cloned().collect();
+                let mine: Vec<TaskKey> = local
+                    .tasks
+                    .keys()
+                    .filter(|t| t.0 == name)
+                    .cloned()
+                    .collect();
                 for t in mine {
                     match committed.get(t.1 as usize) {
-                        None => self.stop_tasks(&mut local, std::slice::from_ref(&t), true).await,
+                        None => {
+                            self.stop_tasks(&mut local, std::slice::from_ref(&t), true)
+                                .await
+                        }
                         Some(cfg) if local.tasks.get(&t) != Some(cfg) => {
                             self.restart_task_locally(&mut local, &t).await;
                         }
@@ -1131,7 +1334,10 @@ impl DistributedHerder {
             }
             ConfigEvent::Target(name) => {
                 let target = self.cfg().target(&name);
-                let stopped_before = local.connectors.get(&name).map(|c| c.state == State::Stopped);
+                let stopped_before = local
+                    .connectors
+                    .get(&name)
+                    .map(|c| c.state == State::Stopped);
                 match (target, stopped_before) {
                     (TargetState::Stopped, Some(false)) => {
                         if let Some(lc) = local.connectors.get_mut(&name) {
@@ -1154,13 +1360,22 @@ impl DistributedHerder {
                     (s, Some(false)) => {
                         if let Some(lc) = local.connectors.get_mut(&name) {
                             if lc.state != State::Failed {
-                                lc.state = if s == TargetState::Paused { State::Paused } else { State::Running };
+                                lc.state = if s == TargetState::Paused {
+                                    State::Paused
+                                } else {
+                                    State::Running
+                                };
                             }
                         }
                     }
                     _ => {}
                 }
-                let mine: Vec<TaskKey> = local.tasks.keys().filter(|t| t.0 == name).cloned().collect();
+                let mine: Vec<TaskKey> = local
+                    .tasks
+                    .keys()
+                    .filter(|t| t.0 == name)
+                    .cloned()
+                    .collect();
                 if target == TargetState::Stopped {
                     self.stop_tasks(&mut local, &mine, false).await;
                 } else {
@@ -1169,8 +1384,15 @@ impl DistributedHerder {
                     }
                 }
             }
-            ConfigEvent::RestartConnector { name, include_tasks, only_failed } => {
-                let failed = local.connectors.get(&name).map(|c| c.state == State::Failed);
+            ConfigEvent::RestartConnector {
+                name,
+                include_tasks,
+                only_failed,
+            } => {
+                let failed = local
+                    .connectors
+                    .get(&name)
+                    .map(|c| c.state == State::Failed);
                 if let Some(f) = failed {
                     if !only_failed || f {
                         tracing::info!(connector = %name, "restarting connector");
@@ -1179,7 +1401,12 @@ impl DistributedHerder {
                     }
                 }
                 if include_tasks {
-                    let mine: Vec<TaskKey> = local.tasks.keys().filter(|t| t.0 == name).cloned().collect();
+                    let mine: Vec<TaskKey> = local
+                        .tasks
+                        .keys()
+                        .filter(|t| t.0 == name)
+                        .cloned()
+                        .collect();
                     for t in mine {
                         let is_failed = self
                             .worker
@@ -1253,7 +1480,9 @@ impl DistributedHerder {
             let same = local
                 .published
                 .get(&key)
-                .map(|p| p.state == rec.state && p.trace == rec.trace && p.worker_id == rec.worker_id)
+                .map(|p| {
+                    p.state == rec.state && p.trace == rec.trace && p.worker_id == rec.worker_id
+                })
                 .unwrap_or(false);
             if same {
                 continue;
@@ -1281,7 +1510,10 @@ impl DistributedHerder {
             if !failed {
                 r.failed_seen = None;
                 // A task that ran long enough starts over from the initial backoff.
-                if r.last_restart.map(|l| now.duration_since(l) > self.dc.restart_max).unwrap_or(false) {
+                if r.last_restart
+                    .map(|l| now.duration_since(l) > self.dc.restart_max)
+                    .unwrap_or(false)
+                {
                     r.attempts = 0;
                 }
                 continue;
@@ -1356,7 +1588,7 @@ impl DistributedHerder {
                     worker_id: self.dc.worker_id.clone(),
                     trace: s.trace,
                     progress: s.progress,
-                starts: Some(s.starts),
+                    starts: Some(s.starts),
                 };
             }
         }
@@ -1396,7 +1628,10 @@ impl DistributedHerder {
     /// Task starts on this worker (for tests and operations: a task that
     /// kept running through a rebalance was not started again).
     pub fn task_starts(&self, name: &str, task: u32) -> u64 {
-        self.worker.task_status(name, task).map(|s| s.starts).unwrap_or(0)
+        self.worker
+            .task_status(name, task)
+            .map(|s| s.starts)
+            .unwrap_or(0)
     }
 }
 
@@ -1430,7 +1665,12 @@ impl Herder for DistributedHerder {
             Ok(ConnectorInfo {
                 kind: self.kind_of(&config),
                 config,
-                tasks: (0..n).map(|task| TaskId { connector: name.clone(), task }).collect(),
+                tasks: (0..n)
+                    .map(|task| TaskId {
+                        connector: name.clone(),
+                        task,
+                    })
+                    .collect(),
                 name,
             })
         })
@@ -1449,16 +1689,24 @@ impl Herder for DistributedHerder {
             self.read_configs().await?;
             let exists = self.cfg().connectors.contains_key(&name);
             if exists && !allow_replace {
-                return Err(HerderError::Conflict(format!("Connector {name} already exists")));
+                return Err(HerderError::Conflict(format!(
+                    "Connector {name} already exists"
+                )));
             }
             if !exists {
                 if let Some(s) = initial_state {
-                    self.write_config(&format!("target-state-{name}"), Some(state::target_value(s)))
-                        .await?;
+                    self.write_config(
+                        &format!("target-state-{name}"),
+                        Some(state::target_value(s)),
+                    )
+                    .await?;
                 }
             }
-            self.write_config(&format!("connector-{name}"), Some(state::connector_value(&config)))
-                .await?;
+            self.write_config(
+                &format!("connector-{name}"),
+                Some(state::connector_value(&config)),
+            )
+            .await?;
             self.read_configs().await?;
             tracing::info!(connector = %name, "connector {}", if exists { "reconfigured" } else { "created" });
             let n = self.cfg().task_count(&name) as u32;
@@ -1467,7 +1715,12 @@ impl Herder for DistributedHerder {
                 ConnectorInfo {
                     kind: self.kind_of(&config),
                     config,
-                    tasks: (0..n).map(|task| TaskId { connector: name.clone(), task }).collect(),
+                    tasks: (0..n)
+                        .map(|task| TaskId {
+                            connector: name.clone(),
+                            task,
+                        })
+                        .collect(),
                     name,
                 },
             ))
@@ -1479,8 +1732,10 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.read_configs().await?;
             self.existing(&name)?;
-            self.write_config(&format!("connector-{name}"), None).await?;
-            self.write_config(&format!("target-state-{name}"), None).await?;
+            self.write_config(&format!("connector-{name}"), None)
+                .await?;
+            self.write_config(&format!("target-state-{name}"), None)
+                .await?;
             self.read_configs().await
         })
     }
@@ -1505,7 +1760,9 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.existing(&name)?;
             if task as usize >= self.cfg().task_count(&name) {
-                return Err(HerderError::NotFound(format!("Task {name}-{task} not found")));
+                return Err(HerderError::NotFound(format!(
+                    "Task {name}-{task} not found"
+                )));
             }
             let local = self.local.lock().await;
             Ok(self.task_state(&local, &name, task))
@@ -1521,7 +1778,10 @@ impl Herder for DistributedHerder {
                 .into_iter()
                 .enumerate()
                 .map(|(i, config)| TaskInfo {
-                    id: TaskId { connector: name.clone(), task: i as u32 },
+                    id: TaskId {
+                        connector: name.clone(),
+                        task: i as u32,
+                    },
                     config,
                 })
                 .collect())
@@ -1538,8 +1798,11 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.existing(&name)?;
             let value = json!({"include-tasks": include_tasks, "only-failed": only_failed});
-            self.write_config(&format!("restart-connector-{name}"), Some(value.to_string().into_bytes()))
-                .await?;
+            self.write_config(
+                &format!("restart-connector-{name}"),
+                Some(value.to_string().into_bytes()),
+            )
+            .await?;
             self.read_configs().await?;
             if !include_tasks && !only_failed {
                 return Ok(None);
@@ -1553,7 +1816,9 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.existing(&name)?;
             if task as usize >= self.cfg().task_count(&name) {
-                return Err(HerderError::NotFound(format!("Task {name}-{task} not found")));
+                return Err(HerderError::NotFound(format!(
+                    "Task {name}-{task} not found"
+                )));
             }
             self.write_config(&format!("restart-task-{name}-{task}"), Some(b"{}".to_vec()))
                 .await?;
@@ -1565,8 +1830,11 @@ impl Herder for DistributedHerder {
         let name = name.to_string();
         Box::pin(async move {
             self.existing(&name)?;
-            self.write_config(&format!("target-state-{name}"), Some(state::target_value(state)))
-                .await?;
+            self.write_config(
+                &format!("target-state-{name}"),
+                Some(state::target_value(state)),
+            )
+            .await?;
             self.read_configs().await
         })
     }
@@ -1582,7 +1850,10 @@ impl Herder for DistributedHerder {
                     }
                     Ok(crate::store::OffsetStore::all(self.offsets.as_ref(), &name)
                         .into_iter()
-                        .map(|(partition, offset)| ConnectorOffset { partition, offset: Some(offset) })
+                        .map(|(partition, offset)| ConnectorOffset {
+                            partition,
+                            offset: Some(offset),
+                        })
                         .collect())
                 }
                 _ => crate::sink_offsets::read(&self.worker.env.worker, &name, &config).await,
@@ -1659,9 +1930,15 @@ impl Herder for DistributedHerder {
         let plugin = plugin.to_string();
         Box::pin(async move {
             let mut config = config;
-            config.entry("connector.class".into()).or_insert_with(|| plugin.clone());
-            let v = crate::connector_config::validate(&self.worker.env.registry, &self.worker.env.worker, &config)
-                .map_err(HerderError::BadRequest)?;
+            config
+                .entry("connector.class".into())
+                .or_insert_with(|| plugin.clone());
+            let v = crate::connector_config::validate(
+                &self.worker.env.registry,
+                &self.worker.env.worker,
+                &config,
+            )
+            .map_err(HerderError::BadRequest)?;
             Ok(v.body)
         })
     }

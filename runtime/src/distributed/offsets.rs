@@ -75,7 +75,9 @@ impl TopicOffsetStore {
             .ok_or_else(|| StoreError::Topic("the offset topic is not open yet".into()))?;
         for (partition, offset) in &entries {
             let key = offset_key(connector, partition);
-            let value = offset.as_ref().map(|o| serde_json::to_vec(o).expect("JSON maps serialise"));
+            let value = offset
+                .as_ref()
+                .map(|o| serde_json::to_vec(o).expect("JSON maps serialise"));
             log.send(&key, value.as_deref())
                 .await
                 .map_err(|e| StoreError::Topic(format!("cannot commit source offsets: {e}")))?;
@@ -99,7 +101,8 @@ impl TopicOffsetStore {
 impl OffsetStore for TopicOffsetStore {
     fn get(&self, connector: &str, partition: &JsonMap) -> Option<JsonMap> {
         let e = self.entries.lock().ok()?;
-        e.get(&offset_key(connector, partition)).map(|(_, _, o)| o.clone())
+        e.get(&offset_key(connector, partition))
+            .map(|(_, _, o)| o.clone())
     }
 
     fn all(&self, connector: &str) -> Vec<(JsonMap, JsonMap)> {
@@ -111,7 +114,11 @@ impl OffsetStore for TopicOffsetStore {
     }
 
     /// Called from a blocking thread (the source loop's commit).
-    fn put(&self, connector: &str, entries: Vec<(JsonMap, Option<JsonMap>)>) -> Result<(), StoreError> {
+    fn put(
+        &self,
+        connector: &str,
+        entries: Vec<(JsonMap, Option<JsonMap>)>,
+    ) -> Result<(), StoreError> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::Topic("offset commit outside the worker's runtime".into()))?;
         handle.block_on(self.write(connector, entries, true))

@@ -142,8 +142,14 @@ impl ClusterConfig {
             let v = value.unwrap_or(Json::Null);
             return Some(ConfigEvent::RestartConnector {
                 name: name.to_string(),
-                include_tasks: v.get("include-tasks").and_then(Json::as_bool).unwrap_or(false),
-                only_failed: v.get("only-failed").and_then(Json::as_bool).unwrap_or(false),
+                include_tasks: v
+                    .get("include-tasks")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false),
+                only_failed: v
+                    .get("only-failed")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false),
             });
         }
         if let Some(rest) = key.strip_prefix("restart-task-") {
@@ -154,7 +160,10 @@ impl ClusterConfig {
     }
 
     pub fn target(&self, name: &str) -> TargetState {
-        self.targets.get(name).copied().unwrap_or(TargetState::Running)
+        self.targets
+            .get(name)
+            .copied()
+            .unwrap_or(TargetState::Running)
     }
 
     pub fn task_count(&self, name: &str) -> usize {
@@ -180,7 +189,9 @@ pub fn target_value(state: TargetState) -> Vec<u8> {
         TargetState::Paused => "PAUSED",
         TargetState::Running => "STARTED",
     };
-    json!({ "state": v1, "state.v2": v2 }).to_string().into_bytes()
+    json!({ "state": v1, "state.v2": v2 })
+        .to_string()
+        .into_bytes()
 }
 
 pub fn commit_value(n: usize) -> Vec<u8> {
@@ -213,7 +224,11 @@ impl StatusRecord {
         Some(StatusRecord {
             state: serde_json::from_value(v.get("state")?.clone()).ok()?,
             trace: v.get("trace").and_then(Json::as_str).map(str::to_string),
-            worker_id: v.get("worker_id").and_then(Json::as_str).unwrap_or("").to_string(),
+            worker_id: v
+                .get("worker_id")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
             generation: v.get("generation").and_then(Json::as_i64).unwrap_or(0) as i32,
         })
     }
@@ -286,7 +301,9 @@ mod tests {
     use super::*;
 
     fn props(kv: &[(&str, &str)]) -> Props {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -297,20 +314,35 @@ mod tests {
             c.apply(0, "connector-a-b", Some(&connector_value(&p))),
             Some(ConfigEvent::Connector("a-b".into()))
         );
-        c.apply(1, "task-a-b-0", Some(&connector_value(&props(&[("t", "0")]))));
+        c.apply(
+            1,
+            "task-a-b-0",
+            Some(&connector_value(&props(&[("t", "0")]))),
+        );
         assert_eq!(c.task_count("a-b"), 0, "staged tasks are not current");
         // A commit naming more tasks than were written is ignored.
         assert_eq!(c.apply(2, "commit-a-b", Some(&commit_value(2))), None);
-        c.apply(3, "task-a-b-1", Some(&connector_value(&props(&[("t", "1")]))));
+        c.apply(
+            3,
+            "task-a-b-1",
+            Some(&connector_value(&props(&[("t", "1")]))),
+        );
         assert_eq!(
             c.apply(4, "commit-a-b", Some(&commit_value(2))),
             Some(ConfigEvent::Tasks("a-b".into()))
         );
         assert_eq!(c.task_count("a-b"), 2);
         assert_eq!(c.tasks["a-b"][1]["t"], "1");
-        c.apply(5, "target-state-a-b", Some(&target_value(TargetState::Stopped)));
+        c.apply(
+            5,
+            "target-state-a-b",
+            Some(&target_value(TargetState::Stopped)),
+        );
         assert_eq!(c.target("a-b"), TargetState::Stopped);
-        assert_eq!(c.apply(6, "connector-a-b", None), Some(ConfigEvent::Removed("a-b".into())));
+        assert_eq!(
+            c.apply(6, "connector-a-b", None),
+            Some(ConfigEvent::Removed("a-b".into()))
+        );
         assert!(c.connectors.is_empty() && c.tasks.is_empty());
         assert_eq!(c.target("a-b"), TargetState::Running);
         assert_eq!(c.offset, 6);
@@ -320,22 +352,39 @@ mod tests {
     fn reads_kafka_connect_records() {
         let mut c = ClusterConfig::default();
         // As Kafka Connect writes them (v1-only target state, non-string property values).
-        c.apply(0, "connector-x", Some(br#"{"properties":{"tasks.max":"1","name":"x"}}"#));
+        c.apply(
+            0,
+            "connector-x",
+            Some(br#"{"properties":{"tasks.max":"1","name":"x"}}"#),
+        );
         c.apply(1, "target-state-x", Some(br#"{"state":"PAUSED"}"#));
         assert_eq!(c.target("x"), TargetState::Paused);
         assert_eq!(
-            c.apply(2, "restart-connector-x", Some(br#"{"include-tasks":true,"only-failed":false}"#)),
-            Some(ConfigEvent::RestartConnector { name: "x".into(), include_tasks: true, only_failed: false })
+            c.apply(
+                2,
+                "restart-connector-x",
+                Some(br#"{"include-tasks":true,"only-failed":false}"#)
+            ),
+            Some(ConfigEvent::RestartConnector {
+                name: "x".into(),
+                include_tasks: true,
+                only_failed: false
+            })
         );
         let mut s = ClusterStatus::default();
-        let rec = StatusRecord { state: State::Running, trace: None, worker_id: "h:1".into(), generation: 3 };
+        let rec = StatusRecord {
+            state: State::Running,
+            trace: None,
+            worker_id: "h:1".into(),
+            generation: 3,
+        };
         s.apply("status-task-x-y-2", Some(&rec.to_bytes()));
         assert_eq!(s.tasks[&("x-y".to_string(), 2)], rec);
-        s.apply("topic-orders-connector-x-y", Some(&topic_status_value("orders", "x-y", 1)));
-        assert_eq!(s.topics["x-y"], vec!["orders".to_string()]);
-        assert_eq!(
-            parse_offset_key(br#"["x",{"server":"a"}]"#).unwrap().0,
-            "x"
+        s.apply(
+            "topic-orders-connector-x-y",
+            Some(&topic_status_value("orders", "x-y", 1)),
         );
+        assert_eq!(s.topics["x-y"], vec!["orders".to_string()]);
+        assert_eq!(parse_offset_key(br#"["x",{"server":"a"}]"#).unwrap().0, "x");
     }
 }

@@ -82,9 +82,17 @@ pub struct GroupConnection {
 impl GroupConnection {
     /// Finds the coordinator of `group` through any of `bootstrap` and
     /// connects to it.
-    pub async fn connect(bootstrap: &str, group: &str, client_id: &str) -> Result<Self, GroupError> {
+    pub async fn connect(
+        bootstrap: &str,
+        group: &str,
+        client_id: &str,
+    ) -> Result<Self, GroupError> {
         let mut last = GroupError::Io(format!("no bootstrap server in {bootstrap:?}"));
-        for server in bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for server in bootstrap
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             match Self::open(server, client_id).await {
                 Ok(mut c) => match c.find_coordinator(group).await {
                     Ok((host, port)) => {
@@ -410,6 +418,9 @@ mod tests {
         assert_eq!(r.string().unwrap(), "grp");
         assert_eq!(r.nullable_string().unwrap(), None);
         assert_eq!(r.bytes().unwrap(), vec![0, 1]);
-        assert!(r.i16().is_err(), "reading past the end is an error, not a panic");
+        assert!(
+            r.i16().is_err(),
+            "reading past the end is an error, not a panic"
+        );
     }
 }

@@ -90,18 +90,26 @@ impl KafkaLog {
                 loop {
                     match c.fetch_metadata(Some(&t), Duration::from_secs(5)) {
                         Ok(md) => {
-                            let n = md.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+                            let n = md
+                                .topics()
+                                .first()
+                                .map(|t| t.partitions().len())
+                                .unwrap_or(0);
                             if n > 0 {
                                 return Ok(n as i32);
                             }
                         }
                         Err(e) if Instant::now() >= deadline => {
-                            return Err(KafkaError::Retriable(format!("cannot read the metadata of {t}: {e}")))
+                            return Err(KafkaError::Retriable(format!(
+                                "cannot read the metadata of {t}: {e}"
+                            )))
                         }
                         Err(_) => {}
                     }
                     if Instant::now() >= deadline {
-                        return Err(KafkaError::Retriable(format!("topic {t} has no partitions")));
+                        return Err(KafkaError::Retriable(format!(
+                            "topic {t} has no partitions"
+                        )));
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }
@@ -181,7 +189,12 @@ impl KafkaLog {
     }
 
     /// Writes one record to a chosen partition and waits for the ack.
-    pub async fn send_to(&self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), KafkaError> {
+    pub async fn send_to(
+        &self,
+        partition: i32,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), KafkaError> {
         let mut rec: FutureRecord<'_, [u8], [u8]> =
             FutureRecord::to(&self.topic).key(key).partition(partition);
         if let Some(v) = value {
@@ -204,7 +217,9 @@ impl KafkaLog {
                 .map(|p| {
                     c.fetch_watermarks(&topic, p, Duration::from_secs(10))
                         .map(|(_, high)| high)
-                        .map_err(|e| KafkaError::Retriable(format!("cannot read the end of {topic}: {e}")))
+                        .map_err(|e| {
+                            KafkaError::Retriable(format!("cannot read the end of {topic}: {e}"))
+                        })
                 })
                 .collect::<Result<Vec<i64>, KafkaError>>()
         })
