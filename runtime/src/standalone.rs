@@ -300,6 +300,21 @@ pub fn start_instance(
     Ok((inst, tasks.into_iter().take(max_tasks).collect()))
 }
 
+/// `PUT /connector-plugins/{plugin}/config/validate`: Kafka Connect's
+/// validation response for `config` (the plugin fills in `connector.class`).
+pub fn validate_plugin_config(
+    worker: &Worker,
+    plugin: &str,
+    mut config: Props,
+) -> HerderResult<serde_json::Value> {
+    config
+        .entry("connector.class".into())
+        .or_insert_with(|| plugin.to_string());
+    let v = connector_config::validate(&worker.env.registry, &worker.env.worker, &config)
+        .map_err(HerderError::BadRequest)?;
+    Ok(v.body)
+}
+
 /// Checks a connector config before it is accepted (name, class, every
 /// key's value) and warns about keys that have no effect.
 pub fn check_connector_config(worker: &Worker, name: &str, config: &mut Props) -> HerderResult<()> {
@@ -705,19 +720,7 @@ impl Herder for StandaloneHerder {
         config: Props,
     ) -> BoxFuture<'_, HerderResult<serde_json::Value>> {
         let plugin = plugin.to_string();
-        Box::pin(async move {
-            let mut config = config;
-            config
-                .entry("connector.class".into())
-                .or_insert_with(|| plugin.clone());
-            let v = connector_config::validate(
-                &self.worker.env.registry,
-                &self.worker.env.worker,
-                &config,
-            )
-            .map_err(HerderError::BadRequest)?;
-            Ok(v.body)
-        })
+        Box::pin(async move { validate_plugin_config(&self.worker, &plugin, config) })
     }
 
     fn plugins(&self, connectors_only: bool) -> Vec<serde_json::Value> {

@@ -38,7 +38,8 @@ use crate::kafka::log::KafkaLog;
 use crate::kafka::TopicAdmin;
 use crate::plugin::{BoxFuture, Props};
 use crate::standalone::{
-    check_connector_config, connector_kind, connector_kind_error, start_instance, Instance,
+    check_connector_config, connector_kind, connector_kind_error, start_instance,
+    validate_plugin_config, Instance,
 };
 use crate::worker::config::WorkerConfig;
 use crate::worker::{Lease, TaskEnv, TaskSpec, Worker, LEASE_LOST};
@@ -1928,19 +1929,7 @@ impl Herder for DistributedHerder {
         config: Props,
     ) -> BoxFuture<'_, HerderResult<serde_json::Value>> {
         let plugin = plugin.to_string();
-        Box::pin(async move {
-            let mut config = config;
-            config
-                .entry("connector.class".into())
-                .or_insert_with(|| plugin.clone());
-            let v = crate::connector_config::validate(
-                &self.worker.env.registry,
-                &self.worker.env.worker,
-                &config,
-            )
-            .map_err(HerderError::BadRequest)?;
-            Ok(v.body)
-        })
+        Box::pin(async move { validate_plugin_config(&self.worker, &plugin, config) })
     }
 
     fn plugins(&self, connectors_only: bool) -> Vec<serde_json::Value> {
