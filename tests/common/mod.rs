@@ -88,6 +88,8 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("test failed: its files are kept in {}", self.0.display());
+        } else if std::env::var_os("SLUICE_KEEP_TEST_FILES").is_some() {
+            eprintln!("SLUICE_KEEP_TEST_FILES: files kept in {}", self.0.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.0);
         }

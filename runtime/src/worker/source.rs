@@ -166,6 +166,10 @@ impl Loop<'_> {
                 let seq = self
                     .submitted
                     .submit(&rec.source_partition, rec.source_offset.clone());
+                if rec.is_offset_only() {
+                    self.submitted.ack(seq);
+                    continue;
+                }
                 let applied = if self.policy.retries() {
                     // A retry needs the record again: one copy per record,
                     // paid only when errors.retry.timeout is set.
