@@ -116,7 +116,8 @@ pub struct Share {
     pub revoked: bool,
 }
 
-/// Places `connectors` and `tasks` on `members` (id, metadata), sorted by id.
+/// Places `connectors` and `tasks` on `members` (id, metadata). Ties between
+/// equally loaded members go to the one listed first.
 /// Returns each member's share and, when work is held back, how long until
 /// the next round should run.
 pub fn assign(
