@@ -86,6 +86,10 @@ pub enum StreamError {
     PositionLost(String),
     #[error("{0}")]
     Task(TaskError),
+    /// A reply over the driver's maximum message size (read again one
+    /// event per batch).
+    #[error("{0}")]
+    ReplyTooLarge(String),
 }
 
 /// The server's error code, if the error came from a command.
@@ -223,8 +227,40 @@ pub async fn open(
             watch!(client.database(db).collection::<Document>(coll))
         }
     };
-    r.map(|s| s.with_type::<Document>())
-        .map_err(|e| classify(e, "opening the change stream", cfg))
+    r.map(|s| s.with_type::<Document>()).map_err(|e| {
+        if reply_too_large(&e) {
+            StreamError::ReplyTooLarge(format!("opening the change stream: {e}"))
+        } else {
+            classify(e, "opening the change stream", cfg)
+        }
+    })
+}
+
+/// Opens the stream for reading: max.batch.size events per batch, or one
+/// when `one_by_one` (set here when a whole batch is over the driver's
+/// maximum message size); one event over it fails the task.
+async fn open_reading(
+    client: &Client,
+    cfg: &MongoConfig,
+    from: &StartAt,
+    one_by_one: &mut bool,
+) -> Result<ChangeStream<Document>, StreamError> {
+    if !*one_by_one {
+        match open(client, cfg, from, None).await {
+            Err(StreamError::ReplyTooLarge(m)) => {
+                tracing::info!(server = %cfg.topic_prefix, "{m}; reading one event per batch until the stream is idle");
+                *one_by_one = true;
+            }
+            r => return r,
+        }
+    }
+    open(client, cfg, from, Some(1)).await.map_err(|e| match e {
+        StreamError::ReplyTooLarge(m) => oversize_error(
+            cfg,
+            &format!("one event alone is over the driver's maximum message size: {m}"),
+        ),
+        e => e,
+    })
 }
 
 fn ts(d: &Document, k: &str) -> Timestamp {
@@ -327,10 +363,10 @@ pub async fn stream(
         initsync: false,
         ..from
     };
-    let mut cs = open(client, cfg, &StartAt::of(&last), None).await?;
     // One event per batch after a reply over the driver's maximum size,
     // until the stream is idle again.
     let mut one_by_one = false;
+    let mut cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
     let mut fragments = Fragments::default();
     tracing::info!(server = %cfg.topic_prefix, "streaming changes from sec={} ord={}", last.sec, last.ord);
     let heartbeat =
@@ -358,7 +394,7 @@ pub async fn stream(
                     // after the invalidate so a re-created one is captured.
                     flush(&mut batch, tx).await?;
                     let from = token.map_or(StartAt::Now, StartAt::After);
-                    cs = open(client, cfg, &from, None).await?;
+                    cs = open_reading(client, cfg, &from, &mut one_by_one).await?;
                     continue;
                 }
                 let Some(ev) = decode(&doc) else { continue };
@@ -395,7 +431,7 @@ pub async fn stream(
                 }
                 if one_by_one && !fragments.pending() {
                     one_by_one = false;
-                    cs = open(client, cfg, &StartAt::of(&last), None).await?;
+                    cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
                     continue;
                 }
                 if let Some(every) = heartbeat {
@@ -417,7 +453,7 @@ pub async fn stream(
                 flush(&mut batch, tx).await?;
                 one_by_one = true;
                 fragments = Fragments::default();
-                cs = open(client, cfg, &StartAt::of(&last), Some(1)).await?;
+                cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
             }
             Err(e) if reply_too_large(&e) => {
                 flush(&mut batch, tx).await?;

@@ -189,7 +189,7 @@ async fn run(
 
 pub fn into_task(e: StreamError) -> TaskError {
     match e {
-        StreamError::PositionLost(m) => TaskError::Fatal(m),
+        StreamError::PositionLost(m) | StreamError::ReplyTooLarge(m) => TaskError::Fatal(m),
         StreamError::Task(t) => t,
     }
 }
