@@ -372,6 +372,9 @@ pub async fn stream(
     let heartbeat =
         (cfg.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
+    // The token of the last record sent: a heartbeat is due when the
+    // stream has moved past it, through filtered-out events or idle time.
+    let mut sent_token = last.resume_token.clone();
     let mut batch: Vec<SourceRecord> = Vec::new();
     let mut batch_start = Instant::now();
     loop {
@@ -417,7 +420,11 @@ pub async fn stream(
                     batch_start = Instant::now();
                 }
                 let offset = Arc::new(last.to_json());
+                let before = batch.len();
                 builder.change(&ev, &offset, &mut batch);
+                if batch.len() > before {
+                    sent_token = last.resume_token.clone();
+                }
                 if batch.len() >= cfg.max_batch_size
                     || batch_start.elapsed() > Duration::from_millis(100)
                 {
@@ -438,8 +445,9 @@ pub async fn stream(
                     if last_heartbeat.elapsed() >= every {
                         last_heartbeat = Instant::now();
                         let pbrt = cs.resume_token().as_ref().and_then(from_token);
-                        if pbrt.is_some() && pbrt != last.resume_token {
-                            last.resume_token = pbrt;
+                        if pbrt.is_some() && pbrt != sent_token {
+                            last.resume_token = pbrt.clone();
+                            sent_token = pbrt;
                             let offset = Arc::new(last.to_json());
                             batch.push(builder.heartbeat(&offset));
                             flush(&mut batch, tx).await?;

@@ -236,6 +236,30 @@ pub fn replay(events: &[Event]) -> BTreeMap<String, Value> {
     state
 }
 
+/// A pymongo script that makes one of each kind of change on `db.coll`,
+/// on negative `_id`s no random writer touches: an insert, a `$set` /
+/// `$unset` / `$push` update, a replace, a delete and (with `txn`) a
+/// transaction of an insert and an update. Tests that check a kind of
+/// change run it, so that kind is never left to chance.
+pub fn every_kind_of_change(db: &str, coll: &str, txn: bool) -> String {
+    let mut s = format!(
+        "t = c['{db}']['{coll}']\nt.insert_many([{{'_id': -3, 'tag': 'fixed', 'nested': 1, 'arr': [1]}}, {{'_id': -4, 'tag': 'fixed'}}, {{'_id': -5, 'tag': 'fixed'}}])\nt.update_one({{'_id': -3}}, {{'$set': {{'tag': 'fixed-upd'}}, '$unset': {{'nested': ''}}, '$push': {{'arr': 2}}}})\nt.replace_one({{'_id': -4}}, {{'tag': 'fixed-replaced'}})\nt.delete_one({{'_id': -5}})\n"
+    );
+    if txn {
+        s.push_str("with c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({'_id': -6, 'tag': 'fixed-txn'}, session=s)\n        t.update_one({'_id': -3}, {'$set': {'tag': 'fixed-txn-upd'}}, session=s)\n");
+    }
+    s
+}
+
+/// The number the random writer printed last: how many deletes it made.
+pub fn deletes_made(writer_stdout: &[u8]) -> usize {
+    String::from_utf8_lossy(writer_stdout)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("the writer prints its delete count")
+}
+
 pub fn has_id(events: &[Event], id: &str) -> bool {
     events.iter().any(|e| e.id == id && e.value.is_some())
 }
