@@ -1,11 +1,13 @@
 //! Documents near MongoDB's 16 MB limit, end to end: a ~16 MB document
 //! inserted, updated, replaced and deleted in SecantusDB arrives intact in
-//! Kafka and is read back by an ordinary librdkafka consumer, with the
+//! Kafka (through the change stream, and through the oplog mode) and is
+//! read back by an ordinary librdkafka consumer, with the
 //! settings a Kafka Connect user sets for large records
 //! (`producer.override.max.request.size`, `producer.override.compression.type`,
 //! `topic.creation.default.max.message.bytes`); and a change event over
 //! 16 MB (pre- and post-image of such a document) fails the task naming the
-//! remedy, then is read whole with cursor.oversize.handling.mode=split.
+//! remedy, then is read whole with cursor.oversize.handling.mode=split;
+//! cursor.oversize.handling.mode=skip leaves out events with large images.
 //!
 //! The records go to a private tansu broker on its memory engine: the
 //! shared broker (tansu 0.6 on sqlite) never delivers a record whose key +
@@ -29,16 +31,25 @@ fn big_field(e: &Event, image: &str) -> Option<String> {
 
 #[test]
 fn a_16_mb_document_is_inserted_updated_replaced_and_deleted_intact() {
+    round_trip_16_mb("change_streams_update_full");
+}
+
+#[test]
+fn a_16_mb_document_round_trips_in_oplog_mode_too() {
+    round_trip_16_mb("oplog");
+}
+
+fn round_trip_16_mb(mode: &str) {
     require_mongodb();
     let broker = MemoryBroker::start();
     let db = unique("bigdoc").replace('-', "_");
     py(&format!("c['{db}'].create_collection('big')"));
     let dir = TempDir::new("mongo-big");
     let s = worker_at(&dir, &broker.bootstrap);
-    let prefix = unique("mbig");
+    let prefix = unique(&format!("mbig-{}", &mode[..5]));
     let name = unique("mongo-big");
     let mut cfg = base_config(&prefix, &db);
-    cfg["capture.mode"] = json!("change_streams_update_full");
+    cfg["capture.mode"] = json!(mode);
     cfg["producer.override.max.request.size"] = json!("20971520");
     cfg["producer.override.compression.type"] = json!("gzip");
     cfg["topic.creation.default.max.message.bytes"] = json!("20971520");
@@ -195,5 +206,55 @@ fn an_event_over_16_mb_fails_naming_the_remedy_then_split_joins_it() {
     s.wait_status(&name, "RUNNING after the split", |v| {
         v["tasks"][0]["state"] == "RUNNING"
     });
+    py(&format!("c.drop_database('{db}')"));
+}
+
+#[test]
+fn skip_leaves_out_events_whose_images_exceed_the_threshold() {
+    require_mongodb();
+    let db = unique("bigskip").replace('-', "_");
+    py(&format!("c['{db}'].create_collection('s')"));
+    let dir = TempDir::new("mongo-bigskip");
+    let s = worker(&dir);
+    let prefix = unique("mbigskip");
+    let name = unique("mongo-bigskip");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["cursor.oversize.handling.mode"] = json!("skip");
+    cfg["cursor.oversize.skip.threshold"] = json!("1000000");
+    create(&s, &name, cfg);
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    py(&format!(
+        "t = c['{db}'].s\nt.insert_one({{'_id': 1, 'v': 'small'}})\nt.insert_one({{'_id': 2, 'big': 'x' * 2_000_000}})\nt.update_one({{'_id': 1}}, {{'$set': {{'v': 'y' * 2_000_000}}}})\nt.insert_one({{'_id': 3, 'v': 'small'}})"
+    ));
+    let mut tail = TopicTail::new(&format!("{prefix}.{db}.s"));
+    tail.until(
+        "the insert after the large ones",
+        Duration::from_secs(60),
+        |ev| has_id(ev, "3"),
+    );
+    let seen: Vec<(&str, &str)> = tail
+        .events
+        .iter()
+        .map(|e| (e.id.as_str(), e.op()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("1", "c"), ("3", "c")],
+        "the 2 MB insert and the update that made a 2 MB document are left out"
+    );
+    // A skip without a threshold is refused, naming the key.
+    let mut bad = base_config(&prefix, &db);
+    bad["cursor.oversize.handling.mode"] = json!("skip");
+    let r = s.put(
+        "/connector-plugins/io.debezium.connector.mongodb.MongoDbConnector/config/validate",
+        &bad.to_string(),
+    );
+    assert!(
+        r.body.contains("cursor.oversize.skip.threshold"),
+        "{}",
+        r.body
+    );
     py(&format!("c.drop_database('{db}')"));
 }

@@ -383,10 +383,18 @@ fn several_databases_and_collections_with_filters_pre_images_and_heartbeats() {
         "c['{x}'].c1.insert_many([{{'_id': i}} for i in range(2, 12)])"
     ));
     let heartbeats = format!("__debezium-heartbeat.{prefix}");
-    wait_for("a heartbeat record", Duration::from_secs(60), || {
-        let got = consume(&kafka_bootstrap(), &heartbeats, 1, Duration::from_secs(2));
-        (!got.is_empty()).then_some(())
+    wait_for("the heartbeat topic", Duration::from_secs(60), || {
+        use rdkafka::consumer::Consumer;
+        let md = meta_client
+            .fetch_metadata(Some(&heartbeats), Duration::from_secs(5))
+            .ok()?;
+        md.topics()
+            .iter()
+            .any(|t| t.name() == heartbeats && !t.partitions().is_empty())
+            .then_some(())
     });
+    let got = consume(&kafka_bootstrap(), &heartbeats, 1, Duration::from_secs(90));
+    assert!(!got.is_empty(), "no heartbeat record in {heartbeats}");
     py(&format!(
         "for d in ('{a}', '{b}', '{x}'):\n    c.drop_database(d)"
     ));
