@@ -258,3 +258,55 @@ fn skip_leaves_out_events_whose_images_exceed_the_threshold() {
     );
     py(&format!("c.drop_database('{db}')"));
 }
+
+#[test]
+fn oplog_mode_takes_60_mb_of_large_entries_and_look_ups_in_a_row() {
+    require_mongodb();
+    let broker = MemoryBroker::start();
+    let db = unique("bigmany").replace('-', "_");
+    py(&format!("c['{db}'].create_collection('many')"));
+    let dir = TempDir::new("mongo-bigmany");
+    let s = worker_at(&dir, &broker.bootstrap);
+    let prefix = unique("mbigmany");
+    let name = unique("mongo-bigmany");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["capture.mode"] = json!("oplog");
+    cfg["producer.override.max.request.size"] = json!("20971520");
+    cfg["topic.creation.default.max.message.bytes"] = json!("20971520");
+    create(&s, &name, cfg);
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    // Four 15 MB inserts, then an update of each (four 15 MB look-ups):
+    // 60 MB of entries, then of documents, more than the driver's 48 MB
+    // maximum reply if they came in one batch.
+    py(&format!(
+        "t = c['{db}'].many\nt.insert_many([{{'_id': i, 'big': chr(97 + i) * 15_000_000}} for i in range(4)])\nt.update_many({{}}, {{'$set': {{'n': 1}}}})\nt.insert_one({{'_id': 9}})"
+    ));
+    let mut tail = TopicTail::at(&broker.bootstrap, &format!("{prefix}.{db}.many"));
+    tail.until(
+        "the insert after the large ones",
+        Duration::from_secs(240),
+        |ev| has_id(ev, "9"),
+    );
+    for i in 0..4u8 {
+        let events: Vec<&Event> = tail
+            .events
+            .iter()
+            .filter(|e| e.id == i.to_string())
+            .collect();
+        let ops: Vec<&str> = events.iter().map(|e| e.op()).collect();
+        assert_eq!(ops, ["c", "u"], "document {i}");
+        let want = char::from(b'a' + i).to_string().repeat(15_000_000);
+        assert!(
+            big_field(events[0], "after") == Some(want.clone()),
+            "insert of {i}"
+        );
+        let after = events[1].after().unwrap();
+        assert!(
+            after["n"] == 1 && after["big"].as_str() == Some(want.as_str()),
+            "update of {i}"
+        );
+    }
+    py(&format!("c.drop_database('{db}')"));
+}
