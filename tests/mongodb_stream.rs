@@ -399,3 +399,60 @@ fn several_databases_and_collections_with_filters_pre_images_and_heartbeats() {
         "for d in ('{a}', '{b}', '{x}'):\n    c.drop_database(d)"
     ));
 }
+
+#[test]
+fn collection_scope_with_plain_change_streams_sends_update_descriptions_only() {
+    require_mongodb();
+    let db = unique("scopedb").replace('-', "_");
+    py(&format!(
+        "c['{db}'].create_collection('c1')\nc['{db}'].create_collection('c2')"
+    ));
+    let dir = TempDir::new("mongo-scope");
+    let s = worker(&dir);
+    let prefix = unique("mscope");
+    let name = unique("mongo-scope");
+    create(
+        &s,
+        &name,
+        json!({
+            "connector.class": "io.debezium.connector.mongodb.MongoDbConnector",
+            "mongodb.connection.string": mongo_uri(),
+            "topic.prefix": prefix,
+            "capture.scope": "collection",
+            "capture.target": format!("{db}.c1"),
+            "capture.mode": "change_streams",
+        }),
+    );
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    py(&format!(
+        "c['{db}'].c2.insert_one({{'_id': 1}})\nt = c['{db}'].c1\nt.insert_one({{'_id': 1, 'a': 1}})\nt.update_one({{'_id': 1}}, {{'$set': {{'a': 2}}}})\nt.delete_one({{'_id': 1}})\nt.insert_one({{'_id': 2}})"
+    ));
+    let mut tail = TopicTail::new(&format!("{prefix}.{db}.c1"));
+    tail.until("the last insert", Duration::from_secs(60), |ev| {
+        has_id(ev, "2")
+    });
+    let ops: Vec<&str> = tail.events.iter().map(Event::op).collect();
+    assert_eq!(ops, ["c", "u", "d", "", "c"]);
+    let u = tail.events[1].value.as_ref().unwrap();
+    assert!(u["after"].is_null(), "change_streams: no post-image: {u}");
+    let updated: Value =
+        serde_json::from_str(u["updateDescription"]["updatedFields"].as_str().unwrap()).unwrap();
+    assert_eq!(updated, json!({"a": 2}));
+    // The other collection is outside the stream: no topic.
+    let meta: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .unwrap();
+    let other = format!("{prefix}.{db}.c2");
+    let md = {
+        use rdkafka::consumer::Consumer;
+        meta.fetch_metadata(None, Duration::from_secs(10)).unwrap()
+    };
+    assert!(
+        md.topics().iter().all(|t| t.name() != other),
+        "{other} exists"
+    );
+    py(&format!("c.drop_database('{db}')"));
+}
