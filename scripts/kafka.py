@@ -11,6 +11,8 @@ else 127.0.0.1:$SLUICE_KAFKA_PORT (default 9092).
   scripts/kafka produce TOPIC [--keys] [--header K=V]...     (one message per stdin line)
   scripts/kafka offsets TOPIC                                (low/high watermark per partition)
   scripts/kafka ping [--timeout S]                           (exit 0 when a metadata request works)
+  scripts/kafka record-limit SIZE[,SIZE...] [--compression C] [--timeout S]
+                              (does a record of key + value SIZE bytes come back? see below)
 
 Text output of consume: one line per message, TAB-separated: [key] value [headers].
 A byte string prints as UTF-8 text when it decodes and has no TAB/CR/LF, otherwise as
@@ -18,6 +20,11 @@ A byte string prints as UTF-8 text when it decodes and has no TAB/CR/LF, otherwi
 `name=value,name=value`. Use --json for an unambiguous form (one JSON object a line).
 produce reads the same text form: with --keys each line is `key<TAB>value`; a value (or
 key) of exactly `<null>` is sent as null, so tombstones can be produced.
+
+record-limit creates a fresh topic per size (max.message.bytes=1000000000), produces
+a record whose key + value is SIZE bytes and a small one after it, and reads the topic
+back with default consumer settings: it prints whether each came back. It measures
+the largest record a broker delivers (tansu 0.6 on sqlite: below 5 MiB).
 
 There is deliberately no `delete`: on tansu's sqlite engine DeleteTopics drops every
 topic, not just the one named.
@@ -269,6 +276,39 @@ def cmd_produce(args):
     return 0
 
 
+def cmd_record_limit(args):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    adm = AdminClient({"bootstrap.servers": args.bootstrap, "log_level": 3})
+    run = f"{os.getpid()}-{int(time.time())}"
+    for size in [int(x) for x in args.sizes.split(",")]:
+        topic = f"record-limit-{args.compression}-{size}-{run}"
+        adm.create_topics([NewTopic(topic, 1, 1, config={"max.message.bytes": "1000000000"})])[topic].result()
+        p = Producer({"bootstrap.servers": args.bootstrap, "message.max.bytes": max(size + 100_000, 1_000_000),
+                      "compression.type": args.compression, "enable.idempotence": True, "log_level": 3})
+        acks = []
+        value = (b"0123456789abcdef" * (size // 16 + 1))[: size - 1]
+        p.produce(topic, key=b"k", value=value, on_delivery=lambda e, m: acks.append(e))
+        p.produce(topic, key=b"n", value=b"next", on_delivery=lambda e, m: acks.append(e))
+        p.flush(60)
+        c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": f"record-limit-{run}",
+                      "auto.offset.reset": "earliest", "log_level": 3})
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        got = {}
+        end = time.time() + args.timeout
+        while time.time() < end and len(got) < 2:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got[m.key()] = len(m.key()) + len(m.value())
+        c.close()
+        acked = all(e is None for e in acks) and len(acks) == 2
+        big = "yes" if got.get(b"k") == size else "no"
+        nxt = "yes" if b"n" in got else "no"
+        print(f"key+value={size} compression={args.compression} acked={'yes' if acked else 'no'} "
+              f"delivered={big} next_record_delivered={nxt}", flush=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(prog="scripts/kafka", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -316,6 +356,12 @@ def main():
     s.add_argument("--header", action="append", default=[], metavar="K=V", help="header on every message, repeatable")
     s.add_argument("--timeout", type=float, default=30.0, help="delivery timeout in seconds")
     s.set_defaults(fn=cmd_produce)
+
+    s = sub.add_parser("record-limit", help="does a record of SIZE bytes come back from the broker?")
+    s.add_argument("sizes", metavar="SIZE[,SIZE...]", help="key + value bytes, comma-separated")
+    s.add_argument("--compression", default="none", help="producer compression.type (default none)")
+    s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the records")
+    s.set_defaults(fn=cmd_record_limit)
 
     args = ap.parse_args()
     try:

@@ -57,13 +57,16 @@ fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document(
     let writer = Command::new(python())
         .arg("-c")
         .arg(format!(
-            "import os, random, time, pymongo\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 4\nnext_id = 3000\nwhile time.time() < end:\n    r = random.random()\n    i = random.randrange(next_id)\n    if r < 0.35:\n        t.insert_one({{'_id': next_id, 'n': next_id, 'tag': 'live', 'arr': [1]}}); next_id += 1\n    elif r < 0.6:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'upd', 'v': random.randrange(1000)}}, '$unset': {{'nested': ''}}, '$push': {{'arr': 2}}}})\n    elif r < 0.75:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced'}})\n    elif r < 0.9:\n        t.delete_one({{'_id': i}})\n    else:\n        with c.start_session() as s:\n            with s.start_transaction():\n                t.insert_one({{'_id': next_id, 'tag': 'txn'}}, session=s)\n                t.update_one({{'_id': i}}, {{'$set': {{'tag': 'txn-upd'}}}}, session=s)\n                t.delete_one({{'_id': random.randrange(next_id)}}, session=s)\n        next_id += 1\nt.update_one({{'_id': 1}}, {{'$set': {{'tag': 'upd'}}}})\nt.delete_one({{'_id': 2}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': next_id, 'tag': 'txn'}}, session=s)\n        t.update_one({{'_id': 0}}, {{'$set': {{'tag': 'txn-upd'}}}}, session=s)\n"
+            "import os, random, time, pymongo\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 4\nnext_id = 3000\ndeletes = 0\nwhile time.time() < end:\n    r = random.random()\n    i = random.randrange(next_id)\n    if r < 0.35:\n        t.insert_one({{'_id': next_id, 'n': next_id, 'tag': 'live', 'arr': [1]}}); next_id += 1\n    elif r < 0.6:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'upd', 'v': random.randrange(1000)}}, '$unset': {{'nested': ''}}, '$push': {{'arr': 2}}}})\n    elif r < 0.75:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced'}})\n    elif r < 0.9:\n        t.delete_one({{'_id': i}}); deletes += 1\n    else:\n        with c.start_session() as s:\n            with s.start_transaction():\n                t.insert_one({{'_id': next_id, 'tag': 'txn'}}, session=s)\n                t.update_one({{'_id': i}}, {{'$set': {{'tag': 'txn-upd'}}}}, session=s)\n                t.delete_one({{'_id': random.randrange(next_id)}}, session=s)\n        next_id += 1; deletes += 1\nprint(deletes)\n"
         ))
         .env("URI", mongo_uri())
-        .stdout(Stdio::null())
-        .status()
+        .stderr(Stdio::inherit())
+        .output()
         .expect("writer");
-    assert!(writer.success());
+    assert!(writer.status.success());
+    let deletes = deletes_made(&writer.stdout);
+    // One change of each kind, whatever the random writer did.
+    py(&every_kind_of_change(&db, "docs", true));
     py(&format!(
         "c['{db}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})"
     ));
@@ -73,7 +76,11 @@ fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document(
         has_id(ev, "-1")
     });
     let reads = tail.events.iter().filter(|e| e.op() == "r").count();
-    assert!(reads >= 2500, "snapshot read only {reads} documents");
+    // Each seeded document is read, unless the writer deleted it first.
+    assert!(
+        reads >= 3000 - deletes,
+        "snapshot read only {reads} documents ({deletes} deletes)"
+    );
     for op in ["c", "u", "d"] {
         assert!(tail.events.iter().any(|e| e.op() == op), "no {op} event");
     }
@@ -349,4 +356,147 @@ fn oplog_rolled_past_the_position_fails_with_the_remedy_then_when_needed_resnaps
         Duration::from_secs(60),
         |ev| ev.iter().any(|e| e.id == "1000" && e.op() == "c"),
     );
+}
+
+/// Inserts `from..from+20`, updates `from`, deletes `from+1`, and in one
+/// transaction inserts `from+100` and updates `from+2`: every kind of
+/// change the switch test checks, made every time; then `from+199`, the
+/// last, to wait for.
+fn switch_changes(db: &str, from: i64) {
+    py(&format!(
+        "t = c['{db}'].sw\nt.insert_many([{{'_id': i, 'n': i}} for i in range({from}, {from} + 20)])\nt.update_one({{'_id': {from}}}, {{'$set': {{'n': -1}}}})\nt.delete_one({{'_id': {from} + 1}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': {from} + 100}}, session=s)\n        t.update_one({{'_id': {from} + 2}}, {{'$set': {{'txn': True}}}}, session=s)\nt.insert_one({{'_id': {from} + 199}})"
+    ));
+}
+
+/// Checks that the changes of [`switch_changes`] from `from` are all in `ev`.
+fn assert_switch_changes(ev: &[Event], from: i64, phase: &str) {
+    for i in (from..from + 20).chain([from + 100]) {
+        assert!(
+            ev.iter().any(|e| e.id == i.to_string() && e.op() == "c"),
+            "{phase}: no create of {i}"
+        );
+    }
+    let updated = |id: i64| -> Vec<Value> {
+        ev.iter()
+            .filter(|e| e.id == id.to_string() && e.op() == "u")
+            .map(|e| {
+                serde_json::from_str(
+                    e.value.as_ref().unwrap()["updateDescription"]["updatedFields"]
+                        .as_str()
+                        .unwrap(),
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+    assert!(
+        updated(from).contains(&json!({"n": -1})),
+        "{phase}: no update of {from}"
+    );
+    assert!(
+        updated(from + 2).contains(&json!({"txn": true})),
+        "{phase}: no transaction update of {}",
+        from + 2
+    );
+    let txn = ev
+        .iter()
+        .find(|e| e.id == (from + 100).to_string() && e.op() == "c")
+        .unwrap();
+    assert!(
+        txn.value.as_ref().unwrap()["source"]["txnNumber"].is_i64(),
+        "{phase}: the transaction's insert has no txnNumber"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| e.id == (from + 1).to_string() && e.op() == "d"),
+        "{phase}: no delete of {}",
+        from + 1
+    );
+}
+
+#[test]
+fn switching_capture_mode_resumes_from_the_stored_offset_both_ways() {
+    require_mongodb();
+    let db = unique("opswitch").replace('-', "_");
+    py(&format!("c['{db}'].create_collection('sw')"));
+    let dir = TempDir::new("mongo-switch");
+    let s = worker(&dir);
+    let prefix = unique("mswitch");
+    let name = unique("mongo-switch");
+    let streams = base_config(&prefix, &db);
+    let oplog = oplog_config(&prefix, &db);
+    create(&s, &name, streams.clone());
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    let topic = format!("{prefix}.{db}.sw");
+    let mut tail = TopicTail::new(&topic);
+    let offset = || -> Value {
+        s.get(&format!("/connectors/{name}/offsets")).json()["offsets"][0]["offset"].clone()
+    };
+    let stop = || {
+        assert!(s.put(&format!("/connectors/{name}/stop"), "").status < 300);
+        s.wait_status(&name, "STOPPED", |v| v["connector"]["state"] == "STOPPED");
+    };
+    let switch_to = |cfg: &Value| {
+        let r = s.put(&format!("/connectors/{name}/config"), &cfg.to_string());
+        assert!(r.status < 300, "{}", r.body);
+        assert!(s.put(&format!("/connectors/{name}/resume"), "").status < 300);
+        s.wait_status(&name, "RUNNING", |v| v["tasks"][0]["state"] == "RUNNING");
+    };
+
+    // Change streams.
+    switch_changes(&db, 0);
+    tail.until(
+        "the change stream's changes",
+        Duration::from_secs(60),
+        |ev| has_id(ev, "199"),
+    );
+    stop();
+    assert!(offset()["resume_token"].is_string(), "{}", offset());
+    // Changes while stopped, then the oplog from the change stream's offset.
+    switch_changes(&db, 1000);
+    switch_to(&oplog);
+    switch_changes(&db, 2000);
+    tail.until(
+        "the changes made while stopped and after the switch to the oplog",
+        Duration::from_secs(90),
+        |ev| has_id(ev, "1199") && has_id(ev, "2199"),
+    );
+    stop();
+    assert!(offset()["tord"].is_number(), "{}", offset());
+    // And back to the change stream from the oplog's offset.
+    switch_changes(&db, 3000);
+    switch_to(&streams);
+    switch_changes(&db, 4000);
+    tail.until(
+        "the changes made while stopped and after the switch back",
+        Duration::from_secs(90),
+        |ev| has_id(ev, "3199") && has_id(ev, "4199"),
+    );
+    for (from, phase) in [
+        (0, "change streams"),
+        (1000, "stopped, then oplog"),
+        (2000, "oplog"),
+        (3000, "stopped, then change streams"),
+        (4000, "change streams again"),
+    ] {
+        assert_switch_changes(&tail.events, from, phase);
+    }
+    assert!(
+        tail.events.iter().all(|e| e.op() != "r"),
+        "a switch took a new snapshot"
+    );
+    // At most the changes at the offset's cluster time come twice.
+    let creates = creates_per_id(&tail.events);
+    let doubled: Vec<_> = creates.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        doubled.len() <= 2 && creates.values().all(|n| *n <= 2),
+        "documents delivered twice: {doubled:?}"
+    );
+    assert!(
+        tail.events.iter().filter(|e| e.op() == "d").count() <= 7,
+        "deletes delivered again beyond the switch points"
+    );
+    py(&format!("c.drop_database('{db}')"));
 }

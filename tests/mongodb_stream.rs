@@ -37,17 +37,16 @@ fn snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
     let writer = Command::new(python())
         .arg("-c")
         .arg(format!(
-            "import os, random, time, pymongo\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 4\nnext_id = 3000\nwhile time.time() < end:\n    r = random.random()\n    i = random.randrange(next_id)\n    if r < 0.4:\n        t.insert_one({{'_id': next_id, 'n': next_id, 'tag': 'live'}}); next_id += 1\n    elif r < 0.7:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'upd', 'v': random.randrange(1000)}}, '$unset': {{'nested': ''}}}})\n    elif r < 0.85:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced'}})\n    else:\n        t.delete_one({{'_id': i}})\n"
+            "import os, random, time, pymongo\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 4\nnext_id = 3000\ndeletes = 0\nwhile time.time() < end:\n    r = random.random()\n    i = random.randrange(next_id)\n    if r < 0.4:\n        t.insert_one({{'_id': next_id, 'n': next_id, 'tag': 'live'}}); next_id += 1\n    elif r < 0.7:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'upd', 'v': random.randrange(1000)}}, '$unset': {{'nested': ''}}}})\n    elif r < 0.85:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced'}})\n    else:\n        t.delete_one({{'_id': i}}); deletes += 1\nprint(deletes)\n"
         ))
         .env("URI", mongo_uri())
-        .stdout(Stdio::null())
-        .status()
+        .stderr(Stdio::inherit())
+        .output()
         .expect("writer");
-    assert!(writer.success());
-    // At least one delete, whatever the random writer did.
-    py(&format!(
-        "c['{db}'].docs.insert_one({{'_id': -2, 'tag': 'gone'}}); c['{db}'].docs.delete_one({{'_id': -2}})"
-    ));
+    assert!(writer.status.success());
+    let deletes = deletes_made(&writer.stdout);
+    // One change of each kind, whatever the random writer did.
+    py(&every_kind_of_change(&db, "docs", false));
     py(&format!(
         "c['{db}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})"
     ));
@@ -57,9 +56,10 @@ fn snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
         has_id(ev, "-1")
     });
     let reads: Vec<&Event> = tail.events.iter().filter(|e| e.op() == "r").collect();
+    // Each seeded document is read, unless the writer deleted it first.
     assert!(
-        reads.len() >= 2500,
-        "snapshot read only {} documents",
+        reads.len() >= 3000 - deletes,
+        "snapshot read only {} documents ({deletes} deletes)",
         reads.len()
     );
     let markers: Vec<&str> = reads
@@ -75,7 +75,9 @@ fn snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
         1,
         "one last snapshot record"
     );
-    assert!(tail.events.iter().any(|e| e.op() == "c") && tail.events.iter().any(|e| e.op() == "d"));
+    for op in ["c", "u", "d"] {
+        assert!(tail.events.iter().any(|e| e.op() == op), "no {op} event");
+    }
     let expected = collection_state(&db, "docs");
     let got = replay(&tail.events);
     let missing: Vec<&String> = expected.keys().filter(|k| !got.contains_key(*k)).collect();
@@ -290,4 +292,167 @@ fn history_lost_fails_with_the_remedy_then_when_needed_resnapshots() {
         Duration::from_secs(60),
         |ev| ev.iter().any(|e| e.id == "1000" && e.op() == "c"),
     );
+}
+
+#[test]
+fn several_databases_and_collections_with_filters_pre_images_and_heartbeats() {
+    require_mongodb();
+    let a = unique("multia").replace('-', "_");
+    let b = unique("multib").replace('-', "_");
+    let x = unique("multix").replace('-', "_");
+    py(&format!(
+        "for d, names in (('{a}', ['c1', 'c2', 'skip']), ('{b}', ['c1']), ('{x}', ['c1'])):\n    for n in names:\n        c[d].create_collection(n)\nc['{b}'].command({{'collMod': 'c1', 'changeStreamPreAndPostImages': {{'enabled': True}}}})"
+    ));
+    let dir = TempDir::new("mongo-multi");
+    let s = worker(&dir);
+    let prefix = unique("mmulti");
+    let name = unique("mongo-multi");
+    // The alias, two of three databases, one collection excluded.
+    create(
+        &s,
+        &name,
+        json!({
+            "connector.class": "mongodb",
+            "mongodb.connection.string": mongo_uri(),
+            "topic.prefix": prefix,
+            "database.include.list": format!("{a},{b}"),
+            "collection.exclude.list": format!("{a}\\.skip"),
+            "capture.mode": "change_streams_update_full_with_pre_image",
+            "tombstones.on.delete": "false",
+            "heartbeat.interval.ms": "300",
+        }),
+    );
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    py(&format!(
+        "c['{a}'].c1.insert_one({{'_id': 1, 'v': 'a1'}})\nc['{a}'].c2.insert_one({{'_id': 1, 'v': 'a2'}})\nc['{a}'].skip.insert_one({{'_id': 1}})\nc['{x}'].c1.insert_one({{'_id': 1}})\nc['{b}'].c1.insert_one({{'_id': 1, 'v': 'old'}})\nc['{b}'].c1.update_one({{'_id': 1}}, {{'$set': {{'v': 'new'}}}})\nc['{a}'].c1.delete_one({{'_id': 1}})\nc['{a}'].c1.insert_one({{'_id': 2}})"
+    ));
+    let mut a1 = TopicTail::new(&format!("{prefix}.{a}.c1"));
+    a1.until(
+        "the insert after the delete",
+        Duration::from_secs(60),
+        |ev| has_id(ev, "2"),
+    );
+    let ops: Vec<&str> = a1.events.iter().map(Event::op).collect();
+    assert_eq!(
+        ops,
+        ["c", "d", "c"],
+        "no tombstone with tombstones.on.delete=false"
+    );
+    let mut a2 = TopicTail::new(&format!("{prefix}.{a}.c2"));
+    a2.until(
+        "the second collection's insert",
+        Duration::from_secs(60),
+        |ev| !ev.is_empty(),
+    );
+    assert_eq!(a2.events[0].after().unwrap(), json!({"_id": 1, "v": "a2"}));
+    let mut b1 = TopicTail::new(&format!("{prefix}.{b}.c1"));
+    b1.until(
+        "the other database's update",
+        Duration::from_secs(60),
+        |ev| ev.len() >= 2,
+    );
+    let u = b1.events[1].value.as_ref().unwrap();
+    assert_eq!(u["op"], "u");
+    let before: Value = serde_json::from_str(u["before"].as_str().expect("a pre-image")).unwrap();
+    assert_eq!(before, json!({"_id": 1, "v": "old"}));
+    assert_eq!(b1.events[1].after().unwrap(), json!({"_id": 1, "v": "new"}));
+    // The excluded collection and database got no topic: their events came
+    // before the last insert above, in the same stream.
+    let meta_client: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .unwrap();
+    let topics: Vec<String> = {
+        use rdkafka::consumer::Consumer;
+        meta_client
+            .fetch_metadata(None, Duration::from_secs(10))
+            .unwrap()
+            .topics()
+            .iter()
+            .map(|t| t.name().to_string())
+            .filter(|t| t.starts_with(&prefix))
+            .collect()
+    };
+    for gone in [format!("{prefix}.{a}.skip"), format!("{prefix}.{x}.c1")] {
+        assert!(!topics.contains(&gone), "{gone} exists: {topics:?}");
+    }
+    // Changes only outside the filters: heartbeats move the offset on.
+    py(&format!(
+        "c['{x}'].c1.insert_many([{{'_id': i}} for i in range(2, 12)])"
+    ));
+    let heartbeats = format!("__debezium-heartbeat.{prefix}");
+    wait_for("the heartbeat topic", Duration::from_secs(60), || {
+        use rdkafka::consumer::Consumer;
+        let md = meta_client
+            .fetch_metadata(Some(&heartbeats), Duration::from_secs(5))
+            .ok()?;
+        md.topics()
+            .iter()
+            .any(|t| t.name() == heartbeats && !t.partitions().is_empty())
+            .then_some(())
+    });
+    let got = consume(&kafka_bootstrap(), &heartbeats, 1, Duration::from_secs(90));
+    assert!(!got.is_empty(), "no heartbeat record in {heartbeats}");
+    py(&format!(
+        "for d in ('{a}', '{b}', '{x}'):\n    c.drop_database(d)"
+    ));
+}
+
+#[test]
+fn collection_scope_with_plain_change_streams_sends_update_descriptions_only() {
+    require_mongodb();
+    let db = unique("scopedb").replace('-', "_");
+    py(&format!(
+        "c['{db}'].create_collection('c1')\nc['{db}'].create_collection('c2')"
+    ));
+    let dir = TempDir::new("mongo-scope");
+    let s = worker(&dir);
+    let prefix = unique("mscope");
+    let name = unique("mongo-scope");
+    create(
+        &s,
+        &name,
+        json!({
+            "connector.class": "io.debezium.connector.mongodb.MongoDbConnector",
+            "mongodb.connection.string": mongo_uri(),
+            "topic.prefix": prefix,
+            "capture.scope": "collection",
+            "capture.target": format!("{db}.c1"),
+            "capture.mode": "change_streams",
+        }),
+    );
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    py(&format!(
+        "c['{db}'].c2.insert_one({{'_id': 1}})\nt = c['{db}'].c1\nt.insert_one({{'_id': 1, 'a': 1}})\nt.update_one({{'_id': 1}}, {{'$set': {{'a': 2}}}})\nt.delete_one({{'_id': 1}})\nt.insert_one({{'_id': 2}})"
+    ));
+    let mut tail = TopicTail::new(&format!("{prefix}.{db}.c1"));
+    tail.until("the last insert", Duration::from_secs(60), |ev| {
+        has_id(ev, "2")
+    });
+    let ops: Vec<&str> = tail.events.iter().map(Event::op).collect();
+    assert_eq!(ops, ["c", "u", "d", "", "c"]);
+    let u = tail.events[1].value.as_ref().unwrap();
+    assert!(u["after"].is_null(), "change_streams: no post-image: {u}");
+    let updated: Value =
+        serde_json::from_str(u["updateDescription"]["updatedFields"].as_str().unwrap()).unwrap();
+    assert_eq!(updated, json!({"a": 2}));
+    // The other collection is outside the stream: no topic.
+    let meta: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .unwrap();
+    let other = format!("{prefix}.{db}.c2");
+    let md = {
+        use rdkafka::consumer::Consumer;
+        meta.fetch_metadata(None, Duration::from_secs(10)).unwrap()
+    };
+    assert!(
+        md.topics().iter().all(|t| t.name() != other),
+        "{other} exists"
+    );
+    py(&format!("c.drop_database('{db}')"));
 }

@@ -171,6 +171,17 @@ pub struct MongoConfig {
     pub max_queue_size: usize,
     pub poll_interval_ms: u64,
     pub cursor_max_await_ms: u64,
+    pub oversize: Oversize,
+}
+
+/// cursor.oversize.handling.mode: change events over 16 MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    Fail,
+    /// Drop events whose pre- or post-image exceeds this many bytes.
+    Skip(i64),
+    /// `$changeStreamSplitLargeEvent`, fragments joined again.
+    Split,
 }
 
 fn one_of(v: &[&'static str]) -> Validator {
@@ -263,8 +274,10 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("cursor.pipeline.order", String, Some("internal_first"), Low, "Order of internal and user pipeline stages.")
         .unsupported()
-        .define("cursor.oversize.handling.mode", String, Some("fail"), Low, "fail, skip or split change events larger than 16 MB (Sluice fails).")
-        .unsupported()
+        .define("cursor.oversize.handling.mode", String, Some("fail"), Low, "What happens to change events over the 16 MB BSON limit: fail (the task fails naming the remedy), skip (events whose fullDocument or fullDocumentBeforeChange exceeds cursor.oversize.skip.threshold bytes are filtered out on the server), split (the server splits them with $changeStreamSplitLargeEvent, MongoDB 6.0.9+, and Sluice joins the fragments into one event).")
+        .validate(one_of(&["fail", "skip", "split"]))
+        .define("cursor.oversize.skip.threshold", Int, Some("0"), Low, "With cursor.oversize.handling.mode=skip: the largest fullDocument / fullDocumentBeforeChange, in bytes of BSON, whose change events are kept.")
+        .validate(at_least(0.0))
         .define("schema.name.adjustment.mode", String, Some("none"), Low, "How schema names are adjusted (Sluice: none).")
         .unsupported()
         .define("topic.naming.strategy", Class, Some("io.debezium.schema.DefaultTopicNamingStrategy"), Low, "Topic naming strategy (Sluice: <topic.prefix>.<db>.<collection>).")
@@ -439,7 +452,16 @@ impl MongoConfig {
         let literal = lower("filters.match.mode") == "literal";
         let poll_interval_ms = cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64;
         let await_ms = cfg.i64("cursor.max.await.time.ms")?.max(0) as u64;
+        let oversize = match lower("cursor.oversize.handling.mode").as_str() {
+            "skip" => match cfg.i64("cursor.oversize.skip.threshold")? {
+                n if n > 0 => Oversize::Skip(n),
+                _ => return Err(ConfigError::one("cursor.oversize.skip.threshold: cursor.oversize.handling.mode=skip needs a threshold above 0 (bytes of BSON, e.g. 16000000)")),
+            },
+            "split" => Oversize::Split,
+            _ => Oversize::Fail,
+        };
         Ok(MongoConfig {
+            oversize,
             connection_string: connection_string(&cfg)?,
             topic_prefix: cfg.string("topic.prefix")?.trim().to_string(),
             capture_mode: CaptureMode::parse(cfg.get("capture.mode").unwrap_or(""))

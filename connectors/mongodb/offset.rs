@@ -23,6 +23,18 @@
 //! reads from `ts >= (sec, ord)` and skips the first `tord` changes there;
 //! without `tord` it reads from `ts > (sec, ord)`. (Debezium 1.x's oplog
 //! offsets used the same `tord` name for the position inside a transaction.)
+//!
+//! Switching capture.mode with a stored offset ([`MongoOffset::for_mode`]):
+//! both modes' offsets carry the cluster time of the last delivered change,
+//! and a change stream event's `clusterTime` is its oplog entry's `ts`, so
+//! the other mode resumes from that time. An offset written by the change
+//! stream (it has a `resume_token`) or by the oplog reader (it has `tord`)
+//! is rewritten for the other mode: right after its cluster time, where one
+//! time is one change; at its cluster time again, where the change was part
+//! of a transaction (`lsid`/`txnNumber` set): the changes of one
+//! transaction share one time, and the offset does not say how many of them
+//! the other mode counted. So a switch never skips a change, and delivers
+//! again at most the rest of one transaction.
 
 use base64::Engine as _;
 use bson::{Document, Timestamp};
@@ -43,6 +55,15 @@ pub struct MongoOffset {
     pub initsync: bool,
 }
 
+/// Which capture mode wrote an offset, as far as it shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Origin {
+    ChangeStream,
+    Oplog,
+    /// Only a cluster time (a snapshot's start position): both modes read it.
+    Either,
+}
+
 /// An offset that cannot be read back.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -54,6 +75,66 @@ impl MongoOffset {
             time: self.sec,
             increment: self.ord,
         }
+    }
+
+    pub fn origin(&self) -> Origin {
+        if self.resume_token.is_some() {
+            Origin::ChangeStream
+        } else if self.tord.is_some() {
+            Origin::Oplog
+        } else {
+            Origin::Either
+        }
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.lsid.is_some() || self.txn_number.is_some()
+    }
+
+    /// The offset as the capture mode in use reads it (see the module doc):
+    /// `None` when it was written by that mode (or by either), else the
+    /// rewritten offset. Fails when the offset has no cluster time to go on.
+    pub fn for_mode(&self, oplog: bool) -> Result<Option<MongoOffset>, OffsetError> {
+        let from = self.origin();
+        if from == Origin::Either || (from == Origin::Oplog) == oplog {
+            return Ok(None);
+        }
+        if self.sec == 0 {
+            return Err(OffsetError(format!(
+                "the stored offset was written by capture.mode={} and holds no cluster time to resume from in capture.mode={}",
+                if oplog { "change_streams" } else { "oplog" },
+                if oplog { "oplog" } else { "change_streams" },
+            )));
+        }
+        let (sec, ord) = if self.in_transaction() {
+            // At the transaction's time again.
+            if oplog {
+                // The oplog reader reads `ts >` a position without `tord`.
+                match self.ord.checked_sub(1) {
+                    Some(o) => (self.sec, o),
+                    None => (self.sec - 1, u32::MAX),
+                }
+            } else {
+                // startAtOperationTime is inclusive.
+                (self.sec, self.ord)
+            }
+        } else if oplog {
+            (self.sec, self.ord)
+        } else {
+            match self.ord.checked_add(1) {
+                Some(o) => (self.sec, o),
+                None => (self.sec + 1, 0),
+            }
+        };
+        Ok(Some(MongoOffset {
+            sec,
+            ord,
+            resume_token: None,
+            lsid: None,
+            txn_number: None,
+            tord: None,
+            initsync: self.initsync,
+        }))
     }
 
     pub fn to_json(&self) -> JsonMap {
@@ -162,6 +243,73 @@ mod tests {
         };
         assert_eq!(MongoOffset::from_json(&plain.to_json()).unwrap(), plain);
         assert!(!plain.to_json().contains_key("initsync"));
+    }
+
+    #[test]
+    fn switching_capture_mode_resumes_from_the_cluster_time() {
+        let stream = MongoOffset {
+            sec: 100,
+            ord: 3,
+            resume_token: Some(doc! {"_data": "82"}),
+            ..Default::default()
+        };
+        assert_eq!(stream.origin(), Origin::ChangeStream);
+        assert_eq!(stream.for_mode(false).unwrap(), None);
+        // Oplog: after (100, 3), as the oplog reader reads a bare ts.
+        let o = stream.for_mode(true).unwrap().unwrap();
+        assert_eq!((o.sec, o.ord, o.tord, o.resume_token), (100, 3, None, None));
+        // Inside a transaction: (100, 3) itself is read again.
+        let txn = MongoOffset {
+            lsid: Some("{}".into()),
+            txn_number: Some(1),
+            ..stream.clone()
+        };
+        let o = txn.for_mode(true).unwrap().unwrap();
+        assert_eq!((o.sec, o.ord), (100, 2));
+        let first = MongoOffset { ord: 0, ..txn };
+        let o = first.for_mode(true).unwrap().unwrap();
+        assert_eq!((o.sec, o.ord), (99, u32::MAX));
+
+        let oplog = MongoOffset {
+            sec: 100,
+            ord: 3,
+            tord: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(oplog.origin(), Origin::Oplog);
+        assert_eq!(oplog.for_mode(true).unwrap(), None);
+        // Change streams: startAtOperationTime (100, 4), just after.
+        let o = oplog.for_mode(false).unwrap().unwrap();
+        assert_eq!((o.sec, o.ord, o.tord), (100, 4, None));
+        let o = MongoOffset {
+            txn_number: Some(2),
+            ..oplog.clone()
+        }
+        .for_mode(false)
+        .unwrap()
+        .unwrap();
+        assert_eq!((o.sec, o.ord), (100, 3));
+        let last = MongoOffset {
+            ord: u32::MAX,
+            ..oplog
+        };
+        let o = last.for_mode(false).unwrap().unwrap();
+        assert_eq!((o.sec, o.ord), (101, 0));
+
+        let snapshot_start = MongoOffset {
+            sec: 5,
+            ..Default::default()
+        };
+        assert_eq!(snapshot_start.for_mode(true).unwrap(), None);
+        let no_time = MongoOffset {
+            resume_token: Some(doc! {"_data": "82"}),
+            ..Default::default()
+        };
+        assert!(no_time
+            .for_mode(true)
+            .unwrap_err()
+            .to_string()
+            .contains("no cluster time"));
     }
 
     #[test]

@@ -15,6 +15,20 @@
 //! server's post-batch resume token, so a connector watching quiet
 //! collections does not fall behind the oplog window.
 //!
+//! Events over 16 MB (cursor.oversize.handling.mode): mongod refuses to
+//! return a change event larger than the 16 MB BSON limit (BSONObjectTooLarge,
+//! 10334), which a full pre- and post-image of a large document easily
+//! reaches. `fail` stops the task naming the remedies; `skip` adds a
+//! `$match` on `$bsonSize` of the images; `split` appends
+//! `$changeStreamSplitLargeEvent` and joins the fragments (same event, one
+//! `splitEvent: {fragment, of}` each, fields spread over them) into one
+//! event before anything is sent: the offset of a joined event is its last
+//! fragment's token, so a restart never begins inside an event. A reply
+//! larger than the driver's maximum message size (48 MB; SecantusDB 0.7
+//! packs events into one reply without mongod's 16 MB batch cap) is read
+//! again one event per batch, and only a single event over that size fails
+//! the task.
+//!
 //! A position the server no longer has (ChangeStreamHistoryLost 286, an
 //! invalid or unparsable token 260/9, a fatal change stream error 280) is
 //! [`StreamError::PositionLost`]: the task takes a new snapshot when
@@ -33,7 +47,7 @@ use sluice_runtime::data::SourceRecord;
 use sluice_runtime::TaskError;
 use tokio::sync::mpsc;
 
-use super::config::{CaptureScope, MongoConfig};
+use super::config::{CaptureScope, MongoConfig, Oversize};
 use super::events::{ChangeEvent, EventBuilder, Op, UpdateDesc};
 use super::offset::MongoOffset;
 
@@ -47,6 +61,9 @@ pub enum StartAt {
     Token(Document),
     /// `startAtOperationTime` (inclusive).
     Time(Timestamp),
+    /// `startAfter` this token (an invalidate's: a new stream on the same
+    /// namespace).
+    After(Document),
     /// The current end of the oplog.
     Now,
 }
@@ -69,6 +86,10 @@ pub enum StreamError {
     PositionLost(String),
     #[error("{0}")]
     Task(TaskError),
+    /// A reply over the driver's maximum message size (read again one
+    /// event per batch).
+    #[error("{0}")]
+    ReplyTooLarge(String),
 }
 
 /// The server's error code, if the error came from a command.
@@ -92,12 +113,35 @@ pub fn task_error(e: &mongodb::error::Error, what: &str) -> TaskError {
             "{what}: authentication failed: {message}; check mongodb.user / mongodb.password / mongodb.authsource"
         )),
         ErrorKind::InvalidArgument { message, .. } => TaskError::Fatal(format!("{what}: {message}")),
+        // The same read would get the same reply: retrying cannot help.
+        ErrorKind::InvalidResponse { message, .. } if message.contains("over maximum") => TaskError::Fatal(format!(
+            "{what}: a reply from MongoDB is over the driver's maximum message size ({message}): large documents fill it; lower max.batch.size (and snapshot.fetch.size) so that fewer fit in one reply, and restart the connector"
+        )),
         _ => TaskError::Retriable(format!("{what}: {e}; retrying")),
     }
 }
 
+/// Whether the driver refused a reply for being over its maximum message
+/// size (`maxMessageSizeBytes`, 48 MB).
+pub fn reply_too_large(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), mongodb::error::ErrorKind::InvalidResponse { message, .. } if message.contains("over maximum"))
+}
+
+/// The task error for a change event too large to read.
+pub fn oversize_error(cfg: &MongoConfig, detail: &str) -> StreamError {
+    let remedy = match cfg.oversize {
+        Oversize::Split => "it is too large even split; filter it out with cursor.oversize.handling.mode=skip and cursor.oversize.skip.threshold, or choose a capture.mode without pre-images (change_streams or change_streams_update_full)",
+        _ => "set cursor.oversize.handling.mode=split (MongoDB 6.0.9+ splits such events and Sluice joins them again), or cursor.oversize.handling.mode=skip with cursor.oversize.skip.threshold to leave them out, or choose a capture.mode without pre-images (change_streams or change_streams_update_full)",
+    };
+    StreamError::Task(TaskError::Fatal(format!(
+        "a change event of {} is too large to read ({detail}). Remedy: {remedy}; then restart the connector",
+        cfg.topic_prefix
+    )))
+}
+
 pub fn classify(e: mongodb::error::Error, what: &str, cfg: &MongoConfig) -> StreamError {
     match server_code(&e) {
+        Some(10334) => oversize_error(cfg, &format!("{what}: BSONObjectTooLarge, code 10334: {e}")),
         Some(code @ (286 | 280 | 260 | 9 | 136)) => StreamError::PositionLost(format!(
             "{what}: the saved change stream position is no longer available on the server (code {code}: {e}); the changes since then are gone from the oplog of {}. Remedy: set snapshot.mode=when_needed and restart the connector to take a new snapshot, or reset its offsets (DELETE /connectors/<name>/offsets) and restart",
             cfg.topic_prefix
@@ -118,14 +162,33 @@ pub fn from_token(t: &ResumeToken) -> Option<Document> {
     }
 }
 
-/// Opens the change stream of the configured scope at `from`.
+/// The stages after `$changeStream` that cursor.oversize.handling.mode asks for.
+fn pipeline(cfg: &MongoConfig) -> Vec<Document> {
+    match cfg.oversize {
+        Oversize::Fail => Vec::new(),
+        // $bsonSize of a missing image is null, which sorts below numbers.
+        Oversize::Skip(max) => vec![doc! {"$match": {"$and": [
+            {"$expr": {"$lte": [{"$bsonSize": "$fullDocument"}, max]}},
+            {"$expr": {"$lte": [{"$bsonSize": "$fullDocumentBeforeChange"}, max]}},
+        ]}}],
+        Oversize::Split => vec![doc! {"$changeStreamSplitLargeEvent": {}}],
+    }
+}
+
+/// Opens the change stream of the configured scope at `from`, `batch`
+/// events per batch at most (`None`: max.batch.size).
 pub async fn open(
     client: &Client,
     cfg: &MongoConfig,
     from: &StartAt,
+    batch: Option<u32>,
 ) -> Result<ChangeStream<Document>, StreamError> {
     let token = match from {
         StartAt::Token(t) => Some(to_token(t).map_err(StreamError::Task)?),
+        _ => None,
+    };
+    let after = match from {
+        StartAt::After(t) => Some(to_token(t).map_err(StreamError::Task)?),
         _ => None,
     };
     let time = match from {
@@ -141,12 +204,14 @@ pub async fn open(
         .pre_image()
         .then_some(FullDocumentBeforeChangeType::WhenAvailable);
     let await_time = Duration::from_millis(cfg.cursor_max_await_ms.min(250));
-    let batch = cfg.max_batch_size.min(u32::MAX as usize) as u32;
+    let batch = batch.unwrap_or(cfg.max_batch_size.min(u32::MAX as usize) as u32);
     macro_rules! watch {
         ($target:expr) => {
             $target
                 .watch()
+                .pipeline(pipeline(cfg))
                 .resume_after(token)
+                .optional(after, |w, t| w.start_after(t))
                 .optional(time, |w, t| w.start_at_operation_time(t))
                 .optional(full, |w, f| w.full_document(f))
                 .optional(before, |w, b| w.full_document_before_change(b))
@@ -162,8 +227,40 @@ pub async fn open(
             watch!(client.database(db).collection::<Document>(coll))
         }
     };
-    r.map(|s| s.with_type::<Document>())
-        .map_err(|e| classify(e, "opening the change stream", cfg))
+    r.map(|s| s.with_type::<Document>()).map_err(|e| {
+        if reply_too_large(&e) {
+            StreamError::ReplyTooLarge(format!("opening the change stream: {e}"))
+        } else {
+            classify(e, "opening the change stream", cfg)
+        }
+    })
+}
+
+/// Opens the stream for reading: max.batch.size events per batch, or one
+/// when `one_by_one` (set here when a whole batch is over the driver's
+/// maximum message size); one event over it fails the task.
+async fn open_reading(
+    client: &Client,
+    cfg: &MongoConfig,
+    from: &StartAt,
+    one_by_one: &mut bool,
+) -> Result<ChangeStream<Document>, StreamError> {
+    if !*one_by_one {
+        match open(client, cfg, from, None).await {
+            Err(StreamError::ReplyTooLarge(m)) => {
+                tracing::info!(server = %cfg.topic_prefix, "{m}; reading one event per batch until the stream is idle");
+                *one_by_one = true;
+            }
+            r => return r,
+        }
+    }
+    open(client, cfg, from, Some(1)).await.map_err(|e| match e {
+        StreamError::ReplyTooLarge(m) => oversize_error(
+            cfg,
+            &format!("one event alone is over the driver's maximum message size: {m}"),
+        ),
+        e => e,
+    })
 }
 
 fn ts(d: &Document, k: &str) -> Timestamp {
@@ -266,26 +363,41 @@ pub async fn stream(
         initsync: false,
         ..from
     };
-    let mut cs = open(client, cfg, &StartAt::of(&last)).await?;
+    // One event per batch after a reply over the driver's maximum size,
+    // until the stream is idle again.
+    let mut one_by_one = false;
+    let mut cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
+    let mut fragments = Fragments::default();
     tracing::info!(server = %cfg.topic_prefix, "streaming changes from sec={} ord={}", last.sec, last.ord);
     let heartbeat =
         (cfg.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
+    // The token of the last record sent: a heartbeat is due when the
+    // stream has moved past it, through filtered-out events or idle time.
+    let mut sent_token = last.resume_token.clone();
     let mut batch: Vec<SourceRecord> = Vec::new();
     let mut batch_start = Instant::now();
     loop {
         let next = cs.next_if_any().await;
         match next {
             Ok(Some(doc)) => {
+                let doc = match fragments.join(doc) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => continue,
+                    Err(msg) => {
+                        return Err(StreamError::Task(TaskError::Fatal(format!(
+                            "the change stream of {} returned {msg}; restart the connector (it resumes after the last whole event)",
+                            cfg.topic_prefix
+                        ))))
+                    }
+                };
                 let token = opt_doc(&doc, "_id");
                 if doc.get_str("operationType").ok() == Some("invalidate") {
                     // The watched collection or database went away: start
                     // after the invalidate so a re-created one is captured.
                     flush(&mut batch, tx).await?;
-                    let t = token.and_then(|t| {
-                        bson::deserialize_from_bson::<ResumeToken>(Bson::Document(t)).ok()
-                    });
-                    cs = open_after(client, cfg, t).await?;
+                    let from = token.map_or(StartAt::Now, StartAt::After);
+                    cs = open_reading(client, cfg, &from, &mut one_by_one).await?;
                     continue;
                 }
                 let Some(ev) = decode(&doc) else { continue };
@@ -308,7 +420,11 @@ pub async fn stream(
                     batch_start = Instant::now();
                 }
                 let offset = Arc::new(last.to_json());
+                let before = batch.len();
                 builder.change(&ev, &offset, &mut batch);
+                if batch.len() > before {
+                    sent_token = last.resume_token.clone();
+                }
                 if batch.len() >= cfg.max_batch_size
                     || batch_start.elapsed() > Duration::from_millis(100)
                 {
@@ -320,18 +436,39 @@ pub async fn stream(
                 if tx.is_closed() {
                     return Ok(());
                 }
+                if one_by_one && !fragments.pending() {
+                    one_by_one = false;
+                    cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
+                    continue;
+                }
                 if let Some(every) = heartbeat {
                     if last_heartbeat.elapsed() >= every {
                         last_heartbeat = Instant::now();
                         let pbrt = cs.resume_token().as_ref().and_then(from_token);
-                        if pbrt.is_some() && pbrt != last.resume_token {
-                            last.resume_token = pbrt;
+                        if pbrt.is_some() && pbrt != sent_token {
+                            last.resume_token = pbrt.clone();
+                            sent_token = pbrt;
                             let offset = Arc::new(last.to_json());
                             batch.push(builder.heartbeat(&offset));
                             flush(&mut batch, tx).await?;
                         }
                     }
                 }
+            }
+            Err(e) if reply_too_large(&e) && !one_by_one => {
+                // Read the same events again, one per reply.
+                tracing::info!(server = %cfg.topic_prefix, "a change stream reply is over the maximum message size ({e}); reading one event per batch until the stream is idle");
+                flush(&mut batch, tx).await?;
+                one_by_one = true;
+                fragments = Fragments::default();
+                cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
+            }
+            Err(e) if reply_too_large(&e) => {
+                flush(&mut batch, tx).await?;
+                return Err(oversize_error(
+                    cfg,
+                    &format!("one event alone is over the maximum message size: {e}"),
+                ));
             }
             Err(e) => {
                 flush(&mut batch, tx).await?;
@@ -341,36 +478,73 @@ pub async fn stream(
     }
 }
 
-async fn open_after(
-    client: &Client,
-    cfg: &MongoConfig,
-    token: Option<ResumeToken>,
-) -> Result<ChangeStream<Document>, StreamError> {
-    let r = match &cfg.scope {
-        CaptureScope::Deployment => {
-            client
-                .watch()
-                .optional(token, |w, t| w.start_after(t))
-                .await
-        }
-        CaptureScope::Database(d) => {
-            client
-                .database(d)
-                .watch()
-                .optional(token, |w, t| w.start_after(t))
-                .await
-        }
-        CaptureScope::Collection { db, coll } => {
-            client
-                .database(db)
-                .collection::<Document>(coll)
-                .watch()
-                .optional(token, |w, t| w.start_after(t))
-                .await
-        }
+/// Joins the fragments of a split event (`splitEvent: {fragment, of}`).
+#[derive(Default)]
+pub struct Fragments {
+    joined: Option<Document>,
+    next: i64,
+}
+
+fn split_event(d: &Document) -> Option<(i64, i64)> {
+    let s = d.get_document("splitEvent").ok()?;
+    let n = |k: &str| match s.get(k) {
+        Some(Bson::Int32(v)) => Some(i64::from(*v)),
+        Some(Bson::Int64(v)) => Some(*v),
+        _ => None,
     };
-    r.map(|s| s.with_type::<Document>())
-        .map_err(|e| classify(e, "re-opening the change stream after invalidate", cfg))
+    Some((n("fragment")?, n("of")?))
+}
+
+impl Fragments {
+    /// Whether fragments of an event are waiting for the rest.
+    pub fn pending(&self) -> bool {
+        self.joined.is_some()
+    }
+
+    /// The whole event once its last fragment is in (an event that was not
+    /// split passes through); `None` while fragments are missing.
+    pub fn join(&mut self, mut d: Document) -> Result<Option<Document>, String> {
+        let Some((fragment, of)) = split_event(&d) else {
+            if self.joined.is_some() {
+                return Err("an event while a split event was still missing fragments".into());
+            }
+            return Ok(Some(d));
+        };
+        d.remove("splitEvent");
+        if fragment == 1 {
+            if self.joined.is_some() {
+                return Err(
+                    "a new split event before the last fragment of the previous one".into(),
+                );
+            }
+            self.joined = Some(d);
+            self.next = 2;
+        } else {
+            let Some(joined) = self.joined.as_mut() else {
+                return Err(format!(
+                    "fragment {fragment} of {of} of a split event without its first fragment"
+                ));
+            };
+            if fragment != self.next {
+                return Err(format!(
+                    "fragment {fragment} of {of} of a split event where fragment {} was due",
+                    self.next
+                ));
+            }
+            // Each fragment repeats the event's identity; its own fields
+            // (fullDocument, updateDescription, ...) are added. The last
+            // fragment's token (`_id`) is the event's resume point.
+            for (k, v) in d {
+                joined.insert(k, v);
+            }
+            self.next += 1;
+        }
+        if fragment >= of {
+            self.next = 0;
+            return Ok(self.joined.take());
+        }
+        Ok(None)
+    }
 }
 
 async fn flush(batch: &mut Vec<SourceRecord>, tx: &mpsc::Sender<Batch>) -> Result<(), StreamError> {
@@ -409,7 +583,7 @@ pub async fn current_position(
             },
         },
     };
-    let mut cs = open(client, cfg, &StartAt::Time(time)).await?;
+    let mut cs = open(client, cfg, &StartAt::Time(time), None).await?;
     // An empty first batch gives the post-batch resume token.
     let token = cs.resume_token().as_ref().and_then(from_token);
     let token = match token {
@@ -464,6 +638,47 @@ mod tests {
             decode(&doc! {"operationType": "insert"}).is_none(),
             "no ns: not an event"
         );
+    }
+
+    #[test]
+    fn split_events_are_joined_and_out_of_order_fragments_refused() {
+        let mut f = Fragments::default();
+        let whole = doc! {"_id": {"_data": "a"}, "operationType": "insert"};
+        assert_eq!(f.join(whole.clone()).unwrap(), Some(whole));
+        let frag = |n: i32, of: i32, field: &str| {
+            let mut d = doc! {"_id": {"_data": format!("t{n}")}, "operationType": "update", "splitEvent": {"fragment": n, "of": of}};
+            d.insert(field, doc! {"x": n});
+            d
+        };
+        assert_eq!(f.join(frag(1, 3, "fullDocument")).unwrap(), None);
+        assert!(f.pending());
+        assert_eq!(f.join(frag(2, 3, "updateDescription")).unwrap(), None);
+        let joined = f
+            .join(frag(3, 3, "fullDocumentBeforeChange"))
+            .unwrap()
+            .unwrap();
+        assert!(!f.pending());
+        assert_eq!(joined.get_document("_id").unwrap(), &doc! {"_data": "t3"});
+        for k in [
+            "fullDocument",
+            "updateDescription",
+            "fullDocumentBeforeChange",
+        ] {
+            assert!(joined.contains_key(k), "{k}");
+        }
+        assert!(!joined.contains_key("splitEvent"));
+        // SecantusDB marks whole events as fragment 1 of 1.
+        assert!(f.join(frag(1, 1, "fullDocument")).unwrap().is_some());
+        assert!(f
+            .join(frag(2, 3, "x"))
+            .unwrap_err()
+            .contains("without its first"));
+        let mut f = Fragments::default();
+        f.join(frag(1, 3, "a")).unwrap();
+        assert!(f
+            .join(frag(3, 3, "b"))
+            .unwrap_err()
+            .contains("fragment 2 was due"));
     }
 
     #[test]

@@ -189,8 +189,35 @@ async fn run(
 
 pub fn into_task(e: StreamError) -> TaskError {
     match e {
-        StreamError::PositionLost(m) => TaskError::Fatal(m),
+        StreamError::PositionLost(m) | StreamError::ReplyTooLarge(m) => TaskError::Fatal(m),
         StreamError::Task(t) => t,
+    }
+}
+
+/// A stored offset written by the other capture mode, rewritten to resume
+/// from its cluster time in this one (see [`super::offset`]).
+fn switch_mode(
+    cfg: &MongoConfig,
+    connector: &str,
+    o: MongoOffset,
+) -> Result<MongoOffset, TaskError> {
+    let oplog = cfg.capture_mode == CaptureMode::Oplog;
+    match o.for_mode(oplog) {
+        Ok(None) => Ok(o),
+        Ok(Some(switched)) => {
+            tracing::warn!(
+                connector = %connector,
+                "the stored offset was written by {}; resuming with {} from its cluster time {}:{} (changes at that time inside a transaction may be delivered again)",
+                if oplog { "a change stream" } else { "capture.mode=oplog" },
+                if oplog { "capture.mode=oplog" } else { "the change stream" },
+                o.sec,
+                o.ord
+            );
+            Ok(switched)
+        }
+        Err(e) => Err(TaskError::Fatal(format!(
+            "{e}; set capture.mode back, or reset the offsets (DELETE /connectors/{connector}/offsets) and restart to snapshot again"
+        ))),
     }
 }
 
@@ -209,6 +236,10 @@ impl SourceTask for MongoDbSourceTask {
                         cfg.topic_prefix, ctx.connector
                     ))
                 })?),
+                None => None,
+            };
+            let offset = match offset {
+                Some(o) => Some(switch_mode(&cfg, &ctx.connector, o)?),
                 None => None,
             };
             let start = plan_start(cfg.snapshot_mode, offset.as_ref());

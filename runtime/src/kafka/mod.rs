@@ -44,7 +44,7 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap);
     cfg.set("log_level", "4");
-    for (k, v) in overrides {
+    for (k, v) in &with_librdkafka_names(overrides) {
         match k.as_str() {
             "key.serializer"
             | "value.serializer"
@@ -65,6 +65,17 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
         }
     }
     cfg
+}
+
+/// Java's `max.request.size` (the largest request, and so the largest
+/// record, a producer sends) is librdkafka's `message.max.bytes`; a
+/// `message.max.bytes` set as well wins, being librdkafka's own name.
+fn with_librdkafka_names(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = settings.clone();
+    if let Some(v) = out.remove("max.request.size") {
+        out.entry("message.max.bytes".to_string()).or_insert(v);
+    }
+    out
 }
 
 /// Acks delivered by the producer's callback thread to the task loop.
@@ -156,8 +167,8 @@ impl TaskProducer {
             ),
             ("batch.num.messages".to_string(), "10000".to_string()),
         ]);
-        for (k, v) in overrides {
-            settings.insert(k.clone(), v.clone());
+        for (k, v) in with_librdkafka_names(overrides) {
+            settings.insert(k, v);
         }
         // A record larger than the queue can never be queued (send would
         // wait forever): keep room for two of the largest records allowed.
@@ -219,7 +230,7 @@ impl TaskProducer {
                                 // Nothing to wait for: this record alone
                                 // is larger than the whole queue.
                                 return Err(KafkaError::Fatal(format!(
-                                    "a record for topic {} does not fit in the producer queue; raise producer.override.queue.buffering.max.kbytes (and message.max.bytes for records over 1 MB)",
+                                    "a record for topic {} does not fit in the producer queue; raise producer.override.queue.buffering.max.kbytes (and max.request.size for records over 1 MB)",
                                     rec.topic
                                 )));
                             }
@@ -227,7 +238,7 @@ impl TaskProducer {
                         }
                         Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
                             return Err(KafkaError::Fatal(format!(
-                                "a record for topic {} is larger than the producer allows ({e}); raise producer.message.max.bytes and the topic's max.message.bytes",
+                                "a record for topic {} is larger than the producer allows ({e}); raise producer.override.max.request.size (librdkafka: message.max.bytes) and the topic's max.message.bytes (topic.creation.default.max.message.bytes for topics Sluice creates)",
                                 rec.topic
                             )))
                         }
@@ -262,4 +273,25 @@ pub fn make_headers(pairs: &[(String, Option<Vec<u8>>)]) -> Option<OwnedHeaders>
         });
     }
     Some(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn javas_max_request_size_becomes_message_max_bytes() {
+        let java = BTreeMap::from([("max.request.size".to_string(), "20971520".to_string())]);
+        let cfg = client_config("127.0.0.1:1", &java);
+        assert_eq!(cfg.get("message.max.bytes"), Some("20971520"));
+        assert_eq!(cfg.get("max.request.size"), None);
+        let both = BTreeMap::from([
+            ("max.request.size".to_string(), "5".to_string()),
+            ("message.max.bytes".to_string(), "7".to_string()),
+        ]);
+        assert_eq!(
+            with_librdkafka_names(&both).get("message.max.bytes"),
+            Some(&"7".to_string())
+        );
+    }
 }
