@@ -75,5 +75,15 @@ pub async fn next_batch(
             None => break,
         }
     }
+    // A batch ends on a record with an offset (the task restarts its reader
+    // from the last one handed over): records without one (the MySQL
+    // stream sets offsets at row-event ends) go with the batch, at most the
+    // rest of one reader message over `max`.
+    while batch.last().is_some_and(|r| r.source_offset.is_none()) {
+        match leftover.pop_front() {
+            Some(r) => batch.push(r),
+            None => break,
+        }
+    }
     Ok(batch)
 }
