@@ -48,6 +48,13 @@ Sluice process's user + system seconds from the first write to the last
 ack, and rows per CPU-second: on a 2-core machine shared with other
 builds, wall-clock rates swing with the load; CPU per row does much less.
 
+`--catch-up`: the connector is paused (REST) while the rows are written
+and resumed after the last COMMIT, so Sluice reads a binlog that is
+already written, as mariadb-binlog does: throughput is N / (last ack -
+resume), the figure to set against the decode limit. Without it the
+writer (one Python session) paces the stream and the latency figures
+mean something; with it they do not and are not printed.
+
 Tuning runs: `--producer KEY=VALUE` writes worker `producer.*` settings,
 `--connector KEY=VALUE` adds connector settings; `--batch` sets the
 transaction size (peak RSS against transaction size: `--rows 100000
@@ -93,6 +100,9 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=1_000)
     ap.add_argument("--timeout", type=int, default=900, help="seconds Sluice may take")
+    ap.add_argument("--catch-up", action="store_true",
+                    help="pause the connector while the rows are written, then resume it:"
+                         " throughput of reading a written binlog, as the decode limit does")
     ap.add_argument("--no-peer", action="store_true", help="skip python-mysql-replication")
     ap.add_argument("--no-decode", action="store_true", help="skip mariadb-binlog")
     ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
@@ -188,6 +198,16 @@ def stream_once(a, run, bootstrap):
         else:
             reader = ReadBack(bootstrap, topic, a.rows, a.batch, run, a.timeout)
         reader.start()
+        if a.catch_up:
+            http(port, "PUT", f"/connectors/bench-{run}/pause")
+            deadline = time.time() + 60
+            while True:
+                st = http(port, "GET", f"/connectors/bench-{run}/status")
+                if st["tasks"] and all(t["state"] == "PAUSED" for t in st["tasks"]):
+                    break
+                if time.time() > deadline:
+                    sys.exit(f"the connector did not pause; see {log.name}")
+                time.sleep(0.05)
         start_file, start_pos = master_status(root)
         cpu_at_start = cpu_secs(p.pid)
         commit_at, end_at = [], []
@@ -207,6 +227,11 @@ def stream_once(a, run, bootstrap):
             c.execute(f"INSERT INTO {db}.t_end VALUES (1)")
             w.commit()
         end_file, end_pos = master_status(root)
+        resume_at = None
+        if a.catch_up:
+            cpu_at_start = cpu_secs(p.pid)
+            resume_at = time.time()
+            http(port, "PUT", f"/connectors/bench-{run}/resume")
         if a.broker == "null":
             last = end_at[-1]
             deadline = time.time() + a.timeout
@@ -235,7 +260,7 @@ def stream_once(a, run, bootstrap):
         p.terminate()
         p.wait(30)
     return dict(run=run, db=db, log=log.name, n_tx=n_tx, commit_at=commit_at, done_at=done_at,
-                verified=verified, cpu=sluice_cpu,
+                verified=verified, cpu=sluice_cpu, resume_at=resume_at,
                 rss_kb=sluice_rss_kb, status=status, start=(start_file, start_pos),
                 end=(end_file, end_pos), bootstrap=bootstrap)
 
@@ -244,7 +269,8 @@ def report(a, r):
     n, n_tx, commit_at, done_at = a.rows, r["n_tx"], r["commit_at"], r["done_at"]
     (start_file, start_pos), (end_file, end_pos) = r["start"], r["end"]
     write_secs = max(commit_at[-1] - commit_at[0], 1e-9)
-    sluice_secs = max(done_at) - commit_at[0]
+    began = r["resume_at"] or commit_at[0]
+    sluice_secs = max(done_at) - began
     lat = [(ack - com) * 1000 for ack, com in zip(done_at, commit_at)]
     sluice_rate = n / sluice_secs
 
@@ -298,9 +324,14 @@ def report(a, r):
           f" broker={broker}")
     print(f"writer: {n / write_secs:,.0f} rows/s committed ({write_secs:.2f} s)")
     print(f"verified: {r['verified']}")
-    print(f"sluice mysql -> kafka: {sluice_rate:,.0f} rows/s end to end ({sluice_secs:.2f} s, first commit -> last ack)"
-          f"  latency commit->ack p50 {pct(lat, 50):.0f} ms p99 {pct(lat, 99):.0f} ms max {max(lat):.0f} ms"
-          f"  peak RSS {r['rss_kb'] / 1024:.1f} MiB  task {r['status']['tasks'][0]['state']}")
+    if r["resume_at"]:
+        print(f"sluice mysql -> kafka (catch-up): {sluice_rate:,.0f} rows/s ({sluice_secs:.2f} s, resume -> last ack;"
+              f" rows written while paused)  peak RSS {r['rss_kb'] / 1024:.1f} MiB"
+              f"  task {r['status']['tasks'][0]['state']}")
+    else:
+        print(f"sluice mysql -> kafka: {sluice_rate:,.0f} rows/s end to end ({sluice_secs:.2f} s, first commit -> last ack)"
+              f"  latency commit->ack p50 {pct(lat, 50):.0f} ms p99 {pct(lat, 99):.0f} ms max {max(lat):.0f} ms"
+              f"  peak RSS {r['rss_kb'] / 1024:.1f} MiB  task {r['status']['tasks'][0]['state']}")
     print(f"sluice CPU: {r['cpu']:.1f} s user+system while streaming, {n / r['cpu']:,.0f} rows per CPU-second")
     if decode:
         decode_rate = decode[0] / decode[1]
