@@ -15,6 +15,12 @@ Broker: by default a private tansu broker on the memory engine, started
 and stopped by this script on its own port; `--broker shared` uses the
 shared (sqlite) broker at --bootstrap (scripts/bench_support.py says why).
 
+`--broker null`: tansu's null engine (acknowledges, keeps nothing);
+completion is the committed source offset losing its `snapshot` flag
+(the snapshot's last record carries the final offset; offsets commit only
+past acknowledged records; offset.flush.interval.ms=100), polled every
+20 ms.
+
 Sluice's figures: rows / (time the last row was read back - time the
 connector was created), i.e. snapshot to broker acknowledgement, counted
 by a consumer reading the topic back from the start and marking each id
@@ -36,15 +42,16 @@ import time
 import pymysql
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bench_support import PrivateBroker, ReadBack, free_port, http, vm_hwm_kb
+from bench_support import OffsetWatch, PrivateBroker, ReadBack, cpu_secs, free_port, http, vm_hwm_kb
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", required=True)
-    ap.add_argument("--broker", choices=["private", "shared"], default="private",
+    ap.add_argument("--broker", choices=["private", "null", "shared"], default="private",
                     help="private: a tansu broker of this run's own on the memory engine"
-                         " (default); shared: the broker at --bootstrap (sqlite)")
+                         " (default); null: the same on tansu's null engine (acks, discards);"
+                         " shared: the broker at --bootstrap (sqlite)")
     ap.add_argument("--tansu", help="the tansu binary (for --broker private)")
     ap.add_argument("--bootstrap", help="the shared broker (for --broker shared)")
     ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
@@ -60,8 +67,9 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     run = str(int(time.time()))
-    if a.broker == "private":
-        with PrivateBroker(a.tansu, a.workdir, run) as b:
+    if a.broker in ("private", "null"):
+        engine = "memory://tansu/" if a.broker == "private" else "null://sluice-bench"
+        with PrivateBroker(a.tansu, a.workdir, run, engine) as b:
             snapshot_once(a, run, b.bootstrap)
     else:
         if not a.bootstrap:
@@ -104,7 +112,7 @@ def snapshot_once(a, run, bootstrap):
     with open(worker, "w") as f:
         f.write(f"bootstrap.servers={bootstrap}\nlisteners=http://127.0.0.1:{port}\n"
                 f"offset.storage.file.filename={a.workdir}/offsets-{run}\n"
-                "offset.flush.interval.ms=1000\n"
+                f"offset.flush.interval.ms={100 if a.broker == 'null' else 1000}\n"
                 "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
                 "value.converter=org.apache.kafka.connect.json.JsonConverter\n")
         for it in a.producer:
@@ -122,8 +130,12 @@ def snapshot_once(a, run, bootstrap):
                 if time.time() > deadline or p.poll() is not None:
                     sys.exit("sluice did not start; see " + log.name)
                 time.sleep(0.05)
-        reader = ReadBack(bootstrap, topic, a.rows, a.rows, run, a.timeout)
+        if a.broker == "null":
+            reader = OffsetWatch(port, f"bench-snap-{run}")
+        else:
+            reader = ReadBack(bootstrap, topic, a.rows, a.rows, run, a.timeout)
         reader.start()
+        cpu0 = cpu_secs(p.pid)
         t0 = time.time()
         http(port, "POST", "/connectors", {"name": f"bench-snap-{run}", "config": {
             "connector.class": "io.debezium.connector.mysql.MySqlConnector",
@@ -135,20 +147,38 @@ def snapshot_once(a, run, bootstrap):
             "schema.history.internal.file.filename": f"{a.workdir}/history-{run}.jsonl",
             "tasks.max": "1"}})
         progress_seen = None
-        while reader.is_alive() and p.poll() is None:
+        deadline = time.time() + a.timeout
+        while p.poll() is None and time.time() < deadline:
+            if a.broker == "null":
+                # The snapshot's last record carries the offset without the
+                # `snapshot` flag: committed once every row was acknowledged.
+                if reader.first_at(lambda o: not o.get("snapshot")) is not None:
+                    break
+            elif not reader.is_alive():
+                break
             if progress_seen is None:
                 st = http(port, "GET", f"/connectors/bench-snap-{run}/status")
                 prog = st["tasks"][0].get("progress") if st["tasks"] else None
                 if prog and prog.get("snapshot", {}).get("tables"):
                     progress_seen = prog
-            reader.join(0.05 if progress_seen is None else 1)
+            reader.join(0.05 if progress_seen is None or a.broker == "null" else 1)
         reader.stop.set()
         reader.join(30)
         rss_kb = vm_hwm_kb(p.pid)
-        if reader.count < a.rows:
-            sys.exit(f"sluice delivered {reader.count} of {a.rows} rows (missing ids"
-                     f" {reader.missing()}...); see {log.name}")
-        sluice_secs = reader.done_at[0] - t0
+        cpu = cpu_secs(p.pid) - cpu0
+        if a.broker == "null":
+            end = reader.first_at(lambda o: not o.get("snapshot"))
+            if end is None:
+                sys.exit(f"the snapshot's last offset was not committed; see {log.name}")
+            sluice_secs = end - t0
+            verified = "committed offset reached the snapshot's end (null engine: nothing read back)"
+        else:
+            if reader.count < a.rows:
+                sys.exit(f"sluice delivered {reader.count} of {a.rows} rows (missing ids"
+                         f" {reader.missing()}...); see {log.name}")
+            sluice_secs = reader.done_at[0] - t0
+            verified = (f"{reader.count} distinct ids of {a.rows} read back, {reader.duplicates}"
+                        f" duplicates, {reader.others} other records")
     finally:
         p.terminate()
         p.wait(30)
@@ -166,9 +196,9 @@ def snapshot_once(a, run, bootstrap):
     print(f"sluice snapshot -> kafka (acked): {sluice_rate:,.0f} rows/s ({sluice_secs:.2f} s)"
           f"  peak RSS {rss_kb / 1024:.1f} MiB"
           + (f"  snapshot read done after {read_secs:.1f} s" if read_secs else ""))
-    print(f"read back: {reader.count} distinct ids of {a.rows}, {reader.duplicates} duplicates,"
-          f" {reader.others} other records; broker: "
-          + ("private tansu, memory engine" if a.broker == "private" else f"shared {bootstrap}"))
+    print(f"verified: {verified}; broker: " + {"private": "private tansu, memory engine",
+          "null": "private tansu, null engine", "shared": f"shared {bootstrap}"}[a.broker])
+    print(f"sluice CPU: {cpu:.1f} s user+system, {a.rows / cpu:,.0f} rows per CPU-second")
     print(f"progress: status {json.dumps(progress_seen) if progress_seen else 'not seen'}; {progress_lines} log lines")
     print(f"ratio sluice/mariadb --quick: {sluice_rate / quick_rate:.2f}")
 
