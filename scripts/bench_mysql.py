@@ -322,7 +322,10 @@ def report(a, r):
               "shared": f"shared broker {r['bootstrap']}"}[a.broker]
     print(f"rows={n} transactions={n_tx}x{a.batch} binlog={start_file}:{start_pos}..{end_file}:{end_pos}"
           f" broker={broker}")
-    print(f"writer: {n / write_secs:,.0f} rows/s committed ({write_secs:.2f} s)")
+    if n_tx > 1:
+        print(f"writer: {n / write_secs:,.0f} rows/s committed ({write_secs:.2f} s)")
+    else:
+        print("writer: one transaction")
     print(f"verified: {r['verified']}")
     if r["resume_at"]:
         print(f"sluice mysql -> kafka (catch-up): {sluice_rate:,.0f} rows/s ({sluice_secs:.2f} s, resume -> last ack;"
