@@ -560,10 +560,10 @@ mod tests {
         let (eb, t) = setup(true);
         let (p, d) = offsets();
         let src = SourceInfo {
-            db: "inventory".into(),
-            table: Some("customers".into()),
+            db: "inventory",
+            table: Some("customers"),
             snapshot: "false",
-            file: "f".into(),
+            file: "f",
             pos: 9,
             ..Default::default()
         };
