@@ -75,5 +75,50 @@ pub async fn next_batch(
             None => break,
         }
     }
+    // A batch ends on a record with an offset (the task restarts its reader
+    // from the last one handed over): records without one (the MySQL
+    // stream sets offsets at row-event ends) go with the batch, at most the
+    // rest of one reader message over `max`.
+    while batch.last().is_some_and(|r| r.source_offset.is_none()) {
+        match leftover.pop_front() {
+            Some(r) => batch.push(r),
+            None => break,
+        }
+    }
     Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sluice_runtime::data::{JsonMap, RecordData};
+
+    use super::*;
+
+    fn rec(offset: bool) -> SourceRecord {
+        SourceRecord::new(
+            Arc::new(JsonMap::new()),
+            offset.then(|| Arc::new(JsonMap::new())),
+            RecordData::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batch_ends_on_a_record_with_an_offset() {
+        let (tx, rx) = mpsc::channel(4);
+        // One reader message: an event of five rows, offset on the last.
+        let event = vec![rec(false), rec(false), rec(false), rec(false), rec(true)];
+        tx.send(Ok(event)).await.unwrap();
+        tx.send(Ok(vec![rec(false), rec(true)])).await.unwrap();
+        let mut rx = Some(rx);
+        let mut leftover = VecDeque::new();
+        let wait = Duration::from_millis(100);
+        let first = next_batch(&mut rx, &mut leftover, 2, wait).await.unwrap();
+        assert_eq!(first.len(), 5, "past max to the event's offset record");
+        assert!(first.last().unwrap().source_offset.is_some());
+        let second = next_batch(&mut rx, &mut leftover, 2, wait).await.unwrap();
+        assert_eq!(second.len(), 2);
+        assert!(second.last().unwrap().source_offset.is_some());
+    }
 }

@@ -4,77 +4,73 @@ One run, one binlog range, three readers:
 
 - Sluice: a release `sluice standalone`, MySQL connector created over REST
   with snapshot.mode=no_data (so every row is streamed from the binlog),
-  JsonConverter with schemas, into the local broker.
+  JsonConverter with schemas, into the broker (see Broker below).
 - The decode limit: `mariadb-binlog --read-from-remote-server
   --base64-output=decode-rows -v` over the same binlog range, to /dev/null.
 - A peer: python-mysql-replication's BinLogStreamReader reading the same
   range and materialising every row's values.
 
 Writes: N rows (default 1,000,000) in transactions of B rows (default
-1,000), `INSERT ... SELECT ... FROM seq_1_to_B` (table: BIGINT
-auto-increment key, INT, VARCHAR(32), DATETIME(6) = NOW(6)), one client
+1,000), `INSERT ... SELECT ... FROM seq_1_to_B` (table: BIGINT key
+i*B + seq, INT, VARCHAR(32), DATETIME(6) = NOW(6)), one client
 session, written as fast as the server takes them while Sluice streams.
 
-Throughput: rows / (time the broker's high watermark of the topic reaches
-N - time the first transaction's COMMIT returned).
+Broker: by default a private tansu broker on the memory engine, started
+and stopped by this script on its own port (scripts/bench_support.py says
+why); `--broker shared` uses the shared broker at --bootstrap (sqlite),
+which bounds Sluice at a few thousand records/s.
 
-Latency (commit -> broker ack): the topic has one partition and the rows
-of transaction i are exactly offsets [i*B, (i+1)*B). A sampler thread
-polls the topic's high watermark (ListOffsets, no cache) every ~2 ms and
-records when it first covers each transaction's last row: that is when the
-broker has acknowledged (acks=all, one node) the whole transaction. The
-commit time is the wall clock when the writer's COMMIT returned. p50 / p99
-are over transactions (each sample is the latency of that transaction's
-last row, the worst of its rows); the sampler's 2 ms period bounds the
-error. The record's own timestamp is not used: it is the binlog event
-time (second resolution), not the ack time.
+Completion and latency: a consumer thread reads the topic back from the
+start while Sluice streams and marks each id of the JSON key (transaction
+i writes ids [i*B+1, (i+1)*B]). Throughput: N / (time the last id was read - time the
+first transaction's COMMIT returned). Latency (commit -> read back): per
+transaction, the time its last row was read minus the wall clock when the
+writer's COMMIT returned; p50 / p99 are over transactions. Reading back
+comes after the broker's ack (acks=all, one node), so this is an upper
+bound on commit -> ack, off by the consumer's fetch wait (10 ms) and its
+batch. Every id must arrive; duplicates and missing ids are reported. The
+high watermark is not used: tansu's memory engine can report a wrong one.
 
-Peak RSS: the kernel's VmHWM of the Sluice process at the end.
+`--broker null`: the private tansu on its null engine, which acknowledges
+every record and keeps none (scripts/bench_support.py): Sluice's own cost
+up to the broker's ack, without the broker's storage. Nothing can be read
+back, so completion is Sluice's committed source offset (polled over REST
+every 20 ms; offset.flush.interval.ms=100): after the last bench
+transaction the writer commits one row to a second table, and once the
+committed offset reaches that transaction's position every earlier row
+was acknowledged (the worker commits only fully acknowledged prefixes).
+Transaction i counts as acknowledged when the committed offset reaches
+the binlog position after its COMMIT (an upper bound, quantised by the
+100 ms flush).
+
+Peak RSS: the kernel's VmHWM of the Sluice process at the end. CPU: the
+Sluice process's user + system seconds from the first write to the last
+ack, and rows per CPU-second: on a 2-core machine shared with other
+builds, wall-clock rates swing with the load; CPU per row does much less.
+
+`--catch-up`: the connector is paused (REST) while the rows are written
+and resumed after the last COMMIT, so Sluice reads a binlog that is
+already written, as mariadb-binlog does: throughput is N / (last ack -
+resume), the figure to set against the decode limit. Without it the
+writer (one Python session) paces the stream and the latency figures
+mean something; with it they do not and are not printed.
+
+Tuning runs: `--producer KEY=VALUE` writes worker `producer.*` settings,
+`--connector KEY=VALUE` adds connector settings; `--batch` sets the
+transaction size (peak RSS against transaction size: `--rows 100000
+--batch 100000` against `--batch 1`).
 """
 import argparse
-import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 
 import pymysql
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def http(port, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        text = r.read().decode()
-        return json.loads(text) if text else None
-
-
-def vm_hwm_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+from bench_support import (OffsetWatch, PrivateBroker, ReadBack, cpu_secs, free_port, http, pct,
+                           vm_hwm_kb)
 
 
 def master_status(conn):
@@ -87,7 +83,14 @@ def master_status(conn):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", required=True)
-    ap.add_argument("--bootstrap", required=True)
+    ap.add_argument("--broker", choices=["private", "null", "shared"], default="private",
+                    help="private: a tansu broker of this run's own on the memory engine"
+                         " (default); null: the same on tansu's null engine (acks, discards);"
+                         " shared: the broker at --bootstrap (sqlite)")
+    ap.add_argument("--flush-ms", type=int, help="offset.flush.interval.ms (default 1000;"
+                    " 100 with --broker null, where completion is read from the committed offset)")
+    ap.add_argument("--tansu", help="the tansu binary (for --broker private)")
+    ap.add_argument("--bootstrap", help="the shared broker (for --broker shared)")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=3307)
@@ -96,32 +99,69 @@ def main():
     ap.add_argument("--password", default="sluice")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=1_000)
+    ap.add_argument("--timeout", type=int, default=900, help="seconds Sluice may take")
+    ap.add_argument("--catch-up", action="store_true",
+                    help="pause the connector while the rows are written, then resume it:"
+                         " throughput of reading a written binlog, as the decode limit does")
     ap.add_argument("--no-peer", action="store_true", help="skip python-mysql-replication")
+    ap.add_argument("--no-decode", action="store_true", help="skip mariadb-binlog")
+    ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
+                    help="a worker producer.* setting (repeatable), e.g. linger.ms=20")
+    ap.add_argument("--connector", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra connector setting (repeatable), e.g. max.queue.size=4096")
     a = ap.parse_args()
     if a.rows % a.batch:
         sys.exit("--rows must be a multiple of --batch")
     os.makedirs(a.workdir, exist_ok=True)
     run = str(int(time.time()))
+    if a.flush_ms is None:
+        a.flush_ms = 100 if a.broker == "null" else 1000
+    if a.broker in ("private", "null"):
+        engine = "memory://tansu/" if a.broker == "private" else "null://sluice-bench"
+        with PrivateBroker(a.tansu, a.workdir, run, engine) as b:
+            res = stream_once(a, run, b.bootstrap)
+    else:
+        if not a.bootstrap:
+            sys.exit("--broker shared needs --bootstrap")
+        res = stream_once(a, run, a.bootstrap)
+    report(a, res)
+
+
+def kv(items):
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep:
+            sys.exit(f"expected KEY=VALUE, got {it!r}")
+        out[k] = v
+    return out
+
+
+def stream_once(a, run, bootstrap):
+    """Sluice streams N rows into `bootstrap`; then the reference readers."""
     db, prefix = f"bench_{run}", f"bm{run}"
     topic = f"{prefix}.{db}.t"
     root = pymysql.connect(host=a.host, port=a.port, user="root", password=a.root_password,
                            autocommit=True)
     with root.cursor() as c:
         c.execute(f"CREATE DATABASE {db}")
-        c.execute(f"CREATE TABLE {db}.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL,"
+        c.execute(f"CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, k INT NOT NULL,"
                   " v VARCHAR(32) NOT NULL, ts DATETIME(6) NOT NULL)")
-    admin = AdminClient({"bootstrap.servers": a.bootstrap})
-    for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        c.execute(f"CREATE TABLE {db}.t_end (id INT PRIMARY KEY)")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(topic, 1, 1), NewTopic(f"{topic}_end", 1, 1)]).values():
         f.result(30)
 
     port = free_port()
     worker = os.path.join(a.workdir, f"worker-{run}.properties")
     with open(worker, "w") as f:
-        f.write(f"bootstrap.servers={a.bootstrap}\nlisteners=http://127.0.0.1:{port}\n"
+        f.write(f"bootstrap.servers={bootstrap}\nlisteners=http://127.0.0.1:{port}\n"
                 f"offset.storage.file.filename={a.workdir}/offsets-{run}\n"
-                "offset.flush.interval.ms=1000\n"
+                f"offset.flush.interval.ms={a.flush_ms}\n"
                 "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
                 "value.converter=org.apache.kafka.connect.json.JsonConverter\n")
+        for k, v in kv(a.producer).items():
+            f.write(f"producer.{k}={v}\n")
     log = open(os.path.join(a.workdir, f"sluice-{run}.log"), "w")
     p = subprocess.Popen([a.sluice, "standalone", worker], stdout=log, stderr=log)
     try:
@@ -134,7 +174,7 @@ def main():
                 if time.time() > deadline or p.poll() is not None:
                     sys.exit("sluice did not start; see " + log.name)
                 time.sleep(0.05)
-        http(port, "POST", "/connectors", {"name": f"bench-{run}", "config": {
+        config = {
             "connector.class": "io.debezium.connector.mysql.MySqlConnector",
             "database.hostname": a.host, "database.port": str(a.port),
             "database.user": a.user, "database.password": a.password,
@@ -142,7 +182,9 @@ def main():
             "topic.prefix": prefix, "database.include.list": db,
             "snapshot.mode": "no_data",
             "schema.history.internal.file.filename": f"{a.workdir}/history-{run}.jsonl",
-            "tasks.max": "1"}})
+            "tasks.max": "1"}
+        config.update(kv(a.connector))
+        http(port, "POST", "/connectors", {"name": f"bench-{run}", "config": config})
         # Streaming has begun when the log says so.
         deadline = time.time() + 60
         while "streaming the binlog" not in open(log.name).read():
@@ -151,66 +193,110 @@ def main():
             time.sleep(0.05)
 
         n_tx = a.rows // a.batch
-        ack_at = [None] * n_tx
-        stop = threading.Event()
-
-        def sample():
-            c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": f"bench-wm-{run}"})
-            tp = TopicPartition(topic, 0)
-            done = 0
-            while done < n_tx and not stop.is_set():
-                try:
-                    _, hi = c.get_watermark_offsets(tp, timeout=5, cached=False)
-                except Exception:  # a busy broker times out: ask again
-                    continue
-                now = time.time()
-                while done < n_tx and hi >= (done + 1) * a.batch:
-                    ack_at[done] = now
-                    done += 1
-                time.sleep(0.002)
-            c.close()
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        if a.broker == "null":
+            reader = OffsetWatch(port, f"bench-{run}")
+        else:
+            reader = ReadBack(bootstrap, topic, a.rows, a.batch, run, a.timeout)
+        reader.start()
+        if a.catch_up:
+            http(port, "PUT", f"/connectors/bench-{run}/pause")
+            deadline = time.time() + 60
+            while True:
+                st = http(port, "GET", f"/connectors/bench-{run}/status")
+                if st["tasks"] and all(t["state"] == "PAUSED" for t in st["tasks"]):
+                    break
+                if time.time() > deadline:
+                    sys.exit(f"the connector did not pause; see {log.name}")
+                time.sleep(0.05)
         start_file, start_pos = master_status(root)
-        commit_at = []
+        cpu_at_start = cpu_secs(p.pid)
+        commit_at, end_at = [], []
         w = pymysql.connect(host=a.host, port=a.port, user="root", password=a.root_password,
                             database=db, autocommit=False)
         with w.cursor() as c:
             for i in range(n_tx):
-                c.execute(f"INSERT INTO {db}.t (k, v, ts) SELECT seq, 'abcdefghijklmnopqrstuvwxyz012345',"
-                          f" NOW(6) FROM seq_1_to_{a.batch}")
+                # Explicit ids: auto-increment leaves gaps after INSERT ... SELECT.
+                c.execute(f"INSERT INTO {db}.t (id, k, v, ts) SELECT {i * a.batch} + seq, seq,"
+                          f" 'abcdefghijklmnopqrstuvwxyz012345', NOW(6) FROM seq_1_to_{a.batch}")
                 w.commit()
                 commit_at.append(time.time())
-        write_secs = commit_at[-1] - commit_at[0]
+                if a.broker == "null":
+                    end_at.append(master_status(root))
+            # A last transaction on another table: once the committed offset
+            # reaches it, every bench row before it was acknowledged.
+            c.execute(f"INSERT INTO {db}.t_end VALUES (1)")
+            w.commit()
         end_file, end_pos = master_status(root)
-        sampler.join(600)
-        stop.set()
-        if ack_at[-1] is None:
-            sys.exit(f"sluice did not deliver all {a.rows} rows within 600 s; see {log.name}")
-        sluice_secs = ack_at[-1] - commit_at[0]
-        lat = [(ack - com) * 1000 for ack, com in zip(ack_at, commit_at)]
+        resume_at = None
+        if a.catch_up:
+            cpu_at_start = cpu_secs(p.pid)
+            resume_at = time.time()
+            http(port, "PUT", f"/connectors/bench-{run}/resume")
+        if a.broker == "null":
+            last = end_at[-1]
+            deadline = time.time() + a.timeout
+            while reader.first_at(lambda o: (o["file"], o["pos"]) >= last) is None:
+                if time.time() > deadline or p.poll() is not None:
+                    sys.exit(f"sluice's committed offset did not reach {last} within {a.timeout} s;"
+                             f" see {log.name}")
+                time.sleep(0.05)
+            reader.stop.set()
+            done_at = [reader.first_at(lambda o, e=e: (o["file"], o["pos"]) >= e) for e in end_at]
+            verified = (f"committed offset reached the sentinel transaction at {last[0]}:{last[1]}"
+                        " (nothing read back: the null engine discards)")
+        else:
+            reader.join(a.timeout + 30)
+            reader.stop.set()
+            if reader.count < a.rows:
+                sys.exit(f"sluice delivered {reader.count} of {a.rows} rows within {a.timeout} s"
+                         f" (missing ids {reader.missing()}...); see {log.name}")
+            done_at = reader.done_at
+            verified = (f"{reader.count} distinct ids of {a.rows} read back, {reader.duplicates}"
+                        f" duplicates, {reader.others} other records")
         sluice_rss_kb = vm_hwm_kb(p.pid)
+        sluice_cpu = cpu_secs(p.pid) - cpu_at_start
         status = http(port, "GET", f"/connectors/bench-{run}/status")
     finally:
         p.terminate()
         p.wait(30)
+    return dict(run=run, db=db, log=log.name, n_tx=n_tx, commit_at=commit_at, done_at=done_at,
+                verified=verified, cpu=sluice_cpu, resume_at=resume_at,
+                rss_kb=sluice_rss_kb, status=status, start=(start_file, start_pos),
+                end=(end_file, end_pos), bootstrap=bootstrap)
 
-    # The decode limit: mariadb-binlog over the same range.
-    cmd = ["mariadb-binlog", "--no-defaults", "--read-from-remote-server", f"--host={a.host}",
-           f"--port={a.port}", "--user=root", f"--password={a.root_password}",
-           "--base64-output=decode-rows", "-v", f"--start-position={start_pos}"]
-    if end_file == start_file:
-        cmd += [f"--stop-position={end_pos}", start_file]
-    else:
-        cmd += ["--to-last-log", start_file]
-    t0 = time.monotonic()
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    decode_secs = time.monotonic() - t0
-    if out.returncode != 0:
-        sys.exit(f"mariadb-binlog failed: {out.stderr.decode()}")
-    decoded_rows = out.stdout.count(b"### INSERT INTO")
-    del out
+
+def report(a, r):
+    n, n_tx, commit_at, done_at = a.rows, r["n_tx"], r["commit_at"], r["done_at"]
+    (start_file, start_pos), (end_file, end_pos) = r["start"], r["end"]
+    write_secs = max(commit_at[-1] - commit_at[0], 1e-9)
+    began = r["resume_at"] or commit_at[0]
+    sluice_secs = max(done_at) - began
+    lat = [(ack - com) * 1000 for ack, com in zip(done_at, commit_at)]
+    sluice_rate = n / sluice_secs
+
+    decode = None
+    if not a.no_decode:
+        # The decode limit: mariadb-binlog over the same range.
+        cmd = ["mariadb-binlog", "--no-defaults", "--read-from-remote-server", f"--host={a.host}",
+               f"--port={a.port}", "--user=root", f"--password={a.root_password}",
+               "--base64-output=decode-rows", "-v", f"--start-position={start_pos}"]
+        if end_file == start_file:
+            cmd += [f"--stop-position={end_pos}", start_file]
+        else:
+            cmd += ["--to-last-log", start_file]
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        decoded_rows, tail = 0, b""
+        while chunk := proc.stdout.read(1 << 20):
+            chunk = tail + chunk
+            decoded_rows += chunk.count(b"### INSERT INTO")
+            tail = chunk[-16:]
+            decoded_rows -= tail.count(b"### INSERT INTO")
+        decoded_rows += tail.count(b"### INSERT INTO")
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            sys.exit(f"mariadb-binlog failed: {err.decode()}")
+        decode = (decoded_rows, time.monotonic() - t0)
 
     peer = None
     if not a.no_peer:
@@ -220,9 +306,9 @@ def main():
         stream = BinLogStreamReader(
             connection_settings={"host": a.host, "port": a.port, "user": "root",
                                  "passwd": a.root_password},
-            server_id=60_000 + int(run) % 100_000, log_file=start_file, log_pos=start_pos,
+            server_id=60_000 + int(r["run"]) % 100_000, log_file=start_file, log_pos=start_pos,
             resume_stream=True, blocking=False, only_events=[WriteRowsEvent],
-            only_schemas=[db])
+            only_schemas=[r["db"]])
         peer_rows = 0
         for ev in stream:
             for row in ev.rows:
@@ -232,18 +318,31 @@ def main():
         stream.close()
         peer = (peer_rows, time.monotonic() - t0)
 
-    n = a.rows
-    sluice_rate = n / sluice_secs
-    decode_rate = decoded_rows / decode_secs
-    print(f"rows={n} transactions={n_tx}x{a.batch} binlog={start_file}:{start_pos}..{end_file}:{end_pos}")
-    print(f"writer: {n / write_secs:,.0f} rows/s committed ({write_secs:.2f} s)")
-    print(f"sluice mysql -> kafka: {sluice_rate:,.0f} rows/s end to end ({sluice_secs:.2f} s, first commit -> last ack)"
-          f"  latency commit->ack p50 {pct(lat, 50):.0f} ms p99 {pct(lat, 99):.0f} ms max {max(lat):.0f} ms"
-          f"  peak RSS {sluice_rss_kb / 1024:.1f} MiB  task {status['tasks'][0]['state']}")
-    print(f"mariadb-binlog decode-rows -v (limit): {decode_rate:,.0f} rows/s ({decoded_rows} rows, {decode_secs:.2f} s)")
+    broker = {"private": "private tansu, memory engine", "null": "private tansu, null engine",
+              "shared": f"shared broker {r['bootstrap']}"}[a.broker]
+    print(f"rows={n} transactions={n_tx}x{a.batch} binlog={start_file}:{start_pos}..{end_file}:{end_pos}"
+          f" broker={broker}")
+    if n_tx > 1:
+        print(f"writer: {n / write_secs:,.0f} rows/s committed ({write_secs:.2f} s)")
+    else:
+        print("writer: one transaction")
+    print(f"verified: {r['verified']}")
+    if r["resume_at"]:
+        print(f"sluice mysql -> kafka (catch-up): {sluice_rate:,.0f} rows/s ({sluice_secs:.2f} s, resume -> last ack;"
+              f" rows written while paused)  peak RSS {r['rss_kb'] / 1024:.1f} MiB"
+              f"  task {r['status']['tasks'][0]['state']}")
+    else:
+        print(f"sluice mysql -> kafka: {sluice_rate:,.0f} rows/s end to end ({sluice_secs:.2f} s, first commit -> last ack)"
+              f"  latency commit->ack p50 {pct(lat, 50):.0f} ms p99 {pct(lat, 99):.0f} ms max {max(lat):.0f} ms"
+              f"  peak RSS {r['rss_kb'] / 1024:.1f} MiB  task {r['status']['tasks'][0]['state']}")
+    print(f"sluice CPU: {r['cpu']:.1f} s user+system while streaming, {n / r['cpu']:,.0f} rows per CPU-second")
+    if decode:
+        decode_rate = decode[0] / decode[1]
+        print(f"mariadb-binlog decode-rows -v (limit): {decode_rate:,.0f} rows/s ({decode[0]} rows, {decode[1]:.2f} s)")
     if peer:
         print(f"python-mysql-replication (peer): {peer[0] / peer[1]:,.0f} rows/s ({peer[0]} rows, {peer[1]:.2f} s)")
-    print(f"ratio sluice/decode limit: {sluice_rate / decode_rate:.2f}")
+    if decode:
+        print(f"ratio sluice/decode limit: {sluice_rate / decode_rate:.2f}")
     if peer:
         print(f"ratio sluice/peer: {sluice_rate / (peer[0] / peer[1]):.2f}")
 

@@ -11,56 +11,51 @@ in the same run by:
   with snapshot.mode=initial_only, JsonConverter with schemas, into the
   local broker (acks=all).
 
-Sluice's figures: rows / (time the topic's high watermark reaches N - time
-the connector was created), i.e. snapshot to broker acknowledgement; the
-snapshot's own read time from its log line ("snapshot: <db>.t done, N rows
-in ..."), which ends when the last row was handed to the producer (the
-read is back-pressured by the broker); peak RSS (VmHWM) of the process.
+Broker: by default a private tansu broker on the memory engine, started
+and stopped by this script on its own port; `--broker shared` uses the
+shared (sqlite) broker at --bootstrap (scripts/bench_support.py says why).
+
+`--broker null`: tansu's null engine (acknowledges, keeps nothing);
+completion is the committed source offset losing its `snapshot` flag
+(the snapshot's last record carries the final offset; offsets commit only
+past acknowledged records; offset.flush.interval.ms=100), polled every
+20 ms.
+
+Sluice's figures: rows / (time the last row was read back - time the
+connector was created), i.e. snapshot to broker acknowledgement, counted
+by a consumer reading the topic back from the start and marking each id
+of the JSON key (every id 1..N must arrive; duplicates are reported; the
+high watermark is not used, the memory engine can report a wrong one);
+the snapshot's own read time from its log line ("snapshot: <db>.t done, N
+rows in ..."), which ends when the last row was handed to the producer
+(the read is back-pressured by the broker); peak RSS (VmHWM) of the
+process.
 """
 import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pymysql
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def http(port, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        text = r.read().decode()
-        return json.loads(text) if text else None
-
-
-def vm_hwm_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+from bench_support import OffsetWatch, PrivateBroker, ReadBack, cpu_secs, free_port, http, vm_hwm_kb
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", required=True)
-    ap.add_argument("--bootstrap", required=True)
+    ap.add_argument("--broker", choices=["private", "null", "shared"], default="private",
+                    help="private: a tansu broker of this run's own on the memory engine"
+                         " (default); null: the same on tansu's null engine (acks, discards);"
+                         " shared: the broker at --bootstrap (sqlite)")
+    ap.add_argument("--tansu", help="the tansu binary (for --broker private)")
+    ap.add_argument("--bootstrap", help="the shared broker (for --broker shared)")
+    ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
+                    help="a worker producer.* setting (repeatable)")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=3307)
@@ -72,6 +67,17 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     run = str(int(time.time()))
+    if a.broker in ("private", "null"):
+        engine = "memory://tansu/" if a.broker == "private" else "null://sluice-bench"
+        with PrivateBroker(a.tansu, a.workdir, run, engine) as b:
+            snapshot_once(a, run, b.bootstrap)
+    else:
+        if not a.bootstrap:
+            sys.exit("--broker shared needs --bootstrap")
+        snapshot_once(a, run, a.bootstrap)
+
+
+def snapshot_once(a, run, bootstrap):
     db, prefix = f"bench_snap_{run}", f"bs{run}"
     topic = f"{prefix}.{db}.t"
     root = pymysql.connect(host=a.host, port=a.port, user="root", password=a.root_password,
@@ -86,7 +92,7 @@ def main():
             c.execute(f"INSERT INTO {db}.t SELECT seq, seq % 1000, 'abcdefghijklmnopqrstuvwxyz012345',"
                       f" '2024-01-01 00:00:00.123456' + INTERVAL seq SECOND FROM {db}.seq_{done + 1}_to_{done + n}")
             done += n
-    admin = AdminClient({"bootstrap.servers": a.bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
         f.result(30)
 
@@ -104,11 +110,14 @@ def main():
     port = free_port()
     worker = os.path.join(a.workdir, f"worker-{run}.properties")
     with open(worker, "w") as f:
-        f.write(f"bootstrap.servers={a.bootstrap}\nlisteners=http://127.0.0.1:{port}\n"
+        f.write(f"bootstrap.servers={bootstrap}\nlisteners=http://127.0.0.1:{port}\n"
                 f"offset.storage.file.filename={a.workdir}/offsets-{run}\n"
-                "offset.flush.interval.ms=1000\n"
+                f"offset.flush.interval.ms={100 if a.broker == 'null' else 1000}\n"
                 "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
                 "value.converter=org.apache.kafka.connect.json.JsonConverter\n")
+        for it in a.producer:
+            k, _, v = it.partition("=")
+            f.write(f"producer.{k}={v}\n")
     log = open(os.path.join(a.workdir, f"sluice-{run}.log"), "w")
     p = subprocess.Popen([a.sluice, "standalone", worker], stdout=log, stderr=log)
     try:
@@ -121,9 +130,13 @@ def main():
                 if time.time() > deadline or p.poll() is not None:
                     sys.exit("sluice did not start; see " + log.name)
                 time.sleep(0.05)
-        c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": f"bench-snap-{run}"})
-        tp = TopicPartition(topic, 0)
-        t0 = time.monotonic()
+        if a.broker == "null":
+            reader = OffsetWatch(port, f"bench-snap-{run}")
+        else:
+            reader = ReadBack(bootstrap, topic, a.rows, a.rows, run, a.timeout)
+        reader.start()
+        cpu0 = cpu_secs(p.pid)
+        t0 = time.time()
         http(port, "POST", "/connectors", {"name": f"bench-snap-{run}", "config": {
             "connector.class": "io.debezium.connector.mysql.MySqlConnector",
             "database.hostname": a.host, "database.port": str(a.port),
@@ -134,25 +147,38 @@ def main():
             "schema.history.internal.file.filename": f"{a.workdir}/history-{run}.jsonl",
             "tasks.max": "1"}})
         progress_seen = None
-        deadline = time.monotonic() + a.timeout
-        while True:
-            try:
-                _, hi = c.get_watermark_offsets(tp, timeout=5, cached=False)
-            except Exception:  # a busy broker times out: ask again
-                hi = 0
-            if hi >= a.rows:
+        deadline = time.time() + a.timeout
+        while p.poll() is None and time.time() < deadline:
+            if a.broker == "null":
+                # The snapshot's last record carries the offset without the
+                # `snapshot` flag: committed once every row was acknowledged.
+                if reader.first_at(lambda o: not o.get("snapshot")) is not None:
+                    break
+            elif not reader.is_alive():
                 break
             if progress_seen is None:
                 st = http(port, "GET", f"/connectors/bench-snap-{run}/status")
                 prog = st["tasks"][0].get("progress") if st["tasks"] else None
                 if prog and prog.get("snapshot", {}).get("tables"):
                     progress_seen = prog
-            if time.monotonic() > deadline or p.poll() is not None:
-                sys.exit(f"sluice did not deliver {a.rows} rows (topic at {hi}); see {log.name}")
-            time.sleep(0.05)
-        sluice_secs = time.monotonic() - t0
+            reader.join(0.05 if progress_seen is None or a.broker == "null" else 1)
+        reader.stop.set()
+        reader.join(30)
         rss_kb = vm_hwm_kb(p.pid)
-        c.close()
+        cpu = cpu_secs(p.pid) - cpu0
+        if a.broker == "null":
+            end = reader.first_at(lambda o: not o.get("snapshot"))
+            if end is None:
+                sys.exit(f"the snapshot's last offset was not committed; see {log.name}")
+            sluice_secs = end - t0
+            verified = "committed offset reached the snapshot's end (null engine: nothing read back)"
+        else:
+            if reader.count < a.rows:
+                sys.exit(f"sluice delivered {reader.count} of {a.rows} rows (missing ids"
+                         f" {reader.missing()}...); see {log.name}")
+            sluice_secs = reader.done_at[0] - t0
+            verified = (f"{reader.count} distinct ids of {a.rows} read back, {reader.duplicates}"
+                        f" duplicates, {reader.others} other records")
     finally:
         p.terminate()
         p.wait(30)
@@ -170,6 +196,9 @@ def main():
     print(f"sluice snapshot -> kafka (acked): {sluice_rate:,.0f} rows/s ({sluice_secs:.2f} s)"
           f"  peak RSS {rss_kb / 1024:.1f} MiB"
           + (f"  snapshot read done after {read_secs:.1f} s" if read_secs else ""))
+    print(f"verified: {verified}; broker: " + {"private": "private tansu, memory engine",
+          "null": "private tansu, null engine", "shared": f"shared {bootstrap}"}[a.broker])
+    print(f"sluice CPU: {cpu:.1f} s user+system, {a.rows / cpu:,.0f} rows per CPU-second")
     print(f"progress: status {json.dumps(progress_seen) if progress_seen else 'not seen'}; {progress_lines} log lines")
     print(f"ratio sluice/mariadb --quick: {sluice_rate / quick_rate:.2f}")
 

@@ -92,18 +92,19 @@ impl Op {
     }
 }
 
-/// What `source` says about one event.
+/// What `source` says about one event. Borrowed: built once per row, it
+/// costs no allocation of its own.
 #[derive(Debug, Clone, Default)]
-pub struct SourceInfo {
+pub struct SourceInfo<'a> {
     /// Event time (binlog header), milliseconds.
     pub ts_ms: i64,
     /// "true", "last", "false", ...
     pub snapshot: &'static str,
-    pub db: String,
-    pub table: Option<String>,
+    pub db: &'a str,
+    pub table: Option<&'a str>,
     pub server_id: u32,
-    pub gtid: Option<String>,
-    pub file: String,
+    pub gtid: Option<&'a str>,
+    pub file: &'a str,
     pub pos: u64,
     pub row: i32,
     pub thread: Option<i64>,
@@ -141,20 +142,20 @@ impl EventBuilder {
         }
     }
 
-    pub fn source(&self, s: &SourceInfo) -> Struct {
+    pub fn source(&self, s: &SourceInfo<'_>) -> Struct {
         let mut v = vec![Value::Null; source_field::COUNT];
         v[source_field::VERSION] = Value::String(self.version.clone());
         v[source_field::CONNECTOR] = Value::String(self.flavor.connector_name().into());
         v[source_field::NAME] = Value::String(self.server_name.clone());
         v[source_field::TS_MS] = Value::Int64(s.ts_ms);
         v[source_field::SNAPSHOT] = Value::String(s.snapshot.into());
-        v[source_field::DB] = Value::String(s.db.clone());
+        v[source_field::DB] = Value::String(s.db.into());
         v[source_field::TS_US] = Value::Int64(s.ts_ms * 1000);
         v[source_field::TS_NS] = Value::Int64(s.ts_ms * 1_000_000);
-        v[source_field::TABLE] = s.table.clone().map_or(Value::Null, Value::String);
+        v[source_field::TABLE] = s.table.map_or(Value::Null, |t| Value::String(t.into()));
         v[source_field::SERVER_ID] = Value::Int64(s.server_id as i64);
-        v[source_field::GTID] = s.gtid.clone().map_or(Value::Null, Value::String);
-        v[source_field::FILE] = Value::String(s.file.clone());
+        v[source_field::GTID] = s.gtid.map_or(Value::Null, |g| Value::String(g.into()));
+        v[source_field::FILE] = Value::String(s.file.into());
         v[source_field::POS] = Value::Int64(s.pos as i64);
         v[source_field::ROW] = Value::Int32(s.row);
         v[source_field::THREAD] = s.thread.map_or(Value::Null, Value::Int64);
@@ -243,11 +244,11 @@ impl EventBuilder {
         value_schema: Option<Arc<sluice_runtime::data::Schema>>,
         value: Value,
         ts: i64,
-        offset: &Arc<JsonMap>,
+        offset: Option<&Arc<JsonMap>>,
     ) -> SourceRecord {
         SourceRecord::new(
             self.partition.clone(),
-            Some(offset.clone()),
+            offset.cloned(),
             RecordData {
                 topic: topic.to_string(),
                 kafka_partition: None,
@@ -271,16 +272,21 @@ impl EventBuilder {
         op: Op,
         before: Option<&[Value]>,
         after: Option<&[Value]>,
-        src: &SourceInfo,
+        src: &SourceInfo<'_>,
         pending: &Arc<JsonMap>,
         done: &Arc<JsonMap>,
         out: &mut Vec<SourceRecord>,
     ) {
-        self.change_in_txn(t, op, before, after, src, pending, done, None, out)
+        let offsets = Some((pending, done));
+        self.change_in_txn(t, op, before, after, src, offsets, None, out)
     }
 
     /// [`change`](Self::change), with each envelope's `transaction` block
-    /// taken from (and counted in) `txn`.
+    /// taken from (and counted in) `txn`. `offsets` (pending, done) may be
+    /// `None`: the row's records then carry no offset, and a commit stops
+    /// at the last record before them that has one (the stream sets
+    /// offsets on the last row of each binlog row event only; see
+    /// `stream`).
     #[allow(clippy::too_many_arguments)]
     pub fn change_in_txn(
         &self,
@@ -288,12 +294,15 @@ impl EventBuilder {
         op: Op,
         before: Option<&[Value]>,
         after: Option<&[Value]>,
-        src: &SourceInfo,
-        pending: &Arc<JsonMap>,
-        done: &Arc<JsonMap>,
+        src: &SourceInfo<'_>,
+        offsets: Option<(&Arc<JsonMap>, &Arc<JsonMap>)>,
         mut txn: Option<&mut TxnState>,
         out: &mut Vec<SourceRecord>,
     ) {
+        let (pending, done) = match offsets {
+            Some((p, d)) => (Some(p), Some(d)),
+            None => (None, None),
+        };
         let source = self.source(src);
         let start = out.len();
         let ts = src.ts_ms;
@@ -344,7 +353,7 @@ impl EventBuilder {
         // Every record but the last of this row keeps the row pending.
         let end = out.len();
         for r in &mut out[start..end.saturating_sub(1)] {
-            r.source_offset = Some(pending.clone());
+            r.source_offset = pending.cloned();
         }
     }
 
@@ -356,7 +365,7 @@ impl EventBuilder {
         before: Option<&[Value]>,
         source: &Struct,
         ts: i64,
-        offset: &Arc<JsonMap>,
+        offset: Option<&Arc<JsonMap>>,
         txn: Option<&mut TxnState>,
         out: &mut Vec<SourceRecord>,
     ) {
@@ -393,7 +402,7 @@ impl EventBuilder {
             Some(vs),
             value,
             ms,
-            offset,
+            Some(offset),
         )
     }
 
@@ -441,7 +450,14 @@ impl EventBuilder {
             ],
         });
         let topic = super::schema::topic_name(&[&self.server_name, "transaction"]);
-        self.record(&topic, (Some(ks), key), Some(vs), value, ts_ms, offset)
+        self.record(
+            &topic,
+            (Some(ks), key),
+            Some(vs),
+            value,
+            ts_ms,
+            Some(offset),
+        )
     }
 
     /// A schema change event on the topic named by topic.prefix.
@@ -450,7 +466,7 @@ impl EventBuilder {
         db: &str,
         ddl: &str,
         table_changes: Vec<Value>,
-        src: &SourceInfo,
+        src: &SourceInfo<'_>,
         offset: &Arc<JsonMap>,
     ) -> SourceRecord {
         let ks = schema_change_key_schema(self.flavor);
@@ -472,7 +488,14 @@ impl EventBuilder {
             ],
         });
         let topic = super::schema::topic_name(&[&self.server_name]);
-        self.record(&topic, (Some(ks), key), Some(vs), value, src.ts_ms, offset)
+        self.record(
+            &topic,
+            (Some(ks), key),
+            Some(vs),
+            value,
+            src.ts_ms,
+            Some(offset),
+        )
     }
 }
 
@@ -537,10 +560,10 @@ mod tests {
         let (eb, t) = setup(true);
         let (p, d) = offsets();
         let src = SourceInfo {
-            db: "inventory".into(),
-            table: Some("customers".into()),
+            db: "inventory",
+            table: Some("customers"),
             snapshot: "false",
-            file: "f".into(),
+            file: "f",
             pos: 9,
             ..Default::default()
         };

@@ -242,10 +242,10 @@ pub async fn snapshot(
             let src = SourceInfo {
                 ts_ms: super::events::now().0,
                 snapshot: "true",
-                db: db.clone(),
-                table: Some(table.clone()),
+                db,
+                table: Some(table),
                 server_id: pos.server_id,
-                file: pos.file.clone(),
+                file: &pos.file,
                 pos: pos.pos,
                 ..Default::default()
             };
@@ -309,12 +309,13 @@ pub async fn snapshot(
         let mut first_in_table = true;
         let table_started = Instant::now();
         let mut last_log = Instant::now();
+        // Per-row buffers, reused: the column slices, and the row's values
+        // (the held row's vector once it has been emitted).
+        let mut vals_store: Vec<Option<&'static [u8]>> = Vec::new();
+        let mut spare: Vec<Value> = Vec::new();
         while conn.next_row(ncols, &mut buf, &mut spans).await? {
-            let vals: Vec<Option<&[u8]>> =
-                spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
-            let mut values = Vec::with_capacity(ts.plans.len());
-            decode_text_row(&ts.plans, &vals, &mut values)
-                .map_err(|e| MySqlError::decode(format!("snapshot row of {id}"), e))?;
+            let mut vals = reuse(std::mem::take(&mut vals_store));
+            vals.extend(spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])));
             if let Some(h) = held.take() {
                 let last_in_table = !Arc::ptr_eq(&h.table, &ts);
                 emit(
@@ -326,7 +327,13 @@ pub async fn snapshot(
                     &mut out,
                 );
                 first_overall = false;
+                spare = h.values;
             }
+            let mut values = std::mem::take(&mut spare);
+            values.clear();
+            decode_text_row(&ts.plans, &vals, &mut values)
+                .map_err(|e| MySqlError::decode(format!("snapshot row of {id}"), e))?;
+            vals_store = reuse(vals);
             held = Some(Held {
                 table: ts.clone(),
                 values,
@@ -385,6 +392,13 @@ pub async fn snapshot(
     Ok(Some(pos))
 }
 
+/// An emptied vector whose allocation serves elements of another lifetime.
+fn reuse<'b>(mut v: Vec<Option<&'_ [u8]>>) -> Vec<Option<&'b [u8]>> {
+    v.clear();
+    // Same size and alignment, no element: collected in place.
+    v.into_iter().map(|_| None).collect()
+}
+
 fn emit(
     cap: &Capture,
     h: &Held,
@@ -396,11 +410,11 @@ fn emit(
     let src = SourceInfo {
         ts_ms: super::events::now().0,
         snapshot: mark,
-        db: h.table.db.clone(),
-        table: Some(h.table.table.clone()),
+        db: &h.table.db,
+        table: Some(&h.table.table),
         server_id: pos.server_id,
         gtid: None,
-        file: pos.file.clone(),
+        file: &pos.file,
         pos: pos.pos,
         row: h.row,
         thread: None,

@@ -2,11 +2,15 @@
 //! versions and schema change events, with exact resume.
 //!
 //! Why no change is lost or doubled across restarts:
-//! - Every record carries a [`BinlogOffset`]: the start of its transaction
-//!   (`pos`, at its GTID or BEGIN event) plus how many of that
+//! - The last record of each row event (and every transaction, DDL and
+//!   heartbeat record) carries a [`BinlogOffset`]: the start of its
+//!   transaction (`pos`, at its GTID or BEGIN event) plus how many of that
 //!   transaction's row events (`event`) and of the next event's rows
-//!   (`row`) are already emitted, this record included. The worker commits
-//!   an offset only once the broker acked it and everything before it.
+//!   (`row`) are already emitted, this record included. Other rows' records
+//!   carry none (two offset maps per row were the costliest part of a
+//!   row). The worker commits an offset only once the broker acked its
+//!   record and everything before it, so a commit lands on an event
+//!   boundary, and `poll` ends every batch on a record with an offset.
 //! - A restart dumps from `pos`: the server replays the transaction from
 //!   its start (TABLE_MAP events included, so rows decode), and the reader
 //!   skips exactly `event` row events and then `row` rows, in that first
@@ -497,18 +501,26 @@ pub async fn stream(
                     }
                     let emit = !skip_all && row_no >= skip_rows;
                     if emit || p.txn.is_some() {
-                        let pending =
-                            Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json());
-                        let done =
-                            Arc::new(p.offset(idx, row_no + 1, ts_sec, h.server_id).to_json());
+                        // Only the last row of a row event carries offsets:
+                        // building two offset maps per row cost more than
+                        // the rest of the event. A commit then lands on
+                        // event boundaries, and a restart re-sends at most
+                        // the rest of one event (at-least-once, as before).
+                        let last_in_event = r.remaining() == 0;
+                        let offsets = last_in_event.then(|| {
+                            (
+                                Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json()),
+                                Arc::new(p.offset(idx, row_no + 1, ts_sec, h.server_id).to_json()),
+                            )
+                        });
                         let src = SourceInfo {
                             ts_ms: ts_sec * 1000,
                             snapshot: "false",
-                            db: ts.db.clone(),
-                            table: Some(ts.table.clone()),
+                            db: &ts.db,
+                            table: Some(&ts.table),
                             server_id: h.server_id,
-                            gtid: p.cur_gtid.clone(),
-                            file: p.file.clone(),
+                            gtid: p.cur_gtid.as_deref(),
+                            file: &p.file,
                             pos: ev_start,
                             row: row_no as i32,
                             thread: p.thread,
@@ -518,8 +530,10 @@ pub async fn stream(
                             Op::Delete => (Some(values.as_slice()), None),
                             _ => (None, Some(values.as_slice())),
                         };
-                        if emit {
-                            if let Some(txn) = p.txn.as_mut().filter(|t| !t.begun) {
+                        if emit && p.txn.as_ref().is_some_and(|t| !t.begun) {
+                            let pending =
+                                Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json());
+                            if let Some(txn) = p.txn.as_mut() {
                                 txn.begun = true;
                                 out.push(cap.eb.transaction_event(
                                     txn,
@@ -536,8 +550,7 @@ pub async fn stream(
                             before,
                             aft,
                             &src,
-                            &pending,
-                            &done,
+                            offsets.as_ref().map(|(pending, done)| (pending, done)),
                             p.txn.as_mut(),
                             sink,
                         );
@@ -655,14 +668,14 @@ async fn handle_ddl(
             .record(after, target_db, sql, kind, &recorded)
             .await?;
     }
-    let mut src = SourceInfo {
+    let src = SourceInfo {
         ts_ms: ts as i64 * 1000,
         snapshot: "false",
-        db: target_db.to_string(),
-        table: ddl.tables.first().map(|(_, t)| t.clone()),
+        db: target_db,
+        table: ddl.tables.first().map(|(_, t)| t.as_str()),
         server_id,
-        gtid,
-        file: after.0.clone(),
+        gtid: gtid.as_deref(),
+        file: &after.0,
         pos: ev_start,
         row: 0,
         thread: None,
@@ -680,8 +693,11 @@ async fn handle_ddl(
         let plans = def.plans(&cfg.decode)?;
         let ts = TableSchema::new(&cfg, &def.db, &def.table, plans, &def.primary_key_indexes())
             .map_err(MySqlError::Config)?;
-        src.db = def.db.clone();
-        src.table = Some(def.table.clone());
+        let src = SourceInfo {
+            db: &def.db,
+            table: Some(&def.table),
+            ..src.clone()
+        };
         cap.eb
             .change(&ts, Op::Truncate, None, None, &src, &done, &done, out);
     }

@@ -153,11 +153,16 @@ impl TaskProducer {
             ("acks".to_string(), "all".to_string()),
             ("partitioner".to_string(), "murmur2_random".to_string()),
             ("message.timeout.ms".to_string(), "0".to_string()),
-            ("linger.ms".to_string(), "5".to_string()),
-            (
-                "queue.buffering.max.kbytes".to_string(),
-                "16384".to_string(),
-            ),
+            // 20 ms, not librdkafka's 5: fewer, fuller produce requests
+            // cut the producer thread's CPU per record by a third or more
+            // (scripts/bench-mysql --broker null, docs/benchmarks.md).
+            ("linger.ms".to_string(), "20".to_string()),
+            // Queued record bytes, librdkafka's own copies: the largest
+            // share of peak RSS. 4 MB kept the MySQL stream's throughput
+            // on loopback and took peak RSS from ~70 to ~50 MiB; raise it
+            // (producer.queue.buffering.max.kbytes, or Kafka Connect's
+            // producer.buffer.memory) for a distant broker.
+            ("queue.buffering.max.kbytes".to_string(), "4096".to_string()),
             // Bounds the records in flight, and with them the offsets held
             // for commit: measured 163 MiB peak RSS at 100,000, 43 MiB at
             // 10,000, at the same throughput (scripts/bench-file).
@@ -179,7 +184,7 @@ impl TaskProducer {
         let queue_kb = settings
             .get("queue.buffering.max.kbytes")
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(16384);
+            .unwrap_or(4096);
         if queue_kb * 1024 < 2 * max_message {
             settings.insert(
                 "queue.buffering.max.kbytes".to_string(),
