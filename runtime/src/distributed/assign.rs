@@ -207,7 +207,7 @@ pub fn assign(
     }
     memory
         .lost_since
-        .retain(|k, _| memory.previous.get(k).is_none());
+        .retain(|k, _| !memory.previous.contains_key(k));
     memory.given = out
         .iter()
         .map(|(id, sh)| (id.clone(), sh.units.clone()))

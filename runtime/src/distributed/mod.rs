@@ -623,7 +623,7 @@ impl DistributedHerder {
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .config_offset;
-                        if !placed.is_some_and(|p| p >= self.cfg().offset) {
+                        if placed.is_none_or(|p| p < self.cfg().offset) {
                             nonce += 1;
                             break;
                         }
@@ -1364,8 +1364,10 @@ impl DistributedHerder {
                     tracing::info!(connector = %name, "connector reconfigured; restarting it");
                     self.stop_connector(&mut local, &name, false).await;
                     self.start_connector(&mut local, &name).await;
-                } else if !local.known.contains_key(&name) {
-                    local.known.insert(name, 0);
+                } else if let std::collections::btree_map::Entry::Vacant(e) =
+                    local.known.entry(name)
+                {
+                    e.insert(0);
                     self.request_rejoin();
                 }
             }
