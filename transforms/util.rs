@@ -97,6 +97,20 @@ pub fn require_map_msg(value: &Value, purpose: &str) -> RecordError {
     ))
 }
 
+/// `values` with room for `extra` more, so that pushing them does not
+/// reallocate. When full, the values move into a fresh vector instead of
+/// growing in place: glibc's `realloc` of a few hundred bytes bypasses its
+/// per-thread cache and costs about twice a fresh allocation plus the copy
+/// (measured: ~100 ns against ~50 ns for a struct of 8 values).
+pub fn with_room(mut values: Vec<Value>, extra: usize) -> Vec<Value> {
+    if values.capacity() - values.len() >= extra {
+        return values;
+    }
+    let mut grown = Vec::with_capacity(values.len() + extra);
+    grown.append(&mut values);
+    grown
+}
+
 /// Kafka Connect's `SchemaUtil.copySchemaBasics`: name, version, doc and
 /// parameters (not optionality, not the default).
 pub fn copy_basics(source: &Schema, kind: SchemaType) -> SchemaBuilder {

@@ -257,6 +257,7 @@ impl EventBuilder {
                 value,
                 timestamp: Some(ts),
                 headers: Default::default(),
+                kafka_offset: None,
             },
         )
     }

@@ -342,6 +342,7 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
         value: value.value,
         timestamp: m.timestamp,
         headers,
+        kafka_offset: Some(m.offset),
     };
     let data = match chain.apply(data).map_err(|e| Failure {
         stage: "TRANSFORMATION",
