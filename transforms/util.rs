@@ -279,24 +279,45 @@ impl<T: Clone> TopicCache<T> {
     /// The cached result for `topic`, computed by `compute` on first sight.
     pub fn get_or_compute(&self, topic: &str, compute: impl FnOnce() -> T) -> T {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((t, v)) = &e.last {
-            if **t == *topic {
-                return v.clone();
-            }
-        }
-        let v = match e.map.get(topic) {
-            Some(v) => v.clone(),
-            None => {
-                let v = compute();
-                if e.map.len() >= TOPIC_CACHE_CAPACITY {
-                    e.map.clear();
+        e.lookup(topic, compute).clone()
+    }
+
+    /// As [`TopicCache::get_or_compute`], but lends the result to `f`
+    /// together with the topic, so that `f` can reuse the topic's buffer
+    /// instead of cloning a cached string.
+    pub fn with_result<R>(
+        &self,
+        topic: String,
+        compute: impl FnOnce(&str) -> T,
+        f: impl FnOnce(String, &T) -> R,
+    ) -> R {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let v = e.lookup(&topic, || compute(&topic));
+        f(topic, v)
+    }
+}
+
+impl<T: Clone> TopicEntries<T> {
+    fn lookup(&mut self, topic: &str, compute: impl FnOnce() -> T) -> &T {
+        let hit = matches!(&self.last, Some((t, _)) if **t == *topic);
+        if !hit {
+            let v = match self.map.get(topic) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = compute();
+                    if self.map.len() >= TOPIC_CACHE_CAPACITY {
+                        self.map.clear();
+                    }
+                    self.map.insert(topic.into(), v.clone());
+                    v
                 }
-                e.map.insert(topic.into(), v.clone());
-                v
-            }
-        };
-        e.last = Some((topic.into(), v.clone()));
-        v
+            };
+            return &self.last.insert((topic.into(), v)).1;
+        }
+        match &self.last {
+            Some((_, v)) => v,
+            None => unreachable!("a hit means `last` is set"),
+        }
     }
 }
 
