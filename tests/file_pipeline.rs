@@ -200,6 +200,7 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     let sink = json!({"name": unique("dlq-sink"), "config": {
         "connector.class": "FileStreamSink", "file": output, "topics": topic,
         "errors.tolerance": "all", "errors.log.enable": "true",
+        "errors.log.include.messages": "true",
         "errors.deadletterqueue.topic.name": dlq,
         "errors.deadletterqueue.topic.replication.factor": "1",
         "errors.deadletterqueue.context.headers.enable": "true"}});
@@ -238,6 +239,15 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
         Some("VALUE_CONVERTER")
     );
     assert_eq!(header("__connect.errors.offset").as_deref(), Some("2"));
+    // errors.log.include.messages: where the skipped record was read.
+    let log = s.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("skipping a record")
+            && l.contains(&format!(
+                "consumed record is {{topic='{topic}', partition=0, offset=2"
+            ))),
+        "{log}"
+    );
     assert!(header("__connect.errors.exception.message")
         .unwrap()
         .contains("value converter"));
