@@ -75,7 +75,11 @@ pub fn configuration_reference(registry: &runtime::Registry) -> String {
 mod tests {
     #[test]
     fn docs_are_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+        let path = std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("docs/configuration.md");
         let want = super::configuration_reference(&super::registry::builtin());
         if std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1") {
             std::fs::write(&path, &want).expect("write docs/configuration.md");

@@ -21,7 +21,7 @@ fn example_binary() -> PathBuf {
         // `cargo test --test custom_transform` alone does not build examples.
         let status = std::process::Command::new(env!("CARGO"))
             .args(["build", "--example", "custom_transform"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(manifest_dir())
             .status()
             .expect("run cargo");
         assert!(

@@ -27,7 +27,7 @@ struct MockMongod {
 
 impl MockMongod {
     fn start(mode: &str) -> MockMongod {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mongodb_mockupdb.py");
+        let script = manifest_dir().join("tests/mongodb_mockupdb.py");
         let port = free_port();
         let mut child = Command::new(python())
             .arg(script)

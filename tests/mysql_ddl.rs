@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -337,6 +337,21 @@ fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(cols, ["id", "a", "j"]);
+
+    // The history is kept for ever: nothing is deleted by the broker's
+    // retention runs (scripts/services runs them every 15 s; a topic made
+    // with retention.ms=-1 lost every record to them on tansu 0.6).
+    let held = history.records.len() as i64;
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(35) {
+        let (low, high) = watermarks(&bootstrap, &history_topic, 0);
+        assert!(
+            low == 0 && high >= held,
+            "the history topic lost records after {:?}: watermarks {low}..{high}, {held} read before",
+            watch.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // A lost history (here: a new, empty topic) is rebuilt, not fatal.
     let mut c2 = cfg["config"].clone();

@@ -16,7 +16,7 @@ use common::*;
 use serde_json::json;
 
 fn plugin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/plugins")
+    manifest_dir().join("tests/plugins")
 }
 
 fn values(recs: &[Record]) -> Vec<String> {

@@ -199,6 +199,7 @@ async fn run(
         tracing::warn!(connector = %ctx.connector, "the schema history ({:?}) is missing, empty or damaged; rebuilding it from the current schema (recovery)", cfg.history);
     }
     let mut cap = Capture::new(cfg.clone(), history);
+    let resumed = matches!(start, Start::Stream(_));
     let from = match start {
         Start::Stream(o) => o,
         Start::Snapshot {
@@ -226,6 +227,9 @@ async fn run(
             }
         }
     };
+    if !resumed {
+        mark_start(&cfg, &from, tx).await;
+    }
     match stream(&mut cap, from.clone(), tx).await {
         Ok(()) => Ok(()),
         Err(e)
@@ -235,10 +239,23 @@ async fn run(
             let Some(pos) = snapshot(&mut cap, &ctx, true, None, tx).await? else {
                 return Ok(());
             };
+            mark_start(&cfg, &pos, tx).await;
             stream(&mut cap, pos, tx).await.map_err(TaskError::from)
         }
         Err(e) => Err(TaskError::from(e)),
     }
+}
+
+/// Makes the streaming start position durable before the first change (as
+/// Debezium commits its snapshot's end offset): a task restarted or moved to
+/// another worker before any change resumes here, instead of planning its
+/// start afresh (which with snapshot.mode=no_data would skip the changes
+/// made in between).
+async fn mark_start(cfg: &MySqlConfig, from: &BinlogOffset, tx: &mpsc::Sender<Batch>) {
+    let mut at = from.clone();
+    at.snapshot = false;
+    let mark = SourceRecord::offset_only(Arc::new(cfg.source_partition()), Arc::new(at.to_json()));
+    let _ = tx.send(Ok(vec![mark])).await;
 }
 
 impl SourceTask for MySqlSourceTask {

@@ -16,6 +16,26 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Message;
 use serde_json::Value;
 
+/// The package directory at run time (cargo sets CARGO_MANIFEST_DIR when it
+/// runs tests). Not `env!`: a build cache shared with another checkout (CI's)
+/// may hold a test binary whose compile-time path no longer exists.
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+}
+
+/// The low and high watermarks of one partition, from the broker.
+pub fn watermarks(bootstrap: &str, topic: &str, partition: i32) -> (i64, i64) {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("consumer");
+    c.fetch_watermarks(topic, partition, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("watermarks of {topic}/{partition}: {e}"))
+}
+
 /// The broker address, checked to answer.
 pub fn kafka_bootstrap() -> String {
     let b = std::env::var("SLUICE_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:9092".into());
@@ -68,6 +88,8 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("test failed: its files are kept in {}", self.0.display());
+        } else if std::env::var_os("SLUICE_KEEP_TEST_FILES").is_some() {
+            eprintln!("SLUICE_KEEP_TEST_FILES: files kept in {}", self.0.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.0);
         }

@@ -137,6 +137,25 @@ impl SourceRecord {
             data,
         }
     }
+
+    /// A record that only moves its partition's offset: nothing goes to
+    /// Kafka, and the worker commits the offset once every record before
+    /// it is in Kafka. A source task returns one to make a position durable
+    /// before it has a change to send (the MySQL connector at the start of
+    /// streaming, so that a task restarted or moved before the first change
+    /// resumes there instead of taking its start afresh).
+    pub fn offset_only(source_partition: SourcePartition, source_offset: Arc<JsonMap>) -> Self {
+        SourceRecord {
+            source_partition,
+            source_offset: Some(source_offset),
+            data: RecordData::default(),
+        }
+    }
+
+    /// Whether this is an offset-only record (no topic).
+    pub fn is_offset_only(&self) -> bool {
+        self.data.topic.is_empty()
+    }
 }
 
 /// A record delivered to a sink task, with where it came from in Kafka.

@@ -37,10 +37,21 @@ pub struct MemberMeta {
     /// tracked what the worker runs would make every join start another.
     #[serde(default)]
     pub nonce: u64,
+    /// The generation of the last assignment that made this worker stop
+    /// work (-1: none). The leader places work it revoked from a worker
+    /// only once this reaches the generation of the revocation, so a unit
+    /// never runs on two workers at once. It changes only together with
+    /// the nonce, so it starts no extra rebalance.
+    #[serde(default = "no_generation")]
+    pub stopped_at: i32,
     /// What the worker runs, as the leader reckons it (from what it gave
     /// out, or from the status topic); not sent.
     #[serde(skip)]
     pub held: Units,
+}
+
+fn no_generation() -> i32 {
+    -1
 }
 
 /// What the leader hands each worker in SyncGroup.
@@ -58,9 +69,11 @@ pub struct Assignment {
     pub rejoin_after_ms: Option<u64>,
 }
 
-/// What the leader remembers between rounds (lost with leadership, which
-/// only shortens a delay).
-#[derive(Debug, Default)]
+/// What the leader remembers between rounds. It is kept only while the
+/// same worker leads every round: a worker that sees an assignment made by
+/// another leader forgets it (and then reads what each worker runs from
+/// the status topic when it leads again).
+#[derive(Debug, Default, Clone)]
 pub struct LeaderMemory {
     previous: BTreeMap<String, String>,
     lost_since: BTreeMap<String, Instant>,
@@ -68,10 +81,12 @@ pub struct LeaderMemory {
     /// gave each member.
     pub generation: Option<i32>,
     pub given: BTreeMap<String, Units>,
-    /// Work revoked from a member, with the member's nonce then: it is in
-    /// nobody's hands until that member rejoins with a higher nonce (it
-    /// does once it stopped the work).
-    pub revoked: BTreeMap<String, (Units, u64)>,
+    /// The config topic offset that placement was made from.
+    pub config_offset: Option<i64>,
+    /// Work revoked from a member, with the generation of the revocation:
+    /// it is in nobody's hands until that member rejoins with `stopped_at`
+    /// at or past that generation (it does once it stopped the work).
+    pub revoked: BTreeMap<String, (Units, i32)>,
 }
 
 fn unit_name<U: UnitName>(u: &U) -> String {
@@ -264,6 +279,7 @@ mod tests {
             url: String::new(),
             worker_id: String::new(),
             nonce: 0,
+            stopped_at: -1,
             held: Units {
                 connectors: conns.iter().map(|s| s.to_string()).collect(),
                 tasks: tasks.iter().map(|(c, t)| (c.to_string(), *t)).collect(),

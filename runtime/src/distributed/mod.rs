@@ -258,6 +258,8 @@ pub struct DistributedHerder {
     leaving: AtomicBool,
     left: Notify,
     leader_memory: StdMutex<LeaderMemory>,
+    /// `stopped_at` of this worker's metadata (see MemberMeta).
+    stopped_at: AtomicI32,
     cluster_id: String,
 }
 
@@ -402,6 +404,7 @@ impl DistributedHerder {
             leaving: AtomicBool::new(false),
             left: Notify::new(),
             leader_memory: StdMutex::new(LeaderMemory::default()),
+            stopped_at: AtomicI32::new(-1),
             cluster_id,
         });
         // Events of the replay are already folded into the state.
@@ -452,6 +455,7 @@ impl DistributedHerder {
             url: self.dc.url.clone(),
             worker_id: self.dc.worker_id.clone(),
             nonce,
+            stopped_at: self.stopped_at.load(Ordering::SeqCst),
             held: Units::default(),
         };
         serde_json::to_vec(&meta).expect("metadata serialises")
@@ -539,10 +543,11 @@ impl DistributedHerder {
                 nonce += 1;
                 continue;
             }
-            let assignments = if j.leader == j.member_id {
-                self.lead(&j).await
+            let (assignments, memory) = if j.leader == j.member_id {
+                let (a, m) = self.lead(&j).await;
+                (a, Some(m))
             } else {
-                Vec::new()
+                (Vec::new(), None)
             };
             // Sync; a follower early for the leader keeps its session alive and retries.
             let sync_deadline = tokio::time::Instant::now() + self.dc.rebalance_timeout;
@@ -553,7 +558,14 @@ impl DistributedHerder {
                     .sync(&group, j.generation, &member_id, &assignments, io_timeout)
                     .await
                 {
-                    Ok(b) => break b,
+                    Ok(b) => {
+                        // The placement stands: remember it for the next round.
+                        if let Some(m) = &memory {
+                            *self.leader_memory.lock().unwrap_or_else(|p| p.into_inner()) =
+                                m.clone();
+                        }
+                        break b;
+                    }
                     Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => {
                         if tokio::time::Instant::now() > sync_deadline {
                             continue 'outer;
@@ -603,8 +615,18 @@ impl DistributedHerder {
                 tokio::select! {
                     _ = tokio::time::sleep(hb) => {}
                     _ = self.rejoin.notified() => {
-                        nonce += 1;
-                        break;
+                        // Several config records in a row (a connector, then
+                        // its tasks) ask once each; a round that already saw
+                        // them all need not be followed by another.
+                        let placed = self
+                            .leader_memory
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .config_offset;
+                        if !placed.is_some_and(|p| p >= self.cfg().offset) {
+                            nonce += 1;
+                            break;
+                        }
                     }
                     _ = tokio::time::sleep_until(rejoin_at.unwrap_or(far)) => {
                         nonce += 1;
@@ -625,7 +647,22 @@ impl DistributedHerder {
                 }
                 match hb_result {
                     Ok(()) => self.lease.extend(self.dc.lease_span()),
-                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
+                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => {
+                        // A new generation, or only a member found expired?
+                        // tansu answers the latter this way too but keeps the
+                        // generation, and a join with unchanged metadata then
+                        // starts no round: ask with a new nonce at once
+                        // rather than after one wasted join.
+                        if let Err(e) = c
+                            .heartbeat(&group, j.generation + 1, &member_id, io_timeout)
+                            .await
+                        {
+                            if e.code() == Some(code::ILLEGAL_GENERATION) {
+                                nonce += 1;
+                            }
+                        }
+                        break;
+                    }
                     Err(e) => {
                         self.on_group_error(&e, &mut member_id, &mut conn).await;
                         break;
@@ -704,16 +741,22 @@ impl DistributedHerder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(assignment.leader.clone(), assignment.leader_url.clone());
-        let revoked = assignment.revoked;
-        let mut rejoin = revoked;
+        if assignment.leader != member_id {
+            self.forget_leading();
+        }
+        let mut revoked = assignment.revoked;
         let rejoin_at = assignment
             .rejoin_after_ms
             .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+        let mut rejoin = false;
         let apply = self.apply(assignment);
         tokio::pin!(apply);
         loop {
             tokio::select! {
-                _ = &mut apply => break,
+                stopped = &mut apply => {
+                    revoked |= stopped;
+                    break;
+                }
                 _ = tokio::time::sleep(self.dc.heartbeat_interval) => {
                     match c.heartbeat(group, j.generation, member_id, self.dc.session_timeout).await {
                         Ok(()) => self.lease.extend(self.dc.lease_span()),
@@ -722,7 +765,12 @@ impl DistributedHerder {
                 }
             }
         }
-        (rejoin, rejoin_at, revoked)
+        if revoked {
+            // This worker now runs exactly this generation's share: tell the
+            // leader (metadata) so that it may place what was taken away.
+            self.stopped_at.store(j.generation, Ordering::SeqCst);
+        }
+        (rejoin || revoked, rejoin_at, revoked)
     }
 
     /// Whether the worker that led under `leader` (member id) is gone or
@@ -778,6 +826,7 @@ impl DistributedHerder {
             url: String::new(),
             worker_id: String::new(),
             nonce: u64::MAX,
+            stopped_at: -1,
             held: Units::default(),
         })
         .expect("metadata serialises");
@@ -798,7 +847,10 @@ impl DistributedHerder {
         };
         if j.leader == j.member_id {
             j.members.retain(|m| m.member_id != leader);
-            let assignments = self.lead(&j).await;
+            // Placed as if by a new leader: this worker's memory is of rounds
+            // another worker led.
+            self.forget_leading();
+            let (assignments, _) = self.lead(&j).await;
             let _ = c
                 .sync(
                     &group,
@@ -834,12 +886,27 @@ impl DistributedHerder {
                     .await
                     .ok();
             }
-            if let Some(c) = conn.as_mut() {
-                if let Err(GroupError::Io(_)) = c
-                    .heartbeat(&group, generation, &member, self.dc.session_timeout)
+            let Some(c) = conn.as_mut() else { continue };
+            // Only a heartbeat at the group's current generation keeps a
+            // session alive on every coordinator (tansu: in a formed group, a
+            // heartbeat of an older generation is answered "rebalance in
+            // progress" without counting, and joins and syncs never count).
+            // While this worker waits in a join it does not know that
+            // generation yet, so look for it upwards: an older one answers
+            // "rebalance in progress", the current one "ok" (counted), a
+            // newer one "illegal generation" (harmless).
+            let mut g = generation;
+            for _ in 0..8 {
+                match c
+                    .heartbeat(&group, g, &member, self.dc.session_timeout)
                     .await
                 {
-                    conn = None;
+                    Err(GroupError::Io(_)) => {
+                        conn = None;
+                        break;
+                    }
+                    Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => g += 1,
+                    _ => break,
                 }
             }
         }
@@ -860,6 +927,7 @@ impl DistributedHerder {
                 // already run elsewhere, so stop it before rejoining.
                 tracing::warn!("the group coordinator no longer counts this worker in the current generation ({e}); stopping local work and rejoining");
                 self.release_all(false).await;
+                self.forget_leading();
                 if e.code() != Some(code::ILLEGAL_GENERATION) {
                     member_id.clear();
                 }
@@ -881,7 +949,9 @@ impl DistributedHerder {
     }
 
     /// The leader's part: place everything, one assignment per member.
-    async fn lead(&self, j: &Joined) -> Vec<(String, Vec<u8>)> {
+    /// Returns the assignments and the leader's memory after them, to keep
+    /// once the coordinator took them (the sync succeeded).
+    async fn lead(&self, j: &Joined) -> (Vec<(String, Vec<u8>)>, LeaderMemory) {
         if let Err(e) = self.config_log.read_to_end(Duration::from_secs(30)).await {
             tracing::warn!("leader cannot read the config topic to its end: {e}");
         }
@@ -893,6 +963,7 @@ impl DistributedHerder {
                     url: String::new(),
                     worker_id: String::new(),
                     nonce: 0,
+                    stopped_at: -1,
                     held: Units::default(),
                 });
                 (m.member_id.clone(), meta)
@@ -923,12 +994,16 @@ impl DistributedHerder {
                 .collect();
             (connectors, tasks, c.offset)
         };
+        let mut mem = self
+            .leader_memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let (shares, next) = {
-            let mut mem = self.leader_memory.lock().unwrap_or_else(|p| p.into_inner());
             // What each member runs: what this leader gave it, or for a new
             // leader what the status topic says it runs.
             let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
-            let mut limbo: BTreeMap<String, (Units, u64)> = BTreeMap::new();
+            let mut limbo: BTreeMap<String, (Units, i32)> = BTreeMap::new();
             for (id, meta) in members.iter_mut() {
                 meta.held = if mem.generation.is_some() {
                     mem.given.get(id).cloned().unwrap_or_default()
@@ -953,15 +1028,15 @@ impl DistributedHerder {
                     }
                 };
                 // Revoked work stays unplaced until its member confirms it stopped.
-                if let Some((units, at_nonce)) = mem.revoked.get(id) {
-                    if meta.nonce <= *at_nonce {
+                if let Some((units, at_generation)) = mem.revoked.get(id) {
+                    if meta.stopped_at < *at_generation {
                         for c in &units.connectors {
                             connectors.remove(c);
                         }
                         for t in &units.tasks {
                             tasks.remove(t);
                         }
-                        limbo.insert(id.clone(), (units.clone(), *at_nonce));
+                        limbo.insert(id.clone(), (units.clone(), *at_generation));
                     }
                 }
             }
@@ -979,8 +1054,9 @@ impl DistributedHerder {
                 &mut mem,
             );
             mem.generation = Some(j.generation);
+            mem.config_offset = Some(offset);
             mem.revoked = limbo;
-            for (id, meta) in &members {
+            for (id, _) in &members {
                 let Some(share) = r.0.get(id) else { continue };
                 if !share.revoked {
                     continue;
@@ -1003,14 +1079,14 @@ impl DistributedHerder {
                 let entry = mem
                     .revoked
                     .entry(id.clone())
-                    .or_insert((Units::default(), meta.nonce));
+                    .or_insert((Units::default(), j.generation));
                 entry.0.connectors.extend(gone.connectors);
                 entry.0.tasks.extend(gone.tasks);
-                entry.1 = meta.nonce;
+                entry.1 = j.generation;
             }
             r
         };
-        shares
+        let assignments = shares
             .into_iter()
             .map(|(id, share)| {
                 let a = Assignment {
@@ -1029,14 +1105,22 @@ impl DistributedHerder {
                 };
                 (id, serde_json::to_vec(&a).expect("assignment serialises"))
             })
-            .collect()
+            .collect();
+        (assignments, mem)
+    }
+
+    /// Forgets what this worker remembers of rounds it led: another worker
+    /// led since, or this worker left the group.
+    fn forget_leading(&self) {
+        *self.leader_memory.lock().unwrap_or_else(|p| p.into_inner()) = LeaderMemory::default();
     }
 
     /// Makes local work match an assignment: stops what left it, starts
-    /// what joined it, leaves the rest running.
-    async fn apply(&self, a: Assignment) {
+    /// what joined it, leaves the rest running. Returns whether it stopped
+    /// anything.
+    async fn apply(&self, a: Assignment) -> bool {
         if self.stopping.load(Ordering::SeqCst) {
-            return;
+            return false;
         }
         if a.config_offset > self.cfg().offset {
             if let Err(e) = self.config_log.read_to_end(Duration::from_secs(30)).await {
@@ -1059,6 +1143,7 @@ impl DistributedHerder {
             .filter(|c| !want_c.contains(*c))
             .cloned()
             .collect();
+        let stopped = !stop_t.is_empty() || !stop_c.is_empty();
         for name in stop_c {
             self.stop_connector(&mut local, &name, true).await;
         }
@@ -1091,6 +1176,7 @@ impl DistributedHerder {
             .keys()
             .map(|n| (n.clone(), c.task_count(n)))
             .collect();
+        stopped
     }
 
     /// Stops every local connector and task (shutdown, or membership lost).

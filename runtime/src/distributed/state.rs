@@ -47,7 +47,7 @@ pub struct ClusterConfig {
     /// Committed task configs.
     pub tasks: BTreeMap<String, Vec<Props>>,
     staged: BTreeMap<(String, u32), Props>,
-    /// Offset of the last record applied.
+    /// The offset after the last record applied (0: none yet).
     pub offset: i64,
 }
 
@@ -76,7 +76,7 @@ pub fn split_task(s: &str) -> Option<(String, u32)> {
 impl ClusterConfig {
     /// Folds one config-topic record in; returns what changed.
     pub fn apply(&mut self, offset: i64, key: &str, value: Option<&[u8]>) -> Option<ConfigEvent> {
-        self.offset = self.offset.max(offset);
+        self.offset = self.offset.max(offset + 1);
         let value: Option<Json> = value.and_then(|v| serde_json::from_slice(v).ok());
         if let Some(name) = key.strip_prefix("connector-") {
             return match value.as_ref().and_then(props_of) {
@@ -345,7 +345,7 @@ mod tests {
         );
         assert!(c.connectors.is_empty() && c.tasks.is_empty());
         assert_eq!(c.target("a-b"), TargetState::Running);
-        assert_eq!(c.offset, 6);
+        assert_eq!(c.offset, 7);
     }
 
     #[test]

@@ -166,6 +166,10 @@ impl Loop<'_> {
                 let seq = self
                     .submitted
                     .submit(&rec.source_partition, rec.source_offset.clone());
+                if rec.is_offset_only() {
+                    self.submitted.ack(seq);
+                    continue;
+                }
                 // errors.log.include.messages logs the record as the task
                 // gave it: a copy, paid only when that is configured.
                 let kept = self.policy.logs_records().then(|| rec.clone());
