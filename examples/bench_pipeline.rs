@@ -1,8 +1,9 @@
 //! Per-record cost of each transform and converter, and a 4-transform chain
 //! against none, in process (no broker), release build:
 //!
-//! `cargo run --release --example bench_pipeline [RECORDS] [chain]`
-//! (`chain`: only the chain against none)
+//! `cargo run --release --example bench_pipeline [RECORDS] [chain [ROUNDS]]`
+//! (`chain`: only the chain against none, timed in ROUNDS alternating
+//! rounds, 5 by default)
 //!
 //! Times are the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that
 //! other processes on a shared machine do not inflate them. Each figure is ns per record with the cost of cloning the input record
@@ -399,13 +400,26 @@ fn main() {
     };
     // Rounds alternate between the chains so that a noisy neighbour hits
     // all of them alike; each figure is the best round.
-    let rounds = 5;
+    let rounds: usize = std::env::args()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let mut best = vec![f64::INFINITY; chains.len()];
+    // Per round, the full chain's time over none's: the two were timed
+    // moments apart, so a round's ratio is less exposed to load swings
+    // than the ratio of two bests taken at different times.
+    let mut ratios = Vec::with_capacity(rounds);
     for _ in 0..rounds {
+        let mut this = vec![0.0; chains.len()];
         for (i, c) in chains.iter().enumerate() {
-            best[i] = best[i].min(run(c));
+            this[i] = run(c);
+            best[i] = best[i].min(this[i]);
         }
+        ratios.push(this[stages.len()] / this[0]);
     }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[rounds / 2];
     println!("\nenvelope record → transforms → JsonConverter (schemas.enable=true), best of {rounds} rounds:");
     println!("{:<58} {:>10} {:>12}", "chain", "ns/record", "records/s");
     for (k, ns) in best.iter().enumerate() {
@@ -426,5 +440,11 @@ fn main() {
         1e9 / with,
         1e9 / base,
         (with / base - 1.0) * 100.0
+    );
+    println!(
+        "median over the {rounds} rounds of (chain / none) in the same round: {:+.1}% (min {:+.1}%, max {:+.1}%)",
+        (median - 1.0) * 100.0,
+        (ratios[0] - 1.0) * 100.0,
+        (ratios[rounds - 1] - 1.0) * 100.0
     );
 }

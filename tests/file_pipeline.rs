@@ -202,6 +202,7 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     let sink = json!({"name": unique("dlq-sink"), "config": {
         "connector.class": "FileStreamSink", "file": output, "topics": topic,
         "errors.tolerance": "all", "errors.log.enable": "true",
+        "errors.log.include.messages": "true",
         "errors.deadletterqueue.topic.name": dlq,
         "errors.deadletterqueue.topic.replication.factor": "1",
         "errors.deadletterqueue.context.headers.enable": "true"}});
@@ -240,7 +241,82 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
         Some("VALUE_CONVERTER")
     );
     assert_eq!(header("__connect.errors.offset").as_deref(), Some("2"));
+    // errors.log.include.messages: where the skipped record was read.
+    let log = s.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("skipping a record")
+            && l.contains(&format!(
+                "consumed record is {{topic='{topic}', partition=0, offset=2"
+            ))),
+        "{log}"
+    );
     assert!(header("__connect.errors.exception.message")
         .unwrap()
         .contains("value converter"));
+}
+
+/// InsertField's `offset.field` on the sink path: each record a sink task
+/// gets carries the Kafka offset it was read at (Kafka Connect's
+/// `SinkRecord.kafkaOffset()`). On a source connector the same transform
+/// fails the task, as Kafka Connect's `requireSinkRecord` does.
+#[test]
+fn insert_field_offset_field_inserts_the_kafka_offset_on_the_sink_path() {
+    kafka_bootstrap();
+    let dir = TempDir::new("file-offset-field");
+    let input = dir.path().join("in.txt");
+    let output = dir.path().join("out.txt");
+    let n = 50;
+    let lines: Vec<String> = (0..n).map(|i| format!("line {i}")).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let topic = unique("offset-field");
+    let s = Sluice::start(
+        dir.path(),
+        &[("key.converter", STRING), ("value.converter", STRING)],
+    );
+    let src = json!({"name": unique("offset-src"), "config": {
+        "connector.class": "FileStreamSource", "file": input, "topic": topic,
+        "topic.creation.default.partitions": "1"}});
+    let r = s.post("/connectors", &src.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    // line → {line} → {line, kafka_offset} → kafka_offset: the sink file
+    // gets each record's offset, which for this fresh one-partition topic
+    // is its line number.
+    let sink = json!({"name": unique("offset-sink"), "config": {
+        "connector.class": "FileStreamSink", "file": output, "topics": topic,
+        "transforms": "hoist,insert,pick",
+        "transforms.hoist.type": "HoistField$Value",
+        "transforms.hoist.field": "line",
+        "transforms.insert.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+        "transforms.insert.offset.field": "kafka_offset!",
+        "transforms.insert.topic.field": "topic",
+        "transforms.pick.type": "ExtractField$Value",
+        "transforms.pick.field": "kafka_offset"}});
+    let r = s.post("/connectors", &sink.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for(
+        "every record's offset in the sink file",
+        Duration::from_secs(90),
+        || (count_lines(&output) >= n).then_some(()),
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    let expected: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+
+    let bad = unique("offset-on-source");
+    let src = json!({"name": bad, "config": {
+        "connector.class": "FileStreamSource", "file": input,
+        "topic": unique("offset-never"),
+        "transforms": "insert",
+        "transforms.insert.type": "InsertField$Value",
+        "transforms.insert.offset.field": "kafka_offset"}});
+    let r = s.post("/connectors", &src.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let status = s.wait_status(&bad, "a FAILED task", |st| {
+        st["tasks"][0]["state"] == "FAILED"
+    });
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("Only SinkRecord supported for [field insertion]"),
+        "{status}"
+    );
 }

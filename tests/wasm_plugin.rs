@@ -139,6 +139,8 @@ fn plugin_transforms_run_and_broken_plugins_fail_only_their_task() {
             &mixed_topic,
             &[
                 ("errors.tolerance", "all"),
+                ("errors.log.enable", "true"),
+                ("errors.log.include.messages", "true"),
                 ("transforms", "bang,up"),
                 ("transforms.bang.type", "wasm:trap_on_bang"),
                 ("transforms.up.type", "wasm:upper"),
@@ -150,6 +152,22 @@ fn plugin_transforms_run_and_broken_plugins_fail_only_their_task() {
     assert_eq!(values(&recs), vec!["ONE", "TWO"]);
     let status = s.get(&format!("/connectors/{tolerant}/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    // errors.log.include.messages: the skipped record is in the log, as the
+    // source task gave it (before the plug-in ran).
+    wait_for(
+        "the skipped record in the log",
+        Duration::from_secs(30),
+        || {
+            s.log_text()
+                .lines()
+                .any(|l| {
+                    l.contains("skipping a record")
+                        && l.contains("source record is SourceRecord{")
+                        && l.contains(r#"value=String("!boom")"#)
+                })
+                .then_some(())
+        },
+    );
 
     // Even with errors.tolerance=all, a plug-in that runs out of fuel on
     // fuel.exhausted.max.consecutive (3 by default) records in a row fails

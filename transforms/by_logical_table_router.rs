@@ -104,7 +104,8 @@ impl ByLogicalTableRouter {
             }
             b.build()
         })?;
-        let mut values = k.values.clone();
+        let mut values = Vec::with_capacity(k.values.len() + 1);
+        values.extend_from_slice(&k.values);
         if self.enforce {
             values.push(Value::String(self.identifier(old_topic)));
         }

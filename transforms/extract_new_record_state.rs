@@ -24,7 +24,7 @@ use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
 use sluice_runtime::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
 use sluice_runtime::{ConfigError, Props, RecordError, Transform};
 
-use crate::util::{config_err, copy_basics, err, parse_config, SchemaCache};
+use crate::util::{config_err, copy_basics, err, parse_config, with_room, SchemaCache};
 
 pub const DOC: &str = "Debezium's event flattening: replaces the change event envelope with the row state after the change, with configurable handling of deletes and tombstones and optional envelope metadata added as fields or headers.";
 const DROP_TOMBSTONES: &str = "drop.tombstones";
@@ -221,8 +221,7 @@ impl ExtractNewRecordState {
                 }
                 Ok((b.build(), Arc::new(present)))
             })?;
-        let mut values = row.values;
-        values.reserve(added.len() + 1);
+        let mut values = with_room(row.values, added.len() + 1);
         values.extend(
             added
                 .into_iter()
@@ -363,7 +362,6 @@ impl Transform for ExtractNewRecordState {
         };
         let (after_schema, after) =
             take("after").ok_or_else(|| err("The change event envelope has no after field"))?;
-        let after_schema = after_schema.clone();
         let before = take("before").and_then(|(_, v)| v).unwrap_or(Value::Null);
         match (after.unwrap_or(Value::Null), before) {
             (Value::Null, Value::Null) => Ok(None),
@@ -372,7 +370,7 @@ impl Transform for ExtractNewRecordState {
                 match self.deletes {
                     Deletes::Drop => Ok(None),
                     Deletes::Null => {
-                        record.value_schema = Some(after_schema);
+                        record.value_schema = Some(after_schema.clone());
                         record.value = Value::Null;
                         Ok(Some(record))
                     }

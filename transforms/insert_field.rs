@@ -1,10 +1,14 @@
-//! `InsertField`: adds record metadata (topic, partition, timestamp) and a
-//! static string to a struct (schemaful) or map (schemaless). A field name
-//! ending in `?` is optional (the default), in `!` required. Tombstones pass
-//! unchanged. The widened schema is built once per input schema.
+//! `InsertField`: adds record metadata (topic, partition, Kafka offset,
+//! timestamp) and a static string to a struct (schemaful) or map
+//! (schemaless). A field name ending in `?` is optional (the default), in `!`
+//! required. Tombstones pass unchanged. The widened schema is built once per
+//! input schema.
 //!
-//! `offset.field` needs the Kafka offset of a sink record, which transforms
-//! do not see in Sluice yet: configuring it is rejected with that reason.
+//! As in Kafka Connect: `offset.field` needs a sink record (one read from
+//! Kafka, which carries its offset) and fails on a source record; on a map,
+//! the partition and timestamp keys are left out when the record has none,
+//! while a struct's fields are null then (an error if the field is
+//! required).
 
 use std::sync::Arc;
 
@@ -13,8 +17,8 @@ use sluice_runtime::data::{schemas, RecordData, Schema, SchemaType, Struct, Valu
 use sluice_runtime::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{
-    config_err, copy_basics, err, parse_config, require_map_msg, require_struct_msg, SchemaCache,
-    Target,
+    config_err, copy_basics, err, parse_config, require_map_msg, require_struct_msg, with_room,
+    SchemaCache, Target,
 };
 
 pub const DOC: &str = "Insert field(s) using attributes from the record metadata or a configured static value. Suffix a field name with ! to make it required, or ? to keep it optional (the default).";
@@ -31,8 +35,7 @@ pub fn config_def() -> ConfigDef {
     ConfigDef::new()
         .define(TOPIC, ConfigType::String, Some(""), Importance::Medium, "Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default).")
         .define(PARTITION, ConfigType::String, Some(""), Importance::Medium, "Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default).")
-        .define(OFFSET, ConfigType::String, Some(""), Importance::Medium, "Field name for Kafka offset - only applicable to sink connectors. Not yet available in Sluice (transforms do not see the offset).")
-        .unsupported()
+        .define(OFFSET, ConfigType::String, Some(""), Importance::Medium, "Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default).")
         .define(TIMESTAMP, ConfigType::String, Some(""), Importance::Medium, "Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default).")
         .define(STATIC_FIELD, ConfigType::String, Some(""), Importance::Medium, "Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default).")
         .define(STATIC_VALUE, ConfigType::String, Some(""), Importance::Medium, "Static field value, if field name configured.")
@@ -69,6 +72,7 @@ pub struct InsertField {
     target: Target,
     topic: Option<FieldSpec>,
     partition: Option<FieldSpec>,
+    offset: Option<FieldSpec>,
     timestamp: Option<FieldSpec>,
     static_field: Option<FieldSpec>,
     static_value: String,
@@ -81,6 +85,7 @@ impl InsertField {
             target,
             topic: None,
             partition: None,
+            offset: None,
             timestamp: None,
             static_field: None,
             static_value: String::new(),
@@ -113,6 +118,9 @@ impl InsertField {
         if let Some(f) = &self.partition {
             out.push((f, pick(f, schemas::int32(), schemas::optional_int32())));
         }
+        if let Some(f) = &self.offset {
+            out.push((f, pick(f, schemas::int64(), schemas::optional_int64())));
+        }
         if let Some(f) = &self.timestamp {
             out.push((f, schemas::timestamp(f.optional)));
         }
@@ -122,16 +130,25 @@ impl InsertField {
         out
     }
 
-    /// Checks that no required inserted field would be null.
-    fn check_required(&self, r: &RecordData) -> Result<(), RecordError> {
+    /// Kafka Connect's `requireSinkRecord` for `offset.field`, and the
+    /// null check its `Struct.validate` makes on required fields.
+    fn check(&self, r: &RecordData, schemaful: bool) -> Result<(), RecordError> {
+        if self.offset.is_some() && !r.is_sink_record() {
+            return Err(err(format!(
+                "Only SinkRecord supported for [{PURPOSE}], found: SourceRecord (offset.field needs the Kafka offset, which only records read by a sink connector have)"
+            )));
+        }
+        if !schemaful {
+            return Ok(());
+        }
         let nulls = [
-            (&self.partition, r.kafka_partition.is_none()),
-            (&self.timestamp, r.timestamp.is_none()),
+            (&self.partition, r.kafka_partition.is_none(), "INT32"),
+            (&self.timestamp, r.timestamp.is_none(), "INT64"),
         ];
-        for (f, null) in nulls {
+        for (f, null, kind) in nulls {
             if let Some(f) = f.as_ref().filter(|f| !f.optional && null) {
                 return Err(err(format!(
-                    "Invalid value: null used for required field: \"{}\"",
+                    "Invalid value: null used for required field: \"{}\", schema type: {kind}",
                     f.name
                 )));
             }
@@ -139,33 +156,38 @@ impl InsertField {
         Ok(())
     }
 
-    /// Appends the value of each inserted field, in the order of
-    /// [`InsertField::fields`].
-    fn push_values(&self, r: &RecordData, out: &mut Vec<Value>) {
-        if self.topic.is_some() {
-            out.push(Value::String(r.topic.clone()));
+    /// Calls `f` with each inserted field and its value, in the order of
+    /// [`InsertField::fields`]; `None` where the record has no such value.
+    fn each_value(&self, r: &RecordData, mut f: impl FnMut(&FieldSpec, Option<Value>)) {
+        if let Some(s) = &self.topic {
+            f(s, Some(Value::String(r.topic.clone())));
         }
-        if self.partition.is_some() {
-            out.push(r.kafka_partition.map(Value::Int32).unwrap_or(Value::Null));
+        if let Some(s) = &self.partition {
+            f(s, r.kafka_partition.map(Value::Int32));
         }
-        if self.timestamp.is_some() {
-            out.push(r.timestamp.map(Value::Int64).unwrap_or(Value::Null));
+        if let Some(s) = &self.offset {
+            f(s, r.kafka_offset.map(Value::Int64));
         }
-        if self.static_field.is_some() {
-            out.push(Value::String(self.static_value.clone()));
+        if let Some(s) = &self.timestamp {
+            f(s, r.timestamp.map(Value::Int64));
+        }
+        if let Some(s) = &self.static_field {
+            f(s, Some(Value::String(self.static_value.clone())));
         }
     }
 
-    /// The names of the inserted fields, in the order of [`InsertField::values`].
-    fn names(&self) -> impl Iterator<Item = &FieldSpec> {
+    /// How many fields this transform inserts.
+    fn count(&self) -> usize {
         [
             &self.topic,
             &self.partition,
+            &self.offset,
             &self.timestamp,
             &self.static_field,
         ]
         .into_iter()
-        .flatten()
+        .filter(|f| f.is_some())
+        .count()
     }
 }
 
@@ -175,14 +197,9 @@ impl Transform for InsertField {
     }
     fn configure(&mut self, props: &Props) -> Result<(), ConfigError> {
         let c = parse_config(&config_def(), props)?;
-        if c.opt_string(OFFSET).is_some() {
-            return Err(config_err(
-                OFFSET,
-                "the Kafka offset is not available to Sluice transforms yet; remove offset.field (or insert it in the sink connector)",
-            ));
-        }
         self.topic = spec(c.opt_string(TOPIC));
         self.partition = spec(c.opt_string(PARTITION));
+        self.offset = spec(c.opt_string(OFFSET));
         self.timestamp = spec(c.opt_string(TIMESTAMP));
         self.static_field = spec(c.opt_string(STATIC_FIELD));
         self.static_value = c.get(STATIC_VALUE).unwrap_or("").to_string();
@@ -198,16 +215,17 @@ impl Transform for InsertField {
         if self.target.value(&record).is_null() {
             return Ok(Some(record));
         }
-        self.check_required(&record)?;
         let (schema, value) = self.target.take(&mut record);
+        self.check(&record, schema.is_some())?;
         let out = match (schema, value) {
             (None, Value::Map(mut entries)) => {
-                let mut inserted = Vec::with_capacity(4);
-                self.push_values(&record, &mut inserted);
-                for (f, v) in self.names().zip(inserted) {
-                    entries.retain(|(k, _)| k.as_str() != Some(&f.name));
-                    entries.push((Value::String(f.name.clone()), v));
-                }
+                // Kafka Connect puts a key only when the record has a value.
+                self.each_value(&record, |f, v| {
+                    if let Some(v) = v {
+                        entries.retain(|(k, _)| k.as_str() != Some(&f.name));
+                        entries.push((Value::String(f.name.clone()), v));
+                    }
+                });
                 (None, Value::Map(entries))
             }
             (None, other) => return Err(require_map_msg(&other, PURPOSE)),
@@ -230,8 +248,8 @@ impl Transform for InsertField {
                     Ok(b.build())
                 })?;
                 // The struct's values are moved and extended, not copied.
-                let mut values = s.values;
-                self.push_values(&record, &mut values);
+                let mut values = with_room(s.values, self.count());
+                self.each_value(&record, |_, v| values.push(v.unwrap_or(Value::Null)));
                 (
                     Some(out_schema.clone()),
                     Value::Struct(Struct::from_values(out_schema, values)),

@@ -140,11 +140,9 @@ impl Transform for MaskField {
                 }
             }
             (Some(_), Value::Struct(s)) => {
-                let st = s.schema.clone();
                 for f in &self.fields {
-                    if let Some(field) = st.field(f) {
-                        let i = field.index;
-                        if let Some(v) = s.values.get_mut(i) {
+                    if let Some(field) = s.schema.field(f) {
+                        if let Some(v) = s.values.get_mut(field.index) {
                             *v = self.mask(f, v, Some(&field.schema))?;
                         }
                     }

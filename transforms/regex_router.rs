@@ -2,7 +2,9 @@
 //! `regex` (Java's `Matcher.matches()`), replacing it with `replacement`,
 //! where `$1` and `${name}` refer to capture groups. Topics that do not
 //! match pass unchanged. Each distinct topic is matched once and its route
-//! remembered (bounded).
+//! remembered (bounded); the new name is copied into the record's topic
+//! buffer when it fits (a shorter name, as most routes give), so such a
+//! route allocates nothing per record.
 
 use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
 use sluice_runtime::data::RecordData;
@@ -78,9 +80,23 @@ impl Transform for RegexRouter {
         Ok(())
     }
     fn apply(&self, mut record: RecordData) -> Result<Option<RecordData>, RecordError> {
-        if let Some(topic) = self.route(&record.topic) {
-            record.topic = topic;
-        }
+        let Some((re, repl)) = self.rule.as_ref() else {
+            return Ok(Some(record));
+        };
+        let topic = std::mem::take(&mut record.topic);
+        record.topic = self.routes.with_result(
+            topic,
+            |t| re.full_match(t).map(|caps| repl.expand(&caps)),
+            |mut topic, route| match route {
+                None => topic,
+                Some(new) if topic.capacity() >= new.len() => {
+                    topic.clear();
+                    topic.push_str(new);
+                    topic
+                }
+                Some(new) => new.clone(),
+            },
+        );
         Ok(Some(record))
     }
 }

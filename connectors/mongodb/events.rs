@@ -249,6 +249,7 @@ impl EventBuilder {
                 value,
                 timestamp: Some(ts),
                 headers: Default::default(),
+                kafka_offset: None,
             },
         )
     }
@@ -365,6 +366,7 @@ impl EventBuilder {
                 value_schema: Some(vs),
                 timestamp: Some(ms),
                 headers: Default::default(),
+                kafka_offset: None,
             },
         )
     }

@@ -258,6 +258,7 @@ impl EventBuilder {
                 value,
                 timestamp: Some(ts),
                 headers: Default::default(),
+                kafka_offset: None,
             },
         )
     }

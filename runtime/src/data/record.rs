@@ -91,6 +91,10 @@ pub struct RecordData {
     /// Milliseconds since the epoch.
     pub timestamp: Option<i64>,
     pub headers: Headers,
+    /// The Kafka offset the record was read at: set on the sink side (Kafka
+    /// Connect's `SinkRecord.kafkaOffset()`, which transforms such as
+    /// InsertField's `offset.field` read), `None` for source records.
+    pub kafka_offset: Option<i64>,
 }
 
 impl RecordData {
@@ -103,6 +107,11 @@ impl RecordData {
     /// A tombstone: a record whose value is null.
     pub fn is_tombstone(&self) -> bool {
         self.value.is_null()
+    }
+    /// Whether the record was read from Kafka by a sink task (Kafka
+    /// Connect's `record instanceof SinkRecord`).
+    pub fn is_sink_record(&self) -> bool {
+        self.kafka_offset.is_some()
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! A record goes to a plug-in as
 //! `{"topic", "partition", "timestamp", "key", "value", "headers": [{"key", "value"}]}`
+//! plus `"offset"` (the Kafka offset) on a sink connector's records; an
+//! `"offset"` in the output is ignored (where a record was read cannot change).
 //! with every Connect value in its schemaless JSON form: structs and maps
 //! with string keys become objects (fields in schema order), bytes become
 //! base64 strings, logical types keep their physical form (Decimal = base64
@@ -50,6 +52,9 @@ pub fn record_to_json(record: &RecordData) -> Json {
         "timestamp".into(),
         record.timestamp.map(Json::from).unwrap_or(Json::Null),
     );
+    if let Some(offset) = record.kafka_offset {
+        m.insert("offset".into(), Json::from(offset));
+    }
     m.insert("key".into(), value_to_json(&record.key));
     m.insert("value".into(), value_to_json(&record.value));
     m.insert("headers".into(), Json::Array(headers));

@@ -524,3 +524,27 @@ fn a_record_that_finishes_resets_the_out_of_fuel_count() {
     assert!(!t.apply(string_record("!loop")).unwrap_err().is_fatal());
     assert!(t.apply(string_record("!loop")).unwrap_err().is_fatal());
 }
+
+#[test]
+fn sink_records_carry_their_kafka_offset_to_plugins() {
+    use serde_json::json;
+    let source = string_record("x");
+    let j = record_json::record_to_json(&source);
+    assert!(
+        j.get("offset").is_none(),
+        "no offset on a source record: {j}"
+    );
+    let sink = RecordData {
+        kafka_partition: Some(1),
+        kafka_offset: Some(41),
+        ..string_record("x")
+    };
+    let j = record_json::record_to_json(&sink);
+    assert_eq!(j["offset"], json!(41));
+    assert_eq!(j["partition"], json!(1));
+    // An offset in the output is ignored: where a record was read is fixed.
+    let back =
+        record_json::record_from_json(sink.clone(), json!({"offset": 7, "value": "y"})).unwrap();
+    assert_eq!(back.kafka_offset, Some(41));
+    assert_eq!(back.value, Value::from("y"));
+}

@@ -209,6 +209,12 @@ impl ErrorPolicy {
         })
     }
 
+    /// Whether a skipped record's details go into the log
+    /// (`errors.log.enable` with `errors.log.include.messages`).
+    pub fn logs_records(&self) -> bool {
+        self.log && self.log_messages
+    }
+
     /// Whether retriable errors are retried at all.
     pub fn retries(&self) -> bool {
         self.retry_timeout != Some(Duration::ZERO)

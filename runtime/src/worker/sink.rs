@@ -204,7 +204,21 @@ pub(super) async fn run(
                                 return Err(format!("{}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records", f.message));
                             }
                             if policy.log {
-                                tracing::warn!(connector = %spec.connector, "skipping a record (errors.tolerance=all): {}", f.message);
+                                // Kafka Connect's LogReporter: the consumed
+                                // record's topic, partition, offset and
+                                // timestamp with errors.log.include.messages.
+                                let record = if policy.logs_records() {
+                                    format!(
+                                        "; consumed record is {{topic='{}', partition={}, offset={}, timestamp={}}}",
+                                        m.topic,
+                                        m.partition,
+                                        m.offset,
+                                        m.timestamp.unwrap_or(-1)
+                                    )
+                                } else {
+                                    String::new()
+                                };
+                                tracing::warn!(connector = %spec.connector, "skipping a record (errors.tolerance=all): {}{record}", f.message);
                             }
                             if let Some(dlq) = dlq.as_mut() {
                                 dlq.send(&m, &f, &spec.connector, spec.task).await?;
@@ -342,6 +356,7 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
         value: value.value,
         timestamp: m.timestamp,
         headers,
+        kafka_offset: Some(m.offset),
     };
     let data = match chain.apply(data).map_err(|e| Failure {
         stage: "TRANSFORMATION",

@@ -170,6 +170,9 @@ impl Loop<'_> {
                     self.submitted.ack(seq);
                     continue;
                 }
+                // errors.log.include.messages logs the record as the task
+                // gave it: a copy, paid only when that is configured.
+                let kept = self.policy.logs_records().then(|| rec.clone());
                 let applied = if self.policy.retries() {
                     // A retry needs the record again: one copy per record,
                     // paid only when errors.retry.timeout is set.
@@ -187,13 +190,13 @@ impl Loop<'_> {
                         continue;
                     }
                     Err(e) => {
-                        self.tolerate(seq, &e)?;
+                        self.tolerate(seq, &e, kept.as_ref())?;
                         continue;
                     }
                 };
                 if let Err(e) = self.send(data, seq, control).await {
                     match e {
-                        SendError::Record(e) => self.tolerate(seq, &e)?,
+                        SendError::Record(e) => self.tolerate(seq, &e, kept.as_ref())?,
                         SendError::Fatal(msg) => return Err(msg),
                     }
                 }
@@ -203,7 +206,12 @@ impl Loop<'_> {
 
     /// Applies `errors.tolerance` to a record that failed a transform or
     /// converter (after its retries): skip it, or fail the task.
-    fn tolerate(&mut self, seq: u64, e: &RecordError) -> Result<(), String> {
+    fn tolerate(
+        &mut self,
+        seq: u64,
+        e: &RecordError,
+        record: Option<&crate::data::SourceRecord>,
+    ) -> Result<(), String> {
         if e.is_fatal() {
             return Err(format!(
                 "{}\nThe error is fatal to the task (errors.tolerance does not apply)",
@@ -212,7 +220,21 @@ impl Loop<'_> {
         }
         if self.policy.tolerate_all {
             if self.policy.log {
-                tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "skipping a record (errors.tolerance=all): {}", e.message);
+                // Kafka Connect's LogReporter: the source record's key,
+                // value, headers, timestamp, topic, partition, source
+                // partition and offset with errors.log.include.messages.
+                let record = record
+                    .map(|r| {
+                        let d = &r.data;
+                        format!(
+                            "; source record is SourceRecord{{sourcePartition={}, sourceOffset={}, topic='{}', kafkaPartition={:?}, keySchema={:?}, key={:?}, valueSchema={:?}, value={:?}, timestamp={:?}, headers={:?}}}",
+                            serde_json::Value::Object((*r.source_partition).clone()),
+                            r.source_offset.as_ref().map(|o| serde_json::Value::Object((**o).clone())).unwrap_or_default(),
+                            d.topic, d.kafka_partition, d.key_schema, d.key, d.value_schema, d.value, d.timestamp, d.headers
+                        )
+                    })
+                    .unwrap_or_default();
+                tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "skipping a record (errors.tolerance=all): {}{record}", e.message);
             }
             self.submitted.ack(seq);
             Ok(())

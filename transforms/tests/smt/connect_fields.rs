@@ -315,21 +315,92 @@ fn insert_field_metadata_and_static() {
     assert_eq!(get(&r.value, "p"), &Value::Int32(3));
     assert_eq!(get(&r.value, "ts"), &Value::Int64(1000));
     assert_eq!(get(&r.value, "src"), &Value::from("sluice"));
+    // Schemaless: the partition key is left out when the record has none
+    // (Kafka Connect puts it only when `kafkaPartition() != null`).
     let r = apply(&*t, record(None, map(&[("a", Value::from(1))])));
     assert_eq!(get(&r.value, "t"), &Value::from("test"));
-    assert_eq!(get(&r.value, "p"), &Value::Null);
+    assert_eq!(r.value.map_get("p"), None);
+    assert_eq!(r.value.map_get("ts"), None);
+    assert_eq!(get(&r.value, "src"), &Value::from("sluice"));
     // Tombstones pass unchanged.
     assert_eq!(
         apply(&*t, record(Some(row_schema()), Value::Null)).value,
         Value::Null
     );
-    assert!(config_error("InsertField$Value", &[("offset.field", "o")]).contains("offset.field"));
+    // A required field the record has no value for: an error on a struct
+    // (Kafka Connect's Struct.validate), the key left out on a map.
     let t = make("InsertField$Value", &[("timestamp.field", "ts!")]);
-    assert!(t
-        .apply(record(None, map(&[])))
+    let e = t
+        .apply(record(Some(row_schema()), row(1, None)))
         .unwrap_err()
-        .to_string()
-        .contains("required field"));
+        .to_string();
+    assert!(e.contains("null used for required field: \"ts\""), "{e}");
+    let r = apply(&*t, record(None, map(&[])));
+    assert_eq!(r.value, map(&[]));
+}
+
+/// A sink record: read from Kafka at `offset`.
+fn sink_record(schema: Option<Arc<Schema>>, value: Value, offset: i64) -> RecordData {
+    RecordData {
+        kafka_partition: Some(2),
+        timestamp: Some(5000),
+        kafka_offset: Some(offset),
+        ..record(schema, value)
+    }
+}
+
+#[test]
+fn insert_field_offset_on_sink_records() {
+    let all = [
+        ("topic.field", "t"),
+        ("partition.field", "p"),
+        ("offset.field", "o!"),
+        ("timestamp.field", "ts"),
+        ("static.field", "src"),
+        ("static.value", "sluice"),
+    ];
+    let t = make("InsertField$Value", &all);
+    let r = apply(&*t, sink_record(Some(row_schema()), row(1, None), 42));
+    let s = r.value_schema.clone().unwrap();
+    // Kafka Connect's order: topic, partition, offset, timestamp, static.
+    let names: Vec<&str> = s.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["id", "name", "price", "flag", "t", "p", "o", "ts", "src"]
+    );
+    assert_eq!(s.field("o").unwrap().schema, schemas::int64());
+    assert_eq!(get(&r.value, "t"), &Value::from("test"));
+    assert_eq!(get(&r.value, "p"), &Value::Int32(2));
+    assert_eq!(get(&r.value, "o"), &Value::Int64(42));
+    assert_eq!(get(&r.value, "ts"), &Value::Int64(5000));
+    // Optional (the default suffix): an optional int64.
+    let t2 = make("InsertField$Value", &[("offset.field", "off")]);
+    let r = apply(&*t2, sink_record(Some(row_schema()), row(1, None), 7));
+    let s = r.value_schema.clone().unwrap();
+    assert_eq!(s.field("off").unwrap().schema, schemas::optional_int64());
+    assert_eq!(get(&r.value, "off"), &Value::Int64(7));
+    // Schemaless: every key, the offset as an int64.
+    let r = apply(&*t, sink_record(None, map(&[("a", Value::from(1))]), 9));
+    assert_eq!(get(&r.value, "o"), &Value::Int64(9));
+    assert_eq!(get(&r.value, "p"), &Value::Int32(2));
+    assert_eq!(get(&r.value, "ts"), &Value::Int64(5000));
+    // A source record has no Kafka offset: Kafka Connect's requireSinkRecord.
+    for r in [
+        record(Some(row_schema()), row(1, None)),
+        record(None, map(&[("a", Value::from(1))])),
+    ] {
+        let e = t2.apply(r).unwrap_err().to_string();
+        assert!(
+            e.contains("Only SinkRecord supported for [field insertion]"),
+            "{e}"
+        );
+    }
+    // The key variant reads the same offset.
+    let tk = make("InsertField$Key", &[("offset.field", "o")]);
+    let mut r = sink_record(None, Value::Null, 3);
+    r.key = map(&[("id", Value::from(1))]);
+    let r = apply(&*tk, r);
+    assert_eq!(get(&r.key, "o"), &Value::Int64(3));
 }
 
 #[test]
