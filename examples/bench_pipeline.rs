@@ -8,7 +8,9 @@
 //! Times are the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that
 //! other processes on a shared machine do not inflate them. Each figure is ns per record with the cost of cloning the input record
 //! (measured separately, printed first) subtracted. Records are MySQL-shaped:
-//! a Debezium envelope for the unwrap, a flat 8-column row for the others.
+//! a Debezium envelope for the unwrap and ByLogicalTableRouter, an outbox
+//! insert for EventRouter, a flat 8-column row (with three headers for
+//! DropHeaders) for the others.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,6 +82,47 @@ fn envelope(row_schema: &Arc<Schema>, i: i64) -> (Arc<Schema>, Value) {
             Value::Null,
             row(&opt_row_value, i),
             Value::Struct(src),
+            "c".into(),
+            Value::Int64(2),
+        ],
+    ));
+    (env, v)
+}
+
+/// A Debezium envelope of an insert into an outbox table (EventRouter's
+/// default columns).
+fn outbox_envelope(i: i64) -> (Arc<Schema>, Value) {
+    let row = SchemaBuilder::structure()
+        .name("p.db.outbox.Value")
+        .field("id", schemas::string())
+        .field("aggregatetype", schemas::string())
+        .field("aggregateid", schemas::string())
+        .field("type", schemas::string())
+        .field("payload", schemas::optional_string())
+        .build()
+        .to_optional();
+    let env = SchemaBuilder::structure()
+        .name("p.db.outbox.Envelope")
+        .field("before", row.clone())
+        .field("after", row.clone())
+        .field("op", schemas::string())
+        .field("ts_ms", schemas::optional_int64())
+        .build();
+    let after = Struct::from_values(
+        row,
+        vec![
+            Value::String(format!("00000000-0000-0000-0000-{i:012}")),
+            "order".into(),
+            Value::String(format!("{i}")),
+            "OrderCreated".into(),
+            Value::String(format!("{{\"id\": {i}, \"total\": 12.5}}")),
+        ],
+    );
+    let v = Value::Struct(Struct::from_values(
+        env.clone(),
+        vec![
+            Value::Null,
+            Value::Struct(after),
             "c".into(),
             Value::Int64(2),
         ],
@@ -297,6 +340,57 @@ fn main() {
         );
     }
 
+    // Transforms that need other inputs: headers, a Debezium record to
+    // re-route, an outbox row.
+    let mut with_headers = flat.clone();
+    for h in ["a", "b", "c"] {
+        with_headers.headers.add(
+            h,
+            Some(schemas::string()),
+            Value::String("header value".into()),
+        );
+    }
+    let (outbox_schema, outbox_value) = outbox_envelope(7);
+    let outbox = RecordData {
+        topic: "p.db.outbox".into(),
+        key_schema: None,
+        key: Value::Null,
+        value_schema: Some(outbox_schema),
+        value: outbox_value,
+        ..flat.clone()
+    };
+    let others: Vec<(&str, Vec<(&str, &str)>, &RecordData)> = vec![
+        (
+            "org.apache.kafka.connect.transforms.DropHeaders",
+            vec![("headers", "a,b")],
+            &with_headers,
+        ),
+        (
+            "io.debezium.transforms.ByLogicalTableRouter",
+            vec![
+                ("topic.regex", "p\\.db\\.(.*)"),
+                ("topic.replacement", "all-$1"),
+                ("key.enforce.uniqueness", "false"),
+            ],
+            &env_rec,
+        ),
+        ("io.debezium.transforms.outbox.EventRouter", vec![], &outbox),
+    ];
+    for (class, cfg, input) in others.iter().filter(|_| !only_chain) {
+        let c = chain(&registry, "t", class, cfg);
+        let base = time_per_record(n, |_| {
+            std::hint::black_box((*input).clone());
+        });
+        let ns = time_per_record(n, |_| {
+            std::hint::black_box(c.apply((*input).clone()).unwrap());
+        });
+        println!(
+            "{:<58} {:>10.0}",
+            class.rsplit('.').next().unwrap(),
+            (ns - base).max(0.0)
+        );
+    }
+
     println!(
         "\n{:<58} {:>10}",
         "converter (value, from_connect)", "ns/record"
@@ -311,6 +405,7 @@ fn main() {
             vec![("schemas.enable", "false")],
         ),
         ("org.apache.kafka.connect.storage.StringConverter", vec![]),
+        ("io.sluice.converters.ProtobufConverter", vec![]),
     ];
     let mut out = Vec::with_capacity(4096);
     for (class, cfg) in convs.iter().filter(|_| !only_chain) {
@@ -332,6 +427,28 @@ fn main() {
             format!("{} {:?}", class.rsplit('.').next().unwrap(), cfg),
             ns
         );
+    }
+
+    // ByteArrayConverter takes bytes: a 200-byte value.
+    if !only_chain {
+        let mut c: Box<dyn Converter> = registry
+            .converter("org.apache.kafka.connect.converters.ByteArrayConverter")
+            .unwrap();
+        c.configure(&props(&[]), false).unwrap();
+        let bytes = Value::Bytes(vec![7u8; 200]);
+        let schema = schemas::optional_bytes();
+        let ns = time_per_record(n, |_| {
+            out.clear();
+            c.from_connect(
+                &flat.topic,
+                &mut Headers::new(),
+                Some(&schema),
+                &bytes,
+                &mut out,
+            )
+            .unwrap();
+        });
+        println!("{:<58} {:>10.0}", "ByteArrayConverter (200-byte value)", ns);
     }
 
     // The chain against none, each followed by the JSON converter:
