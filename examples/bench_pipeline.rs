@@ -154,6 +154,8 @@ fn thread_cpu_ns() -> u128 {
 
 /// (class, alias, config, whether the input is an envelope).
 type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, bool);
+/// A transform with its own input: class, config, input record.
+type OtherCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a RecordData);
 
 /// Thread CPU ns per record of `f`.
 fn time_per_record(n: usize, mut f: impl FnMut(usize)) -> f64 {
@@ -359,7 +361,7 @@ fn main() {
         value: outbox_value,
         ..flat.clone()
     };
-    let others: Vec<(&str, Vec<(&str, &str)>, &RecordData)> = vec![
+    let others: Vec<OtherCase> = vec![
         (
             "org.apache.kafka.connect.transforms.DropHeaders",
             vec![("headers", "a,b")],

@@ -27,7 +27,8 @@ pub fn configuration_reference(registry: &runtime::Registry) -> String {
          <!-- Generated from the config declarations by \
          `SLUICE_REGEN_DOCS=1 cargo test -p sluice --lib docs_are_current`; do not edit. -->\n\n\
          Keys are Kafka Connect's and Debezium's. Transforms and predicates are in \
-         [transforms.md](transforms.md).\n\n\
+         [transforms.md](transforms.md) (a page each); each converter also has a page of its \
+         own under [converters/](converters/).\n\n\
          ## Worker\n\n\
          The worker file (`sluice standalone worker.properties`). Any key can be set from the \
          environment: `SLUICE_WORKER_BOOTSTRAP_SERVERS=...` or `CONNECT_BOOTSTRAP_SERVERS=...` \
@@ -51,24 +52,55 @@ pub fn configuration_reference(registry: &runtime::Registry) -> String {
                 continue;
             };
             out.push_str(&format!("\n## {} `{}`\n\n", kind.name(), p.class));
-            if !p.aliases.is_empty() {
-                out.push_str(&format!(
-                    "Aliases: {}.\n\n",
-                    p.aliases
-                        .iter()
-                        .map(|a| format!("`{a}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            if def.keys.is_empty() {
-                out.push_str("No keys of its own.\n");
-            } else {
-                out.push_str(&def.markdown_table());
-            }
+            out.push_str(&plugin_keys(&p.aliases, &def));
         }
     }
     out
+}
+
+/// A plug-in's aliases and its keys' table.
+fn plugin_keys(aliases: &[String], def: &runtime::ConfigDef) -> String {
+    let mut out = String::new();
+    if !aliases.is_empty() {
+        out.push_str(&format!(
+            "Aliases: {}.\n\n",
+            aliases
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if def.keys.is_empty() {
+        out.push_str("No keys of its own.\n");
+    } else {
+        out.push_str(&def.markdown_table());
+    }
+    out
+}
+
+/// A reference page per converter (`converters/<Name>.md`, relative to
+/// docs/), generated from the config declarations.
+pub fn converter_pages(registry: &runtime::Registry) -> Vec<(String, String)> {
+    registry
+        .plugins()
+        .filter(|p| p.kind == runtime::PluginKind::Converter)
+        .filter_map(|p| {
+            let def = registry.config_def(&p.class)?;
+            let short = p.class.rsplit('.').next().unwrap_or(&p.class).to_string();
+            let body = format!(
+                "# {short}\n\n<!-- Generated from the config declarations by \
+                 `SLUICE_REGEN_DOCS=1 cargo test -p sluice --lib docs_are_current`; do not edit. -->\n\n\
+                 Converter `{}`. Set it as the worker's or a connector's `key.converter`, \
+                 `value.converter` (or `header.converter` where it converts headers); its keys go \
+                 under that prefix (`value.converter.<key>=...`).\n\n{}\n\
+                 [Configuration reference](../configuration.md)\n",
+                p.class,
+                plugin_keys(&p.aliases, &def)
+            );
+            Some((format!("converters/{short}.md"), body))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -79,16 +111,26 @@ mod tests {
             &std::env::var("CARGO_MANIFEST_DIR")
                 .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
         )
-        .join("docs/configuration.md");
-        let want = super::configuration_reference(&super::registry::builtin());
-        if std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1") {
-            std::fs::write(&path, &want).expect("write docs/configuration.md");
-            return;
+        .join("docs");
+        let registry = super::registry::builtin();
+        let mut pages = vec![(
+            "configuration.md".to_string(),
+            super::configuration_reference(&registry),
+        )];
+        pages.extend(super::converter_pages(&registry));
+        let regen = std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1");
+        for (rel, want) in pages {
+            let file = path.join(&rel);
+            if regen {
+                std::fs::create_dir_all(file.parent().expect("a parent")).expect("create docs/");
+                std::fs::write(&file, &want).expect("write a reference page");
+                continue;
+            }
+            let have = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(
+                have == want,
+                "docs/{rel} is out of date: run SLUICE_REGEN_DOCS=1 cargo test -p sluice --lib docs_are_current"
+            );
         }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "docs/configuration.md is out of date: run SLUICE_REGEN_DOCS=1 cargo test -p sluice --lib docs_are_current"
-        );
     }
 }

@@ -6,7 +6,8 @@
 //! unchanged.
 //!
 //! [`catalog`] is the one list of what exists: [`register`] adds it to the
-//! registry, and [`reference_markdown`] renders docs/transforms.md from the
+//! registry, and [`reference_pages`] renders docs/transforms.md (an index) and
+//! a page per transform under docs/transforms/ from the
 //! same config declarations (a test keeps the file current).
 //!
 //! Schemaful transforms derive each output schema once per distinct input
@@ -330,20 +331,30 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// docs/transforms.md, generated from the config declarations.
+/// docs/transforms.md (the index), generated from the config declarations.
 pub fn reference_markdown() -> String {
-    let mut out = String::from(
-        "# Transforms and predicates\n\n\
-         <!-- Generated from the config declarations in transforms/ by \
-         `SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current`; do not edit. -->\n\n\
+    reference_pages().remove(0).1
+}
+
+/// The reference, generated from the config declarations: the index
+/// (`transforms.md`) and a page per transform or predicate
+/// (`transforms/<Name>.md`; $Key/$Value variants share one), paths relative
+/// to docs/.
+pub fn reference_pages() -> Vec<(String, String)> {
+    const GENERATED: &str = "<!-- Generated from the config declarations in transforms/ by \
+         `SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current`; do not edit. -->";
+    let mut index = format!(
+        "# Transforms and predicates\n\n{GENERATED}\n\n\
          Use them exactly as in Kafka Connect: `transforms=a,b`, `transforms.a.type=<class or alias>`, \
          the transform's keys under `transforms.a.`, and optionally `transforms.a.predicate=<name>` and \
-         `transforms.a.negate=true` with `predicates=<name>`, `predicates.<name>.type=...`.\n",
+         `transforms.a.negate=true` with `predicates=<name>`, `predicates.<name>.type=...`.\n\n\
+         One page each:\n\n"
     );
+    let mut pages = Vec::new();
     let list = catalog();
     let mut i = 0;
     while i < list.len() {
-        // Variants ($Key/$Value) share one section.
+        // Variants ($Key/$Value) share one page.
         let p = list[i];
         let base = p.class.split('$').next().unwrap_or(p.class);
         let mut classes = vec![p];
@@ -357,7 +368,11 @@ pub fn reference_markdown() -> String {
             Factory::Predicate(_) => "predicate",
         };
         let short = base.rsplit('.').next().unwrap_or(base);
-        out.push_str(&format!("\n## {short}\n\n{}\n\n", p.doc));
+        index.push_str(&format!(
+            "- [{short}](transforms/{short}.md) ({kind}): {}\n",
+            p.doc
+        ));
+        let mut out = format!("# {short}\n\n{GENERATED}\n\n{}\n\n", p.doc);
         for c in &classes {
             out.push_str(&format!(
                 "- {kind} `{}` (alias `{}`)\n",
@@ -368,37 +383,41 @@ pub fn reference_markdown() -> String {
         let def = (p.config_def)();
         if def.keys.is_empty() {
             out.push_str("\nNo configuration.\n");
-            continue;
+        } else {
+            out.push_str("\n| key | type | default | valid values | importance | description |\n|---|---|---|---|---|---|\n");
+            for k in &def.keys {
+                let default = match &k.default {
+                    None => "(required)".to_string(),
+                    Some(d) if d.is_empty() => "\"\"".to_string(),
+                    Some(d) => format!("`{d}`"),
+                };
+                let valid = k
+                    .validator
+                    .as_ref()
+                    .map(|v| v.describe())
+                    .unwrap_or_default();
+                let doc = if k.unsupported {
+                    format!("{} (accepted; not acted on yet)", k.doc)
+                } else {
+                    k.doc.clone()
+                };
+                out.push_str(&format!(
+                    "| `{}` | {} | {} | {} | {} | {} |\n",
+                    k.name,
+                    k.kind.name(),
+                    cell(&default),
+                    cell(&valid),
+                    k.importance.name(),
+                    cell(&doc)
+                ));
+            }
         }
-        out.push_str("\n| key | type | default | valid values | importance | description |\n|---|---|---|---|---|---|\n");
-        for k in &def.keys {
-            let default = match &k.default {
-                None => "(required)".to_string(),
-                Some(d) if d.is_empty() => "\"\"".to_string(),
-                Some(d) => format!("`{d}`"),
-            };
-            let valid = k
-                .validator
-                .as_ref()
-                .map(|v| v.describe())
-                .unwrap_or_default();
-            let doc = if k.unsupported {
-                format!("{} (accepted; not acted on yet)", k.doc)
-            } else {
-                k.doc.clone()
-            };
-            out.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} |\n",
-                k.name,
-                k.kind.name(),
-                cell(&default),
-                cell(&valid),
-                k.importance.name(),
-                cell(&doc)
-            ));
-        }
+        out.push_str("\n[All transforms and predicates](../transforms.md)\n");
+        pages.push((format!("transforms/{short}.md"), out));
     }
-    out
+    let mut all = vec![("transforms.md".to_string(), index)];
+    all.extend(pages);
+    all
 }
 
 #[cfg(test)]
@@ -411,17 +430,22 @@ mod tests {
             &std::env::var("CARGO_MANIFEST_DIR")
                 .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
         )
-        .join("../docs/transforms.md");
-        let want = reference_markdown();
-        if std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1") {
-            std::fs::write(&path, &want).expect("write docs/transforms.md");
-            return;
+        .join("../docs");
+        let regen = std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1");
+        for (rel, want) in reference_pages() {
+            let file = path.join(&rel);
+            if regen {
+                std::fs::create_dir_all(file.parent().expect("a parent"))
+                    .expect("create docs/transforms");
+                std::fs::write(&file, &want).expect("write a reference page");
+                continue;
+            }
+            let have = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(
+                have == want,
+                "docs/{rel} is out of date: run SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current"
+            );
         }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "docs/transforms.md is out of date: run SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current"
-        );
     }
 
     #[test]
