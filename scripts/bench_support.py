@@ -1,4 +1,4 @@
-"""Shared pieces of the MySQL benchmarks (scripts/bench_mysql*.py).
+"""Shared pieces of the benchmarks (scripts/bench_*.py).
 
 - `PrivateBroker`: a tansu broker of the bench's own, memory engine, on a
   free loopback port, state dir under the bench's work dir; started and

@@ -243,6 +243,41 @@ fn configs_and_statuses_are_shared_and_new_connectors_move_nothing() {
     }
 }
 
+/// A MySQL connector on `db` (snapshot.mode=no_data), created through
+/// worker 0 and streaming.
+struct Streaming {
+    conn: String,
+    prefix: String,
+    /// The worker id running its task, and that worker's index.
+    owner: String,
+    oi: usize,
+}
+
+fn start_mysql_streaming(cl: &Cluster, name: &str, db: &str) -> Streaming {
+    let history = cl.dirs[0].path().join("history.dat");
+    let conn = format!("{name}-mysql");
+    let prefix = name.replace('-', "_");
+    let body = mysql_connector_config(
+        &conn,
+        &prefix,
+        db,
+        &history,
+        &[("snapshot.mode", "no_data")],
+    );
+    let r = cl.w(0).post("/connectors", &body.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let st = cl.w(1).wait_status(&conn, "RUNNING", running);
+    let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
+    let oi = cl.index_of(&owner).unwrap();
+    wait_streaming(cl.w(1), &conn);
+    Streaming {
+        conn,
+        prefix,
+        owner,
+        oi,
+    }
+}
+
 /// Waits until the connector's task streams: a MySQL task commits its start
 /// position before the first change. With snapshot.mode=no_data, changes
 /// committed before that position are rightly not captured, and RUNNING
@@ -306,22 +341,12 @@ fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
     let name = unique("dist-k");
     let db = mysql_setup("k");
     let mut cl = Cluster::start(&name, 3);
-    let history = cl.dirs[0].path().join("history.dat");
-    let conn = format!("{name}-mysql");
-    let prefix = name.replace('-', "_");
-    let body = mysql_connector_config(
-        &conn,
-        &prefix,
-        &db,
-        &history,
-        &[("snapshot.mode", "no_data")],
-    );
-    let r = cl.w(0).post("/connectors", &body.to_string());
-    assert_eq!(r.status, 201, "{}", r.body);
-    let st = cl.w(1).wait_status(&conn, "RUNNING", running);
-    let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
-    let oi = cl.index_of(&owner).unwrap();
-    wait_streaming(cl.w(1), &conn);
+    let Streaming {
+        conn,
+        prefix,
+        owner,
+        oi,
+    } = start_mysql_streaming(&cl, &name, &db);
 
     let dbw = db.clone();
     let writer = std::thread::spawn(move || insert_rows(&dbw, 1, ROWS));
@@ -418,19 +443,7 @@ fn rolling_restart_of_every_worker_under_load_loses_nothing() {
     let name = unique("dist-r");
     let db = mysql_setup("r");
     let mut cl = Cluster::start(&name, 3);
-    let history = cl.dirs[0].path().join("history.dat");
-    let conn = format!("{name}-mysql");
-    let prefix = name.replace('-', "_");
-    let body = mysql_connector_config(
-        &conn,
-        &prefix,
-        &db,
-        &history,
-        &[("snapshot.mode", "no_data")],
-    );
-    assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
-    cl.w(1).wait_status(&conn, "RUNNING", running);
-    wait_streaming(cl.w(1), &conn);
+    let Streaming { conn, prefix, .. } = start_mysql_streaming(&cl, &name, &db);
     let dbw = db.clone();
     let writer = std::thread::spawn(move || {
         // Spread the load over the restarts.
@@ -550,22 +563,13 @@ fn a_paused_worker_finds_its_lease_lapsed_and_stops_writing() {
     let name = unique("dist-z");
     let db = mysql_setup("z");
     let mut cl = Cluster::start(&name, 2);
-    let history = cl.dirs[0].path().join("history.dat");
-    let conn = format!("{name}-mysql");
-    let prefix = name.replace('-', "_");
-    let body = mysql_connector_config(
-        &conn,
-        &prefix,
-        &db,
-        &history,
-        &[("snapshot.mode", "no_data")],
-    );
-    assert_eq!(cl.w(0).post("/connectors", &body.to_string()).status, 201);
-    let st = cl.w(1).wait_status(&conn, "RUNNING", running);
-    let owner = st["tasks"][0]["worker_id"].as_str().unwrap().to_string();
-    let oi = cl.index_of(&owner).unwrap();
+    let Streaming {
+        conn,
+        prefix,
+        owner,
+        oi,
+    } = start_mysql_streaming(&cl, &name, &db);
     let other = other_of(oi);
-    wait_streaming(cl.w(1), &conn);
     insert_rows(&db, 1, ROWS / 4);
     let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
     reader.read_until("the first changes", Duration::from_secs(300), |r| {
