@@ -118,19 +118,10 @@ mod tests {
             super::configuration_reference(&registry),
         )];
         pages.extend(super::converter_pages(&registry));
-        let regen = std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1");
-        for (rel, want) in pages {
-            let file = path.join(&rel);
-            if regen {
-                std::fs::create_dir_all(file.parent().expect("a parent")).expect("create docs/");
-                std::fs::write(&file, &want).expect("write a reference page");
-                continue;
-            }
-            let have = std::fs::read_to_string(&file).unwrap_or_default();
-            assert!(
-                have == want,
-                "docs/{rel} is out of date: run SLUICE_REGEN_DOCS=1 cargo test -p sluice --lib docs_are_current"
-            );
-        }
+        crate::runtime::config::check_generated_docs(
+            &path,
+            &pages,
+            "SLUICE_REGEN_DOCS=1 cargo test -p sluice --lib docs_are_current",
+        );
     }
 }

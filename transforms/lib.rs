@@ -431,21 +431,11 @@ mod tests {
                 .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
         )
         .join("../docs");
-        let regen = std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1");
-        for (rel, want) in reference_pages() {
-            let file = path.join(&rel);
-            if regen {
-                std::fs::create_dir_all(file.parent().expect("a parent"))
-                    .expect("create docs/transforms");
-                std::fs::write(&file, &want).expect("write a reference page");
-                continue;
-            }
-            let have = std::fs::read_to_string(&file).unwrap_or_default();
-            assert!(
-                have == want,
-                "docs/{rel} is out of date: run SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current"
-            );
-        }
+        sluice_runtime::config::check_generated_docs(
+            &path,
+            &reference_pages(),
+            "SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current",
+        );
     }
 
     #[test]

@@ -539,6 +539,26 @@ pub fn sub_map(props: &BTreeMap<String, String>, prefix: &str) -> BTreeMap<Strin
         .collect()
 }
 
+/// Keeps generated reference pages current (a test helper for the crates
+/// that generate docs): with SLUICE_REGEN_DOCS=1 it writes each page
+/// (`path` relative to `docs_dir`), otherwise it panics on the first page
+/// whose file differs, naming `regen`, the command that rewrites them.
+pub fn check_generated_docs(docs_dir: &std::path::Path, pages: &[(String, String)], regen: &str) {
+    let write = std::env::var("SLUICE_REGEN_DOCS").is_ok_and(|v| v == "1");
+    for (rel, want) in pages {
+        let file = docs_dir.join(rel);
+        if write {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).expect("create the docs directory");
+            }
+            std::fs::write(&file, want).expect("write a reference page");
+            continue;
+        }
+        let have = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(have == *want, "docs/{rel} is out of date: run {regen}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

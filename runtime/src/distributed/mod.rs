@@ -543,7 +543,7 @@ impl DistributedHerder {
                 nonce += 1;
                 continue;
             }
-            let (assignments, memory) = if j.leader == j.member_id {
+            let (assignments, mut memory) = if j.leader == j.member_id {
                 let (a, m) = self.lead(&j).await;
                 (a, Some(m))
             } else {
@@ -560,9 +560,8 @@ impl DistributedHerder {
                 {
                     Ok(b) => {
                         // The placement stands: remember it for the next round.
-                        if let Some(m) = &memory {
-                            *self.leader_memory.lock().unwrap_or_else(|p| p.into_inner()) =
-                                m.clone();
+                        if let Some(m) = memory.take() {
+                            self.set_leader_memory(m);
                         }
                         break b;
                     }
@@ -1116,7 +1115,11 @@ impl DistributedHerder {
     /// Forgets what this worker remembers of rounds it led: another worker
     /// led since, or this worker left the group.
     fn forget_leading(&self) {
-        *self.leader_memory.lock().unwrap_or_else(|p| p.into_inner()) = LeaderMemory::default();
+        self.set_leader_memory(LeaderMemory::default());
+    }
+
+    fn set_leader_memory(&self, m: LeaderMemory) {
+        *self.leader_memory.lock().unwrap_or_else(|p| p.into_inner()) = m;
     }
 
     /// Makes local work match an assignment: stops what left it, starts
