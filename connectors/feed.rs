@@ -1,29 +1,172 @@
 //! The hand-over between a connector's reader (a spawned task sending batches
-//! of records over a bounded channel) and `SourceTask::poll`.
+//! of records over a bounded queue) and `SourceTask::poll`.
 //!
-//! Shared by the MySQL and MongoDB tasks. A poll takes what an earlier poll
-//! could not fit first, waits at most `wait` for the first new batch (so
-//! poll returns within about a second), then takes only what is already
-//! there. A reader error is handed over after the records that came before
-//! it; the caller drops the receiver so the next poll restarts the reader
-//! from the last committed position, and records left over from before the
-//! error are dropped with it (they are read again).
+//! Shared by the MySQL and MongoDB tasks. The queue is bounded as Debezium's
+//! is: at most `max.queue.size` records, and, when `max.queue.size.in.bytes`
+//! is set, at most that many bytes of records (estimated from their values),
+//! counted per record whatever the batches look like. A reader that sends a
+//! batch waits until the records before it leave the queue, so a slow broker
+//! stops the read and memory does not grow with a transaction's size. A
+//! batch larger than the whole bound waits for an empty queue and then goes.
+//!
+//! A poll takes what an earlier poll could not fit first, waits at most
+//! `wait` for the first new batch (so poll returns within about a second),
+//! then takes only what is already there. A reader error is handed over after
+//! the records that came before it; the caller drops the receiver so the next
+//! poll restarts the reader from the last committed position, and records
+//! left over from before the error are dropped with it (they are read again).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::TaskError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 /// One message from a reader.
 pub type Batch = Result<Vec<SourceRecord>, TaskError>;
+
+/// What a batch holds of the queue's bound until poll takes it.
+struct Msg {
+    batch: Batch,
+    records: u32,
+    bytes: u32,
+}
+
+struct Bound {
+    records: Semaphore,
+    max_records: u32,
+    /// `None`: no byte bound (`max.queue.size.in.bytes` = 0).
+    bytes: Option<(Semaphore, u32)>,
+}
+
+/// The reader's end of the queue.
+pub struct FeedTx {
+    tx: mpsc::Sender<Msg>,
+    bound: Arc<Bound>,
+}
+
+/// Poll's end of the queue.
+pub struct FeedRx {
+    rx: mpsc::Receiver<Msg>,
+    bound: Arc<Bound>,
+}
+
+/// The receiver is gone (the task stopped or restarts its reader).
+#[derive(Debug)]
+pub struct Closed;
+
+/// A queue of at most `max_records` records and, when `max_bytes` > 0,
+/// about `max_bytes` bytes of them.
+pub fn queue(max_records: usize, max_bytes: u64) -> (FeedTx, FeedRx) {
+    let cap = |n: u64| n.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize) as u64) as u32;
+    let max_records = cap(max_records as u64);
+    let bytes = (max_bytes > 0).then(|| {
+        let b = cap(max_bytes);
+        (Semaphore::new(b as usize), b)
+    });
+    let bound = Arc::new(Bound {
+        records: Semaphore::new(max_records as usize),
+        max_records,
+        bytes,
+    });
+    // The bound is the semaphores'; the channel only has to hold as many
+    // messages as there can be records.
+    let (tx, rx) = mpsc::channel(max_records as usize);
+    (
+        FeedTx {
+            tx,
+            bound: bound.clone(),
+        },
+        FeedRx { rx, bound },
+    )
+}
+
+impl FeedTx {
+    /// Whether poll's end is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Queues a batch (or the reader's error), waiting while the queue is
+    /// full.
+    pub async fn send(&self, mut batch: Batch) -> Result<(), Closed> {
+        // A batch grown by pushes has up to twice the room it uses; queued
+        // records are what memory is bounded by, so the room is given back
+        // (a shrinking realloc stays in place).
+        if let Ok(v) = &mut batch {
+            if v.capacity() > v.len() + v.len() / 4 {
+                v.shrink_to_fit();
+            }
+        }
+        let b = &self.bound;
+        let (records, bytes) = match &batch {
+            Ok(v) => {
+                let records = (v.len().min(u32::MAX as usize) as u32).min(b.max_records);
+                let bytes = match &b.bytes {
+                    Some((_, max)) => {
+                        let total: usize = v.iter().map(SourceRecord::approx_bytes).sum();
+                        (total.min(u32::MAX as usize) as u32).min(*max)
+                    }
+                    None => 0,
+                };
+                (records, bytes)
+            }
+            Err(_) => (0, 0),
+        };
+        if records > 0 {
+            b.records
+                .acquire_many(records)
+                .await
+                .map_err(|_| Closed)?
+                .forget();
+        }
+        if let (Some((sem, _)), true) = (&b.bytes, bytes > 0) {
+            sem.acquire_many(bytes).await.map_err(|_| Closed)?.forget();
+        }
+        let msg = Msg {
+            batch,
+            records,
+            bytes,
+        };
+        if let Err(mpsc::error::SendError(m)) = self.tx.send(msg).await {
+            self.bound.release(&m);
+            return Err(Closed);
+        }
+        Ok(())
+    }
+}
+
+impl Bound {
+    fn release(&self, m: &Msg) {
+        self.records.add_permits(m.records as usize);
+        if let Some((sem, _)) = &self.bytes {
+            sem.add_permits(m.bytes as usize);
+        }
+    }
+}
+
+impl FeedRx {
+    /// The next message; `None` once the reader is gone.
+    pub async fn recv(&mut self) -> Option<Batch> {
+        let m = self.rx.recv().await?;
+        self.bound.release(&m);
+        Some(m.batch)
+    }
+
+    fn try_recv(&mut self) -> Result<Batch, mpsc::error::TryRecvError> {
+        let m = self.rx.try_recv()?;
+        self.bound.release(&m);
+        Ok(m.batch)
+    }
+}
 
 /// Fills a batch of at most `max` records from `leftover` and `rx`. Sets
 /// `*rx` to `None` when the reader failed; a finished reader leaves the
 /// task idle.
 pub async fn next_batch(
-    rx: &mut Option<mpsc::Receiver<Batch>>,
+    rx: &mut Option<FeedRx>,
     leftover: &mut VecDeque<SourceRecord>,
     max: usize,
     wait: Duration,
@@ -106,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_ends_on_a_record_with_an_offset() {
-        let (tx, rx) = mpsc::channel(4);
+        let (tx, rx) = queue(100, 0);
         // One reader message: an event of five rows, offset on the last.
         let event = vec![rec(false), rec(false), rec(false), rec(false), rec(true)];
         tx.send(Ok(event)).await.unwrap();
@@ -120,5 +263,63 @@ mod tests {
         let second = next_batch(&mut rx, &mut leftover, 2, wait).await.unwrap();
         assert_eq!(second.len(), 2);
         assert!(second.last().unwrap().source_offset.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_bound_counts_records_not_batches() {
+        let (tx, rx) = queue(4, 0);
+        for _ in 0..4 {
+            tx.send(Ok(vec![rec(true)])).await.unwrap();
+        }
+        // The fifth record waits until a poll takes some.
+        let fifth = tokio::spawn(async move {
+            tx.send(Ok(vec![rec(true)])).await.unwrap();
+            tx
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!fifth.is_finished(), "a full queue holds the reader back");
+        let mut rx = Some(rx);
+        let mut leftover = VecDeque::new();
+        let wait = Duration::from_millis(100);
+        let first = next_batch(&mut rx, &mut leftover, 2, wait).await.unwrap();
+        assert_eq!(first.len(), 2);
+        let tx = tokio::time::timeout(Duration::from_secs(5), fifth)
+            .await
+            .expect("the reader goes on once records left the queue")
+            .unwrap();
+        // A batch larger than the whole bound waits for an empty queue, then goes.
+        let big = tokio::spawn(async move { tx.send(Ok(vec![rec(true); 10])).await.unwrap() });
+        let mut total = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while total < 3 + 10 {
+            assert!(std::time::Instant::now() < deadline, "took {total} of 13");
+            total += next_batch(&mut rx, &mut leftover, 100, wait)
+                .await
+                .unwrap()
+                .len();
+        }
+        big.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_byte_bound_holds_the_reader_back() {
+        let one = rec(true).approx_bytes() as u64;
+        let (tx, rx) = queue(1000, one * 3);
+        for _ in 0..3 {
+            tx.send(Ok(vec![rec(true)])).await.unwrap();
+        }
+        let fourth = tokio::spawn(async move { tx.send(Ok(vec![rec(true)])).await.unwrap() });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!fourth.is_finished(), "three records' bytes fill the queue");
+        let mut rx = Some(rx);
+        let mut leftover = VecDeque::new();
+        let got = next_batch(&mut rx, &mut leftover, 1, Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        tokio::time::timeout(Duration::from_secs(5), fourth)
+            .await
+            .expect("room for one more record")
+            .unwrap();
     }
 }

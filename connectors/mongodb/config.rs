@@ -169,6 +169,8 @@ pub struct MongoConfig {
     pub heartbeat_topics_prefix: String,
     pub max_batch_size: usize,
     pub max_queue_size: usize,
+    /// 0: no byte bound.
+    pub max_queue_size_in_bytes: u64,
     pub poll_interval_ms: u64,
     pub cursor_max_await_ms: u64,
     pub oversize: Oversize,
@@ -266,6 +268,8 @@ pub fn config_def() -> ConfigDef {
         .validate(at_least(1.0))
         .define("max.queue.size", Int, Some("8192"), Medium, "Maximum records queued between the reader and the worker.")
         .validate(at_least(1.0))
+        .define("max.queue.size.in.bytes", Long, Some("0"), Medium, "Maximum bytes of records (estimated from their values) queued between the reader and the worker; 0: bounded by max.queue.size only.")
+        .validate(at_least(0.0))
         .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
         .validate(at_least(1.0))
         .define("cursor.max.await.time.ms", Int, Some("0"), Low, "Milliseconds the server waits for new changes per getMore (0: poll.interval.ms).")
@@ -483,6 +487,7 @@ impl MongoConfig {
             heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
             max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
             max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
+            max_queue_size_in_bytes: cfg.i64("max.queue.size.in.bytes")?.max(0) as u64,
             poll_interval_ms,
             cursor_max_await_ms: if await_ms == 0 {
                 poll_interval_ms

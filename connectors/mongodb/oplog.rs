@@ -40,11 +40,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::feed::FeedTx;
 use bson::{doc, Bson, Document, Timestamp};
 use mongodb::{Client, ClientSession};
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::{SourceTaskContext, TaskError};
-use tokio::sync::mpsc;
 
 use super::config::{CaptureScope, MongoConfig, SnapshotMode};
 use super::events::{ChangeEvent, EventBuilder};
@@ -52,7 +52,7 @@ use super::json::{self, Mode};
 use super::offset::MongoOffset;
 use super::oplog_entry::{decode_entry, Change};
 use super::snapshot::snapshot;
-use super::stream::{task_error, Batch, StreamError};
+use super::stream::{task_error, StreamError};
 use super::task::{into_task, Start};
 
 const OPLOG: &str = "oplog.rs";
@@ -62,7 +62,7 @@ pub async fn run(
     cfg: Arc<MongoConfig>,
     ctx: SourceTaskContext,
     start: Start,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<(), TaskError> {
     let client = Client::with_uri_str(&cfg.connection_string)
         .await
@@ -265,7 +265,7 @@ struct Reader<'a> {
     client: &'a Client,
     cfg: &'a Arc<MongoConfig>,
     builder: &'a mut EventBuilder,
-    tx: &'a mpsc::Sender<Batch>,
+    tx: &'a FeedTx,
     pos: Position,
     last_sent: MongoOffset,
 }
@@ -358,7 +358,7 @@ pub async fn tail(
     cfg: &Arc<MongoConfig>,
     builder: &mut EventBuilder,
     from: MongoOffset,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<(), StreamError> {
     let from = MongoOffset {
         initsync: false,
@@ -549,7 +549,7 @@ async fn kill_cursor(local: &mongodb::Database, session: &mut ClientSession, id:
     }
 }
 
-async fn send(batch: &mut Vec<SourceRecord>, tx: &mpsc::Sender<Batch>) -> Result<(), StreamError> {
+async fn send(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
     if batch.is_empty() {
         return Ok(());
     }

@@ -25,17 +25,17 @@
 
 use std::sync::Arc;
 
+use crate::feed::FeedTx;
 use bson::{doc, Document};
 use mongodb::action::Action as _;
 use mongodb::Client;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::SourceTaskContext;
-use tokio::sync::mpsc;
 
 use super::config::{CaptureMode, CaptureScope, MongoConfig};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
-use super::stream::{current_position, task_error, Batch, StreamError};
+use super::stream::{current_position, task_error, StreamError};
 
 /// The captured collections, in a stable order.
 pub async fn captured_collections(
@@ -76,7 +76,7 @@ pub async fn snapshot(
     cfg: &Arc<MongoConfig>,
     builder: &mut EventBuilder,
     ctx: &SourceTaskContext,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<MongoOffset, StreamError> {
     let pos = if cfg.capture_mode == CaptureMode::Oplog {
         super::oplog::current_position(client).await?
@@ -143,7 +143,7 @@ pub async fn snapshot(
     Ok(pos)
 }
 
-async fn send(batch: &mut Vec<SourceRecord>, tx: &mpsc::Sender<Batch>) -> Result<(), StreamError> {
+async fn send(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
     if batch.is_empty() {
         return Ok(());
     }

@@ -37,6 +37,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::feed::FeedTx;
 use bson::{doc, Bson, Document, Timestamp};
 use mongodb::action::Action as _;
 use mongodb::change_stream::event::ResumeToken;
@@ -45,7 +46,6 @@ use mongodb::options::{FullDocumentBeforeChangeType, FullDocumentType};
 use mongodb::Client;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::TaskError;
-use tokio::sync::mpsc;
 
 use super::config::{CaptureScope, MongoConfig, Oversize};
 use super::events::{ChangeEvent, EventBuilder, Op, UpdateDesc};
@@ -357,7 +357,7 @@ pub async fn stream(
     cfg: &Arc<MongoConfig>,
     builder: &mut EventBuilder,
     from: MongoOffset,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<(), StreamError> {
     let mut last = MongoOffset {
         initsync: false,
@@ -547,7 +547,7 @@ impl Fragments {
     }
 }
 
-async fn flush(batch: &mut Vec<SourceRecord>, tx: &mpsc::Sender<Batch>) -> Result<(), StreamError> {
+async fn flush(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
     if batch.is_empty() {
         return Ok(());
     }

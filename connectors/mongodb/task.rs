@@ -19,20 +19,20 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::feed::FeedTx;
 use mongodb::Client;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
     TaskError,
 };
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::config::{config_def, CaptureMode, MongoConfig, SnapshotMode};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::snapshot::snapshot;
-use super::stream::{stream, task_error, Batch, StreamError};
+use super::stream::{stream, task_error, StreamError};
 
 /// io.debezium.connector.mongodb.MongoDbConnector.
 #[derive(Default)]
@@ -112,7 +112,7 @@ pub fn plan_start(mode: SnapshotMode, offset: Option<&MongoOffset>) -> Start {
 pub struct MongoDbSourceTask {
     cfg: Option<Arc<MongoConfig>>,
     ctx: Option<SourceTaskContext>,
-    rx: Option<mpsc::Receiver<Batch>>,
+    rx: Option<crate::feed::FeedRx>,
     reader: Option<JoinHandle<()>>,
     leftover: VecDeque<SourceRecord>,
     start: Option<Start>,
@@ -132,8 +132,7 @@ impl MongoDbSourceTask {
                 .clone()
                 .unwrap_or(Start::Snapshot { only: false }),
         };
-        let cap_batches = (cfg.max_queue_size / cfg.max_batch_size.max(1)).max(2);
-        let (tx, rx) = mpsc::channel(cap_batches);
+        let (tx, rx) = crate::feed::queue(cfg.max_queue_size, cfg.max_queue_size_in_bytes);
         self.rx = Some(rx);
         self.reader = Some(tokio::spawn(async move {
             if let Err(e) = run(cfg, ctx, start, &tx).await {
@@ -147,7 +146,7 @@ async fn run(
     cfg: Arc<MongoConfig>,
     ctx: SourceTaskContext,
     start: Start,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<(), TaskError> {
     if cfg.capture_mode == CaptureMode::Oplog {
         return super::oplog::run(cfg, ctx, start, tx).await;

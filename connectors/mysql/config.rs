@@ -173,6 +173,8 @@ pub struct MySqlConfig {
     pub heartbeat_topics_prefix: String,
     pub max_batch_size: usize,
     pub max_queue_size: usize,
+    /// 0: no byte bound.
+    pub max_queue_size_in_bytes: u64,
     pub poll_interval_ms: u64,
     pub history: HistoryKind,
     pub tls: super::tls::TlsOptions,
@@ -248,6 +250,8 @@ pub fn config_def() -> ConfigDef {
         .validate(at_least(1.0))
         .define("max.queue.size", Int, Some("8192"), Medium, "Maximum records queued between the binlog reader and the worker.")
         .validate(at_least(1.0))
+        .define("max.queue.size.in.bytes", Long, Some("0"), Medium, "Maximum bytes of records (estimated from their values) queued between the binlog reader and the worker; 0: bounded by max.queue.size only.")
+        .validate(at_least(0.0))
         .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
         .validate(at_least(1.0))
         .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A missing or empty history is rebuilt from the current schema (recovery) instead of failing.")
@@ -418,6 +422,7 @@ impl MySqlConfig {
             heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
             max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
             max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
+            max_queue_size_in_bytes: cfg.i64("max.queue.size.in.bytes")?.max(0) as u64,
             poll_interval_ms: cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64,
             history,
             tls: super::tls::TlsOptions {

@@ -34,10 +34,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::feed::FeedTx;
 use serde_json::json;
 use sluice_runtime::data::{SourceRecord, Value};
 use sluice_runtime::SourceTaskContext;
-use tokio::sync::mpsc;
 
 use super::catalog::{list_tables, load_table, quote_ident, sql_string, TableDef};
 use super::config::LockingMode;
@@ -46,7 +46,7 @@ use super::events::{Op, SourceInfo};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::schema::TableSchema;
-use super::stream::{Batch, Capture};
+use super::stream::Capture;
 use super::text::decode_text_row;
 
 /// Opens the consistent read view and returns its binlog position.
@@ -177,7 +177,7 @@ pub async fn snapshot(
     ctx: &SourceTaskContext,
     with_data: bool,
     earlier: Option<BinlogOffset>,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<Option<BinlogOffset>, MySqlError> {
     let cfg = cap.cfg.clone();
     let started = Instant::now();

@@ -31,9 +31,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::feed::FeedTx;
 use regex::Regex;
 use sluice_runtime::data::{JsonMap, SourceRecord, Value};
-use tokio::sync::mpsc;
 
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
 use super::catalog::{load_table, plans_for_map, TableDef};
@@ -285,11 +285,7 @@ impl Position_ {
 }
 
 /// Streams from `start` until the receiver is dropped or an error ends it.
-pub async fn stream(
-    cap: &mut Capture,
-    start: BinlogOffset,
-    tx: &mpsc::Sender<Batch>,
-) -> Result<(), MySqlError> {
+pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Result<(), MySqlError> {
     let cfg = cap.cfg.clone();
     let mut conn = Connection::connect(&cfg.connect_options()).await?;
     check_not_purged(&mut conn, &start.file).await?;

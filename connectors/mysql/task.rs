@@ -1,9 +1,10 @@
 //! The connector and its task: where to start, and the reader that runs
 //! the snapshot and the stream in the background.
 //!
-//! The reader is a tokio task sending batches through a bounded channel
-//! (max.queue.size records, in batches): a slow broker fills the channel
-//! and stops the binlog read, memory does not grow. `poll` waits at most
+//! The reader is a tokio task sending batches through a bounded queue
+//! (`feed`: max.queue.size records and, when set, max.queue.size.in.bytes,
+//! counted per record): a slow broker fills the queue and stops the binlog
+//! read, memory does not grow with the transaction size. `poll` waits at most
 //! poll.interval.ms (capped at 1 s) and returns at most max.batch.size
 //! records.
 //!
@@ -20,12 +21,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::feed::FeedTx;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
     TaskError,
 };
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::config::{config_def, Flavor, MySqlConfig, SnapshotMode};
@@ -33,7 +34,7 @@ use super::history::{HistoryKind, SchemaHistory};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::snapshot::snapshot;
-use super::stream::{stream, Batch, Capture};
+use super::stream::{stream, Capture};
 
 /// io.debezium.connector.mysql.MySqlConnector / mariadb.MariaDbConnector.
 pub struct MySqlConnector {
@@ -133,7 +134,7 @@ pub struct MySqlSourceTask {
     flavor: Flavor,
     cfg: Option<Arc<MySqlConfig>>,
     ctx: Option<SourceTaskContext>,
-    rx: Option<mpsc::Receiver<Batch>>,
+    rx: Option<crate::feed::FeedRx>,
     reader: Option<JoinHandle<()>>,
     leftover: VecDeque<SourceRecord>,
     /// The first start, until a record is handed over.
@@ -167,8 +168,7 @@ impl MySqlSourceTask {
                 .clone()
                 .unwrap_or_else(|| snap(true, false, None)),
         };
-        let cap_batches = (cfg.max_queue_size / cfg.max_batch_size.max(1)).max(2);
-        let (tx, rx) = mpsc::channel(cap_batches);
+        let (tx, rx) = crate::feed::queue(cfg.max_queue_size, cfg.max_queue_size_in_bytes);
         self.rx = Some(rx);
         self.reader = Some(tokio::spawn(async move {
             if let Err(e) = run(cfg, ctx, start, &tx).await {
@@ -182,7 +182,7 @@ async fn run(
     cfg: Arc<MySqlConfig>,
     ctx: SourceTaskContext,
     start: Start,
-    tx: &mpsc::Sender<Batch>,
+    tx: &FeedTx,
 ) -> Result<(), TaskError> {
     // Server settings and the replica id first: a misconfigured server
     // or a clashing database.server.id fails the task before a snapshot
@@ -251,7 +251,7 @@ async fn run(
 /// another worker before any change resumes here, instead of planning its
 /// start afresh (which with snapshot.mode=no_data would skip the changes
 /// made in between).
-async fn mark_start(cfg: &MySqlConfig, from: &BinlogOffset, tx: &mpsc::Sender<Batch>) {
+async fn mark_start(cfg: &MySqlConfig, from: &BinlogOffset, tx: &FeedTx) {
     let mut at = from.clone();
     at.snapshot = false;
     let mark = SourceRecord::offset_only(Arc::new(cfg.source_partition()), Arc::new(at.to_json()));

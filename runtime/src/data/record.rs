@@ -152,6 +152,22 @@ impl SourceRecord {
         }
     }
 
+    /// About how many bytes the record holds in memory (Debezium's
+    /// `max.queue.size.in.bytes` counts records this way): its own size,
+    /// its topic, key, value and headers. Partitions and offsets are shared
+    /// and not counted.
+    pub fn approx_bytes(&self) -> usize {
+        let d = &self.data;
+        std::mem::size_of::<SourceRecord>()
+            + d.topic.capacity()
+            + d.key.heap_bytes()
+            + d.value.heap_bytes()
+            + d.headers
+                .iter()
+                .map(|h| std::mem::size_of::<Header>() + h.key.capacity() + h.value.heap_bytes())
+                .sum::<usize>()
+    }
+
     /// Whether this is an offset-only record (no topic).
     pub fn is_offset_only(&self) -> bool {
         self.data.topic.is_empty()

@@ -75,6 +75,30 @@ impl Value {
         })
     }
 
+    /// About how many heap bytes the value owns (strings, bytes and nested
+    /// values; shared schemas not counted): what bounds a queue in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        const V: usize = std::mem::size_of::<Value>();
+        match self {
+            Value::String(s) => s.capacity(),
+            Value::Bytes(b) => b.capacity(),
+            Value::Array(items) => {
+                items.capacity() * V + items.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+            Value::Map(entries) => {
+                entries.capacity() * 2 * V
+                    + entries
+                        .iter()
+                        .map(|(k, v)| k.heap_bytes() + v.heap_bytes())
+                        .sum::<usize>()
+            }
+            Value::Struct(s) => {
+                s.values.capacity() * V + s.values.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
