@@ -143,16 +143,28 @@ fn java_layout(out: &mut Vec<u8>, digits: &[u8], exp: i32) {
 
 /// Appends the decimal digits of an integer (no allocation).
 pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    // Two digits per division (timestamps in ns have 19).
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = v.unsigned_abs();
-    loop {
+    while n >= 100 {
+        let d = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if n >= 10 {
+        let d = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     if v < 0 {
         out.push(b'-');
@@ -298,6 +310,35 @@ pub fn format_timestamp(out: &mut String, millis: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn longs_print_like_java() {
+        let mut edges = vec![
+            0i64,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let mut p = 1i64;
+        while let Some(next) = p.checked_mul(10) {
+            edges.extend([p - 1, p, p + 1, -p + 1, -p, -p - 1]);
+            p = next;
+        }
+        edges.extend([1_764_088_000_123_456_789, -86_400_000]);
+        for v in edges {
+            let mut out = Vec::new();
+            write_i64(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+    }
 
     fn d(v: f64) -> String {
         let mut out = Vec::new();

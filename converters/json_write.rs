@@ -73,13 +73,43 @@ const ESC: [u8; 256] = {
     t
 };
 
+/// Whether any of the 8 bytes of `x` must be escaped: a control character
+/// (< 0x20), `"` or `\\` (word-at-a-time, no false negatives; a false
+/// positive only sends the chunk through the byte loop).
+#[inline]
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    (below_space | zero_in(x ^ (ONES * b'"' as u64)) | zero_in(x ^ (ONES * b'\\' as u64))) != 0
+}
+
 /// Appends `s` as a quoted, escaped JSON string.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: check 8 bytes at a time and copy whole.
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[clean..clean + 8]);
+        if needs_escape(u64::from_le_bytes(w)) {
+            break;
+        }
+        clean += 8;
+    }
+    while clean < bytes.len() && ESC[bytes[clean] as usize] == 0 {
+        clean += 1;
+    }
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    if clean == bytes.len() {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let e = ESC[b as usize];
         if e == 0 {
             continue;
@@ -459,5 +489,47 @@ impl Encoder {
             Value::Struct(s) => self.write_struct_fields(out, &s.schema, &s.values)?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain byte-at-a-time escaper, to check the word-at-a-time one.
+    fn reference(s: &str) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for &b in s.as_bytes() {
+            match ESC[b as usize] {
+                0 => out.push(b),
+                b'u' => out.extend_from_slice(format!("\\u{:04X}", b).as_bytes()),
+                e => out.extend_from_slice(&[b'\\', e]),
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
+    #[test]
+    fn strings_escape_like_jackson_wherever_the_special_byte_is() {
+        let specials = [
+            '"', '\\', '\n', '\u{1}', '\u{1f}', ' ', '~', 'é', '\u{7f}', '€',
+        ];
+        for len in 0..20 {
+            for at in 0..len.max(1) {
+                for &c in &specials {
+                    let s: String = (0..len).map(|i| if i == at { c } else { 'a' }).collect();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &s);
+                    assert_eq!(out, reference(&s), "{s:?}");
+                }
+            }
+        }
+        let mut out = Vec::new();
+        write_str(&mut out, "tab\there \"quoted\" back\\slash \u{0}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"tab\\there \\\"quoted\\\" back\\\\slash \\u0000\""
+        );
     }
 }

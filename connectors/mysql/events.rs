@@ -184,7 +184,9 @@ impl EventBuilder {
         }
     }
 
-    fn image(t: &TableSchema, row: Option<&[Value]>) -> Value {
+    /// The row image; the values are moved out of `row` (each image is
+    /// built once, after the keys), which keeps its length and capacity.
+    fn image(t: &TableSchema, row: Option<&mut [Value]>) -> Value {
         match row {
             None => Value::Null,
             Some(row) => Value::Struct(Struct {
@@ -192,7 +194,7 @@ impl EventBuilder {
                 values: t
                     .kept
                     .iter()
-                    .map(|&i| row.get(i).cloned().unwrap_or(Value::Null))
+                    .map(|&i| row.get_mut(i).map(std::mem::take).unwrap_or(Value::Null))
                     .collect(),
             }),
         }
@@ -202,9 +204,9 @@ impl EventBuilder {
         &self,
         t: &TableSchema,
         op: Op,
-        before: Option<&[Value]>,
-        after: Option<&[Value]>,
-        source: &Struct,
+        before: Option<&mut [Value]>,
+        after: Option<&mut [Value]>,
+        source: Struct,
         txn: Option<&mut TxnState>,
     ) -> Value {
         let (ms, us, ns) = now();
@@ -227,7 +229,7 @@ impl EventBuilder {
             values: vec![
                 Self::image(t, before),
                 Self::image(t, after),
-                Value::Struct(source.clone()),
+                Value::Struct(source),
                 block,
                 Value::String(op.code().into()),
                 Value::Int64(ms),
@@ -271,8 +273,8 @@ impl EventBuilder {
         &self,
         t: &TableSchema,
         op: Op,
-        before: Option<&[Value]>,
-        after: Option<&[Value]>,
+        before: Option<&mut [Value]>,
+        after: Option<&mut [Value]>,
         src: &SourceInfo<'_>,
         pending: &Arc<JsonMap>,
         done: &Arc<JsonMap>,
@@ -293,8 +295,8 @@ impl EventBuilder {
         &self,
         t: &TableSchema,
         op: Op,
-        before: Option<&[Value]>,
-        after: Option<&[Value]>,
+        before: Option<&mut [Value]>,
+        after: Option<&mut [Value]>,
         src: &SourceInfo<'_>,
         offsets: Option<(&Arc<JsonMap>, &Arc<JsonMap>)>,
         mut txn: Option<&mut TxnState>,
@@ -309,38 +311,38 @@ impl EventBuilder {
         let ts = src.ts_ms;
         match op {
             Op::Read | Op::Create => {
-                let key = Self::key_of(t, after.unwrap_or(&[]));
-                let v = self.envelope(t, op, None, after, &source, txn);
+                let key = Self::key_of(t, after.as_deref().unwrap_or(&[]));
+                let v = self.envelope(t, op, None, after, source, txn);
                 out.push(self.record(&t.topic, key, Some(t.envelope.clone()), v, ts, done));
             }
             Op::Update => {
-                let old_key = Self::key_of(t, before.unwrap_or(&[]));
-                let new_key = Self::key_of(t, after.unwrap_or(&[]));
+                let old_key = Self::key_of(t, before.as_deref().unwrap_or(&[]));
+                let new_key = Self::key_of(t, after.as_deref().unwrap_or(&[]));
                 if t.key.is_some() && old_key.1 != new_key.1 {
                     self.delete(
                         t,
                         old_key,
                         before,
-                        &source,
+                        source.clone(),
                         ts,
                         done,
                         txn.as_deref_mut(),
                         out,
                     );
-                    let v = self.envelope(t, Op::Create, None, after, &source, txn);
+                    let v = self.envelope(t, Op::Create, None, after, source, txn);
                     out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
                 } else {
-                    let v = self.envelope(t, Op::Update, before, after, &source, txn);
+                    let v = self.envelope(t, Op::Update, before, after, source, txn);
                     out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
                 }
             }
             Op::Delete => {
-                let key = Self::key_of(t, before.unwrap_or(&[]));
-                self.delete(t, key, before, &source, ts, done, txn, out);
+                let key = Self::key_of(t, before.as_deref().unwrap_or(&[]));
+                self.delete(t, key, before, source, ts, done, txn, out);
             }
             Op::Truncate => {
                 // Debezium: no key, no row images.
-                let v = self.envelope(t, Op::Truncate, None, None, &source, txn);
+                let v = self.envelope(t, Op::Truncate, None, None, source, txn);
                 out.push(self.record(
                     &t.topic,
                     (None, Value::Null),
@@ -363,23 +365,17 @@ impl EventBuilder {
         &self,
         t: &TableSchema,
         key: (Option<Arc<sluice_runtime::data::Schema>>, Value),
-        before: Option<&[Value]>,
-        source: &Struct,
+        before: Option<&mut [Value]>,
+        source: Struct,
         ts: i64,
         offset: Option<&Arc<JsonMap>>,
         txn: Option<&mut TxnState>,
         out: &mut Vec<SourceRecord>,
     ) {
         let v = self.envelope(t, Op::Delete, before, None, source, txn);
-        out.push(self.record(
-            &t.topic,
-            key.clone(),
-            Some(t.envelope.clone()),
-            v,
-            ts,
-            offset,
-        ));
-        if self.tombstones {
+        let tombstone_key = self.tombstones.then(|| key.clone());
+        out.push(self.record(&t.topic, key, Some(t.envelope.clone()), v, ts, offset));
+        if let Some(key) = tombstone_key {
             out.push(self.record(&t.topic, key, None, Value::Null, ts, offset));
         }
     }
@@ -573,7 +569,7 @@ mod tests {
             &t,
             Op::Create,
             None,
-            Some(&row(1, "a")),
+            Some(&mut row(1, "a")),
             &src,
             &p,
             &d,
@@ -582,8 +578,8 @@ mod tests {
         eb.change(
             &t,
             Op::Update,
-            Some(&row(1, "a")),
-            Some(&row(1, "b")),
+            Some(&mut row(1, "a")),
+            Some(&mut row(1, "b")),
             &src,
             &p,
             &d,
@@ -592,7 +588,7 @@ mod tests {
         eb.change(
             &t,
             Op::Delete,
-            Some(&row(1, "b")),
+            Some(&mut row(1, "b")),
             None,
             &src,
             &p,
@@ -646,8 +642,8 @@ mod tests {
         eb.change(
             &t,
             Op::Update,
-            Some(&row(1, "a")),
-            Some(&row(2, "a")),
+            Some(&mut row(1, "a")),
+            Some(&mut row(2, "a")),
             &src,
             &p,
             &d,
@@ -669,7 +665,7 @@ mod tests {
         eb.change(
             &t,
             Op::Delete,
-            Some(&row(1, "a")),
+            Some(&mut row(1, "a")),
             None,
             &SourceInfo {
                 snapshot: "false",

@@ -316,16 +316,10 @@ pub async fn snapshot(
         while conn.next_row(ncols, &mut buf, &mut spans).await? {
             let mut vals = reuse(std::mem::take(&mut vals_store));
             vals.extend(spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])));
-            if let Some(h) = held.take() {
+            if let Some(mut h) = held.take() {
                 let last_in_table = !Arc::ptr_eq(&h.table, &ts);
-                emit(
-                    cap,
-                    &h,
-                    marker(first_overall, h.first_in_table, last_in_table, false),
-                    &pos,
-                    &running,
-                    &mut out,
-                );
+                let mark = marker(first_overall, h.first_in_table, last_in_table, false);
+                emit(cap, &mut h, mark, &pos, &running, &mut out);
                 first_overall = false;
                 spare = h.values;
             }
@@ -369,15 +363,9 @@ pub async fn snapshot(
         tracing::info!(connector = %ctx.connector, "snapshot: {id} done, {rows} rows in {:.1?}", table_started.elapsed());
     }
     conn.exec("COMMIT").await.ok();
-    if let Some(h) = held.take() {
-        emit(
-            cap,
-            &h,
-            marker(first_overall, h.first_in_table, true, true),
-            &pos,
-            &done_offset,
-            &mut out,
-        );
+    if let Some(mut h) = held.take() {
+        let mark = marker(first_overall, h.first_in_table, true, true);
+        emit(cap, &mut h, mark, &pos, &done_offset, &mut out);
     } else if let Some(last) = out.last_mut() {
         last.source_offset = Some(done_offset.clone());
     }
@@ -401,7 +389,7 @@ fn reuse<'b>(mut v: Vec<Option<&'_ [u8]>>) -> Vec<Option<&'b [u8]>> {
 
 fn emit(
     cap: &Capture,
-    h: &Held,
+    h: &mut Held,
     mark: &'static str,
     pos: &BinlogOffset,
     offset: &Arc<sluice_runtime::data::JsonMap>,
@@ -423,7 +411,7 @@ fn emit(
         &h.table,
         Op::Read,
         None,
-        Some(&h.values),
+        Some(&mut h.values),
         &src,
         offset,
         offset,

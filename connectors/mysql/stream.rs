@@ -522,9 +522,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             thread: p.thread,
                         };
                         let (before, aft) = match op {
-                            Op::Update => (Some(values.as_slice()), Some(after.as_slice())),
-                            Op::Delete => (Some(values.as_slice()), None),
-                            _ => (None, Some(values.as_slice())),
+                            Op::Update => (Some(values.as_mut_slice()), Some(after.as_mut_slice())),
+                            Op::Delete => (Some(values.as_mut_slice()), None),
+                            _ => (None, Some(values.as_mut_slice())),
                         };
                         if emit && p.txn.as_ref().is_some_and(|t| !t.begun) {
                             let pending =
