@@ -192,6 +192,12 @@ impl BinlogStream {
         self.conn.addr()
     }
 
+    /// Whether the next event is (at least partly) received already, so
+    /// that reading it does not wait for the server.
+    pub fn has_buffered(&self) -> bool {
+        self.conn.has_buffered()
+    }
+
     /// The next event; `None` at the end of a non-blocking dump.
     pub async fn next_event(&mut self) -> Result<Option<RawEvent<'_>>> {
         self.conn.read_packet_into(&mut self.buf).await?;

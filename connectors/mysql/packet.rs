@@ -31,6 +31,12 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         }
     }
 
+    /// Bytes already read from the socket and not yet returned: when there
+    /// are some, the next packet is (at least partly) here already.
+    pub fn buffered(&self) -> usize {
+        self.inner.buffer().len()
+    }
+
     /// Reads one logical packet into `buf` (cleared first), joining chunks.
     pub async fn read(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
         buf.clear();

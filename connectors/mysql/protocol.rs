@@ -264,6 +264,11 @@ impl Connection {
         &self.buf
     }
 
+    /// Whether bytes of a next packet were already received.
+    pub(crate) fn has_buffered(&self) -> bool {
+        self.reader.buffered() > 0
+    }
+
     /// Moves the packet buffer out (the binlog reader keeps its own).
     pub(crate) async fn read_packet_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let r = self.reader.read(buf).await;

@@ -11,6 +11,12 @@
 //!   row). The worker commits an offset only once the broker acked its
 //!   record and everything before it, so a commit lands on an event
 //!   boundary, and `poll` ends every batch on a record with an offset.
+//!   Of the records handed over together (one queue message), only the
+//!   last that has an offset keeps it ([`hand_over`]): the earlier ones
+//!   would be superseded by it within the same poll, and a thousand
+//!   one-row transactions in a row would otherwise hold a thousand offset
+//!   maps (~1.3 KB each) in the queue. A crash may then re-send up to one
+//!   batch (at-least-once, as before); a clean stop commits the last.
 //! - A restart dumps from `pos`: the server replays the transaction from
 //!   its start (TABLE_MAP events included, so rows decode), and the reader
 //!   skips exactly `event` row events and then `row` rows, in that first
@@ -263,10 +269,10 @@ impl Position_ {
     /// counters start at 0. On a resume inside it (`skip`), its BEGIN
     /// was acknowledged before the restart and is not sent again; the
     /// skipped rows are still counted.
-    fn start_txn(&mut self, metadata: bool, id: String) {
+    fn start_txn(&mut self, metadata: bool, id: impl FnOnce() -> String) {
         self.txn = metadata.then(|| TxnState {
             begun: self.skip.is_some(),
-            ..TxnState::new(id)
+            ..TxnState::new(id())
         });
     }
 
@@ -331,6 +337,8 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     let mut uncounted: Vec<SourceRecord> = Vec::new();
     let mut tables: HashMap<u64, (TableMap, Option<Arc<TableSchema>>)> = HashMap::new();
     let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
+    // The position after the last row event in `out` (its index there).
+    let mut noted: Option<(usize, BinlogOffset)> = None;
     let mut values: Vec<Value> = Vec::new();
     let mut after: Vec<Value> = Vec::new();
     let mut last_heartbeat = Instant::now();
@@ -359,7 +367,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
-                p.start_txn(metadata, g.gtid.to_string());
+                p.start_txn(metadata, || g.gtid.to_string());
             }
             types::MYSQL_GTID => {
                 let g = MySqlGtidEvent::parse(ev.body)?;
@@ -368,14 +376,15 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
-                p.start_txn(metadata, format!("{}:{}", g.uuid, g.gno));
+                p.start_txn(metadata, || format!("{}:{}", g.uuid, g.gno));
             }
             types::MYSQL_ANONYMOUS_GTID => {
                 p.txn_start = ev_start;
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
-                p.start_txn(metadata, format!("{}:{}", p.file, ev_start));
+                let id = metadata.then(|| format!("{}:{}", p.file, ev_start));
+                p.start_txn(metadata, || id.unwrap_or_default());
             }
             types::QUERY => {
                 let q = Query::parse(ev.body)?;
@@ -386,7 +395,8 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                         p.txn_start = ev_start;
                         p.in_txn = true;
                         p.event_idx = 0;
-                        p.start_txn(metadata, format!("{}:{}", p.file, ev_start));
+                        let id = metadata.then(|| format!("{}:{}", p.file, ev_start));
+                        p.start_txn(metadata, || id.unwrap_or_default());
                     }
                     p.began = true;
                     p.thread = Some(q.thread_id as i64);
@@ -497,18 +507,10 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     }
                     let emit = !skip_all && row_no >= skip_rows;
                     if emit || p.txn.is_some() {
-                        // Only the last row of a row event carries offsets:
-                        // building two offset maps per row cost more than
-                        // the rest of the event. A commit then lands on
-                        // event boundaries, and a restart re-sends at most
-                        // the rest of one event (at-least-once, as before).
+                        // Offsets: see `hand_over`; a row event's position
+                        // is noted at its last row and becomes an offset
+                        // map only if it ends a hand-over.
                         let last_in_event = r.remaining() == 0;
-                        let offsets = last_in_event.then(|| {
-                            (
-                                Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json()),
-                                Arc::new(p.offset(idx, row_no + 1, ts_sec, h.server_id).to_json()),
-                            )
-                        });
                         let src = SourceInfo {
                             ts_ms: ts_sec * 1000,
                             snapshot: "false",
@@ -546,16 +548,22 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             before,
                             aft,
                             &src,
-                            offsets.as_ref().map(|(pending, done)| (pending, done)),
+                            None,
                             p.txn.as_mut(),
                             sink,
                         );
+                        if emit && last_in_event && !out.is_empty() {
+                            noted = Some((
+                                out.len() - 1,
+                                p.offset(idx, row_no + 1, ts_sec, h.server_id),
+                            ));
+                        }
                         uncounted.clear();
                     }
                     row_no += 1;
                 }
                 if out.len() >= cfg.max_batch_size
-                    && tx.send(Ok(std::mem::take(&mut out))).await.is_err()
+                    && hand_over(tx, &mut out, &mut noted).await.is_err()
                 {
                     return Ok(());
                 }
@@ -588,11 +596,47 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let off = Arc::new(p.offset(0, 0, h.timestamp as i64, h.server_id).to_json());
                 out.push(cap.eb.heartbeat(&off));
             }
-            if !out.is_empty() && tx.send(Ok(std::mem::take(&mut out))).await.is_err() {
+            // Between transactions the batch goes to the worker unless more
+            // of the binlog is already here: small transactions read in a
+            // run (catching up) share batches instead of each being one
+            // hand-over, and nothing waits once the reader would wait.
+            let flush = out.len() >= cfg.max_batch_size || !bs.has_buffered();
+            if flush && !out.is_empty() && hand_over(tx, &mut out, &mut noted).await.is_err() {
                 return Ok(());
             }
         }
     }
+}
+
+/// Queues `out` for the worker with one offset, on its last record that has
+/// or was `noted` a position: the worker commits acknowledged prefixes and
+/// poll ends its batches on a record with an offset, so earlier offsets of
+/// one hand-over would be superseded within the same poll. Row events only
+/// note their position (a `BinlogOffset`, no map) and the map is built here,
+/// once per hand-over: building two maps per row event was the costliest
+/// part of small transactions, and holding one per queued transaction was
+/// most of the queue's memory. A hand-over never splits a row's records
+/// (it happens between row events), so a row's "pending" offset is never
+/// the last one.
+async fn hand_over(
+    tx: &FeedTx,
+    out: &mut Vec<SourceRecord>,
+    noted: &mut Option<(usize, BinlogOffset)>,
+) -> Result<(), crate::feed::Closed> {
+    let own = out.iter().rposition(|r| r.source_offset.is_some());
+    let keep = match (noted.take(), own) {
+        (Some((at, off)), own) if at < out.len() && own.is_none_or(|o| o < at) => {
+            out[at].source_offset = Some(Arc::new(off.to_json()));
+            Some(at)
+        }
+        (_, own) => own,
+    };
+    if let Some(keep) = keep {
+        for r in &mut out[..keep] {
+            r.source_offset = None;
+        }
+    }
+    tx.send(Ok(std::mem::take(out))).await
 }
 
 /// Refreshes the definitions a DDL touched, records them in the history,
