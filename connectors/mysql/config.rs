@@ -499,6 +499,16 @@ mod tests {
             (c.max_batch_size, c.max_queue_size, c.poll_interval_ms),
             (2048, 8192, 500)
         );
+        assert_eq!(
+            c.max_queue_size_in_bytes, 0,
+            "Debezium's default: no byte bound"
+        );
+        let bounded = MySqlConfig::parse(
+            &props(&[("max.queue.size.in.bytes", "1048576")]),
+            Flavor::MySql,
+        )
+        .unwrap();
+        assert_eq!(bounded.max_queue_size_in_bytes, 1 << 20);
         assert_eq!(c.heartbeat_interval_ms, 0);
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.srv");
     }

@@ -751,6 +751,64 @@ async fn handle_ddl(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_runtime::data::{JsonMap, RecordData};
+
+    fn rec(offset: Option<u64>) -> SourceRecord {
+        let off = offset.map(|pos| {
+            Arc::new(
+                BinlogOffset {
+                    file: "b.000001".into(),
+                    pos,
+                    ..Default::default()
+                }
+                .to_json(),
+            )
+        });
+        let data = RecordData {
+            topic: "t".into(),
+            ..Default::default()
+        };
+        SourceRecord::new(Arc::new(JsonMap::new()), off, data)
+    }
+
+    fn pos(r: &SourceRecord) -> Option<u64> {
+        r.source_offset
+            .as_ref()
+            .map(|o| BinlogOffset::from_json(o).unwrap().pos)
+    }
+
+    async fn handed(mut out: Vec<SourceRecord>, noted: Option<(usize, u64)>) -> Vec<Option<u64>> {
+        let (tx, mut rx) = crate::feed::queue(100, 0);
+        let mut noted = noted.map(|(at, pos)| {
+            let off = BinlogOffset {
+                file: "b.000001".into(),
+                pos,
+                ..Default::default()
+            };
+            (at, off)
+        });
+        hand_over(&tx, &mut out, &mut noted).await.unwrap();
+        assert!(out.is_empty() && noted.is_none());
+        let batch = rx.recv().await.unwrap().unwrap();
+        batch.iter().map(pos).collect()
+    }
+
+    #[tokio::test]
+    async fn a_hand_over_keeps_one_offset_on_its_last_position() {
+        // Rows only noted: the map goes on the noted record, nothing else.
+        let got = handed(vec![rec(None), rec(None), rec(None)], Some((1, 7))).await;
+        assert_eq!(got, [None, Some(7), None]);
+        // A record with its own offset after the noted row (a transaction's
+        // END, a heartbeat, DDL) wins; earlier own offsets are dropped.
+        let got = handed(vec![rec(Some(3)), rec(None), rec(Some(9))], Some((1, 7))).await;
+        assert_eq!(got, [None, None, Some(9)]);
+        // A noted row after a record with its own offset (a BEGIN) wins.
+        let got = handed(vec![rec(Some(3)), rec(None), rec(None)], Some((2, 7))).await;
+        assert_eq!(got, [None, None, Some(7)]);
+        // Nothing noted: the last own offset stays.
+        let got = handed(vec![rec(Some(3)), rec(Some(4)), rec(None)], None).await;
+        assert_eq!(got, [None, Some(4), None]);
+    }
 
     #[test]
     fn recognises_table_ddl() {
