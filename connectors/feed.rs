@@ -147,6 +147,17 @@ impl Bound {
     }
 }
 
+impl Drop for FeedRx {
+    /// A reader waiting for room learns at once that nobody will take its
+    /// records (the task stopped or restarts its reader).
+    fn drop(&mut self) {
+        self.bound.records.close();
+        if let Some((sem, _)) = &self.bound.bytes {
+            sem.close();
+        }
+    }
+}
+
 impl FeedRx {
     /// The next message; `None` once the reader is gone.
     pub async fn recv(&mut self) -> Option<Batch> {
@@ -299,6 +310,21 @@ mod tests {
                 .len();
         }
         big.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reader_waiting_for_room_hears_that_the_queue_is_gone() {
+        let (tx, rx) = queue(1, 0);
+        tx.send(Ok(vec![rec(true)])).await.unwrap();
+        let waiting = tokio::spawn(async move { tx.send(Ok(vec![rec(true)])).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "the queue is full");
+        drop(rx);
+        let sent = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting send returns once the receiver is gone")
+            .unwrap();
+        assert!(sent.is_err());
     }
 
     #[tokio::test]
