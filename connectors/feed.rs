@@ -276,28 +276,36 @@ mod tests {
         assert!(second.last().unwrap().source_offset.is_some());
     }
 
+    /// Whether `f` cannot finish yet: polled once, without waiting (a send
+    /// with room finishes on its first poll).
+    fn held_back<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        f.poll(&mut cx).is_pending()
+    }
+
     #[tokio::test]
     async fn the_bound_counts_records_not_batches() {
         let (tx, rx) = queue(4, 0);
         for _ in 0..4 {
             tx.send(Ok(vec![rec(true)])).await.unwrap();
         }
-        // The fifth record waits until a poll takes some.
-        let fifth = tokio::spawn(async move {
-            tx.send(Ok(vec![rec(true)])).await.unwrap();
-            tx
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!fifth.is_finished(), "a full queue holds the reader back");
         let mut rx = Some(rx);
         let mut leftover = VecDeque::new();
         let wait = Duration::from_millis(100);
-        let first = next_batch(&mut rx, &mut leftover, 2, wait).await.unwrap();
-        assert_eq!(first.len(), 2);
-        let tx = tokio::time::timeout(Duration::from_secs(5), fifth)
-            .await
-            .expect("the reader goes on once records left the queue")
-            .unwrap();
+        {
+            // The fifth record waits until a poll takes some.
+            let mut fifth = std::pin::pin!(tx.send(Ok(vec![rec(true)])));
+            assert!(
+                held_back(fifth.as_mut()),
+                "a full queue holds the reader back"
+            );
+            let first = next_batch(&mut rx, &mut leftover, 2, wait).await.unwrap();
+            assert_eq!(first.len(), 2);
+            tokio::time::timeout(Duration::from_secs(5), fifth)
+                .await
+                .expect("the reader goes on once records left the queue")
+                .unwrap();
+        }
         // A batch larger than the whole bound waits for an empty queue, then goes.
         let big = tokio::spawn(async move { tx.send(Ok(vec![rec(true); 10])).await.unwrap() });
         let mut total = 0;
@@ -316,14 +324,12 @@ mod tests {
     async fn a_reader_waiting_for_room_hears_that_the_queue_is_gone() {
         let (tx, rx) = queue(1, 0);
         tx.send(Ok(vec![rec(true)])).await.unwrap();
-        let waiting = tokio::spawn(async move { tx.send(Ok(vec![rec(true)])).await });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "the queue is full");
+        let mut waiting = std::pin::pin!(tx.send(Ok(vec![rec(true)])));
+        assert!(held_back(waiting.as_mut()), "the queue is full");
         drop(rx);
         let sent = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
-            .expect("the waiting send returns once the receiver is gone")
-            .unwrap();
+            .expect("the waiting send returns once the receiver is gone");
         assert!(sent.is_err());
     }
 
@@ -334,9 +340,11 @@ mod tests {
         for _ in 0..3 {
             tx.send(Ok(vec![rec(true)])).await.unwrap();
         }
-        let fourth = tokio::spawn(async move { tx.send(Ok(vec![rec(true)])).await.unwrap() });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!fourth.is_finished(), "three records' bytes fill the queue");
+        let mut fourth = std::pin::pin!(tx.send(Ok(vec![rec(true)])));
+        assert!(
+            held_back(fourth.as_mut()),
+            "three records' bytes fill the queue"
+        );
         let mut rx = Some(rx);
         let mut leftover = VecDeque::new();
         let got = next_batch(&mut rx, &mut leftover, 1, Duration::from_millis(100))
