@@ -40,7 +40,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::feed::FeedTx;
 use bson::{doc, Bson, Document, Timestamp};
 use mongodb::{Client, ClientSession};
 use sluice_runtime::data::SourceRecord;
@@ -54,6 +53,7 @@ use super::oplog_entry::{decode_entry, Change};
 use super::snapshot::snapshot;
 use super::stream::{task_error, StreamError};
 use super::task::{into_task, Start};
+use crate::feed::FeedTx;
 
 const OPLOG: &str = "oplog.rs";
 

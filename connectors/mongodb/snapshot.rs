@@ -25,7 +25,6 @@
 
 use std::sync::Arc;
 
-use crate::feed::FeedTx;
 use bson::{doc, Document};
 use mongodb::action::Action as _;
 use mongodb::Client;
@@ -36,6 +35,7 @@ use super::config::{CaptureMode, CaptureScope, MongoConfig};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::stream::{current_position, task_error, StreamError};
+use crate::feed::FeedTx;
 
 /// The captured collections, in a stable order.
 pub async fn captured_collections(

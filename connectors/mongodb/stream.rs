@@ -37,7 +37,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::feed::FeedTx;
 use bson::{doc, Bson, Document, Timestamp};
 use mongodb::action::Action as _;
 use mongodb::change_stream::event::ResumeToken;
@@ -50,9 +49,7 @@ use sluice_runtime::TaskError;
 use super::config::{CaptureScope, MongoConfig, Oversize};
 use super::events::{ChangeEvent, EventBuilder, Op, UpdateDesc};
 use super::offset::MongoOffset;
-
-/// Batches of records (or the error that ended the reader) for the task.
-pub use crate::feed::Batch;
+use crate::feed::FeedTx;
 
 /// Where a change stream opens.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::feed::FeedTx;
 use mongodb::Client;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::{
@@ -33,6 +32,7 @@ use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::snapshot::snapshot;
 use super::stream::{stream, task_error, StreamError};
+use crate::feed::FeedTx;
 
 /// io.debezium.connector.mongodb.MongoDbConnector.
 #[derive(Default)]

@@ -34,7 +34,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::feed::FeedTx;
 use serde_json::json;
 use sluice_runtime::data::{SourceRecord, Value};
 use sluice_runtime::SourceTaskContext;
@@ -48,6 +47,7 @@ use super::protocol::Connection;
 use super::schema::TableSchema;
 use super::stream::Capture;
 use super::text::decode_text_row;
+use crate::feed::FeedTx;
 
 /// Opens the consistent read view and returns its binlog position.
 async fn begin_consistent(

@@ -2,21 +2,20 @@
 //! versions and schema change events, with exact resume.
 //!
 //! Why no change is lost or doubled across restarts:
-//! - The last record of each row event (and every transaction, DDL and
-//!   heartbeat record) carries a [`BinlogOffset`]: the start of its
-//!   transaction (`pos`, at its GTID or BEGIN event) plus how many of that
+//! - A position is a [`BinlogOffset`]: the start of its transaction
+//!   (`pos`, at its GTID or BEGIN event) plus how many of that
 //!   transaction's row events (`event`) and of the next event's rows
-//!   (`row`) are already emitted, this record included. Other rows' records
-//!   carry none (two offset maps per row were the costliest part of a
-//!   row). The worker commits an offset only once the broker acked its
-//!   record and everything before it, so a commit lands on an event
-//!   boundary, and `poll` ends every batch on a record with an offset.
-//!   Of the records handed over together (one queue message), only the
-//!   last that has an offset keeps it ([`hand_over`]): the earlier ones
-//!   would be superseded by it within the same poll, and a thousand
-//!   one-row transactions in a row would otherwise hold a thousand offset
-//!   maps (~1.3 KB each) in the queue. A crash may then re-send up to one
-//!   batch (at-least-once, as before); a clean stop commits the last.
+//!   (`row`) are already emitted. Transaction, DDL and heartbeat records
+//!   carry theirs; a row event only notes the position after its last row.
+//!   Of the records handed over together (one queue message), one carries
+//!   an offset: the last that has or was noted a position ([`hand_over`]).
+//!   The worker commits an offset only once the broker acked its record
+//!   and everything before it, and `poll` ends every batch on a record with
+//!   an offset, so earlier offsets of one hand-over would be superseded
+//!   within the same poll; building them (two maps per row event) was the
+//!   costliest part of small transactions, and holding one per queued
+//!   transaction most of the queue's memory. A crash may re-send up to one
+//!   batch (at-least-once); a clean stop commits the last record.
 //! - A restart dumps from `pos`: the server replays the transaction from
 //!   its start (TABLE_MAP events included, so rows decode), and the reader
 //!   skips exactly `event` row events and then `row` rows, in that first
@@ -37,7 +36,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::feed::FeedTx;
 use regex::Regex;
 use sluice_runtime::data::{JsonMap, SourceRecord, Value};
 
@@ -55,9 +53,7 @@ use super::rows::decode_row;
 use super::schema::TableSchema;
 use super::table_map::TableMap;
 use super::wire::Reader;
-
-/// What a reader sends to the task: a batch, or the error that ended it.
-pub use crate::feed::Batch;
+use crate::feed::FeedTx;
 
 /// State shared by the snapshot and the stream of one task.
 pub struct Capture {
@@ -269,10 +265,12 @@ impl Position_ {
     /// counters start at 0. On a resume inside it (`skip`), its BEGIN
     /// was acknowledged before the restart and is not sent again; the
     /// skipped rows are still counted.
-    fn start_txn(&mut self, metadata: bool, id: impl FnOnce() -> String) {
-        self.txn = metadata.then(|| TxnState {
+    /// `id` is `None` without provide.transaction.metadata (no id string
+    /// is built then).
+    fn start_txn(&mut self, id: Option<String>) {
+        self.txn = id.map(|id| TxnState {
             begun: self.skip.is_some(),
-            ..TxnState::new(id())
+            ..TxnState::new(id)
         });
     }
 
@@ -367,7 +365,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
-                p.start_txn(metadata, || g.gtid.to_string());
+                p.start_txn(metadata.then(|| g.gtid.to_string()));
             }
             types::MYSQL_GTID => {
                 let g = MySqlGtidEvent::parse(ev.body)?;
@@ -376,15 +374,14 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
-                p.start_txn(metadata, || format!("{}:{}", g.uuid, g.gno));
+                p.start_txn(metadata.then(|| format!("{}:{}", g.uuid, g.gno)));
             }
             types::MYSQL_ANONYMOUS_GTID => {
                 p.txn_start = ev_start;
                 p.in_txn = true;
                 p.began = false;
                 p.event_idx = 0;
-                let id = metadata.then(|| format!("{}:{}", p.file, ev_start));
-                p.start_txn(metadata, || id.unwrap_or_default());
+                p.start_txn(metadata.then(|| format!("{}:{}", p.file, ev_start)));
             }
             types::QUERY => {
                 let q = Query::parse(ev.body)?;
@@ -395,8 +392,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                         p.txn_start = ev_start;
                         p.in_txn = true;
                         p.event_idx = 0;
-                        let id = metadata.then(|| format!("{}:{}", p.file, ev_start));
-                        p.start_txn(metadata, || id.unwrap_or_default());
+                        p.start_txn(metadata.then(|| format!("{}:{}", p.file, ev_start)));
                     }
                     p.began = true;
                     p.thread = Some(q.thread_id as i64);
@@ -609,15 +605,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
 }
 
 /// Queues `out` for the worker with one offset, on its last record that has
-/// or was `noted` a position: the worker commits acknowledged prefixes and
-/// poll ends its batches on a record with an offset, so earlier offsets of
-/// one hand-over would be superseded within the same poll. Row events only
-/// note their position (a `BinlogOffset`, no map) and the map is built here,
-/// once per hand-over: building two maps per row event was the costliest
-/// part of small transactions, and holding one per queued transaction was
-/// most of the queue's memory. A hand-over never splits a row's records
-/// (it happens between row events), so a row's "pending" offset is never
-/// the last one.
+/// or was `noted` a position (see the module's notes). A hand-over never
+/// splits a row's records (it happens between row events), so a row's
+/// "pending" offset is never the one kept.
 async fn hand_over(
     tx: &FeedTx,
     out: &mut Vec<SourceRecord>,

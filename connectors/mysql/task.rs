@@ -21,7 +21,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::feed::FeedTx;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
@@ -35,6 +34,7 @@ use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::snapshot::snapshot;
 use super::stream::{stream, Capture};
+use crate::feed::FeedTx;
 
 /// io.debezium.connector.mysql.MySqlConnector / mariadb.MariaDbConnector.
 pub struct MySqlConnector {
