@@ -55,6 +55,16 @@ resume), the figure to set against the decode limit. Without it the
 writer (one Python session) paces the stream and the latency figures
 mean something; with it they do not and are not printed.
 
+`--ceiling`: after Sluice, in the same run and on the same private broker,
+a plain librdkafka producer (`examples/plain_producer.rs --repeat`, one
+thread, exactly a Sluice source task's producer settings) sends N records
+shaped as Sluice's records of the bench table (the key and the Debezium
+envelope with schemas, built by `record_template` below; only the id
+varies), timed from its first send to its last delivery report. Nothing
+can deliver these records into this broker on this machine faster, so
+it is the ceiling of any pipeline, printed with its ratio to the decode
+limit; the producer's CPU seconds are printed too.
+
 Tuning runs: `--producer KEY=VALUE` writes worker `producer.*` settings,
 `--connector KEY=VALUE` adds connector settings; `--batch` sets the
 transaction size (peak RSS against transaction size: `--rows 100000
@@ -104,6 +114,10 @@ def main():
                     help="pause the connector while the rows are written, then resume it:"
                          " throughput of reading a written binlog, as the decode limit does")
     ap.add_argument("--no-peer", action="store_true", help="skip python-mysql-replication")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also time a plain librdkafka producer (--plain) sending as many"
+                         " Sluice-shaped records to the same broker: the ceiling")
+    ap.add_argument("--plain", help="examples/plain_producer.rs's release binary")
     ap.add_argument("--no-decode", action="store_true", help="skip mariadb-binlog")
     ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
                     help="a worker producer.* setting (repeatable), e.g. linger.ms=20")
@@ -120,10 +134,14 @@ def main():
         engine = "memory://tansu/" if a.broker == "private" else "null://sluice-bench"
         with PrivateBroker(a.tansu, a.workdir, run, engine) as b:
             res = stream_once(a, run, b.bootstrap)
+            if a.ceiling:
+                res["ceiling"] = ceiling(a, run, b.bootstrap)
     else:
         if not a.bootstrap:
             sys.exit("--broker shared needs --bootstrap")
         res = stream_once(a, run, a.bootstrap)
+        if a.ceiling:
+            res["ceiling"] = ceiling(a, run, a.bootstrap)
     report(a, res)
 
 
@@ -265,6 +283,83 @@ def stream_once(a, run, bootstrap):
                 end=(end_file, end_pos), bootstrap=bootstrap)
 
 
+def record_template(prefix, db, server_id):
+    """Key and value (two lines, `@ID@` for the id) as Sluice's JsonConverter
+    (schemas enabled) writes a streamed insert into the bench table: the same
+    schemas, field order and value widths (a 19-digit ts, the 32-byte v, a
+    binlog file/pos/gtid of the usual lengths). Checked against a record read
+    back from the broker (`--broker shared`): equal but for the values."""
+    import json
+
+    def f(t, field, optional=False, **extra):
+        return {"type": t, "optional": optional, **extra, "field": field}
+
+    row = [f("int64", "id"), f("int32", "k"), f("string", "v"),
+           f("int64", "ts", name="io.debezium.time.MicroTimestamp", version=1)]
+    table = f"{prefix}.{db}.t"
+    snapshot = {"type": "string", "optional": True, "name": "io.debezium.data.Enum", "version": 1,
+                "parameters": {"allowed": "true,first,first_in_data_collection,"
+                               "last_in_data_collection,last,false,incremental"},
+                "default": "false", "field": "snapshot"}
+    source = [f("string", "version"), f("string", "connector"), f("string", "name"),
+              f("int64", "ts_ms"), snapshot, f("string", "db"), f("string", "sequence", True),
+              f("int64", "ts_us", True), f("int64", "ts_ns", True), f("string", "table", True),
+              f("int64", "server_id"), f("string", "gtid", True), f("string", "file"),
+              f("int64", "pos"), f("int32", "row"), f("int64", "thread", True),
+              f("string", "query", True)]
+    block = [f("string", "id"), f("int64", "total_order"), f("int64", "data_collection_order")]
+    image = {"type": "struct", "fields": row, "optional": True, "name": f"{table}.Value"}
+    envelope = {"type": "struct", "fields": [
+        {**image, "field": "before"}, {**image, "field": "after"},
+        {"type": "struct", "fields": source, "optional": False,
+         "name": "io.debezium.connector.mysql.Source", "field": "source"},
+        {"type": "struct", "fields": block, "optional": True, "name": "event.block",
+         "version": 1, "field": "transaction"},
+        f("string", "op"), f("int64", "ts_ms", True), f("int64", "ts_us", True),
+        f("int64", "ts_ns", True)], "optional": False, "name": f"{table}.Envelope", "version": 1}
+    ms = 1796156751000
+    payload = {"before": None,
+               "after": {"id": "@ID@", "k": 123, "v": "abcdefghijklmnopqrstuvwxyz012345",
+                         "ts": 1796156751403466},
+               "source": {"version": "0.1.0", "connector": "mysql", "name": prefix, "ts_ms": ms,
+                          "snapshot": "false", "db": db, "sequence": None, "ts_us": ms * 1000,
+                          "ts_ns": ms * 1000000, "table": "t", "server_id": server_id,
+                          "gtid": "0-1-1234", "file": "mariadb-bin.000001", "pos": 12345678,
+                          "row": 123, "thread": None, "query": None},
+               "transaction": None, "op": "c", "ts_ms": ms + 403, "ts_us": (ms + 403) * 1000 + 466,
+               "ts_ns": ((ms + 403) * 1000 + 466) * 1000 + 436}
+    key = {"schema": {"type": "struct", "fields": [f("int64", "id")], "optional": False,
+                      "name": f"{table}.Key"}, "payload": {"id": "@ID@"}}
+
+    def dump(o):
+        return json.dumps(o, separators=(",", ":")).replace('"@ID@"', "@ID@")
+
+    return dump(key) + "\n" + dump({"schema": envelope, "payload": payload}) + "\n"
+
+
+def ceiling(a, run, bootstrap):
+    """The plain producer sends a.rows Sluice-shaped records to a fresh topic."""
+    db, prefix = f"bench_{run}", f"bm{run}"
+    topic = f"{prefix}.{db}.t_plain"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        f.result(30)
+    template = os.path.join(a.workdir, f"template-{run}.txt")
+    with open(template, "w") as f:
+        f.write(record_template(prefix, db, 1))
+    if not (a.plain and os.access(a.plain, os.X_OK)):
+        sys.exit(f"--ceiling needs --plain (the plain_producer example), got {a.plain!r}")
+    out = subprocess.run([a.plain, bootstrap, topic, "--repeat", str(a.rows), template],
+                         capture_output=True, text=True, timeout=a.timeout)
+    if out.returncode != 0:
+        sys.exit(f"plain producer failed: {out.stderr.strip()}")
+    fields = dict(kv.split("=", 1) for kv in out.stdout.split())
+    with open(template) as f:
+        key, value = f.read().splitlines()
+    return dict(records=int(fields["records"]), secs=float(fields["seconds"]),
+                cpu=float(fields["cpu_seconds"]), bytes=len(key) + len(value))
+
+
 def report(a, r):
     n, n_tx, commit_at, done_at = a.rows, r["n_tx"], r["commit_at"], r["done_at"]
     (start_file, start_pos), (end_file, end_pos) = r["start"], r["end"]
@@ -341,8 +436,18 @@ def report(a, r):
         print(f"mariadb-binlog decode-rows -v (limit): {decode_rate:,.0f} rows/s ({decode[0]} rows, {decode[1]:.2f} s)")
     if peer:
         print(f"python-mysql-replication (peer): {peer[0] / peer[1]:,.0f} rows/s ({peer[0]} rows, {peer[1]:.2f} s)")
+    ceil = r.get("ceiling")
+    if ceil:
+        ceil_rate = ceil["records"] / ceil["secs"]
+        print(f"plain librdkafka producer, same broker, {ceil['bytes']}-byte records (ceiling):"
+              f" {ceil_rate:,.0f} records/s ({ceil['secs']:.2f} s, first send -> last ack;"
+              f" {ceil['cpu']:.1f} CPU-s, {ceil['records'] / max(ceil['cpu'], 1e-9):,.0f} records per CPU-second)")
     if decode:
         print(f"ratio sluice/decode limit: {sluice_rate / decode_rate:.2f}")
+    if ceil:
+        print(f"ratio sluice/ceiling: {sluice_rate / ceil_rate:.2f}")
+        if decode:
+            print(f"ratio ceiling/decode limit: {ceil_rate / decode_rate:.2f}")
     if peer:
         print(f"ratio sluice/peer: {sluice_rate / (peer[0] / peer[1]):.2f}")
 

@@ -128,6 +128,37 @@ impl ProducerContext for AckContext {
     }
 }
 
+/// The producer settings every source task starts from (Kafka Connect's
+/// defaults, plus the batching measured best here), before the worker's
+/// `producer.*` and the connector's `producer.override.*`. Public so that
+/// reference producers in the benchmarks send with exactly these.
+pub fn producer_defaults() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("enable.idempotence".to_string(), "true".to_string()),
+        ("acks".to_string(), "all".to_string()),
+        ("partitioner".to_string(), "murmur2_random".to_string()),
+        ("message.timeout.ms".to_string(), "0".to_string()),
+        // 20 ms, not librdkafka's 5: fewer, fuller produce requests
+        // cut the producer thread's CPU per record by a third or more
+        // (scripts/bench-mysql --broker null, docs/benchmarks.md).
+        ("linger.ms".to_string(), "20".to_string()),
+        // Queued record bytes, librdkafka's own copies: the largest
+        // share of peak RSS. 4 MB kept the MySQL stream's throughput
+        // on loopback and took peak RSS from ~70 to ~50 MiB; raise it
+        // (producer.queue.buffering.max.kbytes, or Kafka Connect's
+        // producer.buffer.memory) for a distant broker.
+        ("queue.buffering.max.kbytes".to_string(), "4096".to_string()),
+        // Bounds the records in flight, and with them the offsets held
+        // for commit: measured 163 MiB peak RSS at 100,000, 43 MiB at
+        // 10,000, at the same throughput (scripts/bench-file).
+        (
+            "queue.buffering.max.messages".to_string(),
+            "20000".to_string(),
+        ),
+        ("batch.num.messages".to_string(), "10000".to_string()),
+    ])
+}
+
 /// One source task's producer.
 pub struct TaskProducer {
     producer: ThreadedProducer<AckContext>,
@@ -148,30 +179,7 @@ impl TaskProducer {
     /// A producer with Kafka Connect's defaults, then the worker's
     /// `producer.*` and the connector's `producer.override.*` settings.
     pub fn new(bootstrap: &str, overrides: &BTreeMap<String, String>) -> Result<Self, KafkaError> {
-        let mut settings = BTreeMap::from([
-            ("enable.idempotence".to_string(), "true".to_string()),
-            ("acks".to_string(), "all".to_string()),
-            ("partitioner".to_string(), "murmur2_random".to_string()),
-            ("message.timeout.ms".to_string(), "0".to_string()),
-            // 20 ms, not librdkafka's 5: fewer, fuller produce requests
-            // cut the producer thread's CPU per record by a third or more
-            // (scripts/bench-mysql --broker null, docs/benchmarks.md).
-            ("linger.ms".to_string(), "20".to_string()),
-            // Queued record bytes, librdkafka's own copies: the largest
-            // share of peak RSS. 4 MB kept the MySQL stream's throughput
-            // on loopback and took peak RSS from ~70 to ~50 MiB; raise it
-            // (producer.queue.buffering.max.kbytes, or Kafka Connect's
-            // producer.buffer.memory) for a distant broker.
-            ("queue.buffering.max.kbytes".to_string(), "4096".to_string()),
-            // Bounds the records in flight, and with them the offsets held
-            // for commit: measured 163 MiB peak RSS at 100,000, 43 MiB at
-            // 10,000, at the same throughput (scripts/bench-file).
-            (
-                "queue.buffering.max.messages".to_string(),
-                "20000".to_string(),
-            ),
-            ("batch.num.messages".to_string(), "10000".to_string()),
-        ]);
+        let mut settings = producer_defaults();
         for (k, v) in with_librdkafka_names(overrides) {
             settings.insert(k, v);
         }
