@@ -23,6 +23,7 @@ use std::time::Duration;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::TaskError;
 use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
 
 /// One message from a reader.
 pub type Batch = Result<Vec<SourceRecord>, TaskError>;
@@ -170,6 +171,33 @@ impl FeedRx {
         let m = self.rx.try_recv()?;
         self.bound.release(&m);
         Ok(m.batch)
+    }
+}
+
+/// Fails the task when its reader ended by panicking (a bug): the queue then
+/// looks like a reader that finished (initial_only), and the task would
+/// idle, RUNNING, capturing nothing. Call it when a poll found no record, so
+/// that the records handed over before the panic are delivered first.
+pub async fn check_reader(reader: &mut Option<JoinHandle<()>>) -> Result<(), TaskError> {
+    if !reader.as_ref().is_some_and(|h| h.is_finished()) {
+        return Ok(());
+    }
+    let Some(handle) = reader.take() else {
+        return Ok(());
+    };
+    match handle.await {
+        Err(e) if e.is_panic() => {
+            let panic = e.into_panic();
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            Err(TaskError::Fatal(format!(
+                "the connector's reader crashed: {msg}. This is a bug in Sluice: please report it with the worker's log. Restarting the task (POST /connectors/<name>/tasks/<id>/restart) resumes from the last committed offset"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -355,5 +383,35 @@ mod tests {
             .await
             .expect("room for one more record")
             .unwrap();
+    }
+
+    /// Waits (bounded) until the spawned task has ended.
+    async fn ended(h: &Option<JoinHandle<()>>) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !h.as_ref().unwrap().is_finished() {
+            assert!(std::time::Instant::now() < deadline, "the task did not end");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_panicked_fails_the_task_and_one_that_finished_does_not() {
+        let mut crashed: Option<JoinHandle<()>> = Some(tokio::spawn(async {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[3];
+        }));
+        ended(&crashed).await;
+        let err = check_reader(&mut crashed).await.unwrap_err();
+        assert!(!err.is_retriable());
+        assert!(
+            err.to_string().contains("index out of bounds") && err.to_string().contains("bug"),
+            "{err}"
+        );
+        let mut finished: Option<JoinHandle<()>> = Some(tokio::spawn(async {}));
+        ended(&finished).await;
+        assert!(check_reader(&mut finished).await.is_ok());
+        let mut running: Option<JoinHandle<()>> = Some(tokio::spawn(std::future::pending()));
+        assert!(check_reader(&mut running).await.is_ok());
+        assert!(running.is_some(), "a running reader is kept");
     }
 }

@@ -267,6 +267,9 @@ impl SourceTask for MongoDbSourceTask {
                 Duration::from_millis(cfg.poll_interval_ms),
             )
             .await?;
+            if batch.is_empty() {
+                crate::feed::check_reader(&mut self.reader).await?;
+            }
             if let Some(off) = batch.iter().rev().find_map(|r| r.source_offset.as_ref()) {
                 if let Ok(o) = MongoOffset::from_json(off) {
                     self.last = Some(o);

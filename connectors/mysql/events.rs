@@ -119,6 +119,17 @@ pub fn now() -> (i64, i64, i64) {
     (ns / 1_000_000, ns / 1_000, ns)
 }
 
+/// Gives every record of `added` (the records of one row or one DDL) but
+/// the last the offset that still counts it as pending, so a commit never
+/// lands inside it. None or one record: nothing to do.
+pub fn keep_pending(added: &mut [SourceRecord], pending: Option<&Arc<JsonMap>>) {
+    if let Some((_, before_last)) = added.split_last_mut() {
+        for r in before_last {
+            r.source_offset = pending.cloned();
+        }
+    }
+}
+
 /// Builds records for one connector.
 #[derive(Debug, Clone)]
 pub struct EventBuilder {
@@ -354,10 +365,7 @@ impl EventBuilder {
             }
         }
         // Every record but the last of this row keeps the row pending.
-        let end = out.len();
-        for r in &mut out[start..end.saturating_sub(1)] {
-            r.source_offset = pending.cloned();
-        }
+        keep_pending(&mut out[start..], pending);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -44,7 +44,7 @@ use super::catalog::{load_table, plans_for_map, TableDef};
 use super::config::MySqlConfig;
 use super::error::MySqlError;
 use super::event::{types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind};
-use super::events::{EventBuilder, Op, SourceInfo, TxnState};
+use super::events::{keep_pending, EventBuilder, Op, SourceInfo, TxnState};
 use super::gtid::MariaGtidPosition;
 use super::history::{Position, SchemaHistory};
 use super::offset::BinlogOffset;
@@ -731,10 +731,8 @@ async fn handle_ddl(
         cap.eb
             .change(&ts, Op::Truncate, None, None, &src, &done, &done, out);
     }
-    let end = out.len();
-    for r in &mut out[first..end.saturating_sub(1)] {
-        r.source_offset = Some(pending.clone());
-    }
+    // A DDL that adds no record (an uncaptured table) leaves `out` alone.
+    keep_pending(&mut out[first..], Some(&pending));
     Ok(())
 }
 
@@ -798,6 +796,57 @@ mod tests {
         // Nothing noted: the last own offset stays.
         let got = handed(vec![rec(Some(3)), rec(Some(4)), rec(None)], None).await;
         assert_eq!(got, [None, Some(4), None]);
+    }
+
+    #[tokio::test]
+    async fn a_ddl_on_an_uncaptured_table_leaves_pending_records_alone() {
+        // A DDL of another database arrives while earlier records are not
+        // yet handed over (a binlog read in a run): it adds no record and
+        // must neither panic nor touch the records before it.
+        let props: sluice_runtime::Props = [
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "u"),
+            ("database.server.id", "5400"),
+            ("topic.prefix", "srv"),
+            ("database.include.list", "inv"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = MySqlConfig::parse(&props, super::super::Flavor::MariaDb).unwrap();
+        let mut cap = Capture::new(Arc::new(cfg), SchemaHistory::in_memory("srv"));
+        let sql = "CREATE TABLE other.t (id INT PRIMARY KEY)";
+        let ddl = parse_ddl(sql, "other").unwrap();
+        let here = BinlogOffset {
+            file: "b.000001".into(),
+            pos: 10,
+            ..Default::default()
+        };
+        let next = BinlogOffset {
+            pos: 20,
+            ..here.clone()
+        };
+        let mut out = vec![rec(None), rec(Some(5)), rec(None)];
+        let after: Position = ("b.000001".into(), 20);
+        handle_ddl(
+            &mut cap,
+            &ddl,
+            "other",
+            sql,
+            &after,
+            0,
+            1,
+            None,
+            10,
+            (&here, &next),
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out.iter().map(pos).collect::<Vec<_>>(),
+            [None, Some(5), None]
+        );
     }
 
     #[test]
