@@ -10,7 +10,8 @@
 //!   from TEMPLATE (two lines: key, then value; `@ID@` in either is
 //!   replaced by the record's number, 1..=N), with exactly the producer
 //!   settings of a Sluice source task
-//!   (`sluice_runtime::kafka::producer_defaults`). Sending the records a
+//!   (`sluice_runtime::kafka::producer_defaults`; `KEY=VALUE` arguments
+//!   after TEMPLATE override them). Sending the records a
 //!   connector would send, with nothing else to do, this is the ceiling of
 //!   any pipeline into that broker on this machine (`scripts/bench-mysql
 //!   --ceiling`).
@@ -88,10 +89,10 @@ fn cpu_seconds() -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: plain_producer BOOTSTRAP TOPIC FILE | plain_producer BOOTSTRAP TOPIC --repeat N TEMPLATE";
-    anyhow::ensure!(args.len() == 4 || args.len() == 6, "{usage}");
+    let usage = "usage: plain_producer BOOTSTRAP TOPIC FILE | plain_producer BOOTSTRAP TOPIC --repeat N TEMPLATE [KEY=VALUE ...]";
+    anyhow::ensure!(args.len() == 4 || args.len() >= 6, "{usage}");
     let (bootstrap, topic) = (&args[1], &args[2]);
-    let repeat = if args.len() == 6 {
+    let repeat = if args.len() >= 6 {
         anyhow::ensure!(args[3] == "--repeat", "{usage}");
         Some((args[4].parse::<u64>()?, Template::read(&args[5])?))
     } else {
@@ -103,6 +104,10 @@ fn main() -> anyhow::Result<()> {
     cfg.set("bootstrap.servers", bootstrap);
     if repeat.is_some() {
         for (k, v) in sluice_runtime::kafka::producer_defaults() {
+            cfg.set(k, v);
+        }
+        for kv in &args[6..] {
+            let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("{usage}"))?;
             cfg.set(k, v);
         }
     } else {
