@@ -107,7 +107,9 @@ fn main() -> anyhow::Result<()> {
             cfg.set(k, v);
         }
         for kv in &args[6..] {
-            let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("{usage}"))?;
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("{usage}"))?;
             cfg.set(k, v);
         }
     } else {
