@@ -184,6 +184,42 @@ fn purged_binlog_fails_the_task_with_the_remedy() {
         trace.contains("purged") && trace.contains("snapshot.mode=when_needed"),
         "{trace}"
     );
+    // The remedy the trace names: snapshot.mode=when_needed takes a new
+    // snapshot (every row as "r" again) and streams on from its position.
+    mariadb(&format!("INSERT INTO {db}.t VALUES (3);"));
+    let mut config = cfg["config"].clone();
+    config["snapshot.mode"] = Value::String("when_needed".into());
+    let r = s.put(&format!("/connectors/{name}/config"), &config.to_string());
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = s.post(&format!("/connectors/{name}/tasks/0/restart"), "");
+    assert!(r.status < 300, "{}", r.body);
+    let before = reader.parsed.len();
+    reader.read_until("a new snapshot", Duration::from_secs(90), |r| {
+        r[before..].iter().filter(|(_, v)| v["op"] == "r").count() >= 3
+    });
+    mariadb(&format!("INSERT INTO {db}.t VALUES (4);"));
+    reader.read_until(
+        "the insert after the new snapshot",
+        Duration::from_secs(60),
+        |r| {
+            r[before..]
+                .iter()
+                .any(|(_, v)| v["op"] == "c" && v["after"]["id"] == 4)
+        },
+    );
+    let mut snapshot_ids: Vec<i64> = reader.parsed[before..]
+        .iter()
+        .filter(|(_, v)| v["op"] == "r")
+        .filter_map(|(_, v)| v["after"]["id"].as_i64())
+        .collect();
+    snapshot_ids.sort();
+    assert_eq!(
+        snapshot_ids,
+        [1, 2, 3],
+        "the new snapshot holds the table as it is"
+    );
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
 }
 
 /// Runs SQL and ignores failure (a connection that ended meanwhile).

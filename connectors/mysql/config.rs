@@ -258,6 +258,8 @@ pub fn config_def() -> ConfigDef {
         .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (FileSchemaHistory).")
         .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Topic of the schema history (KafkaSchemaHistory); created with one partition and infinite retention when missing.")
         .define("schema.history.internal.kafka.bootstrap.servers", String, Some(""), Low, "Brokers of the schema history topic; required with schema.history.internal.kafka.topic. schema.history.internal.producer.* and .consumer.* are passed to its clients.")
+        .prefix("schema.history.internal.producer.")
+        .prefix("schema.history.internal.consumer.")
         .define("schema.history.internal.store.only.captured.tables.ddl", Boolean, Some("false"), Low, "Record only captured tables' DDL.")
         .unsupported()
         .define("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Skip DDL that cannot be parsed.")
@@ -611,5 +613,9 @@ mod tests {
         }
         assert!(!def.key("table.include.list").unwrap().unsupported);
         assert!(!def.key("provide.transaction.metadata").unwrap().unsupported);
+        // The history clients' settings are passed on, not unknown.
+        assert!(def.knows("schema.history.internal.producer.security.protocol"));
+        assert!(def.knows("schema.history.internal.consumer.fetch.max.bytes"));
+        assert!(!def.knows("schema.history.internal.typo"));
     }
 }

@@ -83,6 +83,14 @@ impl MySqlError {
         }
     }
 
+    /// Whether the server no longer has the binlog position asked for
+    /// (purged or invalid: 1236), which snapshot.mode=when_needed answers
+    /// with a new snapshot. MySQL also answers a replica id clash with 1236;
+    /// that is not a lost position, and a snapshot would not help.
+    pub fn is_position_lost(&self) -> bool {
+        matches!(self, MySqlError::Server { code: 1236, message, .. } if !message.contains("same server_uuid/server_id"))
+    }
+
     /// The server error code, when this is a server error.
     pub fn server_code(&self) -> Option<u16> {
         match self {
@@ -137,6 +145,7 @@ mod tests {
             message: "Could not find first log file name in binary log index file".into(),
         };
         assert!(!e.is_retriable());
+        assert!(e.is_position_lost());
         let msg = e.to_string();
         assert!(
             msg.contains("127.0.0.1:3307") && msg.contains("snapshot.mode=when_needed"),
@@ -158,6 +167,8 @@ mod tests {
                 message: message.into(),
             };
             assert!(!e.is_retriable());
+            // Not a lost position: when_needed must not re-snapshot on it.
+            assert!(!e.is_position_lost());
             let msg = e.to_string();
             assert!(msg.contains("database.server.id") && !msg.contains("snapshot.mode"), "{msg}");
         }

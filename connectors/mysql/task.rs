@@ -105,6 +105,9 @@ pub enum Start {
     Stream(BinlogOffset),
     /// never without an offset: the oldest binlog on the server.
     StreamFromOldest,
+    /// initial_only once its snapshot is complete: nothing more to read
+    /// (Debezium's initial_only never streams, restarts included).
+    Done,
 }
 
 fn snap(with_data: bool, only: bool, earlier: Option<&BinlogOffset>) -> Start {
@@ -118,6 +121,7 @@ fn snap(with_data: bool, only: bool, earlier: Option<&BinlogOffset>) -> Start {
 /// Decides where a task starts from its committed offset and snapshot.mode.
 pub fn plan_start(mode: SnapshotMode, offset: Option<&BinlogOffset>) -> Start {
     match (offset, mode) {
+        (Some(o), SnapshotMode::InitialOnly) if !o.snapshot => Start::Done,
         (Some(o), _) if !o.snapshot => Start::Stream(o.clone()),
         (Some(o), SnapshotMode::Never) => Start::Stream(BinlogOffset {
             snapshot: false,
@@ -214,6 +218,10 @@ async fn run(
             }
             Some(pos) => pos,
         },
+        Start::Done => {
+            tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: the snapshot was completed before; nothing to stream");
+            return Ok(());
+        }
         Start::StreamFromOldest => {
             let mut c = Connection::connect(&cfg.connect_options())
                 .await
@@ -232,9 +240,7 @@ async fn run(
     }
     match stream(&mut cap, from.clone(), tx).await {
         Ok(()) => Ok(()),
-        Err(e)
-            if e.server_code() == Some(1236) && cfg.snapshot_mode == SnapshotMode::WhenNeeded =>
-        {
+        Err(e) if e.is_position_lost() && cfg.snapshot_mode == SnapshotMode::WhenNeeded => {
             tracing::warn!(connector = %ctx.connector, "{e}; snapshot.mode=when_needed: taking a new snapshot");
             let Some(pos) = snapshot(&mut cap, &ctx, true, None, tx).await? else {
                 return Ok(());
@@ -349,6 +355,12 @@ mod tests {
         );
         assert_eq!(plan_start(WhenNeeded, None), snap(true, false, None));
         assert_eq!(plan_start(InitialOnly, None), snap(true, true, None));
+        // initial_only never streams: not after a restart either.
+        assert_eq!(plan_start(InitialOnly, Some(&off(false))), Start::Done);
+        assert_eq!(
+            plan_start(InitialOnly, Some(&off(true))),
+            snap(true, true, Some(&off(true)))
+        );
         assert_eq!(plan_start(NoData, None), snap(false, false, None));
         assert_eq!(plan_start(Never, None), Start::StreamFromOldest);
         assert_eq!(

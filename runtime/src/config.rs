@@ -190,6 +190,10 @@ impl ConfigKey {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigDef {
     pub keys: Vec<ConfigKey>,
+    /// Key prefixes the plugin passes on as they are (Debezium's
+    /// `schema.history.internal.producer.*`): keys under them are its own,
+    /// not unknown.
+    pub prefixes: Vec<String>,
 }
 
 impl ConfigDef {
@@ -252,7 +256,19 @@ impl ConfigDef {
                 self.keys.push(k.clone());
             }
         }
+        self.prefixes.extend(other.prefixes.iter().cloned());
         self
+    }
+
+    /// Declares a prefix whose keys the plugin passes on as they are.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefixes.push(prefix.to_string());
+        self
+    }
+
+    /// Whether `name` is declared, or falls under a declared prefix.
+    pub fn knows(&self, name: &str) -> bool {
+        self.key(name).is_some() || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
     }
 
     /// A Markdown table of the keys, for the generated reference docs.

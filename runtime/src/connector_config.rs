@@ -336,7 +336,7 @@ pub fn validate(
     }
     let unknown_keys = props
         .keys()
-        .filter(|k| def.key(k).is_none() && !RUNTIME_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .filter(|k| !def.knows(k) && !RUNTIME_PREFIXES.iter().any(|p| k.starts_with(p)))
         .cloned()
         .collect();
     let unsupported_keys = props
