@@ -23,6 +23,11 @@ use common::*;
 use mongodb_support::*;
 use serde_json::{json, Value};
 
+/// One large-document test at a time: SecantusDB deadlocked (every thread
+/// waiting on a lock, pings still answered, writes hung) with three of
+/// these tests writing 16-60 MB documents at once (2026-12-01).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn big_field(e: &Event, image: &str) -> Option<String> {
     let s = e.value.as_ref()?[image].as_str()?;
     let v: Value = serde_json::from_str(s).expect("image is JSON");
@@ -40,6 +45,7 @@ fn a_16_mb_document_round_trips_in_oplog_mode_too() {
 }
 
 fn round_trip_16_mb(mode: &str) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
     let broker = MemoryBroker::start();
     let db = unique("bigdoc").replace('-', "_");
@@ -127,6 +133,7 @@ fn round_trip_16_mb(mode: &str) {
 
 #[test]
 fn an_event_over_16_mb_fails_naming_the_remedy_then_split_joins_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
     let broker = MemoryBroker::start();
     let db = unique("bigevent").replace('-', "_");
@@ -211,6 +218,7 @@ fn an_event_over_16_mb_fails_naming_the_remedy_then_split_joins_it() {
 
 #[test]
 fn skip_leaves_out_events_whose_images_exceed_the_threshold() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
     let db = unique("bigskip").replace('-', "_");
     py(&format!("c['{db}'].create_collection('s')"));
@@ -261,6 +269,7 @@ fn skip_leaves_out_events_whose_images_exceed_the_threshold() {
 
 #[test]
 fn oplog_mode_takes_60_mb_of_large_entries_and_look_ups_in_a_row() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
     let broker = MemoryBroker::start();
     let db = unique("bigmany").replace('-', "_");
