@@ -163,6 +163,21 @@ fn snapshot_then_stream_under_concurrent_writes_loses_and_doubles_nothing() {
         .collect();
     let reads: Vec<&(String, String)> = ops.iter().filter(|(op, _)| op == "r").collect();
     assert!(reads.len() >= 5000 - 1500, "{} snapshot reads", reads.len());
+    // The snapshot's progress, per table, in the task status.
+    let progress = &status["tasks"][0]["progress"]["snapshot"];
+    assert_eq!(progress["running"], false, "{status}");
+    let table = &progress["tables"][format!("{db}.t")];
+    assert_eq!(table["rows"].as_u64(), Some(reads.len() as u64), "{status}");
+    assert_eq!(table["done"], true, "{status}");
+    assert!(
+        table["estimated_total"].as_u64().unwrap_or(0) > 0,
+        "{status}"
+    );
+    assert_eq!(
+        progress["rows"].as_u64(),
+        Some(reads.len() as u64),
+        "{status}"
+    );
     assert_eq!(reads.first().unwrap().1, "first");
     assert_eq!(reads.last().unwrap().1, "last");
     assert!(ops

@@ -507,3 +507,127 @@ fn every_column_type_arrives_as_debezium_shapes_it() {
     let status = s.get(&format!("/connectors/{name}/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
 }
+
+/// Debezium's other mapping modes: time.precision.mode=connect (Kafka
+/// Connect's Date, Time and Timestamp in milliseconds; TIMESTAMP stays
+/// ZonedTimestamp) and binary.handling.mode (binary columns, keys
+/// included, as base64, base64-url-safe or hex strings), the same in the
+/// snapshot and the stream.
+#[test]
+fn connect_time_precision_and_binary_handling_modes() {
+    let bootstrap = kafka_bootstrap();
+    // X'FBFF00FB' (the first key, and the other binary columns), X'FBFF00FC'
+    // (the key after the update).
+    for (mode, old_key, new_key) in [
+        ("base64", "+/8A+w==", "+/8A/A=="),
+        ("base64-url-safe", "-_8A-w==", "-_8A_A=="),
+        ("hex", "fbff00fb", "fbff00fc"),
+    ] {
+        let db = db_name("modes");
+        mariadb(&format!(
+            "CREATE DATABASE {db};
+             CREATE TABLE {db}.t (k VARBINARY(8) PRIMARY KEY, d DATE, t3 TIME(3), t6 TIME(6),
+               dt DATETIME, dt6 DATETIME(6), ts TIMESTAMP(6) NULL, b BLOB, bin BINARY(4), bits BIT(12));
+             INSERT INTO {db}.t VALUES (X'FBFF00FB', '2024-02-29', '12:34:56.789', '-01:02:03.456789',
+               '2024-02-29 12:34:56', '1969-12-31 23:59:59.999999', NULL, X'FBFF00FB', X'FBFF00FB', b'101');"
+        ));
+        let dir = TempDir::new("mysql-modes");
+        let s = Sluice::start(dir.path(), &[]);
+        let name = unique("mysql-modes");
+        let prefix = unique("mm");
+        let cfg = mysql_connector_config(
+            &name,
+            &prefix,
+            &db,
+            &dir.path().join("h.jsonl"),
+            &[
+                ("time.precision.mode", "connect"),
+                ("binary.handling.mode", mode),
+            ],
+        );
+        let r = s.post("/connectors", &cfg.to_string());
+        assert_eq!(r.status, 201, "{}", r.body);
+        let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+        reader.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+        mariadb(&format!(
+            "UPDATE {db}.t SET k = X'FBFF00FC' WHERE k = X'FBFF00FB';"
+        ));
+        // The key change: d (+ tombstone) for the old key, c for the new.
+        reader.read_until("the key change", Duration::from_secs(60), |r| {
+            r.iter().any(|(_, v)| v["op"] == "c")
+        });
+        for (i, rec) in reader.records.iter().enumerate() {
+            let Some(value) = rec.value.as_deref() else {
+                continue;
+            };
+            let v: Value = serde_json::from_slice(value).unwrap();
+            let fields = v["schema"]["fields"][1]["fields"].as_array().unwrap();
+            let schema_of = |f: &str| {
+                fields
+                    .iter()
+                    .find(|x| x["field"] == f)
+                    .map(|x| (x["type"].clone(), x["name"].clone()))
+                    .unwrap()
+            };
+            let named = |t: &str, n: &str| (json!(t), json!(n));
+            assert_eq!(
+                schema_of("d"),
+                named("int32", "org.apache.kafka.connect.data.Date")
+            );
+            assert_eq!(
+                schema_of("t3"),
+                named("int32", "org.apache.kafka.connect.data.Time")
+            );
+            assert_eq!(
+                schema_of("t6"),
+                named("int32", "org.apache.kafka.connect.data.Time")
+            );
+            assert_eq!(
+                schema_of("dt"),
+                named("int64", "org.apache.kafka.connect.data.Timestamp")
+            );
+            assert_eq!(
+                schema_of("dt6"),
+                named("int64", "org.apache.kafka.connect.data.Timestamp")
+            );
+            assert_eq!(
+                schema_of("ts"),
+                named("string", "io.debezium.time.ZonedTimestamp")
+            );
+            for f in ["k", "b", "bin"] {
+                assert_eq!(schema_of(f), (json!("string"), Value::Null), "{mode}: {f}");
+            }
+            assert_eq!(
+                schema_of("bits"),
+                named("bytes", "io.debezium.data.Bits"),
+                "Bits stay bytes"
+            );
+            let p = &v["payload"];
+            let row = if p["op"] == "d" {
+                &p["before"]
+            } else {
+                &p["after"]
+            };
+            let key_text = if p["op"] == "c" { new_key } else { old_key };
+            assert_eq!(row["k"], json!(key_text), "{mode} record {i}: {row}");
+            assert_eq!(row["b"], json!(old_key), "{mode}");
+            assert_eq!(row["bin"], json!(old_key), "{mode}");
+            assert_eq!(row["d"], json!(19782), "days since the epoch");
+            assert_eq!(row["t3"], json!(45_296_789), "ms of the day");
+            assert_eq!(row["t6"], json!(-3_723_457), "negative TIME, floored to ms");
+            assert_eq!(row["dt"], json!(1_709_210_096_000_i64));
+            assert_eq!(row["dt6"], json!(-1), "microseconds floored to ms");
+            let key: Value = serde_json::from_slice(rec.key.as_deref().unwrap()).unwrap();
+            assert_eq!(
+                key["payload"]["k"], row["k"],
+                "the key column is encoded too"
+            );
+        }
+        let ops: Vec<&str> = reader
+            .parsed
+            .iter()
+            .map(|(_, v)| v["op"].as_str().unwrap_or("tombstone"))
+            .collect();
+        assert_eq!(ops, ["r", "d", "tombstone", "c"], "{mode}");
+    }
+}

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder};
+use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
 
 use super::charset::Charset;
 use super::table_map::{col, MapColumn};
@@ -32,10 +32,116 @@ pub enum BigintUnsignedMode {
     Precise,
 }
 
+/// time.precision.mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimePrecision {
+    /// Debezium's default: io.debezium.time.* at the column's precision.
+    #[default]
+    AdaptiveTimeMicroseconds,
+    /// Kafka Connect's Date, Time and Timestamp (milliseconds).
+    Connect,
+}
+
+/// binary.handling.mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BinaryMode {
+    #[default]
+    Bytes,
+    Base64,
+    Base64UrlSafe,
+    Hex,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DecodeOptions {
     pub decimal: DecimalMode,
     pub bigint_unsigned: BigintUnsignedMode,
+    pub time_precision: TimePrecision,
+    pub binary: BinaryMode,
+}
+
+/// A change of a decoded value that a mapping option asks for, applied to
+/// the row before its events are built (snapshot and stream alike, so the
+/// two decoders stay single-purpose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Adapt {
+    #[default]
+    None,
+    /// int64 microseconds to Kafka Connect's Time (int32 milliseconds).
+    MicrosToMillisInt32,
+    /// int64 microseconds to Kafka Connect's Timestamp (int64 milliseconds).
+    MicrosToMillis,
+    /// Bytes to a string, as binary.handling.mode asks.
+    BytesToText(BinaryMode),
+}
+
+impl Adapt {
+    pub fn apply(self, v: &mut Value) {
+        match (self, &*v) {
+            (Adapt::MicrosToMillisInt32, Value::Int64(us)) => {
+                *v = Value::Int32(us.div_euclid(1000) as i32)
+            }
+            (Adapt::MicrosToMillis, Value::Int64(us)) => *v = Value::Int64(us.div_euclid(1000)),
+            (Adapt::BytesToText(mode), Value::Bytes(b)) => {
+                use base64::Engine as _;
+                let text = match mode {
+                    BinaryMode::Base64 => base64::engine::general_purpose::STANDARD.encode(b),
+                    BinaryMode::Base64UrlSafe => {
+                        base64::engine::general_purpose::URL_SAFE.encode(b)
+                    }
+                    BinaryMode::Hex => {
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        let mut h = String::with_capacity(b.len() * 2);
+                        for &x in b {
+                            h.push(HEX[(x >> 4) as usize] as char);
+                            h.push(HEX[(x & 15) as usize] as char);
+                        }
+                        h
+                    }
+                    BinaryMode::Bytes => return,
+                };
+                *v = Value::String(text);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The schema and adaptation a mapping option gives a column, from the
+/// default mapping's.
+fn with_options(
+    decode: &Decode,
+    schema: Arc<Schema>,
+    optional: bool,
+    opts: &DecodeOptions,
+) -> (Arc<Schema>, Adapt) {
+    use sluice_runtime::data::SchemaType as T;
+    if opts.time_precision == TimePrecision::Connect {
+        match decode {
+            Decode::Date => return (schemas::date(optional), Adapt::None),
+            Decode::Time2 { .. } | Decode::TimeOld => {
+                return (schemas::time(optional), Adapt::MicrosToMillisInt32)
+            }
+            Decode::DateTime2 { fsp } if *fsp > 3 => {
+                return (schemas::timestamp(optional), Adapt::MicrosToMillis)
+            }
+            Decode::DateTime2 { .. } | Decode::DateTimeOld => {
+                return (schemas::timestamp(optional), Adapt::None)
+            }
+            _ => {}
+        }
+    }
+    if opts.binary != BinaryMode::Bytes
+        && schema.kind == T::Bytes
+        && schema.name.is_none()
+        && matches!(decode, Decode::Str { .. })
+    {
+        return (
+            schemas::primitive(T::String, optional),
+            Adapt::BytesToText(opts.binary),
+        );
+    }
+    (schema, Adapt::None)
 }
 
 /// Facts about a column that the binlog does not carry.
@@ -122,6 +228,19 @@ pub struct ColumnPlan {
     pub decode: Decode,
     pub optional: bool,
     pub schema: Arc<Schema>,
+    /// What time.precision.mode / binary.handling.mode change in the
+    /// decoded value.
+    pub adapt: Adapt,
+}
+
+impl ColumnPlan {
+    /// Whether a string-typed column's bytes are kept as bytes (binary
+    /// charset): its schema says bytes, or binary.handling.mode turns the
+    /// bytes into text after decoding (see [`Adapt`]).
+    pub fn decodes_bytes(&self) -> bool {
+        self.schema.kind == sluice_runtime::data::SchemaType::Bytes
+            || matches!(self.adapt, Adapt::BytesToText(_))
+    }
 }
 
 fn named(b: SchemaBuilder, name: &str, optional: bool) -> Arc<Schema> {
@@ -389,10 +508,12 @@ pub fn plan(
             ))
         }
     };
+    let (schema, adapt) = with_options(&decode, schema, optional, opts);
     Ok(ColumnPlan {
         name,
         decode,
         optional,
         schema,
+        adapt,
     })
 }

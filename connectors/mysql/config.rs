@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
-use super::column::{BigintUnsignedMode, DecimalMode, DecodeOptions};
+use super::column::{BigintUnsignedMode, BinaryMode, DecimalMode, DecodeOptions, TimePrecision};
 use super::history::HistoryKind;
 
 /// Which Debezium connector class this instance answers to.
@@ -235,11 +235,11 @@ pub fn config_def() -> ConfigDef {
         .define("tombstones.on.delete", Boolean, Some("true"), Medium, "Whether a delete event is followed by a tombstone (null value) for compaction.")
         .define("decimal.handling.mode", String, Some("precise"), Medium, "DECIMAL/NUMERIC as precise (Kafka Connect Decimal), double, or string.")
         .validate(one_of(&["precise", "double", "string"]))
-        .define("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "Temporal type mapping: adaptive_time_microseconds (Sluice supports only this one today).")
+        .define("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "Temporal type mapping: adaptive_time_microseconds (io.debezium.time.* at each column's precision) or connect (Kafka Connect's Date, Time and Timestamp, in milliseconds; TIMESTAMP stays ZonedTimestamp).")
         .validate(one_of(&["adaptive_time_microseconds", "connect"]))
         .define("bigint.unsigned.handling.mode", String, Some("long"), Medium, "BIGINT UNSIGNED as long (int64, wraps above 2^63-1) or precise (Decimal).")
         .validate(one_of(&["long", "precise"]))
-        .define("binary.handling.mode", String, Some("bytes"), Low, "Binary columns as bytes (Sluice supports only bytes today).")
+        .define("binary.handling.mode", String, Some("bytes"), Low, "BINARY, VARBINARY and BLOB columns as bytes, or as strings: base64, base64-url-safe or hex.")
         .validate(one_of(&["bytes", "base64", "base64-url-safe", "hex"]))
         .define("skipped.operations", List, Some("t"), Low, "Operations not to publish: c (create), u (update), d (delete), t (truncate), none.")
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction and fill each change event's transaction block (id, total_order, data_collection_order).")
@@ -356,12 +356,6 @@ impl MySqlConfig {
     pub fn parse(props: &Props, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
         let cfg = config_def().parse(props)?;
         let lower = |k: &str| cfg.get(k).unwrap_or("").trim().to_ascii_lowercase();
-        if lower("time.precision.mode") != "adaptive_time_microseconds" {
-            return Err(ConfigError::one("time.precision.mode: Sluice supports only adaptive_time_microseconds today; remove the key or set it to adaptive_time_microseconds"));
-        }
-        if lower("binary.handling.mode") != "bytes" {
-            return Err(ConfigError::one("binary.handling.mode: Sluice supports only bytes today; remove the key or set it to bytes"));
-        }
         let mut skipped = SkippedOps::default();
         for op in cfg.list("skipped.operations") {
             match op.to_ascii_lowercase().as_str() {
@@ -416,6 +410,16 @@ impl MySqlConfig {
                 bigint_unsigned: match lower("bigint.unsigned.handling.mode").as_str() {
                     "precise" => BigintUnsignedMode::Precise,
                     _ => BigintUnsignedMode::Long,
+                },
+                time_precision: match lower("time.precision.mode").as_str() {
+                    "connect" => TimePrecision::Connect,
+                    _ => TimePrecision::AdaptiveTimeMicroseconds,
+                },
+                binary: match lower("binary.handling.mode").as_str() {
+                    "base64" => BinaryMode::Base64,
+                    "base64-url-safe" => BinaryMode::Base64UrlSafe,
+                    "hex" => BinaryMode::Hex,
+                    _ => BinaryMode::Bytes,
                 },
             },
             skipped,

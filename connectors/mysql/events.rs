@@ -317,6 +317,11 @@ impl EventBuilder {
             Some((p, d)) => (Some(p), Some(d)),
             None => (None, None),
         };
+        let (mut before, mut after) = (before, after);
+        if !t.adapt.is_empty() {
+            t.adapt_row(before.as_deref_mut());
+            t.adapt_row(after.as_deref_mut());
+        }
         let source = self.source(src);
         let start = out.len();
         let ts = src.ts_ms;

@@ -205,7 +205,7 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             json,
         } => {
             let b = length_prefixed(r, *len_bytes)?;
-            if plan.schema.kind == sluice_runtime::data::SchemaType::Bytes {
+            if plan.decodes_bytes() {
                 let mut v = b.to_vec();
                 if let Some(n) = pad_binary_to {
                     if v.len() < *n {

@@ -13,9 +13,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder};
+use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
 
-use super::column::ColumnPlan;
+use super::column::{Adapt, ColumnPlan};
 use super::config::{Flavor, MySqlConfig};
 
 /// Debezium's snapshot marker values (io.debezium.data.Enum).
@@ -190,6 +190,9 @@ pub struct TableSchema {
     /// table without a primary key (and no message.key.columns): key null.
     pub key: Option<(Arc<Schema>, Vec<usize>)>,
     pub envelope: Arc<Schema>,
+    /// Columns whose decoded values a mapping option changes (index into
+    /// `plans`); empty with Debezium's default modes.
+    pub adapt: Vec<(usize, Adapt)>,
 }
 
 impl TableSchema {
@@ -242,6 +245,12 @@ impl TableSchema {
             Some((kb.build(), key_idx))
         };
         let envelope = envelope_schema(&format!("{base}.Envelope"), &value_schema, cfg.flavor);
+        let adapt = plans
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.adapt != Adapt::None)
+            .map(|(i, p)| (i, p.adapt))
+            .collect();
         Ok(TableSchema {
             db: db.to_string(),
             table: table.to_string(),
@@ -252,7 +261,19 @@ impl TableSchema {
             value_schema,
             key,
             envelope,
+            adapt,
         })
+    }
+
+    /// Applies the mapping options' changes to a decoded row.
+    pub fn adapt_row(&self, row: Option<&mut [Value]>) {
+        if let Some(row) = row {
+            for &(i, a) in &self.adapt {
+                if let Some(v) = row.get_mut(i) {
+                    a.apply(v);
+                }
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! of the same table version are the same struct.
 
 use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes};
-use sluice_runtime::data::{SchemaType, Struct, Value};
+use sluice_runtime::data::{Struct, Value};
 
 use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
 use super::rows::{datetime_value, timestamp_value, zero};
@@ -180,7 +180,7 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
             pad_binary_to,
             ..
         } => {
-            if plan.schema.kind == SchemaType::Bytes {
+            if plan.decodes_bytes() {
                 let mut v = b.to_vec();
                 if let Some(n) = pad_binary_to {
                     if v.len() < *n {
