@@ -111,12 +111,24 @@ async fn begin_consistent(
     conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         .await?;
     let (file, pos) = super::binlog::current_position(conn).await?;
+    // MySQL's executed GTID set at the same point (under the lock): the
+    // offset carries it as Debezium's does; empty with gtid_mode=OFF.
+    let gtids = conn
+        .query("SELECT @@global.gtid_executed")
+        .await
+        .ok()
+        .and_then(|rs| {
+            rs.text(0, 0)
+                .map(|g| g.split_whitespace().collect::<String>())
+        })
+        .filter(|g| !g.is_empty());
     if lock {
         conn.exec("UNLOCK TABLES").await?;
     }
     Ok(BinlogOffset {
         file,
         pos: pos as u64,
+        gtids,
         server_id,
         ..Default::default()
     })

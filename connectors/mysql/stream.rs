@@ -45,7 +45,7 @@ use super::config::MySqlConfig;
 use super::error::MySqlError;
 use super::event::{types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind};
 use super::events::{keep_pending, EventBuilder, Op, SourceInfo, TxnState};
-use super::gtid::MariaGtidPosition;
+use super::gtid::{GtidSet, MariaGtidPosition, Uuid};
 use super::history::{Position, SchemaHistory};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
@@ -245,6 +245,7 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
 }
 
 /// Per-dump position state.
+#[derive(Default)]
 struct Position_ {
     file: String,
     txn_start: u64,
@@ -252,9 +253,14 @@ struct Position_ {
     began: bool,
     event_idx: u64,
     skip: Option<(u64, u64)>,
+    /// MariaDB's GTID position (one GTID per domain) ...
     gtids: MariaGtidPosition,
+    /// ... or MySQL's executed set (uuid:intervals): whichever the server
+    /// writes; the offset's `gtids` carries the one in use.
+    mysql_gtids: GtidSet,
     cur_gtid: Option<String>,
     cur_maria: Option<super::gtid::MariaGtid>,
+    cur_mysql: Option<(Uuid, u64)>,
     thread: Option<i64>,
     /// The current transaction's metadata (provide.transaction.metadata).
     txn: Option<TxnState>,
@@ -274,11 +280,44 @@ impl Position_ {
         });
     }
 
+    /// The stored offset's `gtids`: a MariaDB position or a MySQL set.
+    fn parse_gtids(text: Option<&str>) -> (MariaGtidPosition, GtidSet) {
+        let text = text.unwrap_or("").trim();
+        if text.is_empty() {
+            return Default::default();
+        }
+        match text.parse::<MariaGtidPosition>() {
+            Ok(maria) => (maria, GtidSet::new()),
+            Err(_) => (MariaGtidPosition::new(), text.parse().unwrap_or_default()),
+        }
+    }
+
+    /// The transaction's GTID joins the executed ones (at its COMMIT/XID).
+    fn commit_gtid(&mut self) {
+        if let Some(g) = self.cur_maria.take() {
+            self.gtids.update(g);
+        }
+        if let Some((uuid, gno)) = self.cur_mysql.take() {
+            self.mysql_gtids.add(uuid, gno);
+        }
+        self.cur_gtid = None;
+    }
+
+    fn gtids_text(&self) -> Option<String> {
+        if !self.gtids.is_empty() {
+            Some(self.gtids.to_string())
+        } else if !self.mysql_gtids.is_empty() {
+            Some(self.mysql_gtids.to_string())
+        } else {
+            None
+        }
+    }
+
     fn offset(&self, event: u64, row: u64, ts_sec: i64, server_id: u32) -> BinlogOffset {
         BinlogOffset {
             file: self.file.clone(),
             pos: self.txn_start,
-            gtids: (!self.gtids.is_empty()).then(|| self.gtids.to_string()),
+            gtids: self.gtids_text(),
             event,
             row,
             ts_sec,
@@ -320,16 +359,15 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         began: false,
         event_idx: 0,
         skip: (start.event > 0 || start.row > 0).then_some((start.event, start.row)),
-        gtids: start
-            .gtids
-            .as_deref()
-            .and_then(|g| g.parse().ok())
-            .unwrap_or_default(),
+        gtids: MariaGtidPosition::new(),
+        mysql_gtids: GtidSet::new(),
         cur_gtid: None,
         cur_maria: None,
+        cur_mysql: None,
         thread: None,
         txn: None,
     };
+    (p.gtids, p.mysql_gtids) = Position_::parse_gtids(start.gtids.as_deref());
     let metadata = cfg.provide_transaction_metadata;
     // Records of skipped rows, built only to count them (then dropped).
     let mut uncounted: Vec<SourceRecord> = Vec::new();
@@ -370,6 +408,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             types::MYSQL_GTID => {
                 let g = MySqlGtidEvent::parse(ev.body)?;
                 p.cur_gtid = Some(format!("{}:{}", g.uuid, g.gno));
+                p.cur_mysql = Some((g.uuid, g.gno));
                 p.txn_start = ev_start;
                 p.in_txn = true;
                 p.began = false;
@@ -574,10 +613,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             p.event_idx = 0;
             p.skip = None;
             p.thread = None;
-            if let Some(g) = p.cur_maria.take() {
-                p.gtids.update(g);
-            }
-            p.cur_gtid = None;
+            p.commit_gtid();
             if let Some(txn) = p.txn.take().filter(|t| t.begun) {
                 let off = Arc::new(p.offset(0, 0, h.timestamp as i64, h.server_id).to_json());
                 out.push(
@@ -847,6 +883,33 @@ mod tests {
             out.iter().map(pos).collect::<Vec<_>>(),
             [None, Some(5), None]
         );
+    }
+
+    #[test]
+    fn offsets_carry_mysqls_executed_gtid_set_and_mariadbs_position() {
+        let a = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let b = "8f9c3a2e-0000-11e1-9e33-c80aa9429562";
+        // A MySQL set from the stored offset grows by each committed GTID.
+        let mut p = Position_::default();
+        (p.gtids, p.mysql_gtids) = Position_::parse_gtids(Some(&format!("{a}:1-5")));
+        assert!(p.gtids.is_empty());
+        for (uuid, gno) in [(a, 6), (b, 1), (a, 8)] {
+            p.cur_mysql = Some((uuid.parse().unwrap(), gno));
+            p.commit_gtid();
+        }
+        assert_eq!(
+            p.offset(0, 0, 0, 1).gtids.as_deref(),
+            Some(format!("{a}:1-6:8,{b}:1").as_str())
+        );
+        // A MariaDB position keeps one GTID per domain.
+        let mut p = Position_::default();
+        (p.gtids, p.mysql_gtids) = Position_::parse_gtids(Some("0-1-10,1-2-5"));
+        assert!(p.mysql_gtids.is_empty());
+        p.cur_maria = Some("0-1-11".parse().unwrap());
+        p.commit_gtid();
+        assert_eq!(p.offset(0, 0, 0, 1).gtids.as_deref(), Some("0-1-11,1-2-5"));
+        // Nothing stored, nothing seen: no gtids.
+        assert_eq!(Position_::default().offset(0, 0, 0, 1).gtids, None);
     }
 
     #[test]
