@@ -237,6 +237,8 @@ async fn run(
     };
     if !resumed {
         mark_start(&cfg, &from, tx).await;
+    } else if cfg.snapshot_mode == SnapshotMode::Recovery {
+        super::snapshot::rebuild_history(&mut cap, &ctx, &from).await?;
     }
     match stream(&mut cap, from.clone(), tx).await {
         Ok(()) => Ok(()),
