@@ -51,7 +51,7 @@ use super::json::{self, Mode};
 use super::offset::MongoOffset;
 use super::oplog_entry::{decode_entry, Change};
 use super::snapshot::snapshot;
-use super::stream::{task_error, StreamError};
+use super::stream::{reply_too_large, task_error, StreamError};
 use super::task::{into_task, Start};
 use crate::feed::FeedTx;
 
@@ -384,7 +384,12 @@ pub async fn tail(
         last_sent: from.clone(),
     };
     tracing::info!(server = %cfg.topic_prefix, "tailing local.oplog.rs from ts {}:{} (tord {:?})", from.sec, from.ord, from.tord);
+    // One entry per batch after a reply over the driver's maximum message
+    // size (large entries in a row), until the oplog is idle again; as the
+    // change stream does.
+    let mut one_by_one = false;
     loop {
+        let batch_size = if one_by_one { 1 } else { cfg.max_batch_size };
         // (Re)open from the position of the last unit read.
         let resume = r.pos.offset();
         r.pos = Position::new(&resume);
@@ -409,20 +414,23 @@ pub async fn tail(
             "filter": filter.clone(),
             "tailable": true,
             "awaitData": true,
-            "batchSize": cfg.max_batch_size as i64,
+            "batchSize": batch_size as i64,
         };
-        let reply = local
-            .run_command(find)
-            .session(&mut session)
-            .await
-            .map_err(|e| {
-                classify(
-                    e,
-                    "opening a tailable cursor on local.oplog.rs",
-                    cfg,
-                    &r.pos,
-                )
-            })?;
+        let reply = match local.run_command(find).session(&mut session).await {
+            Err(e) if reply_too_large(&e) && !one_by_one => {
+                one_by_one = true;
+                continue;
+            }
+            other => other,
+        };
+        let reply = reply.map_err(|e| {
+            classify(
+                e,
+                "opening a tailable cursor on local.oplog.rs",
+                cfg,
+                &r.pos,
+            )
+        })?;
         let mut id = cursor_id(&reply);
         let mut entries = first_batch(&reply).cloned().unwrap_or_default();
         // The catch-up: everything after the position that a plain read sees.
@@ -430,15 +438,19 @@ pub async fn tail(
         let mut cursor = oplog
             .find(filter)
             .sort(doc! {"$natural": 1})
-            .batch_size(cfg.max_batch_size.min(u32::MAX as usize) as u32)
+            .batch_size(batch_size.min(u32::MAX as usize) as u32)
             .await
             .map_err(|e| classify(e, "reading local.oplog.rs", cfg, &r.pos))?;
         let mut chunk = Vec::new();
+        let mut too_large = false;
         loop {
-            let more = cursor
-                .advance()
-                .await
-                .map_err(|e| classify(e, "reading local.oplog.rs", cfg, &r.pos))?;
+            let more = match cursor.advance().await {
+                Err(e) if reply_too_large(&e) && !one_by_one => {
+                    too_large = true;
+                    break;
+                }
+                other => other.map_err(|e| classify(e, "reading local.oplog.rs", cfg, &r.pos))?,
+            };
             if more {
                 let d = cursor
                     .deserialize_current()
@@ -454,6 +466,13 @@ pub async fn tail(
             }
         }
         drop(cursor);
+        if too_large {
+            // Entries processed so far moved `r.pos`: re-open from there.
+            tracing::info!(server = %cfg.topic_prefix, "an oplog reply is over the maximum message size; reading one entry per batch until the oplog is idle");
+            kill_cursor(&local, &mut session, id).await;
+            one_by_one = true;
+            continue;
+        }
         loop {
             let had_data = !entries.is_empty();
             r.process(std::mem::take(&mut entries), caught_up).await?;
@@ -473,14 +492,23 @@ pub async fn tail(
             if id == 0 {
                 break;
             }
+            if one_by_one && !had_data {
+                one_by_one = false;
+            }
             let more = doc! {
                 "getMore": id,
                 "collection": OPLOG,
-                "batchSize": cfg.max_batch_size as i64,
+                "batchSize": if one_by_one { 1 } else { cfg.max_batch_size as i64 },
                 "maxTimeMS": await_ms,
             };
             let reply = match local.run_command(more).session(&mut session).await {
                 Ok(reply) => reply,
+                Err(e) if reply_too_large(&e) && !one_by_one => {
+                    tracing::info!(server = %cfg.topic_prefix, "an oplog reply is over the maximum message size; reading one entry per batch until the oplog is idle");
+                    one_by_one = true;
+                    kill_cursor(&local, &mut session, id).await;
+                    break;
+                }
                 Err(e) if reopenable(&e) => {
                     tracing::info!(server = %cfg.topic_prefix, "the oplog cursor is gone ({e}); re-opening");
                     break;
