@@ -155,14 +155,18 @@ pub(crate) async fn check_server_id(
     Ok(())
 }
 
-fn ddl_regexes() -> &'static [Regex; 4] {
-    static R: std::sync::OnceLock<[Regex; 4]> = std::sync::OnceLock::new();
+fn ddl_regexes() -> &'static [Regex; 6] {
+    static R: std::sync::OnceLock<[Regex; 6]> = std::sync::OnceLock::new();
     R.get_or_init(|| {
         [
             Regex::new(r"(?is)^\s*(create|alter|drop|truncate)\s+(?:(?:temporary|online|offline|ignore)\s+)*table\s+(?:if\s+(?:not\s+)?exists\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?(?:\s*,\s*(?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)*)").expect("valid regex"),
             Regex::new(r"(?is)^\s*rename\s+tables?\s+(.+)$").expect("valid regex"),
             Regex::new(r"(?is)^\s*(?:create|drop)\s+(?:unique\s+|fulltext\s+|spatial\s+)?index\s+\S+\s+on\s+((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)").expect("valid regex"),
             Regex::new(r"(?is)^\s*(create|drop|alter)\s+(database|schema)\b").expect("valid regex"),
+            // TRUNCATE t (TABLE is optional there).
+            Regex::new(r"(?is)^\s*truncate\s+((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)\s*$").expect("valid regex"),
+            // ALTER TABLE a ... RENAME [TO|AS] b (not RENAME COLUMN/INDEX/KEY).
+            Regex::new(r"(?is)\brename\s+(?:(?:to|as)\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)\s*(?:,|$)").expect("valid regex"),
         ]
     })
 }
@@ -197,7 +201,7 @@ pub struct Ddl {
 /// Recognises the DDL that changes table definitions; `None` for other
 /// statements (GRANT, SAVEPOINT, ...).
 pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
-    let [table, rename, index, database] = ddl_regexes();
+    let [table, rename, index, database, truncate, alter_rename] = ddl_regexes();
     if let Some(c) = table.captures(sql) {
         let kind = match c[1].to_ascii_lowercase().as_str() {
             "create" => "CREATE",
@@ -205,7 +209,18 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
             "drop" => "DROP",
             _ => "TRUNCATE",
         };
-        let tables = c[2].split(',').map(|t| table_ref(t, default_db)).collect();
+        let mut tables: Vec<(String, String)> =
+            c[2].split(',').map(|t| table_ref(t, default_db)).collect();
+        if kind == "ALTER" {
+            // The new name of ALTER TABLE ... RENAME TO: both tables change.
+            let rest = &sql[c.get(2).map_or(0, |m| m.end())..];
+            if let Some(r) = alter_rename.captures(rest) {
+                let new = r[1].to_ascii_lowercase();
+                if !matches!(new.as_str(), "column" | "index" | "key") {
+                    tables.push(table_ref(&r[1], default_db));
+                }
+            }
+        }
         return Some(Ddl {
             kind,
             tables,
@@ -230,6 +245,13 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
     if let Some(c) = index.captures(sql) {
         return Some(Ddl {
             kind: "ALTER",
+            tables: vec![table_ref(&c[1], default_db)],
+            database_level: false,
+        });
+    }
+    if let Some(c) = truncate.captures(sql) {
+        return Some(Ddl {
+            kind: "TRUNCATE",
             tables: vec![table_ref(&c[1], default_db)],
             database_level: false,
         });
@@ -934,6 +956,33 @@ mod tests {
         assert_eq!(d.tables[3], ("x".into(), "z".into()));
         let d = parse_ddl("TRUNCATE TABLE t", "d").unwrap();
         assert_eq!(d.kind, "TRUNCATE");
+        let d = parse_ddl("truncate `d2`.t", "d").unwrap();
+        assert_eq!(
+            (d.kind, d.tables),
+            ("TRUNCATE", vec![("d2".into(), "t".into())])
+        );
+        let d = parse_ddl("ALTER TABLE a RENAME TO b", "d").unwrap();
+        assert_eq!(
+            (d.kind, d.tables),
+            (
+                "ALTER",
+                vec![("d".into(), "a".into()), ("d".into(), "b".into())]
+            )
+        );
+        let d = parse_ddl(
+            "alter table `x`.a add column c int, rename as `x`.`b c`",
+            "d",
+        )
+        .unwrap();
+        assert_eq!(
+            d.tables,
+            vec![("x".into(), "a".into()), ("x".into(), "b c".into())]
+        );
+        // Renaming a column or an index renames no table.
+        let d = parse_ddl("ALTER TABLE a RENAME COLUMN x TO y", "d").unwrap();
+        assert_eq!(d.tables, vec![("d".into(), "a".into())]);
+        let d = parse_ddl("ALTER TABLE a RENAME INDEX i TO j", "d").unwrap();
+        assert_eq!(d.tables, vec![("d".into(), "a".into())]);
         let d = parse_ddl("CREATE INDEX i ON t (a)", "d").unwrap();
         assert_eq!(d.tables, vec![("d".into(), "t".into())]);
         assert!(parse_ddl("CREATE DATABASE x", "").unwrap().database_level);
