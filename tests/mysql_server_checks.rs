@@ -76,6 +76,30 @@ fn misconfigured_servers_fail_the_task_naming_the_variable() {
         "{t}"
     );
 
+    // binlog_row_metadata left at the servers' default (MINIMAL): not
+    // fatal, but one warning names the variable.
+    db.restart(&BINLOG_ROW[..3]);
+    let name = unique("minmeta");
+    let mut cfg =
+        mysql_connector_config(&name, &unique("mm"), "chk", &dir.path().join("mm.h"), &[]);
+    cfg["config"]["database.port"] = Value::String(db.port.to_string());
+    cfg["config"]["database.user"] = "cdc".into();
+    cfg["config"]["database.password"] = "cdc".into();
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    wait_for(
+        "the binlog_row_metadata warning",
+        Duration::from_secs(60),
+        || {
+            s.log_text()
+                .contains("binlog_row_metadata is not FULL")
+                .then_some(())
+        },
+    );
+    assert!(s.log_text().contains("set binlog_row_metadata=FULL"));
+    let st = s.wait_status(&name, "RUNNING", |st| st["tasks"][0]["state"] == "RUNNING");
+    assert_eq!(st["tasks"][0]["state"], "RUNNING");
+    assert_eq!(s.delete(&format!("/connectors/{name}")).status, 204);
+
     // The same server set up right: the connector runs.
     db.restart(BINLOG_ROW);
     let name = unique("ok");

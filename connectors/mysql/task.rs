@@ -195,7 +195,15 @@ async fn run(
         let mut c = Connection::connect(&cfg.connect_options())
             .await
             .map_err(TaskError::from)?;
-        super::binlog::check_server(&mut c).await?;
+        let settings = super::binlog::check_server(&mut c).await?;
+        if !settings.row_metadata_full {
+            // Not fatal (Debezium does not need it, and it is not the
+            // servers' default), but without it column names and types
+            // come from information_schema when an event is read, which
+            // can be a later definition than the event's when the
+            // connector is behind several DDLs of one table.
+            tracing::warn!(connector = %ctx.connector, "binlog_row_metadata is not FULL on {}; set binlog_row_metadata=FULL so that each row event carries its own column names and types (rows read after later ALTER TABLEs of the same table can otherwise be decoded with the newer columns)", c.addr());
+        }
         super::stream::check_server_id(&mut c, cfg.server_id).await?;
     }
     let (history, recovered) = SchemaHistory::open(&cfg.history, &cfg.topic_prefix).await?;
