@@ -631,3 +631,77 @@ fn connect_time_precision_and_binary_handling_modes() {
         assert_eq!(ops, ["r", "d", "tombstone", "c"], "{mode}");
     }
 }
+
+/// Spatial columns as Debezium maps them: POINT as io.debezium.data.geometry.Point
+/// (x, y, wkb, srid), other geometries as Geometry (wkb, srid); the same in
+/// the snapshot and the stream.
+#[test]
+fn point_and_geometry_columns_are_debeziums_point_and_geometry() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("geo");
+    mariadb(&format!(
+        "CREATE DATABASE {db};
+         CREATE TABLE {db}.t (id INT PRIMARY KEY, p POINT, g GEOMETRY);
+         INSERT INTO {db}.t VALUES (1, ST_GeomFromText('POINT(1.5 -2.25)', 4326), ST_GeomFromText('LINESTRING(0 0, 1 1)'));"
+    ));
+    let dir = TempDir::new("mysql-geo");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-geo");
+    let prefix = unique("mg");
+    let cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("h.jsonl"), &[]);
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    reader.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    mariadb(&format!(
+        "INSERT INTO {db}.t VALUES (2, ST_GeomFromText('POINT(1.5 -2.25)', 4326), ST_GeomFromText('LINESTRING(0 0, 1 1)'));"
+    ));
+    reader.read_until("the streamed insert", Duration::from_secs(60), |r| {
+        r.len() >= 2
+    });
+    let wkb = |h: &str| {
+        mariadb(&format!(
+            "SELECT HEX(ST_AsWKB({h})) FROM {db}.t WHERE id = 1"
+        ))
+        .trim()
+        .to_string()
+    };
+    let (p_wkb, g_wkb) = (b64(&unhex(&wkb("p"))), b64(&unhex(&wkb("g"))));
+    for rec in &reader.records {
+        let v: Value = serde_json::from_slice(rec.value.as_deref().unwrap()).unwrap();
+        let fields = v["schema"]["fields"][1]["fields"].as_array().unwrap();
+        let p_schema = &fields[1];
+        assert_eq!(
+            p_schema["name"], "io.debezium.data.geometry.Point",
+            "{p_schema}"
+        );
+        assert_eq!(p_schema["version"], 1);
+        let names: Vec<&str> = p_schema["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["x", "y", "wkb", "srid"]);
+        assert_eq!(fields[2]["name"], "io.debezium.data.geometry.Geometry");
+        assert_eq!(fields[2]["version"], 1);
+        let after = &v["payload"]["after"];
+        assert_eq!(
+            after["p"],
+            json!({"x": 1.5, "y": -2.25, "wkb": p_wkb, "srid": 4326}),
+            "{}",
+            v["payload"]["op"]
+        );
+        assert_eq!(
+            after["g"],
+            json!({"wkb": g_wkb, "srid": 0}),
+            "{}",
+            v["payload"]["op"]
+        );
+    }
+    let ops: Vec<&str> = reader
+        .parsed
+        .iter()
+        .map(|(_, v)| v["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["r", "c"]);
+}

@@ -207,8 +207,11 @@ pub enum Decode {
     JsonBinary {
         len_bytes: u8,
     },
+    /// GEOMETRY and its subtypes: 4 bytes of SRID, then WKB. `point`:
+    /// a POINT column (Debezium's Point, with x and y).
     Geometry {
         len_bytes: u8,
+        point: bool,
     },
 }
 
@@ -251,11 +254,60 @@ fn named(b: SchemaBuilder, name: &str, optional: bool) -> Arc<Schema> {
 pub fn geometry_schema(optional: bool) -> Arc<Schema> {
     SchemaBuilder::structure()
         .name(names::DBZ_GEOMETRY)
+        .version(1)
         .doc("Geometry")
         .field("wkb", schemas::bytes())
         .field("srid", schemas::optional_int32())
         .set_optional(optional)
         .build()
+}
+
+/// Debezium's Point struct for POINT columns: x, y, then Geometry's fields.
+pub fn point_schema(optional: bool) -> Arc<Schema> {
+    SchemaBuilder::structure()
+        .name(names::DBZ_POINT)
+        .version(1)
+        .doc("Geometry (POINT)")
+        .field("x", schemas::float64())
+        .field("y", schemas::float64())
+        .field("wkb", schemas::optional_bytes())
+        .field("srid", schemas::optional_int32())
+        .set_optional(optional)
+        .build()
+}
+
+/// A geometry value as stored (4 bytes of SRID, little-endian, then WKB)
+/// into Debezium's Geometry, or Point (x and y read from the WKB).
+pub fn geometry_value(plan: &ColumnPlan, stored: &[u8], point: bool) -> Result<Value, String> {
+    if stored.len() < 4 {
+        return Err("geometry shorter than its SRID".into());
+    }
+    let srid = i32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+    let wkb = &stored[4..];
+    let mut values = Vec::with_capacity(4);
+    if point {
+        // WKB point: byte order (1 = little-endian), type 1, x, y.
+        if wkb.len() != 21 {
+            return Err(format!("a POINT's WKB is {} bytes, not 21", wkb.len()));
+        }
+        let le = wkb[0] != 0;
+        let f = |at: usize| {
+            let b: [u8; 8] = wkb[at..at + 8].try_into().expect("8 bytes");
+            if le {
+                f64::from_le_bytes(b)
+            } else {
+                f64::from_be_bytes(b)
+            }
+        };
+        values.push(Value::Float64(f(5)));
+        values.push(Value::Float64(f(13)));
+    }
+    values.push(Value::Bytes(wkb.to_vec()));
+    values.push(Value::Int32(srid));
+    Ok(Value::Struct(sluice_runtime::data::Struct {
+        schema: plan.schema.clone(),
+        values,
+    }))
 }
 
 fn decimal_schema(precision: u8, scale: u8, optional: bool) -> Arc<Schema> {
@@ -496,12 +548,23 @@ pub fn plan(
                 s,
             )
         }
-        col::GEOMETRY => (
-            Decode::Geometry {
-                len_bytes: c.meta as u8,
-            },
-            geometry_schema(optional),
-        ),
+        col::GEOMETRY => {
+            // The TABLE_MAP's geometry type (FULL metadata; 1 = POINT), or
+            // information_schema's column type.
+            let point = c.geometry_type.map_or(ctype == "point", |g| g == 1);
+            let schema = if point {
+                point_schema(optional)
+            } else {
+                geometry_schema(optional)
+            };
+            (
+                Decode::Geometry {
+                    len_bytes: c.meta as u8,
+                    point,
+                },
+                schema,
+            )
+        }
         other => {
             return Err(format!(
                 "column {name}: binlog type {other} is not supported"

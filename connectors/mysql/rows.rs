@@ -246,16 +246,9 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             let b = length_prefixed(r, *len_bytes)?;
             Value::String(super::json_binary::to_json_text(b)?)
         }
-        Decode::Geometry { len_bytes } => {
+        Decode::Geometry { len_bytes, point } => {
             let b = length_prefixed(r, *len_bytes)?;
-            if b.len() < 4 {
-                return Err("geometry shorter than its SRID".into());
-            }
-            let srid = le_uint(&b[..4]) as i32;
-            Value::Struct(Struct {
-                schema: plan.schema.clone(),
-                values: vec![Value::Bytes(b[4..].to_vec()), Value::Int32(srid)],
-            })
+            super::column::geometry_value(plan, b, *point)?
         }
     })
 }

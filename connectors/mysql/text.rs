@@ -9,7 +9,7 @@
 //! of the same table version are the same struct.
 
 use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes};
-use sluice_runtime::data::{Struct, Value};
+use sluice_runtime::data::Value;
 
 use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
 use super::rows::{datetime_value, timestamp_value, zero};
@@ -195,16 +195,7 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
         Decode::Enum { .. } | Decode::Set { .. } | Decode::JsonBinary { .. } => {
             Value::String(String::from_utf8_lossy(b).into_owned())
         }
-        Decode::Geometry { .. } => {
-            if b.len() < 4 {
-                return Err("geometry shorter than its SRID".into());
-            }
-            let srid = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            Value::Struct(Struct {
-                schema: plan.schema.clone(),
-                values: vec![Value::Bytes(b[4..].to_vec()), Value::Int32(srid)],
-            })
-        }
+        Decode::Geometry { point, .. } => super::column::geometry_value(plan, b, *point)?,
     })
 }
 
