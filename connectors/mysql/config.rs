@@ -599,10 +599,24 @@ mod tests {
 
     #[test]
     fn unsupported_values_are_refused_with_a_remedy() {
-        let e = MySqlConfig::parse(&props(&[("time.precision.mode", "connect")]), Flavor::MySql)
-            .unwrap_err()
-            .to_string();
+        let e = MySqlConfig::parse(
+            &props(&[("time.precision.mode", "adaptive")]),
+            Flavor::MySql,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("time.precision.mode"), "{e}");
+        // Debezium's other modes are taken.
+        let c = MySqlConfig::parse(
+            &props(&[
+                ("time.precision.mode", "connect"),
+                ("binary.handling.mode", "hex"),
+            ]),
+            Flavor::MySql,
+        )
+        .unwrap();
+        assert_eq!(c.decode.time_precision, TimePrecision::Connect);
+        assert_eq!(c.decode.binary, BinaryMode::Hex);
         let e = MySqlConfig::parse(&props(&[("table.include.list", "a(")]), Flavor::MySql)
             .unwrap_err()
             .to_string();
