@@ -48,7 +48,9 @@ fn alter_table_mid_stream_changes_columns_between_events() {
          INSERT INTO {db}.t VALUES (5, 'dropped');
          TRUNCATE TABLE {db}.t;
          CREATE TABLE {db}.t2 (k INT PRIMARY KEY); INSERT INTO {db}.t2 VALUES (1);
-         RENAME TABLE {db}.t2 TO {db}.t3; INSERT INTO {db}.t3 VALUES (2);"
+         RENAME TABLE {db}.t2 TO {db}.t3; INSERT INTO {db}.t3 VALUES (2);
+         ALTER TABLE {db}.t3 RENAME TO {db}.t4; INSERT INTO {db}.t4 VALUES (3);
+         DROP TABLE {db}.t4;"
     ));
     reader.read_until("rows 2..5", Duration::from_secs(60), |r| r.len() >= 5);
     let after: Vec<&Value> = reader.parsed.iter().map(|(_, v)| &v["after"]).collect();
@@ -71,12 +73,33 @@ fn alter_table_mid_stream_changes_columns_between_events() {
     };
     assert_eq!(schema_of(2), ["id", "a", "b"]);
     assert_eq!(schema_of(4), ["id", "a2"]);
+    // MODIFY a2 ... NOT NULL: the column is required from then on.
+    let optional = |i: usize, f: &str| -> Value {
+        let v: Value = serde_json::from_slice(reader.records[i].value.as_ref().unwrap()).unwrap();
+        v["schema"]["fields"][1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["field"] == f)
+            .unwrap()["optional"]
+            .clone()
+    };
+    assert_eq!(optional(3, "a2"), true);
+    assert_eq!(optional(4, "a2"), false);
 
     let mut t3 = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t3"));
     t3.read_until("the renamed table's insert", Duration::from_secs(60), |r| {
         !r.is_empty()
     });
     assert_eq!(t3.parsed[0].1["after"]["k"], 2);
+    // ALTER TABLE ... RENAME TO: the rows after it go to the new table's topic.
+    let mut t4 = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t4"));
+    t4.read_until(
+        "the insert after ALTER TABLE RENAME TO",
+        Duration::from_secs(60),
+        |r| !r.is_empty(),
+    );
+    assert_eq!(t4.parsed[0].1["after"]["k"], 3);
 
     // Schema change events on the topic named by topic.prefix.
     let mut changes = TopicReader::new(&bootstrap, &prefix);
@@ -84,9 +107,20 @@ fn alter_table_mid_stream_changes_columns_between_events() {
         r.iter().any(|(_, v)| {
             v["ddl"]
                 .as_str()
-                .is_some_and(|d| d.starts_with("RENAME TABLE"))
+                .is_some_and(|d| d.starts_with("DROP TABLE"))
         })
     });
+    let drop = changes
+        .parsed
+        .iter()
+        .find(|(_, v)| {
+            v["ddl"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("DROP TABLE"))
+        })
+        .unwrap();
+    assert_eq!(drop.1["tableChanges"][0]["type"], "DROP", "{}", drop.1);
+    assert_eq!(drop.1["tableChanges"][0]["id"], format!("\"{db}\".\"t4\""));
     let ddls: Vec<&str> = changes
         .parsed
         .iter()
