@@ -231,6 +231,34 @@ fn key_change_and_tables_without_primary_key() {
         (Some("c"), &Value::from(2))
     );
     assert_eq!(evs[3].1["after"]["v"], "a");
+    // Debezium's headers on a key change: the delete and its tombstone name
+    // the new key, the create the old one (the header converter's JSON).
+    let changed: Vec<&Record> = reader
+        .records
+        .iter()
+        .zip(&reader.parsed)
+        .filter(|(_, p)| not_read(&p))
+        .map(|(r, _)| r)
+        .collect();
+    let header = |r: &Record, name: &str| -> Option<Value> {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| serde_json::from_slice(v.as_deref()?).ok())
+    };
+    assert!(
+        changed[0].headers.is_empty(),
+        "a plain insert has no headers"
+    );
+    for (i, name, id) in [
+        (1, "__debezium.newkey", 2),
+        (2, "__debezium.newkey", 2),
+        (3, "__debezium.oldkey", 1),
+    ] {
+        let h = header(changed[i], name)
+            .unwrap_or_else(|| panic!("{name} on event {i}: {:?}", changed[i].headers));
+        assert_eq!(h["id"], id, "{name}: {h}");
+    }
 
     nopk.read_until("c, c, u, d, tombstone", Duration::from_secs(60), |r| {
         r.iter().filter(not_read).count() >= 5

@@ -16,7 +16,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sluice_runtime::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
+use sluice_runtime::data::{
+    Header, Headers, JsonMap, RecordData, Schema, SourceRecord, Struct, Value,
+};
 
 use super::config::{Flavor, MySqlConfig};
 use super::schema::{
@@ -118,6 +120,10 @@ pub fn now() -> (i64, i64, i64) {
     let ns = d.as_nanos() as i64;
     (ns / 1_000_000, ns / 1_000, ns)
 }
+
+/// Debezium's headers on the two events of a primary-key change.
+pub const NEW_KEY_HEADER: &str = "__debezium.newkey";
+pub const OLD_KEY_HEADER: &str = "__debezium.oldkey";
 
 /// Gives every record of `added` (the records of one row or one DDL) but
 /// the last the offset that still counts it as pending, so a commit never
@@ -335,6 +341,21 @@ impl EventBuilder {
                 let old_key = Self::key_of(t, before.as_deref().unwrap_or(&[]));
                 let new_key = Self::key_of(t, after.as_deref().unwrap_or(&[]));
                 if t.key.is_some() && old_key.1 != new_key.1 {
+                    // As Debezium: the delete (and its tombstone) name the
+                    // new key in a `__debezium.newkey` header, the create
+                    // the old one in `__debezium.oldkey`.
+                    let header = |name: &str, key: &(Option<Arc<Schema>>, Value)| {
+                        Headers(vec![Header {
+                            key: name.to_string(),
+                            schema: key.0.clone(),
+                            value: key.1.clone(),
+                        }])
+                    };
+                    let (new_key_header, old_key_header) = (
+                        header(NEW_KEY_HEADER, &new_key),
+                        header(OLD_KEY_HEADER, &old_key),
+                    );
+                    let deleted_from = out.len();
                     self.delete(
                         t,
                         old_key,
@@ -345,8 +366,14 @@ impl EventBuilder {
                         txn.as_deref_mut(),
                         out,
                     );
+                    for r in &mut out[deleted_from..] {
+                        r.data.headers = new_key_header.clone();
+                    }
                     let v = self.envelope(t, Op::Create, None, after, source, txn);
-                    out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
+                    let mut created =
+                        self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done);
+                    created.data.headers = old_key_header;
+                    out.push(created);
                 } else {
                     let v = self.envelope(t, Op::Update, before, after, source, txn);
                     out.push(self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done));
