@@ -237,7 +237,7 @@ fn key_change_and_tables_without_primary_key() {
         .records
         .iter()
         .zip(&reader.parsed)
-        .filter(|(_, p)| not_read(&p))
+        .filter(|(_, p)| not_read(p))
         .map(|(r, _)| r)
         .collect();
     let header = |r: &Record, name: &str| -> Option<Value> {
