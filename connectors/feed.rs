@@ -253,8 +253,15 @@ pub async fn next_batch(
                 }
                 return Err(e);
             }
-            // The reader finished (initial_only): idle.
-            None => break,
+            // The reader finished (initial_only): idle. With nothing to
+            // return, wait out the poll interval, or the worker would poll
+            // a closed queue in a busy loop.
+            None => {
+                if batch.is_empty() {
+                    tokio::time::sleep(wait).await;
+                }
+                break;
+            }
         }
     }
     // A batch ends on a record with an offset (the task restarts its reader
@@ -413,5 +420,19 @@ mod tests {
         let mut running: Option<JoinHandle<()>> = Some(tokio::spawn(std::future::pending()));
         assert!(check_reader(&mut running).await.is_ok());
         assert!(running.is_some(), "a running reader is kept");
+    }
+
+    #[tokio::test]
+    async fn a_finished_reader_leaves_poll_idle_for_the_poll_interval() {
+        let (tx, rx) = queue(10, 0);
+        drop(tx);
+        let mut rx = Some(rx);
+        let mut leftover = VecDeque::new();
+        let wait = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let got = next_batch(&mut rx, &mut leftover, 10, wait).await.unwrap();
+        assert!(got.is_empty());
+        assert!(started.elapsed() >= wait, "returned at once: a busy loop");
+        assert!(rx.is_some(), "a finished reader is not restarted");
     }
 }

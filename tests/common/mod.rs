@@ -365,10 +365,29 @@ pub struct Record {
     pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
+impl Record {
+    /// A copy of a consumed message.
+    pub fn of(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+        Record {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers: m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Reads a topic from the beginning until `count` records arrived (or the
 /// deadline passes; then returns what it has).
 pub fn consume(bootstrap: &str, topic: &str, count: usize, timeout: Duration) -> Vec<Record> {
-    use rdkafka::message::Headers;
     let c: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", unique("test-reader"))
@@ -382,20 +401,7 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize, timeout: Duration) ->
     let mut out = Vec::new();
     while out.len() < count && Instant::now() < deadline {
         match c.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => out.push(Record {
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers: m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }),
+            Some(Ok(m)) => out.push(Record::of(&m)),
             Some(Err(e)) => eprintln!("consumer error (retrying): {e}"),
             None => {}
         }
@@ -535,20 +541,7 @@ impl TopicReader {
             let idle = match self.consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) if !self.seen.insert((m.partition(), m.offset())) => false,
                 Some(Ok(m)) => {
-                    let r = Record {
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        value: m.payload().map(<[u8]>::to_vec),
-                        headers: m
-                            .headers()
-                            .map(|h| {
-                                h.iter()
-                                    .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    };
+                    let r = Record::of(&m);
                     self.parsed.push(json_payloads(&r));
                     self.records.push(r);
                     false
