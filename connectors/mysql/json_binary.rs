@@ -263,4 +263,143 @@ mod tests {
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64(b"fo"), "Zm8=");
     }
+
+    /// MySQL's binary JSON, written from its documented layout (a type
+    /// byte; containers as count, size, key entries, value entries with
+    /// small scalars inlined, then keys and values at offsets from the
+    /// container's start), in the small (16-bit) or large (32-bit) form:
+    /// shapes no server on this machine writes (MariaDB stores JSON as text).
+    fn encode(v: &serde_json::Value, large: bool) -> Vec<u8> {
+        let (t, body) = enc(v, large);
+        let mut out = vec![t];
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn put(b: &mut [u8], at: usize, n: usize, w: usize) {
+        b[at..at + w].copy_from_slice(&(n as u64).to_le_bytes()[..w]);
+    }
+
+    fn enc(v: &serde_json::Value, large: bool) -> (u8, Vec<u8>) {
+        use serde_json::Value as J;
+        match v {
+            J::Null => (0x04, vec![0]),
+            J::Bool(true) => (0x04, vec![1]),
+            J::Bool(false) => (0x04, vec![2]),
+            J::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) if i16::try_from(i).is_ok() => {
+                    (0x05, (i as i16).to_le_bytes().to_vec())
+                }
+                (Some(i), _) if i32::try_from(i).is_ok() => {
+                    (0x07, (i as i32).to_le_bytes().to_vec())
+                }
+                (Some(i), _) => (0x09, i.to_le_bytes().to_vec()),
+                (None, Some(u)) => (0x0a, u.to_le_bytes().to_vec()),
+                _ => (0x0b, n.as_f64().unwrap().to_bits().to_le_bytes().to_vec()),
+            },
+            J::String(s) => {
+                let mut b = Vec::new();
+                let mut n = s.len();
+                loop {
+                    let x = (n & 0x7f) as u8;
+                    n >>= 7;
+                    b.push(if n > 0 { x | 0x80 } else { x });
+                    if n == 0 {
+                        break;
+                    }
+                }
+                b.extend_from_slice(s.as_bytes());
+                (0x0c, b)
+            }
+            J::Array(items) => container(items.iter().map(|v| (None, v)).collect(), false, large),
+            J::Object(m) => container(
+                m.iter().map(|(k, v)| (Some(k.as_str()), v)).collect(),
+                true,
+                large,
+            ),
+        }
+    }
+
+    fn container(
+        entries: Vec<(Option<&str>, &serde_json::Value)>,
+        obj: bool,
+        large: bool,
+    ) -> (u8, Vec<u8>) {
+        let w = if large { 4 } else { 2 };
+        let n = entries.len();
+        let keys_at = 2 * w;
+        let vals_at = keys_at + if obj { n * (w + 2) } else { 0 };
+        let header = vals_at + n * (1 + w);
+        let mut body = vec![0u8; header];
+        put(&mut body, 0, n, w);
+        for (i, (k, _)) in entries.iter().enumerate() {
+            if let Some(k) = k {
+                let off = body.len();
+                body.extend_from_slice(k.as_bytes());
+                put(&mut body, keys_at + i * (w + 2), off, w);
+                put(&mut body, keys_at + i * (w + 2) + w, k.len(), 2);
+            }
+        }
+        for (i, (_, v)) in entries.iter().enumerate() {
+            let (t, vb) = enc(v, large);
+            let e = vals_at + i * (1 + w);
+            body[e] = t;
+            if matches!(t, 0x04..=0x06) || (large && matches!(t, 0x07 | 0x08)) {
+                body[e + 1..e + 1 + vb.len()].copy_from_slice(&vb);
+            } else {
+                let off = body.len();
+                body.extend_from_slice(&vb);
+                put(&mut body, e + 1, off, w);
+            }
+        }
+        let size = body.len();
+        put(&mut body, w, size, w);
+        let t = match (obj, large) {
+            (true, false) => 0x00,
+            (true, true) => 0x01,
+            (false, false) => 0x02,
+            (false, true) => 0x03,
+        };
+        (t, body)
+    }
+
+    #[test]
+    fn documents_of_every_shape_decode_as_written_small_and_large() {
+        let long = "x".repeat(300); // a two-byte length
+        let doc = serde_json::json!({
+            "i16": -32768, "i16max": 32767, "i32": -2147483648i64, "i32max": 2147483647,
+            "i64": -9223372036854775808i64, "u64": 18446744073709551615u64,
+            "pi": 3.25, "tiny": 1e-300, "t": true, "f": false, "n": null,
+            "text": "quote \" backslash \\ tab \t ünïcødé €", "long": long,
+            "empty_obj": {}, "empty_arr": [],
+            "nested": {"a": [1, [2, [3, {"deep": "yes"}]]], "ключ": "значение"},
+            "mixed": [null, true, 70000, -5, "s", 2.5, {"k": [false]}]
+        });
+        for large in [false, true] {
+            let text = to_json_text(&encode(&doc, large)).unwrap();
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, doc, "large={large}: {text}");
+        }
+        // Over 64 KB: only the large form can address it.
+        let big = serde_json::Value::Array(
+            (0..5000)
+                .map(|i| serde_json::json!({"id": i, "name": format!("item-{i:014}")}))
+                .collect(),
+        );
+        let bytes = encode(&big, true);
+        assert!(bytes.len() > 65_536, "{}", bytes.len());
+        let back: serde_json::Value = serde_json::from_str(&to_json_text(&bytes).unwrap()).unwrap();
+        assert_eq!(back, big);
+        // Top-level scalars.
+        for v in [
+            serde_json::json!(null),
+            serde_json::json!(-7),
+            serde_json::json!("s"),
+            serde_json::json!(1.5),
+        ] {
+            let back: serde_json::Value =
+                serde_json::from_str(&to_json_text(&encode(&v, false)).unwrap()).unwrap();
+            assert_eq!(back, v);
+        }
+    }
 }
