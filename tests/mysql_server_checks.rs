@@ -230,3 +230,99 @@ fn a_server_id_in_use_by_another_replica_fails_naming_database_server_id() {
     let st = s.get(&format!("/connectors/{survivor}/status")).json();
     assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
 }
+
+/// Runs SQL on the private server as root; `Err` with the client's message
+/// when the server refuses it.
+fn sql_try(db: &PrivateMariaDb, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "--protocol=socket", "-uroot", "-N", "-B"])
+        .arg(format!(
+            "--socket={}",
+            db.dir.path().join("mariadb.sock").display()
+        ))
+        .args(["-e", sql])
+        .output()
+        .expect("run the mariadb client");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// snapshot.locking.mode=extended holds the global read lock for the whole
+/// snapshot, as Debezium's: a write made while it runs waits (here it times
+/// out), and once the snapshot is done writes go through and stream. With
+/// the default (minimal) the same write goes through at once.
+#[test]
+fn extended_locking_holds_writes_for_the_whole_snapshot() {
+    let db = PrivateMariaDb::start(BINLOG_ROW);
+    db.sql(
+        "CREATE DATABASE chk; USE chk; CREATE TABLE chk.t (id INT PRIMARY KEY, v VARCHAR(32));
+            INSERT INTO chk.t SELECT seq, 'abcdefghijklmnopqrstuvwxyz012345' FROM seq_1_to_200000;
+            CREATE TABLE chk.other (id INT PRIMARY KEY); CREATE TABLE chk.after (id INT PRIMARY KEY);",
+    );
+    let dir = TempDir::new("mysql-extended");
+    let s = Sluice::start(dir.path(), &[]);
+    for mode in ["extended", "minimal"] {
+        let name = unique(mode);
+        let prefix = unique("lk");
+        let mut cfg = mysql_connector_config(
+            &name,
+            &prefix,
+            "chk",
+            &dir.path().join(format!("{name}.h")),
+            &[
+                ("snapshot.locking.mode", mode),
+                ("table.include.list", "chk.t,chk.after"),
+            ],
+        );
+        cfg["config"]["database.port"] = Value::String(db.port.to_string());
+        cfg["config"]["database.user"] = "cdc".into();
+        cfg["config"]["database.password"] = "cdc".into();
+        assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+        // While the snapshot runs (rows read, not done), write elsewhere.
+        s.wait_status(&name, "the snapshot under way", |st| {
+            let t = &st["tasks"][0]["progress"]["snapshot"];
+            let table = &t["tables"]["chk.t"];
+            t["running"] == true && table["rows"].as_u64().unwrap_or(0) > 0 && table["done"] != true
+        });
+        let write = sql_try(
+            &db,
+            "SET SESSION lock_wait_timeout = 1; INSERT INTO chk.other VALUES (1); DELETE FROM chk.other;",
+        );
+        let st = s.get(&format!("/connectors/{name}/status")).json();
+        let still_running = st["tasks"][0]["progress"]["snapshot"]["running"] == true;
+        match mode {
+            "extended" => {
+                let e = write.expect_err("a write during an extended snapshot must wait");
+                assert!(e.contains("Lock wait timeout"), "{e}");
+            }
+            _ => {
+                write.expect("a write during a minimal snapshot goes through");
+            }
+        }
+        // The snapshot ran all along (the check above was made inside it).
+        assert!(still_running || mode == "minimal", "{st}");
+        s.wait_status(&name, "the snapshot done", |st| {
+            st["tasks"][0]["progress"]["snapshot"]["running"] == false
+        });
+        // After the snapshot the lock is gone: writes go through and stream.
+        let id = if mode == "extended" { 1 } else { 2 };
+        wait_for("writes again", Duration::from_secs(30), || {
+            let sql =
+                format!("SET SESSION lock_wait_timeout = 1; INSERT INTO chk.after VALUES ({id})");
+            sql_try(&db, &sql).ok()
+        });
+        let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.chk.after"));
+        r.read_until(
+            "the insert after the snapshot",
+            Duration::from_secs(120),
+            |r| {
+                r.iter()
+                    .any(|(_, v)| v["op"] == "c" && v["after"]["id"] == id)
+            },
+        );
+        assert_eq!(s.delete(&format!("/connectors/{name}")).status, 204);
+    }
+}

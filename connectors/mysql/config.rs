@@ -227,7 +227,7 @@ pub fn config_def() -> ConfigDef {
         .define("message.key.columns", String, Some(""), Low, "Key columns per table: <db>.<table>:<col>[,<col>...] entries separated by ';'.")
         .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data (schema_only), never, when_needed, recovery.")
         .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery"]))
-        .define("snapshot.locking.mode", String, Some("minimal"), Low, "Locking during the snapshot: minimal (global read lock only while the position is read), extended, none. MariaDB needs no lock: its consistent snapshot reports its own binlog position.")
+        .define("snapshot.locking.mode", String, Some("minimal"), Low, "Locking during the snapshot: minimal (MySQL: a global read lock only while the position is read; MariaDB needs none, its consistent snapshot reports its own binlog position), extended (a global read lock for the whole snapshot: writes wait until it ends), none.")
         .validate(one_of(&["minimal", "minimal_percona", "extended", "none"]))
         .define("snapshot.fetch.size", Int, Some("0"), Medium, "Rows fetched per round trip during the snapshot (Sluice streams rows with flat memory whatever the value).")
         .unsupported()

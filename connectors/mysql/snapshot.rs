@@ -49,6 +49,25 @@ use super::stream::Capture;
 use super::text::decode_text_row;
 use crate::feed::FeedTx;
 
+/// FLUSH TABLES WITH READ LOCK, naming the privilege it needs.
+async fn read_lock(conn: &mut Connection) -> Result<(), MySqlError> {
+    conn.exec("FLUSH TABLES WITH READ LOCK").await.map_err(|e| {
+        MySqlError::Config(format!(
+            "{e}; the snapshot needs the RELOAD privilege for FLUSH TABLES WITH READ LOCK (or set snapshot.locking.mode=none, which gives up consistency)"
+        ))
+    })?;
+    Ok(())
+}
+
+/// Ends the snapshot's transaction, and with snapshot.locking.mode=extended
+/// its global read lock.
+async fn end_consistent(conn: &mut Connection, locking: LockingMode) {
+    conn.exec("COMMIT").await.ok();
+    if locking == LockingMode::Extended {
+        conn.exec("UNLOCK TABLES").await.ok();
+    }
+}
+
 /// Opens the consistent read view and returns its binlog position.
 async fn begin_consistent(
     conn: &mut Connection,
@@ -63,6 +82,11 @@ async fn begin_consistent(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     if conn.server().is_mariadb() {
+        if locking == LockingMode::Extended {
+            // extended: writes wait for the whole snapshot (released at
+            // its COMMIT, or with the session if it stops).
+            read_lock(conn).await?;
+        }
         conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .await?;
         let rs = conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'").await?;
@@ -102,11 +126,7 @@ async fn begin_consistent(
     }
     let lock = locking != LockingMode::None;
     if lock {
-        conn.exec("FLUSH TABLES WITH READ LOCK").await.map_err(|e| {
-            MySqlError::Config(format!(
-                "{e}; the snapshot needs the RELOAD privilege for FLUSH TABLES WITH READ LOCK (or set snapshot.locking.mode=none, which gives up consistency)"
-            ))
-        })?;
+        read_lock(conn).await?;
     }
     conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         .await?;
@@ -122,7 +142,8 @@ async fn begin_consistent(
                 .map(|g| g.split_whitespace().collect::<String>())
         })
         .filter(|g| !g.is_empty());
-    if lock {
+    // minimal: only while the position is read; extended: until the end.
+    if locking == LockingMode::Minimal {
         conn.exec("UNLOCK TABLES").await?;
     }
     Ok(BinlogOffset {
@@ -308,7 +329,7 @@ pub async fn snapshot(
         defs.push(def);
     }
     if !with_data {
-        conn.exec("COMMIT").await.ok();
+        end_consistent(&mut conn, cfg.locking_mode).await;
         if let Some(last) = out.last_mut() {
             last.source_offset = Some(done_offset.clone());
         }
@@ -410,7 +431,7 @@ pub async fn snapshot(
         ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
         tracing::info!(connector = %ctx.connector, "snapshot: {id} done, {rows} rows in {:.1?}", table_started.elapsed());
     }
-    conn.exec("COMMIT").await.ok();
+    end_consistent(&mut conn, cfg.locking_mode).await;
     if let Some(mut h) = held.take() {
         let mark = marker(first_overall, h.first_in_table, true, true);
         emit(cap, &mut h, mark, &pos, &done_offset, &mut out);
