@@ -222,10 +222,7 @@ fn oplog_resumes_after_kill_9_and_clean_restart_without_loss_or_doubles() {
     tail.until("the first 200 documents", Duration::from_secs(60), |ev| {
         has_id(ev, "199")
     });
-    wait_for("a committed offset", Duration::from_secs(30), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
-    });
+    s.wait_committed_offset(&name, Duration::from_secs(30));
     s.kill9();
     insert(200, 300);
     txn(300, 400);
@@ -318,10 +315,7 @@ fn oplog_rolled_past_the_position_fails_with_the_remedy_then_when_needed_resnaps
     tail.until("the streamed insert", Duration::from_secs(60), |ev| {
         has_id(ev, "100")
     });
-    wait_for("a committed offset", Duration::from_secs(30), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
-    });
+    s.wait_committed_offset(&name, Duration::from_secs(30));
     s.terminate();
     py_at(
         &uri,

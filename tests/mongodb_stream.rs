@@ -186,10 +186,7 @@ fn resumes_after_restart_and_kill_9_without_loss() {
         has_id(ev, "199")
     });
     // Let the worker commit an offset, then kill it hard.
-    wait_for("a committed offset", Duration::from_secs(30), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
-    });
+    s.wait_committed_offset(&name, Duration::from_secs(30));
     s.kill9();
     insert(200, 400);
     let mut s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
@@ -251,10 +248,7 @@ fn history_lost_fails_with_the_remedy_then_when_needed_resnapshots() {
     tail.until("the streamed insert", Duration::from_secs(60), |ev| {
         has_id(ev, "100")
     });
-    wait_for("a committed offset", Duration::from_secs(30), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
-    });
+    s.wait_committed_offset(&name, Duration::from_secs(30));
     s.terminate();
     // Changes while stopped, more than the oplog keeps: the saved position
     // falls out of it.

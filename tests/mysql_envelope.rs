@@ -95,10 +95,7 @@ fn check_envelope(class: &str, connector: &str, source_schema: &str) {
         1,
         "{log}"
     );
-    wait_for("the connector streaming", Duration::from_secs(60), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
-    });
+    s.wait_committed_offset(&name, Duration::from_secs(60));
     mariadb(&format!(
         "INSERT INTO {db}.customers VALUES (1004, 'Anne', 'Kretchmar', 'annek@noanswer.org');
          UPDATE {db}.customers SET first_name = 'Anne Marie' WHERE id = 1004;

@@ -736,10 +736,7 @@ fn a_value_over_16_mb_arrives_byte_for_byte() {
         ],
     );
     assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
-    wait_for("the connector streaming", Duration::from_secs(60), || {
-        let v = s.get(&format!("/connectors/{name}/offsets")).json();
-        (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
-    });
+    s.wait_committed_offset(&name, Duration::from_secs(60));
     mariadb(&format!(
         "INSERT INTO {db}.big VALUES (1, REPEAT(X'00FF80C328', {n})); INSERT INTO {db}.big VALUES (2, X'01');"
     ));

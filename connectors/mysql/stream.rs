@@ -155,18 +155,23 @@ pub(crate) async fn check_server_id(
     Ok(())
 }
 
+/// A table reference: `t`, `db.t`, each part plain or `quoted`.
+const TABLE_REF: &str = r"(?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?";
+
 fn ddl_regexes() -> &'static [Regex; 6] {
     static R: std::sync::OnceLock<[Regex; 6]> = std::sync::OnceLock::new();
     R.get_or_init(|| {
+        let t = TABLE_REF;
+        let re = |s: &str| Regex::new(s).expect("valid regex");
         [
-            Regex::new(r"(?is)^\s*(create|alter|drop|truncate)\s+(?:(?:temporary|online|offline|ignore)\s+)*table\s+(?:if\s+(?:not\s+)?exists\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?(?:\s*,\s*(?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)*)").expect("valid regex"),
-            Regex::new(r"(?is)^\s*rename\s+tables?\s+(.+)$").expect("valid regex"),
-            Regex::new(r"(?is)^\s*(?:create|drop)\s+(?:unique\s+|fulltext\s+|spatial\s+)?index\s+\S+\s+on\s+((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)").expect("valid regex"),
-            Regex::new(r"(?is)^\s*(create|drop|alter)\s+(database|schema)\b").expect("valid regex"),
+            re(&format!(r"(?is)^\s*(create|alter|drop|truncate)\s+(?:(?:temporary|online|offline|ignore)\s+)*table\s+(?:if\s+(?:not\s+)?exists\s+)?({t}(?:\s*,\s*{t})*)")),
+            re(r"(?is)^\s*rename\s+tables?\s+(.+)$"),
+            re(&format!(r"(?is)^\s*(?:create|drop)\s+(?:unique\s+|fulltext\s+|spatial\s+)?index\s+\S+\s+on\s+({t})")),
+            re(r"(?is)^\s*(create|drop|alter)\s+(database|schema)\b"),
             // TRUNCATE t (TABLE is optional there).
-            Regex::new(r"(?is)^\s*truncate\s+((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)\s*$").expect("valid regex"),
+            re(&format!(r"(?is)^\s*truncate\s+({t})\s*$")),
             // ALTER TABLE a ... RENAME [TO|AS] b (not RENAME COLUMN/INDEX/KEY).
-            Regex::new(r"(?is)\brename\s+(?:(?:to|as)\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)\s*(?:,|$)").expect("valid regex"),
+            re(&format!(r"(?is)\brename\s+(?:(?:to|as)\s+)?({t})\s*(?:,|$)")),
         ]
     })
 }

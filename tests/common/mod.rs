@@ -223,6 +223,14 @@ impl Sluice {
         http(self.port, "DELETE", path, None).expect("DELETE")
     }
 
+    /// Waits (bounded) until the connector has committed a source offset.
+    pub fn wait_committed_offset(&self, name: &str, timeout: Duration) {
+        wait_for("a committed offset", timeout, || {
+            let v = self.get(&format!("/connectors/{name}/offsets")).json();
+            (v["offsets"].as_array().map(|a| !a.is_empty()) == Some(true)).then_some(())
+        });
+    }
+
     /// Polls a connector's status until `pred` holds (or panics at the deadline).
     pub fn wait_status(&self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
