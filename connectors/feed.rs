@@ -236,7 +236,11 @@ pub async fn next_batch(
             }
         };
         match msg {
+            // The reader's own vector becomes the batch when it fits: no
+            // record is moved (a record is ~250 bytes).
+            Some(Ok(records)) if batch.is_empty() && records.len() <= max => batch = records,
             Some(Ok(records)) => {
+                batch.reserve(records.len().min(max - batch.len()));
                 for r in records {
                     if batch.len() < max {
                         batch.push(r);

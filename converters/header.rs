@@ -126,7 +126,7 @@ fn append(schema: Option<&Schema>, value: &Value, embedded: bool, out: &mut Stri
                 if i > 0 {
                     out.push(',');
                 }
-                append(None, &Value::String(f.name.clone()), true, out);
+                append(None, &Value::String(f.name.as_str().into()), true, out);
                 out.push(':');
                 let mut v = s.get_index(f.index);
                 if v.is_null() {
@@ -143,7 +143,7 @@ fn append(schema: Option<&Schema>, value: &Value, embedded: bool, out: &mut Stri
 
 /// `Values.parseString` for the shapes listed in the module doc.
 pub fn parse_string(text: &str) -> SchemaAndValue {
-    let string = || SchemaAndValue::new(Some(schemas::string()), Value::String(text.to_string()));
+    let string = || SchemaAndValue::new(Some(schemas::string()), Value::String(text.into()));
     let t = text.trim();
     if text.is_empty() {
         return string();
@@ -327,7 +327,7 @@ impl HeaderConverter for SimpleHeaderConverter {
                 // Not text: keep it as a string of what could be decoded.
                 Err(_) => SchemaAndValue::new(
                     Some(schemas::string()),
-                    Value::String(String::from_utf8_lossy(d).into_owned()),
+                    Value::String(String::from_utf8_lossy(d).into()),
                 ),
             },
         })
@@ -396,7 +396,7 @@ mod tests {
         let c = SimpleHeaderConverter::new();
         assert_eq!(
             c.to_connect_header("t", "h", Some(b"")).unwrap().value,
-            Value::String(String::new())
+            Value::String("".into())
         );
         assert_eq!(
             c.to_connect_header("t", "h", None).unwrap(),

@@ -555,7 +555,7 @@ impl Decoder {
             SchemaType::Float32 => Value::Float32(parse_float(node).ok_or_else(mismatch)?),
             SchemaType::Float64 => Value::Float64(parse_float(node).ok_or_else(mismatch)?),
             SchemaType::String => match node {
-                Node::Str(s) => Value::String(s.to_string()),
+                Node::Str(s) => Value::String(s.as_ref().into()),
                 _ => return Err(mismatch()),
             },
             SchemaType::Bytes => match node {
@@ -634,7 +634,7 @@ impl Decoder {
             for (k, v) in members {
                 let v =
                     convert(schema.value_schema.as_ref(), v).map_err(|e| format!("{k}: {e}"))?;
-                out.push((Value::String(k.to_string()), v));
+                out.push((Value::String(k.as_ref().into()), v));
             }
         } else {
             let Node::Arr(entries) = node else {
@@ -703,7 +703,7 @@ fn schemaless_at(node: &Node, depth: usize) -> Result<Value, String> {
             Ok(v) => Value::Int64(v),
             Err(_) => Value::Float64(n.parse().map_err(|_| format!("{n} is not a number"))?),
         },
-        Node::Str(s) => Value::String(s.to_string()),
+        Node::Str(s) => Value::String(s.as_ref().into()),
         Node::Arr(items) => Value::Array(
             items
                 .iter()
@@ -713,7 +713,7 @@ fn schemaless_at(node: &Node, depth: usize) -> Result<Value, String> {
         Node::Obj(members) => Value::Map(
             members
                 .iter()
-                .map(|(k, v)| Ok((Value::String(k.to_string()), schemaless_at(v, depth + 1)?)))
+                .map(|(k, v)| Ok((Value::String(k.as_ref().into()), schemaless_at(v, depth + 1)?)))
                 .collect::<Result<_, String>>()?,
         ),
     })

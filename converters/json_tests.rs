@@ -138,7 +138,7 @@ fn every_primitive_and_logical_type_round_trips() {
         (schemas::float64(), Value::Float64(-1.5e-300)),
         (schemas::float64(), Value::Float64(0.1 + 0.2)),
         (schemas::boolean(), Value::Boolean(false)),
-        (schemas::string(), Value::String(String::new())),
+        (schemas::string(), Value::String("".into())),
         (schemas::bytes(), Value::Bytes(vec![0, 1, 254, 255])),
         (schemas::bytes(), Value::Bytes(vec![])),
         (schemas::date(false), Value::Int32(-719_162)),

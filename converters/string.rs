@@ -241,7 +241,7 @@ impl Converter for StringConverter {
     ) -> Result<SchemaAndValue, RecordError> {
         Ok(SchemaAndValue::new(
             Some(schemas::optional_string()),
-            data.map(|d| Value::String(self.encoding.decode(d)))
+            data.map(|d| Value::String(self.encoding.decode(d).into()))
                 .unwrap_or(Value::Null),
         ))
     }

@@ -38,8 +38,8 @@ fn row(schema: &Arc<Schema>, i: i64) -> Value {
         schema.clone(),
         vec![
             Value::Int64(i),
-            Value::String(format!("customer {i}")),
-            Value::String(format!("c{i}@example.com")),
+            Value::String(format!("customer {i}").into()),
+            Value::String(format!("c{i}@example.com").into()),
             Value::Bytes(sluice::runtime::data::decimal::i128_to_bytes(
                 12345 + i as i128,
             )),
@@ -111,11 +111,11 @@ fn outbox_envelope(i: i64) -> (Arc<Schema>, Value) {
     let after = Struct::from_values(
         row,
         vec![
-            Value::String(format!("00000000-0000-0000-0000-{i:012}")),
+            Value::String(format!("00000000-0000-0000-0000-{i:012}").into()),
             "order".into(),
-            Value::String(format!("{i}")),
+            Value::String(format!("{i}").into()),
             "OrderCreated".into(),
-            Value::String(format!("{{\"id\": {i}, \"total\": 12.5}}")),
+            Value::String(format!("{{\"id\": {i}, \"total\": 12.5}}").into()),
         ],
     );
     let v = Value::Struct(Struct::from_values(

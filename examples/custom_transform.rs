@@ -50,11 +50,11 @@ impl Transform for Uppercase {
     fn apply(&self, mut record: RecordData) -> Result<Option<RecordData>, RecordError> {
         let upper = |v: &mut Value| {
             if let Value::String(s) = v {
-                *s = s.to_uppercase();
+                *s = s.to_uppercase().into();
             }
         };
         match (&self.field, &mut record.value) {
-            (None, Value::String(s)) => *s = s.to_uppercase(),
+            (None, Value::String(s)) => *s = s.to_uppercase().into(),
             (None, Value::Null) => {}
             (None, other) => {
                 return Err(RecordError::new(format!(

@@ -107,7 +107,7 @@ impl ByLogicalTableRouter {
         let mut values = Vec::with_capacity(k.values.len() + 1);
         values.extend_from_slice(&k.values);
         if self.enforce {
-            values.push(Value::String(self.identifier(old_topic)));
+            values.push(Value::String(self.identifier(old_topic).into()));
         }
         record.key = Value::Struct(Struct::from_values(schema.clone(), values));
         record.key_schema = Some(schema);
@@ -192,7 +192,7 @@ impl Transform for ByLogicalTableRouter {
             return Ok(Some(record));
         };
         let new_topic = repl.expand(&caps);
-        let old_topic = std::mem::replace(&mut record.topic, new_topic.clone());
+        let old_topic = std::mem::replace(&mut record.topic, new_topic.clone().into());
         self.new_key(&mut record, &new_topic, &old_topic)?;
         self.new_value(&mut record, &new_topic)?;
         Ok(Some(record))

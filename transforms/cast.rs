@@ -122,7 +122,7 @@ pub fn cast_value(
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
             if to == SchemaType::String {
-                return Ok(Value::String(decimal::to_plain_string(b, scale)));
+                return Ok(Value::String(decimal::to_plain_string(b, scale).into()));
             }
             if matches!(to, SchemaType::Float32 | SchemaType::Float64) {
                 let f: f64 = decimal::to_plain_string(b, scale)
@@ -147,22 +147,22 @@ pub fn cast_value(
         return Ok(Value::String(match (v, logical) {
             (Value::Int32(d), Some(Logical::Date)) => DateFormat::new("yyyy-MM-dd")
                 .map(|f| f.format(*d as i64 * MS_PER_DAY))
-                .unwrap_or_default(),
+                .unwrap_or_default().into(),
             (Value::Int32(t), Some(Logical::Time)) => DateFormat::new("HH:mm:ss.SSS'Z'")
                 .map(|f| f.format(*t as i64))
-                .unwrap_or_default(),
+                .unwrap_or_default().into(),
             (Value::Int64(t), Some(Logical::Timestamp)) => {
                 DateFormat::new("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
                     .map(|f| f.format(*t))
-                    .unwrap_or_default()
+                    .unwrap_or_default().into()
             }
-            (Value::Float32(f), _) => java_f32(*f),
-            (Value::Float64(f), _) => java_f64(*f),
-            (Value::Boolean(b), _) => b.to_string(),
+            (Value::Float32(f), _) => java_f32(*f).into(),
+            (Value::Float64(f), _) => java_f64(*f).into(),
+            (Value::Boolean(b), _) => b.to_string().into(),
             (Value::String(s), _) => s.clone(),
-            (Value::Bytes(b), _) => base64(b),
+            (Value::Bytes(b), _) => base64(b).into(),
             (other, _) => match other.as_i64() {
-                Some(i) => i.to_string(),
+                Some(i) => i.to_string().into(),
                 None => return Err(bad(format!("unexpected {} value", other.type_name()))),
             },
         }));

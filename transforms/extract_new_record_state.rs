@@ -230,7 +230,7 @@ impl ExtractNewRecordState {
                 .map(|(v, _)| v.unwrap_or(Value::Null)),
         );
         if self.rewrite {
-            values.push(Value::String(deleted.unwrap_or(false).to_string()));
+            values.push(Value::String(deleted.unwrap_or(false).to_string().into()));
         }
         Ok((
             schema.clone(),

@@ -107,7 +107,7 @@ impl Flatten {
             let name = self.name(prefix, &key);
             match v {
                 Value::Map(inner) => self.flatten_map(&name, inner, out)?,
-                other => out.push((Value::String(name), other)),
+                other => out.push((Value::String(name.into()), other)),
             }
         }
         Ok(())

@@ -53,7 +53,7 @@ impl Transform for HoistField {
         let (schema, value) = self.target.take(&mut record);
         match schema {
             None => {
-                let map = Value::Map(vec![(Value::String(self.field.clone()), value)]);
+                let map = Value::Map(vec![(Value::String(self.field.as_str().into()), value)]);
                 self.target.set(&mut record, None, map);
             }
             Some(schema) => {

@@ -172,7 +172,7 @@ impl InsertField {
             f(s, r.timestamp.map(Value::Int64));
         }
         if let Some(s) = &self.static_field {
-            f(s, Some(Value::String(self.static_value.clone())));
+            f(s, Some(Value::String(self.static_value.as_str().into())));
         }
     }
 
@@ -223,7 +223,7 @@ impl Transform for InsertField {
                 self.each_value(&record, |f, v| {
                     if let Some(v) = v {
                         entries.retain(|(k, _)| k.as_str() != Some(&f.name));
-                        entries.push((Value::String(f.name.clone()), v));
+                        entries.push((Value::String(f.name.as_str().into()), v));
                     }
                 });
                 (None, Value::Map(entries))

@@ -63,7 +63,7 @@ pub fn parse_literal(text: &str) -> (Arc<Schema>, Value) {
             return (schemas::float64(), Value::Float64(v));
         }
     }
-    (schemas::string(), Value::String(text.to_string()))
+    (schemas::string(), Value::String(text.into()))
 }
 
 #[derive(Default)]

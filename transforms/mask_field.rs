@@ -57,7 +57,7 @@ impl MaskField {
                 Value::Int64(_) => Value::Int64(0),
                 Value::Float32(_) => Value::Float32(0.0),
                 Value::Float64(_) => Value::Float64(0.0),
-                Value::String(_) => Value::String(String::new()),
+                Value::String(_) => Value::String("".into()),
                 Value::Bytes(_) if logical == Some(Logical::Decimal) => Value::Bytes(vec![0]),
                 Value::Bytes(_) => Value::Bytes(Vec::new()),
                 Value::Array(_) => Value::Array(Vec::new()),
@@ -79,7 +79,7 @@ impl MaskField {
                     Value::Int64(_) => Value::Int64(t.parse().map_err(|_| bad())?),
                     Value::Float32(_) => Value::Float32(t.parse().map_err(|_| bad())?),
                     Value::Float64(_) => Value::Float64(t.parse().map_err(|_| bad())?),
-                    Value::String(_) => Value::String(r.clone()),
+                    Value::String(_) => Value::String(r.as_str().into()),
                     Value::Bytes(_) if logical == Some(Logical::Decimal) => {
                         let scale: i32 = schema.and_then(|s| s.parameter("scale")).and_then(|s| s.parse().ok()).unwrap_or(0);
                         Value::Bytes(rescale(t, scale).ok_or_else(bad)?)

@@ -116,7 +116,7 @@ fn from_json(name: &str, j: &serde_json::Value) -> Option<(Arc<Schema>, Value)> 
                 Value::Float64(n.as_f64().unwrap_or(0.0)),
             ),
         },
-        J::String(s) => (schemas::optional_string(), Value::String(s.clone())),
+        J::String(s) => (schemas::optional_string(), Value::String(s.as_str().into())),
         J::Array(items) => {
             let parts: Vec<_> = items.iter().filter_map(|i| from_json(name, i)).collect();
             let elem = parts
@@ -320,7 +320,7 @@ impl Transform for EventRouter {
                     let base = row.schema.name().unwrap_or("");
                     let name = match base.rfind('.') {
                         Some(i) => format!("{}{routed}.{}", &base[..=i], &base[i + 1..]),
-                        None if base.is_empty() => routed.clone(),
+                        None if base.is_empty() => routed.to_string(),
                         None => format!("{routed}.{base}"),
                     };
                     let mut b = SchemaBuilder::structure()
@@ -348,7 +348,7 @@ impl Transform for EventRouter {
                 Value::Struct(Struct::from_values(schema, values)),
             )
         };
-        record.topic = self.router.route(&routed).unwrap_or(routed);
+        record.topic = self.router.route(&routed).unwrap_or(routed.to_string()).into();
         record.kafka_partition = partition;
         record.key_schema = Some(key_schema);
         record.key = key;

@@ -85,7 +85,7 @@ impl Transform for RegexRouter {
         };
         let topic = std::mem::take(&mut record.topic);
         record.topic = self.routes.with_result(
-            topic,
+            topic.to_string(),
             |t| re.full_match(t).map(|caps| repl.expand(&caps)),
             |mut topic, route| match route {
                 None => topic,
@@ -96,7 +96,7 @@ impl Transform for RegexRouter {
                 }
                 Some(new) => new.clone(),
             },
-        );
+        ).into();
         Ok(Some(record))
     }
 }

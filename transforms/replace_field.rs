@@ -131,7 +131,7 @@ impl Transform for ReplaceField {
                         if !self.keep(name) {
                             return None;
                         }
-                        Some((Value::String(self.renamed(name).to_string()), v))
+                        Some((Value::String(self.renamed(name).into()), v))
                     })
                     .collect();
                 (None, Value::Map(kept))

@@ -136,7 +136,7 @@ impl TimestampConverter {
                 self.format
                     .as_ref()
                     .ok_or_else(|| err("TimestampConverter requires format option to be specified when using string timestamps"))?
-                    .format(ms),
+                    .format(ms).into(),
             ),
             Kind::Unix => Value::Int64(match self.precision {
                 Precision::Seconds => ms / 1000,

@@ -59,7 +59,7 @@ impl Transform for ValueToKey {
                     .iter()
                     .map(|f| {
                         (
-                            Value::String(f.clone()),
+                            Value::String(f.as_str().into()),
                             map_get(entries, f).cloned().unwrap_or(Value::Null),
                         )
                     })

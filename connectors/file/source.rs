@@ -208,9 +208,9 @@ impl SourceTask for FileStreamSourceTask {
                     partition.clone(),
                     offset,
                     RecordData {
-                        topic: self.topic.clone(),
+                        topic: self.topic.clone().into(),
                         value_schema: Some(schema.clone()),
-                        value: Value::String(text),
+                        value: Value::String(text.into()),
                         ..Default::default()
                     },
                 ));

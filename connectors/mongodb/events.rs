@@ -202,17 +202,17 @@ impl EventBuilder {
 
     fn source(&self, s: &SourceInfo<'_>) -> Value {
         let mut v = vec![Value::Null; source_field::COUNT];
-        v[source_field::VERSION] = Value::String(self.version.clone());
+        v[source_field::VERSION] = Value::String(self.version.as_str().into());
         v[source_field::CONNECTOR] = Value::String("mongodb".into());
-        v[source_field::NAME] = Value::String(self.cfg.topic_prefix.clone());
+        v[source_field::NAME] = Value::String(self.cfg.topic_prefix.as_str().into());
         v[source_field::TS_MS] = Value::Int64(s.ts_ms);
         v[source_field::SNAPSHOT] = Value::String(s.snapshot.into());
-        v[source_field::DB] = Value::String(s.coll.db.clone());
+        v[source_field::DB] = Value::String(s.coll.db.as_str().into());
         v[source_field::TS_US] = Value::Int64(s.ts_ms.saturating_mul(1000));
         v[source_field::TS_NS] = Value::Int64(s.ts_ms.saturating_mul(1_000_000));
-        v[source_field::COLLECTION] = Value::String(s.coll.coll.clone());
+        v[source_field::COLLECTION] = Value::String(s.coll.coll.as_str().into());
         v[source_field::ORD] = Value::Int32(s.ord as i32);
-        v[source_field::LSID] = s.lsid.clone().map_or(Value::Null, Value::String);
+        v[source_field::LSID] = s.lsid.clone().map_or(Value::Null, Value::from);
         v[source_field::TXN_NUMBER] = s.txn_number.map_or(Value::Null, Value::Int64);
         v[source_field::WALL_TIME] = s.wall_ms.map_or(Value::Null, Value::Int64);
         Value::Struct(Struct::from_values(source_schema(), v))
@@ -221,7 +221,7 @@ impl EventBuilder {
     fn key(coll: &CollectionSchema, id: &Bson) -> Value {
         Value::Struct(Struct::from_values(
             coll.key.clone(),
-            vec![Value::String(json::value(id, Mode::Relaxed))],
+            vec![Value::String(json::value(id, Mode::Relaxed).into())],
         ))
     }
 
@@ -241,7 +241,7 @@ impl EventBuilder {
             self.partition.clone(),
             Some(offset.clone()),
             RecordData {
-                topic: coll.topic.clone(),
+                topic: coll.topic.clone().into(),
                 kafka_partition: None,
                 key_schema: Some(coll.key.clone()),
                 key,
@@ -282,7 +282,7 @@ impl EventBuilder {
             coll: &c,
         });
         let mut v = vec![Value::Null; envelope_field::COUNT];
-        v[envelope_field::AFTER] = Value::String(doc_json(doc, &c.excluded_fields));
+        v[envelope_field::AFTER] = Value::String(doc_json(doc, &c.excluded_fields).into());
         v[envelope_field::SOURCE] = source;
         v[envelope_field::OP] = Value::String(Op::Read.code().into());
         v[envelope_field::TS_MS] = Value::Int64(now);
@@ -318,11 +318,11 @@ impl EventBuilder {
         });
         let mut v = vec![Value::Null; envelope_field::COUNT];
         if let Some(b) = &ev.before {
-            v[envelope_field::BEFORE] = Value::String(doc_json(b, &c.excluded_fields));
+            v[envelope_field::BEFORE] = Value::String(doc_json(b, &c.excluded_fields).into());
         }
         if ev.op != Op::Delete {
             if let Some(a) = &ev.after {
-                v[envelope_field::AFTER] = Value::String(doc_json(a, &c.excluded_fields));
+                v[envelope_field::AFTER] = Value::String(doc_json(a, &c.excluded_fields).into());
             }
         }
         if let (Op::Update, Some(u)) = (ev.op, &ev.update) {
@@ -355,11 +355,11 @@ impl EventBuilder {
             self.partition.clone(),
             Some(offset.clone()),
             RecordData {
-                topic: self.cfg.heartbeat_topic(),
+                topic: self.cfg.heartbeat_topic().into(),
                 kafka_partition: None,
                 key: Value::Struct(Struct::from_values(
                     ks.clone(),
-                    vec![Value::String(self.cfg.topic_prefix.clone())],
+                    vec![Value::String(self.cfg.topic_prefix.as_str().into())],
                 )),
                 key_schema: Some(ks),
                 value: Value::Struct(Struct::from_values(vs.clone(), vec![Value::Int64(ms)])),
@@ -377,7 +377,7 @@ fn update_description(u: &UpdateDesc, excluded: &[String]) -> Value {
         .removed
         .iter()
         .filter(|p| !path_excluded(p, excluded))
-        .map(|p| Value::String(p.clone()))
+        .map(|p| Value::String(p.as_str().into()))
         .collect();
     let truncated: Vec<Value> = u
         .truncated
@@ -386,7 +386,7 @@ fn update_description(u: &UpdateDesc, excluded: &[String]) -> Value {
         .map(|(p, n)| {
             Value::Struct(Struct::from_values(
                 truncated_array_schema(),
-                vec![Value::String(p.clone()), Value::Int32(*n)],
+                vec![Value::String(p.as_str().into()), Value::Int32(*n)],
             ))
         })
         .collect();
@@ -404,7 +404,7 @@ fn update_description(u: &UpdateDesc, excluded: &[String]) -> Value {
             } else {
                 Value::Array(removed)
             },
-            Value::String(updated),
+            Value::String(updated.into()),
             if truncated.is_empty() {
                 Value::Null
             } else {
@@ -465,7 +465,7 @@ mod tests {
         b.change(&event(Op::Create), &off, &mut out);
         assert_eq!(out.len(), 1);
         let r = &out[0].data;
-        assert_eq!(r.topic, "m1.inv.users");
+        assert_eq!(r.topic, "m1.inv.users".into());
         assert_eq!(field(&r.key, "id"), &Value::String("7".into()));
         assert_eq!(
             field(&r.value, "after"),

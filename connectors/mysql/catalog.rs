@@ -335,12 +335,12 @@ impl TableDef {
                 Value::Struct(Struct {
                     schema,
                     values: vec![
-                        Value::String(c.name.clone()),
+                        Value::String(c.name.as_str().into()),
                         Value::Int32(jdbc_type(&c.data_type)),
                         Value::Null,
-                        Value::String(base),
-                        Value::String(c.column_type.to_ascii_uppercase()),
-                        c.charset.clone().map_or(Value::Null, Value::String),
+                        Value::String(base.into()),
+                        Value::String(c.column_type.to_ascii_uppercase().into()),
+                        c.charset.clone().map_or(Value::Null, Value::from),
                         c.precision
                             .or(c.octets)
                             .map_or(Value::Null, |v| Value::Int32(v.min(i32::MAX as u64) as i32)),
@@ -359,8 +359,8 @@ impl TableDef {
         Value::Struct(Struct {
             schema: cs,
             values: vec![
-                Value::String(kind.to_string()),
-                Value::String(format!("\"{}\".\"{}\"", self.db, self.table)),
+                Value::String(kind.into()),
+                Value::String(format!("\"{}\".\"{}\"", self.db, self.table).into()),
                 Value::Struct(Struct {
                     schema: ts,
                     values: vec![
@@ -369,7 +369,7 @@ impl TableDef {
                             self.primary_key
                                 .iter()
                                 .cloned()
-                                .map(Value::String)
+                                .map(Value::from)
                                 .collect(),
                         ),
                         Value::Array(columns),

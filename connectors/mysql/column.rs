@@ -100,7 +100,7 @@ impl Adapt {
                     }
                     BinaryMode::Bytes => return,
                 };
-                *v = Value::String(text);
+                *v = Value::String(text.into());
             }
             _ => {}
         }

@@ -95,18 +95,19 @@ impl Op {
 }
 
 /// What `source` says about one event. Borrowed: built once per row, it
-/// costs no allocation of its own.
-#[derive(Debug, Clone, Default)]
+/// costs no allocation of its own, and its strings are shared into the
+/// event (a count, not a copy).
+#[derive(Debug, Clone)]
 pub struct SourceInfo<'a> {
     /// Event time (binlog header), milliseconds.
     pub ts_ms: i64,
     /// "true", "last", "false", ...
     pub snapshot: &'static str,
-    pub db: &'a str,
-    pub table: Option<&'a str>,
+    pub db: &'a Arc<str>,
+    pub table: Option<&'a Arc<str>>,
     pub server_id: u32,
-    pub gtid: Option<&'a str>,
-    pub file: &'a str,
+    pub gtid: Option<&'a Arc<str>>,
+    pub file: &'a Arc<str>,
     pub pos: u64,
     pub row: i32,
     pub thread: Option<i64>,
@@ -140,39 +141,59 @@ pub fn keep_pending(added: &mut [SourceRecord], pending: Option<&Arc<JsonMap>>) 
 #[derive(Debug, Clone)]
 pub struct EventBuilder {
     pub flavor: Flavor,
-    pub server_name: String,
+    pub server_name: Arc<str>,
     pub partition: Arc<JsonMap>,
     pub tombstones: bool,
-    pub version: String,
-    pub heartbeat_topic: String,
+    pub version: Arc<str>,
+    pub heartbeat_topic: Arc<str>,
+    connector: Arc<str>,
+    /// The constant strings of every event (op codes, snapshot marks),
+    /// shared: an event takes a count, not an allocation.
+    words: Vec<(&'static str, Arc<str>)>,
 }
+
+/// Every `op` and `source.snapshot` an event can carry.
+const WORDS: [&str; 10] = [
+    "r", "c", "u", "d", "t", "true", "false", "last", "first", "last_in_data_collection",
+];
 
 impl EventBuilder {
     pub fn new(cfg: &MySqlConfig) -> EventBuilder {
         EventBuilder {
             flavor: cfg.flavor,
-            server_name: cfg.topic_prefix.clone(),
+            server_name: cfg.topic_prefix.as_str().into(),
             partition: Arc::new(cfg.source_partition()),
             tombstones: cfg.tombstones_on_delete,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            heartbeat_topic: cfg.heartbeat_topic(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            heartbeat_topic: cfg.heartbeat_topic().into(),
+            connector: cfg.flavor.connector_name().into(),
+            words: WORDS.iter().map(|&w| (w, w.into())).collect(),
+        }
+    }
+
+    /// A constant string as a shared value (one of `WORDS`; any other is
+    /// allocated).
+    fn word(&self, w: &'static str) -> Value {
+        match self.words.iter().find(|(k, _)| *k == w) {
+            Some((_, shared)) => Value::String(shared.clone()),
+            None => Value::from(w),
         }
     }
 
     pub fn source(&self, s: &SourceInfo<'_>) -> Struct {
         let mut v = vec![Value::Null; source_field::COUNT];
         v[source_field::VERSION] = Value::String(self.version.clone());
-        v[source_field::CONNECTOR] = Value::String(self.flavor.connector_name().into());
+        v[source_field::CONNECTOR] = Value::String(self.connector.clone());
         v[source_field::NAME] = Value::String(self.server_name.clone());
         v[source_field::TS_MS] = Value::Int64(s.ts_ms);
-        v[source_field::SNAPSHOT] = Value::String(s.snapshot.into());
-        v[source_field::DB] = Value::String(s.db.into());
+        v[source_field::SNAPSHOT] = self.word(s.snapshot);
+        v[source_field::DB] = Value::String(s.db.clone());
         v[source_field::TS_US] = Value::Int64(s.ts_ms * 1000);
         v[source_field::TS_NS] = Value::Int64(s.ts_ms * 1_000_000);
-        v[source_field::TABLE] = s.table.map_or(Value::Null, |t| Value::String(t.into()));
+        v[source_field::TABLE] = s.table.map_or(Value::Null, |t| Value::String(t.clone()));
         v[source_field::SERVER_ID] = Value::Int64(s.server_id as i64);
-        v[source_field::GTID] = s.gtid.map_or(Value::Null, |g| Value::String(g.into()));
-        v[source_field::FILE] = Value::String(s.file.into());
+        v[source_field::GTID] = s.gtid.map_or(Value::Null, |g| Value::String(g.clone()));
+        v[source_field::FILE] = Value::String(s.file.clone());
         v[source_field::POS] = Value::Int64(s.pos as i64);
         v[source_field::ROW] = Value::Int32(s.row);
         v[source_field::THREAD] = s.thread.map_or(Value::Null, Value::Int64);
@@ -234,7 +255,7 @@ impl EventBuilder {
                 Value::Struct(Struct {
                     schema: transaction_schema(),
                     values: vec![
-                        Value::String(txn.id.clone()),
+                        Value::String(txn.id.as_str().into()),
                         Value::Int64(total),
                         Value::Int64(per),
                     ],
@@ -248,7 +269,7 @@ impl EventBuilder {
                 Self::image(t, after),
                 Value::Struct(source),
                 block,
-                Value::String(op.code().into()),
+                self.word(op.code()),
                 Value::Int64(ms),
                 Value::Int64(us),
                 Value::Int64(ns),
@@ -258,7 +279,7 @@ impl EventBuilder {
 
     fn record(
         &self,
-        topic: &str,
+        topic: &Arc<str>,
         key: (Option<Arc<sluice_runtime::data::Schema>>, Value),
         value_schema: Option<Arc<sluice_runtime::data::Schema>>,
         value: Value,
@@ -269,7 +290,7 @@ impl EventBuilder {
             self.partition.clone(),
             offset.cloned(),
             RecordData {
-                topic: topic.to_string(),
+                topic: topic.clone(),
                 kafka_partition: None,
                 key_schema: key.0,
                 key: key.1,
@@ -456,7 +477,7 @@ impl EventBuilder {
         let (ks, vs, per) = transaction_schemas();
         let key = Value::Struct(Struct {
             schema: ks.clone(),
-            values: vec![Value::String(txn.id.clone())],
+            values: vec![Value::String(txn.id.as_str().into())],
         });
         let (count, collections) = if end {
             (
@@ -467,7 +488,7 @@ impl EventBuilder {
                         .map(|(c, n)| {
                             Value::Struct(Struct {
                                 schema: per.clone(),
-                                values: vec![Value::String(c.clone()), Value::Int64(*n)],
+                                values: vec![Value::String(c.as_str().into()), Value::Int64(*n)],
                             })
                         })
                         .collect(),
@@ -480,13 +501,13 @@ impl EventBuilder {
             schema: vs.clone(),
             values: vec![
                 Value::String(if end { "END" } else { "BEGIN" }.into()),
-                Value::String(txn.id.clone()),
+                Value::String(txn.id.as_str().into()),
                 count,
                 collections,
                 Value::Int64(ts_ms),
             ],
         });
-        let topic = super::schema::topic_name(&[&self.server_name, "transaction"]);
+        let topic = super::schema::topic_name(&[&*self.server_name, "transaction"]).into();
         self.record(
             &topic,
             (Some(ks), key),
@@ -511,20 +532,20 @@ impl EventBuilder {
         let (ms, _, _) = now();
         let key = Value::Struct(Struct {
             schema: ks.clone(),
-            values: vec![Value::String(db.to_string())],
+            values: vec![Value::String(db.into())],
         });
         let value = Value::Struct(Struct {
             schema: vs.clone(),
             values: vec![
                 Value::Struct(self.source(src)),
                 Value::Int64(ms),
-                Value::String(db.to_string()),
+                Value::String(db.into()),
                 Value::Null,
-                Value::String(ddl.to_string()),
+                Value::String(ddl.into()),
                 Value::Array(table_changes),
             ],
         });
-        let topic = super::schema::topic_name(&[&self.server_name]);
+        let topic = super::schema::topic_name(&[&*self.server_name]).into();
         self.record(
             &topic,
             (Some(ks), key),
@@ -592,17 +613,30 @@ mod tests {
         (Arc::new(a), Arc::new(b))
     }
 
+    /// A streamed event's `source` (test strings live for the test run).
+    fn info(db: &str, table: &str, file: &str) -> SourceInfo<'static> {
+        let leak = |s: &str| &*Box::leak(Box::new(Arc::<str>::from(s)));
+        SourceInfo {
+            ts_ms: 0,
+            snapshot: "false",
+            db: leak(db),
+            table: Some(leak(table)),
+            server_id: 0,
+            gtid: None,
+            file: leak(file),
+            pos: 0,
+            row: 0,
+            thread: None,
+        }
+    }
+
     #[test]
     fn create_update_delete_shapes() {
         let (eb, t) = setup(true);
         let (p, d) = offsets();
         let src = SourceInfo {
-            db: "inventory",
-            table: Some("customers"),
-            snapshot: "false",
-            file: "f",
             pos: 9,
-            ..Default::default()
+            ..info("inventory", "customers", "f")
         };
         let mut out = Vec::new();
         eb.change(
@@ -667,17 +701,14 @@ mod tests {
         assert_eq!(field(source, "connector"), &Value::String("mysql".into()));
         assert_eq!(field(source, "name"), &Value::String("dbserver1".into()));
         assert_eq!(field(source, "pos"), &Value::Int64(9));
-        assert_eq!(out[0].data.topic, "dbserver1.inventory.customers");
+        assert_eq!(out[0].data.topic, "dbserver1.inventory.customers".into());
     }
 
     #[test]
     fn key_change_is_delete_tombstone_create() {
         let (eb, t) = setup(true);
         let (p, d) = offsets();
-        let src = SourceInfo {
-            snapshot: "false",
-            ..Default::default()
-        };
+        let src = info("", "", "");
         let mut out = Vec::new();
         eb.change(
             &t,
@@ -707,10 +738,7 @@ mod tests {
             Op::Delete,
             Some(&mut row(1, "a")),
             None,
-            &SourceInfo {
-                snapshot: "false",
-                ..Default::default()
-            },
+            &info("", "", ""),
             &p,
             &d,
             &mut out,

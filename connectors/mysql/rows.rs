@@ -139,7 +139,7 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             r.skip(size, "decimal").map_err(t)?;
             match mode {
                 DecimalMode::Precise => Value::Bytes(unscaled),
-                DecimalMode::String => Value::String(to_plain_string(&unscaled, *scale as i32)),
+                DecimalMode::String => Value::String(to_plain_string(&unscaled, *scale as i32).into()),
                 DecimalMode::Double => Value::Float64(
                     to_plain_string(&unscaled, *scale as i32)
                         .parse()
@@ -215,17 +215,17 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
                 Value::Bytes(v)
             } else {
                 let _ = json;
-                Value::String(charset.decode(b)?)
+                Value::String(charset.decode(b)?.into())
             }
         }
         Decode::Enum { len_bytes, values } => {
             let i = r.uint_n(*len_bytes as usize, "enum").map_err(t)? as usize;
             match i {
-                0 => Value::String(String::new()),
+                0 => Value::String("".into()),
                 _ => {
                     Value::String(values.get(i - 1).cloned().ok_or_else(|| {
                         format!("enum index {i} beyond its {} values", values.len())
-                    })?)
+                    })?.into())
                 }
             }
         }
@@ -240,11 +240,11 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
                     s.push_str(v);
                 }
             }
-            Value::String(s)
+            Value::String(s.into())
         }
         Decode::JsonBinary { len_bytes } => {
             let b = length_prefixed(r, *len_bytes)?;
-            Value::String(super::json_binary::to_json_text(b)?)
+            Value::String(super::json_binary::to_json_text(b)?.into())
         }
         Decode::Geometry { len_bytes, point } => {
             let b = length_prefixed(r, *len_bytes)?;
@@ -279,7 +279,7 @@ pub(crate) fn timestamp_value(plan: &ColumnPlan, secs: i64, micros: u32, fsp: u8
     }
     let mut s = String::with_capacity(32);
     temporal::iso_utc(secs, micros, fsp, &mut s);
-    Value::String(s)
+    Value::String(s.into())
 }
 
 const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];

@@ -71,7 +71,7 @@ fn render(v: &Value, scale: Option<i32>, name: &str) -> Option<String> {
         Value::Int64(x) => x.to_string(),
         Value::Float32(x) => x.to_string(),
         Value::Float64(x) => format!("{x:e}"),
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         Value::Bytes(b) if scale.is_some() => to_plain_string(b, scale.unwrap_or(0)),
         Value::Bytes(b)
             if name.starts_with('b') && !name.starts_with("bl") && !name.starts_with("bn") =>

@@ -175,9 +175,10 @@ pub fn topic_name(parts: &[&str]) -> String {
 /// Everything needed to turn one table version's rows into events.
 #[derive(Debug)]
 pub struct TableSchema {
-    pub db: String,
-    pub table: String,
-    pub topic: String,
+    /// Shared into every event's `source` (a count, not a copy).
+    pub db: Arc<str>,
+    pub table: Arc<str>,
+    pub topic: Arc<str>,
     /// `db.table`: the data collection of transaction metadata.
     pub collection: String,
     /// Decoding plans of every column, in table order.
@@ -252,9 +253,9 @@ impl TableSchema {
             .map(|(i, p)| (i, p.adapt))
             .collect();
         Ok(TableSchema {
-            db: db.to_string(),
-            table: table.to_string(),
-            topic: topic_name(&[prefix, db, table]),
+            db: db.into(),
+            table: table.into(),
+            topic: topic_name(&[prefix, db, table]).into(),
             collection: format!("{db}.{table}"),
             plans,
             kept,
@@ -419,7 +420,7 @@ mod tests {
     #[test]
     fn debezium_names_and_envelope_shape() {
         let t = TableSchema::new(&cfg(&[]), "inventory", "customers", plans(), &[0]).unwrap();
-        assert_eq!(t.topic, "dbserver1.inventory.customers");
+        assert_eq!(&*t.topic, "dbserver1.inventory.customers");
         assert_eq!(
             t.envelope.name(),
             Some("dbserver1.inventory.customers.Envelope")

@@ -284,6 +284,8 @@ pub async fn snapshot(
     let mut defs = Vec::new();
     let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
     let history_pos = (pos.file.clone(), pos.pos);
+    // The binlog file every snapshot event names, shared into each.
+    let file: Arc<str> = pos.file.as_str().into();
     for (db, table) in &tables {
         let Some(def) = load_table(cap.meta().await?, db, table).await? else {
             continue;
@@ -308,15 +310,18 @@ pub async fn snapshot(
                 .await?;
         }
         if cfg.include_schema_changes {
+            let (db_name, table_name) = (db.as_str().into(), table.as_str().into());
             let src = SourceInfo {
                 ts_ms: super::events::now().0,
                 snapshot: "true",
-                db,
-                table: Some(table),
+                db: &db_name,
+                table: Some(&table_name),
                 server_id: pos.server_id,
-                file: &pos.file,
+                gtid: None,
+                file: &file,
                 pos: pos.pos,
-                ..Default::default()
+                row: 0,
+                thread: None,
             };
             out.push(cap.eb.schema_change(
                 db,
@@ -388,7 +393,7 @@ pub async fn snapshot(
             if let Some(mut h) = held.take() {
                 let last_in_table = !Arc::ptr_eq(&h.table, &ts);
                 let mark = marker(first_overall, h.first_in_table, last_in_table, false);
-                emit(cap, &mut h, mark, &pos, &running, &mut out);
+                emit(cap, &mut h, mark, &pos, &file, &running, &mut out);
                 first_overall = false;
                 spare = h.values;
             }
@@ -434,7 +439,7 @@ pub async fn snapshot(
     end_consistent(&mut conn, cfg.locking_mode).await;
     if let Some(mut h) = held.take() {
         let mark = marker(first_overall, h.first_in_table, true, true);
-        emit(cap, &mut h, mark, &pos, &done_offset, &mut out);
+        emit(cap, &mut h, mark, &pos, &file, &done_offset, &mut out);
     } else if let Some(last) = out.last_mut() {
         last.source_offset = Some(done_offset.clone());
     }
@@ -461,6 +466,7 @@ fn emit(
     h: &mut Held,
     mark: &'static str,
     pos: &BinlogOffset,
+    file: &Arc<str>,
     offset: &Arc<sluice_runtime::data::JsonMap>,
     out: &mut Vec<SourceRecord>,
 ) {
@@ -471,7 +477,7 @@ fn emit(
         table: Some(&h.table.table),
         server_id: pos.server_id,
         gtid: None,
-        file: &pos.file,
+        file,
         pos: pos.pos,
         row: h.row,
         thread: None,

@@ -274,7 +274,8 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
 /// Per-dump position state.
 #[derive(Default)]
 struct Position_ {
-    file: String,
+    /// Shared into every event's `source.file`.
+    file: Arc<str>,
     txn_start: u64,
     in_txn: bool,
     began: bool,
@@ -285,7 +286,7 @@ struct Position_ {
     /// ... or MySQL's executed set (uuid:intervals): whichever the server
     /// writes; the offset's `gtids` carries the one in use.
     mysql_gtids: GtidSet,
-    cur_gtid: Option<String>,
+    cur_gtid: Option<Arc<str>>,
     cur_maria: Option<super::gtid::MariaGtid>,
     cur_mysql: Option<(Uuid, u64)>,
     thread: Option<i64>,
@@ -342,7 +343,7 @@ impl Position_ {
 
     fn offset(&self, event: u64, row: u64, ts_sec: i64, server_id: u32) -> BinlogOffset {
         BinlogOffset {
-            file: self.file.clone(),
+            file: self.file.to_string(),
             pos: self.txn_start,
             gtids: self.gtids_text(),
             event,
@@ -380,7 +381,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     .await?;
     tracing::info!(server = %bs.addr(), "streaming the binlog from {start}");
     let mut p = Position_ {
-        file: start.file.clone(),
+        file: start.file.as_str().into(),
         txn_start: start.pos.max(4),
         in_txn: false,
         began: false,
@@ -416,7 +417,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         let mut end_txn = false;
         match h.event_type {
             types::ROTATE => {
-                p.file = bs.file().to_string();
+                p.file = bs.file().into();
                 if h.log_pos != 0 && !p.in_txn {
                     p.txn_start = bs.next_pos();
                 }
@@ -424,7 +425,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             }
             types::MARIA_GTID => {
                 let g = MariaGtidEvent::parse(ev.body, h.server_id)?;
-                p.cur_gtid = Some(g.gtid.to_string());
+                p.cur_gtid = Some(g.gtid.to_string().into());
                 p.cur_maria = Some(g.gtid);
                 p.txn_start = ev_start;
                 p.in_txn = true;
@@ -434,7 +435,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             }
             types::MYSQL_GTID => {
                 let g = MySqlGtidEvent::parse(ev.body)?;
-                p.cur_gtid = Some(format!("{}:{}", g.uuid, g.gno));
+                p.cur_gtid = Some(format!("{}:{}", g.uuid, g.gno).into());
                 p.cur_mysql = Some((g.uuid, g.gno));
                 p.txn_start = ev_start;
                 p.in_txn = true;
@@ -466,7 +467,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     end_txn = true;
                 } else if !p.began {
                     // A DDL (its own, implicitly committed group).
-                    let after_pos: Position = (p.file.clone(), h.log_pos as u64);
+                    let after_pos: Position = (p.file.to_string(), h.log_pos as u64);
                     if let Some(ddl) = parse_ddl(&sql, &db) {
                         tables.clear();
                         let here = p.offset(0, 0, h.timestamp as i64, h.server_id);
@@ -498,7 +499,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let reuse = matches!(tables.get(&map.table_id), Some((m, _)) if *m == map);
                 if !reuse {
                     let schema = if cfg.filters.captures_table(&map.schema, &map.table) {
-                        let pos: Position = (p.file.clone(), p.txn_start);
+                        let pos: Position = (p.file.to_string(), p.txn_start);
                         let def = cap.def_as_of(&pos, &map.schema, &map.table).await?;
                         let plans = plans_for_map(&map, def.as_ref(), &cfg.decode)?;
                         let pk: Vec<usize> = match &def {
@@ -579,7 +580,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             db: &ts.db,
                             table: Some(&ts.table),
                             server_id: h.server_id,
-                            gtid: p.cur_gtid.as_deref(),
+                            gtid: p.cur_gtid.as_ref(),
                             file: &p.file,
                             pos: ev_start,
                             row: row_no as i32,
@@ -706,7 +707,7 @@ async fn handle_ddl(
     after: &Position,
     ts: u32,
     server_id: u32,
-    gtid: Option<String>,
+    gtid: Option<Arc<str>>,
     ev_start: u64,
     offsets: (&BinlogOffset, &BinlogOffset),
     out: &mut Vec<SourceRecord>,
@@ -761,14 +762,16 @@ async fn handle_ddl(
             .record(after, target_db, sql, kind, &recorded)
             .await?;
     }
+    let (db_name, file): (Arc<str>, Arc<str>) = (target_db.into(), after.0.as_str().into());
+    let table_name: Option<Arc<str>> = ddl.tables.first().map(|(_, t)| t.as_str().into());
     let src = SourceInfo {
         ts_ms: ts as i64 * 1000,
         snapshot: "false",
-        db: target_db,
-        table: ddl.tables.first().map(|(_, t)| t.as_str()),
+        db: &db_name,
+        table: table_name.as_ref(),
         server_id,
-        gtid: gtid.as_deref(),
-        file: &after.0,
+        gtid: gtid.as_ref(),
+        file: &file,
         pos: ev_start,
         row: 0,
         thread: None,
@@ -787,8 +790,8 @@ async fn handle_ddl(
         let ts = TableSchema::new(&cfg, &def.db, &def.table, plans, &def.primary_key_indexes())
             .map_err(MySqlError::Config)?;
         let src = SourceInfo {
-            db: &def.db,
-            table: Some(&def.table),
+            db: &ts.db,
+            table: Some(&ts.table),
             ..src.clone()
         };
         cap.eb

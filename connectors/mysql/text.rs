@@ -120,7 +120,7 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
                 DecimalMode::Precise => {
                     Value::Bytes(decimal_unscaled(s, *scale).ok_or_else(|| bad("decimal", b))?)
                 }
-                DecimalMode::String => Value::String(s.to_string()),
+                DecimalMode::String => Value::String(s.into()),
                 DecimalMode::Double => Value::Float64(s.parse().map_err(|_| bad("decimal", b))?),
             }
         }
@@ -189,11 +189,11 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
                 }
                 Value::Bytes(v)
             } else {
-                Value::String(charset.decode(b)?)
+                Value::String(charset.decode(b)?.into())
             }
         }
         Decode::Enum { .. } | Decode::Set { .. } | Decode::JsonBinary { .. } => {
-            Value::String(String::from_utf8_lossy(b).into_owned())
+            Value::String(String::from_utf8_lossy(b).into())
         }
         Decode::Geometry { point, .. } => super::column::geometry_value(plan, b, *point)?,
     })

@@ -177,7 +177,7 @@ fn read_scalar(buf: &mut &[u8], wire: WireType, scalar: Scalar, schema: &Schema)
         Scalar::Bool => Value::Boolean(varint(buf)? != 0),
         Scalar::Float => Value::Float32(f32::from_bits(u32::from_le_bytes(fixed(buf)?))),
         Scalar::Double => Value::Float64(f64::from_bits(u64::from_le_bytes(fixed(buf)?))),
-        Scalar::String => Value::String(utf8(read_len(buf, wire)?)?.to_string()),
+        Scalar::String => Value::String(utf8(read_len(buf, wire)?)?.into()),
         Scalar::Bytes => Value::Bytes(read_len(buf, wire)?.to_vec()),
         Scalar::Decimal => {
             let text = utf8(read_len(buf, wire)?)?;
@@ -213,7 +213,7 @@ fn zero(schema: &Arc<Schema>) -> Value {
         SchemaType::Float32 => Value::Float32(0.0),
         SchemaType::Float64 => Value::Float64(0.0),
         SchemaType::Boolean => Value::Boolean(false),
-        SchemaType::String => Value::String(String::new()),
+        SchemaType::String => Value::String("".into()),
         SchemaType::Bytes if Scalar::of(schema) == Some(Scalar::Decimal) => Value::Bytes(vec![0]),
         SchemaType::Bytes => Value::Bytes(Vec::new()),
         SchemaType::Array => Value::Array(Vec::new()),

@@ -81,7 +81,8 @@ impl Headers {
 /// The parts every record has (Kafka Connect's `ConnectRecord`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RecordData {
-    pub topic: String,
+    /// Shared: a connector names one topic for many records.
+    pub topic: Arc<str>,
     /// Kafka partition; `None` lets the partitioner choose by key.
     pub kafka_partition: Option<i32>,
     pub key_schema: Option<Arc<Schema>>,
@@ -159,7 +160,7 @@ impl SourceRecord {
     pub fn approx_bytes(&self) -> usize {
         let d = &self.data;
         std::mem::size_of::<SourceRecord>()
-            + d.topic.capacity()
+            + d.topic.len()
             + d.key.heap_bytes()
             + d.value.heap_bytes()
             + d.headers

@@ -23,7 +23,11 @@ pub enum Value {
     Int64(i64),
     Float32(f32),
     Float64(f64),
-    String(String),
+    /// Shared text: cloning a string value (a connector's constant
+    /// `source` fields, a key copied into a header) bumps a count instead
+    /// of copying. Build one with `Value::from` (a `String` or `&str`) or
+    /// `.into()`.
+    String(Arc<str>),
     Bytes(Vec<u8>),
     Array(Vec<Value>),
     /// A map keeps insertion order; keys may be any value (strings in
@@ -80,7 +84,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         const V: usize = std::mem::size_of::<Value>();
         match self {
-            Value::String(s) => s.capacity(),
+            Value::String(s) => s.len(),
             Value::Bytes(b) => b.capacity(),
             Value::Array(items) => {
                 items.capacity() * V + items.iter().map(Value::heap_bytes).sum::<usize>()
@@ -332,12 +336,17 @@ impl From<f64> for Value {
 }
 impl From<String> for Value {
     fn from(v: String) -> Self {
-        Value::String(v)
+        Value::String(v.into())
     }
 }
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
-        Value::String(v.to_string())
+        Value::String(v.into())
+    }
+}
+impl From<Arc<str>> for Value {
+    fn from(v: Arc<str>) -> Self {
+        Value::String(v)
     }
 }
 impl From<Vec<u8>> for Value {

@@ -43,7 +43,7 @@ pub fn record_to_json(record: &RecordData) -> Json {
         })
         .collect();
     let mut m = Map::new();
-    m.insert("topic".into(), Json::String(record.topic.clone()));
+    m.insert("topic".into(), Json::String(record.topic.to_string()));
     m.insert(
         "partition".into(),
         record.kafka_partition.map(Json::from).unwrap_or(Json::Null),
@@ -79,7 +79,7 @@ pub fn record_from_json(input: RecordData, out: Json) -> Result<RecordData, Stri
     let mut rec = input;
     if let Some(t) = out.remove("topic") {
         rec.topic = match t {
-            Json::String(s) if !s.is_empty() => s,
+            Json::String(s) if !s.is_empty() => s.into(),
             other => {
                 return Err(format!(
                     "returned topic {other}; it must be a non-empty string"
@@ -162,7 +162,7 @@ pub fn value_to_json(v: &Value) -> Json {
         Value::Int64(n) => Json::from(*n),
         Value::Float32(f) => float_to_json(*f as f64),
         Value::Float64(f) => float_to_json(*f),
-        Value::String(s) => Json::String(s.clone()),
+        Value::String(s) => Json::String(s.to_string()),
         Value::Bytes(b) => Json::String(B64.encode(b)),
         Value::Array(items) => Json::Array(items.iter().map(value_to_json).collect()),
         Value::Map(entries) => {
@@ -227,7 +227,7 @@ fn fit(j: &Json, schema: &Arc<Schema>) -> Option<Value> {
         SchemaType::Float32 => Value::Float32(float_from_json(j)? as f32),
         SchemaType::Float64 => Value::Float64(float_from_json(j)?),
         SchemaType::Boolean => Value::Boolean(j.as_bool()?),
-        SchemaType::String => Value::String(j.as_str()?.to_string()),
+        SchemaType::String => Value::String(j.as_str()?.into()),
         SchemaType::Bytes => Value::Bytes(B64.decode(j.as_str()?).ok()?),
         SchemaType::Array => {
             let elem = schema.value_schema.as_ref()?;
@@ -282,11 +282,11 @@ fn schemaless(j: &Json) -> Value {
             Some(i) => Value::Int64(i),
             None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Json::String(s) => Value::String(s.clone()),
+        Json::String(s) => Value::String(s.as_str().into()),
         Json::Array(items) => Value::Array(items.iter().map(schemaless).collect()),
         Json::Object(m) => Value::Map(
             m.iter()
-                .map(|(k, v)| (Value::String(k.clone()), schemaless(v)))
+                .map(|(k, v)| (Value::String(k.as_str().into()), schemaless(v)))
                 .collect(),
         ),
     }

@@ -77,7 +77,7 @@ fn upper_cases_a_string_value() {
     ] {
         let out = t.apply(string_record(input)).unwrap().unwrap();
         assert_eq!(out.value, Value::String(want.into()));
-        assert_eq!(out.topic, "lines");
+        assert_eq!(out.topic, "lines".into());
     }
     let bytes = RecordData {
         value: Value::Bytes(b"abc".to_vec()),
@@ -269,7 +269,7 @@ fn the_record_entry_point_replaces_what_the_output_names() {
     input.timestamp = Some(42);
     input.key = Value::String("k".into());
     let out = t.apply(input).unwrap().unwrap();
-    assert_eq!(out.topic, "routed");
+    assert_eq!(out.topic, "routed".into());
     assert_eq!(
         out.value,
         Value::Map(vec![(Value::String("n".into()), Value::Int64(1))])
@@ -455,8 +455,8 @@ fn per_record_cost() {
             &self,
             mut r: RecordData,
         ) -> Result<Option<RecordData>, crate::plugin::RecordError> {
-            if let Value::String(s) = &mut r.value {
-                s.make_ascii_uppercase();
+            if let Value::String(s) = &r.value {
+                r.value = Value::from(s.to_ascii_uppercase());
             }
             Ok(Some(r))
         }

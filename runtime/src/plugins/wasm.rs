@@ -371,7 +371,7 @@ impl WasmTransform {
                     Value::Bytes(_) => Value::Bytes(out),
                     _ => Value::String(String::from_utf8(out).map_err(|_| {
                         CallError::Abi("returned a string value that is not UTF-8".into())
-                    })?),
+                    })?.into()),
                 };
                 Ok(Some(record))
             }

@@ -89,7 +89,7 @@ pub(super) async fn run(
         flush_every: Duration::from_millis(env.worker.offset_flush_interval_ms),
         last_commit: Instant::now(),
         seen_topics: std::collections::HashSet::new(),
-        last_topic: String::new(),
+        last_topic: "".into(),
     };
     let result = lp.run(task.as_mut(), &mut control, &shared).await;
     // Whatever happened, commit what the broker has acknowledged.
@@ -125,7 +125,9 @@ struct Loop<'a> {
     seen_topics: std::collections::HashSet<String>,
     /// The topic of the record before (most follow one of the same table):
     /// spares hashing its name once per record.
-    last_topic: String,
+    /// The topic of the last record sent (shared: a connector's records
+    /// usually share one `Arc`, compared by pointer first).
+    last_topic: Arc<str>,
 }
 
 impl Loop<'_> {
@@ -256,8 +258,9 @@ impl Loop<'_> {
         seq: u64,
         control: &mut watch::Receiver<TargetState>,
     ) -> Result<(), SendError> {
-        let topic = data.topic.as_str();
-        if topic != self.last_topic && !self.seen_topics.contains(topic) {
+        let topic = data.topic.as_ref();
+        let same_topic = Arc::ptr_eq(&data.topic, &self.last_topic) || topic == &*self.last_topic;
+        if !same_topic && !self.seen_topics.contains(topic) {
             let mut attempt = 0;
             loop {
                 match self
@@ -278,9 +281,8 @@ impl Loop<'_> {
             self.seen_topics.insert(topic.to_string());
             (self.env.on_topic)(&self.spec.connector, topic);
         }
-        if topic != self.last_topic {
-            self.last_topic.clear();
-            self.last_topic.push_str(topic);
+        if !same_topic {
+            self.last_topic = data.topic.clone();
         }
         let (c, key_buf, value_buf) = (&self.converters, &mut self.key_buf, &mut self.value_buf);
         let (has_key, has_value, headers) = self
@@ -377,7 +379,7 @@ fn convert(
     key_buf: &mut Vec<u8>,
     value_buf: &mut Vec<u8>,
 ) -> Result<Converted, RecordError> {
-    let topic = data.topic.as_str();
+    let topic = data.topic.as_ref();
     key_buf.clear();
     let has_key = c
         .key

@@ -232,11 +232,11 @@ fn unwrap_adds_fields_headers_and_routes() {
     );
     assert_eq!(
         apply(&*t, event(T, "c", Value::Null, row(T, 1, "a", "vip"))).topic,
-        "vip"
+        "vip".into()
     );
     assert_eq!(
         apply(&*t, event(T, "d", row(T, 1, "a", "old"), Value::Null)).topic,
-        "old"
+        "old".into()
     );
     let ts = apply(&*t, tombstone(T));
     assert_eq!(
@@ -256,7 +256,7 @@ fn logical_table_router_merges_shards() {
     );
     let shard = "db.inventory.customers_shard1";
     let r = apply(&*t, event(shard, "c", Value::Null, row(shard, 1, "a", "k")));
-    assert_eq!(r.topic, "db.inventory.customers_all_shards");
+    assert_eq!(r.topic, "db.inventory.customers_all_shards".into());
     let ks = r.key_schema.clone().unwrap();
     assert_eq!(ks.name(), Some("db.inventory.customers_all_shards.Key"));
     assert_eq!(
@@ -360,7 +360,7 @@ fn outbox_event(op: &str, payload: &str, partition: i32) -> RecordData {
 fn outbox_event_router_routes_inserts() {
     let t = make("io.debezium.transforms.outbox.EventRouter", &[]);
     let r = apply(&*t, outbox_event("c", "{\"total\":5}", 0));
-    assert_eq!(r.topic, "outbox.event.Order");
+    assert_eq!(r.topic, "outbox.event.Order".into());
     assert_eq!(r.key, Value::from("o-7"));
     assert_eq!(r.value, Value::from("{\"total\":5}"));
     assert_eq!(r.value_schema, Some(schemas::optional_string()));
@@ -387,7 +387,7 @@ fn outbox_event_router_routes_inserts() {
         ],
     );
     let r = apply(&*t, outbox_event("c", "{\"total\":5,\"items\":[\"a\"]}", 2));
-    assert_eq!(r.topic, "events.Order");
+    assert_eq!(r.topic, "events.Order".into());
     assert_eq!(r.kafka_partition, Some(2));
     assert_eq!(
         r.headers.last_with_name("eventType").unwrap().value,
