@@ -713,7 +713,12 @@ fn schemaless_at(node: &Node, depth: usize) -> Result<Value, String> {
         Node::Obj(members) => Value::Map(
             members
                 .iter()
-                .map(|(k, v)| Ok((Value::String(k.as_ref().into()), schemaless_at(v, depth + 1)?)))
+                .map(|(k, v)| {
+                    Ok((
+                        Value::String(k.as_ref().into()),
+                        schemaless_at(v, depth + 1)?,
+                    ))
+                })
                 .collect::<Result<_, String>>()?,
         ),
     })

@@ -147,14 +147,17 @@ pub fn cast_value(
         return Ok(Value::String(match (v, logical) {
             (Value::Int32(d), Some(Logical::Date)) => DateFormat::new("yyyy-MM-dd")
                 .map(|f| f.format(*d as i64 * MS_PER_DAY))
-                .unwrap_or_default().into(),
+                .unwrap_or_default()
+                .into(),
             (Value::Int32(t), Some(Logical::Time)) => DateFormat::new("HH:mm:ss.SSS'Z'")
                 .map(|f| f.format(*t as i64))
-                .unwrap_or_default().into(),
+                .unwrap_or_default()
+                .into(),
             (Value::Int64(t), Some(Logical::Timestamp)) => {
                 DateFormat::new("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
                     .map(|f| f.format(*t))
-                    .unwrap_or_default().into()
+                    .unwrap_or_default()
+                    .into()
             }
             (Value::Float32(f), _) => java_f32(*f).into(),
             (Value::Float64(f), _) => java_f64(*f).into(),

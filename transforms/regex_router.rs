@@ -84,19 +84,22 @@ impl Transform for RegexRouter {
             return Ok(Some(record));
         };
         let topic = std::mem::take(&mut record.topic);
-        record.topic = self.routes.with_result(
-            topic.to_string(),
-            |t| re.full_match(t).map(|caps| repl.expand(&caps)),
-            |mut topic, route| match route {
-                None => topic,
-                Some(new) if topic.capacity() >= new.len() => {
-                    topic.clear();
-                    topic.push_str(new);
-                    topic
-                }
-                Some(new) => new.clone(),
-            },
-        ).into();
+        record.topic = self
+            .routes
+            .with_result(
+                topic.to_string(),
+                |t| re.full_match(t).map(|caps| repl.expand(&caps)),
+                |mut topic, route| match route {
+                    None => topic,
+                    Some(new) if topic.capacity() >= new.len() => {
+                        topic.clear();
+                        topic.push_str(new);
+                        topic
+                    }
+                    Some(new) => new.clone(),
+                },
+            )
+            .into();
         Ok(Some(record))
     }
 }

@@ -71,7 +71,8 @@ impl Transform for TimestampRouter {
         record.topic = self
             .topic_format
             .replace("${topic}", &record.topic)
-            .replace("${timestamp}", &formatted).into();
+            .replace("${timestamp}", &formatted)
+            .into();
         Ok(Some(record))
     }
 }

@@ -44,6 +44,7 @@ async fn decode_one_million_rows() {
             start: StartPosition::File { file, pos },
             heartbeat: None,
             non_blocking: true,
+            annotate_rows: false,
         },
     )
     .await

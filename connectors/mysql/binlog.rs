@@ -80,6 +80,20 @@ pub async fn check_server(conn: &mut Connection) -> Result<ServerSettings> {
     })
 }
 
+/// Whether the server writes each row statement's SQL text into the binlog
+/// (what include.query reads): MariaDB's binlog_annotate_row_events or
+/// MySQL's binlog_rows_query_log_events, named; `None` if it has neither.
+pub async fn statement_text_logged(conn: &mut Connection) -> Result<Option<(&'static str, bool)>> {
+    for name in ["binlog_annotate_row_events", "binlog_rows_query_log_events"] {
+        match conn.query(&format!("SELECT @@global.{name}")).await {
+            Ok(rs) => return Ok(Some((name, matches!(var(&rs, 0).as_str(), "1" | "ON")))),
+            Err(e) if e.server_code() == Some(1193) => continue, // not this server's
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 /// One event, borrowed from the stream's packet buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct RawEvent<'a> {
@@ -99,6 +113,10 @@ pub struct DumpOptions {
     pub heartbeat: Option<Duration>,
     /// Return end-of-stream instead of waiting at the end of the binlog.
     pub non_blocking: bool,
+    /// Ask MariaDB for its ANNOTATE_ROWS events (each row statement's
+    /// SQL text; include.query). MySQL sends ROWS_QUERY events whenever
+    /// binlog_rows_query_log_events is on.
+    pub annotate_rows: bool,
 }
 
 /// A running binlog dump.
@@ -154,7 +172,10 @@ impl BinlogStream {
         let mut dump = Vec::with_capacity(11 + file.len());
         dump.push(0x12); // COM_BINLOG_DUMP
         dump.extend_from_slice(&pos.to_le_bytes());
-        dump.extend_from_slice(&(opts.non_blocking as u16).to_le_bytes());
+        // Flags: BINLOG_DUMP_NON_BLOCK (1), MariaDB's
+        // BINLOG_SEND_ANNOTATE_ROWS_EVENT (2).
+        let flags = opts.non_blocking as u16 | (opts.annotate_rows as u16) << 1;
+        dump.extend_from_slice(&flags.to_le_bytes());
         dump.extend_from_slice(&opts.server_id.to_le_bytes());
         dump.extend_from_slice(file.as_bytes());
         conn.command(&dump).await?;

@@ -365,13 +365,7 @@ impl TableDef {
                     schema: ts,
                     values: vec![
                         Value::Null,
-                        Value::Array(
-                            self.primary_key
-                                .iter()
-                                .cloned()
-                                .map(Value::from)
-                                .collect(),
-                        ),
+                        Value::Array(self.primary_key.iter().cloned().map(Value::from).collect()),
                         Value::Array(columns),
                         Value::Null,
                     ],

@@ -165,6 +165,8 @@ pub struct MySqlConfig {
     pub snapshot_mode: SnapshotMode,
     pub locking_mode: LockingMode,
     pub include_schema_changes: bool,
+    /// include.query: source.query carries each change's SQL statement.
+    pub include_query: bool,
     pub tombstones_on_delete: bool,
     pub decode: DecodeOptions,
     pub skipped: SkippedOps,
@@ -267,8 +269,7 @@ pub fn config_def() -> ConfigDef {
         .define("database.ssl.mode", String, Some("preferred"), Medium, "TLS to the server: disabled; preferred (TLS when offered, certificate not checked); required (TLS or fail, certificate not checked); verify_ca (the chain must lead to a CA of database.ssl.ca); verify_identity (verify_ca, and the certificate must name database.hostname).")
         .validate(one_of(&["disabled", "preferred", "required", "verify_ca", "verify_identity"]))
         .define("database.ssl.ca", String, Some(""), Medium, "Sluice: PEM file of the CA certificates trusted with verify_ca / verify_identity (default: the Mozilla root CAs). Debezium's JKS database.ssl.truststore is not read: export its CA with keytool -exportcert -rfc.")
-        .define("include.query", Boolean, Some("false"), Low, "Put the originating SQL statement in source.query.")
-        .unsupported()
+        .define("include.query", Boolean, Some("false"), Low, "Put the SQL statement that made each streamed change in source.query (needs binlog_annotate_row_events=ON on MariaDB, its default, or binlog_rows_query_log_events=ON on MySQL; snapshot events have none).")
         .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "fail, warn or skip on an undecodable event (Sluice fails).")
         .unsupported()
 }
@@ -400,6 +401,7 @@ impl MySqlConfig {
                 _ => LockingMode::Minimal,
             },
             include_schema_changes: cfg.bool("include.schema.changes")?,
+            include_query: cfg.bool("include.query")?,
             tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
             decode: DecodeOptions {
                 decimal: match lower("decimal.handling.mode").as_str() {

@@ -23,6 +23,8 @@ pub mod types {
     pub const UPDATE_ROWS_V1: u8 = 24;
     pub const DELETE_ROWS_V1: u8 = 25;
     pub const HEARTBEAT: u8 = 27;
+    /// MySQL's statement text before its row events (binlog_rows_query_log_events).
+    pub const ROWS_QUERY: u8 = 29;
     pub const WRITE_ROWS_V2: u8 = 30;
     pub const UPDATE_ROWS_V2: u8 = 31;
     pub const DELETE_ROWS_V2: u8 = 32;
@@ -283,6 +285,17 @@ pub enum RowsKind {
     Delete,
 }
 
+/// The SQL text of MariaDB's ANNOTATE_ROWS event (the whole body) or
+/// MySQL's ROWS_QUERY event (a one-byte, possibly truncated, length, then
+/// the text); `None` for any other event.
+pub fn statement_text(event_type: u8, body: &[u8]) -> Option<&[u8]> {
+    match event_type {
+        types::MARIA_ANNOTATE_ROWS => Some(body),
+        types::ROWS_QUERY => Some(body.get(1..).unwrap_or_default()),
+        _ => None,
+    }
+}
+
 /// The fixed part of a WRITE/UPDATE/DELETE_ROWS event (v1 or v2); `rows`
 /// is the packed row images that [`super::rows`] decodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,6 +366,21 @@ impl<'a> RowsEvent<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_text_of_mariadb_annotate_and_mysql_rows_query() {
+        let sql = b"INSERT INTO t VALUES (1)";
+        assert_eq!(
+            statement_text(types::MARIA_ANNOTATE_ROWS, sql),
+            Some(&sql[..])
+        );
+        // MySQL: the length byte (here truncated: 300 % 256) comes first.
+        let mut body = vec![44u8];
+        body.extend_from_slice(sql);
+        assert_eq!(statement_text(types::ROWS_QUERY, &body), Some(&sql[..]));
+        assert_eq!(statement_text(types::ROWS_QUERY, &[]), Some(&b""[..]));
+        assert_eq!(statement_text(types::QUERY, sql), None);
+    }
 
     #[test]
     fn header_round_trip() {

@@ -111,6 +111,8 @@ pub struct SourceInfo<'a> {
     pub pos: u64,
     pub row: i32,
     pub thread: Option<i64>,
+    /// The statement (include.query), from the binlog's annotation.
+    pub query: Option<&'a Arc<str>>,
 }
 
 /// Wall-clock time: (ms, us, ns) since the epoch.
@@ -154,7 +156,16 @@ pub struct EventBuilder {
 
 /// Every `op` and `source.snapshot` an event can carry.
 const WORDS: [&str; 10] = [
-    "r", "c", "u", "d", "t", "true", "false", "last", "first", "last_in_data_collection",
+    "r",
+    "c",
+    "u",
+    "d",
+    "t",
+    "true",
+    "false",
+    "last",
+    "first",
+    "last_in_data_collection",
 ];
 
 impl EventBuilder {
@@ -197,6 +208,7 @@ impl EventBuilder {
         v[source_field::POS] = Value::Int64(s.pos as i64);
         v[source_field::ROW] = Value::Int32(s.row);
         v[source_field::THREAD] = s.thread.map_or(Value::Null, Value::Int64);
+        v[source_field::QUERY] = s.query.map_or(Value::Null, |q| Value::String(q.clone()));
         Struct {
             schema: source_schema(self.flavor),
             values: v,
@@ -627,6 +639,7 @@ mod tests {
             pos: 0,
             row: 0,
             thread: None,
+            query: None,
         }
     }
 

@@ -35,6 +35,7 @@ pub(crate) async fn read_all_opt(
             start,
             heartbeat: None,
             non_blocking,
+            annotate_rows: false,
         },
     )
     .await
@@ -181,6 +182,7 @@ async fn statement_format_is_refused_with_the_variable_to_set() {
             },
             heartbeat: None,
             non_blocking: true,
+            annotate_rows: false,
         },
     )
     .await

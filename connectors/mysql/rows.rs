@@ -139,7 +139,9 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             r.skip(size, "decimal").map_err(t)?;
             match mode {
                 DecimalMode::Precise => Value::Bytes(unscaled),
-                DecimalMode::String => Value::String(to_plain_string(&unscaled, *scale as i32).into()),
+                DecimalMode::String => {
+                    Value::String(to_plain_string(&unscaled, *scale as i32).into())
+                }
                 DecimalMode::Double => Value::Float64(
                     to_plain_string(&unscaled, *scale as i32)
                         .parse()
@@ -222,11 +224,15 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             let i = r.uint_n(*len_bytes as usize, "enum").map_err(t)? as usize;
             match i {
                 0 => Value::String("".into()),
-                _ => {
-                    Value::String(values.get(i - 1).cloned().ok_or_else(|| {
-                        format!("enum index {i} beyond its {} values", values.len())
-                    })?.into())
-                }
+                _ => Value::String(
+                    values
+                        .get(i - 1)
+                        .cloned()
+                        .ok_or_else(|| {
+                            format!("enum index {i} beyond its {} values", values.len())
+                        })?
+                        .into(),
+                ),
             }
         }
         Decode::Set { len_bytes, values } => {

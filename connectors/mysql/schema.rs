@@ -83,6 +83,7 @@ pub mod source_field {
     pub const POS: usize = 13;
     pub const ROW: usize = 14;
     pub const THREAD: usize = 15;
+    pub const QUERY: usize = 16;
     pub const COUNT: usize = 17;
 }
 

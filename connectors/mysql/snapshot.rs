@@ -322,6 +322,7 @@ pub async fn snapshot(
                 pos: pos.pos,
                 row: 0,
                 thread: None,
+                query: None,
             };
             out.push(cap.eb.schema_change(
                 db,
@@ -481,6 +482,7 @@ fn emit(
         pos: pos.pos,
         row: h.row,
         thread: None,
+        query: None,
     };
     cap.eb.change(
         &h.table,

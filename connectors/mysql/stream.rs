@@ -43,7 +43,9 @@ use super::binlog::{BinlogStream, DumpOptions, StartPosition};
 use super::catalog::{load_table, plans_for_map, TableDef};
 use super::config::MySqlConfig;
 use super::error::MySqlError;
-use super::event::{types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind};
+use super::event::{
+    statement_text, types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind,
+};
 use super::events::{keep_pending, EventBuilder, Op, SourceInfo, TxnState};
 use super::gtid::{GtidSet, MariaGtidPosition, Uuid};
 use super::history::{Position, SchemaHistory};
@@ -290,6 +292,9 @@ struct Position_ {
     cur_maria: Option<super::gtid::MariaGtid>,
     cur_mysql: Option<(Uuid, u64)>,
     thread: Option<i64>,
+    /// The statement of the coming row events (include.query): MariaDB's
+    /// ANNOTATE_ROWS or MySQL's ROWS_QUERY event, until its statement ends.
+    query: Option<Arc<str>>,
     /// The current transaction's metadata (provide.transaction.metadata).
     txn: Option<TxnState>,
 }
@@ -376,6 +381,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             },
             heartbeat: Some(hb),
             non_blocking: false,
+            annotate_rows: cfg.include_query,
         },
     )
     .await?;
@@ -393,6 +399,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         cur_maria: None,
         cur_mysql: None,
         thread: None,
+        query: None,
         txn: None,
     };
     (p.gtids, p.mysql_gtids) = Position_::parse_gtids(start.gtids.as_deref());
@@ -523,6 +530,12 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let re = RowsEvent::parse(t, ev.body, id_len)?.expect("kind checked");
                 let idx = p.event_idx;
                 p.event_idx += 1;
+                // The statement's last row event ends its query.
+                let query = if re.flags & RowsEvent::STMT_END != 0 {
+                    p.query.take()
+                } else {
+                    p.query.clone()
+                };
                 // Rows emitted before a restart are skipped; with
                 // transaction metadata they are still decoded and counted.
                 let (skip_all, skip_rows) = match p.skip {
@@ -585,6 +598,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             pos: ev_start,
                             row: row_no as i32,
                             thread: p.thread,
+                            query: query.as_ref(),
                         };
                         let (before, aft) = match op {
                             Op::Update => (Some(values.as_mut_slice()), Some(after.as_mut_slice())),
@@ -631,10 +645,15 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     return Ok(());
                 }
             }
+            types::MARIA_ANNOTATE_ROWS | types::ROWS_QUERY if cfg.include_query => {
+                let text = statement_text(h.event_type, ev.body).unwrap_or_default();
+                p.query = Some(String::from_utf8_lossy(text).as_ref().into());
+            }
             types::HEARTBEAT => {}
             _ => {}
         }
         if end_txn {
+            p.query = None;
             p.in_txn = false;
             p.began = false;
             p.txn_start = h.log_pos as u64;
@@ -775,6 +794,7 @@ async fn handle_ddl(
         pos: ev_start,
         row: 0,
         thread: None,
+        query: None,
     };
     let (here, next) = offsets;
     let pending: Arc<JsonMap> = Arc::new(here.to_json());

@@ -204,6 +204,17 @@ async fn run(
             // connector is behind several DDLs of one table.
             tracing::warn!(connector = %ctx.connector, "binlog_row_metadata is not FULL on {}; set binlog_row_metadata=FULL so that each row event carries its own column names and types (rows read after later ALTER TABLEs of the same table can otherwise be decoded with the newer columns)", c.addr());
         }
+        if cfg.include_query {
+            match super::binlog::statement_text_logged(&mut c).await? {
+                Some((_, true)) => {}
+                Some((name, false)) => {
+                    tracing::warn!(connector = %ctx.connector, "include.query=true, but {name} is OFF on {}: changes will carry no source.query; set {name}=ON (SET GLOBAL {name}=ON and in the server config)", c.addr())
+                }
+                None => {
+                    tracing::warn!(connector = %ctx.connector, "include.query=true, but {} logs no statement text (neither binlog_annotate_row_events nor binlog_rows_query_log_events exists): changes will carry no source.query", c.addr())
+                }
+            }
+        }
         super::stream::check_server_id(&mut c, cfg.server_id).await?;
     }
     let (history, recovered) = SchemaHistory::open(&cfg.history, &cfg.topic_prefix).await?;

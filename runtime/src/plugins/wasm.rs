@@ -369,9 +369,13 @@ impl WasmTransform {
                 let Some(out) = out else { return Ok(None) };
                 record.value = match record.value {
                     Value::Bytes(_) => Value::Bytes(out),
-                    _ => Value::String(String::from_utf8(out).map_err(|_| {
-                        CallError::Abi("returned a string value that is not UTF-8".into())
-                    })?.into()),
+                    _ => Value::String(
+                        String::from_utf8(out)
+                            .map_err(|_| {
+                                CallError::Abi("returned a string value that is not UTF-8".into())
+                            })?
+                            .into(),
+                    ),
                 };
                 Ok(Some(record))
             }
