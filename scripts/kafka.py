@@ -107,6 +107,20 @@ def topic_partitions(args, topic, timeout=10):
     return sorted(t.partitions)
 
 
+def wait_for_topic(args, topic, timeout):
+    """The topic's partitions once it exists (a connector creates its topics
+    on its first record), polling until `timeout` seconds have passed."""
+    deadline = time.monotonic() + (timeout if timeout is not None else 0)
+    while True:
+        md = admin(args).list_topics(topic=topic, timeout=10)
+        t = md.topics.get(topic)
+        if t is not None and t.error is None and t.partitions:
+            return sorted(t.partitions)
+        if time.monotonic() >= deadline:
+            return topic_partitions(args, topic)  # exits naming the problem
+        time.sleep(0.2)
+
+
 def cmd_ping(args):
     try:
         md = admin(args, quiet=True).list_topics(timeout=args.timeout)
@@ -181,7 +195,7 @@ def cmd_consume(args):
             c.subscribe([args.topic])
             remaining_eof = None
         else:
-            parts = topic_partitions(args, args.topic)
+            parts = wait_for_topic(args, args.topic, args.timeout)
             start = OFFSET_BEGINNING if args.from_beginning else OFFSET_END
             c.assign([TopicPartition(args.topic, p, start) for p in parts])
             remaining_eof = set(parts)
@@ -342,7 +356,7 @@ def main():
     s.add_argument("topic")
     s.add_argument("--from-beginning", action="store_true", help="start at the earliest offset (default: latest)")
     s.add_argument("--max", type=int, help="stop after N messages (exit 1 if fewer arrived)")
-    s.add_argument("--timeout", type=float, help="stop after S seconds without a new message")
+    s.add_argument("--timeout", type=float, help="stop after S seconds without a new message (and wait up to S seconds for the topic to exist)")
     s.add_argument("--eof", action="store_true", help="stop at the end of every partition")
     s.add_argument("--keys", action="store_true", help="print key<TAB>value")
     s.add_argument("--headers", action="store_true", help="append a TAB and name=value,... headers")
