@@ -360,6 +360,10 @@ impl Position_ {
     }
 }
 
+/// How long the binlog connection may stay silent (heartbeats come every
+/// second at most) before it counts as lost.
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+
 /// Streams from `start` until the receiver is dropped or an error ends it.
 pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Result<(), MySqlError> {
     let cfg = cap.cfg.clone();
@@ -414,10 +418,31 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     let mut after: Vec<Value> = Vec::new();
     let mut last_heartbeat = Instant::now();
     let heartbeat_every = Duration::from_millis(cfg.heartbeat_interval_ms);
+    let addr = bs.addr().to_string();
+    let lost = |detail: String| MySqlError::Io {
+        addr: addr.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, detail),
+    };
     loop {
         let id_len = bs.table_id_len();
-        let Some(ev) = bs.next_event().await? else {
-            return Ok(());
+        // The server sends a heartbeat at least every second when it has
+        // nothing else, so a silent connection is a dead one (a replica's
+        // slave_net_timeout); and it ends a blocking dump only when it shuts
+        // down. Both are a lost connection: the reader ends with a
+        // retriable error and is restarted from the last handed-over record.
+        let next = match tokio::time::timeout(SILENCE_LIMIT, bs.next_event()).await {
+            Ok(next) => next?,
+            Err(_) => {
+                return Err(lost(format!(
+                    "no binlog event or heartbeat for {} s; reconnecting",
+                    SILENCE_LIMIT.as_secs()
+                )))
+            }
+        };
+        let Some(ev) = next else {
+            return Err(lost(
+                "the server ended the binlog dump (shut down or restarted?); reconnecting".into(),
+            ));
         };
         let h = ev.header;
         let ev_start = (h.log_pos as u64).saturating_sub(h.event_size as u64);

@@ -672,6 +672,16 @@ impl PrivateMariaDb {
         self.run();
     }
 
+    /// Kills the server with SIGKILL (no shutdown) and starts it again on
+    /// the same data: InnoDB recovers, the binlog keeps what it wrote.
+    pub fn kill9_and_start(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.run();
+    }
+
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             unsafe_kill(c.id(), 15);
@@ -710,5 +720,82 @@ impl PrivateMariaDb {
 impl Drop for PrivateMariaDb {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A private tansu broker on its sqlite engine, in its own directory and on
+/// its own port, which a test may kill and start again on the same data
+/// (the shared broker is not the test's to restart).
+pub struct RestartableBroker {
+    dir: TempDir,
+    port: u16,
+    child: Option<Child>,
+    pub bootstrap: String,
+}
+
+impl RestartableBroker {
+    pub fn start() -> RestartableBroker {
+        let port = free_port();
+        let mut b = RestartableBroker {
+            dir: TempDir::new("tansu-sqlite"),
+            port,
+            child: None,
+            bootstrap: format!("127.0.0.1:{port}"),
+        };
+        b.run();
+        b
+    }
+
+    fn run(&mut self) {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        let bin = std::env::var("SLUICE_TANSU_BIN")
+            .unwrap_or_else(|_| format!("{home}/.cache/sluice/tansu-0.6.0/bin/tansu"));
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&bin)
+            .current_dir(self.dir.path())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start the tansu broker {bin} ({e}); install it with scripts/install-tansu")
+            });
+        self.child = Some(child);
+        let probe: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("log_level", "0")
+            .create()
+            .expect("probe client");
+        wait_for(
+            "the private tansu broker to answer",
+            Duration::from_secs(30),
+            || {
+                probe
+                    .fetch_metadata(None, Duration::from_millis(500))
+                    .ok()
+                    .map(|_| ())
+            },
+        );
+    }
+
+    /// SIGKILL: the broker stops answering at once.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again: same port, same data.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the broker is running");
+        self.run();
+    }
+}
+
+impl Drop for RestartableBroker {
+    fn drop(&mut self) {
+        self.kill9();
     }
 }
