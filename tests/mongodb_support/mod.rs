@@ -377,3 +377,80 @@ impl Drop for MemoryBroker {
         let _ = self.child.wait();
     }
 }
+
+/// A private SecantusDB with its data in its own directory, which a test
+/// may kill (SIGKILL) and start again on the same port and data.
+pub struct RestartableMongo {
+    dir: TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+    pub uri: String,
+}
+
+impl RestartableMongo {
+    pub fn start() -> RestartableMongo {
+        require_mongodb();
+        let port = free_port();
+        let mut m = RestartableMongo {
+            dir: TempDir::new("secantus-private"),
+            port,
+            child: None,
+            uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+        };
+        m.run();
+        m
+    }
+
+    fn run(&mut self) {
+        let d = self.dir.path();
+        std::fs::create_dir_all(d.join("data")).unwrap();
+        // An explicit, empty config: no auto-discovered secantusd.toml.
+        std::fs::write(d.join("secantusd.toml"), "# empty\n").unwrap();
+        let bin = python().replace("/python", "/secantusd-py");
+        let child = Command::new(&bin)
+            .arg("--config")
+            .arg(d.join("secantusd.toml"))
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("--storage-path")
+            .arg(d.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); install it with scripts/pyenv"));
+        self.child = Some(child);
+        let uri = self.uri.clone();
+        wait_for(
+            "the private SecantusDB to answer",
+            Duration::from_secs(60),
+            || {
+                let ok = Command::new(python())
+                .arg("-c")
+                .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=500).admin.command('ping')")
+                .env("URI", &uri)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+                ok.then_some(())
+            },
+        );
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again: same port, same data.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        self.run();
+    }
+}
+
+impl Drop for RestartableMongo {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
