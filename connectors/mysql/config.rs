@@ -628,10 +628,11 @@ mod tests {
     #[test]
     fn unsupported_keys_are_declared() {
         let def = config_def();
-        for k in ["snapshot.fetch.size", "include.query"] {
+        for k in ["snapshot.fetch.size", "event.processing.failure.handling.mode"] {
             assert!(def.key(k).unwrap().unsupported, "{k}");
         }
         assert!(!def.key("table.include.list").unwrap().unsupported);
+        assert!(!def.key("include.query").unwrap().unsupported);
         assert!(!def.key("provide.transaction.metadata").unwrap().unsupported);
         // The history clients' settings are passed on, not unknown.
         assert!(def.knows("schema.history.internal.producer.security.protocol"));
