@@ -4,8 +4,15 @@
 //! leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) map to the C1 controls
 //! of the same code point, so every byte has exactly one character and the
 //! mapping is lossless. UTF-8 charsets (utf8mb3 is a subset of utf8mb4) are
-//! validated, not trusted. Any other charset is an explicit error when its
-//! bytes are not plain UTF-8, rather than a silently mangled string.
+//! validated, not trusted. The other single- and multi-byte charsets of
+//! MySQL and MariaDB that have an exact WHATWG counterpart (latin2, the
+//! Windows code pages, KOI8, GBK/GB18030, Big5, EUC-JP, Shift-JIS/cp932,
+//! EUC-KR, UTF-16/UCS-2, ...) are decoded by encoding_rs, strictly
+//! (malformed bytes are an error, never a replacement character), and
+//! UTF-32 by hand. Any other charset is an explicit error when its bytes
+//! are not plain UTF-8, rather than a silently mangled string.
+
+use encoding_rs::Encoding;
 
 /// How a text column's bytes become a Rust string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +21,10 @@ pub enum Charset {
     Latin1,
     /// The `binary` charset: the column is bytes, not text.
     Binary,
+    /// A charset with an exact WHATWG encoding: (MySQL name, encoding).
+    Encoded(&'static str, &'static Encoding),
+    /// utf32: big-endian code points, four bytes each.
+    Utf32,
     /// A charset Sluice cannot decode yet (name kept for the error).
     Other(String),
 }
@@ -25,7 +36,11 @@ impl Charset {
             "utf8mb4" | "utf8mb3" | "utf8" | "ascii" => Charset::Utf8,
             "latin1" => Charset::Latin1,
             "binary" => Charset::Binary,
-            other => Charset::Other(other.to_string()),
+            "utf32" => Charset::Utf32,
+            other => match encoding_of(other) {
+                Some((name, e)) => Charset::Encoded(name, e),
+                None => Charset::Other(other.to_string()),
+            },
         }
     }
 
@@ -48,12 +63,64 @@ impl Charset {
                 Ok(s) => Ok(s.to_owned()),
                 Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
             },
+            Charset::Encoded(name, e) => e
+                .decode_without_bom_handling_and_without_replacement(b)
+                .map(|s| s.into_owned())
+                .ok_or_else(|| format!("bytes that are not valid {name}")),
+            Charset::Utf32 => utf32(b),
             Charset::Other(name) => match std::str::from_utf8(b) {
                 Ok(s) => Ok(s.to_owned()),
                 Err(_) => Err(format!("charset {name} is not supported yet")),
             },
         }
     }
+}
+
+/// The WHATWG encoding that decodes a MySQL/MariaDB charset exactly.
+/// latin5 (ISO-8859-9) is left out: WHATWG reads it as windows-1254.
+fn encoding_of(name: &str) -> Option<(&'static str, &'static Encoding)> {
+    use encoding_rs::*;
+    Some(match name {
+        "latin2" => ("latin2", ISO_8859_2),
+        "latin7" => ("latin7", ISO_8859_13),
+        "greek" => ("greek", ISO_8859_7),
+        "hebrew" => ("hebrew", ISO_8859_8),
+        "cp1250" => ("cp1250", WINDOWS_1250),
+        "cp1251" => ("cp1251", WINDOWS_1251),
+        "cp1256" => ("cp1256", WINDOWS_1256),
+        "cp1257" => ("cp1257", WINDOWS_1257),
+        "cp866" => ("cp866", IBM866),
+        "koi8r" => ("koi8r", KOI8_R),
+        "koi8u" => ("koi8u", KOI8_U),
+        "macroman" => ("macroman", MACINTOSH),
+        "tis620" => ("tis620", WINDOWS_874),
+        "gbk" => ("gbk", GBK),
+        "gb2312" => ("gb2312", GBK),
+        "gb18030" => ("gb18030", GB18030),
+        "big5" => ("big5", BIG5),
+        "ujis" => ("ujis", EUC_JP),
+        "eucjpms" => ("eucjpms", EUC_JP),
+        "sjis" => ("sjis", SHIFT_JIS),
+        "cp932" => ("cp932", SHIFT_JIS),
+        "euckr" => ("euckr", EUC_KR),
+        "utf16" => ("utf16", UTF_16BE),
+        "ucs2" => ("ucs2", UTF_16BE),
+        "utf16le" => ("utf16le", UTF_16LE),
+        _ => return None,
+    })
+}
+
+/// UTF-32BE, validated (no surrogates, nothing past U+10FFFF).
+fn utf32(b: &[u8]) -> Result<String, String> {
+    if b.len() % 4 != 0 {
+        return Err(format!("{} bytes are not whole utf32 characters", b.len()));
+    }
+    b.chunks_exact(4)
+        .map(|c| {
+            let cp = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+            char::from_u32(cp).ok_or_else(|| format!("U+{cp:X} is not a utf32 character"))
+        })
+        .collect()
 }
 
 /// cp1252's 0x80..0x9F, with MySQL's C1 fallbacks for the undefined five.
@@ -97,11 +164,28 @@ mod tests {
     fn utf8_is_validated() {
         assert_eq!(Charset::Utf8.decode("ü😀".as_bytes()).unwrap(), "ü😀");
         assert!(Charset::Utf8.decode(&[0xff, 0x41]).is_err());
-        assert!(Charset::Other("gbk".into())
+        assert!(Charset::Other("swe7".into())
             .decode(&[0xc4, 0xe3])
             .unwrap_err()
-            .contains("gbk"));
+            .contains("swe7"));
         assert_eq!(Charset::from_name("UTF8MB4"), Charset::Utf8);
         assert_eq!(Charset::from_collation_id(8), Some(Charset::Latin1));
+    }
+
+    #[test]
+    fn other_charsets_decode_exactly_or_fail() {
+        let d = |name: &str, b: &[u8]| Charset::from_name(name).decode(b);
+        assert_eq!(d("gbk", &[0xc4, 0xe3, 0xba, 0xc3]).unwrap(), "你好");
+        assert_eq!(d("cp1251", &[0xcf, 0xf0, 0xe8]).unwrap(), "При");
+        assert_eq!(d("koi8r", &[0xf0, 0xd2, 0xc9]).unwrap(), "При");
+        assert_eq!(d("sjis", &[0x82, 0xa0]).unwrap(), "あ");
+        assert_eq!(d("utf16", &[0xd8, 0x3d, 0xde, 0x00]).unwrap(), "😀");
+        assert_eq!(d("utf16le", &[0x3d, 0xd8, 0x00, 0xde]).unwrap(), "😀");
+        assert_eq!(d("utf32", &[0, 1, 0xf6, 0, 0, 0, 0, 0x41]).unwrap(), "😀A");
+        // Malformed: an error naming the charset, never U+FFFD.
+        assert!(d("gbk", &[0x81]).unwrap_err().contains("gbk"));
+        assert!(d("utf16", &[0xd8, 0x3d]).unwrap_err().contains("utf16"));
+        assert!(d("utf32", &[0, 0x11, 0, 0]).is_err());
+        assert!(d("utf32", &[0, 0, 0]).is_err());
     }
 }

@@ -628,7 +628,10 @@ mod tests {
     #[test]
     fn unsupported_keys_are_declared() {
         let def = config_def();
-        for k in ["snapshot.fetch.size", "event.processing.failure.handling.mode"] {
+        for k in [
+            "snapshot.fetch.size",
+            "event.processing.failure.handling.mode",
+        ] {
             assert!(def.key(k).unwrap().unsupported, "{k}");
         }
         assert!(!def.key("table.include.list").unwrap().unsupported);
