@@ -112,7 +112,7 @@ fn encoding_of(name: &str) -> Option<(&'static str, &'static Encoding)> {
 
 /// UTF-32BE, validated (no surrogates, nothing past U+10FFFF).
 fn utf32(b: &[u8]) -> Result<String, String> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(format!("{} bytes are not whole utf32 characters", b.len()));
     }
     b.chunks_exact(4)
