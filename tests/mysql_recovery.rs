@@ -122,12 +122,30 @@ fn database_restart_and_kill_9_mid_stream_lose_no_committed_change() {
     write_rows(&|q| drop(db.sql(q)), 2501, 3001);
     let repeats = wait_all(&mut reader, 3001, "rows around a kill -9 of the server");
     eprintln!("{repeats} repeated change events");
-    s.wait_status(&name, "RUNNING after both outages", |v| {
+
+    // A partition: the server frozen, its connections open and silent. The
+    // reader gives the connection up after 30 s without a byte, and
+    // reconnects once the server answers again.
+    db.freeze(true);
+    wait_for(
+        "the reader to give up the silent connection",
+        Duration::from_secs(90),
+        || {
+            s.log_text()
+                .contains("no byte from the server for 30 s")
+                .then_some(())
+        },
+    );
+    db.freeze(false);
+    write_rows(&|q| drop(db.sql(q)), 3001, 3501);
+    wait_all(&mut reader, 3501, "rows after the partition");
+
+    s.wait_status(&name, "RUNNING after every outage", |v| {
         v["tasks"][0]["state"] == "RUNNING"
     });
     let log = s.log_text();
     assert!(
-        log.contains("retrying"),
+        log.contains("poll failed, retrying"),
         "the task retried the lost connection on its own\n{log}"
     );
 }

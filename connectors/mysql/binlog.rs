@@ -189,6 +189,12 @@ impl BinlogStream {
         })
     }
 
+    /// A read that waits this long for a byte (no event, no heartbeat)
+    /// fails as a lost connection.
+    pub fn set_idle_limit(&mut self, limit: Option<Duration>) {
+        self.conn.set_idle_limit(limit);
+    }
+
     /// The binlog file the last event came from.
     pub fn file(&self) -> &str {
         &self.file

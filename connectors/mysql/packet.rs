@@ -9,14 +9,74 @@
 //! buffer that is reused across packets: steady-state reading allocates
 //! nothing.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
 /// The largest payload of one physical packet.
 pub const MAX_CHUNK: usize = 0xff_ffff;
 
+/// A byte stream that fails with `TimedOut` once a read has waited `limit`
+/// without receiving a byte (no limit: never). Only time spent waiting for
+/// the peer counts: a reader that pauses between reads (back-pressure)
+/// does not time out, and a large value that keeps arriving never does.
+pub struct Idle<R> {
+    inner: R,
+    limit: Option<Duration>,
+    timer: Pin<Box<Sleep>>,
+    waiting: bool,
+}
+
+impl<R> Idle<R> {
+    pub fn new(inner: R) -> Self {
+        Idle {
+            inner,
+            limit: None,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            waiting: false,
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Idle<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                this.waiting = false;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let Some(limit) = this.limit else {
+                    return Poll::Pending;
+                };
+                if !this.waiting {
+                    this.waiting = true;
+                    this.timer.as_mut().reset(Instant::now() + limit);
+                }
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no byte from the server for {} s", limit.as_secs()),
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
 /// Buffered reader of logical packets.
 pub struct PacketReader<R> {
-    inner: BufReader<R>,
+    inner: BufReader<Idle<R>>,
     /// Sequence id expected next (the last one read + 1).
     pub seq: u8,
 }
@@ -26,9 +86,15 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     /// stream costs few syscalls.
     pub fn new(inner: R, capacity: usize) -> Self {
         PacketReader {
-            inner: BufReader::with_capacity(capacity, inner),
+            inner: BufReader::with_capacity(capacity, Idle::new(inner)),
             seq: 0,
         }
+    }
+
+    /// From now on a read that waits `limit` for a byte fails (`None`:
+    /// reads wait for ever, the default).
+    pub fn set_idle_limit(&mut self, limit: Option<Duration>) {
+        self.inner.get_mut().limit = limit;
     }
 
     /// Bytes already read from the socket and not yet returned: when there
@@ -108,6 +174,35 @@ mod tests {
         round_trip(MAX_CHUNK - 1).await;
         round_trip(MAX_CHUNK).await; // needs the empty trailer
         round_trip(MAX_CHUNK * 2 + 17).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_waits_past_the_idle_limit_fails_and_a_slow_one_does_not() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let mut r = PacketReader::new(rx, 64);
+        r.set_idle_limit(Some(Duration::from_secs(30)));
+        // A 10-byte packet whose bytes come one every 20 s: each wait is
+        // under the limit, the whole read is not.
+        let writer = tokio::spawn(async move {
+            tx.write_all(&[10, 0, 0, 0]).await.unwrap();
+            for b in 0..10u8 {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                tx.write_all(&[b]).await.unwrap();
+            }
+            // Then silence, the connection still open.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop(tx);
+        });
+        let mut buf = Vec::new();
+        r.read(&mut buf).await.unwrap();
+        assert_eq!(buf, (0..10).collect::<Vec<u8>>());
+        // Silence after a pause of our own: the limit counts from the read.
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        let started = Instant::now();
+        let err = r.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        writer.abort();
     }
 
     #[tokio::test]

@@ -264,6 +264,12 @@ impl Connection {
         &self.buf
     }
 
+    /// A read that waits this long for a byte fails as a lost connection
+    /// (`None`: reads wait for ever).
+    pub(crate) fn set_idle_limit(&mut self, limit: Option<std::time::Duration>) {
+        self.reader.set_idle_limit(limit);
+    }
+
     /// Whether bytes of a next packet were already received.
     pub(crate) fn has_buffered(&self) -> bool {
         self.reader.buffered() > 0

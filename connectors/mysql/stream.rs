@@ -360,8 +360,11 @@ impl Position_ {
     }
 }
 
-/// How long the binlog connection may stay silent (heartbeats come every
-/// second at most) before it counts as lost.
+/// How long a read of the binlog connection may wait for a byte before the
+/// connection counts as lost: the server sends a heartbeat at least every
+/// second when it has nothing else (a replica's slave_net_timeout). Time
+/// spent receiving a large event, or not reading (back-pressure), does not
+/// count.
 const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 
 /// Streams from `start` until the receiver is dropped or an error ends it.
@@ -418,6 +421,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     let mut after: Vec<Value> = Vec::new();
     let mut last_heartbeat = Instant::now();
     let heartbeat_every = Duration::from_millis(cfg.heartbeat_interval_ms);
+    bs.set_idle_limit(Some(SILENCE_LIMIT));
     let addr = bs.addr().to_string();
     let lost = |detail: String| MySqlError::Io {
         addr: addr.clone(),
@@ -425,21 +429,11 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     };
     loop {
         let id_len = bs.table_id_len();
-        // The server sends a heartbeat at least every second when it has
-        // nothing else, so a silent connection is a dead one (a replica's
-        // slave_net_timeout); and it ends a blocking dump only when it shuts
-        // down. Both are a lost connection: the reader ends with a
-        // retriable error and is restarted from the last handed-over record.
-        let next = match tokio::time::timeout(SILENCE_LIMIT, bs.next_event()).await {
-            Ok(next) => next?,
-            Err(_) => {
-                return Err(lost(format!(
-                    "no binlog event or heartbeat for {} s; reconnecting",
-                    SILENCE_LIMIT.as_secs()
-                )))
-            }
-        };
-        let Some(ev) = next else {
+        // The server ends a blocking dump only when it shuts down: a lost
+        // connection, as is a read that waits SILENCE_LIMIT for a byte. The
+        // reader ends with a retriable error and is restarted from the last
+        // handed-over record.
+        let Some(ev) = bs.next_event().await? else {
             return Err(lost(
                 "the server ended the binlog dump (shut down or restarted?); reconnecting".into(),
             ));

@@ -672,6 +672,13 @@ impl PrivateMariaDb {
         self.run();
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: its connections
+    /// stay open and silent, as across a network partition.
+    pub fn freeze(&self, frozen: bool) {
+        let c = self.child.as_ref().expect("the server is running");
+        unsafe_kill(c.id(), if frozen { 19 } else { 18 });
+    }
+
     /// Kills the server with SIGKILL (no shutdown) and starts it again on
     /// the same data: InnoDB recovers, the binlog keeps what it wrote.
     pub fn kill9_and_start(&mut self) {
