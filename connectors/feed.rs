@@ -236,8 +236,9 @@ pub async fn next_batch(
             }
         };
         match msg {
-            // The reader's own vector becomes the batch when it fits: no
-            // record is moved (a record is ~250 bytes).
+            // The reader's own vector becomes the batch when it fits: its
+            // records are not copied one by one (a record is ~250 bytes);
+            // a second message appended to it may still reallocate.
             Some(Ok(records)) if batch.is_empty() && records.len() <= max => batch = records,
             Some(Ok(records)) => {
                 batch.reserve(records.len().min(max - batch.len()));

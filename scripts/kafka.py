@@ -111,8 +111,9 @@ def wait_for_topic(args, topic, timeout):
     """The topic's partitions once it exists (a connector creates its topics
     on its first record), polling until `timeout` seconds have passed."""
     deadline = time.monotonic() + (timeout if timeout is not None else 0)
+    client = admin(args)
     while True:
-        md = admin(args).list_topics(topic=topic, timeout=10)
+        md = client.list_topics(topic=topic, timeout=10)
         t = md.topics.get(topic)
         if t is not None and t.error is None and t.partitions:
             return sorted(t.partitions)

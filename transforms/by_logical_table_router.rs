@@ -191,8 +191,8 @@ impl Transform for ByLogicalTableRouter {
         let Some(caps) = re.full_match(&record.topic) else {
             return Ok(Some(record));
         };
-        let new_topic = repl.expand(&caps);
-        let old_topic = std::mem::replace(&mut record.topic, new_topic.clone().into());
+        let new_topic: std::sync::Arc<str> = repl.expand(&caps).into();
+        let old_topic = std::mem::replace(&mut record.topic, new_topic.clone());
         self.new_key(&mut record, &new_topic, &old_topic)?;
         self.new_value(&mut record, &new_topic)?;
         Ok(Some(record))

@@ -348,11 +348,7 @@ impl Transform for EventRouter {
                 Value::Struct(Struct::from_values(schema, values)),
             )
         };
-        record.topic = self
-            .router
-            .route(&routed)
-            .unwrap_or(routed.to_string())
-            .into();
+        record.topic = self.router.route(&routed).unwrap_or_else(|| routed.clone());
         record.kafka_partition = partition;
         record.key_schema = Some(key_schema);
         record.key = key;

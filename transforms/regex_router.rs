@@ -2,9 +2,10 @@
 //! `regex` (Java's `Matcher.matches()`), replacing it with `replacement`,
 //! where `$1` and `${name}` refer to capture groups. Topics that do not
 //! match pass unchanged. Each distinct topic is matched once and its route
-//! remembered (bounded); the new name is copied into the record's topic
-//! buffer when it fits (a shorter name, as most routes give), so such a
-//! route allocates nothing per record.
+//! remembered (bounded) as a shared name that every routed record takes (a
+//! count, not a copy): no route allocates per record.
+
+use std::sync::Arc;
 
 use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
 use sluice_runtime::data::RecordData;
@@ -37,7 +38,7 @@ pub fn config_def() -> ConfigDef {
 #[derive(Default)]
 pub struct RegexRouter {
     rule: Option<(JavaRegex, JavaReplacement)>,
-    routes: TopicCache<Option<String>>,
+    routes: TopicCache<Option<Arc<str>>>,
 }
 
 impl RegexRouter {
@@ -57,10 +58,10 @@ impl RegexRouter {
     }
 
     /// The new topic, or `None` when `topic` does not match.
-    pub fn route(&self, topic: &str) -> Option<String> {
+    pub fn route(&self, topic: &str) -> Option<Arc<str>> {
         let (re, repl) = self.rule.as_ref()?;
         self.routes.get_or_compute(topic, || {
-            re.full_match(topic).map(|caps| repl.expand(&caps))
+            re.full_match(topic).map(|caps| repl.expand(&caps).into())
         })
     }
 }
@@ -80,26 +81,9 @@ impl Transform for RegexRouter {
         Ok(())
     }
     fn apply(&self, mut record: RecordData) -> Result<Option<RecordData>, RecordError> {
-        let Some((re, repl)) = self.rule.as_ref() else {
-            return Ok(Some(record));
-        };
-        let topic = std::mem::take(&mut record.topic);
-        record.topic = self
-            .routes
-            .with_result(
-                topic.to_string(),
-                |t| re.full_match(t).map(|caps| repl.expand(&caps)),
-                |mut topic, route| match route {
-                    None => topic,
-                    Some(new) if topic.capacity() >= new.len() => {
-                        topic.clear();
-                        topic.push_str(new);
-                        topic
-                    }
-                    Some(new) => new.clone(),
-                },
-            )
-            .into();
+        if let Some(new) = self.route(&record.topic) {
+            record.topic = new;
+        }
         Ok(Some(record))
     }
 }

@@ -75,7 +75,8 @@ impl SourceConnector for FileStreamSourceConnector {
 pub struct FileStreamSourceTask {
     reader: Option<BufReader<Box<dyn AsyncRead + Send + Unpin>>>,
     filename: Option<String>,
-    topic: String,
+    /// Shared by every record of the task.
+    topic: std::sync::Arc<str>,
     batch_size: usize,
     position: u64,
     partition: Option<Arc<JsonMap>>,
@@ -121,7 +122,7 @@ impl SourceTask for FileStreamSourceTask {
         Box::pin(async move {
             let cfg = def().parse(&props)?;
             self.filename = cfg.opt_string("file");
-            self.topic = cfg.string("topic")?;
+            self.topic = cfg.string("topic")?.into();
             self.batch_size = cfg.i32("batch.size")?.max(1) as usize;
             if let Some(f) = &self.filename {
                 let partition = json!({"filename": f})
@@ -208,7 +209,7 @@ impl SourceTask for FileStreamSourceTask {
                     partition.clone(),
                     offset,
                     RecordData {
-                        topic: self.topic.clone().into(),
+                        topic: self.topic.clone(),
                         value_schema: Some(schema.clone()),
                         value: Value::String(text.into()),
                         ..Default::default()

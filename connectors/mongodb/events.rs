@@ -160,8 +160,13 @@ fn filter_updated(updated: &Document, excluded: &[String]) -> Document {
 pub struct EventBuilder {
     cfg: Arc<MongoConfig>,
     pub partition: Arc<JsonMap>,
-    version: String,
+    version: Arc<str>,
+    name: Arc<str>,
+    /// `source.connector` and every `source.snapshot` mark, shared.
+    words: [(&'static str, Arc<str>); 6],
     collections: HashMap<(String, String), Arc<CollectionSchema>>,
+    /// The collection of the last event: consecutive events mostly share it.
+    last: Option<Arc<CollectionSchema>>,
 }
 
 /// What the `source` struct needs besides the collection.
@@ -179,13 +184,46 @@ impl EventBuilder {
     pub fn new(cfg: Arc<MongoConfig>) -> EventBuilder {
         EventBuilder {
             partition: Arc::new(cfg.source_partition()),
+            name: cfg.topic_prefix.as_str().into(),
             cfg,
-            version: env!("CARGO_PKG_VERSION").to_string(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            words: [
+                "mongodb",
+                "true",
+                "false",
+                "first",
+                "last",
+                "last_in_data_collection",
+            ]
+            .map(|w| (w, w.into())),
             collections: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// A constant string as a shared value (one of `words`; any other is
+    /// allocated).
+    fn word(&self, w: &'static str) -> Value {
+        match self.words.iter().find(|(k, _)| *k == w) {
+            Some((_, shared)) => Value::String(shared.clone()),
+            None => Value::from(w),
         }
     }
 
     pub fn collection(&mut self, db: &str, coll: &str) -> Arc<CollectionSchema> {
+        if let Some(c) = self
+            .last
+            .as_ref()
+            .filter(|c| &*c.db == db && &*c.coll == coll)
+        {
+            return c.clone();
+        }
+        let c = self.collection_slow(db, coll);
+        self.last = Some(c.clone());
+        c
+    }
+
+    fn collection_slow(&mut self, db: &str, coll: &str) -> Arc<CollectionSchema> {
         if let Some(c) = self.collections.get(&(db.to_string(), coll.to_string())) {
             return c.clone();
         }
@@ -202,17 +240,17 @@ impl EventBuilder {
 
     fn source(&self, s: &SourceInfo<'_>) -> Value {
         let mut v = vec![Value::Null; source_field::COUNT];
-        v[source_field::VERSION] = Value::String(self.version.as_str().into());
-        v[source_field::CONNECTOR] = Value::String("mongodb".into());
-        v[source_field::NAME] = Value::String(self.cfg.topic_prefix.as_str().into());
+        v[source_field::VERSION] = Value::String(self.version.clone());
+        v[source_field::CONNECTOR] = self.word("mongodb");
+        v[source_field::NAME] = Value::String(self.name.clone());
         v[source_field::TS_MS] = Value::Int64(s.ts_ms);
-        v[source_field::SNAPSHOT] = Value::String(s.snapshot.into());
-        v[source_field::DB] = Value::String(s.coll.db.as_str().into());
+        v[source_field::SNAPSHOT] = self.word(s.snapshot);
+        v[source_field::DB] = Value::String(s.coll.db.clone());
         v[source_field::TS_US] = Value::Int64(s.ts_ms.saturating_mul(1000));
         v[source_field::TS_NS] = Value::Int64(s.ts_ms.saturating_mul(1_000_000));
-        v[source_field::COLLECTION] = Value::String(s.coll.coll.as_str().into());
+        v[source_field::COLLECTION] = Value::String(s.coll.coll.clone());
         v[source_field::ORD] = Value::Int32(s.ord as i32);
-        v[source_field::LSID] = s.lsid.clone().map_or(Value::Null, Value::from);
+        v[source_field::LSID] = s.lsid.as_deref().map_or(Value::Null, Value::from);
         v[source_field::TXN_NUMBER] = s.txn_number.map_or(Value::Null, Value::Int64);
         v[source_field::WALL_TIME] = s.wall_ms.map_or(Value::Null, Value::Int64);
         Value::Struct(Struct::from_values(source_schema(), v))
@@ -241,7 +279,7 @@ impl EventBuilder {
             self.partition.clone(),
             Some(offset.clone()),
             RecordData {
-                topic: coll.topic.clone().into(),
+                topic: coll.topic.clone(),
                 kafka_partition: None,
                 key_schema: Some(coll.key.clone()),
                 key,

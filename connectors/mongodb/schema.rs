@@ -163,9 +163,10 @@ pub fn topic_name(parts: &[&str]) -> String {
 /// One captured collection: its topic, schemas and excluded fields.
 #[derive(Debug)]
 pub struct CollectionSchema {
-    pub db: String,
-    pub coll: String,
-    pub topic: String,
+    /// Shared into every event (source.db, source.collection, the topic).
+    pub db: Arc<str>,
+    pub coll: Arc<str>,
+    pub topic: Arc<str>,
     pub key: Arc<Schema>,
     pub envelope: Arc<Schema>,
     /// Dotted field paths left out of documents (field.exclude.list).
@@ -190,9 +191,9 @@ impl CollectionSchema {
             .field("transaction", transaction_schema())
             .build();
         CollectionSchema {
-            db: db.to_string(),
-            coll: coll.to_string(),
-            topic,
+            db: db.into(),
+            coll: coll.into(),
+            topic: topic.into(),
             key,
             envelope,
             excluded_fields,
@@ -207,7 +208,7 @@ mod tests {
     #[test]
     fn names_and_field_orders_are_debeziums() {
         let c = CollectionSchema::new("mongo1", "inventory", "customers", vec![]);
-        assert_eq!(c.topic, "mongo1.inventory.customers");
+        assert_eq!(&*c.topic, "mongo1.inventory.customers");
         assert_eq!(c.key.name(), Some("mongo1.inventory.customers.Key"));
         assert_eq!(
             c.envelope.name(),

@@ -173,8 +173,9 @@ impl BinlogStream {
         dump.push(0x12); // COM_BINLOG_DUMP
         dump.extend_from_slice(&pos.to_le_bytes());
         // Flags: BINLOG_DUMP_NON_BLOCK (1), MariaDB's
-        // BINLOG_SEND_ANNOTATE_ROWS_EVENT (2).
-        let flags = opts.non_blocking as u16 | (opts.annotate_rows as u16) << 1;
+        // BINLOG_SEND_ANNOTATE_ROWS_EVENT (2; MySQL has no such flag).
+        let annotate = opts.annotate_rows && conn.server().is_mariadb();
+        let flags = opts.non_blocking as u16 | (annotate as u16) << 1;
         dump.extend_from_slice(&flags.to_le_bytes());
         dump.extend_from_slice(&opts.server_id.to_le_bytes());
         dump.extend_from_slice(file.as_bytes());

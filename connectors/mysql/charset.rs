@@ -12,6 +12,9 @@
 //! UTF-32 by hand. Any other charset is an explicit error when its bytes
 //! are not plain UTF-8, rather than a silently mangled string.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use encoding_rs::Encoding;
 
 /// How a text column's bytes become a Rust string.
@@ -55,24 +58,33 @@ impl Charset {
         })
     }
 
-    /// Decodes `b`; `Err` names the charset when the bytes are not valid.
-    pub fn decode(&self, b: &[u8]) -> Result<String, String> {
-        match self {
-            Charset::Latin1 => Ok(latin1(b)),
+    /// Decodes `b` into a shared string (one allocation when the bytes
+    /// are already UTF-8 text: ASCII, utf8mb4, ...); `Err` names the
+    /// charset when the bytes are not valid.
+    pub fn decode(&self, b: &[u8]) -> Result<Arc<str>, String> {
+        let text: Cow<'_, str> = match self {
+            Charset::Latin1 => match std::str::from_utf8(b) {
+                Ok(s) if b.is_ascii() => Cow::Borrowed(s),
+                _ => Cow::Owned(latin1(b)),
+            },
             Charset::Utf8 | Charset::Binary => match std::str::from_utf8(b) {
-                Ok(s) => Ok(s.to_owned()),
-                Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+                Ok(s) => Cow::Borrowed(s),
+                Err(e) => return Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
             },
-            Charset::Encoded(name, e) => e
-                .decode_without_bom_handling_and_without_replacement(b)
-                .map(|s| s.into_owned())
-                .ok_or_else(|| format!("bytes that are not valid {name}")),
-            Charset::Utf32 => utf32(b),
+            Charset::Encoded(name, e) => {
+                e.decode_without_bom_handling_and_without_replacement(b)
+                    .ok_or_else(|| format!("bytes that are not valid {name}"))?
+            }
+            Charset::Utf32 => Cow::Owned(utf32(b)?),
             Charset::Other(name) => match std::str::from_utf8(b) {
-                Ok(s) => Ok(s.to_owned()),
-                Err(_) => Err(format!("charset {name} is not supported yet")),
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => return Err(format!("charset {name} is not supported yet")),
             },
-        }
+        };
+        Ok(match text {
+            Cow::Borrowed(s) => Arc::from(s),
+            Cow::Owned(s) => Arc::from(s),
+        })
     }
 }
 
@@ -162,7 +174,10 @@ mod tests {
 
     #[test]
     fn utf8_is_validated() {
-        assert_eq!(Charset::Utf8.decode("ü😀".as_bytes()).unwrap(), "ü😀");
+        assert_eq!(
+            Charset::Utf8.decode("ü😀".as_bytes()).unwrap().as_ref(),
+            "ü😀"
+        );
         assert!(Charset::Utf8.decode(&[0xff, 0x41]).is_err());
         assert!(Charset::Other("swe7".into())
             .decode(&[0xc4, 0xe3])
@@ -175,13 +190,27 @@ mod tests {
     #[test]
     fn other_charsets_decode_exactly_or_fail() {
         let d = |name: &str, b: &[u8]| Charset::from_name(name).decode(b);
-        assert_eq!(d("gbk", &[0xc4, 0xe3, 0xba, 0xc3]).unwrap(), "你好");
-        assert_eq!(d("cp1251", &[0xcf, 0xf0, 0xe8]).unwrap(), "При");
-        assert_eq!(d("koi8r", &[0xf0, 0xd2, 0xc9]).unwrap(), "При");
-        assert_eq!(d("sjis", &[0x82, 0xa0]).unwrap(), "あ");
-        assert_eq!(d("utf16", &[0xd8, 0x3d, 0xde, 0x00]).unwrap(), "😀");
-        assert_eq!(d("utf16le", &[0x3d, 0xd8, 0x00, 0xde]).unwrap(), "😀");
-        assert_eq!(d("utf32", &[0, 1, 0xf6, 0, 0, 0, 0, 0x41]).unwrap(), "😀A");
+        assert_eq!(
+            d("gbk", &[0xc4, 0xe3, 0xba, 0xc3]).unwrap().as_ref(),
+            "你好"
+        );
+        assert_eq!(d("cp1251", &[0xcf, 0xf0, 0xe8]).unwrap().as_ref(), "При");
+        assert_eq!(d("koi8r", &[0xf0, 0xd2, 0xc9]).unwrap().as_ref(), "При");
+        assert_eq!(d("sjis", &[0x82, 0xa0]).unwrap().as_ref(), "あ");
+        assert_eq!(
+            d("utf16", &[0xd8, 0x3d, 0xde, 0x00]).unwrap().as_ref(),
+            "😀"
+        );
+        assert_eq!(
+            d("utf16le", &[0x3d, 0xd8, 0x00, 0xde]).unwrap().as_ref(),
+            "😀"
+        );
+        assert_eq!(
+            d("utf32", &[0, 1, 0xf6, 0, 0, 0, 0, 0x41])
+                .unwrap()
+                .as_ref(),
+            "😀A"
+        );
         // Malformed: an error naming the charset, never U+FFFD.
         assert!(d("gbk", &[0x81]).unwrap_err().contains("gbk"));
         assert!(d("utf16", &[0xd8, 0x3d]).unwrap_err().contains("utf16"));

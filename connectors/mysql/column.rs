@@ -195,13 +195,14 @@ pub enum Decode {
         pad_binary_to: Option<usize>,
         json: bool,
     },
+    /// The allowed values, shared: an ENUM value is a count, not a copy.
     Enum {
         len_bytes: u8,
-        values: Arc<[String]>,
+        values: Arc<[Arc<str>]>,
     },
     Set {
         len_bytes: u8,
-        values: Arc<[String]>,
+        values: Arc<[Arc<str>]>,
     },
     /// MySQL's binary JSON (type 245).
     JsonBinary {
@@ -320,11 +321,11 @@ fn decimal_schema(precision: u8, scale: u8, optional: bool) -> Arc<Schema> {
         .build()
 }
 
-fn enum_values(vals: &[Vec<u8>], cs: &Charset) -> Arc<[String]> {
+fn enum_values(vals: &[Vec<u8>], cs: &Charset) -> Arc<[Arc<str>]> {
     vals.iter()
         .map(|v| {
             cs.decode(v)
-                .unwrap_or_else(|_| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_else(|_| String::from_utf8_lossy(v).into())
         })
         .collect()
 }

@@ -33,7 +33,7 @@ use super::schema::{
 pub struct TxnState {
     /// MariaDB `domain-server-seq`, MySQL `uuid:gno`, or `file:pos` of
     /// the transaction's start on a server without GTIDs.
-    pub id: String,
+    pub id: Arc<str>,
     /// Whether the BEGIN event was emitted (or, on a resume inside the
     /// transaction, already acknowledged before the restart).
     pub begun: bool,
@@ -45,7 +45,7 @@ pub struct TxnState {
 impl TxnState {
     pub fn new(id: String) -> TxnState {
         TxnState {
-            id,
+            id: id.into(),
             ..Default::default()
         }
     }
@@ -155,7 +155,7 @@ pub struct EventBuilder {
 }
 
 /// Every `op` and `source.snapshot` an event can carry.
-const WORDS: [&str; 10] = [
+const WORDS: [&str; 11] = [
     "r",
     "c",
     "u",
@@ -165,6 +165,7 @@ const WORDS: [&str; 10] = [
     "false",
     "last",
     "first",
+    "first_in_data_collection",
     "last_in_data_collection",
 ];
 
@@ -267,7 +268,7 @@ impl EventBuilder {
                 Value::Struct(Struct {
                     schema: transaction_schema(),
                     values: vec![
-                        Value::String(txn.id.as_str().into()),
+                        Value::String(txn.id.clone()),
                         Value::Int64(total),
                         Value::Int64(per),
                     ],
@@ -489,7 +490,7 @@ impl EventBuilder {
         let (ks, vs, per) = transaction_schemas();
         let key = Value::Struct(Struct {
             schema: ks.clone(),
-            values: vec![Value::String(txn.id.as_str().into())],
+            values: vec![Value::String(txn.id.clone())],
         });
         let (count, collections) = if end {
             (
@@ -513,7 +514,7 @@ impl EventBuilder {
             schema: vs.clone(),
             values: vec![
                 Value::String(if end { "END" } else { "BEGIN" }.into()),
-                Value::String(txn.id.as_str().into()),
+                Value::String(txn.id.clone()),
                 count,
                 collections,
                 Value::Int64(ts_ms),

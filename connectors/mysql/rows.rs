@@ -217,22 +217,18 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
                 Value::Bytes(v)
             } else {
                 let _ = json;
-                Value::String(charset.decode(b)?.into())
+                Value::String(charset.decode(b)?)
             }
         }
         Decode::Enum { len_bytes, values } => {
             let i = r.uint_n(*len_bytes as usize, "enum").map_err(t)? as usize;
             match i {
                 0 => Value::String("".into()),
-                _ => Value::String(
-                    values
-                        .get(i - 1)
-                        .cloned()
-                        .ok_or_else(|| {
-                            format!("enum index {i} beyond its {} values", values.len())
-                        })?
-                        .into(),
-                ),
+                _ => {
+                    Value::String(values.get(i - 1).cloned().ok_or_else(|| {
+                        format!("enum index {i} beyond its {} values", values.len())
+                    })?)
+                }
             }
         }
         Decode::Set { len_bytes, values } => {

@@ -145,6 +145,9 @@ pub struct MySqlSourceTask {
     start: Option<Start>,
     /// The offset of the last record handed to the worker.
     last: Option<BinlogOffset>,
+    /// The server-settings warnings were logged (once per task, not again
+    /// at each reconnect).
+    warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MySqlSourceTask {
@@ -158,6 +161,7 @@ impl MySqlSourceTask {
             leftover: VecDeque::new(),
             start: None,
             last: None,
+            warned: Default::default(),
         }
     }
 
@@ -174,8 +178,9 @@ impl MySqlSourceTask {
         };
         let (tx, rx) = crate::feed::queue(cfg.max_queue_size, cfg.max_queue_size_in_bytes);
         self.rx = Some(rx);
+        let warned = self.warned.clone();
         self.reader = Some(tokio::spawn(async move {
-            if let Err(e) = run(cfg, ctx, start, &tx).await {
+            if let Err(e) = run(cfg, ctx, start, &tx, &warned).await {
                 let _ = tx.send(Err(e)).await;
             }
         }));
@@ -187,6 +192,7 @@ async fn run(
     ctx: SourceTaskContext,
     start: Start,
     tx: &FeedTx,
+    warned: &std::sync::atomic::AtomicBool,
 ) -> Result<(), TaskError> {
     // Server settings and the replica id first: a misconfigured server
     // or a clashing database.server.id fails the task before a snapshot
@@ -196,7 +202,8 @@ async fn run(
             .await
             .map_err(TaskError::from)?;
         let settings = super::binlog::check_server(&mut c).await?;
-        if !settings.row_metadata_full {
+        let warn = !warned.swap(true, std::sync::atomic::Ordering::Relaxed);
+        if warn && !settings.row_metadata_full {
             // Not fatal (Debezium does not need it, and it is not the
             // servers' default), but without it column names and types
             // come from information_schema when an event is read, which
@@ -204,7 +211,7 @@ async fn run(
             // connector is behind several DDLs of one table.
             tracing::warn!(connector = %ctx.connector, "binlog_row_metadata is not FULL on {}; set binlog_row_metadata=FULL so that each row event carries its own column names and types (rows read after later ALTER TABLEs of the same table can otherwise be decoded with the newer columns)", c.addr());
         }
-        if cfg.include_query {
+        if warn && cfg.include_query {
             match super::binlog::statement_text_logged(&mut c).await? {
                 Some((_, true)) => {}
                 Some((name, false)) => {

@@ -189,7 +189,7 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
                 }
                 Value::Bytes(v)
             } else {
-                Value::String(charset.decode(b)?.into())
+                Value::String(charset.decode(b)?)
             }
         }
         Decode::Enum { .. } | Decode::Set { .. } | Decode::JsonBinary { .. } => {

@@ -79,8 +79,11 @@ impl Value {
         })
     }
 
-    /// About how many heap bytes the value owns (strings, bytes and nested
-    /// values; shared schemas not counted): what bounds a queue in bytes.
+    /// About how many heap bytes the value holds (strings, bytes and nested
+    /// values; shared schemas not counted): what bounds a queue in bytes. A
+    /// shared string counts in full in every value holding it: an upper
+    /// bound (a connector's constant strings are short; `source.query` of
+    /// a long multi-row statement counts once per row).
     pub fn heap_bytes(&self) -> usize {
         const V: usize = std::mem::size_of::<Value>();
         match self {

@@ -348,7 +348,7 @@ fn convert(converters: &Converters, chain: &Chain, m: &Msg) -> Result<Option<Sin
             kind: e.kind,
         })?;
     let data = RecordData {
-        topic: m.topic.clone().into(),
+        topic: m.topic.as_str().into(),
         kafka_partition: Some(m.partition),
         key_schema: key.schema,
         key: key.value,

@@ -124,9 +124,8 @@ struct Loop<'a> {
     last_commit: Instant,
     seen_topics: std::collections::HashSet<String>,
     /// The topic of the record before (most follow one of the same table):
-    /// spares hashing its name once per record.
-    /// The topic of the last record sent (shared: a connector's records
-    /// usually share one `Arc`, compared by pointer first).
+    /// spares hashing its name once per record. A connector's records
+    /// usually share one `Arc`, compared by pointer first.
     last_topic: Arc<str>,
 }
 
@@ -281,7 +280,9 @@ impl Loop<'_> {
             self.seen_topics.insert(topic.to_string());
             (self.env.on_topic)(&self.spec.connector, topic);
         }
-        if !same_topic {
+        if !Arc::ptr_eq(&data.topic, &self.last_topic) {
+            // Equal names in another `Arc` too: the next record of this
+            // connector then takes the pointer path.
             self.last_topic = data.topic.clone();
         }
         let (c, key_buf, value_buf) = (&self.converters, &mut self.key_buf, &mut self.value_buf);
