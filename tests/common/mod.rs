@@ -682,10 +682,7 @@ impl PrivateMariaDb {
     /// Kills the server with SIGKILL (no shutdown) and starts it again on
     /// the same data: InnoDB recovers, the binlog keeps what it wrote.
     pub fn kill9_and_start(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill9_child(&mut self.child);
         self.run();
     }
 
@@ -730,6 +727,65 @@ impl Drop for PrivateMariaDb {
     }
 }
 
+/// SIGKILLs a test's server process, if it runs, and reaps it.
+pub fn kill9_child(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// Starts a private tansu broker in `dir` on `port` with `storage` (a
+/// tansu storage engine URL) and waits until it answers.
+pub fn spawn_tansu(dir: &Path, port: u16, storage: &str) -> Child {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let bin = std::env::var("SLUICE_TANSU_BIN")
+        .unwrap_or_else(|_| format!("{home}/.cache/sluice/tansu-0.6.0/bin/tansu"));
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(&bin)
+        .current_dir(dir)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", storage])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start the tansu broker {bin} ({e}); install it with scripts/install-tansu"
+            )
+        });
+    // Killed if it never answers (the wait panics).
+    struct Guard(Option<Child>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            kill9_child(&mut self.0);
+        }
+    }
+    let mut guard = Guard(Some(child));
+    let probe: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("log_level", "0")
+        .create()
+        .expect("probe client");
+    wait_for(
+        "the private tansu broker to answer",
+        Duration::from_secs(30),
+        || {
+            probe
+                .fetch_metadata(None, Duration::from_millis(500))
+                .ok()
+                .map(|_| ())
+        },
+    );
+    guard.0.take().expect("the broker process")
+}
+
 /// A private tansu broker on its sqlite engine, in its own directory and on
 /// its own port, which a test may kill and start again on the same data
 /// (the shared broker is not the test's to restart).
@@ -754,44 +810,12 @@ impl RestartableBroker {
     }
 
     fn run(&mut self) {
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-        let bin = std::env::var("SLUICE_TANSU_BIN")
-            .unwrap_or_else(|_| format!("{home}/.cache/sluice/tansu-0.6.0/bin/tansu"));
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&bin)
-            .current_dir(self.dir.path())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start the tansu broker {bin} ({e}); install it with scripts/install-tansu")
-            });
-        self.child = Some(child);
-        let probe: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("log_level", "0")
-            .create()
-            .expect("probe client");
-        wait_for(
-            "the private tansu broker to answer",
-            Duration::from_secs(30),
-            || {
-                probe
-                    .fetch_metadata(None, Duration::from_millis(500))
-                    .ok()
-                    .map(|_| ())
-            },
-        );
+        self.child = Some(spawn_tansu(self.dir.path(), self.port, "sqlite://tansu.db"));
     }
 
     /// SIGKILL: the broker stops answering at once.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill9_child(&mut self.child);
     }
 
     /// Starts it again: same port, same data.

@@ -330,44 +330,13 @@ pub struct MemoryBroker {
 
 impl MemoryBroker {
     pub fn start() -> MemoryBroker {
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-        let bin = std::env::var("SLUICE_TANSU_BIN")
-            .unwrap_or_else(|_| format!("{home}/.cache/sluice/tansu-0.6.0/bin/tansu"));
         let dir = TempDir::new("tansu-memory");
         let port = free_port();
-        let bootstrap = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{bootstrap}");
-        let child = Command::new(&bin)
-            .current_dir(dir.path())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start the tansu broker {bin} ({e}); install it with scripts/install-tansu")
-            });
-        let broker = MemoryBroker {
-            child,
+        MemoryBroker {
+            child: spawn_tansu(dir.path(), port, "memory://tansu/"),
             _dir: dir,
-            bootstrap,
-        };
-        let probe: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &broker.bootstrap)
-            .set("log_level", "0")
-            .create()
-            .expect("probe client");
-        wait_for(
-            "the private tansu broker to answer",
-            Duration::from_secs(30),
-            || {
-                probe
-                    .fetch_metadata(None, Duration::from_millis(500))
-                    .ok()
-                    .map(|_| ())
-            },
-        );
-        broker
+            bootstrap: format!("127.0.0.1:{port}"),
+        }
     }
 }
 
@@ -436,10 +405,7 @@ impl RestartableMongo {
     }
 
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill9_child(&mut self.child);
     }
 
     /// Starts it again: same port, same data.
