@@ -830,3 +830,76 @@ fn text_in_other_charsets_arrives_as_written() {
         v["tasks"][0]["state"] == "RUNNING"
     });
 }
+
+/// event.processing.failure.handling.mode on a row event Sluice cannot
+/// decode (text in cp852, a charset it does not decode, that is not plain
+/// UTF-8): `warn` skips that event with a warning naming its position and
+/// streams the rows after it; the default `fail` fails the task naming the
+/// event and the option.
+#[test]
+fn an_undecodable_row_event_is_skipped_with_warn_and_fails_the_task_by_default() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("undecodable");
+    mariadb_stdin(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(20) CHARACTER SET cp852);"
+    ));
+    let dir = TempDir::new("mysql-undecodable");
+    let s = Sluice::start(dir.path(), &[]);
+    let mut names = Vec::new();
+    for mode in ["warn", "fail"] {
+        let name = unique(&format!("mysql-undecodable-{mode}"));
+        let prefix = unique(&format!("mund{mode}"));
+        let mut extra = vec![("snapshot.mode", "no_data")];
+        if mode == "warn" {
+            extra.push(("event.processing.failure.handling.mode", "warn"));
+        }
+        let cfg = mysql_connector_config(
+            &name,
+            &prefix,
+            &db,
+            &dir.path().join(format!("h-{mode}.jsonl")),
+            &extra,
+        );
+        assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+        s.wait_committed_offset(&name, Duration::from_secs(60));
+        names.push((name, prefix));
+    }
+    // Three row events: plain ASCII, then bytes that are not UTF-8, then
+    // plain ASCII again.
+    mariadb_stdin(&format!(
+        "INSERT INTO {db}.t VALUES (1, 'abc'); INSERT INTO {db}.t VALUES (2, 'Łódź'); INSERT INTO {db}.t VALUES (3, 'xyz');"
+    ));
+    let (warn_name, warn_prefix) = &names[0];
+    let mut reader = TopicReader::new(&bootstrap, &format!("{warn_prefix}.{db}.t"));
+    reader.read_until("rows 1 and 3", Duration::from_secs(60), |r| {
+        r.iter().any(|(k, _)| k["id"] == json!(3))
+    });
+    let ids: Vec<Value> = reader.parsed.iter().map(|(k, _)| k["id"].clone()).collect();
+    assert_eq!(ids, vec![json!(1), json!(3)], "row 2 skipped, nothing else");
+    s.wait_status(warn_name, "warn: still RUNNING", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+    let log = s.log_text();
+    let warned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("skipping the rest of the row event"))
+        .collect();
+    assert_eq!(warned.len(), 1, "one warning\n{log}");
+    assert!(
+        warned[0].contains(&format!("{db}.t in the row event at mariadb-bin."))
+            && warned[0].contains("charset cp852"),
+        "the warning names the event's position and the problem: {}",
+        warned[0]
+    );
+
+    let (fail_name, _) = &names[1];
+    let status = s.wait_status(fail_name, "fail: the task FAILED", |v| {
+        v["tasks"][0]["state"] == "FAILED"
+    });
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("charset cp852")
+            && trace.contains("event.processing.failure.handling.mode=warn"),
+        "the trace names the problem and the option: {trace}"
+    );
+}

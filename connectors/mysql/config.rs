@@ -79,6 +79,17 @@ impl SnapshotMode {
     }
 }
 
+/// event.processing.failure.handling.mode: what a binlog row event that
+/// cannot be decoded does (the snapshot always fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    Fail,
+    /// Skip the rest of the event, with a warning naming its position.
+    Warn,
+    /// Skip it silently (skip, ignore).
+    Skip,
+}
+
 /// snapshot.locking.mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockingMode {
@@ -167,6 +178,8 @@ pub struct MySqlConfig {
     pub include_schema_changes: bool,
     /// include.query: source.query carries each change's SQL statement.
     pub include_query: bool,
+    /// event.processing.failure.handling.mode.
+    pub on_failure: FailureMode,
     pub tombstones_on_delete: bool,
     pub decode: DecodeOptions,
     pub skipped: SkippedOps,
@@ -270,8 +283,8 @@ pub fn config_def() -> ConfigDef {
         .validate(one_of(&["disabled", "preferred", "required", "verify_ca", "verify_identity"]))
         .define("database.ssl.ca", String, Some(""), Medium, "Sluice: PEM file of the CA certificates trusted with verify_ca / verify_identity (default: the Mozilla root CAs). Debezium's JKS database.ssl.truststore is not read: export its CA with keytool -exportcert -rfc.")
         .define("include.query", Boolean, Some("false"), Low, "Put the SQL statement that made each streamed change in source.query (needs binlog_annotate_row_events=ON on MariaDB, its default, or binlog_rows_query_log_events=ON on MySQL; snapshot events have none).")
-        .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "fail, warn or skip on an undecodable event (Sluice fails).")
-        .unsupported()
+        .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "A binlog row event that cannot be decoded: fail (the task FAILS naming the event), warn (the rest of the event is skipped and logged with its position) or skip (skipped silently; ignore is the same).")
+        .validate(one_of(&["fail", "warn", "skip", "ignore"]))
 }
 
 fn regexes(cfg: &Config, key: &str) -> Result<Vec<Regex>, ConfigError> {
@@ -402,6 +415,11 @@ impl MySqlConfig {
             },
             include_schema_changes: cfg.bool("include.schema.changes")?,
             include_query: cfg.bool("include.query")?,
+            on_failure: match lower("event.processing.failure.handling.mode").as_str() {
+                "warn" => FailureMode::Warn,
+                "skip" | "ignore" => FailureMode::Skip,
+                _ => FailureMode::Fail,
+            },
             tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
             decode: DecodeOptions {
                 decimal: match lower("decimal.handling.mode").as_str() {
@@ -628,12 +646,12 @@ mod tests {
     #[test]
     fn unsupported_keys_are_declared() {
         let def = config_def();
-        for k in [
-            "snapshot.fetch.size",
-            "event.processing.failure.handling.mode",
-        ] {
-            assert!(def.key(k).unwrap().unsupported, "{k}");
-        }
+        assert!(def.key("snapshot.fetch.size").unwrap().unsupported);
+        assert!(
+            !def.key("event.processing.failure.handling.mode")
+                .unwrap()
+                .unsupported
+        );
         assert!(!def.key("table.include.list").unwrap().unsupported);
         assert!(!def.key("include.query").unwrap().unsupported);
         assert!(!def.key("provide.transaction.metadata").unwrap().unsupported);

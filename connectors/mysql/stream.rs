@@ -41,7 +41,7 @@ use sluice_runtime::data::{JsonMap, SourceRecord, Value};
 
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
 use super::catalog::{load_table, plans_for_map, TableDef};
-use super::config::MySqlConfig;
+use super::config::{FailureMode, MySqlConfig};
 use super::error::MySqlError;
 use super::event::{
     statement_text, types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind,
@@ -580,25 +580,34 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let ts_sec = h.timestamp as i64;
                 while r.remaining() > 0 {
                     values.clear();
-                    decode_row(&mut r, &ts.plans, re.present, &mut values).map_err(|e| {
-                        MySqlError::decode(
-                            format!("row of {}.{} at {}:{}", ts.db, ts.table, p.file, ev_start),
-                            e,
-                        )
-                    })?;
-                    if re.kind == RowsKind::Update {
-                        after.clear();
-                        decode_row(&mut r, &ts.plans, re.present_after, &mut after).map_err(
-                            |e| {
-                                MySqlError::decode(
-                                    format!(
-                                        "row of {}.{} at {}:{}",
-                                        ts.db, ts.table, p.file, ev_start
-                                    ),
-                                    e,
-                                )
-                            },
-                        )?;
+                    let decoded =
+                        decode_row(&mut r, &ts.plans, re.present, &mut values).and_then(|()| {
+                            match re.kind {
+                                RowsKind::Update => {
+                                    after.clear();
+                                    decode_row(&mut r, &ts.plans, re.present_after, &mut after)
+                                }
+                                _ => Ok(()),
+                            }
+                        });
+                    if let Err(e) = decoded {
+                        let what = format!(
+                            "row {row_no} of {}.{} in the row event at {}:{}",
+                            ts.db, ts.table, p.file, ev_start
+                        );
+                        match cfg.on_failure {
+                            FailureMode::Fail => {
+                                return Err(MySqlError::decode(
+                                    what,
+                                    format!("{e}; to skip such events set event.processing.failure.handling.mode=warn (logged) or skip"),
+                                ))
+                            }
+                            FailureMode::Warn => tracing::warn!(
+                                "skipping the rest of the row event (event.processing.failure.handling.mode=warn): cannot decode {what}: {e}"
+                            ),
+                            FailureMode::Skip => tracing::debug!("skipped: cannot decode {what}: {e}"),
+                        }
+                        break;
                     }
                     let emit = !skip_all && row_no >= skip_rows;
                     if emit || p.txn.is_some() {
