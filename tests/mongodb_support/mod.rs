@@ -264,6 +264,20 @@ pub fn has_id(events: &[Event], id: &str) -> bool {
     events.iter().any(|e| e.id == id && e.value.is_some())
 }
 
+/// Waits (bounded) until a private SecantusDB at `uri` answers a ping.
+fn wait_until_answers(uri: &str, timeout: Duration) {
+    wait_for("the private SecantusDB to answer", timeout, || {
+        let ok = Command::new(python())
+            .arg("-c")
+            .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=500).admin.command('ping')")
+            .env("URI", uri)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        ok.then_some(())
+    });
+}
+
 /// A private SecantusDB whose oplog keeps only a few entries, so that a
 /// stopped connector's position falls out of it.
 pub struct SmallOplogServer {
@@ -292,20 +306,7 @@ impl SmallOplogServer {
             .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); install it with scripts/pyenv"));
         let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
         let server = SmallOplogServer { child, uri };
-        wait_for(
-            "the private SecantusDB to answer",
-            Duration::from_secs(30),
-            || {
-                let ok = Command::new(python())
-                .arg("-c")
-                .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=500).admin.command('ping')")
-                .env("URI", &server.uri)
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-                ok.then_some(())
-            },
-        );
+        wait_until_answers(&server.uri, Duration::from_secs(30));
         server
     }
 }
@@ -387,21 +388,7 @@ impl RestartableMongo {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); install it with scripts/pyenv"));
         self.child = Some(child);
-        let uri = self.uri.clone();
-        wait_for(
-            "the private SecantusDB to answer",
-            Duration::from_secs(60),
-            || {
-                let ok = Command::new(python())
-                .arg("-c")
-                .arg("import os, pymongo; pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=500).admin.command('ping')")
-                .env("URI", &uri)
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-                ok.then_some(())
-            },
-        );
+        wait_until_answers(&self.uri, Duration::from_secs(60));
     }
 
     pub fn kill9(&mut self) {
