@@ -1,7 +1,7 @@
 """Small Kafka CLI for Sluice tests and demos (run it as scripts/kafka).
 
-Uses confluent-kafka, whose wheel bundles a librdkafka new enough for the tansu
-broker (Debian's kcat is not). Bootstrap: --bootstrap, else $SLUICE_KAFKA_BOOTSTRAP,
+Uses confluent-kafka, whose wheel bundles a librdkafka new enough for Kafka 4.x
+(Debian's kcat/librdkafka 2.0 is not). Bootstrap: --bootstrap, else $SLUICE_KAFKA_BOOTSTRAP,
 else 127.0.0.1:$SLUICE_KAFKA_PORT (default 9092).
 
   scripts/kafka topics [-v]
@@ -24,10 +24,7 @@ key) of exactly `<null>` is sent as null, so tombstones can be produced.
 record-limit creates a fresh topic per size (max.message.bytes=1000000000), produces
 a record whose key + value is SIZE bytes and a small one after it, and reads the topic
 back with default consumer settings: it prints whether each came back. It measures
-the largest record a broker delivers (tansu 0.6 on sqlite: below 5 MiB).
-
-There is deliberately no `delete`: on tansu's sqlite engine DeleteTopics drops every
-topic, not just the one named.
+the largest record a broker delivers (the test broker: message.max.bytes = 64 MiB).
 """
 
 import argparse
@@ -127,6 +124,9 @@ def cmd_ping(args):
         md = admin(args, quiet=True).list_topics(timeout=args.timeout)
     except KafkaException as e:
         print(f"kafka: {args.bootstrap} not reachable: {e}", file=sys.stderr)
+        return 1
+    if len(md.brokers) < args.brokers:
+        print(f"kafka: {args.bootstrap} answers with {len(md.brokers)} of {args.brokers} brokers", file=sys.stderr)
         return 1
     print(f"ok {args.bootstrap} cluster_id={md.cluster_id} brokers={len(md.brokers)} topics={len(md.topics)}")
     return 0
@@ -251,7 +251,7 @@ def cmd_produce(args):
         if not sep:
             sys.exit(f"kafka: --header wants K=V, got {kv!r}")
         headers.append((k, v.encode("utf-8")))
-    # tansu does not auto-create topics: fail fast instead of retrying for minutes.
+    # Fail fast on a missing topic instead of retrying for minutes (or auto-creating it).
     topic_partitions(args, args.topic)
     p = Producer({
         "bootstrap.servers": args.bootstrap,
@@ -332,6 +332,7 @@ def main():
 
     s = sub.add_parser("ping", help="exit 0 when the broker answers a metadata request")
     s.add_argument("--timeout", type=float, default=2.0)
+    s.add_argument("--brokers", type=int, default=1, help="fail unless at least N brokers are up")
     s.set_defaults(fn=cmd_ping)
 
     s = sub.add_parser("topics", help="list topics")

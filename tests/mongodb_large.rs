@@ -9,10 +9,9 @@
 //! remedy, then is read whole with cursor.oversize.handling.mode=split;
 //! cursor.oversize.handling.mode=skip leaves out events with large images.
 //!
-//! The records go to a private tansu broker on its memory engine: the
-//! shared broker (tansu 0.6 on sqlite) never delivers a record whose key +
-//! value is 5 MiB or more, whatever the client settings (see
-//! docs/connectors/mongodb.md, "Large documents").
+//! The records go to the shared Apache Kafka broker, whose
+//! message.max.bytes is 64 MiB (scripts/services), as a user raises it for
+//! large records (see docs/connectors/mongodb.md, "Large documents").
 
 mod common;
 mod mongodb_support;
@@ -47,11 +46,11 @@ fn a_16_mb_document_round_trips_in_oplog_mode_too() {
 fn round_trip_16_mb(mode: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
-    let broker = MemoryBroker::start();
+    let bootstrap = kafka_bootstrap();
     let db = unique("bigdoc").replace('-', "_");
     py(&format!("c['{db}'].create_collection('big')"));
     let dir = TempDir::new("mongo-big");
-    let s = worker_at(&dir, &broker.bootstrap);
+    let s = worker_at(&dir, &bootstrap);
     let prefix = unique(&format!("mbig-{}", &mode[..5]));
     let name = unique("mongo-big");
     let mut cfg = base_config(&prefix, &db);
@@ -64,7 +63,7 @@ fn round_trip_16_mb(mode: &str) {
         v["tasks"][0]["progress"]["phase"] == "streaming"
     });
     let topic = format!("{prefix}.{db}.big");
-    let mut tail = TopicTail::at(&broker.bootstrap, &topic);
+    let mut tail = TopicTail::at(&bootstrap, &topic);
     let (f1, f2) = (dir.path().join("big1"), dir.path().join("big2"));
     // 16,700,000 random hex characters: a document of ~16.7 MB of BSON,
     // just under the 16 MiB (16,777,216 bytes) limit.
@@ -135,7 +134,7 @@ fn round_trip_16_mb(mode: &str) {
 fn an_event_over_16_mb_fails_naming_the_remedy_then_split_joins_it() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
-    let broker = MemoryBroker::start();
+    let bootstrap = kafka_bootstrap();
     let db = unique("bigevent").replace('-', "_");
     const N: usize = 16_000_000;
     // Pre-images on, and a 16 MB document from before the connector.
@@ -143,7 +142,7 @@ fn an_event_over_16_mb_fails_naming_the_remedy_then_split_joins_it() {
         "c['{db}'].create_collection('pre')\nc['{db}'].command({{'collMod': 'pre', 'changeStreamPreAndPostImages': {{'enabled': True}}}})\nc['{db}'].pre.insert_one({{'_id': 1, 'big': 'a' * {N}}})"
     ));
     let dir = TempDir::new("mongo-bigevent");
-    let s = worker_at(&dir, &broker.bootstrap);
+    let s = worker_at(&dir, &bootstrap);
     let prefix = unique("mbigev");
     let name = unique("mongo-bigevent");
     let mut cfg = base_config(&prefix, &db);
@@ -154,7 +153,7 @@ fn an_event_over_16_mb_fails_naming_the_remedy_then_split_joins_it() {
     cfg["topic.creation.default.max.message.bytes"] = json!("62914560");
     create(&s, &name, cfg.clone());
     let topic = format!("{prefix}.{db}.pre");
-    let mut tail = TopicTail::at(&broker.bootstrap, &topic);
+    let mut tail = TopicTail::at(&bootstrap, &topic);
     // A small change first, so that the connector has an offset to resume from.
     wait_for("a committed offset", Duration::from_secs(60), || {
         py(&format!(
@@ -271,11 +270,11 @@ fn skip_leaves_out_events_whose_images_exceed_the_threshold() {
 fn oplog_mode_takes_60_mb_of_large_entries_and_look_ups_in_a_row() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_mongodb();
-    let broker = MemoryBroker::start();
+    let bootstrap = kafka_bootstrap();
     let db = unique("bigmany").replace('-', "_");
     py(&format!("c['{db}'].create_collection('many')"));
     let dir = TempDir::new("mongo-bigmany");
-    let s = worker_at(&dir, &broker.bootstrap);
+    let s = worker_at(&dir, &bootstrap);
     let prefix = unique("mbigmany");
     let name = unique("mongo-bigmany");
     let mut cfg = base_config(&prefix, &db);
@@ -292,7 +291,7 @@ fn oplog_mode_takes_60_mb_of_large_entries_and_look_ups_in_a_row() {
     py(&format!(
         "t = c['{db}'].many\nt.insert_many([{{'_id': i, 'big': chr(97 + i) * 15_000_000}} for i in range(4)])\nt.update_many({{}}, {{'$set': {{'n': 1}}}})\nt.insert_one({{'_id': 9}})"
     ));
-    let mut tail = TopicTail::at(&broker.bootstrap, &format!("{prefix}.{db}.many"));
+    let mut tail = TopicTail::at(&bootstrap, &format!("{prefix}.{db}.many"));
     tail.until(
         "the insert after the large ones",
         Duration::from_secs(240),

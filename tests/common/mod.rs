@@ -735,31 +735,79 @@ pub fn kill9_child(child: &mut Option<Child>) {
     }
 }
 
-/// Starts a private tansu broker in `dir` on `port` with `storage` (a
-/// tansu storage engine URL) and waits until it answers.
-pub fn spawn_tansu(dir: &Path, port: u16, storage: &str) -> Child {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let bin = std::env::var("SLUICE_TANSU_BIN")
-        .unwrap_or_else(|_| format!("{home}/.cache/sluice/tansu-0.6.0/bin/tansu"));
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(&bin)
+/// The folder of Apache Kafka's jars (`scripts/install-jars kafka`), as
+/// `scripts/services env` exports it.
+pub fn kafka_libs() -> String {
+    std::env::var("SLUICE_KAFKA_LIBS").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        format!("{home}/.cache/sluice/kafka-4.4.0/libs")
+    })
+}
+
+/// Starts a private single-node Apache Kafka broker (KRaft, combined mode)
+/// with its data in `dir`, listening on `port` (its controller on
+/// `controller_port`), formatting the storage on first use, and waits until
+/// it answers. Settings as `scripts/services` gives the shared broker.
+pub fn spawn_kafka(dir: &Path, port: u16, controller_port: u16) -> Child {
+    let libs = kafka_libs();
+    assert!(
+        Path::new(&libs).is_dir(),
+        "no Kafka jars in {libs}: run scripts/install-jars kafka (or scripts/services up)"
+    );
+    let cp = format!("{libs}/*");
+    let props = dir.join("server.properties");
+    std::fs::write(
+        &props,
+        format!(
+            "process.roles=broker,controller\nnode.id=1\n\
+             controller.quorum.voters=1@127.0.0.1:{controller_port}\n\
+             listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+             controller.listener.names=CONTROLLER\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+             log.dirs={}\n\
+             offsets.topic.replication.factor=1\ntransaction.state.log.replication.factor=1\n\
+             transaction.state.log.min.isr=1\nshare.coordinator.state.topic.replication.factor=1\n\
+             share.coordinator.state.topic.min.isr=1\ngroup.initial.rebalance.delay.ms=0\n\
+             message.max.bytes=67108864\nreplica.fetch.max.bytes=67108864\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("write server.properties");
+    let log4j = dir.join("log4j2.properties");
+    std::fs::write(
+        &log4j,
+        format!(
+            "appender.f.type=File\nappender.f.name=F\nappender.f.fileName={}\n\
+             appender.f.layout.type=PatternLayout\nappender.f.layout.pattern=[%d] %p %m (%c)%n\n\
+             rootLogger.level=INFO\nrootLogger.appenderRef.f.ref=F\n",
+            dir.join("server.log").display()
+        ),
+    )
+    .expect("write log4j2.properties");
+    let log4j_opt = format!("-Dlog4j2.configurationFile={}", log4j.display());
+    if !dir.join("data/meta.properties").exists() {
+        let out = Command::new("java")
+            .args(["-Xmx256m", &log4j_opt, "-cp", &cp, "kafka.tools.StorageTool"])
+            .args(["format", "-t", "c2x1aWNlLXRlc3QtYnJrAA", "-c"])
+            .arg(&props)
+            .output()
+            .expect("run java (apt-get install -y openjdk-17-jdk-headless)");
+        assert!(
+            out.status.success(),
+            "formatting the private broker's storage failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let child = Command::new("java")
         .current_dir(dir)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", storage])
+        .args(["-Xms64m", "-Xmx384m", "-XX:+UseG1GC", &log4j_opt, "-cp", &cp])
+        .arg("kafka.Kafka")
+        .arg(&props)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start the tansu broker {bin} ({e}); install it with scripts/install-tansu"
-            )
-        });
+        .expect("start java (apt-get install -y openjdk-17-jdk-headless)");
     // Killed if it never answers (the wait panics).
     struct Guard(Option<Child>);
     impl Drop for Guard {
@@ -774,24 +822,26 @@ pub fn spawn_tansu(dir: &Path, port: u16, storage: &str) -> Child {
         .create()
         .expect("probe client");
     wait_for(
-        "the private tansu broker to answer",
-        Duration::from_secs(30),
+        "the private Kafka broker to answer",
+        Duration::from_secs(60),
         || {
             probe
                 .fetch_metadata(None, Duration::from_millis(500))
                 .ok()
+                .filter(|md| !md.brokers().is_empty())
                 .map(|_| ())
         },
     );
     guard.0.take().expect("the broker process")
 }
 
-/// A private tansu broker on its sqlite engine, in its own directory and on
-/// its own port, which a test may kill and start again on the same data
-/// (the shared broker is not the test's to restart).
+/// A private Apache Kafka broker in its own directory and on its own port,
+/// which a test may kill and start again on the same data (the shared
+/// broker is not the test's to restart).
 pub struct RestartableBroker {
     dir: TempDir,
     port: u16,
+    controller_port: u16,
     child: Option<Child>,
     pub bootstrap: String,
 }
@@ -800,8 +850,9 @@ impl RestartableBroker {
     pub fn start() -> RestartableBroker {
         let port = free_port();
         let mut b = RestartableBroker {
-            dir: TempDir::new("tansu-sqlite"),
+            dir: TempDir::new("kafka-private"),
             port,
+            controller_port: free_port(),
             child: None,
             bootstrap: format!("127.0.0.1:{port}"),
         };
@@ -810,7 +861,11 @@ impl RestartableBroker {
     }
 
     fn run(&mut self) {
-        self.child = Some(spawn_tansu(self.dir.path(), self.port, "sqlite://tansu.db"));
+        self.child = Some(spawn_kafka(
+            self.dir.path(),
+            self.port,
+            self.controller_port,
+        ));
     }
 
     /// SIGKILL: the broker stops answering at once.

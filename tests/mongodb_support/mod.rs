@@ -318,36 +318,6 @@ impl Drop for SmallOplogServer {
     }
 }
 
-/// A private tansu broker on the memory engine, for records the shared
-/// broker cannot deliver: tansu 0.6's sqlite engine never returns a record
-/// whose key + value is 5 MiB or more (its fetch is capped at 5 MiB and
-/// filters records by size instead of returning the first one whole, as
-/// Kafka does); the memory engine returns an oversized first batch.
-pub struct MemoryBroker {
-    child: std::process::Child,
-    _dir: TempDir,
-    pub bootstrap: String,
-}
-
-impl MemoryBroker {
-    pub fn start() -> MemoryBroker {
-        let dir = TempDir::new("tansu-memory");
-        let port = free_port();
-        MemoryBroker {
-            child: spawn_tansu(dir.path(), port, "memory://tansu/"),
-            _dir: dir,
-            bootstrap: format!("127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for MemoryBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A private SecantusDB with its data in its own directory, which a test
 /// may kill (SIGKILL) and start again on the same port and data.
 pub struct RestartableMongo {
