@@ -277,7 +277,10 @@ fn transaction_counters_continue_after_a_kill_inside_the_transaction() {
          INSERT INTO {db}.t VALUES (1000000, 'seed');"
     ));
     let dir = TempDir::new("mysql-txnkill");
-    let mut s = Sluice::start(dir.path(), &[]);
+    // Offsets flushed every 20 ms, so that one is saved while the
+    // transaction's records are still being delivered (a real broker acks a
+    // 30,000-row transaction within a 1 s interval).
+    let mut s = Sluice::start(dir.path(), &[("offset.flush.interval.ms", "20")]);
     let name = unique("mysql-txnkill");
     let prefix = unique("mtk");
     let cfg = mysql_connector_config(
@@ -291,9 +294,9 @@ fn transaction_counters_continue_after_a_kill_inside_the_transaction() {
     let mut t = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
     t.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
 
-    // One transaction of 30,000 rows (many row events); kill the worker
+    // One transaction of 100,000 rows (many row events); kill the worker
     // once its saved offset is inside it.
-    const N: i64 = 30_000;
+    const N: i64 = 100_000;
     mariadb(&format!(
         "INSERT INTO {db}.t SELECT seq, CONCAT('row-', seq) FROM {db}.seq_1_to_{N};"
     ));

@@ -218,3 +218,212 @@ fn parity_2_dml() {
     let _g = serial();
     check(&dml_scenario());
 }
+
+// ------------------------------------------------------------------ 3. keys
+
+const KEYS_SETUP: &str = "
+CREATE TABLE nopk (code VARCHAR(10), qty INT, note TEXT);
+CREATE TABLE uk (a INT NOT NULL, b VARCHAR(10), c INT, UNIQUE KEY uk_a (a));
+INSERT INTO nopk VALUES ('x', 1, 'first'), ('x', 1, 'first'), ('y', NULL, NULL);
+INSERT INTO uk VALUES (1, 'one', 10);
+";
+
+const KEYS_CHANGES: &str = "
+INSERT INTO nopk VALUES ('z', 3, 'third'), ('z', 3, 'third');
+UPDATE nopk SET qty = 5 WHERE code = 'x';
+UPDATE nopk SET code = 'w' WHERE code = 'y';
+DELETE FROM nopk WHERE code = 'z';
+INSERT INTO uk VALUES (2, 'two', 20);
+UPDATE uk SET b = 'uno' WHERE a = 1;
+UPDATE uk SET a = 3 WHERE a = 2;
+DELETE FROM uk WHERE a = 1;
+";
+
+#[test]
+fn parity_3_keys() {
+    let _g = serial();
+    let mut sc = Scenario::new("keys", Server::Shared);
+    sc.setup = KEYS_SETUP.to_string();
+    sc.changes = vec![KEYS_CHANGES.to_string()];
+    sc.variants = vec![
+        Variant::new("no_key_columns", &[]),
+        Variant::new(
+            "message_key_columns",
+            &[("message.key.columns", "{db}.nopk:code;{db}.uk:b,c")],
+        ),
+    ];
+    check(&sc);
+}
+
+// ------------------------------------------------------------------ 4. transactions
+
+const TX_SETUP: &str = "
+CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20));
+CREATE TABLE b (id INT PRIMARY KEY, n INT);
+INSERT INTO a VALUES (1, 'a1');
+INSERT INTO b VALUES (1, 10);
+CREATE DATABASE IF NOT EXISTS {db}_other;
+CREATE TABLE {db}_other.o (id INT PRIMARY KEY);
+";
+
+const TX_CHANGES: &str = "
+START TRANSACTION;
+INSERT INTO a VALUES (2, 'a2');
+INSERT INTO b VALUES (2, 20), (3, 30);
+UPDATE a SET v = 'a1+' WHERE id = 1;
+DELETE FROM b WHERE id = 1;
+COMMIT;
+INSERT INTO a VALUES (3, 'autocommit');
+START TRANSACTION;
+INSERT INTO {db}_other.o VALUES (1);
+COMMIT;
+START TRANSACTION;
+INSERT INTO {db}_other.o VALUES (2);
+UPDATE b SET n = n + 1;
+COMMIT;
+START TRANSACTION;
+INSERT INTO a VALUES (99, 'rolled back');
+ROLLBACK;
+START TRANSACTION;
+UPDATE a SET v = CONCAT(v, '!');
+DELETE FROM a WHERE id = 3;
+COMMIT;
+DROP DATABASE {db}_other;
+";
+
+#[test]
+fn parity_4_transactions() {
+    let _g = serial();
+    let mut sc = Scenario::new("tx", Server::Shared);
+    sc.setup = TX_SETUP.to_string();
+    sc.changes = vec![TX_CHANGES.to_string()];
+    sc.config = vec![("provide.transaction.metadata".into(), "true".into())];
+    check(&sc);
+}
+
+// ------------------------------------------------------------------ 5. DDL
+
+const DDL_SETUP: &str = "
+CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(10));
+INSERT INTO t VALUES (1, 1, 'one');
+";
+
+const DDL_CHANGES: &str = "
+ALTER TABLE t ADD COLUMN c INT DEFAULT 5;
+INSERT INTO t (id, a, b) VALUES (2, 2, 'two');
+ALTER TABLE t DROP COLUMN a;
+INSERT INTO t VALUES (3, 'three', 3);
+ALTER TABLE t MODIFY COLUMN b VARCHAR(50) NOT NULL DEFAULT 'x';
+INSERT INTO t (id, c) VALUES (4, 4);
+ALTER TABLE t RENAME COLUMN c TO c2;
+INSERT INTO t VALUES (5, 'five', 5);
+ALTER TABLE t CHANGE COLUMN c2 c3 BIGINT UNSIGNED;
+UPDATE t SET c3 = 18446744073709551615 WHERE id = 5;
+RENAME TABLE t TO t2;
+INSERT INTO t2 VALUES (6, 'six', 6);
+/* gh-ost */ ALTER TABLE t2 ADD COLUMN d DATETIME(3) NULL;
+INSERT INTO t2 VALUES (7, 'seven', 7, '2024-01-02 03:04:05.678');
+TRUNCATE TABLE t2;
+INSERT INTO t2 VALUES (8, 'eight', 8, NULL);
+CREATE TABLE n (id INT PRIMARY KEY, v TEXT);
+INSERT INTO n VALUES (1, 'new table');
+CREATE INDEX n_v ON n (v(10));
+DROP TABLE n;
+CREATE TABLE IF NOT EXISTS t2 (x INT);
+";
+
+#[test]
+fn parity_5_ddl() {
+    let _g = serial();
+    let mut sc = Scenario::new("ddl", Server::Shared);
+    sc.setup = DDL_SETUP.to_string();
+    sc.changes = vec![DDL_CHANGES.to_string()];
+    sc.config = vec![("include.schema.changes".into(), "true".into())];
+    check(&sc);
+}
+
+// ------------------------------------------------------------------ 6. type mapping modes
+
+const MODES_SETUP: &str = "
+CREATE TABLE m (id INT PRIMARY KEY,
+  d DECIMAL(20,6), dn DECIMAL(5,2), d65 DECIMAL(65,30), d0 DECIMAL(10,0),
+  dt DATE, t0 TIME, t3 TIME(3), t6 TIME(6), dtm0 DATETIME, dtm3 DATETIME(3), dtm6 DATETIME(6),
+  ts TIMESTAMP(3) NULL DEFAULT NULL, y YEAR,
+  bn BINARY(4), vb VARBINARY(8), bl BLOB, bt BIT(12), biu BIGINT UNSIGNED);
+INSERT INTO m VALUES
+ (1, '12345678901234.123456', '-999.99', '-12345678901234567890123456789012345.123456789012345678901234567890',
+  '9999999999', '2024-02-29', '-838:59:59', '12:34:56.789', '-00:00:00.000001',
+  '1000-01-01 00:00:00', '2024-02-29 12:34:56.789', '9999-12-31 23:59:59.999999',
+  '2038-01-19 03:14:07.999', 2024, X'00FF80FE', X'C328', X'DEADBEEF00FFFE', b'101010101010',
+  18446744073709551615),
+ (2, '0.000001', '0.00', '0', '-1', '1970-01-01', '00:00:00', '00:00:00.000', '838:59:59.999999',
+  '1970-01-01 00:00:00', '1969-12-31 23:59:59.999', '1970-01-01 00:00:00.000001',
+  '1970-01-01 00:00:01.000', 1970, X'', X'', X'', b'0', 0),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL);
+";
+
+const MODES_CHANGES: &str = "
+SET time_zone = '+00:00';
+INSERT INTO m SELECT id + 100, d, dn, d65, d0, dt, t0, t3, t6, dtm0, dtm3, dtm6, ts, y, bn, vb, bl, bt, biu FROM m;
+UPDATE m SET d = d + 1, t3 = '-01:00:00.5', bn = X'01020304' WHERE id = 101;
+";
+
+#[test]
+fn parity_6_modes() {
+    let _g = serial();
+    let mut sc = Scenario::new("modes", Server::Shared);
+    sc.setup = format!("SET time_zone = '+00:00'; {MODES_SETUP}");
+    sc.changes = vec![MODES_CHANGES.to_string()];
+    sc.variants = vec![
+        Variant::new(
+            "precise_adaptivemicros_bytes",
+            &[
+                ("decimal.handling.mode", "precise"),
+                ("time.precision.mode", "adaptive_time_microseconds"),
+                ("binary.handling.mode", "bytes"),
+            ],
+        ),
+        Variant::new(
+            "double_connect_base64",
+            &[
+                ("decimal.handling.mode", "double"),
+                ("time.precision.mode", "connect"),
+                ("binary.handling.mode", "base64"),
+                ("bigint.unsigned.handling.mode", "precise"),
+            ],
+        ),
+        Variant::new(
+            "string_isostring_hex",
+            &[
+                ("decimal.handling.mode", "string"),
+                ("time.precision.mode", "isostring"),
+                ("binary.handling.mode", "hex"),
+            ],
+        ),
+        Variant::new(
+            "microseconds_base64urlsafe",
+            &[
+                ("time.precision.mode", "microseconds"),
+                ("binary.handling.mode", "base64-url-safe"),
+            ],
+        ),
+        Variant::new("nanoseconds", &[("time.precision.mode", "nanoseconds")]),
+        // Debezium refuses it ("no longer supported"): both must refuse.
+        Variant::new("adaptive", &[("time.precision.mode", "adaptive")]),
+    ];
+    check(&sc);
+}
+
+// ------------------------------------------------------------------ 7. heartbeats
+
+#[test]
+fn parity_7_heartbeats() {
+    let _g = serial();
+    let mut sc = Scenario::new("heartbeat", Server::Shared);
+    sc.setup = "CREATE TABLE h (id INT PRIMARY KEY); INSERT INTO h VALUES (1);".into();
+    sc.changes = vec!["INSERT INTO h VALUES (2); UPDATE h SET id = 3 WHERE id = 2;".into()];
+    sc.config = vec![("heartbeat.interval.ms".into(), "1000".into())];
+    sc.heartbeats = 3;
+    check(&sc);
+}

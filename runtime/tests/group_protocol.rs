@@ -27,16 +27,21 @@ async fn two_members_join_sync_heartbeat_and_leave() {
     let group = format!("sluice-group-test-{}", std::process::id());
     let mut a = connect(&group).await;
     let mut b = connect(&group).await;
-    let g = group.clone();
-    let ja = tokio::spawn(async move {
-        let j = a
-            .join(&g, 10000, 10000, "", "connect", &[("sluice1", b"meta-a")])
-            .await
-            .unwrap();
-        (a, j)
-    });
-    // b joins while a's join is pending, so both land in one generation.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // a joins alone: the coordinator completes a generation with a as its
+    // only member (group.initial.rebalance.delay.ms=0 on the test broker,
+    // so it may or may not wait for b) and a syncs it.
+    let first = a
+        .join(&group, 10000, 10000, "", "connect", &[("sluice1", b"meta-a")])
+        .await
+        .unwrap();
+    let ida = first.member_id.clone();
+    let own: Vec<(String, Vec<u8>)> = vec![(ida.clone(), b"alone".to_vec())];
+    a.sync(&group, first.generation, &ida, &own, Duration::from_secs(10))
+        .await
+        .unwrap();
+    // b's join is held by the coordinator until every known member
+    // rejoined: a learns of the rebalance from its heartbeats, as a
+    // member does, and rejoins.
     let g = group.clone();
     let jb = tokio::spawn(async move {
         let j = b
@@ -45,48 +50,27 @@ async fn two_members_join_sync_heartbeat_and_leave() {
             .unwrap();
         (b, j)
     });
-    let (mut a, ja) = ja.await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match a
+            .heartbeat(&group, first.generation, &ida, Duration::from_secs(5))
+            .await
+        {
+            Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
+            Ok(()) => {}
+            Err(e) => panic!("unexpected heartbeat error {e}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rebalance after a second member joined"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ja = a
+        .join(&group, 10000, 10000, &ida, "connect", &[("sluice1", b"meta-a")])
+        .await
+        .unwrap();
     let (mut b, jb) = jb.await.unwrap();
-    // a may have completed a generation alone before b arrived; rejoin until both share one.
-    let (mut a, ja, mut b, jb) = if ja.generation == jb.generation {
-        (a, ja, b, jb)
-    } else {
-        let g1 = group.clone();
-        let ida = ja.member_id.clone();
-        let ra = tokio::spawn(async move {
-            let j = a
-                .join(
-                    &g1,
-                    10000,
-                    10000,
-                    &ida,
-                    "connect",
-                    &[("sluice1", b"meta-a")],
-                )
-                .await
-                .unwrap();
-            (a, j)
-        });
-        let g2 = group.clone();
-        let idb = jb.member_id.clone();
-        let rb = tokio::spawn(async move {
-            let j = b
-                .join(
-                    &g2,
-                    10000,
-                    10000,
-                    &idb,
-                    "connect",
-                    &[("sluice1", b"meta-b")],
-                )
-                .await
-                .unwrap();
-            (b, j)
-        });
-        let (a, ja) = ra.await.unwrap();
-        let (b, jb) = rb.await.unwrap();
-        (a, ja, b, jb)
-    };
     assert_eq!(ja.generation, jb.generation);
     assert_eq!(ja.leader, jb.leader);
     assert_eq!(ja.protocol, "sluice1");
@@ -118,8 +102,7 @@ async fn two_members_join_sync_heartbeat_and_leave() {
         leader_join.member_id.clone(),
         follower_join.member_id.clone(),
     );
-    // The leader syncs first: some coordinators (tansu) answer a follower's
-    // early sync with REBALANCE_IN_PROGRESS instead of holding it.
+    // The leader syncs first; a follower's sync would be held until it did.
     let ra = leader
         .sync(&group, gen, &lid, &assignments, Duration::from_secs(10))
         .await;

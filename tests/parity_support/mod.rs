@@ -106,13 +106,35 @@ pub enum Server<'a> {
 }
 
 impl Server<'_> {
-    /// Runs SQL as root (utf8mb4 connection).
+    /// Runs SQL as root (utf8mb4 connection), comments kept (the client
+    /// strips them by default; a `/* gh-ost */` must reach the binlog).
     pub fn sql(&self, sql: &str) -> String {
-        let sql = format!("SET NAMES utf8mb4; {sql}");
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        let mut cmd = Command::new("mariadb");
+        cmd.args(["--no-defaults", "--comments", "--default-character-set=utf8mb4", "-uroot", "-N", "-B"]);
         match self {
-            Server::Shared => common::mariadb(&sql),
-            Server::Private(db) => db.sql(&sql),
+            Server::Shared => {
+                cmd.args(["-h", &env("SLUICE_MARIADB_HOST", "127.0.0.1")])
+                    .args(["-P", &env("SLUICE_MARIADB_PORT", "3307")])
+                    .arg(format!("-p{}", env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice")));
+            }
+            Server::Private(db) => {
+                cmd.arg("--protocol=socket").arg(format!(
+                    "--socket={}",
+                    db.dir.path().join("mariadb.sock").display()
+                ));
+            }
         }
+        let out = cmd
+            .args(["-e", sql])
+            .output()
+            .expect("run the mariadb client (apt-get install mariadb-client)");
+        assert!(
+            out.status.success(),
+            "SQL failed: {sql}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn connection(&self) -> Vec<(&'static str, String)> {
@@ -214,6 +236,8 @@ pub struct Outcome {
     pub diffs: Vec<Diff>,
     /// Records compared per scenario/variant and topic: (dbz, slc) counts.
     pub counts: Vec<(String, String, usize, usize)>,
+    /// What was not a difference but must be seen (both refused, ...).
+    pub notes: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -459,6 +483,7 @@ struct Pair {
     slc: Connector,
     dbz_reader: Reader,
     slc_reader: Reader,
+    failed: bool,
 }
 
 /// Runs a scenario end to end and compares. Panics (with the connectors'
@@ -483,6 +508,15 @@ pub fn run(sc: &Scenario) -> Outcome {
     );
     let mut cleanup = Cleanup {
         connectors: Vec::new(),
+    };
+    let mut diffs = Vec::new();
+    let mut notes = Vec::new();
+    let label_of = |variant: &str| {
+        if sc.variants.len() == 1 && variant == "default" {
+            sc.name.to_string()
+        } else {
+            format!("{}/{variant}", sc.name)
+        }
     };
     let mut pairs = Vec::new();
     for (vi, variant) in sc.variants.iter().enumerate() {
@@ -537,16 +571,33 @@ pub fn run(sc: &Scenario) -> Outcome {
         if r2.is_ok() {
             cleanup.connectors.push((slc.port, slc.name.clone()));
         }
+        let label = label_of(&variant.name);
         match (r1, r2) {
             (Ok(()), Ok(())) => {}
-            (a, b) => panic!(
-                "scenario {}/{}: a connector was refused.\n  Debezium: {}\n  Sluice:   {}\n  config: {}",
-                sc.name,
-                variant.name,
-                a.err().unwrap_or_else(|| "accepted".into()),
-                b.err().unwrap_or_else(|| "accepted".into()),
-                slc_body
-            ),
+            (Err(a), Err(b)) => {
+                notes.push(format!(
+                    "{label}: both refused the config (parity).\n  Debezium: {a}\n  Sluice:   {b}"
+                ));
+                continue;
+            }
+            (a, b) => {
+                let show = |r: Result<(), String>| match r {
+                    Ok(()) => "accepted".to_string(),
+                    Err(e) => format!("refused: {e}"),
+                };
+                diffs.push(Diff {
+                    scenario: label,
+                    topic: "-".into(),
+                    index: "-".into(),
+                    path: "<connector config accepted>".into(),
+                    debezium: show(a),
+                    sluice: show(b),
+                });
+                for c in [&dbz, &slc] {
+                    let _ = http(c.port, "DELETE", &format!("/connectors/{}", c.name), None);
+                }
+                continue;
+            }
         }
         pairs.push(Pair {
             variant: variant.clone(),
@@ -555,60 +606,76 @@ pub fn run(sc: &Scenario) -> Outcome {
             slc_reader: Reader::new(&bootstrap, &slc.prefix),
             dbz,
             slc,
+            failed: false,
         });
     }
 
-    // RUNNING, then every snapshot's `last` record on both sides.
-    let check_failed = |pairs: &[Pair]| {
-        for p in pairs {
-            for c in [&p.dbz, &p.slc] {
-                if let Some(s) = c.status() {
-                    let failed = s["connector"]["state"] == "FAILED"
-                        || s["tasks"]
+    // A FAILED task ends its pair: a difference when only one side
+    // failed, a note (and still a difference: nothing was compared) when
+    // both did.
+    let check_failed = |pairs: &mut [Pair], diffs: &mut Vec<Diff>| {
+        for p in pairs.iter_mut().filter(|p| !p.failed) {
+            let state = |c: &Connector| -> (bool, String) {
+                match c.status() {
+                    Some(s) => {
+                        let failed_task = s["tasks"]
                             .as_array()
-                            .is_some_and(|t| t.iter().any(|t| t["state"] == "FAILED"));
-                    if failed {
-                        panic!(
-                            "scenario {}/{}: the {:?} connector FAILED: {}\n{}",
-                            sc.name,
-                            p.variant.name,
-                            c.side,
-                            s,
-                            if c.side == Side::Sluice {
-                                sluice.log_text()
-                            } else {
-                                String::new()
-                            }
-                        );
+                            .and_then(|t| t.iter().find(|t| t["state"] == "FAILED").cloned());
+                        if s["connector"]["state"] == "FAILED" {
+                            (true, format!("connector FAILED: {}", trace_head(&s["connector"]["trace"])))
+                        } else if let Some(t) = failed_task {
+                            (true, format!("task FAILED: {}", trace_head(&t["trace"])))
+                        } else {
+                            (false, format!("{}", s["tasks"][0]["state"].as_str().unwrap_or("no task")))
+                        }
                     }
+                    None => (false, "no status".into()),
+                }
+            };
+            let (df, ds) = state(&p.dbz);
+            let (sf, ss) = state(&p.slc);
+            if df || sf {
+                p.failed = true;
+                diffs.push(Diff {
+                    scenario: label_of(&p.variant.name),
+                    topic: "-".into(),
+                    index: "-".into(),
+                    path: "<task failed>".into(),
+                    debezium: ds,
+                    sluice: ss,
+                });
+                for c in [&p.dbz, &p.slc] {
+                    let _ = http(c.port, "DELETE", &format!("/connectors/{}", c.name), None);
                 }
             }
         }
     };
+    // RUNNING, then every snapshot's `last` record on both sides.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let running = pairs.iter().all(|p| {
+        check_failed(&mut pairs, &mut diffs);
+        let running = pairs.iter().filter(|p| !p.failed).all(|p| {
             [&p.dbz, &p.slc].iter().all(|c| {
                 c.status().is_some_and(|s| {
                     s["connector"]["state"] == "RUNNING"
-                        && s["tasks"]
-                            .as_array()
-                            .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["state"] == "RUNNING"))
+                        && s["tasks"].as_array().is_some_and(|t| {
+                            !t.is_empty() && t.iter().all(|t| t["state"] == "RUNNING")
+                        })
                 })
             })
         });
-        for p in pairs.iter_mut() {
+        for p in pairs.iter_mut().filter(|p| !p.failed) {
             p.dbz_reader.drain(Duration::from_millis(300));
             p.slc_reader.drain(Duration::from_millis(300));
         }
         if running
             && pairs
                 .iter()
+                .filter(|p| !p.failed)
                 .all(|p| p.dbz_reader.snapshot_done && p.slc_reader.snapshot_done)
         {
             break;
         }
-        check_failed(&pairs);
         if Instant::now() > deadline {
             let st: Vec<String> = pairs
                 .iter()
@@ -637,27 +704,31 @@ pub fn run(sc: &Scenario) -> Outcome {
             .sql(&format!("USE {db}; {}", sql.replace("{db}", &db)));
     }
 
-    // Until both sides have as many records and stay there 5 s (or both
-    // stop moving for 20 s with different counts), heartbeats aside.
-    let deadline = Instant::now() + Duration::from_secs(150);
+    // Until both sides have as many records and stay there 5 s (or stop
+    // moving for 20 s with different counts), heartbeats aside; then, for
+    // a heartbeat scenario, until each side has that many heartbeats (at
+    // most 60 s more).
+    let t_changes = Instant::now();
+    let deadline = t_changes + Duration::from_secs(150);
     let mut last_change = Instant::now();
     let mut last_counts: Vec<(usize, usize)> = Vec::new();
     loop {
-        for p in pairs.iter_mut() {
+        for p in pairs.iter_mut().filter(|p| !p.failed) {
             p.dbz_reader.drain(Duration::from_millis(300));
             p.slc_reader.drain(Duration::from_millis(300));
         }
         let counts: Vec<(usize, usize)> = pairs
             .iter()
+            .filter(|p| !p.failed)
             .map(|p| (p.dbz_reader.counts().0, p.slc_reader.counts().0))
             .collect();
         if counts != last_counts {
             last_counts = counts.clone();
             last_change = Instant::now();
         }
-        let hb_ok = pairs.iter().all(|p| {
+        let hb_ok = pairs.iter().filter(|p| !p.failed).all(|p| {
             p.dbz_reader.counts().1 >= sc.heartbeats && p.slc_reader.counts().1 >= sc.heartbeats
-        });
+        }) || t_changes.elapsed() > Duration::from_secs(60);
         let equal = counts.iter().all(|(a, b)| a == b);
         let quiet = last_change.elapsed();
         if hb_ok && equal && quiet > Duration::from_secs(5) {
@@ -666,25 +737,18 @@ pub fn run(sc: &Scenario) -> Outcome {
         if hb_ok && quiet > Duration::from_secs(20) {
             break;
         }
-        check_failed(&pairs);
+        check_failed(&mut pairs, &mut diffs);
         if Instant::now() > deadline {
-            eprintln!(
-                "scenario {}: records still not settled after 150 s ({counts:?}, heartbeats ok: {hb_ok}); comparing what arrived",
-                sc.name
-            );
+            notes.push(format!(
+                "records still not settled after 150 s ({counts:?}, heartbeats ok: {hb_ok}); compared what arrived"
+            ));
             break;
         }
     }
 
-    let mut diffs = Vec::new();
     let mut counts = Vec::new();
-    for p in &pairs {
-        let label = if sc.variants.len() == 1 && p.variant.name == "default" {
-            sc.name.to_string()
-        } else {
-            format!("{}/{}", sc.name, p.variant.name)
-        };
-        compare(&label, p, &mut diffs, &mut counts);
+    for p in pairs.iter().filter(|p| !p.failed) {
+        compare(&label_of(&p.variant.name), p, &mut diffs, &mut counts);
     }
     drop(cleanup);
     let elapsed = t0.elapsed();
@@ -694,11 +758,32 @@ pub fn run(sc: &Scenario) -> Outcome {
         t_snap.as_secs_f64(),
         elapsed.as_secs_f64()
     );
-    let _ = sluice;
+    for n in &notes {
+        eprintln!("scenario {}: NOTE {n}", sc.name);
+    }
+    drop(sluice);
     Outcome {
         diffs,
         counts,
+        notes,
         elapsed,
+    }
+}
+
+/// The first line of a Java (or Sluice) trace and its root cause.
+fn trace_head(t: &Value) -> String {
+    let t = t.as_str().unwrap_or("");
+    let first = t.lines().next().unwrap_or("").trim();
+    let cause = t
+        .lines()
+        .filter(|l| l.starts_with("Caused by:"))
+        .last()
+        .unwrap_or("")
+        .trim();
+    if cause.is_empty() {
+        first.to_string()
+    } else {
+        format!("{first} … {cause}")
     }
 }
 
@@ -942,6 +1027,40 @@ fn align(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Between two aligned records, pairs the unaligned change events of both
+/// sides that have the same op (tombstones with tombstones), in order: a
+/// record whose key differs is then one difference, not two lone records.
+fn pair_gaps(m: Vec<(usize, usize)>, a: &[Decoded], b: &[Decoded]) -> Vec<(usize, usize)> {
+    let kind = |d: &Decoded| -> Option<String> {
+        if d.value.is_null() {
+            return Some("tombstone".into());
+        }
+        payload_of(&d.value).get("op").map(|op| op.to_string())
+    };
+    let mut out = Vec::new();
+    let mut bounds = m.clone();
+    bounds.push((a.len(), b.len()));
+    let (mut i0, mut j0) = (0, 0);
+    for (i1, j1) in bounds {
+        let mut js: Vec<usize> = (j0..j1).collect();
+        for i in i0..i1 {
+            if let Some(ka) = kind(&a[i]) {
+                if let Some(pos) = js.iter().position(|&j| kind(&b[j]).as_ref() == Some(&ka)) {
+                    let j = js[pos];
+                    // Keep the order: b's records before j cannot pair any more.
+                    js.drain(..=pos);
+                    out.push((i, j));
+                }
+            }
+        }
+        if i1 < a.len() && j1 < b.len() {
+            out.push((i1, j1));
+        }
+        (i0, j0) = (i1 + 1, j1 + 1);
+    }
+    out
+}
+
 struct Decoded {
     key: Value,
     value: Value,
@@ -1155,7 +1274,7 @@ fn compare(
             }
             let ia: Vec<String> = dr.iter().map(|r| identity(&r.key, &r.value)).collect();
             let ib: Vec<String> = sr.iter().map(|r| identity(&r.key, &r.value)).collect();
-            let m = align(&ia, &ib);
+            let m = pair_gaps(align(&ia, &ib), dr, sr);
             let (ma, mb): (Vec<usize>, Vec<usize>) = m.iter().copied().unzip();
             for (i, r) in dr.iter().enumerate().filter(|(i, _)| !ma.contains(i)) {
                 push(
@@ -1259,7 +1378,8 @@ pub fn summary(diffs: &[Diff]) -> String {
 
 /// Appends every difference, one per line, to /tmp/parity-diffs.txt (the
 /// file is emptied on the first write of a test process).
-pub fn save_raw(scenario: &str, diffs: &[Diff], outcome_counts: &[(String, String, usize, usize)]) {
+pub fn save_raw(scenario: &str, outcome: &Outcome) {
+    let (diffs, outcome_counts) = (&outcome.diffs, &outcome.counts);
     static FIRST: OnceLock<()> = OnceLock::new();
     let path = "/tmp/parity-diffs.txt";
     let mut text = String::new();
@@ -1267,8 +1387,12 @@ pub fn save_raw(scenario: &str, diffs: &[Diff], outcome_counts: &[(String, Strin
         let _ = std::fs::write(path, "");
     });
     let _ = writeln!(text, "##### scenario {scenario}: {} differences", diffs.len());
+    let _ = writeln!(text, "# took {:.1}s", outcome.elapsed.as_secs_f64());
     for (l, t, a, b) in outcome_counts {
         let _ = writeln!(text, "# records {l} {t}: debezium {a}, sluice {b}");
+    }
+    for n in &outcome.notes {
+        let _ = writeln!(text, "# NOTE {n}");
     }
     for d in diffs {
         let _ = writeln!(
@@ -1321,6 +1445,7 @@ pub fn judge(scenario: &str, outcome: &Outcome, known: &[Known]) {
     }
     // The labels this run produced (a scenario, or scenario/variant).
     let mut labels: Vec<&str> = outcome.counts.iter().map(|c| c.0.as_str()).collect();
+    labels.extend(outcome.diffs.iter().map(|d| d.scenario.as_str()));
     labels.push(scenario);
     let stale: Vec<&str> = known
         .iter()
@@ -1328,7 +1453,7 @@ pub fn judge(scenario: &str, outcome: &Outcome, known: &[Known]) {
         .filter(|k| !used.contains_key(k.name))
         .map(|k| k.name)
         .collect();
-    save_raw(scenario, &outcome.diffs, &outcome.counts);
+    save_raw(scenario, outcome);
     let mut msg = String::new();
     for (l, t, a, b) in &outcome.counts {
         let _ = writeln!(msg, "records {l} {t}: debezium {a}, sluice {b}");

@@ -58,14 +58,11 @@ pub(super) async fn run(
         ),
         // As the Java consumer does by default.
         ("allow.auto.create.topics".to_string(), "true".to_string()),
-        // Static membership (KIP-345): a task restarted after a crash takes
-        // its old member's place at once instead of waiting out the dead
-        // member's session timeout, and an older instance still running
-        // somewhere is fenced by the broker.
-        (
-            "group.instance.id".to_string(),
-            format!("{}-{}", group_id(&spec.connector), spec.task),
-        ),
+        // No static membership (group.instance.id) by default, as in Kafka
+        // Connect: a static member does not leave the group when it closes,
+        // so a stopped connector's group would keep it for the session
+        // timeout and refuse offset changes. Users may still set
+        // consumer.override.group.instance.id.
     ]);
     settings.extend(env.worker.consumer_overrides());
     settings.extend(sub_map(props, "consumer.override."));
@@ -249,6 +246,10 @@ pub(super) async fn run(
     };
     task.stop().await;
     consumer.unsubscribe();
+    // Close the consumer (it leaves the group) before the task says it
+    // stopped: a STOPPED connector's offsets may be altered at once, and the
+    // broker refuses a commit to a group that still has this member.
+    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
     result?;
     commit?;
     shared.set_state(State::Stopped, None);
