@@ -151,8 +151,8 @@ INSERT INTO bins VALUES
     )
 }
 
-fn types_scenario() -> Scenario<'static> {
-    let mut sc = Scenario::new("types", Server::Shared);
+fn types_scenario(server: Server) -> Scenario {
+    let mut sc = Scenario::new("types", server);
     sc.setup = format!("{TYPES_TABLES}{}", types_rows(0, false));
     sc.changes = vec![types_rows(100, true)];
     sc.variants = vec![Variant::new("default", &[]), schemaless()];
@@ -162,7 +162,46 @@ fn types_scenario() -> Scenario<'static> {
 #[test]
 fn parity_1_types() {
     let _g = serial();
-    check(&types_scenario());
+    check(&types_scenario(Server::Shared));
+}
+
+/// MariaDB's own types (UUID, INET4, INET6) and the spatial ones, one
+/// connector pair per table (`table.include.list`): a type that fails one
+/// connector does not hide the others.
+const EXTRA_SETUP: &str = "
+CREATE TABLE net (id INT PRIMARY KEY, u UUID, i4 INET4, i6 INET6);
+CREATE TABLE geo (id INT PRIMARY KEY, p POINT, g GEOMETRY, l LINESTRING, pg POLYGON,
+  mp MULTIPOINT, gc GEOMETRYCOLLECTION);
+CREATE TABLE misc (id INT PRIMARY KEY, s SERIAL, r REAL, dp DOUBLE PRECISION, nc NATIONAL CHAR(5),
+  nv NVARCHAR(10), bo BOOL, ch CHAR(0), vb1 VARBINARY(1), tb TINYTEXT CHARACTER SET latin1);
+";
+
+fn extra_rows(base: i32) -> String {
+    let (a, b, n) = (base + 1, base + 2, base + 9);
+    format!(
+        "INSERT INTO net VALUES ({a}, '123e4567-e89b-12d3-a456-426614174000', '192.168.0.1', '2001:db8::ff00:42:8329'),
+          ({b}, '00000000-0000-0000-0000-000000000000', '0.0.0.0', '::ffff:1.2.3.4'),
+          ({n}, NULL, NULL, NULL);
+        INSERT INTO geo VALUES ({a}, ST_GeomFromText('POINT(1 2)'), ST_GeomFromText('POINT(-1.5 2.25)', 4326),
+          ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)'), ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 4, 0 0))'),
+          ST_GeomFromText('MULTIPOINT(0 0, 1 1)'), ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1), LINESTRING(0 0, 1 1))')),
+          ({n}, NULL, NULL, NULL, NULL, NULL, NULL);
+        INSERT INTO misc VALUES ({a}, {a}, 1.25, -2.5, 'ñ', 'národní', TRUE, '', X'FF', 'ÿ'),
+          ({n}, {n}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);"
+    )
+}
+
+#[test]
+fn parity_1b_types_extra() {
+    let _g = serial();
+    let mut sc = Scenario::new("types_extra", Server::Shared);
+    sc.setup = format!("{EXTRA_SETUP}{}", extra_rows(0));
+    sc.changes = vec![extra_rows(100)];
+    sc.variants = ["net", "geo", "misc"]
+        .iter()
+        .map(|t| Variant::new(t, &[("table.include.list", &format!("{{db}}.{t}"))]))
+        .collect();
+    check(&sc);
 }
 
 // ------------------------------------------------------------------ 2. dml
@@ -193,8 +232,8 @@ DELETE FROM orders;
 DELETE FROM customers WHERE id > 100;
 ";
 
-fn dml_scenario() -> Scenario<'static> {
-    let mut sc = Scenario::new("dml", Server::Shared);
+fn dml_scenario(server: Server) -> Scenario {
+    let mut sc = Scenario::new("dml", server);
     sc.setup = DML_SETUP.to_string();
     sc.changes = vec![DML_CHANGES.to_string()];
     sc.variants = vec![
@@ -216,7 +255,7 @@ fn dml_scenario() -> Scenario<'static> {
 #[test]
 fn parity_2_dml() {
     let _g = serial();
-    check(&dml_scenario());
+    check(&dml_scenario(Server::Shared));
 }
 
 // ------------------------------------------------------------------ 3. keys
@@ -426,4 +465,26 @@ fn parity_7_heartbeats() {
     sc.config = vec![("heartbeat.interval.ms".into(), "1000".into())];
     sc.heartbeats = 3;
     check(&sc);
+}
+
+// ------------------------------------------------------------------ 8. server defaults
+
+/// Scenarios 1 and 2 against a private MariaDB with the server's defaults
+/// but binlog_format=ROW (and the binlog on): binlog_row_metadata=NO_LOG,
+/// so TABLE_MAP events carry no column names, signedness or charsets.
+#[test]
+fn parity_8_server_defaults() {
+    let _g = serial();
+    let db = common::PrivateMariaDb::start(&["log_bin = mariadb-bin", "binlog_format = ROW"]);
+    let meta = db.sql("SELECT @@binlog_row_metadata, @@binlog_row_image, @@binlog_format");
+    assert_eq!(meta.trim(), "NO_LOG\tFULL\tROW", "the private server's settings");
+    let mut failures = Vec::new();
+    for mut sc in [types_scenario(Server::Private(&db)), dml_scenario(Server::Private(&db))] {
+        sc.name = if sc.name == "types" { "types_nolog" } else { "dml_nolog" };
+        let outcome = run(&sc);
+        if let Err(e) = verdict(sc.name, &outcome, KNOWN) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

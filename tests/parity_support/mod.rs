@@ -977,6 +977,9 @@ fn identity(key: &Value, value: &Value) -> String {
         s.push_str("|tombstone");
     } else if let Some(op) = p.get("op") {
         let _ = write!(s, "|op={op}");
+    } else if let Some(g) = p.get("ddl").and(p["source"]["gtid"].as_str()) {
+        // A streamed DDL statement: its transaction.
+        let _ = write!(s, "|gtid={g}");
     } else if p.get("ddl").is_some() {
         let tc: Vec<String> = p["tableChanges"]
             .as_array()
@@ -1432,6 +1435,13 @@ pub fn glob(pat: &str, s: &str) -> bool {
 /// Fails on a difference the table does not explain, and on an entry for
 /// this scenario that explained nothing (no stale entries).
 pub fn judge(scenario: &str, outcome: &Outcome, known: &[Known]) {
+    if let Err(e) = verdict(scenario, outcome, known) {
+        panic!("{e}");
+    }
+}
+
+/// [`judge`]'s verdict, as a value (prints and saves the same).
+pub fn verdict(scenario: &str, outcome: &Outcome, known: &[Known]) -> Result<(), String> {
     let mut unexplained = Vec::new();
     let mut used: HashMap<&str, usize> = HashMap::new();
     for d in &outcome.diffs {
@@ -1468,7 +1478,7 @@ pub fn judge(scenario: &str, outcome: &Outcome, known: &[Known]) {
         );
     }
     if !unexplained.is_empty() || !stale.is_empty() {
-        panic!(
+        return Err(format!(
             "scenario {scenario}: {} unexplained differences (full list in /tmp/parity-diffs.txt){}\n{}",
             unexplained.len(),
             if stale.is_empty() {
@@ -1476,7 +1486,12 @@ pub fn judge(scenario: &str, outcome: &Outcome, known: &[Known]) {
             } else {
                 format!("; known-difference entries that matched nothing (stale): {stale:?}")
             },
-            summary(&unexplained)
-        );
+            if unexplained.len() == outcome.diffs.len() {
+                "(all of the differences listed above)".to_string()
+            } else {
+                summary(&unexplained)
+            }
+        ));
     }
+    Ok(())
 }
