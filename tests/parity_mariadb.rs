@@ -165,11 +165,12 @@ fn parity_1_types() {
     check(&types_scenario(Server::Shared));
 }
 
-/// MariaDB's own types (UUID, INET4, INET6) and the spatial ones, one
-/// connector pair per table (`table.include.list`): a type that fails one
-/// connector does not hide the others.
+/// MariaDB's UUID, the spatial types and other spellings, one connector
+/// pair per table (`table.include.list`): a type that fails one connector
+/// does not hide the others. (INET4/INET6 have their own scenario: Debezium
+/// cannot parse a table with them, and it parses every table it sees.)
 const EXTRA_SETUP: &str = "
-CREATE TABLE net (id INT PRIMARY KEY, u UUID, i4 INET4, i6 INET6);
+CREATE TABLE net (id INT PRIMARY KEY, u UUID);
 CREATE TABLE geo (id INT PRIMARY KEY, p POINT, g GEOMETRY, l LINESTRING, pg POLYGON,
   mp MULTIPOINT, gc GEOMETRYCOLLECTION);
 CREATE TABLE misc (id INT PRIMARY KEY, s SERIAL, r REAL, dp DOUBLE PRECISION, nc NATIONAL CHAR(5),
@@ -179,9 +180,8 @@ CREATE TABLE misc (id INT PRIMARY KEY, s SERIAL, r REAL, dp DOUBLE PRECISION, nc
 fn extra_rows(base: i32) -> String {
     let (a, b, n) = (base + 1, base + 2, base + 9);
     format!(
-        "INSERT INTO net VALUES ({a}, '123e4567-e89b-12d3-a456-426614174000', '192.168.0.1', '2001:db8::ff00:42:8329'),
-          ({b}, '00000000-0000-0000-0000-000000000000', '0.0.0.0', '::ffff:1.2.3.4'),
-          ({n}, NULL, NULL, NULL);
+        "INSERT INTO net VALUES ({a}, '123e4567-e89b-12d3-a456-426614174000'),
+          ({b}, '00000000-0000-0000-0000-000000000000'), ({n}, NULL);
         INSERT INTO geo VALUES ({a}, ST_GeomFromText('POINT(1 2)'), ST_GeomFromText('POINT(-1.5 2.25)', 4326),
           ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)'), ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 4, 0 0))'),
           ST_GeomFromText('MULTIPOINT(0 0, 1 1)'), ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1), LINESTRING(0 0, 1 1))')),
@@ -201,6 +201,29 @@ fn parity_1b_types_extra() {
         .iter()
         .map(|t| Variant::new(t, &[("table.include.list", &format!("{{db}}.{t}"))]))
         .collect();
+    check(&sc);
+}
+
+/// INET4 (MariaDB 10.10+) and INET6 (10.5+).
+#[test]
+fn parity_1c_types_inet() {
+    let _g = serial();
+    let mut sc = Scenario::new("types_inet", Server::Shared);
+    let rows = |b: i32| {
+        format!(
+            "INSERT INTO n4 VALUES ({a}, '192.168.0.1'), ({c}, '0.0.0.0'), ({n}, NULL);
+             INSERT INTO n6 VALUES ({a}, '2001:db8::ff00:42:8329'), ({c}, '::ffff:1.2.3.4'), ({n}, NULL);",
+            a = b + 1,
+            c = b + 2,
+            n = b + 9
+        )
+    };
+    sc.setup = format!(
+        "CREATE TABLE n4 (id INT PRIMARY KEY, i4 INET4);
+         CREATE TABLE n6 (id INT PRIMARY KEY, i6 INET6); {}",
+        rows(0)
+    );
+    sc.changes = vec![rows(100)];
     check(&sc);
 }
 
@@ -478,13 +501,23 @@ fn parity_8_server_defaults() {
     let db = common::PrivateMariaDb::start(&["log_bin = mariadb-bin", "binlog_format = ROW"]);
     let meta = db.sql("SELECT @@binlog_row_metadata, @@binlog_row_image, @@binlog_format");
     assert_eq!(meta.trim(), "NO_LOG\tFULL\tROW", "the private server's settings");
+    let mut types = types_scenario(Server::Private(&db));
+    types.name = "types_nolog";
+    // One pair per table: a table one side cannot decode does not hide
+    // the others.
+    types.variants = ["ints", "nums", "times", "strs", "bins"]
+        .iter()
+        .map(|t| Variant::new(t, &[("table.include.list", &format!("{{db}}.{t}"))]))
+        .collect();
+    let mut dml = dml_scenario(Server::Private(&db));
+    dml.name = "dml_nolog";
     let mut failures = Vec::new();
-    for mut sc in [types_scenario(Server::Private(&db)), dml_scenario(Server::Private(&db))] {
-        sc.name = if sc.name == "types" { "types_nolog" } else { "dml_nolog" };
+    for sc in [types, dml] {
         let outcome = run(&sc);
         if let Err(e) = verdict(sc.name, &outcome, KNOWN) {
             failures.push(e);
         }
     }
+    drop(db); // stopped and deleted (a panic would keep its files)
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -259,16 +259,33 @@ impl Connector {
     }
 }
 
-/// DELETEs its connectors on both workers when dropped (a failing test
-/// included).
-struct Cleanup {
+/// DELETEs its connectors on both workers, then drops the scenario's
+/// databases (`<db>` and `<db>_*`), when dropped (a failing test
+/// included): a table Debezium cannot parse would otherwise fail every
+/// later Debezium snapshot on the server (it parses all databases).
+struct Cleanup<'a> {
     connectors: Vec<(u16, String)>,
+    server: &'a Server<'a>,
+    db: String,
 }
 
-impl Drop for Cleanup {
+impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         for (port, name) in &self.connectors {
             let _ = http(*port, "DELETE", &format!("/connectors/{name}"), None);
+        }
+        let db = &self.db;
+        let dbs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.server.sql(&format!(
+                "SELECT schema_name FROM information_schema.schemata \
+                 WHERE schema_name = '{db}' OR schema_name LIKE '{db}\\_%'"
+            ))
+        }))
+        .unwrap_or_default();
+        for d in dbs.lines().filter(|l| !l.is_empty()) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.server.sql(&format!("DROP DATABASE IF EXISTS `{d}`"))
+            }));
         }
     }
 }
@@ -508,6 +525,8 @@ pub fn run(sc: &Scenario) -> Outcome {
     );
     let mut cleanup = Cleanup {
         connectors: Vec::new(),
+        server: &sc.server,
+        db: db.clone(),
     };
     let mut diffs = Vec::new();
     let mut notes = Vec::new();
@@ -770,21 +789,22 @@ pub fn run(sc: &Scenario) -> Outcome {
     }
 }
 
-/// The first line of a Java (or Sluice) trace and its root cause.
+/// The first line of a Java (or Sluice) trace, its causes and a parser's
+/// complaint, on one line.
 fn trace_head(t: &Value) -> String {
     let t = t.as_str().unwrap_or("");
-    let first = t.lines().next().unwrap_or("").trim();
-    let cause = t
-        .lines()
-        .filter(|l| l.starts_with("Caused by:"))
-        .last()
-        .unwrap_or("")
-        .trim();
-    if cause.is_empty() {
-        first.to_string()
-    } else {
-        format!("{first} … {cause}")
+    let mut parts: Vec<String> = vec![t.lines().next().unwrap_or("").trim().to_string()];
+    for l in t.lines() {
+        let l = l.trim();
+        if l.starts_with("Caused by:") || l.starts_with("no viable alternative") {
+            let mut l: String = l.chars().take(300).collect();
+            l = l.replace('\n', " ");
+            if !parts.contains(&l) {
+                parts.push(l);
+            }
+        }
     }
+    parts.join(" … ")
 }
 
 // ------------------------------------------------------------------ comparing
