@@ -1367,10 +1367,13 @@ impl DistributedHerder {
                     tracing::info!(connector = %name, "connector reconfigured; restarting it");
                     self.stop_connector(&mut local, &name, false).await;
                     self.start_connector(&mut local, &name).await;
-                } else if let std::collections::btree_map::Entry::Vacant(e) =
-                    local.known.entry(name)
-                {
-                    e.insert(0);
+                } else {
+                    // Always ask (the leader): applying an assignment may
+                    // already have counted this connector from the configs
+                    // read meanwhile, although the placement did not place
+                    // it. The membership loop skips a round whose placement
+                    // saw this config offset already.
+                    local.known.entry(name).or_insert(0);
                     self.request_rejoin();
                 }
             }
@@ -1423,10 +1426,10 @@ impl DistributedHerder {
                         Some(_) => {}
                     }
                 }
-                if local.known.get(&name) != Some(&committed.len()) {
-                    local.known.insert(name, committed.len());
-                    self.request_rejoin();
-                }
+                // As for a new connector: `known` may already hold the new
+                // count without a placement that placed these tasks.
+                local.known.insert(name, committed.len());
+                self.request_rejoin();
             }
             ConfigEvent::Target(name) => {
                 let target = self.cfg().target(&name);
