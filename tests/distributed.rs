@@ -4,7 +4,8 @@
 //! - a connector created through one worker is seen, with its status, on
 //!   the others; adding connectors does not restart the tasks of others
 //!   (task start counters);
-//! - kill -9 of the worker running a MySQL task while 200k changes stream:
+//! - kill -9 of the worker running a MySQL task while 200k changes stream,
+//!   on the three-broker cluster (`scripts/services up kafka3`):
 //!   every change arrives, duplicates are counted and all lie in the window
 //!   after the last committed offset, and the time from the kill to the task
 //!   RUNNING elsewhere is printed;
@@ -337,10 +338,21 @@ fn mysql_setup(tag: &str) -> String {
 fn kill9_of_the_worker_running_a_mysql_task_loses_nothing() {
     let _serial = serial();
     const ROWS: usize = 200_000;
-    let bootstrap = kafka_bootstrap();
+    // On the three-broker cluster, as in production: the internal topics
+    // and the connector's topic replicated three times, min.insync.replicas 2.
+    let bootstrap = kafka3_bootstrap();
     let name = unique("dist-k");
     let db = mysql_setup("k");
-    let mut cl = Cluster::start(&name, 3);
+    let mut cl = Cluster::start_with(
+        &name,
+        3,
+        &[
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("config.storage.replication.factor", "3"),
+            ("offset.storage.replication.factor", "3"),
+            ("status.storage.replication.factor", "3"),
+        ],
+    );
     let Streaming {
         conn,
         prefix,

@@ -735,6 +735,26 @@ pub fn kill9_child(child: &mut Option<Child>) {
     }
 }
 
+/// The three-broker cluster's address (`scripts/services up kafka3`),
+/// checked to answer with all three brokers.
+pub fn kafka3_bootstrap() -> String {
+    let b = std::env::var("SLUICE_KAFKA3_BOOTSTRAP")
+        .unwrap_or_else(|_| "127.0.0.1:9192,127.0.0.1:9193,127.0.0.1:9194".into());
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &b)
+        .set("log_level", "3")
+        .create()
+        .expect("kafka client");
+    match c.fetch_metadata(None, Duration::from_secs(10)) {
+        Ok(md) if md.brokers().len() >= 3 => b,
+        Ok(md) => panic!(
+            "the Kafka cluster at {b} has {} of 3 brokers up; start it with: scripts/services up kafka3",
+            md.brokers().len()
+        ),
+        Err(e) => panic!("no Kafka cluster at {b} ({e}); start it with: scripts/services up kafka3"),
+    }
+}
+
 /// The folder of Apache Kafka's jars (`scripts/install-jars kafka`), as
 /// `scripts/services env` exports it.
 pub fn kafka_libs() -> String {
