@@ -168,8 +168,9 @@ impl ConfigKey {
         self.default.is_none()
     }
 
-    /// Kafka Connect's `ConfigKeyInfo` JSON (validate and plugin config APIs).
-    pub fn definition_json(&self, order: usize) -> serde_json::Value {
+    /// Kafka Connect's `ConfigKeyInfo` JSON (validate and plugin config APIs);
+    /// `order_in_group` from [`ConfigDef::order_in_group`].
+    pub fn definition_json(&self, order_in_group: i64) -> serde_json::Value {
         json!({
             "name": self.name,
             "type": self.kind.name(),
@@ -181,7 +182,7 @@ impl ConfigKey {
             "width": "NONE",
             "display_name": self.name,
             "dependents": [],
-            "order": order as i64,
+            "order_in_group": order_in_group,
         })
     }
 }
@@ -304,6 +305,18 @@ impl ConfigDef {
         out
     }
 
+    /// Kafka Connect's `order_in_group` of the key at `index`: its 1-based
+    /// place among the keys of its group, -1 for a key without a group.
+    pub fn order_in_group(&self, index: usize) -> i64 {
+        let Some(group) = self.keys.get(index).and_then(|k| k.group.as_ref()) else {
+            return -1;
+        };
+        1 + self.keys[..index]
+            .iter()
+            .filter(|k| k.group.as_ref() == Some(group))
+            .count() as i64
+    }
+
     pub fn key(&self, name: &str) -> Option<&ConfigKey> {
         self.keys.iter().find(|k| k.name == name)
     }
@@ -351,7 +364,7 @@ impl ConfigDef {
                 value
             };
             out.push(json!({
-                "definition": k.definition_json(order + 1),
+                "definition": k.definition_json(self.order_in_group(order)),
                 "value": {
                     "name": k.name,
                     "value": shown,

@@ -216,7 +216,7 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
                     Importance::Low,
                     "Separate offsets topic for this connector.",
                 )
-                .group("Offsets Topic")
+                .group("offsets.topic")
                 .unsupported();
         }
     }

@@ -34,6 +34,6 @@ pub fn plugin_config(registry: &Registry, plugin: &str) -> HerderResult<Vec<serd
         .keys
         .iter()
         .enumerate()
-        .map(|(i, k)| k.definition_json(i + 1))
+        .map(|(i, k)| k.definition_json(def.order_in_group(i)))
         .collect())
 }

@@ -7,9 +7,16 @@
 //! actions without a body (delete, stop, plain restart) are 204. The name in
 //! the URL or creation request is the connector's name: a `name` key in the
 //! config must match it, and is added when absent.
+//!
+//! Where Kafka Connect words an error its own way for one endpoint (an
+//! unknown connector is "No status found for connector X" on `/status`,
+//! "Unknown connector X" on `/pause`), the herder's generic "Connector X not
+//! found" is reworded here (see [`not_found_as`]), so that both say the same.
+//! Status bodies carry each instance's plugin `version`, as Kafka Connect
+//! 4.x does (KIP-891).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -17,7 +24,9 @@ use serde_json::{json, Map, Value};
 use super::error::{ApiError, ApiResult};
 use super::extract::{json_kind, patch_from_json, props_from_json, ApiPath, JsonBody, QueryPairs};
 use super::AppState;
-use crate::herder::{ConnectorOffset, HerderError, TargetState};
+use crate::herder::{
+    ConnectorOffset, ConnectorStatus, HerderError, State as RunState, TargetState,
+};
 use crate::plugin::Props;
 
 /// `GET /connectors`: names, or with `?expand=status` / `?expand=info`
@@ -33,7 +42,7 @@ pub async fn list(State(s): State<AppState>, q: QueryPairs) -> ApiResult {
         let mut gone = false;
         for expansion in q.all("expand") {
             let value = match expansion {
-                "status" => s.herder.connector_status(&name).await.map(to_json),
+                "status" => status_json(&s, &name).await,
                 "info" => s.herder.connector_info(&name).await.map(to_json),
                 // Kafka Connect ignores unknown expansions.
                 _ => continue,
@@ -55,7 +64,11 @@ pub async fn list(State(s): State<AppState>, q: QueryPairs) -> ApiResult {
 }
 
 /// `POST /connectors` with `{"name", "config", "initial_state"?}`.
-pub async fn create(State(s): State<AppState>, JsonBody(body): JsonBody) -> ApiResult {
+pub async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
     let Some(req) = body.as_object() else {
         return Err(ApiError::bad_request(format!(
             "The connector creation request must be a JSON object with \"name\" and \"config\", not {}",
@@ -104,7 +117,7 @@ pub async fn create(State(s): State<AppState>, JsonBody(body): JsonBody) -> ApiR
         .herder
         .put_connector_config(&name, config, false, initial_state)
         .await?;
-    Ok(created(&name, to_json(info)))
+    Ok(created(&headers, &name, to_json(info)))
 }
 
 /// `GET /connectors/{name}`.
@@ -128,6 +141,7 @@ pub async fn get_config(State(s): State<AppState>, ApiPath(name): ApiPath<String
 /// `PUT /connectors/{name}/config`: 201 when created, 200 when replaced.
 pub async fn put_config(
     State(s): State<AppState>,
+    headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
@@ -138,7 +152,7 @@ pub async fn put_config(
         .put_connector_config(&name, config, true, None)
         .await?;
     if was_created {
-        Ok(created(&name, to_json(info)))
+        Ok(created(&headers, &name, to_json(info)))
     } else {
         Ok(Json(info).into_response())
     }
@@ -176,8 +190,59 @@ pub async fn patch_config(
 
 /// `GET /connectors/{name}/status`.
 pub async fn status(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult {
-    let status = s.herder.connector_status(&name).await?;
+    let status = status_json(&s, &name)
+        .await
+        .map_err(|e| not_found_as(e, &name, format!("No status found for connector {name}")))?;
     Ok(Json(status).into_response())
+}
+
+/// A connector's status as JSON, with the plugin `version` of the
+/// connector and of each task (KIP-891).
+async fn status_json(s: &AppState, name: &str) -> Result<Value, HerderError> {
+    let status = s.herder.connector_status(name).await?;
+    let version = plugin_version(s, name).await;
+    Ok(status_with_version(status, &version))
+}
+
+fn status_with_version(status: ConnectorStatus, version: &Value) -> Value {
+    let mut v = to_json(status);
+    if let Some(c) = v.get_mut("connector").and_then(Value::as_object_mut) {
+        c.insert("version".into(), version.clone());
+    }
+    for t in v
+        .get_mut("tasks")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = t.as_object_mut() {
+            t.insert("version".into(), version.clone());
+        }
+    }
+    v
+}
+
+/// The version of the plugin that runs connector `name` (its
+/// `connector.class`, a class name or an alias), or null when unknown.
+async fn plugin_version(s: &AppState, name: &str) -> Value {
+    let Ok(info) = s.herder.connector_info(name).await else {
+        return Value::Null;
+    };
+    let Some(class) = info.config.get("connector.class") else {
+        return Value::Null;
+    };
+    let plugins = s.herder.plugins(true);
+    let exact = plugins.iter().find(|p| p["class"] == class.as_str());
+    exact
+        .or_else(|| {
+            plugins.iter().find(|p| {
+                p["class"]
+                    .as_str()
+                    .is_some_and(|c| super::plugins::same_plugin(c, class))
+            })
+        })
+        .map(|p| p["version"].clone())
+        .unwrap_or(Value::Null)
 }
 
 /// `GET /connectors/{name}/tasks`.
@@ -192,12 +257,29 @@ pub async fn task_status(
     ApiPath((name, task)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let task = task_id(&name, &task)?;
-    let status = s.herder.task_status(&name, task).await?;
+    let status = s
+        .herder
+        .task_status(&name, task)
+        .await
+        .map_err(|e| match e {
+            HerderError::NotFound(_) => {
+                ApiError::not_found(format!("No status found for task {name}-{task}"))
+            }
+            e => e.into(),
+        })?;
+    let mut status = to_json(status);
+    if let Some(o) = status.as_object_mut() {
+        o.insert("version".into(), plugin_version(&s, &name).await);
+    }
     Ok(Json(status).into_response())
 }
 
 /// `POST /connectors/{name}/restart?includeTasks=&onlyFailed=`: 204 for the
-/// plain connector restart, 202 with the status otherwise.
+/// plain connector restart, 202 otherwise with Kafka Connect's restart plan:
+/// the status as it was when the restart was asked for, with every instance
+/// that is restarted shown as RESTARTING (the connector unless `onlyFailed`
+/// and it has not failed; each task if `includeTasks`, unless `onlyFailed`
+/// and it has not failed).
 pub async fn restart(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
@@ -205,18 +287,34 @@ pub async fn restart(
 ) -> ApiResult {
     let include_tasks = q.flag("includeTasks", false);
     let only_failed = q.flag("onlyFailed", false);
-    let status = s
-        .herder
-        .restart_connector(&name, include_tasks, only_failed)
-        .await?;
-    if !include_tasks && !only_failed {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let status = match status {
-        Some(status) => status,
-        None => s.herder.connector_status(&name).await?,
+    let unknown = |e| not_found_as(e, &name, format!("Unknown connector: {name}"));
+    let before = if include_tasks || only_failed {
+        Some(s.herder.connector_status(&name).await.map_err(unknown)?)
+    } else {
+        None
     };
-    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+    s.herder
+        .restart_connector(&name, include_tasks, only_failed)
+        .await
+        .map_err(unknown)?;
+    let Some(mut plan) = before else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let restarts = |state: RunState| !only_failed || state == RunState::Failed;
+    if restarts(plan.connector.state) {
+        plan.connector.state = RunState::Restarting;
+    }
+    for t in &mut plan.tasks {
+        if include_tasks && restarts(t.state) {
+            t.state = RunState::Restarting;
+        }
+    }
+    let version = plugin_version(&s, &name).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(status_with_version(plan, &version)),
+    )
+        .into_response())
 }
 
 /// `POST /connectors/{name}/tasks/{task}/restart`.
@@ -225,7 +323,10 @@ pub async fn restart_task(
     ApiPath((name, task)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let task = task_id(&name, &task)?;
-    s.herder.restart_task(&name, task).await?;
+    s.herder
+        .restart_task(&name, task)
+        .await
+        .map_err(|e| not_found_as(e, &name, format!("Unknown connector: {name}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -250,7 +351,10 @@ async fn set_state(
     target: TargetState,
     ok: StatusCode,
 ) -> ApiResult {
-    s.herder.set_target_state(&name, target).await?;
+    s.herder
+        .set_target_state(&name, target)
+        .await
+        .map_err(|e| not_found_as(e, &name, format!("Unknown connector {name}")))?;
     Ok(ok.into_response())
 }
 
@@ -270,7 +374,7 @@ pub async fn alter_offsets(
         Some(Value::Array(entries)) if !entries.is_empty() => entries,
         _ => {
             return Err(ApiError::bad_request(
-                "An alter offsets request needs a non-empty \"offsets\" array of {\"partition\", \"offset\"} objects",
+                "Partitions / offsets need to be provided for an alter offsets request: send a non-empty \"offsets\" array of {\"partition\", \"offset\"} objects",
             ))
         }
     };
@@ -284,30 +388,61 @@ pub async fn alter_offsets(
         offsets.push(offset);
     }
     s.herder.modify_offsets(&name, Some(offsets)).await?;
-    Ok(message(
-        "The offsets for this connector have been altered successfully",
-    ))
+    Ok(message(&offsets_done(&s, &name, "altered").await))
+}
+
+/// Kafka Connect's answer to a successful alter or reset: a connector that
+/// manages its own offsets (`alterOffsets` returns true: Kafka's FileStream
+/// connectors) gets the short message; others (Debezium's, sinks) are told
+/// that only the framework-managed offsets changed.
+async fn offsets_done(s: &AppState, name: &str, verb: &str) -> String {
+    let class = s
+        .herder
+        .connector_info(name)
+        .await
+        .ok()
+        .and_then(|i| i.config.get("connector.class").cloned())
+        .unwrap_or_default();
+    let own = ["FileStreamSource", "FileStreamSink"]
+        .iter()
+        .any(|c| super::plugins::same_plugin(c, &class));
+    if own {
+        format!("The offsets for this connector have been {verb} successfully")
+    } else {
+        format!(
+            "The Connect framework-managed offsets for this connector have been {verb} successfully. \
+             However, if this connector manages offsets externally, they will need to be manually \
+             {verb} in the system that the connector uses."
+        )
+    }
 }
 
 /// `DELETE /connectors/{name}/offsets`.
 pub async fn reset_offsets(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult {
     s.herder.modify_offsets(&name, None).await?;
-    Ok(message(
-        "The offsets for this connector have been reset successfully",
-    ))
+    Ok(message(&offsets_done(&s, &name, "reset").await))
 }
 
 /// `GET /connectors/{name}/topics`: `{"<name>": {"topics": [...]}}`.
+/// Kafka Connect answers from its status store: a name it has no topics
+/// for, known or not, has none (200).
 pub async fn topics(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult {
-    let topics = s.herder.active_topics(&name).await?;
+    let topics = match s.herder.active_topics(&name).await {
+        Err(HerderError::NotFound(_)) => Vec::new(),
+        other => other?,
+    };
     let mut out = Map::new();
     out.insert(name, json!({ "topics": topics }));
     Ok(Json(Value::Object(out)).into_response())
 }
 
-/// `PUT /connectors/{name}/topics/reset`: 202, as Kafka Connect answers.
+/// `PUT /connectors/{name}/topics/reset`: 202, as Kafka Connect answers
+/// (also for a name it does not know: there is nothing to reset).
 pub async fn reset_topics(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> ApiResult {
-    s.herder.reset_active_topics(&name).await?;
+    match s.herder.reset_active_topics(&name).await {
+        Err(HerderError::NotFound(_)) | Ok(()) => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -347,14 +482,30 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 fn task_id(connector: &str, task: &str) -> Result<u32, ApiError> {
     task.parse().map_err(|_| {
         ApiError::not_found(format!(
-            "Task {task} of connector {connector} not found: task ids are 0, 1, 2, ..."
+            "HTTP 404 Not Found: task {task} of connector {connector} does not exist: task ids are 0, 1, 2, ..."
         ))
     })
 }
 
-/// 201 with `Location: /connectors/{name}`.
-fn created(name: &str, body: Value) -> Response {
-    let location = format!("/connectors/{}", encode_path_segment(name));
+/// The herder's "Connector X not found" for connector `name`, in the words
+/// Kafka Connect uses on this endpoint; any other error as it is.
+fn not_found_as(e: HerderError, name: &str, message: String) -> ApiError {
+    match e {
+        HerderError::NotFound(m) if m == HerderError::connector_not_found(name).to_string() => {
+            ApiError::not_found(message)
+        }
+        e => e.into(),
+    }
+}
+
+/// 201 with `Location: http://HOST/connectors/{name}` (absolute, from the
+/// request's `Host`, as Jersey builds it; relative without a `Host`).
+fn created(headers: &HeaderMap, name: &str, body: Value) -> Response {
+    let path = format!("/connectors/{}", encode_path_segment(name));
+    let location = match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) if !host.is_empty() => format!("http://{host}{path}"),
+        _ => path,
+    };
     (
         StatusCode::CREATED,
         [(header::LOCATION, location)],

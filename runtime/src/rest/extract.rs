@@ -1,17 +1,17 @@
 //! Request extractors that fail in Kafka Connect's error shape.
 //!
-//! axum's own `Json`, `Path` and `Query` rejections answer in plain text and
-//! insist on a `Content-Type: application/json` header. Kafka Connect users
-//! often send bodies with curl and no content type, so [`JsonBody`] reads the
-//! raw bytes and parses them as JSON whatever the header says; a parse error
+//! axum's own `Json`, `Path` and `Query` rejections answer in plain text.
+//! [`JsonBody`] reads the raw bytes and parses them as JSON; a parse error
 //! becomes a 400 whose message names the JSON problem (line, column, what was
-//! expected). Query strings are parsed by hand because Kafka Connect repeats
+//! expected). As in Kafka Connect, a body without a `Content-Type` is a 415
+//! (a `Content-Type` other than `application/json` is refused before, see
+//! `require_json` in the module above). Query strings are parsed by hand because Kafka Connect repeats
 //! keys (`?expand=status&expand=info`), which `serde_urlencoded` cannot keep.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -26,6 +26,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match req.headers().get(header::CONTENT_TYPE) {
+            Some(ct) if is_json_media_type(ct) => {}
+            _ => return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "HTTP 415 Unsupported Media Type: send the body as Content-Type: application/json",
+            )),
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             let status = if status.is_client_error() || status.is_server_error() {
@@ -40,6 +47,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         })?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// Whether a `Content-Type` is `application/json` (any case, any parameters
+/// such as `; charset=utf-8`), the only type Kafka Connect consumes.
+pub fn is_json_media_type(value: &HeaderValue) -> bool {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Parses a request body, with messages that say what is wrong with it.

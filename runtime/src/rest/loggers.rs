@@ -16,8 +16,8 @@
 //! Levels are log4j's names: `OFF`, `FATAL` (= error), `ERROR`, `WARN`,
 //! `INFO`, `DEBUG`, `TRACE`, `ALL` (= trace). As in Kafka Connect, setting a
 //! level also sets it on every configured logger below that name (`root`
-//! covers them all), the answer lists the loggers changed, and an unknown
-//! level is a 404. Unlike log4j there is no fixed set of existing loggers,
+//! covers them all), the answer lists the loggers whose level changed (none
+//! when they all had it already), and an unknown level is a 404. Unlike log4j there is no fixed set of existing loggers,
 //! so `GET /admin/loggers/{name}` answers any name with its effective level
 //! (its own, else its nearest configured ancestor's, else root's).
 
@@ -152,7 +152,7 @@ impl LogLevels {
         let level_name = level.trim().to_ascii_uppercase();
         if parse_level(&level_name).is_none() {
             return Err(ApiError::not_found(format!(
-                "invalid log level '{level}': use OFF, FATAL, ERROR, WARN, INFO, DEBUG, TRACE or ALL"
+                "invalid log level '{level}'. Use OFF, FATAL, ERROR, WARN, INFO, DEBUG, TRACE or ALL"
             )));
         }
         if name != ROOT && !valid_target(name) {
@@ -164,16 +164,24 @@ impl LogLevels {
             level: level_name,
             last_modified: Some(now_millis()),
         };
+        // The named logger's level before, its own or inherited.
+        let before = self.get(name);
         let mut inner = self.lock();
         let mut next_root = inner.root.clone();
         let mut next = inner.loggers.clone();
         let mut affected = Vec::new();
-        if name == ROOT {
-            next_root = entry.clone();
-            affected.push(ROOT.to_string());
-            for (k, v) in next.iter_mut() {
+        // A logger that has the level already keeps it, and its
+        // last_modified, and is not listed (as in Kafka Connect).
+        let set = |v: &mut LoggerLevel, k: &str, affected: &mut Vec<String>| {
+            if v.level != entry.level {
                 *v = entry.clone();
-                affected.push(k.clone());
+                affected.push(k.to_string());
+            }
+        };
+        if name == ROOT {
+            set(&mut next_root, ROOT, &mut affected);
+            for (k, v) in next.iter_mut() {
+                set(v, k, &mut affected);
             }
         } else {
             let canon = canonical(name);
@@ -181,12 +189,15 @@ impl LogLevels {
             next.retain(|k, _| k == name || canonical(k) != canon);
             for (k, v) in next.iter_mut() {
                 if k != name && is_descendant(&canonical(k), &canon) {
-                    *v = entry.clone();
-                    affected.push(k.clone());
+                    set(v, k, &mut affected);
                 }
             }
-            next.insert(name.to_string(), entry);
-            affected.push(name.to_string());
+            let mut own = next.get(name).cloned().unwrap_or(LoggerLevel {
+                level: before.level,
+                last_modified: None,
+            });
+            set(&mut own, name, &mut affected);
+            next.insert(name.to_string(), own);
             affected.sort();
         }
         let directives = build_directives(&next_root, &next, &inner.extra);
@@ -397,7 +408,7 @@ pub async fn set(
 ) -> ApiResult {
     let Some(level) = body.get("level").and_then(Value::as_str) else {
         return Err(ApiError::bad_request(
-            "Desired 'level' was not specified in the request: send {\"level\": \"DEBUG\"}",
+            "Desired 'level' parameter was not specified in request. Send {\"level\": \"DEBUG\"}",
         ));
     };
     let affected = s.loggers.set(&name, level)?;

@@ -9,9 +9,13 @@
 //!
 //! Every error, including unknown routes (404), wrong methods (405) and
 //! unreadable bodies (400), is Kafka Connect's `{"error_code", "message"}`
-//! (see [`error`]). Bodies are parsed as JSON whatever their content type
-//! (see [`extract`]). Paths are also served with a trailing slash, as Jersey
-//! does (`POST /connectors/` is common in scripts). `GET /openapi.json`
+//! (see [`error`]). As in Kafka Connect (Jersey's `@Consumes(APPLICATION_JSON)`),
+//! a request to `/connectors`, `/connector-plugins` or `/admin` whose
+//! `Content-Type` is not `application/json` is refused with 415, and so is a
+//! body sent without a `Content-Type` (see [`extract`]): a `text/plain` or
+//! form POST never creates a connector. Paths are also served with a
+//! trailing slash, as Jersey does (`POST /connectors/` is common in
+//! scripts). `GET /health` is KIP-1017's health check; `GET /openapi.json`
 //! describes the API.
 
 pub mod connectors;
@@ -28,8 +32,9 @@ mod tests;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
@@ -54,6 +59,7 @@ pub fn router(herder: Arc<dyn Herder>, loggers: LogLevels) -> Router {
     use connectors as c;
     let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
         ("/", get(server_info)),
+        ("/health", get(health)),
         ("/openapi.json", get(openapi)),
         ("/connectors", get(c::list).post(c::create)),
         ("/connectors/{name}", get(c::info).delete(c::delete)),
@@ -96,7 +102,10 @@ pub fn router(herder: Arc<dyn Herder>, loggers: LogLevels) -> Router {
         ),
     ];
     let mut router = Router::new();
-    for (path, method_router) in routes {
+    for (path, mut method_router) in routes {
+        if !matches!(path, "/" | "/health" | "/openapi.json") {
+            method_router = method_router.route_layer(middleware::from_fn(require_json));
+        }
         if path != "/" {
             router = router.route(&format!("{path}/"), method_router.clone());
         }
@@ -126,6 +135,29 @@ where
 /// `GET /`: `{"version", "commit", "kafka_cluster_id"}`.
 async fn server_info(State(s): State<AppState>) -> Response {
     Json(s.herder.server_info().await).into_response()
+}
+
+/// `GET /health` (KIP-1017): the REST server answers once the worker has
+/// started, so it is healthy whenever it answers.
+async fn health() -> Response {
+    Json(serde_json::json!({
+        "status": "healthy",
+        "message": "Worker has completed startup and is ready to handle requests.",
+    }))
+    .into_response()
+}
+
+/// Jersey's `@Consumes(APPLICATION_JSON)`: a request that says its body is
+/// anything but JSON is a 415 before it reaches a handler.
+async fn require_json(req: Request, next: Next) -> Response {
+    match req.headers().get(header::CONTENT_TYPE) {
+        Some(ct) if !extract::is_json_media_type(ct) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "HTTP 415 Unsupported Media Type: send the body as Content-Type: application/json",
+        )
+        .into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 /// `GET /openapi.json`.

@@ -26,9 +26,11 @@ struct Reply {
 }
 
 async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> Reply {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
+    let mut req = Request::builder().method(method).uri(uri);
+    if matches!(method, "POST" | "PUT" | "PATCH") {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
@@ -160,20 +162,63 @@ async fn malformed_or_empty_json_is_a_400_naming_the_problem() {
     assert_error(&r, 400, "empty");
 }
 
+async fn send_typed(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    ct: Option<&str>,
+    body: &str,
+) -> StatusCode {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(ct) = ct {
+        req = req.header("content-type", ct);
+    }
+    let req = req.body(Body::from(body.to_string())).unwrap();
+    app.clone().oneshot(req).await.unwrap().status()
+}
+
 #[tokio::test]
-async fn body_is_json_whatever_the_content_type() {
+async fn only_json_bodies_are_accepted_as_kafka_connect_does() {
     let app = app();
-    let req = Request::builder()
-        .method("POST")
-        .uri("/connectors/")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(create_body("curl")))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
+    let body = create_body("curl");
+    for ct in [
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+        None,
+    ] {
+        let status = send_typed(&app, "POST", "/connectors/", ct, &body).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+    }
+    let r = call(&app, "GET", "/connectors", None).await;
+    assert_eq!(r.body, json!([]), "nothing was created");
+    // Any request to the API that says its body is not JSON is refused ...
+    let status = send_typed(&app, "GET", "/connectors", Some("text/plain"), "").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // ... but not the root, the health check, or a request without a body.
     assert_eq!(
-        resp.status(),
+        send_typed(&app, "GET", "/", Some("text/plain"), "").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send_typed(&app, "GET", "/health", Some("text/plain"), "").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send_typed(&app, "GET", "/connectors", None, "").await,
+        StatusCode::OK
+    );
+    let status = send_typed(
+        &app,
+        "POST",
+        "/connectors/",
+        Some("Application/JSON; charset=utf-8"),
+        &body,
+    )
+    .await;
+    assert_eq!(
+        status,
         StatusCode::CREATED,
-        "trailing slash and form type accepted"
+        "trailing slash and charset accepted"
     );
 }
 
@@ -198,27 +243,104 @@ async fn initial_state_is_passed_to_the_herder() {
 #[tokio::test]
 async fn unknown_connector_is_404_everywhere() {
     let app = app();
-    for (method, uri, body) in [
-        ("GET", "/connectors/nope", None),
-        ("DELETE", "/connectors/nope", None),
-        ("GET", "/connectors/nope/config", None),
-        ("PATCH", "/connectors/nope/config", Some("{}")),
-        ("GET", "/connectors/nope/status", None),
-        ("GET", "/connectors/nope/tasks", None),
-        ("GET", "/connectors/nope/tasks/0/status", None),
-        ("POST", "/connectors/nope/tasks/0/restart", None),
-        ("POST", "/connectors/nope/restart", None),
-        ("PUT", "/connectors/nope/pause", None),
-        ("PUT", "/connectors/nope/resume", None),
-        ("PUT", "/connectors/nope/stop", None),
-        ("GET", "/connectors/nope/offsets", None),
-        ("DELETE", "/connectors/nope/offsets", None),
-        ("GET", "/connectors/nope/topics", None),
-        ("PUT", "/connectors/nope/topics/reset", None),
+    // Each in Kafka Connect's words for that endpoint.
+    for (method, uri, body, message) in [
+        ("GET", "/connectors/nope", None, "Connector nope not found"),
+        (
+            "DELETE",
+            "/connectors/nope",
+            None,
+            "Connector nope not found",
+        ),
+        (
+            "GET",
+            "/connectors/nope/config",
+            None,
+            "Connector nope not found",
+        ),
+        (
+            "PATCH",
+            "/connectors/nope/config",
+            Some("{}"),
+            "Connector nope not found",
+        ),
+        (
+            "GET",
+            "/connectors/nope/status",
+            None,
+            "No status found for connector nope",
+        ),
+        (
+            "GET",
+            "/connectors/nope/tasks",
+            None,
+            "Connector nope not found",
+        ),
+        (
+            "GET",
+            "/connectors/nope/tasks/0/status",
+            None,
+            "No status found for task nope-0",
+        ),
+        (
+            "POST",
+            "/connectors/nope/tasks/0/restart",
+            None,
+            "Unknown connector: nope",
+        ),
+        (
+            "POST",
+            "/connectors/nope/restart",
+            None,
+            "Unknown connector: nope",
+        ),
+        (
+            "POST",
+            "/connectors/nope/restart?includeTasks=true",
+            None,
+            "Unknown connector: nope",
+        ),
+        (
+            "PUT",
+            "/connectors/nope/pause",
+            None,
+            "Unknown connector nope",
+        ),
+        (
+            "PUT",
+            "/connectors/nope/resume",
+            None,
+            "Unknown connector nope",
+        ),
+        (
+            "PUT",
+            "/connectors/nope/stop",
+            None,
+            "Unknown connector nope",
+        ),
+        (
+            "GET",
+            "/connectors/nope/offsets",
+            None,
+            "Connector nope not found",
+        ),
+        (
+            "DELETE",
+            "/connectors/nope/offsets",
+            None,
+            "Connector nope not found",
+        ),
     ] {
         let r = call(&app, method, uri, body).await;
-        assert_error(&r, 404, "Connector nope not found");
+        assert_error(&r, 404, message);
+        assert_eq!(r.body["message"], message, "{method} {uri}");
     }
+    // Topics come from the status store: none known, none listed.
+    let r = call(&app, "GET", "/connectors/nope/topics", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"nope": {"topics": []}}));
+    let r = call(&app, "PUT", "/connectors/nope/topics/reset", None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
 }
 
 #[tokio::test]
@@ -309,18 +431,25 @@ async fn status_tasks_and_task_status() {
     assert_eq!(r.body["name"], "c");
     assert_eq!(r.body["type"], "source");
     assert_eq!(r.body["connector"]["worker_id"], "127.0.0.1:8083");
+    assert_eq!(
+        r.body["connector"]["version"],
+        r.body["tasks"][0]["version"]
+    );
+    assert!(r.body["connector"]["version"].is_string(), "{}", r.body);
     let r = call(&app, "GET", "/connectors/c/tasks", None).await;
     assert_eq!(r.body[0]["id"], json!({"connector": "c", "task": 0}));
     assert_eq!(r.body[0]["config"]["file"], "/tmp/x");
     let r = call(&app, "GET", "/connectors/c/tasks/0/status", None).await;
+    let version = r.body["version"].clone();
+    assert!(version.is_string(), "{}", r.body);
     assert_eq!(
         r.body,
-        json!({"id": 0, "state": "RUNNING", "worker_id": "127.0.0.1:8083"})
+        json!({"id": 0, "state": "RUNNING", "worker_id": "127.0.0.1:8083", "version": version})
     );
     let r = call(&app, "GET", "/connectors/c/tasks/7/status", None).await;
-    assert_error(&r, 404, "c-7");
+    assert_error(&r, 404, "No status found for task c-7");
     let r = call(&app, "GET", "/connectors/c/tasks/x/status", None).await;
-    assert_error(&r, 404, "Task x");
+    assert_error(&r, 404, "HTTP 404 Not Found");
 }
 
 #[tokio::test]
@@ -345,9 +474,16 @@ async fn restarts() {
     .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert_eq!(r.body["name"], "c");
-    assert_eq!(r.body["tasks"][0]["state"], "RUNNING");
+    // Kafka Connect's restart plan: what is restarted shows RESTARTING.
+    assert_eq!(r.body["connector"]["state"], "RESTARTING");
+    assert_eq!(r.body["tasks"][0]["state"], "RESTARTING");
     let r = call(&app, "POST", "/connectors/c/restart?onlyFailed=TRUE", None).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        r.body["connector"]["state"], "RUNNING",
+        "not failed: not restarted"
+    );
+    assert_eq!(r.body["tasks"][0]["state"], "RUNNING", "tasks not included");
     let r = call(&app, "POST", "/connectors/c/tasks/0/restart", None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = call(&app, "POST", "/connectors/c/tasks/3/restart", None).await;
