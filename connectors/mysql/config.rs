@@ -181,6 +181,9 @@ pub struct MySqlConfig {
     /// event.processing.failure.handling.mode.
     pub on_failure: FailureMode,
     pub tombstones_on_delete: bool,
+    /// extended.headers.enabled: Debezium's `__debezium.context.*` headers
+    /// on every record.
+    pub extended_headers: bool,
     pub decode: DecodeOptions,
     pub skipped: SkippedOps,
     pub provide_transaction_metadata: bool,
@@ -248,6 +251,7 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("include.schema.changes", Boolean, Some("true"), Low, "Whether schema changes are published to the topic named by topic.prefix.")
         .define("tombstones.on.delete", Boolean, Some("true"), Medium, "Whether a delete event is followed by a tombstone (null value) for compaction.")
+        .define("extended.headers.enabled", Boolean, Some("true"), Low, "Whether every record carries Debezium's context headers: __debezium.context.connectorLogicalName, connectorName, taskId and runId.")
         .define("decimal.handling.mode", String, Some("precise"), Medium, "DECIMAL/NUMERIC as precise (Kafka Connect Decimal), double, or string.")
         .validate(one_of(&["precise", "double", "string"]))
         .define("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "Temporal type mapping: adaptive_time_microseconds (io.debezium.time.* at each column's precision) or connect (Kafka Connect's Date, Time and Timestamp, in milliseconds; TIMESTAMP stays ZonedTimestamp).")
@@ -421,6 +425,7 @@ impl MySqlConfig {
                 _ => FailureMode::Fail,
             },
             tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
+            extended_headers: cfg.bool("extended.headers.enabled")?,
             decode: DecodeOptions {
                 decimal: match lower("decimal.handling.mode").as_str() {
                     "double" => DecimalMode::Double,

@@ -124,6 +124,54 @@ pub fn now() -> (i64, i64, i64) {
     (ns / 1_000_000, ns / 1_000, ns)
 }
 
+/// Debezium's context headers (extended.headers.enabled, on by default):
+/// the logical name (topic.prefix), the connector type, the task id and a
+/// run id, a UUID (version 7: time-ordered) new at each task start.
+pub fn context_headers(logical_name: &str, connector: &str) -> Headers {
+    let string = || Some(sluice_runtime::data::schemas::string());
+    let mut h = Headers::new();
+    h.add(
+        "__debezium.context.connectorLogicalName",
+        string(),
+        Value::from(logical_name),
+    );
+    h.add("__debezium.context.taskId", string(), Value::from("0"));
+    h.add(
+        "__debezium.context.connectorName",
+        string(),
+        Value::from(connector),
+    );
+    h.add(
+        "__debezium.context.runId",
+        string(),
+        Value::from(run_id().as_str()),
+    );
+    h
+}
+
+/// A version-7 UUID: 48 bits of Unix milliseconds, then random bits.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let ms = now().0 as u64;
+    // Random bits from the standard library's per-process random keys,
+    // mixed with the time in nanoseconds.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(now().2 as u64);
+    let r1 = hasher.finish();
+    hasher.write_u64(r1);
+    let r2 = hasher.finish();
+    let hi = (ms << 16) | 0x7000 | (r1 & 0x0fff);
+    let lo = (r2 & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
 /// Debezium's headers on the two events of a primary-key change.
 pub const NEW_KEY_HEADER: &str = "__debezium.newkey";
 pub const OLD_KEY_HEADER: &str = "__debezium.oldkey";
@@ -149,6 +197,9 @@ pub struct EventBuilder {
     pub version: Arc<str>,
     pub heartbeat_topic: Arc<str>,
     connector: Arc<str>,
+    /// Debezium's `__debezium.context.*` headers of this task run, put on
+    /// every record (empty with extended.headers.enabled=false).
+    context: Headers,
     /// The constant strings of every event (op codes, snapshot marks),
     /// shared: an event takes a count, not an allocation.
     words: Vec<(&'static str, Arc<str>)>,
@@ -179,6 +230,11 @@ impl EventBuilder {
             version: env!("CARGO_PKG_VERSION").into(),
             heartbeat_topic: cfg.heartbeat_topic().into(),
             connector: cfg.flavor.connector_name().into(),
+            context: if cfg.extended_headers {
+                context_headers(&cfg.topic_prefix, cfg.flavor.connector_name())
+            } else {
+                Headers::new()
+            },
             words: WORDS.iter().map(|&w| (w, w.into())).collect(),
         }
     }
@@ -310,7 +366,7 @@ impl EventBuilder {
                 value_schema,
                 value,
                 timestamp: Some(ts),
-                headers: Default::default(),
+                headers: self.context.clone(),
                 kafka_offset: None,
             },
         )
@@ -401,12 +457,12 @@ impl EventBuilder {
                         out,
                     );
                     for r in &mut out[deleted_from..] {
-                        r.data.headers = new_key_header.clone();
+                        r.data.headers.0.extend(new_key_header.0.iter().cloned());
                     }
                     let v = self.envelope(t, Op::Create, None, after, source, txn);
                     let mut created =
                         self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done);
-                    created.data.headers = old_key_header;
+                    created.data.headers.0.extend(old_key_header.0);
                     out.push(created);
                 } else {
                     let v = self.envelope(t, Op::Update, before, after, source, txn);

@@ -44,6 +44,7 @@ pub fn source_schema(flavor: Flavor) -> Arc<Schema> {
     cell.get_or_init(|| {
         SchemaBuilder::structure()
             .name(flavor.source_schema_name())
+            .version(1)
             .field("version", schemas::string())
             .field("connector", schemas::string())
             .field("name", schemas::string())
@@ -139,11 +140,12 @@ pub fn transaction_schemas() -> (Arc<Schema>, Arc<Schema>, Arc<Schema>) {
     .clone()
 }
 
-/// `<prefix>.<db>.<table>.Envelope`, fields in Debezium 2.7's order.
+/// `<prefix>.<db>.<table>.Envelope` (schema version 2, as Debezium 3.x's),
+/// fields in Debezium 2.7's order.
 pub fn envelope_schema(name: &str, row: &Arc<Schema>, flavor: Flavor) -> Arc<Schema> {
     SchemaBuilder::structure()
         .name(name)
-        .version(1)
+        .version(2)
         .field("before", row.clone())
         .field("after", row.clone())
         .field("source", source_schema(flavor))
@@ -426,7 +428,7 @@ mod tests {
             t.envelope.name(),
             Some("dbserver1.inventory.customers.Envelope")
         );
-        assert_eq!(t.envelope.version, Some(1));
+        assert_eq!(t.envelope.version, Some(2));
         let names: Vec<&str> = t.envelope.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,

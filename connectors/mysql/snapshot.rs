@@ -236,7 +236,6 @@ struct Held {
     table: Arc<TableSchema>,
     values: Vec<Value>,
     first_in_table: bool,
-    row: i32,
 }
 
 /// Takes the snapshot (`with_data = false`: schema only) and returns the
@@ -316,7 +315,7 @@ pub async fn snapshot(
                 snapshot: "true",
                 db: &db_name,
                 table: Some(&table_name),
-                server_id: pos.server_id,
+                server_id: 0,
                 gtid: None,
                 file: &file,
                 pos: pos.pos,
@@ -407,7 +406,6 @@ pub async fn snapshot(
                 table: ts.clone(),
                 values,
                 first_in_table,
-                row: rows as i32,
             });
             first_in_table = false;
             rows += 1;
@@ -471,16 +469,18 @@ fn emit(
     offset: &Arc<sluice_runtime::data::JsonMap>,
     out: &mut Vec<SourceRecord>,
 ) {
+    // As Debezium's snapshot records: the read time in whole seconds, no
+    // server id and row 0 (they name no binlog event).
     let src = SourceInfo {
-        ts_ms: super::events::now().0,
+        ts_ms: super::events::now().0 / 1000 * 1000,
         snapshot: mark,
         db: &h.table.db,
         table: Some(&h.table.table),
-        server_id: pos.server_id,
+        server_id: 0,
         gtid: None,
         file,
         pos: pos.pos,
-        row: h.row,
+        row: 0,
         thread: None,
         query: None,
     };

@@ -808,7 +808,13 @@ pub fn spawn_kafka(dir: &Path, port: u16, controller_port: u16) -> Child {
     let log4j_opt = format!("-Dlog4j2.configurationFile={}", log4j.display());
     if !dir.join("data/meta.properties").exists() {
         let out = Command::new("java")
-            .args(["-Xmx256m", &log4j_opt, "-cp", &cp, "kafka.tools.StorageTool"])
+            .args([
+                "-Xmx256m",
+                &log4j_opt,
+                "-cp",
+                &cp,
+                "kafka.tools.StorageTool",
+            ])
             .args(["format", "-t", "c2x1aWNlLXRlc3QtYnJrAA", "-c"])
             .arg(&props)
             .output()
@@ -821,7 +827,14 @@ pub fn spawn_kafka(dir: &Path, port: u16, controller_port: u16) -> Child {
     }
     let child = Command::new("java")
         .current_dir(dir)
-        .args(["-Xms64m", "-Xmx384m", "-XX:+UseG1GC", &log4j_opt, "-cp", &cp])
+        .args([
+            "-Xms64m",
+            "-Xmx384m",
+            "-XX:+UseG1GC",
+            &log4j_opt,
+            "-cp",
+            &cp,
+        ])
         .arg("kafka.Kafka")
         .arg(&props)
         .stdout(Stdio::null())
