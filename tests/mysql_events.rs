@@ -347,3 +347,54 @@ fn transaction_counters_continue_after_a_kill_inside_the_transaction() {
     let st = s.get(&format!("/connectors/{name}/status")).json();
     assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
 }
+
+#[test]
+fn a_savepoint_does_not_end_its_transaction() {
+    // MariaDB writes no BEGIN event: the transaction is known from its
+    // GTID event's flags, so a SAVEPOINT query inside it is neither a DDL
+    // nor its end (it used to split the transaction in two).
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("savept");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.a (id INT PRIMARY KEY);"
+    ));
+    let dir = TempDir::new("mysql-savepoint");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-savepoint");
+    let prefix = unique("msp");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            ("provide.transaction.metadata", "true"),
+            ("snapshot.mode", "no_data"),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    s.wait_committed_offset(&name, Duration::from_secs(60));
+    mariadb(&format!(
+        "BEGIN; INSERT INTO {db}.a VALUES (1); SAVEPOINT s1; INSERT INTO {db}.a VALUES (2);
+         SAVEPOINT s2; INSERT INTO {db}.a VALUES (3); ROLLBACK TO SAVEPOINT s2; COMMIT;"
+    ));
+    let mut txns = TopicReader::new(&bootstrap, &format!("{prefix}.transaction"));
+    txns.read_until("the END", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["status"] == "END")
+    });
+    let status: Vec<&str> = txns
+        .parsed
+        .iter()
+        .map(|(_, v)| v["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["BEGIN", "END"], "{:?}", txns.parsed);
+    assert_eq!(txns.parsed[1].1["event_count"], 2, "{:?}", txns.parsed[1]);
+    let mut rows = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.a"));
+    rows.read_until("both rows", Duration::from_secs(60), |r| r.len() >= 2);
+    let id = &txns.parsed[0].1["id"];
+    for (_, v) in &rows.parsed {
+        assert_eq!(&v["transaction"]["id"], id, "{v}");
+    }
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+}

@@ -205,6 +205,15 @@ impl MariaGtidEvent {
     /// The group is a single statement with no BEGIN/COMMIT (e.g. DDL).
     pub const FL_STANDALONE: u8 = 1;
     pub const FL_GROUP_COMMIT_ID: u8 = 2;
+    /// The group holds a DDL statement (with rows for CREATE ... SELECT).
+    pub const FL_DDL: u8 = 32;
+
+    /// A transaction: ended by its XID or COMMIT event only, so a query
+    /// event inside it (SAVEPOINT, a statement-format DML) is not a DDL
+    /// and does not end it.
+    pub fn is_transaction(&self) -> bool {
+        self.flags & (Self::FL_STANDALONE | Self::FL_DDL) == 0
+    }
 
     pub fn parse(body: &[u8], server_id: u32) -> WireResult<MariaGtidEvent> {
         let mut r = Reader::new(body);

@@ -455,7 +455,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 p.cur_maria = Some(g.gtid);
                 p.txn_start = ev_start;
                 p.in_txn = true;
-                p.began = false;
+                // MariaDB writes no BEGIN event for a transaction (with
+                // @mariadb_slave_capability=4): its GTID event says so.
+                p.began = g.is_transaction();
                 p.event_idx = 0;
                 p.start_txn(metadata.then(|| g.gtid.to_string()));
             }
