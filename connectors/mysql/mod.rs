@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod charset;
 pub mod column;
 pub mod config;
+pub mod ddl;
 pub mod error;
 pub mod event;
 pub mod events;

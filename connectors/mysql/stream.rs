@@ -36,12 +36,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use regex::Regex;
 use sluice_runtime::data::{JsonMap, SourceRecord, Value};
 
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
 use super::catalog::{load_table, plans_for_map, TableDef};
 use super::config::{FailureMode, MySqlConfig};
+use super::ddl::{parse_ddl, Ddl};
 use super::error::MySqlError;
 use super::event::{
     statement_text, types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind,
@@ -155,122 +155,6 @@ pub(crate) async fn check_server_id(
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     Ok(())
-}
-
-/// A table reference: `t`, `db.t`, each part plain or `quoted`.
-const TABLE_REF: &str = r"(?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?";
-
-fn ddl_regexes() -> &'static [Regex; 6] {
-    static R: std::sync::OnceLock<[Regex; 6]> = std::sync::OnceLock::new();
-    R.get_or_init(|| {
-        let t = TABLE_REF;
-        let re = |s: &str| Regex::new(s).expect("valid regex");
-        [
-            re(&format!(r"(?is)^\s*(create|alter|drop|truncate)\s+(?:(?:temporary|online|offline|ignore)\s+)*table\s+(?:if\s+(?:not\s+)?exists\s+)?({t}(?:\s*,\s*{t})*)")),
-            re(r"(?is)^\s*rename\s+tables?\s+(.+)$"),
-            re(&format!(r"(?is)^\s*(?:create|drop)\s+(?:unique\s+|fulltext\s+|spatial\s+)?index\s+\S+\s+on\s+({t})")),
-            re(r"(?is)^\s*(create|drop|alter)\s+(database|schema)\b"),
-            // TRUNCATE t (TABLE is optional there).
-            re(&format!(r"(?is)^\s*truncate\s+({t})\s*$")),
-            // ALTER TABLE a ... RENAME [TO|AS] b (not RENAME COLUMN/INDEX/KEY).
-            re(&format!(r"(?is)\brename\s+(?:(?:to|as)\s+)?({t})\s*(?:,|$)")),
-        ]
-    })
-}
-
-fn unquote(s: &str) -> String {
-    s.trim().trim_matches('`').replace("``", "`")
-}
-
-/// `db.t`, `` `db`.`t` `` or `t` (in `default_db`).
-fn table_ref(s: &str, default_db: &str) -> (String, String) {
-    let s = s.trim();
-    // Split on the dot outside backticks.
-    let mut in_tick = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            '`' => in_tick = !in_tick,
-            '.' if !in_tick => return (unquote(&s[..i]), unquote(&s[i + 1..])),
-            _ => {}
-        }
-    }
-    (default_db.to_string(), unquote(s))
-}
-
-/// A DDL statement's kind and the tables it touches.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Ddl {
-    pub kind: &'static str,
-    pub tables: Vec<(String, String)>,
-    pub database_level: bool,
-}
-
-/// Recognises the DDL that changes table definitions; `None` for other
-/// statements (GRANT, SAVEPOINT, ...).
-pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
-    let [table, rename, index, database, truncate, alter_rename] = ddl_regexes();
-    if let Some(c) = table.captures(sql) {
-        let kind = match c[1].to_ascii_lowercase().as_str() {
-            "create" => "CREATE",
-            "alter" => "ALTER",
-            "drop" => "DROP",
-            _ => "TRUNCATE",
-        };
-        let mut tables: Vec<(String, String)> =
-            c[2].split(',').map(|t| table_ref(t, default_db)).collect();
-        if kind == "ALTER" {
-            // The new name of ALTER TABLE ... RENAME TO: both tables change.
-            let rest = &sql[c.get(2).map_or(0, |m| m.end())..];
-            if let Some(r) = alter_rename.captures(rest) {
-                let new = r[1].to_ascii_lowercase();
-                if !matches!(new.as_str(), "column" | "index" | "key") {
-                    tables.push(table_ref(&r[1], default_db));
-                }
-            }
-        }
-        return Some(Ddl {
-            kind,
-            tables,
-            database_level: false,
-        });
-    }
-    if let Some(c) = rename.captures(sql) {
-        let mut tables = Vec::new();
-        for pair in c[1].split(',') {
-            let lower = pair.to_ascii_lowercase();
-            if let Some(i) = lower.find(" to ") {
-                tables.push(table_ref(&pair[..i], default_db));
-                tables.push(table_ref(&pair[i + 4..], default_db));
-            }
-        }
-        return Some(Ddl {
-            kind: "ALTER",
-            tables,
-            database_level: false,
-        });
-    }
-    if let Some(c) = index.captures(sql) {
-        return Some(Ddl {
-            kind: "ALTER",
-            tables: vec![table_ref(&c[1], default_db)],
-            database_level: false,
-        });
-    }
-    if let Some(c) = truncate.captures(sql) {
-        return Some(Ddl {
-            kind: "TRUNCATE",
-            tables: vec![table_ref(&c[1], default_db)],
-            database_level: false,
-        });
-    }
-    if database.is_match(sql) {
-        return Some(Ddl {
-            kind: "DATABASE",
-            tables: Vec::new(),
-            database_level: true,
-        });
-    }
-    None
 }
 
 /// Per-dump position state.
@@ -480,7 +364,10 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             }
             types::QUERY => {
                 let q = Query::parse(ev.body)?;
-                let sql = String::from_utf8_lossy(q.sql).into_owned();
+                // Comments stripped (executable ones kept): a leading
+                // comment (gh-ost writes one) must not hide a DDL, and
+                // the schema change names the statement as Debezium does.
+                let sql = super::ddl::strip_comments(&String::from_utf8_lossy(q.sql));
                 let db = String::from_utf8_lossy(q.schema).into_owned();
                 if sql.eq_ignore_ascii_case("BEGIN") {
                     if !p.in_txn {
@@ -829,7 +716,9 @@ async fn handle_ddl(
     let (here, next) = offsets;
     let pending: Arc<JsonMap> = Arc::new(here.to_json());
     let done: Arc<JsonMap> = Arc::new(next.to_json());
+    // TRUNCATE changes no definition: Debezium emits no schema change.
     if cfg.include_schema_changes
+        && ddl.kind != "TRUNCATE"
         && cfg.filters.captures_db(target_db)
         && (ddl.database_level || !changes.is_empty())
     {
@@ -990,61 +879,5 @@ mod tests {
         assert_eq!(p.offset(0, 0, 0, 1).gtids.as_deref(), Some("0-1-11,1-2-5"));
         // Nothing stored, nothing seen: no gtids.
         assert_eq!(Position_::default().offset(0, 0, 0, 1).gtids, None);
-    }
-
-    #[test]
-    fn recognises_table_ddl() {
-        let d = parse_ddl("ALTER TABLE `inv`.`users` ADD COLUMN x INT", "other").unwrap();
-        assert_eq!(
-            (d.kind, d.tables),
-            ("ALTER", vec![("inv".into(), "users".into())])
-        );
-        let d = parse_ddl("create table if not exists t1 (id int)", "inv").unwrap();
-        assert_eq!(
-            (d.kind, d.tables),
-            ("CREATE", vec![("inv".into(), "t1".into())])
-        );
-        let d = parse_ddl("DROP TABLE IF EXISTS a, b.c /* generated by server */", "d").unwrap();
-        assert_eq!(
-            d.tables,
-            vec![("d".into(), "a".into()), ("b".into(), "c".into())]
-        );
-        let d = parse_ddl("RENAME TABLE a TO b, x.y TO x.z", "d").unwrap();
-        assert_eq!(d.tables.len(), 4);
-        assert_eq!(d.tables[3], ("x".into(), "z".into()));
-        let d = parse_ddl("TRUNCATE TABLE t", "d").unwrap();
-        assert_eq!(d.kind, "TRUNCATE");
-        let d = parse_ddl("truncate `d2`.t", "d").unwrap();
-        assert_eq!(
-            (d.kind, d.tables),
-            ("TRUNCATE", vec![("d2".into(), "t".into())])
-        );
-        let d = parse_ddl("ALTER TABLE a RENAME TO b", "d").unwrap();
-        assert_eq!(
-            (d.kind, d.tables),
-            (
-                "ALTER",
-                vec![("d".into(), "a".into()), ("d".into(), "b".into())]
-            )
-        );
-        let d = parse_ddl(
-            "alter table `x`.a add column c int, rename as `x`.`b c`",
-            "d",
-        )
-        .unwrap();
-        assert_eq!(
-            d.tables,
-            vec![("x".into(), "a".into()), ("x".into(), "b c".into())]
-        );
-        // Renaming a column or an index renames no table.
-        let d = parse_ddl("ALTER TABLE a RENAME COLUMN x TO y", "d").unwrap();
-        assert_eq!(d.tables, vec![("d".into(), "a".into())]);
-        let d = parse_ddl("ALTER TABLE a RENAME INDEX i TO j", "d").unwrap();
-        assert_eq!(d.tables, vec![("d".into(), "a".into())]);
-        let d = parse_ddl("CREATE INDEX i ON t (a)", "d").unwrap();
-        assert_eq!(d.tables, vec![("d".into(), "t".into())]);
-        assert!(parse_ddl("CREATE DATABASE x", "").unwrap().database_level);
-        assert!(parse_ddl("GRANT ALL ON *.* TO x", "d").is_none());
-        assert!(parse_ddl("SAVEPOINT s", "d").is_none());
     }
 }
