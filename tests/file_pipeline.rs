@@ -55,8 +55,7 @@ fn moves_100k_lines_byte_identical_and_in_order() {
         dir.path(),
         &[("key.converter", STRING), ("value.converter", STRING)],
     );
-    // Fresh connector names: this broker can stall a consumer group that is
-    // reused with another subscription after its members were killed.
+    // A fresh connector name: a test never shares state with another run.
     let name = unique("clean");
     create_pipeline(&s, &name, &input, &output, &topic);
     wait_for(

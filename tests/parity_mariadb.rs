@@ -46,9 +46,15 @@ fn schemaless() -> Variant {
     Variant::new(
         "schemaless",
         &[
-            ("key.converter", "org.apache.kafka.connect.json.JsonConverter"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
             ("key.converter.schemas.enable", "false"),
-            ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
             ("value.converter.schemas.enable", "false"),
         ],
     )
@@ -500,7 +506,11 @@ fn parity_8_server_defaults() {
     let _g = serial();
     let db = common::PrivateMariaDb::start(&["log_bin = mariadb-bin", "binlog_format = ROW"]);
     let meta = db.sql("SELECT @@binlog_row_metadata, @@binlog_row_image, @@binlog_format");
-    assert_eq!(meta.trim(), "NO_LOG\tFULL\tROW", "the private server's settings");
+    assert_eq!(
+        meta.trim(),
+        "NO_LOG\tFULL\tROW",
+        "the private server's settings"
+    );
     let mut types = types_scenario(Server::Private(&db));
     types.name = "types_nolog";
     // One pair per table: a table one side cannot decode does not hide

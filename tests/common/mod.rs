@@ -735,6 +735,31 @@ pub fn kill9_child(child: &mut Option<Child>) {
     }
 }
 
+/// A topic's configuration as the broker describes it (name → value).
+pub fn topic_config(bootstrap: &str, topic: &str) -> std::collections::BTreeMap<String, String> {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let res = rt
+        .block_on(admin.describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new()))
+        .expect("describe configs");
+    let cfg = res
+        .into_iter()
+        .next()
+        .expect("one resource")
+        .unwrap_or_else(|e| panic!("cannot describe topic {topic}: {e}"));
+    cfg.entries
+        .into_iter()
+        .filter_map(|e| Some((e.name, e.value?)))
+        .collect()
+}
+
 /// The three-broker cluster's address (`scripts/services up kafka3`),
 /// checked to answer with all three brokers.
 pub fn kafka3_bootstrap() -> String {

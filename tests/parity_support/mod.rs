@@ -68,8 +68,9 @@ pub fn debezium_port() -> u16 {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("scripts/debezium up printed no URL: {stdout:?} {stderr}"));
-        let r = http(port, "GET", "/connector-plugins", None)
-            .unwrap_or_else(|e| panic!("the Debezium worker at {url} does not answer: {e}; run scripts/debezium up"));
+        let r = http(port, "GET", "/connector-plugins", None).unwrap_or_else(|e| {
+            panic!("the Debezium worker at {url} does not answer: {e}; run scripts/debezium up")
+        });
         assert!(
             r.body.contains(DEBEZIUM_CLASS),
             "the Debezium worker at {url} has no {DEBEZIUM_CLASS}: {}",
@@ -111,12 +112,22 @@ impl Server<'_> {
     pub fn sql(&self, sql: &str) -> String {
         let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
         let mut cmd = Command::new("mariadb");
-        cmd.args(["--no-defaults", "--comments", "--default-character-set=utf8mb4", "-uroot", "-N", "-B"]);
+        cmd.args([
+            "--no-defaults",
+            "--comments",
+            "--default-character-set=utf8mb4",
+            "-uroot",
+            "-N",
+            "-B",
+        ]);
         match self {
             Server::Shared => {
                 cmd.args(["-h", &env("SLUICE_MARIADB_HOST", "127.0.0.1")])
                     .args(["-P", &env("SLUICE_MARIADB_PORT", "3307")])
-                    .arg(format!("-p{}", env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice")));
+                    .arg(format!(
+                        "-p{}",
+                        env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice")
+                    ));
             }
             Server::Private(db) => {
                 cmd.arg("--protocol=socket").arg(format!(
@@ -254,7 +265,13 @@ struct Connector {
 
 impl Connector {
     fn status(&self) -> Option<Value> {
-        let r = http(self.port, "GET", &format!("/connectors/{}/status", self.name), None).ok()?;
+        let r = http(
+            self.port,
+            "GET",
+            &format!("/connectors/{}/status", self.name),
+            None,
+        )
+        .ok()?;
         (r.status == 200).then(|| r.json())
     }
 }
@@ -342,7 +359,11 @@ fn create(port: u16, body: &Value) -> Result<(), String> {
         errors.join("; ")
     })
     .unwrap_or_default();
-    Err(format!("HTTP {} {} (validate: {v})", r.status, r.body.trim()))
+    Err(format!(
+        "HTTP {} {} (validate: {v})",
+        r.status,
+        r.body.trim()
+    ))
 }
 
 // ------------------------------------------------------------------ reading
@@ -441,7 +462,11 @@ impl Reader {
                     *next = m.offset() + 1;
                     let r = common::Record::of(&m);
                     if !self.snapshot_done && !heartbeat_topic(&k.0) {
-                        if let Some(v) = r.value.as_deref().and_then(|b| serde_json::from_slice(b).ok()) {
+                        if let Some(v) = r
+                            .value
+                            .as_deref()
+                            .and_then(|b| serde_json::from_slice(b).ok())
+                        {
                             if payload_of(&v)["source"]["snapshot"] == "last" {
                                 self.snapshot_done = true;
                             }
@@ -519,8 +544,14 @@ pub fn run(sc: &Scenario) -> Outcome {
     let sluice = Sluice::start(
         dir.path(),
         &[
-            ("key.converter", "org.apache.kafka.connect.json.JsonConverter"),
-            ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
         ],
     );
     let mut cleanup = Cleanup {
@@ -641,11 +672,20 @@ pub fn run(sc: &Scenario) -> Outcome {
                             .as_array()
                             .and_then(|t| t.iter().find(|t| t["state"] == "FAILED").cloned());
                         if s["connector"]["state"] == "FAILED" {
-                            (true, format!("connector FAILED: {}", trace_head(&s["connector"]["trace"])))
+                            (
+                                true,
+                                format!(
+                                    "connector FAILED: {}",
+                                    trace_head(&s["connector"]["trace"])
+                                ),
+                            )
                         } else if let Some(t) = failed_task {
                             (true, format!("task FAILED: {}", trace_head(&t["trace"])))
                         } else {
-                            (false, format!("{}", s["tasks"][0]["state"].as_str().unwrap_or("no task")))
+                            (
+                                false,
+                                format!("{}", s["tasks"][0]["state"].as_str().unwrap_or("no task")),
+                            )
                         }
                     }
                     None => (false, "no status".into()),
@@ -808,8 +848,6 @@ fn trace_head(t: &Value) -> String {
 }
 
 // ------------------------------------------------------------------ comparing
-
-
 
 /// Replaces the connector's own prefix and server id wherever they occur,
 /// and the scenario's database name (the same on both sides; replaced for
@@ -1156,7 +1194,10 @@ fn summary_of(d: &Decoded) -> String {
 
 /// For a schema change event only one side has: whose database it is about.
 fn qualifier(d: &Decoded) -> &'static str {
-    match payload_of(&d.value).get("databaseName").and_then(Value::as_str) {
+    match payload_of(&d.value)
+        .get("databaseName")
+        .and_then(Value::as_str)
+    {
         Some("<db>") => " (schema change, captured database)",
         Some("") => " (schema change, no database)",
         Some(_) => " (schema change, another database)",
@@ -1176,7 +1217,11 @@ fn diff_headers(
             .map(|(k, v)| {
                 let n = seen.entry(k.as_str()).or_default();
                 *n += 1;
-                let k = if *n > 1 { format!("{k}#{n}") } else { k.clone() };
+                let k = if *n > 1 {
+                    format!("{k}#{n}")
+                } else {
+                    k.clone()
+                };
                 (k, v.clone())
             })
             .collect()
@@ -1195,10 +1240,22 @@ fn diff_headers(
             out.push((format!("headers.{k}"), ABSENT.into(), val(v)));
         }
     }
-    let oa: Vec<&String> = la.iter().map(|x| &x.0).filter(|k| lb.iter().any(|y| &y.0 == *k)).collect();
-    let ob: Vec<&String> = lb.iter().map(|x| &x.0).filter(|k| la.iter().any(|y| &y.0 == *k)).collect();
+    let oa: Vec<&String> = la
+        .iter()
+        .map(|x| &x.0)
+        .filter(|k| lb.iter().any(|y| &y.0 == *k))
+        .collect();
+    let ob: Vec<&String> = lb
+        .iter()
+        .map(|x| &x.0)
+        .filter(|k| la.iter().any(|y| &y.0 == *k))
+        .collect();
     if oa != ob {
-        out.push(("headers.<order>".into(), format!("{oa:?}"), format!("{ob:?}")));
+        out.push((
+            "headers.<order>".into(),
+            format!("{oa:?}"),
+            format!("{ob:?}"),
+        ));
     }
 }
 
@@ -1209,7 +1266,11 @@ fn dump(label: &str, side: &str, topic: &str, part: i32, rs: &[Decoded]) {
     let dir = std::path::Path::new("/tmp/parity-records");
     let _ = std::fs::create_dir_all(dir);
     let file = dir.join(format!("{}.{side}.jsonl", label.replace('/', "_")));
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(file) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+    {
         for r in rs {
             let line = json!({"topic": topic, "partition": part, "offset": r.offset,
                               "headers": format!("{:?}", r.headers), "key": r.key, "value": r.value});
@@ -1409,7 +1470,11 @@ pub fn save_raw(scenario: &str, outcome: &Outcome) {
     FIRST.get_or_init(|| {
         let _ = std::fs::write(path, "");
     });
-    let _ = writeln!(text, "##### scenario {scenario}: {} differences", diffs.len());
+    let _ = writeln!(
+        text,
+        "##### scenario {scenario}: {} differences",
+        diffs.len()
+    );
     let _ = writeln!(text, "# took {:.1}s", outcome.elapsed.as_secs_f64());
     for (l, t, a, b) in outcome_counts {
         let _ = writeln!(text, "# records {l} {t}: debezium {a}, sluice {b}");
@@ -1425,7 +1490,11 @@ pub fn save_raw(scenario: &str, outcome: &Outcome) {
         );
     }
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
         let _ = f.write_all(text.as_bytes());
     }
 }
