@@ -812,8 +812,18 @@ impl Parity {
             let mut last = String::new();
             loop {
                 if let Ok(r) = send(side.port, "GET", path, None, None) {
-                    if r.status == 200 && pred(&r.json()) {
+                    let v = r.json();
+                    if r.status == 200 && pred(&v) {
                         break;
+                    }
+                    let failed = |x: &Value| x["state"] == "FAILED";
+                    if failed(&v["connector"])
+                        || v["tasks"].as_array().is_some_and(|t| t.iter().any(failed))
+                    {
+                        panic!(
+                            "{:?}: a connector or task FAILED while waiting for {what} (GET {path}): {}",
+                            side.which, r.body
+                        );
                     }
                     last = format!("{} {}", r.status, r.body);
                 }
