@@ -31,14 +31,27 @@ async fn two_members_join_sync_heartbeat_and_leave() {
     // only member (group.initial.rebalance.delay.ms=0 on the test broker,
     // so it may or may not wait for b) and a syncs it.
     let first = a
-        .join(&group, 10000, 10000, "", "connect", &[("sluice1", b"meta-a")])
+        .join(
+            &group,
+            10000,
+            10000,
+            "",
+            "connect",
+            &[("sluice1", b"meta-a")],
+        )
         .await
         .unwrap();
     let ida = first.member_id.clone();
     let own: Vec<(String, Vec<u8>)> = vec![(ida.clone(), b"alone".to_vec())];
-    a.sync(&group, first.generation, &ida, &own, Duration::from_secs(10))
-        .await
-        .unwrap();
+    a.sync(
+        &group,
+        first.generation,
+        &ida,
+        &own,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     // b's join is held by the coordinator until every known member
     // rejoined: a learns of the rebalance from its heartbeats, as a
     // member does, and rejoins.
@@ -67,7 +80,14 @@ async fn two_members_join_sync_heartbeat_and_leave() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ja = a
-        .join(&group, 10000, 10000, &ida, "connect", &[("sluice1", b"meta-a")])
+        .join(
+            &group,
+            10000,
+            10000,
+            &ida,
+            "connect",
+            &[("sluice1", b"meta-a")],
+        )
         .await
         .unwrap();
     let (mut b, jb) = jb.await.unwrap();
