@@ -108,3 +108,41 @@ fn bad_listener_and_missing_file() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/worker.properties"));
 }
+
+#[test]
+fn an_internal_topic_that_is_not_compacted_is_refused() {
+    // Made by hand with the default policy: its records would expire, and
+    // the connectors' offsets with them. Kafka Connect refuses it too.
+    let bootstrap = kafka_bootstrap();
+    let dir = TempDir::new("cfg-policy");
+    let group = unique("policy");
+    let offsets = format!("{group}-offsets");
+    create_topic(&bootstrap, &offsets, 1, &[("cleanup.policy", "delete")]);
+    let f = dir.path().join("worker.properties");
+    std::fs::write(
+        &f,
+        format!(
+            "bootstrap.servers={bootstrap}\nlisteners=http://127.0.0.1:{}\ngroup.id={group}\n\
+             config.storage.topic={group}-configs\noffset.storage.topic={offsets}\n\
+             status.storage.topic={group}-status\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("distributed")
+        .arg(&f)
+        .output()
+        .expect("run sluice");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_one_line(
+        out.status.code().unwrap_or(-1),
+        &stderr,
+        "offset.storage.topic",
+    );
+    assert!(
+        stderr.contains("cleanup.policy=delete") && stderr.contains("cleanup.policy=compact"),
+        "names the policy and the remedy: {stderr}"
+    );
+}

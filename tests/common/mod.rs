@@ -735,6 +735,30 @@ pub fn kill9_child(child: &mut Option<Child>) {
     }
 }
 
+/// Creates a topic with `configs` (a test setting up what a user made by
+/// hand); an existing topic is an error.
+pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let mut t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        t = t.set(k, v);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let res = rt
+        .block_on(admin.create_topics([&t], &AdminOptions::new()))
+        .expect("create topics");
+    for r in res {
+        r.unwrap_or_else(|(name, code)| panic!("cannot create topic {name}: {code}"));
+    }
+}
+
 /// A topic's configuration as the broker describes it (name → value).
 pub fn topic_config(bootstrap: &str, topic: &str) -> std::collections::BTreeMap<String, String> {
     use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};

@@ -310,7 +310,7 @@ impl DistributedHerder {
             }),
         )
         .await
-        .map_err(|e| format!("config topic {}: {e}", dc.config_topic))?;
+        .map_err(|e| format!("config.storage.topic {}: {e}", dc.config_topic))?;
         if config_log.partitions() != 1 {
             return Err(format!(
                 "config topic {} has {} partitions; it must have exactly one so that every worker sees configs in one order. Create it with one partition (or point config.storage.topic at a new topic)",
@@ -336,7 +336,7 @@ impl DistributedHerder {
             }),
         )
         .await
-        .map_err(|e| format!("status topic {}: {e}", dc.status_topic))?;
+        .map_err(|e| format!("status.storage.topic {}: {e}", dc.status_topic))?;
         let offsets = TopicOffsetStore::new(lease.clone());
         let offset_log = KafkaLog::open(
             &bootstrap,
@@ -348,7 +348,7 @@ impl DistributedHerder {
             offsets.applier(),
         )
         .await
-        .map_err(|e| format!("offset topic {}: {e}", dc.offset_topic))?;
+        .map_err(|e| format!("offset.storage.topic {}: {e}", dc.offset_topic))?;
         offsets.set_log(offset_log.clone());
         let read_timeout = Duration::from_secs(60);
         for log in [&config_log, &status_log, &offset_log] {

@@ -136,6 +136,26 @@ impl TopicAdmin {
         Ok(())
     }
 
+    /// The topic's configuration as the broker describes it.
+    pub async fn topic_configs(&self, topic: &str) -> Result<BTreeMap<String, String>, KafkaError> {
+        let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
+        let results = self
+            .client
+            .describe_configs(&[rdkafka::admin::ResourceSpecifier::Topic(topic)], &opts)
+            .await
+            .map_err(|e| KafkaError::Retriable(format!("cannot describe topic {topic}: {e}")))?;
+        let config = results
+            .into_iter()
+            .next()
+            .ok_or_else(|| KafkaError::Retriable(format!("no description of topic {topic}")))?
+            .map_err(|e| KafkaError::Retriable(format!("cannot describe topic {topic}: {e}")))?;
+        Ok(config
+            .entries
+            .into_iter()
+            .filter_map(|e| Some((e.name, e.value?)))
+            .collect())
+    }
+
     pub fn client(&self) -> &AdminClient<DefaultClientContext> {
         &self.client
     }

@@ -58,6 +58,18 @@ impl KafkaLog {
             configs: BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
         };
         admin.ensure_topic(topic, &settings).await?;
+        // A topic made by hand with another policy would expire configs
+        // and offsets: refuse it, as Kafka Connect does.
+        let policy = admin
+            .topic_configs(topic)
+            .await?
+            .remove("cleanup.policy")
+            .unwrap_or_default();
+        if policy.trim() != "compact" {
+            return Err(KafkaError::Fatal(format!(
+                "topic {topic} has cleanup.policy={policy}; the worker's internal topics must be compacted only, or old records expire and configs and offsets are lost. Set cleanup.policy=compact on it (kafka-configs.sh --alter --entity-type topics --entity-name {topic} --add-config cleanup.policy=compact) or point the property at a new topic, which the worker creates compacted"
+            )));
+        }
         let mut producer_cfg = BTreeMap::from([
             ("acks".to_string(), "all".to_string()),
             ("enable.idempotence".to_string(), "true".to_string()),
