@@ -59,16 +59,24 @@ impl KafkaLog {
         };
         admin.ensure_topic(topic, &settings).await?;
         // A topic made by hand with another policy would expire configs
-        // and offsets: refuse it, as Kafka Connect does.
-        let policy = admin
-            .topic_configs(topic)
-            .await?
-            .remove("cleanup.policy")
-            .unwrap_or_default();
-        if policy.trim() != "compact" {
-            return Err(KafkaError::Fatal(format!(
+        // and offsets: refuse it, as Kafka Connect does. A topic created a
+        // moment ago (by this worker or another) may be described without
+        // its configs yet: ask again for a while; a policy never seen is
+        // not refused, only logged.
+        let mut policy = None;
+        for attempt in 0..20u32 {
+            policy = admin.topic_configs(topic).await?.remove("cleanup.policy");
+            if policy.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(5) + 1))).await;
+        }
+        match policy.as_deref().map(str::trim) {
+            None => tracing::warn!("cannot read the cleanup.policy of topic {topic}; it must be compact"),
+            Some("compact") => {}
+            Some(policy) => return Err(KafkaError::Fatal(format!(
                 "topic {topic} has cleanup.policy={policy}; the worker's internal topics must be compacted only, or old records expire and configs and offsets are lost. Set cleanup.policy=compact on it (kafka-configs.sh --alter --entity-type topics --entity-name {topic} --add-config cleanup.policy=compact) or point the property at a new topic, which the worker creates compacted"
-            )));
+            ))),
         }
         let mut producer_cfg = BTreeMap::from([
             ("acks".to_string(), "all".to_string()),
