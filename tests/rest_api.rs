@@ -415,3 +415,19 @@ fn sink_offsets_read_alter_and_reset() {
     let v = s.get(&format!("/connectors/{name}/offsets")).json();
     assert_eq!(v["offsets"], json!([]), "{v}");
 }
+
+#[test]
+fn exactly_once_required_is_refused_not_silently_downgraded() {
+    // Sluice delivers at least once: a connector that requires
+    // exactly-once must be refused with the reason, not run without it.
+    let dir = TempDir::new("rest-eos");
+    let s = Sluice::start(dir.path(), &[]);
+    let mut cfg = source_config(&dir, &unique("rest-eos"));
+    cfg["exactly.once.support"] = json!("required");
+    let r = create(&s, &unique("eos"), &cfg);
+    assert_error(&r, 400, "exactly.once.support");
+    assert!(r.body.contains("at least once"), "{}", r.body);
+    // requested (Kafka Connect's default) is accepted.
+    cfg["exactly.once.support"] = json!("requested");
+    assert_eq!(create(&s, &unique("eos"), &cfg).status, 201);
+}

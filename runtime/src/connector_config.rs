@@ -200,7 +200,7 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
                     "requested or required.",
                 )
                 .group("Exactly Once Support")
-                .validate(Validator::OneOf(vec!["requested", "required"]))
+                .validate(Validator::Custom(exactly_once_support))
                 .define(
                     "transaction.boundary",
                     ConfigType::String,
@@ -358,4 +358,15 @@ pub fn validate(
         unknown_keys,
         unsupported_keys,
     })
+}
+
+/// `exactly.once.support`: Kafka Connect's values, but `required` is
+/// refused until Sluice delivers exactly once (KIP-618); accepting it would
+/// silently give at-least-once to a user who asked for more.
+fn exactly_once_support(v: &str) -> Result<(), String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "requested" => Ok(()),
+        "required" => Err("this worker delivers source records at least once (exactly-once source delivery, KIP-618, is not supported yet): remove exactly.once.support or set it to requested, and expect duplicates after a crash".into()),
+        _ => Err("must be requested or required".into()),
+    }
 }

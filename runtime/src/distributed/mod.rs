@@ -144,23 +144,8 @@ impl DistributedConfig {
             }
         }
         let int = |k: &str| c.i64(k).unwrap_or(0);
-        let (host, port) = w
-            .rest_bind
-            .rsplit_once(':')
-            .unwrap_or((w.rest_bind.as_str(), "8083"));
-        let host = c
-            .opt_string("rest.advertised.host.name")
-            .unwrap_or_else(|| {
-                if host == "0.0.0.0" {
-                    "127.0.0.1".into()
-                } else {
-                    host.to_string()
-                }
-            });
-        let port = match int("rest.advertised.port") {
-            p if p > 0 => p.to_string(),
-            _ => port.to_string(),
-        };
+        // The address other workers forward requests to, and this worker's id.
+        let advertised = w.worker_id();
         let session = int("session.timeout.ms");
         let heartbeat = int("heartbeat.interval.ms");
         if heartbeat <= 0 || session <= heartbeat {
@@ -180,8 +165,8 @@ impl DistributedConfig {
             status_rf: rf("status.storage.replication.factor"),
             offset_partitions: int("offset.storage.partitions").max(1) as i32,
             status_partitions: int("status.storage.partitions").max(1) as i32,
-            url: format!("http://{host}:{port}"),
-            worker_id: format!("{host}:{port}"),
+            url: format!("http://{advertised}"),
+            worker_id: advertised,
             session_timeout: Duration::from_millis(session as u64),
             heartbeat_interval: Duration::from_millis(heartbeat as u64),
             rebalance_timeout: Duration::from_millis(int("rebalance.timeout.ms").max(1000) as u64),

@@ -173,10 +173,45 @@ impl WorkerConfig {
         sub_map(&self.props, "admin.")
     }
 
-    /// The worker id shown in statuses: the REST address.
+    /// The worker id shown in statuses: the REST address others reach it
+    /// at (`rest.advertised.host.name` / `rest.advertised.port` when set;
+    /// the machine's name for a wildcard listener, so that workers on
+    /// different machines listening on 0.0.0.0 do not share one id).
     pub fn worker_id(&self) -> String {
-        self.rest_bind.clone()
+        let (host, port) = self
+            .rest_bind
+            .rsplit_once(':')
+            .unwrap_or((self.rest_bind.as_str(), "8083"));
+        let prop = |k: &str| {
+            self.props
+                .get(k)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        let host = prop("rest.advertised.host.name")
+            .map(str::to_string)
+            .unwrap_or_else(|| advertised_host(host));
+        let port = prop("rest.advertised.port")
+            .filter(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+            .unwrap_or(port);
+        format!("{host}:{port}")
     }
+}
+
+/// The host to advertise for a listener bound to `bind`: the machine's
+/// name for a wildcard address (as Kafka Connect resolves one), else
+/// `bind` itself.
+pub fn advertised_host(bind: &str) -> String {
+    let bind = bind.trim_matches(|c| c == '[' || c == ']');
+    if !matches!(bind, "" | "0.0.0.0" | "::") {
+        return bind.to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// `http://host:port` → `host:port` (Kafka Connect's `listeners`).
@@ -243,6 +278,35 @@ mod tests {
             ("listeners", "http://x")
         ]))
         .is_err());
+    }
+
+    #[test]
+    fn worker_id_is_an_address_others_reach() {
+        let id = |kv: &[(&str, &str)]| {
+            let mut all = vec![("bootstrap.servers", "k:9092")];
+            all.extend_from_slice(kv);
+            WorkerConfig::from_props(props(&all)).unwrap().worker_id()
+        };
+        // A wildcard listener: the machine's name, never 0.0.0.0.
+        let wild = id(&[("listeners", "http://0.0.0.0:8083")]);
+        assert_eq!(wild, format!("{}:8083", advertised_host("0.0.0.0")));
+        assert!(
+            !wild.starts_with("0.0.0.0") && !wild.starts_with(':'),
+            "{wild}"
+        );
+        assert_eq!(id(&[("listeners", "http://:8083")]), wild);
+        assert_eq!(
+            id(&[("listeners", "http://127.0.0.1:8085")]),
+            "127.0.0.1:8085"
+        );
+        assert_eq!(
+            id(&[
+                ("listeners", "http://0.0.0.0:8083"),
+                ("rest.advertised.host.name", "w1.example"),
+                ("rest.advertised.port", "18083")
+            ]),
+            "w1.example:18083"
+        );
     }
 
     #[test]
