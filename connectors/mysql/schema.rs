@@ -237,14 +237,9 @@ impl TableSchema {
         } else {
             let mut kb = SchemaBuilder::structure().name(format!("{base}.Key"));
             for &i in &key_idx {
-                let s = &plans[i].schema;
-                let s = if s.optional {
-                    // A key field is required, as Debezium declares it.
-                    SchemaBuilder::from_schema(s).required().build()
-                } else {
-                    s.clone()
-                };
-                kb = kb.field(plans[i].name.clone(), s);
+                // The column's own field schema: a nullable column named by
+                // message.key.columns stays optional, as in Debezium's keys.
+                kb = kb.field(plans[i].name.clone(), plans[i].schema.clone());
             }
             Some((kb.build(), key_idx))
         };
@@ -469,7 +464,10 @@ mod tests {
         assert_eq!(t.kept, vec![0, 1]);
         let (k, idx) = t.key.as_ref().unwrap();
         assert_eq!(idx, &vec![1]);
-        assert!(!k.fields[0].schema.optional, "key fields are required");
+        assert!(
+            k.fields[0].schema.optional,
+            "a nullable key column stays optional, as in Debezium"
+        );
         let bad = cfg(&[("message.key.columns", "inventory.customers:nope")]);
         assert!(TableSchema::new(&bad, "inventory", "customers", plans(), &[0]).is_err());
     }
