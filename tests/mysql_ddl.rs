@@ -261,14 +261,14 @@ fn mariadb_try(sql: &str) {
     let _ = std::panic::catch_unwind(|| mariadb(sql));
 }
 
-/// The schema name of one `after` field of a JSON-converter record.
-fn after_field_schema_name(r: &Record, field: &str) -> Option<String> {
+/// The schema type of one `after` field of a JSON-converter record.
+fn after_field_schema_type(r: &Record, field: &str) -> Option<String> {
     let v: Value = serde_json::from_slice(r.value.as_ref()?).ok()?;
     v["schema"]["fields"][1]["fields"]
         .as_array()?
         .iter()
         .find(|f| f["field"] == field)
-        .map(|f| f["name"].as_str().unwrap_or("").to_string())
+        .map(|f| f["type"].as_str().unwrap_or("").to_string())
 }
 
 #[test]
@@ -301,15 +301,15 @@ fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
     let mut reader = TopicReader::new(&bootstrap, &topic);
     reader.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
 
-    // A JSON column (MariaDB: LONGTEXT + CHECK json_valid): only the
-    // schema, not the binlog, says it is JSON.
+    // A FLOAT(M,D) column (Debezium's double): only the schema, not the
+    // binlog (FLOAT either way), says it is not a plain FLOAT.
     mariadb(&format!(
-        "ALTER TABLE {db}.t ADD COLUMN j JSON; INSERT INTO {db}.t VALUES (2, 'x', '{{\"k\": 1}}');"
+        "ALTER TABLE {db}.t ADD COLUMN j FLOAT(7,2); INSERT INTO {db}.t VALUES (2, 'x', 1.5);"
     ));
     reader.read_until("row 2", Duration::from_secs(60), |r| r.len() >= 2);
     assert_eq!(
-        after_field_schema_name(&reader.records[1], "j").as_deref(),
-        Some("io.debezium.data.Json")
+        after_field_schema_type(&reader.records[1], "j").as_deref(),
+        Some("double")
     );
     // Kill the worker once its offset file holds a completed snapshot
     // (and maybe row 2): the restart reads the ADD COLUMN again, or not.
@@ -320,11 +320,11 @@ fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
     });
     s.kill9();
 
-    // While it is down: a JSON row, then the column stops being JSON.
+    // While it is down: a FLOAT(M,D) row, then the column becomes FLOAT.
     mariadb(&format!(
-        "INSERT INTO {db}.t VALUES (3, 'y', '{{\"k\": 2}}');
-         ALTER TABLE {db}.t MODIFY j LONGTEXT;
-         INSERT INTO {db}.t VALUES (4, 'z', 'plain text');"
+        "INSERT INTO {db}.t VALUES (3, 'y', 2.5);
+         ALTER TABLE {db}.t MODIFY j FLOAT;
+         INSERT INTO {db}.t VALUES (4, 'z', 3.5);"
     ));
     let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
     reader.read_until("rows 3 and 4", Duration::from_secs(60), |r| {
@@ -338,16 +338,16 @@ fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
             .unwrap()
     };
     // Row 3 was written before the MODIFY: the history from the topic
-    // (not the current schema) says JSON; row 4 is plain text.
+    // (not the current schema) says FLOAT(7,2), a double; row 4 is a float.
     assert_eq!(
-        after_field_schema_name(&reader.records[at(3)], "j").as_deref(),
-        Some("io.debezium.data.Json")
+        after_field_schema_type(&reader.records[at(3)], "j").as_deref(),
+        Some("double")
     );
     assert_eq!(
-        after_field_schema_name(&reader.records[at(4)], "j").as_deref(),
-        Some("")
+        after_field_schema_type(&reader.records[at(4)], "j").as_deref(),
+        Some("float")
     );
-    assert_eq!(reader.parsed[at(4)].1["after"]["j"], "plain text");
+    assert_eq!(reader.parsed[at(4)].1["after"]["j"], 3.5);
 
     // The topic holds Debezium's history records.
     let mut history = TopicReader::new(&bootstrap, &history_topic);
@@ -436,7 +436,7 @@ fn kafka_schema_history_survives_a_kill_and_is_rebuilt_when_missing() {
             .status,
         200
     );
-    mariadb(&format!("INSERT INTO {db}.t VALUES (5, 'after', 'x');"));
+    mariadb(&format!("INSERT INTO {db}.t VALUES (5, 'after', 4.5);"));
     reader.read_until("row 5", Duration::from_secs(60), |r| {
         r.iter().any(|(_, v)| v["after"]["id"] == 5)
     });

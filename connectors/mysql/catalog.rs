@@ -44,6 +44,9 @@ pub struct ColumnDesc {
     pub fsp: Option<u64>,
     pub octets: Option<u64>,
     pub auto_increment: bool,
+    /// The default as Debezium's DDL parser keeps it (see
+    /// [`default_expression`]).
+    pub default: Option<String>,
 }
 
 /// A table's definition at one point in time.
@@ -82,8 +85,8 @@ pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<
     let rs = conn
         .query(&format!(
             "SELECT COLUMN_NAME, LOWER(COLUMN_TYPE), LOWER(DATA_TYPE), CHARACTER_SET_NAME, IS_NULLABLE, \
-             NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH, COLUMN_KEY, EXTRA \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+             NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH, COLUMN_KEY, EXTRA, \
+             COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
             sql_string(db),
             sql_string(table)
         ))
@@ -105,6 +108,7 @@ pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<
             fsp: num(i, 7),
             octets: num(i, 8),
             auto_increment: rs.text(i, 10).is_some_and(|e| e.contains("auto_increment")),
+            default: default_expression(rs.text(i, 11)),
         })
         .collect();
     // MariaDB: JSON is LONGTEXT with CHECK (json_valid(`col`)).
@@ -133,9 +137,31 @@ pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<
             sql_string(table)
         ))
         .await?;
-    let primary_key = (0..pk.rows.len())
+    let mut primary_key: Vec<String> = (0..pk.rows.len())
         .filter_map(|i| pk.text(i, 0).map(str::to_string))
         .collect();
+    if primary_key.is_empty() {
+        // No primary key: Debezium's DDL parser takes the first UNIQUE key
+        // whose columns are all NOT NULL (SHOW CREATE TABLE order, which is
+        // the server's key order, as information_schema.STATISTICS lists it).
+        let uk = conn
+            .query(&format!(
+                "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {} \
+                 AND TABLE_NAME = {} AND NON_UNIQUE = 0",
+                sql_string(db),
+                sql_string(table)
+            ))
+            .await?;
+        let rows: Vec<(String, Option<String>)> = (0..uk.rows.len())
+            .filter_map(|i| {
+                Some((
+                    uk.text(i, 0)?.to_string(),
+                    uk.text(i, 1).map(str::to_string),
+                ))
+            })
+            .collect();
+        primary_key = unique_key_as_primary(&rows, &columns);
+    }
     Ok(Some(TableDef {
         db: db.to_string(),
         table: table.to_string(),
@@ -144,8 +170,86 @@ pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<
     }))
 }
 
+/// The key Debezium makes a table's primary key when it has none: the first
+/// unique index (rows of information_schema.STATISTICS: index name, column
+/// name or NULL for an expression, in the server's order) whose columns
+/// all exist and are NOT NULL.
+fn unique_key_as_primary(rows: &[(String, Option<String>)], columns: &[ColumnDesc]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::new();
+    for (index, _) in rows {
+        if !order.contains(&index.as_str()) {
+            order.push(index);
+        }
+    }
+    for index in order {
+        let cols: Vec<Option<&ColumnDesc>> = rows
+            .iter()
+            .filter(|(i, _)| i == index)
+            .map(|(_, c)| {
+                c.as_deref()
+                    .and_then(|c| columns.iter().find(|d| d.name == c))
+            })
+            .collect();
+        if cols.iter().all(|c| c.is_some_and(|c| !c.nullable)) {
+            return cols.into_iter().flatten().map(|c| c.name.clone()).collect();
+        }
+    }
+    Vec::new()
+}
+
+/// A column's information_schema COLUMN_DEFAULT (MariaDB 10.2.7+: string
+/// literals quoted, `NULL` for a NULL default, expressions as text) as
+/// Debezium's DDL parser keeps the same default from SHOW CREATE TABLE
+/// (its defaultValueExpression): a string literal without its outer quotes
+/// (and nothing else unescaped), a number as written, a bit literal's
+/// digits, "1970-01-01 00:00:00" for CURRENT_TIMESTAMP/NOW; `None` for no
+/// default, NULL, and any other expression.
+pub(crate) fn default_expression(raw: Option<&str>) -> Option<String> {
+    let raw = raw?.trim();
+    if raw.eq_ignore_ascii_case("null") {
+        return None;
+    }
+    if raw.len() >= 2 && raw.starts_with('\'') && raw.ends_with('\'') {
+        return Some(raw[1..raw.len() - 1].to_string());
+    }
+    let lower = raw.to_ascii_lowercase();
+    if (lower.starts_with("b'") && raw.len() >= 3 && raw.ends_with('\''))
+        && raw[2..raw.len() - 1]
+            .bytes()
+            .all(|c| c == b'0' || c == b'1')
+    {
+        return Some(raw[2..raw.len() - 1].to_string());
+    }
+    let func = lower.split('(').next().unwrap_or("");
+    if matches!(
+        func,
+        "current_timestamp" | "now" | "localtime" | "localtimestamp"
+    ) && (lower == func
+        || lower[func.len()..]
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit())))
+    {
+        return Some("1970-01-01 00:00:00".to_string());
+    }
+    let number = lower.strip_prefix(['-', '+']).unwrap_or(&lower);
+    let (mantissa, exponent) = number.split_once('e').unwrap_or((number, "0"));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    let exponent = exponent.strip_prefix(['-', '+']).unwrap_or(exponent);
+    if !(int.is_empty() && frac.is_empty())
+        && digits(int)
+        && digits(frac)
+        && !exponent.is_empty()
+        && digits(exponent)
+    {
+        return Some(raw.to_string());
+    }
+    None
+}
+
 /// `enum('a','b''c')` → ["a", "b'c"].
-fn enum_labels(column_type: &str) -> Vec<Vec<u8>> {
+pub(crate) fn enum_labels(column_type: &str) -> Vec<Vec<u8>> {
     let inner = column_type
         .find('(')
         .and_then(|s| column_type.rfind(')').map(|e| &column_type[s + 1..e]))
@@ -205,6 +309,9 @@ impl ColumnDesc {
             "datetime" => (col::DATETIME2, fsp),
             "timestamp" => (col::TIMESTAMP2, fsp),
             "year" => (col::YEAR, 0),
+            // MariaDB's fixed-size types: BINARY(n) in the binlog.
+            "uuid" | "inet6" => (col::STRING, 16),
+            "inet4" => (col::STRING, 4),
             "bit" => {
                 let n = self.precision.unwrap_or(1).clamp(1, 64) as u16;
                 (col::BIT, ((n / 8) << 8) | (n % 8))
@@ -263,6 +370,7 @@ impl ColumnDesc {
             column_type: self.column_type.clone(),
             charset: self.charset.clone(),
             is_json: self.is_json,
+            default: self.default.clone(),
         }
     }
 
@@ -270,7 +378,7 @@ impl ColumnDesc {
         json!({"name": self.name, "columnType": self.column_type, "dataType": self.data_type,
             "charset": self.charset, "nullable": self.nullable, "json": self.is_json,
             "precision": self.precision, "scale": self.scale, "fsp": self.fsp, "octets": self.octets,
-            "autoIncrement": self.auto_increment})
+            "autoIncrement": self.auto_increment, "default": self.default})
     }
 
     pub(crate) fn from_json(j: &Json) -> Option<ColumnDesc> {
@@ -289,6 +397,7 @@ impl ColumnDesc {
             fsp: n("fsp"),
             octets: n("octets"),
             auto_increment: b("autoIncrement"),
+            default: s("default"),
         })
     }
 }
@@ -461,6 +570,56 @@ mod tests {
     }
 
     #[test]
+    fn column_defaults_as_debezium_keeps_them() {
+        let d = |raw: Option<&str>| default_expression(raw);
+        assert_eq!(d(None), None);
+        assert_eq!(d(Some("NULL")), None);
+        assert_eq!(d(Some("5")), Some("5".into()));
+        assert_eq!(d(Some("-2.5e10")), Some("-2.5e10".into()));
+        assert_eq!(d(Some("0.00")), Some("0.00".into()));
+        assert_eq!(d(Some("'x'")), Some("x".into()));
+        assert_eq!(d(Some("''")), Some("".into()));
+        // Only the outer quotes go, as in Debezium's parser.
+        assert_eq!(d(Some("'x''y\\\\z'")), Some("x''y\\\\z".into()));
+        assert_eq!(d(Some("b'101'")), Some("101".into()));
+        assert_eq!(
+            d(Some("current_timestamp()")),
+            Some("1970-01-01 00:00:00".into())
+        );
+        assert_eq!(
+            d(Some("current_timestamp(3)")),
+            Some("1970-01-01 00:00:00".into())
+        );
+        assert_eq!(d(Some("(1 + 1)")), None);
+        assert_eq!(d(Some("uuid()")), None);
+        assert_eq!(d(Some("curdate()")), None);
+    }
+
+    #[test]
+    fn first_not_null_unique_key_is_the_primary_key() {
+        let col = |n: &str, nullable: bool| ColumnDesc {
+            name: n.into(),
+            nullable,
+            ..Default::default()
+        };
+        let cols = [col("a", false), col("b", true), col("c", false)];
+        let rows = |r: &[(&str, Option<&str>)]| -> Vec<(String, Option<String>)> {
+            r.iter()
+                .map(|(i, c)| (i.to_string(), c.map(str::to_string)))
+                .collect()
+        };
+        assert_eq!(
+            unique_key_as_primary(
+                &rows(&[("ub", Some("b")), ("uac", Some("a")), ("uac", Some("c"))]),
+                &cols
+            ),
+            vec!["a".to_string(), "c".to_string()]
+        );
+        assert!(unique_key_as_primary(&rows(&[("ub", Some("b")), ("ex", None)]), &cols).is_empty());
+        assert!(unique_key_as_primary(&[], &cols).is_empty());
+    }
+
+    #[test]
     fn enum_labels_unquote() {
         assert_eq!(
             enum_labels("enum('a','b''c','d,e')"),
@@ -488,5 +647,10 @@ mod tests {
             Some(true)
         );
         assert_eq!(desc("m", "mediumblob", "mediumblob").map_column().meta, 3);
+        // MariaDB's UUID/INET types are BINARY(n) in the binlog, not geometry.
+        let u = desc("u", "uuid", "uuid").map_column();
+        assert_eq!((u.column_type, u.meta), (col::STRING, 16));
+        let i = desc("i", "inet4", "inet4").map_column();
+        assert_eq!((i.column_type, i.meta), (col::STRING, 4));
     }
 }

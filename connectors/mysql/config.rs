@@ -254,8 +254,8 @@ pub fn config_def() -> ConfigDef {
         .define("extended.headers.enabled", Boolean, Some("true"), Low, "Whether every record carries Debezium's context headers: __debezium.context.connectorLogicalName, connectorName, taskId and runId.")
         .define("decimal.handling.mode", String, Some("precise"), Medium, "DECIMAL/NUMERIC as precise (Kafka Connect Decimal), double, or string.")
         .validate(one_of(&["precise", "double", "string"]))
-        .define("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "Temporal type mapping: adaptive_time_microseconds (io.debezium.time.* at each column's precision) or connect (Kafka Connect's Date, Time and Timestamp, in milliseconds; TIMESTAMP stays ZonedTimestamp).")
-        .validate(one_of(&["adaptive_time_microseconds", "connect"]))
+        .define("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "Temporal type mapping: adaptive_time_microseconds (io.debezium.time.* at each column's precision), connect (Kafka Connect's Date, Time and Timestamp, in milliseconds; TIME outside 00:00:00-24:00:00 is null), isostring (IsoDate, IsoTime, IsoTimestamp strings), microseconds (MicroTime, MicroTimestamp) or nanoseconds (NanoTime, NanoTimestamp). TIMESTAMP is ZonedTimestamp in every mode.")
+        .validate(one_of(&["adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds"]))
         .define("bigint.unsigned.handling.mode", String, Some("long"), Medium, "BIGINT UNSIGNED as long (int64, wraps above 2^63-1) or precise (Decimal).")
         .validate(one_of(&["long", "precise"]))
         .define("binary.handling.mode", String, Some("bytes"), Low, "BINARY, VARBINARY and BLOB columns as bytes, or as strings: base64, base64-url-safe or hex.")
@@ -438,6 +438,9 @@ impl MySqlConfig {
                 },
                 time_precision: match lower("time.precision.mode").as_str() {
                     "connect" => TimePrecision::Connect,
+                    "isostring" => TimePrecision::IsoString,
+                    "microseconds" => TimePrecision::Microseconds,
+                    "nanoseconds" => TimePrecision::Nanoseconds,
                     _ => TimePrecision::AdaptiveTimeMicroseconds,
                 },
                 binary: match lower("binary.handling.mode").as_str() {
@@ -642,6 +645,15 @@ mod tests {
         .unwrap();
         assert_eq!(c.decode.time_precision, TimePrecision::Connect);
         assert_eq!(c.decode.binary, BinaryMode::Hex);
+        for (mode, want) in [
+            ("isostring", TimePrecision::IsoString),
+            ("microseconds", TimePrecision::Microseconds),
+            ("nanoseconds", TimePrecision::Nanoseconds),
+        ] {
+            let c = MySqlConfig::parse(&props(&[("time.precision.mode", mode)]), Flavor::MySql)
+                .unwrap();
+            assert_eq!(c.decode.time_precision, want, "{mode}");
+        }
         let e = MySqlConfig::parse(&props(&[("table.include.list", "a(")]), Flavor::MySql)
             .unwrap_err()
             .to_string();

@@ -178,6 +178,7 @@ fn column_from_json(c: &Json) -> Option<ColumnDesc> {
             .get("autoIncremented")
             .and_then(Json::as_bool)
             .unwrap_or(false),
+        default: s("defaultValueExpression"),
     })
 }
 

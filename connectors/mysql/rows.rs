@@ -120,8 +120,9 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             let b = r.take(4, "float").map_err(t)?;
             let f = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             if *widen {
-                // FLOAT(M,D): the value the server prints, as a double.
-                Value::Float64(f.to_string().parse().unwrap_or(f as f64))
+                // FLOAT(M,D): the float widened to a double exactly, as
+                // Debezium's (-9999.999 is -9999.9990234375).
+                Value::Float64(f as f64)
             } else {
                 Value::Float32(f)
             }
@@ -180,16 +181,14 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
                 2 => be_uint(&b[4..]) as u32 * 100,
                 _ => be_uint(&b[4..]) as u32,
             };
-            timestamp_value(plan, secs, micros, *fsp)
+            timestamp_value(secs, micros, *fsp)
         }
         Decode::TimestampOld => {
             let secs = r.u32("timestamp").map_err(t)? as i64;
-            timestamp_value(plan, secs, 0, 0)
+            timestamp_value(secs, 0, 0)
         }
-        Decode::Year => {
-            let y = r.u8("year").map_err(t)?;
-            Value::Int32(if y == 0 { 0 } else { 1900 + y as i32 })
-        }
+        // 1900 + the stored byte, 0 (YEAR 0000) included: Debezium's 1900.
+        Decode::Year => Value::Int32(1900 + r.u8("year").map_err(t)? as i32),
         Decode::Bit { bits } => {
             let n = (*bits as usize).div_ceil(8);
             let b = r.take(n, "bit").map_err(t)?;
@@ -252,15 +251,19 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             let b = length_prefixed(r, *len_bytes)?;
             super::column::geometry_value(plan, b, *point)?
         }
+        Decode::Fixed { len_bytes, kind } => {
+            Value::String(kind.text(length_prefixed(r, *len_bytes)?)?.into())
+        }
     })
 }
 
-/// A zero date: null when the column is nullable, else the fallback.
+/// A zero date: null when the column is nullable, else the column's
+/// default, else the fallback (the epoch), as Debezium's converters do.
 pub(crate) fn zero(plan: &ColumnPlan, fallback: Value) -> Value {
     if plan.optional {
         Value::Null
     } else {
-        fallback
+        plan.default.clone().unwrap_or(fallback)
     }
 }
 
@@ -272,13 +275,10 @@ pub(crate) fn datetime_value(plan: &ColumnPlan, dt: temporal::DateTime, micros: 
     Value::Int64(if micros { us } else { us.div_euclid(1000) })
 }
 
-pub(crate) fn timestamp_value(plan: &ColumnPlan, secs: i64, micros: u32, fsp: u8) -> Value {
-    if secs == 0 && micros == 0 {
-        // '0000-00-00 00:00:00' is stored as 0.
-        if plan.optional {
-            return Value::Null;
-        }
-    }
+/// A binlog TIMESTAMP: ISO text padded to the column's fsp (Debezium's
+/// ZonedTimestamp of the binlog's value). '0000-00-00 00:00:00' is stored
+/// as 0 and is the epoch here too, as in Debezium's streamed events.
+pub(crate) fn timestamp_value(secs: i64, micros: u32, fsp: u8) -> Value {
     let mut s = String::with_capacity(32);
     temporal::iso_utc(secs, micros, fsp, &mut s);
     Value::String(s.into())

@@ -94,6 +94,26 @@ fn decimals_positive_negative_and_wide() {
 }
 
 #[test]
+fn float_m_d_widens_exactly() {
+    let c = MapColumn {
+        column_type: col::FLOAT,
+        meta: 4,
+        nullable: true,
+        ..MapColumn::default()
+    };
+    let info = super::column::ColumnInfo {
+        name: "fp".into(),
+        column_type: "float(7,3)".into(),
+        ..Default::default()
+    };
+    let p = plan(0, &c, Some(&info), &DecodeOptions::default()).unwrap();
+    assert_eq!(
+        one(p, &(-9999.999f32).to_le_bytes()),
+        Value::Float64(-9999.9990234375)
+    );
+}
+
+#[test]
 fn nulls_and_absent_columns() {
     let plans = vec![
         column(col::LONG, 0, false, None),
@@ -162,6 +182,21 @@ fn temporal_values() {
     assert_eq!(
         one(column(col::YEAR, 0, false, None), &[124]),
         Value::Int32(2024)
+    );
+    // YEAR 0000 streams as 1900, as Debezium's does.
+    assert_eq!(
+        one(column(col::YEAR, 0, false, None), &[0]),
+        Value::Int32(1900)
+    );
+    // The zero TIMESTAMP is stored as 0: Debezium streams the epoch, at the
+    // column's width.
+    assert_eq!(
+        one(column(col::TIMESTAMP2, 3, false, None), &[0, 0, 0, 0, 0, 0]),
+        Value::String("1970-01-01T00:00:00.000Z".into())
+    );
+    assert_eq!(
+        one(column(col::TIMESTAMP2, 0, false, None), &[0, 0, 0, 0]),
+        Value::String("1970-01-01T00:00:00Z".into())
     );
     assert_eq!(
         one(column(col::BIT, 1, false, None), &[1]),

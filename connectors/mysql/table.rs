@@ -78,6 +78,7 @@ pub async fn load_column_info(
             column_type: rs.text(i, 1).unwrap_or("").to_string(),
             charset: rs.text(i, 2).map(str::to_string),
             is_json: rs.text(i, 1) == Some("json"),
+            default: None,
         })
         .collect();
     // MariaDB: JSON is LONGTEXT with CHECK (json_valid(`col`)).

@@ -177,9 +177,107 @@ pub fn iso_utc(epoch_secs: i64, micros: u32, fsp: u8, out: &mut String) {
     out.push('Z');
 }
 
+/// A fraction of a second as Java's ISO formatters print it
+/// (`appendFraction(NANO_OF_SECOND, 0, 9, true)`): nothing for zero, else
+/// the digits without trailing zeros.
+fn push_trimmed_fraction(micros: u32, out: &mut String) {
+    if micros == 0 {
+        return;
+    }
+    let digits = format!("{micros:06}");
+    out.push('.');
+    out.push_str(digits.trim_end_matches('0'));
+}
+
+/// `HH:MM:SS` of a second of the day.
+fn push_hms(sod: i64, out: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
+}
+
+/// ISO-8601 UTC text of an instant as Java's `ISO_OFFSET_DATE_TIME` prints
+/// it: the fraction only as long as it needs to be (`...:01Z`, `...:01.1Z`).
+/// Debezium's ZonedTimestamp of a snapshot value (a JDBC Timestamp) and its
+/// IsoTimestamp are this.
+pub fn iso_utc_trimmed(epoch_secs: i64, micros: u32, out: &mut String) {
+    use std::fmt::Write;
+    let days = epoch_secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
+    push_hms(epoch_secs.rem_euclid(86_400), out);
+    push_trimmed_fraction(micros, out);
+    out.push('Z');
+}
+
+/// io.debezium.time.IsoTimestamp of epoch microseconds.
+pub fn iso_timestamp(epoch_micros: i64) -> String {
+    let mut s = String::with_capacity(32);
+    iso_utc_trimmed(
+        epoch_micros.div_euclid(1_000_000),
+        epoch_micros.rem_euclid(1_000_000) as u32,
+        &mut s,
+    );
+    s
+}
+
+/// io.debezium.time.IsoDate of days since the epoch (`2024-02-29Z`).
+pub fn iso_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}Z")
+}
+
+/// The largest TIME Debezium's non-adaptive modes accept: 24:00:00.
+pub const ONE_DAY_MICROS: i64 = 86_400_000_000;
+
+/// io.debezium.time.IsoTime of a TIME in microseconds: `None` outside
+/// 00:00:00..=24:00:00 (Debezium's IsoTime refuses those; 24:00:00 wraps
+/// to midnight, as Java's `LocalTime.plus` does).
+pub fn iso_time(micros: i64) -> Option<String> {
+    if !(0..=ONE_DAY_MICROS).contains(&micros) {
+        return None;
+    }
+    let micros = micros % ONE_DAY_MICROS;
+    let mut s = String::with_capacity(20);
+    push_hms(micros / 1_000_000, &mut s);
+    push_trimmed_fraction((micros % 1_000_000) as u32, &mut s);
+    s.push('Z');
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_texts_trim_the_fraction_as_java_does() {
+        let mut s = String::new();
+        iso_utc_trimmed(1, 0, &mut s);
+        assert_eq!(s, "1970-01-01T00:00:01Z");
+        s.clear();
+        iso_utc_trimmed(1, 100_000, &mut s);
+        assert_eq!(s, "1970-01-01T00:00:01.1Z");
+        s.clear();
+        iso_utc_trimmed(2_147_483_647, 999_000, &mut s);
+        assert_eq!(s, "2038-01-19T03:14:07.999Z");
+        assert_eq!(iso_timestamp(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(
+            iso_timestamp(1_709_210_096_789_000),
+            "2024-02-29T12:34:56.789Z"
+        );
+        assert_eq!(iso_date(19_782), "2024-02-29Z");
+        assert_eq!(iso_date(-354_285), "1000-01-01Z");
+        assert_eq!(iso_time(45_296_789_000).as_deref(), Some("12:34:56.789Z"));
+        assert_eq!(iso_time(0).as_deref(), Some("00:00:00Z"));
+        assert_eq!(iso_time(ONE_DAY_MICROS).as_deref(), Some("00:00:00Z"));
+        assert_eq!(iso_time(ONE_DAY_MICROS + 1), None);
+        assert_eq!(iso_time(-1), None);
+    }
 
     #[test]
     fn civil_round_trip() {
