@@ -899,3 +899,44 @@ fn an_undecodable_row_event_is_skipped_with_warn_and_fails_the_task_by_default()
         "the trace names the problem and the option: {trace}"
     );
 }
+
+#[test]
+fn enum_and_set_labels_keep_their_case() {
+    // The labels are data: ENUM('Red') is "Red", by snapshot and by binlog,
+    // whichever source the labels come from (information_schema, or the
+    // TABLE_MAP with binlog_row_metadata=FULL).
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("enumcase");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY,
+           e ENUM('Red','GREEN','blue'), s SET('Xa','yB','zz'));
+         INSERT INTO {db}.t VALUES (1, 'Red', 'Xa,yB');"
+    ));
+    let dir = TempDir::new("mysql-enumcase");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-enumcase");
+    let prefix = unique("mec");
+    let cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("h.jsonl"), &[]);
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut reader = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    reader.read_until("the snapshot row", Duration::from_secs(60), |r| {
+        !r.is_empty()
+    });
+    mariadb(&format!(
+        "INSERT INTO {db}.t VALUES (2, 'GREEN', 'yB,zz'), (3, 'blue', 'Xa');"
+    ));
+    reader.read_until("three rows", Duration::from_secs(60), |r| r.len() >= 3);
+    let got: Vec<(Value, Value)> = reader
+        .parsed
+        .iter()
+        .map(|(_, v)| (v["after"]["e"].clone(), v["after"]["s"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (json!("Red"), json!("Xa,yB")),
+            (json!("GREEN"), json!("yB,zz")),
+            (json!("blue"), json!("Xa")),
+        ]
+    );
+}

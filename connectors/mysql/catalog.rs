@@ -32,7 +32,8 @@ use super::table_map::{col, MapColumn, TableMap};
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ColumnDesc {
     pub name: String,
-    /// COLUMN_TYPE, lower case (`int(10) unsigned`, `enum('a','b')`).
+    /// COLUMN_TYPE, lower case but for ENUM/SET labels (`int(10) unsigned`,
+    /// `enum('a','B')`).
     pub column_type: String,
     /// DATA_TYPE, lower case (`int`, `varchar`).
     pub data_type: String,
@@ -80,11 +81,29 @@ pub async fn list_tables(
         .collect())
 }
 
+/// `s` in lower case except inside single quotes (`ENUM('Red')` →
+/// `enum('Red')`).
+pub fn lower_outside_quotes(s: &str) -> String {
+    let mut quoted = false;
+    s.chars()
+        .map(|c| {
+            if c == '\'' {
+                quoted = !quoted;
+            }
+            if quoted {
+                c
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
 /// The current definition of `db.table`; `None` when it does not exist.
 pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<Option<TableDef>> {
     let rs = conn
         .query(&format!(
-            "SELECT COLUMN_NAME, LOWER(COLUMN_TYPE), LOWER(DATA_TYPE), CHARACTER_SET_NAME, IS_NULLABLE, \
+            "SELECT COLUMN_NAME, COLUMN_TYPE, LOWER(DATA_TYPE), CHARACTER_SET_NAME, IS_NULLABLE, \
              NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH, COLUMN_KEY, EXTRA, \
              COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
             sql_string(db),
@@ -98,7 +117,8 @@ pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<
     let mut columns: Vec<ColumnDesc> = (0..rs.rows.len())
         .map(|i| ColumnDesc {
             name: rs.text(i, 0).unwrap_or("").to_string(),
-            column_type: rs.text(i, 1).unwrap_or("").to_string(),
+            // Lower case but for quoted ENUM/SET labels, whose case is data.
+            column_type: lower_outside_quotes(rs.text(i, 1).unwrap_or("")),
             data_type: rs.text(i, 2).unwrap_or("").to_string(),
             charset: rs.text(i, 3).map(str::to_string),
             nullable: rs.text(i, 4) == Some("YES"),
