@@ -57,6 +57,9 @@ pub struct TableDef {
     pub table: String,
     pub columns: Vec<ColumnDesc>,
     pub primary_key: Vec<String>,
+    /// The table's default character set (from its collation), Debezium's
+    /// `defaultCharsetName`.
+    pub charset: Option<String>,
 }
 
 pub fn sql_string(s: &str) -> String {
@@ -182,11 +185,19 @@ pub async fn load_table(conn: &mut Connection, db: &str, table: &str) -> Result<
             .collect();
         primary_key = unique_key_as_primary(&rows, &columns);
     }
+    let collation = conn
+        .query(&format!(
+            "SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            sql_string(db),
+            sql_string(table)
+        ))
+        .await?;
     Ok(Some(TableDef {
         db: db.to_string(),
         table: table.to_string(),
         columns,
         primary_key,
+        charset: collation.text(0, 0).map(charset_of_collation),
     }))
 }
 
@@ -422,6 +433,87 @@ impl ColumnDesc {
     }
 }
 
+/// A collation's character set: its name up to the first `_`
+/// (`utf8mb4_general_ci` → `utf8mb4`; `binary` → `binary`).
+pub fn charset_of_collation(collation: &str) -> String {
+    collation.split('_').next().unwrap_or(collation).to_string()
+}
+
+/// A column as Debezium's schema model describes it in `tableChanges`,
+/// from the column type as the server prints it: the type name with its
+/// UNSIGNED / ZEROFILL attributes (no parameters), the declared length and
+/// scale (a temporal type's fractional precision is its length; integers
+/// have no scale; types declared without parameters have neither), and for
+/// ENUM/SET the labels as written, quoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelColumn {
+    pub type_name: String,
+    pub length: Option<i32>,
+    pub scale: Option<i32>,
+    pub enum_values: Option<Vec<String>>,
+}
+
+impl ColumnDesc {
+    pub fn model(&self) -> ModelColumn {
+        let t = self.column_type.trim();
+        let cut = t.find(['(', ' ']).unwrap_or(t.len());
+        let base = &t[..cut];
+        let rest = &t[cut..];
+        let (params, after) = match rest.strip_prefix('(') {
+            Some(inner) => {
+                // The closing parenthesis outside quotes.
+                let mut quoted = false;
+                let end = inner
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        if c == '\'' {
+                            quoted = !quoted;
+                        }
+                        c == ')' && !quoted
+                    })
+                    .map_or(inner.len(), |(i, _)| i);
+                (&inner[..end], inner.get(end + 1..).unwrap_or(""))
+            }
+            None => ("", rest),
+        };
+        let mut type_name = base.to_ascii_uppercase();
+        if after.contains("unsigned") {
+            type_name.push_str(" UNSIGNED");
+        }
+        if after.contains("zerofill") {
+            type_name.push_str(" ZEROFILL");
+        }
+        if matches!(base, "enum" | "set") {
+            let labels: Vec<String> = enum_labels(t)
+                .iter()
+                .map(|l| format!("'{}'", String::from_utf8_lossy(l).replace('\'', "''")))
+                .collect();
+            let length = if base == "enum" {
+                1
+            } else {
+                let chars: usize = enum_labels(t)
+                    .iter()
+                    .map(|l| String::from_utf8_lossy(l).chars().count())
+                    .sum();
+                (chars + labels.len().saturating_sub(1)) as i32
+            };
+            return ModelColumn {
+                type_name,
+                length: Some(length),
+                scale: None,
+                enum_values: Some(labels),
+            };
+        }
+        let mut nums = params.split(',').map(|n| n.trim().parse::<i32>().ok());
+        ModelColumn {
+            type_name,
+            length: nums.next().flatten(),
+            scale: nums.next().flatten(),
+            enum_values: None,
+        }
+    }
+}
+
 impl TableDef {
     pub fn primary_key_indexes(&self) -> Vec<usize> {
         self.primary_key
@@ -455,32 +547,29 @@ impl TableDef {
             .enumerate()
             .map(|(i, c)| {
                 let schema = col_schema.clone().unwrap_or_else(|| ts.clone());
-                let base = c
-                    .column_type
-                    .split(['(', ' '])
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
+                let m = c.model();
+                let type_name: std::sync::Arc<str> = m.type_name.into();
                 Value::Struct(Struct {
                     schema,
                     values: vec![
                         Value::String(c.name.as_str().into()),
                         Value::Int32(jdbc_type(&c.data_type)),
                         Value::Null,
-                        Value::String(base.into()),
-                        Value::String(c.column_type.to_ascii_uppercase().into()),
+                        Value::String(type_name.clone()),
+                        Value::String(type_name),
                         c.charset.clone().map_or(Value::Null, Value::from),
-                        c.precision
-                            .or(c.octets)
-                            .map_or(Value::Null, |v| Value::Int32(v.min(i32::MAX as u64) as i32)),
-                        c.scale
-                            .or(c.fsp)
-                            .map_or(Value::Null, |v| Value::Int32(v as i32)),
+                        m.length.map_or(Value::Null, Value::Int32),
+                        m.scale.map_or(Value::Null, Value::Int32),
                         Value::Int32(i as i32 + 1),
                         Value::Boolean(c.nullable),
                         Value::Boolean(c.auto_increment),
-                        Value::Boolean(false),
+                        // Debezium counts AUTO_INCREMENT columns as generated.
+                        Value::Boolean(c.auto_increment),
                         Value::Null,
+                        c.default.clone().map_or(Value::Null, Value::from),
+                        m.enum_values.map_or(Value::Null, |v| {
+                            Value::Array(v.into_iter().map(Value::from).collect())
+                        }),
                     ],
                 })
             })
@@ -493,7 +582,7 @@ impl TableDef {
                 Value::Struct(Struct {
                     schema: ts,
                     values: vec![
-                        Value::Null,
+                        self.charset.clone().map_or(Value::Null, Value::from),
                         Value::Array(self.primary_key.iter().cloned().map(Value::from).collect()),
                         Value::Array(columns),
                         Value::Null,
@@ -519,6 +608,7 @@ impl TableDef {
                 .iter()
                 .map(ColumnDesc::from_json)
                 .collect::<Option<_>>()?,
+            charset: None,
         })
     }
 }
@@ -526,22 +616,24 @@ impl TableDef {
 /// java.sql.Types codes for the schema change events.
 pub(crate) fn jdbc_type(data_type: &str) -> i32 {
     match data_type {
-        "tinyint" => -6,
-        "smallint" => 5,
+        // As Debezium's MySQL/MariaDB schema model (its parity records).
+        "tinyint" | "smallint" => 5,
         "mediumint" | "int" | "integer" => 4,
         "bigint" => -5,
-        "float" => 7,
+        "float" => 6,
         "double" | "real" => 8,
         "decimal" | "numeric" => 3,
         "date" => 91,
         "time" => 92,
-        "datetime" | "timestamp" => 93,
+        "datetime" => 93,
+        "timestamp" => 2014,
         "year" => 4,
         "bit" => -7,
         "char" | "enum" | "set" => 1,
         "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "json" => 12,
         "binary" => -2,
-        "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => -3,
+        "varbinary" => -3,
+        "tinyblob" | "blob" | "mediumblob" | "longblob" => 2004,
         _ => 1111,
     }
 }
@@ -587,6 +679,67 @@ mod tests {
             data_type: data_type.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn columns_as_debeziums_schema_model_describes_them() {
+        // Values read off Debezium 3.5's tableChanges for the same tables.
+        let m = |t: &str| {
+            let m = desc("c", t, "").model();
+            (m.type_name, m.length, m.scale, m.enum_values)
+        };
+        let s = |v: &[&str]| Some(v.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(m("int(11)"), ("INT".into(), Some(11), None, None));
+        assert_eq!(
+            m("tinyint(3) unsigned"),
+            ("TINYINT UNSIGNED".into(), Some(3), None, None)
+        );
+        assert_eq!(
+            m("tinyint(3) unsigned zerofill"),
+            ("TINYINT UNSIGNED ZEROFILL".into(), Some(3), None, None)
+        );
+        assert_eq!(
+            m("decimal(65,30)"),
+            ("DECIMAL".into(), Some(65), Some(30), None)
+        );
+        assert_eq!(
+            m("decimal(12,4) unsigned"),
+            ("DECIMAL UNSIGNED".into(), Some(12), Some(4), None)
+        );
+        assert_eq!(m("float"), ("FLOAT".into(), None, None, None));
+        assert_eq!(m("float(7,3)"), ("FLOAT".into(), Some(7), Some(3), None));
+        assert_eq!(m("varchar(100)"), ("VARCHAR".into(), Some(100), None, None));
+        assert_eq!(m("longtext"), ("LONGTEXT".into(), None, None, None));
+        assert_eq!(m("blob"), ("BLOB".into(), None, None, None));
+        assert_eq!(m("time"), ("TIME".into(), None, None, None));
+        assert_eq!(m("datetime(1)"), ("DATETIME".into(), Some(1), None, None));
+        assert_eq!(m("year(4)"), ("YEAR".into(), Some(4), None, None));
+        assert_eq!(m("bit(1)"), ("BIT".into(), Some(1), None, None));
+        assert_eq!(
+            m("enum('small','medium','large')"),
+            (
+                "ENUM".into(),
+                Some(1),
+                None,
+                s(&["'small'", "'medium'", "'large'"])
+            )
+        );
+        assert_eq!(
+            m("set('a','b','c','d')"),
+            (
+                "SET".into(),
+                Some(7),
+                None,
+                s(&["'a'", "'b'", "'c'", "'d'"])
+            )
+        );
+        // A label with a parenthesis or a quote.
+        assert_eq!(
+            m("enum('a)','it''s')"),
+            ("ENUM".into(), Some(1), None, s(&["'a)'", "'it''s'"]))
+        );
+        assert_eq!(charset_of_collation("utf8mb4_general_ci"), "utf8mb4");
+        assert_eq!(charset_of_collation("binary"), "binary");
     }
 
     #[test]

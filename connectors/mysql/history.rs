@@ -112,24 +112,21 @@ pub fn table_change_json(db: &str, table: &str, def: Option<&TableDef>, kind: &s
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let base = c
-                .column_type
-                .split(['(', ' '])
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase();
+            let m = c.model();
             json!({
                 "name": c.name,
                 "jdbcType": jdbc_type(&c.data_type),
-                "typeName": base,
-                "typeExpression": c.column_type.to_ascii_uppercase(),
+                "typeName": m.type_name,
+                "typeExpression": m.type_name,
                 "charsetName": c.charset,
-                "length": c.precision.or(c.octets),
-                "scale": c.scale.or(c.fsp),
+                "length": m.length,
+                "scale": m.scale,
                 "position": i + 1,
                 "optional": c.nullable,
                 "autoIncremented": c.auto_increment,
-                "generated": false,
+                "generated": c.auto_increment,
+                "defaultValueExpression": c.default,
+                "enumValues": m.enum_values,
                 "sluice": c.to_json(),
             })
         })
@@ -138,7 +135,7 @@ pub fn table_change_json(db: &str, table: &str, def: Option<&TableDef>, kind: &s
         "type": kind,
         "id": table_id(db, table),
         "table": {
-            "defaultCharsetName": null,
+            "defaultCharsetName": def.charset,
             "primaryKeyColumnNames": def.primary_key,
             "columns": columns,
             "attributes": [],
@@ -228,6 +225,10 @@ fn parse_record(j: &Json) -> Option<Vec<Entry>> {
                     .iter()
                     .map(column_from_json)
                     .collect::<Option<_>>()?,
+                charset: t
+                    .get("defaultCharsetName")
+                    .and_then(Json::as_str)
+                    .map(str::to_string),
             })
         };
         out.push((pos.clone(), (db, table), def));
@@ -487,6 +488,7 @@ mod tests {
             table: "t".into(),
             columns: vec![desc("a", "int(11)", "int")],
             primary_key: vec!["a".into()],
+            charset: Some("utf8mb4".into()),
         };
         let mut v2 = v1.clone();
         v2.columns.push(desc("b", "longtext", "longtext"));

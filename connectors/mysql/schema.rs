@@ -302,6 +302,11 @@ fn column_change_schema() -> Arc<Schema> {
         .field("autoIncremented", schemas::optional_boolean())
         .field("generated", schemas::optional_boolean())
         .field("comment", schemas::optional_string())
+        .field("defaultValueExpression", schemas::optional_string())
+        .field(
+            "enumValues",
+            SchemaBuilder::array(schemas::string()).optional().build(),
+        )
         .build()
 }
 
