@@ -7,14 +7,15 @@ broker, JsonConverter with schemas, one task):
 
 - Sluice: a release `sluice standalone` of the run's own.
 - Debezium: MariaDbConnector 3.5.0.Final on a fresh Apache Kafka Connect
-  4.4 worker (scripts/debezium up --name bench-RUN; distributed mode, its
-  own group and internal topics, default JVM heap -Xms256m -Xmx1g), so its
-  JVM's RSS and CPU are its own; stopped at the end. (Its MySqlConnector
-  3.6.1 does not work against MariaDB 10.11.) Debezium alone also gets
-  snapshot.locking.mode=none and schema.history.internal.store.only.
-  captured.databases.ddl=true: without them its schema read holds a global
-  read lock on the shared MariaDB for as long as it reads every database's
-  structure (~9 s here); Sluice takes no such lock on MariaDB.
+  4.4 worker per variant (scripts/debezium up --name bench-RUN-...;
+  distributed mode, its own group and internal topics, default JVM heap
+  -Xms256m -Xmx1g), so its JVM's RSS and CPU are its own; stopped at the
+  end. (Its MySqlConnector 3.6.1 does not work against MariaDB 10.11.)
+  Two variants: `debezium`, Kafka Connect's producer defaults (acks=all,
+  max.in.flight 1, batch.size 16384, linger 5 ms, no idempotence), and
+  `debezium-tuned`, its producer set like Sluice's (TUNED below).
+  Debezium alone also gets DEBEZIUM_ONLY below (no global read lock, no
+  failure on other databases' DDL: the MariaDB is shared).
 - The ceiling: a plain librdkafka producer (examples/plain_producer.rs
   --repeat, one thread, exactly a Sluice source task's producer settings)
   sending N copies of Sluice's own record (key and value read back from
@@ -29,6 +30,11 @@ broker, JsonConverter with schemas, one task):
 Broker: a private Apache Kafka 4.4 broker of the run's own (one KRaft node
 on free ports, bench_support.PrivateKafka; killed at the end), or with
 `--broker shared` the shared broker at --bootstrap with fresh topic names.
+Database: a private MariaDB 10.11 of the run's own (bench_support.
+PrivateMariaDB, the shared server's settings), or with `--mariadb shared`
+the one at --host/--port: other engineers' tests there have failed
+Debezium's task mid-run (DDL its parser rejects; a binlog connection cut
+mid-event) and add their own binlog traffic.
 Every topic is created beforehand with one partition and
 message.timestamp.type=LogAppendTime: each record's timestamp is then the
 broker's append time, i.e. its acknowledgement (one broker, acks=all).
@@ -81,8 +87,8 @@ import time
 
 import pymysql
 
-from bench_support import (DebeziumWorker, PrivateKafka, SharedKafka, SluiceWorker, Watermark,
-                           cpu_secs, create_connector, create_topics, http, loadavg, pct,
+from bench_support import (DebeziumWorker, PrivateKafka, PrivateMariaDB, SharedKafka,
+                           SluiceWorker, Watermark, cpu_secs, create_connector, create_topics, http, loadavg, pct,
                            plain_ceiling, read_topic, record_at, vm_hwm_kb)
 
 MARIADB_CLASS = "io.debezium.connector.mariadb.MariaDbConnector"
@@ -100,6 +106,14 @@ NAMES = {"sluice": "Sluice",
 
 
 PFX = {"sluice": "s", "debezium": "d", "debezium-tuned": "t"}
+# Debezium alone, for the shared MariaDB: without the first two its schema
+# read holds a global read lock while it reads every database's structure
+# (~9 s here; Sluice takes no lock on MariaDB); without the third, another
+# engineer's test DDL in the binlog that its parser rejects (seen: `CREATE
+# TABLE n4 (id INT PRIMARY KEY, i4 INET4)`) fails its task.
+DEBEZIUM_ONLY = {"snapshot.locking.mode": "none",
+                 "schema.history.internal.store.only.captured.databases.ddl": "true",
+                 "schema.history.internal.skip.unparseable.ddl": "true"}
 
 
 def master_status(conn):
@@ -107,6 +121,10 @@ def master_status(conn):
         c.execute("SHOW MASTER STATUS")
         row = c.fetchone()
         return row[0], int(row[1])
+
+
+def note(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def kv(items):
@@ -131,6 +149,8 @@ def main():
     ap.add_argument("--broker-heap", default="1g")
     ap.add_argument("--bootstrap", help="the shared broker (for --broker shared)")
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--mariadb", choices=["private", "shared"], default="private",
+                    help="private: a MariaDB server of this run's own (default); shared: --host/--port")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=3307)
     ap.add_argument("--root-password", default="sluice")
@@ -191,7 +211,11 @@ def main():
         if not a.bootstrap:
             sys.exit("--broker shared needs --bootstrap")
         broker = SharedKafka(a.bootstrap)
-    with broker as b:
+    with contextlib.ExitStack() as stack:
+        if a.mariadb == "private":
+            m = stack.enter_context(PrivateMariaDB(a.workdir, run, a.root_password, a.user, a.password))
+            a.host, a.port = m.host, m.port
+        b = stack.enter_context(broker)
         res = (live if a.live else catch_up)(a, run, b)
         if not a.no_ceiling and "sluice" in res["systems"]:
             res["ceiling"] = ceiling(a, run, b, res)
@@ -237,8 +261,7 @@ class System:
              "schema.history.internal.kafka.topic": f"{self.prefix}-schemahistory",
              "tasks.max": "1"}
         if self.dbz:
-            c["snapshot.locking.mode"] = "none"
-            c["schema.history.internal.store.only.captured.databases.ddl"] = "true"
+            c.update(DEBEZIUM_ONLY)
         c.update(kv(a.connector))
         return c
 
@@ -370,6 +393,7 @@ def catch_up(a, run, b):
             time.sleep(a.flush_ms / 1000 + 0.5)
             out["systems"][k] = {"held_at": s.stop(), "worker_start_secs": s.start_secs}
         start = master_status(root)
+        note(f"writing {a.rows} rows")
         w0 = time.time()
         commit_at = write_rows(a, db, 0, a.rows, a.batch)
         out["write_secs"] = time.time() - w0
@@ -382,6 +406,7 @@ def catch_up(a, run, b):
             r = out["systems"][k]
             wm = Watermark(b.bootstrap, topics[k])
             cpu0, bcpu0 = cpu_secs(s.pid), (cpu_secs(b.pid) if b.pid else None)
+            note(f"{k}: resuming (deadline {s.timeout} s)")
             resumed = time.time()
             s.resume()
             hw, timed_out = wait_acked(s, wm, a.rows, resumed + s.timeout, b, r)
@@ -395,6 +420,8 @@ def catch_up(a, run, b):
                 r["secs"] = ts / 1000 - resumed
                 r["poll_lag"] = polled - ts / 1000
             r["rss_kb"] = vm_hwm_kb(s.pid)
+            note(f"{k}: " + (f"{hw} of {a.rows} rows acked in {r['secs']:.1f} s (deadline)" if timed_out
+                             else f"{a.rows} rows in {r['secs']:.2f} s = {a.rows / r['secs']:,.0f} rows/s"))
             if a.latency_rows and not timed_out:
                 # Drain what earlier systems' latency phases wrote, then the paced phase.
                 base = a.rows + latency_rows_so_far
@@ -560,9 +587,10 @@ def report(a, r):
     n = a.rows
     broker = ("private Apache Kafka 4.4 (one KRaft node)" if a.broker == "private"
               else f"shared Apache Kafka at {a.bootstrap}")
+    mariadb = "private MariaDB" if a.mariadb == "private" else f"shared MariaDB at {a.host}:{a.port}"
     print(f"\n== bench-mysql {r['mode']}: {n} rows in {r['n_tx']} transactions of"
           f" {a.batch}; binlog {r['start'][0]}:{r['start'][1]}..{r['end'][0]}:{r['end'][1]};"
-          f" broker: {broker}")
+          f" broker: {broker}; {mariadb}")
     print(f"started {r['started']}; load average {r['load0']} at the start, {r['load1']} at the end")
     print(f"writer: {n / r['write_secs']:,.0f} rows/s committed ({r['write_secs']:.2f} s)")
     rates = {}

@@ -19,11 +19,13 @@ of 100,000), read in the same run by, one after another:
 Each system gets the same connector JSON (io.debezium.connector.mariadb.
 MariaDbConnector, snapshot.mode=initial, KafkaSchemaHistory on the same
 broker, JsonConverter with schemas, one task); Debezium also gets
-snapshot.locking.mode=none and schema.history.internal.store.only.
-captured.databases.ddl=true (scripts/bench_mysql.py says why).
+scripts/bench_mysql.py's DEBEZIUM_ONLY (no global read lock on the shared
+MariaDB, no failure on other databases' DDL; that file says why).
 
 Broker: a private Apache Kafka 4.4 node of the run's own (--broker shared:
-the shared broker, fresh topics). The topics are created beforehand with
+the shared broker, fresh topics). Database: a private MariaDB 10.11 of the
+run's own (--mariadb shared: --host/--port; scripts/bench_mysql.py says
+why). The topics are created beforehand with
 one partition and message.timestamp.type=LogAppendTime.
 
 Figures: rows / (append time of the N-th record of the system's topic -
@@ -46,9 +48,9 @@ import time
 
 import pymysql
 
-from bench_mysql import NAMES, PFX, System, drop_db, kv, wait_acked
-from bench_support import (PrivateKafka, SharedKafka, Watermark, cpu_secs, create_connector,
-                           create_topics, http, loadavg, plain_ceiling, read_topic, record_at,
+from bench_mysql import NAMES, PFX, System, drop_db, kv, note, wait_acked
+from bench_support import (PrivateKafka, PrivateMariaDB, SharedKafka, Watermark, cpu_secs,
+                           create_connector, create_topics, http, loadavg, plain_ceiling, read_topic, record_at,
                            vm_hwm_kb)
 
 
@@ -66,6 +68,8 @@ def main():
     ap.add_argument("--connector", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra connector setting for both systems (repeatable)")
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--mariadb", choices=["private", "shared"], default="private",
+                    help="private: a MariaDB server of this run's own (default); shared: --host/--port")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=3307)
     ap.add_argument("--root-password", default="sluice")
@@ -109,9 +113,12 @@ def main():
             sys.exit("--broker shared needs --bootstrap")
         broker = SharedKafka(a.bootstrap)
     db = f"bench_snap_{run}"
-    root = pymysql.connect(host=a.host, port=a.port, user="root", password=a.root_password,
-                           autocommit=True)
     with contextlib.ExitStack() as stack:
+        if a.mariadb == "private":
+            m = stack.enter_context(PrivateMariaDB(a.workdir, run, a.root_password, a.user, a.password))
+            a.host, a.port = m.host, m.port
+        root = pymysql.connect(host=a.host, port=a.port, user="root", password=a.root_password,
+                               autocommit=True)
         stack.callback(drop_db, root, db)
         with root.cursor() as c:
             c.execute(f"CREATE DATABASE {db}")
@@ -165,6 +172,7 @@ def snapshot_once(a, run, b, db, kind):
         config["snapshot.mode"] = "initial"
         wm = Watermark(b.bootstrap, topic)
         cpu0, bcpu0 = cpu_secs(s.pid), (cpu_secs(b.pid) if b.pid else None)
+        note(f"{kind}: snapshot (deadline {s.timeout} s)")
         t0 = time.time()
         create_connector(s.port, s.connector, config)
         progress = None
@@ -195,6 +203,8 @@ def snapshot_once(a, run, b, db, kind):
             _, _, ts = record_at(b.bootstrap, topic, a.rows - 1)
             r["secs"] = ts / 1000 - t0
         wm.close()
+        note(f"{kind}: " + (f"{hw} of {a.rows} rows acked in {r['secs']:.1f} s ({r.get('failed') or 'deadline'})"
+                            if "partial" in r else f"{a.rows} rows in {r['secs']:.2f} s"))
         st = s.status()
         r["status"] = st["tasks"][0]["state"] if st.get("tasks") else "-"
         r["progress"] = progress
@@ -213,7 +223,9 @@ def report(a, db, quick, res, ceil, started, load0, load1):
     n = a.rows
     broker = ("private Apache Kafka 4.4 (one KRaft node)" if a.broker == "private"
               else f"shared Apache Kafka at {a.bootstrap}")
-    print(f"\n== bench-mysql-snapshot: {n} rows, table {db}.t, snapshot.mode=initial; broker: {broker}")
+    mariadb = "private MariaDB" if a.mariadb == "private" else f"shared MariaDB at {a.host}:{a.port}"
+    print(f"\n== bench-mysql-snapshot: {n} rows, table {db}.t, snapshot.mode=initial; broker: {broker};"
+          f" {mariadb}")
     print(f"started {started}; load average {load0} at the start, {load1} at the end")
     qrows, qsecs = quick
     print(f"mariadb --quick (reference, table read to /dev/null): {qrows / qsecs:,.0f} rows/s"

@@ -26,6 +26,12 @@
   plugins (scripts/debezium up --name ... --port ... --bootstrap ...), so
   its JVM's RSS and CPU are its own; stopped (scripts/debezium down) and
   its state directory removed at the end.
+- `PrivateMariaDB`: a MariaDB 10.11 server of the bench's own (a fresh
+  data directory under the work dir, the shared server's settings from
+  scripts/services, free port, stopped by its PID and deleted at the end),
+  so that other engineers' tests on the shared server (DDL that Debezium's
+  parser rejects, killed replication connections, purged binlogs, their
+  own binlog traffic) stay out of the run.
 - `OffsetWatch`: polls a connector's committed source offset.
 """
 import base64
@@ -215,6 +221,79 @@ class SharedKafka:
         return self
 
     def __exit__(self, *exc):
+        return False
+
+
+class PrivateMariaDB:
+    """One MariaDB server for one bench run; a context manager. Accounts:
+    root (password `root_password`, over TCP) and `user`/`password` with a
+    CDC connector's grants."""
+
+    def __init__(self, workdir, run, root_password="sluice", user="sluice", password="sluice"):
+        self.dir = os.path.join(workdir, f"mariadb-{run}")
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.root_password, self.user, self.password = root_password, user, password
+        self.proc = None
+
+    def _client(self, *args, **kw):
+        return subprocess.run(["mariadb", f"--defaults-file={self.cnf}", "--protocol=socket",
+                               "-uroot", "-N", "-B", *args], capture_output=True, text=True, **kw)
+
+    def __enter__(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        d = self.dir
+        self.cnf = os.path.join(d, "my.cnf")
+        user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        with open(self.cnf, "w") as f:
+            f.write(f"[client]\nport = {self.port}\nsocket = {d}/mariadb.sock\n"
+                    f"[mariadbd]\nuser = {user}\ndatadir = {d}/data\nsocket = {d}/mariadb.sock\n"
+                    f"pid-file = {d}/mariadbd.pid\nport = {self.port}\nbind-address = 127.0.0.1\n"
+                    f"skip-name-resolve\nlog-error = {d}/mariadbd.err\n"
+                    "character-set-server = utf8mb4\ncollation-server = utf8mb4_general_ci\n"
+                    "server_id = 1\nlog_bin = mariadb-bin\nbinlog_format = ROW\n"
+                    "binlog_row_image = FULL\nbinlog_row_metadata = FULL\n"
+                    "max_allowed_packet = 64M\ninnodb_buffer_pool_size = 256M\n")
+        out = subprocess.run(["mariadb-install-db", f"--defaults-file={self.cnf}",
+                              f"--datadir={d}/data", "--auth-root-authentication-method=normal",
+                              "--skip-test-db"], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"mariadb-install-db failed: {out.stderr[-2000:]}")
+        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        self.proc = subprocess.Popen([mariadbd, f"--defaults-file={self.cnf}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        deadline = time.time() + 60
+        while self._client("-e", "SELECT 1").returncode != 0:
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.__exit__(None, None, None)
+                sys.exit(f"the private MariaDB did not start; see {d}/mariadbd.err")
+            time.sleep(0.1)
+        rp, u, p = (x.replace("'", "''") for x in (self.root_password, self.user, self.password))
+        hosts = self._client("-e", "SELECT host FROM mysql.user WHERE user = 'root'").stdout.split()
+        sql = "".join(f"ALTER USER IF EXISTS 'root'@'{h}' IDENTIFIED BY '{rp}';" for h in hosts
+                      if h != "localhost")
+        sql += (f"CREATE USER 'root'@'%' IDENTIFIED BY '{rp}';"
+                "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+                f"CREATE USER '{u}'@'%' IDENTIFIED BY '{p}';"
+                "GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, SELECT, RELOAD,"
+                f" SHOW DATABASES, LOCK TABLES ON *.* TO '{u}'@'%'; FLUSH PRIVILEGES;")
+        out = self._client("-e", sql)
+        if out.returncode != 0:
+            self.__exit__(None, None, None)
+            sys.exit(f"setting up the private MariaDB's accounts failed: {out.stderr}")
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(15)
+        shutil.rmtree(self.dir, ignore_errors=True)
         return False
 
 
