@@ -124,7 +124,9 @@ pub fn now() -> (i64, i64, i64) {
     (ns / 1_000_000, ns / 1_000, ns)
 }
 
-/// Debezium's context headers (extended.headers.enabled, on by default):
+/// Debezium's context headers (extended.headers.enabled, on by default),
+/// on change and schema change events (not heartbeats or transaction
+/// boundaries):
 /// the logical name (topic.prefix), the connector type, the task id and a
 /// run id, a UUID (version 7: time-ordered) new at each task start.
 pub fn context_headers(logical_name: &str, connector: &str) -> Headers {
@@ -456,13 +458,17 @@ impl EventBuilder {
                         txn.as_deref_mut(),
                         out,
                     );
+                    // Before the context headers, as Debezium orders them.
                     for r in &mut out[deleted_from..] {
-                        r.data.headers.0.extend(new_key_header.0.iter().cloned());
+                        r.data
+                            .headers
+                            .0
+                            .splice(0..0, new_key_header.0.iter().cloned());
                     }
                     let v = self.envelope(t, Op::Create, None, after, source, txn);
                     let mut created =
                         self.record(&t.topic, new_key, Some(t.envelope.clone()), v, ts, done);
-                    created.data.headers.0.extend(old_key_header.0);
+                    created.data.headers.0.splice(0..0, old_key_header.0);
                     out.push(created);
                 } else {
                     let v = self.envelope(t, Op::Update, before, after, source, txn);
@@ -523,14 +529,17 @@ impl EventBuilder {
             schema: vs.clone(),
             values: vec![Value::Int64(ms)],
         });
-        self.record(
+        // Debezium puts no context headers on heartbeats.
+        let mut r = self.record(
             &self.heartbeat_topic,
             (Some(ks), key),
             Some(vs),
             value,
             ms,
             Some(offset),
-        )
+        );
+        r.data.headers = Headers::new();
+        r
     }
 
     /// A transaction boundary on `<topic.prefix>.transaction`
@@ -577,14 +586,17 @@ impl EventBuilder {
             ],
         });
         let topic = super::schema::topic_name(&[&*self.server_name, "transaction"]).into();
-        self.record(
+        // Debezium puts no context headers on transaction boundaries.
+        let mut r = self.record(
             &topic,
             (Some(ks), key),
             Some(vs),
             value,
             ts_ms,
             Some(offset),
-        )
+        );
+        r.data.headers = Headers::new();
+        r
     }
 
     /// A schema change event on the topic named by topic.prefix.
