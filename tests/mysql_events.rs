@@ -244,7 +244,12 @@ fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
             at_or_after.then_some(o)
         },
     );
-    assert_eq!(offset["event"], 0, "{offset}");
+    // Between transactions: no `event`/`row` (Debezium leaves zero
+    // counters out of its offsets).
+    assert!(
+        offset.get("event").is_none() && offset.get("row").is_none(),
+        "{offset}"
+    );
     // No change event came from the other database.
     assert_eq!(t.parsed.len(), 1);
 }
