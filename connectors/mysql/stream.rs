@@ -4,8 +4,9 @@
 //! Why no change is lost or doubled across restarts:
 //! - A position is a [`BinlogOffset`]: the start of its transaction
 //!   (`pos`, at its GTID or BEGIN event) plus how many of that
-//!   transaction's row events (`event`) and of the next event's rows
-//!   (`row`) are already emitted. Transaction, DDL and heartbeat records
+//!   transaction's events (`event`: Debezium's count, its GTID or BEGIN
+//!   event, TABLE_MAPs and row events included) and of the next event's
+//!   rows (`row`) are already handled. Transaction, DDL and heartbeat records
 //!   carry theirs; a row event only notes the position after its last row.
 //!   Of the records handed over together (one queue message), one carries
 //!   an offset: the last that has or was noted a position ([`hand_over`]).
@@ -16,10 +17,12 @@
 //!   costliest part of small transactions, and holding one per queued
 //!   transaction most of the queue's memory. A crash may re-send up to one
 //!   batch (at-least-once); a clean stop commits the last record.
-//! - A restart dumps from `pos`: the server replays the transaction from
-//!   its start (TABLE_MAP events included, so rows decode), and the reader
-//!   skips exactly `event` row events and then `row` rows, in that first
-//!   transaction only. The next record emitted is the first not acked.
+//! - A restart dumps from `pos`, or from the GTID position `gtids` when the
+//!   offset has a MariaDB one (as Debezium's MariaDbConnector does): the
+//!   server replays the transaction from its start (TABLE_MAP events
+//!   included, so rows decode), and the reader skips exactly `event`
+//!   events and then `row` rows, in that first transaction only. The next
+//!   record emitted is the first not acked.
 //! - A dump never starts mid-transaction, so a transaction's rows are never
 //!   half-seen; the position after COMMIT (XID) starts the next one.
 //! - A saved file no longer on the server is detected before dumping
@@ -165,6 +168,9 @@ struct Position_ {
     txn_start: u64,
     in_txn: bool,
     began: bool,
+    /// Events of the current transaction read so far, counted as Debezium
+    /// counts its offset's `event`: from the GTID event (MariaDB) or BEGIN
+    /// (MySQL), that event included.
     event_idx: u64,
     skip: Option<(u64, u64)>,
     /// MariaDB's GTID position (one GTID per domain) ...
@@ -255,7 +261,18 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Result<(), MySqlError> {
     let cfg = cap.cfg.clone();
     let mut conn = Connection::connect(&cfg.connect_options()).await?;
-    check_not_purged(&mut conn, &start.file).await?;
+    // A MariaDB GTID position positions the dump (Debezium's MariaDbConnector
+    // does so whenever its offset has gtids); file and pos otherwise.
+    let by_gtid = Position_::parse_gtids(start.gtids.as_deref()).0;
+    let start_at = if by_gtid.is_empty() {
+        check_not_purged(&mut conn, &start.file).await?;
+        StartPosition::File {
+            file: start.file.clone(),
+            pos: start.pos.max(4) as u32,
+        }
+    } else {
+        StartPosition::MariaGtid(by_gtid.clone())
+    };
     check_server_id(&mut conn, cfg.server_id).await?;
     let hb = if cfg.heartbeat_interval_ms > 0 {
         Duration::from_millis(cfg.heartbeat_interval_ms.min(1000))
@@ -266,17 +283,18 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         conn,
         &DumpOptions {
             server_id: cfg.server_id,
-            start: StartPosition::File {
-                file: start.file.clone(),
-                pos: start.pos.max(4) as u32,
-            },
+            start: start_at,
             heartbeat: Some(hb),
             non_blocking: false,
             annotate_rows: cfg.include_query,
         },
     )
     .await?;
-    tracing::info!(server = %bs.addr(), "streaming the binlog from {start}");
+    if by_gtid.is_empty() {
+        tracing::info!(server = %bs.addr(), "streaming the binlog from {start}");
+    } else {
+        tracing::info!(server = %bs.addr(), "streaming the binlog from {start}, positioned by GTID {by_gtid}");
+    }
     let mut p = Position_ {
         file: start.file.as_str().into(),
         txn_start: start.pos.max(4),
@@ -325,6 +343,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         let h = ev.header;
         let ev_start = (h.log_pos as u64).saturating_sub(h.event_size as u64);
         let mut end_txn = false;
+        // This event's number in its transaction (Debezium's `event`).
+        let ev_idx = p.event_idx;
+        p.event_idx += 1;
         match h.event_type {
             types::ROTATE => {
                 p.file = bs.file().into();
@@ -342,7 +363,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 // MariaDB writes no BEGIN event for a transaction (with
                 // @mariadb_slave_capability=4): its GTID event says so.
                 p.began = g.is_transaction();
-                p.event_idx = 0;
+                // Debezium's MariaDB transaction starts here: this event
+                // is its first.
+                p.event_idx = 1;
                 p.start_txn(metadata.then(|| g.gtid.to_string()));
             }
             types::MYSQL_GTID => {
@@ -373,9 +396,11 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     if !p.in_txn {
                         p.txn_start = ev_start;
                         p.in_txn = true;
-                        p.event_idx = 0;
                         p.start_txn(metadata.then(|| format!("{}:{}", p.file, ev_start)));
                     }
+                    // Debezium's MySQL transaction starts at BEGIN (after
+                    // the GTID event): this event is its first.
+                    p.event_idx = 1;
                     p.began = true;
                     p.thread = Some(q.thread_id as i64);
                 } else if sql.eq_ignore_ascii_case("COMMIT") {
@@ -436,8 +461,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             }
             t if RowsEvent::kind_of(t).is_some() => {
                 let re = RowsEvent::parse(t, ev.body, id_len)?.expect("kind checked");
-                let idx = p.event_idx;
-                p.event_idx += 1;
+                let idx = ev_idx;
                 // The statement's last row event ends its query.
                 let query = if re.flags & RowsEvent::STMT_END != 0 {
                     p.query.take()
