@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -187,7 +187,9 @@ fn purged_binlog_fails_the_task_with_the_remedy() {
     // purge takes away: with none, the saved GTID position would still be
     // where the oldest remaining file starts, and the resume, positioned by
     // GTID as Debezium's, would lose nothing and not fail.
-    mariadb(&format!("CREATE DATABASE {db}_gap; DROP DATABASE {db}_gap;"));
+    mariadb(&format!(
+        "CREATE DATABASE {db}_gap; DROP DATABASE {db}_gap;"
+    ));
     mariadb("FLUSH BINARY LOGS; FLUSH BINARY LOGS;");
     let current = mariadb("SHOW MASTER STATUS");
     let file = current.split('\t').next().unwrap().trim().to_string();
