@@ -21,7 +21,8 @@ broker, JsonConverter with schemas, one task):
   sending N copies of Sluice's own record (key and value read back from
   Sluice's topic, only the id varies) to a fresh topic of the same broker,
   timed from its first send to its last delivery report: nothing delivers
-  these bytes into this broker on this machine faster.
+  these bytes into this broker on this machine faster. Timed twice, right
+  after Sluice's catch-up and at the end; the faster is the ceiling.
 - Extra lines, same binlog range, no broker: `mariadb-binlog
   --read-from-remote-server --base64-output=decode-rows -v` to /dev/null
   (the decode limit) and python-mysql-replication (a reader that only
@@ -217,8 +218,8 @@ def main():
             a.host, a.port = m.host, m.port
         b = stack.enter_context(broker)
         res = (live if a.live else catch_up)(a, run, b)
-        if not a.no_ceiling and "sluice" in res["systems"]:
-            res["ceiling"] = ceiling(a, run, b, res)
+        if not a.no_ceiling and "sluice" in res["systems"] and "partial" not in res["systems"]["sluice"]:
+            res["ceilings"].append(ceiling(a, run, b, res))
     res.update(started=started, load0=load0, load1=loadavg())
     report(a, res)
 
@@ -380,7 +381,7 @@ def catch_up(a, run, b):
     systems = {k: System(k, a, run, b, f"bm{PFX[k]}{run}") for k in a.order}
     topics = {k: f"{s.prefix}.{db}.t" for k, s in systems.items()}
     create_topics(b.bootstrap, list(topics.values()))
-    out = {"db": db, "systems": {}, "mode": "catch-up"}
+    out = {"db": db, "systems": {}, "mode": "catch-up", "ceilings": []}
     with contextlib.ExitStack() as stack:
         stack.callback(drop_db, root, db)
         for k, s in systems.items():
@@ -420,6 +421,9 @@ def catch_up(a, run, b):
                 r["secs"] = ts / 1000 - resumed
                 r["poll_lag"] = polled - ts / 1000
             r["rss_kb"] = vm_hwm_kb(s.pid)
+            r["topic"] = topics[k]
+            if k == "sluice" and not a.no_ceiling and not timed_out:
+                out["ceilings"].append(ceiling(a, run, b, out))
             note(f"{k}: " + (f"{hw} of {a.rows} rows acked in {r['secs']:.1f} s (deadline)" if timed_out
                              else f"{a.rows} rows in {r['secs']:.2f} s = {a.rows / r['secs']:,.0f} rows/s"))
             if a.latency_rows and not timed_out:
@@ -470,7 +474,7 @@ def stack_exit(s):
 
 
 def live(a, run, b):
-    out = {"systems": {}, "mode": "live"}
+    out = {"systems": {}, "mode": "live", "ceilings": []}
     root = None
     for k in a.order:
         db = f"bench_{run}_{PFX[k]}"
@@ -583,6 +587,18 @@ def ceiling(a, run, b, res):
                          kv(a.producer), max(a.timeout, 600))
 
 
+def print_ceilings(ceilings):
+    """Prints each timing of the ceiling; returns the fastest (or None)."""
+    for i, c in enumerate(ceilings):
+        when = "right after Sluice" if i == 0 and len(ceilings) > 1 else "at the end"
+        print(f"ceiling ({when}): plain librdkafka producer, Sluice's {c['bytes']}-byte records,"
+              f" same broker: {c['records'] / c['secs']:,.0f} records/s ({c['secs']:.2f} s;"
+              f" {c['cpu']:.1f} CPU-s"
+              + (f"; broker CPU {c['broker_cpu']:.1f} s" if c.get("broker_cpu") is not None else "")
+              + ")")
+    return max(ceilings, key=lambda c: c["records"] / c["secs"]) if ceilings else None
+
+
 def report(a, r):
     n = a.rows
     broker = ("private Apache Kafka 4.4 (one KRaft node)" if a.broker == "private"
@@ -625,13 +641,7 @@ def report(a, r):
             print(f"    its producer: {s['producer_config']}")
         print(f"    " + (f"worker start {s['worker_start_secs']:.1f} s (not timed); "
                             if "worker_start_secs" in s else "") + f"log {s['log']}")
-    ceil = r.get("ceiling")
-    if ceil:
-        ceil_rate = ceil["records"] / ceil["secs"]
-        print(f"ceiling: plain librdkafka producer, Sluice's {ceil['bytes']}-byte records, same broker:"
-              f" {ceil_rate:,.0f} records/s ({ceil['secs']:.2f} s; {ceil['cpu']:.1f} CPU-s"
-              + (f"; broker CPU {ceil['broker_cpu']:.1f} s" if ceil.get("broker_cpu") is not None else "")
-              + ")")
+    ceil = print_ceilings(r["ceilings"])
     if r.get("decode"):
         rows, secs = r["decode"]
         print(f"mariadb-binlog decode-rows -v (decode limit, no broker): {rows / secs:,.0f} rows/s ({rows} rows)")
@@ -649,8 +659,9 @@ def report(a, r):
         print(f"RATIO Sluice/{k} peak RSS: {mr:.3f} = 1/{1 / mr:.1f} (target <= 1/10)")
         print(f"RATIO Sluice/{k} CPU-s: {sl['cpu'] / max(dz['cpu'], 1e-9):.3f}"
               + ("  [partial: CPU for fewer rows]" if "partial" in dz else ""))
-    if sl and ceil:
-        print(f"RATIO Sluice/ceiling: {rates['sluice'] / (ceil['records'] / ceil['secs']):.2f} (target >= 0.9)")
+    if sl and ceil and "partial" not in sl:
+        print(f"RATIO Sluice/ceiling: {rates['sluice'] / (ceil['records'] / ceil['secs']):.2f}"
+              " (the faster ceiling; target >= 0.9)")
 
 
 if __name__ == "__main__":

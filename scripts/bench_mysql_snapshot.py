@@ -14,7 +14,8 @@ of 100,000), read in the same run by, one after another:
   `debezium` with Kafka Connect's producer defaults, `debezium-tuned` with
   the producer set like Sluice's (scripts/bench_mysql.py's TUNED);
 - the ceiling: the plain librdkafka producer sending N copies of Sluice's
-  last snapshot record to a fresh topic (bench_support.plain_ceiling).
+  last snapshot record to a fresh topic (bench_support.plain_ceiling),
+  timed right after Sluice's run and at the end; the faster counts.
 
 Each system gets the same connector JSON (io.debezium.connector.mariadb.
 MariaDbConnector, snapshot.mode=initial, KafkaSchemaHistory on the same
@@ -48,7 +49,7 @@ import time
 
 import pymysql
 
-from bench_mysql import NAMES, PFX, System, drop_db, kv, note, wait_acked
+from bench_mysql import NAMES, PFX, System, drop_db, kv, note, print_ceilings, wait_acked
 from bench_support import (PrivateKafka, PrivateMariaDB, SharedKafka, Watermark, cpu_secs,
                            create_connector, create_topics, http, loadavg, plain_ceiling, read_topic, record_at,
                            vm_hwm_kb)
@@ -133,9 +134,12 @@ def main():
                 done += n
         quick = quick_read(a, db)
         b = stack.enter_context(broker)
-        res = {}
+        res, ceilings = {}, []
         for k in a.order:
             res[k] = snapshot_once(a, run, b, db, k)
+            if k == "sluice" and not a.no_ceiling and "partial" not in res[k]:
+                ceilings.append(plain_ceiling(a.plain, b, a.workdir, run, res[k]["topic"], a.rows,
+                                              kv(a.producer), max(a.timeout, 600)))
         for k, r in res.items():
             if not a.no_verify and "partial" not in r:
                 got = read_topic(b.bootstrap, r["topic"], a.rows)
@@ -144,11 +148,10 @@ def main():
                                  f" {got['others']} others")
                 r["verified_ok"] = len(got["ids"]) == a.rows
             r["record_bytes"] = sum(len(x or b"") for x in record_at(b.bootstrap, r["topic"], 0)[:2])
-        ceil = None
-        if not a.no_ceiling and "sluice" in res and "partial" not in res["sluice"]:
-            ceil = plain_ceiling(a.plain, b, a.workdir, run, res["sluice"]["topic"], a.rows,
-                                 kv(a.producer), max(a.timeout, 600))
-    report(a, db, quick, res, ceil, started, load0, loadavg())
+        if ceilings:
+            ceilings.append(plain_ceiling(a.plain, b, a.workdir, run, res["sluice"]["topic"], a.rows,
+                                          kv(a.producer), max(a.timeout, 600)))
+    report(a, db, quick, res, ceilings, started, load0, loadavg())
 
 
 def quick_read(a, db):
@@ -219,7 +222,7 @@ def snapshot_once(a, run, b, db, kind):
     return r
 
 
-def report(a, db, quick, res, ceil, started, load0, load1):
+def report(a, db, quick, res, ceilings, started, load0, load1):
     n = a.rows
     broker = ("private Apache Kafka 4.4 (one KRaft node)" if a.broker == "private"
               else f"shared Apache Kafka at {a.bootstrap}")
@@ -253,12 +256,7 @@ def report(a, db, quick, res, ceil, started, load0, load1):
                   f" {r.get('progress_lines', 0)} progress log lines")
         else:
             print(f"    worker start {r['start_secs']:.1f} s (not timed); log {r['log']}")
-    if ceil:
-        ceil_rate = ceil["records"] / ceil["secs"]
-        print(f"ceiling: plain librdkafka producer, Sluice's {ceil['bytes']}-byte records, same broker:"
-              f" {ceil_rate:,.0f} records/s ({ceil['secs']:.2f} s; {ceil['cpu']:.1f} CPU-s"
-              + (f"; broker CPU {ceil['broker_cpu']:.1f} s" if ceil.get("broker_cpu") is not None else "")
-              + ")")
+    ceil = print_ceilings(ceilings)
     sl = res.get("sluice")
     if sl:
         print(f"RATIO Sluice/mariadb --quick: {rates['sluice'] / (qrows / qsecs):.2f}")
@@ -272,7 +270,8 @@ def report(a, db, quick, res, ceil, started, load0, load1):
         print(f"RATIO Sluice/{k} CPU-s: {sl['cpu'] / max(dz['cpu'], 1e-9):.3f}"
               + ("  [partial: CPU for fewer rows]" if "partial" in dz else ""))
     if sl and ceil:
-        print(f"RATIO Sluice/ceiling: {rates['sluice'] / (ceil['records'] / ceil['secs']):.2f} (target >= 0.9)")
+        print(f"RATIO Sluice/ceiling: {rates['sluice'] / (ceil['records'] / ceil['secs']):.2f}"
+              " (the faster ceiling; target >= 0.9)")
 
 
 if __name__ == "__main__":
