@@ -876,14 +876,11 @@ pub fn spawn_kafka(dir: &Path, port: u16, controller_port: u16) -> Child {
     }
     let child = Command::new("java")
         .current_dir(dir)
-        .args([
-            "-Xms64m",
-            "-Xmx384m",
-            "-XX:+UseG1GC",
-            &log4j_opt,
-            "-cp",
-            &cp,
-        ])
+        // Direct memory bounded and NIO's per-thread buffer cache capped
+        // (see scripts/services: large records exhausted it otherwise).
+        .args(["-Xms64m", "-Xmx512m", "-XX:MaxDirectMemorySize=512m"])
+        .args(["-Djdk.nio.maxCachedBufferSize=1048576", "-XX:+UseG1GC"])
+        .args([log4j_opt.as_str(), "-cp", cp.as_str()])
         .arg("kafka.Kafka")
         .arg(&props)
         .stdout(Stdio::null())
