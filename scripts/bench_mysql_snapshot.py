@@ -51,8 +51,8 @@ import pymysql
 
 from bench_mysql import NAMES, PFX, System, drop_db, kv, note, print_ceilings, wait_acked
 from bench_support import (PrivateKafka, PrivateMariaDB, SharedKafka, Watermark, cpu_secs,
-                           create_connector, create_topics, http, loadavg, plain_ceiling, read_topic, record_at,
-                           vm_hwm_kb)
+                           create_connector, create_topics, http, loadavg, plain_ceiling,
+                           read_topic, record_at, sys_secs, vm_hwm_kb)
 
 
 def main():
@@ -174,7 +174,7 @@ def snapshot_once(a, run, b, db, kind):
         config = s.config(a, b, db, run)
         config["snapshot.mode"] = "initial"
         wm = Watermark(b.bootstrap, topic)
-        cpu0, bcpu0 = cpu_secs(s.pid), (cpu_secs(b.pid) if b.pid else None)
+        cpu0, bcpu0, sys0 = cpu_secs(s.pid), (cpu_secs(b.pid) if b.pid else None), sys_secs(s.pid)
         note(f"{kind}: snapshot (deadline {s.timeout} s)")
         t0 = time.time()
         create_connector(s.port, s.connector, config)
@@ -197,7 +197,7 @@ def snapshot_once(a, run, b, db, kind):
                 if prog and prog.get("snapshot", {}).get("tables"):
                     progress = prog
         polled = time.time()
-        r["cpu"] = cpu_secs(s.pid) - cpu0
+        r["cpu"], r["cpu_sys"] = cpu_secs(s.pid) - cpu0, sys_secs(s.pid) - sys0
         r["broker_cpu"] = cpu_secs(b.pid) - bcpu0 if b.pid else None
         r["rss_kb"] = vm_hwm_kb(s.pid)
         if timed_out or r.get("failed"):
@@ -244,7 +244,8 @@ def report(a, db, quick, res, ceilings, started, load0, load1):
             rate = n / r["secs"]
             print(f"{NAMES[k]}: {rate:,.0f} rows/s ({r['secs']:.2f} s, connector POST -> N-th ack)")
         rates[k] = rate
-        print(f"    CPU {r['cpu']:.1f} s user+system ({n / max(r['cpu'], 1e-9):,.0f} rows per CPU-second)"
+        print(f"    CPU {r['cpu']:.1f} s user+system (system {r['cpu_sys']:.1f} s;"
+              f" {n / max(r['cpu'], 1e-9):,.0f} rows per CPU-second)"
               + (f"; broker CPU {r['broker_cpu']:.1f} s" if r.get("broker_cpu") is not None else "")
               + f"; peak RSS {r['rss_kb'] / 1024:.1f} MiB; task {r['status']}")
         print(f"    records {r.get('record_bytes', 0)} bytes (key + value); "
