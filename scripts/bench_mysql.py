@@ -90,8 +90,8 @@ import pymysql
 
 from bench_support import (DebeziumWorker, PrivateKafka, PrivateMariaDB, SharedKafka,
                            SluiceWorker, Watermark, cpu_secs, create_connector, create_topics,
-                           http, loadavg, pct, plain_ceiling, read_topic, record_at, sys_secs,
-                           vm_hwm_kb)
+                           http, loadavg, pct, plain_ceiling, read_topic, record_at, settle,
+                           steal_secs, sys_secs, vm_hwm_kb)
 
 MARIADB_CLASS = "io.debezium.connector.mariadb.MariaDbConnector"
 # Kafka Connect's producer set like a Sluice source task's librdkafka one
@@ -407,13 +407,16 @@ def catch_up(a, run, b):
         for k, s in systems.items():
             r = out["systems"][k]
             wm = Watermark(b.bootstrap, topics[k])
+            settle()
             cpu0, bcpu0, sys0 = cpu_secs(s.pid), (cpu_secs(b.pid) if b.pid else None), sys_secs(s.pid)
+            steal0 = steal_secs()
             note(f"{k}: resuming (deadline {s.timeout} s)")
             resumed = time.time()
             s.resume()
             hw, timed_out = wait_acked(s, wm, a.rows, resumed + s.timeout, b, r)
             polled = time.time()
             r["cpu"], r["cpu_sys"] = cpu_secs(s.pid) - cpu0, sys_secs(s.pid) - sys0
+            r["steal"] = steal_secs() - steal0
             r["broker_cpu"] = cpu_secs(b.pid) - bcpu0 if b.pid else None
             if timed_out:
                 r.update(partial=hw, secs=polled - resumed)
@@ -489,7 +492,8 @@ def live(a, run, b):
             stack.enter_context(s)
             s.start_streaming(a, b, db, run)
             wm = Watermark(b.bootstrap, topic)
-            cpu0, sys0 = cpu_secs(s.pid), sys_secs(s.pid)
+            settle()
+            cpu0, sys0, steal0 = cpu_secs(s.pid), sys_secs(s.pid), steal_secs()
             bcpu0 = cpu_secs(b.pid) if b.pid else None
             w0 = time.time()
             start = master_status(root)
@@ -500,6 +504,7 @@ def live(a, run, b):
             out.update(end=end, n_tx=len(commit_at), write_secs=r["write_secs"], db=db)
             hw, timed_out = wait_acked(s, wm, a.rows, w0 + s.timeout, b, r)
             r["cpu"], r["cpu_sys"] = cpu_secs(s.pid) - cpu0, sys_secs(s.pid) - sys0
+            r["steal"] = steal_secs() - steal0
             r["broker_cpu"] = cpu_secs(b.pid) - bcpu0 if b.pid else None
             r["rss_kb"] = r["rss_end_kb"] = vm_hwm_kb(s.pid)
             r["status"] = s.status()["tasks"][0]["state"] if s.status()["tasks"] else "-"
@@ -596,7 +601,7 @@ def print_ceilings(ceilings):
               f" same broker: {c['records'] / c['secs']:,.0f} records/s ({c['secs']:.2f} s;"
               f" {c['cpu']:.1f} CPU-s, system {c['cpu_sys']:.1f} s"
               + (f"; broker CPU {c['broker_cpu']:.1f} s" if c.get("broker_cpu") is not None else "")
-              + ")")
+              + f"; steal {c['steal']:.1f} s)")
     return max(ceilings, key=lambda c: c["records"] / c["secs"]) if ceilings else None
 
 
@@ -627,6 +632,7 @@ def report(a, r):
         print(f"    CPU {s['cpu']:.1f} s user+system (system {s['cpu_sys']:.1f} s;"
               f" {n / max(s['cpu'], 1e-9):,.0f} rows per CPU-second)"
               + (f"; broker CPU {s['broker_cpu']:.1f} s" if s.get("broker_cpu") is not None else "")
+              + (f"; steal {s['steal']:.1f} s" if "steal" in s else "")
               + f"; peak RSS {s['rss_kb'] / 1024:.1f} MiB after the catch-up,"
               f" {s['rss_end_kb'] / 1024:.1f} MiB at the end; task {s['status']}")
         if lat:

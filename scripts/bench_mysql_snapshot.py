@@ -52,7 +52,7 @@ import pymysql
 from bench_mysql import NAMES, PFX, System, drop_db, kv, note, print_ceilings, wait_acked
 from bench_support import (PrivateKafka, PrivateMariaDB, SharedKafka, Watermark, cpu_secs,
                            create_connector, create_topics, http, loadavg, plain_ceiling,
-                           read_topic, record_at, sys_secs, vm_hwm_kb)
+                           read_topic, record_at, settle, steal_secs, sys_secs, vm_hwm_kb)
 
 
 def main():
@@ -174,7 +174,9 @@ def snapshot_once(a, run, b, db, kind):
         config = s.config(a, b, db, run)
         config["snapshot.mode"] = "initial"
         wm = Watermark(b.bootstrap, topic)
+        settle()
         cpu0, bcpu0, sys0 = cpu_secs(s.pid), (cpu_secs(b.pid) if b.pid else None), sys_secs(s.pid)
+        steal0 = steal_secs()
         note(f"{kind}: snapshot (deadline {s.timeout} s)")
         t0 = time.time()
         create_connector(s.port, s.connector, config)
@@ -198,6 +200,7 @@ def snapshot_once(a, run, b, db, kind):
                     progress = prog
         polled = time.time()
         r["cpu"], r["cpu_sys"] = cpu_secs(s.pid) - cpu0, sys_secs(s.pid) - sys0
+        r["steal"] = steal_secs() - steal0
         r["broker_cpu"] = cpu_secs(b.pid) - bcpu0 if b.pid else None
         r["rss_kb"] = vm_hwm_kb(s.pid)
         if timed_out or r.get("failed"):
@@ -247,7 +250,7 @@ def report(a, db, quick, res, ceilings, started, load0, load1):
         print(f"    CPU {r['cpu']:.1f} s user+system (system {r['cpu_sys']:.1f} s;"
               f" {n / max(r['cpu'], 1e-9):,.0f} rows per CPU-second)"
               + (f"; broker CPU {r['broker_cpu']:.1f} s" if r.get("broker_cpu") is not None else "")
-              + f"; peak RSS {r['rss_kb'] / 1024:.1f} MiB; task {r['status']}")
+              + f"; steal {r['steal']:.1f} s; peak RSS {r['rss_kb'] / 1024:.1f} MiB; task {r['status']}")
         print(f"    records {r.get('record_bytes', 0)} bytes (key + value); "
               + (r.get("verified") or "not read back")
               + ("" if r.get("verified_ok", True) else "  <-- NOT ALL IDS"))
