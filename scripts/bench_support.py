@@ -123,9 +123,10 @@ def steal_secs():
 
 
 def settle():
-    """Writes dirty pages out (sync) before a timed phase, so that one
-    phase's ~3 GB of broker log does not slow the next one's start: right
-    after a system's run the same plain producer once took 3x the CPU."""
+    """Writes dirty pages out (sync) before a timed phase, so that no phase
+    starts with the previous one's ~3 GB of broker log still to write.
+    It did not remove the 2-3x swings of CPU per unit of work seen on this
+    VM (docs/benchmarks.md, "The ceiling on this machine")."""
     t0 = time.time()
     os.sync()
     return time.time() - t0
