@@ -117,20 +117,6 @@ const KNOWN: &[Known] = &[
         timing: false,
     },
     Known {
-        name: "ddl-rename-source-table",
-        scenario: "ddl",
-        path: "value.payload.source.table",
-        reason: "RENAME TABLE: Debezium names the new table in source.table, Sluice the old one",
-        timing: false,
-    },
-    Known {
-        name: "ddl-drop-table-text",
-        scenario: "ddl",
-        path: "value.payload.ddl",
-        reason: "DROP TABLE: Debezium writes its own statement (DROP TABLE `db`.`t`), Sluice the statement as the server logged it (without its comment)",
-        timing: false,
-    },
-    Known {
         name: "transaction-end-of-every-group",
         scenario: "tx",
         path: "<record only in debezium> (transaction END)",

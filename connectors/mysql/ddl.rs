@@ -55,6 +55,11 @@ pub struct Ddl {
     pub kind: &'static str,
     pub tables: Vec<(String, String)>,
     pub database_level: bool,
+    /// Tables renamed away (RENAME TABLE, ALTER TABLE ... RENAME TO): in
+    /// `tables` too, but the statement changes their new names.
+    pub renamed_from: Vec<(String, String)>,
+    /// CREATE/DROP INDEX: Debezium reports no table change for it.
+    pub index: bool,
 }
 
 /// Recognises the DDL that changes table definitions; `None` for other
@@ -70,12 +75,14 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
         };
         let mut tables: Vec<(String, String)> =
             c[2].split(',').map(|t| table_ref(t, default_db)).collect();
+        let mut renamed_from = Vec::new();
         if kind == "ALTER" {
             // The new name of ALTER TABLE ... RENAME TO: both tables change.
             let rest = &sql[c.get(2).map_or(0, |m| m.end())..];
             if let Some(r) = alter_rename.captures(rest) {
                 let new = r[1].to_ascii_lowercase();
                 if !matches!(new.as_str(), "column" | "index" | "key") {
+                    renamed_from.push(tables[0].clone());
                     tables.push(table_ref(&r[1], default_db));
                 }
             }
@@ -84,13 +91,17 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
             kind,
             tables,
             database_level: false,
+            renamed_from,
+            index: false,
         });
     }
     if let Some(c) = rename.captures(sql) {
         let mut tables = Vec::new();
+        let mut renamed_from = Vec::new();
         for pair in c[1].split(',') {
             let lower = pair.to_ascii_lowercase();
             if let Some(i) = lower.find(" to ") {
+                renamed_from.push(table_ref(&pair[..i], default_db));
                 tables.push(table_ref(&pair[..i], default_db));
                 tables.push(table_ref(&pair[i + 4..], default_db));
             }
@@ -99,6 +110,8 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
             kind: "ALTER",
             tables,
             database_level: false,
+            renamed_from,
+            index: false,
         });
     }
     if let Some(c) = index.captures(sql) {
@@ -106,6 +119,8 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
             kind: "ALTER",
             tables: vec![table_ref(&c[1], default_db)],
             database_level: false,
+            renamed_from: Vec::new(),
+            index: true,
         });
     }
     if let Some(c) = truncate.captures(sql) {
@@ -113,6 +128,8 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
             kind: "TRUNCATE",
             tables: vec![table_ref(&c[1], default_db)],
             database_level: false,
+            renamed_from: Vec::new(),
+            index: false,
         });
     }
     if database.is_match(sql) {
@@ -120,6 +137,8 @@ pub fn parse_ddl(sql: &str, default_db: &str) -> Option<Ddl> {
             kind: "DATABASE",
             tables: Vec::new(),
             database_level: true,
+            renamed_from: Vec::new(),
+            index: false,
         });
     }
     None
@@ -210,7 +229,10 @@ mod tests {
             (d.kind, d.tables),
             ("TRUNCATE", vec![("d2".into(), "t".into())])
         );
+        let d = parse_ddl("RENAME TABLE a TO b", "d").unwrap();
+        assert_eq!(d.renamed_from, vec![("d".into(), "a".into())]);
         let d = parse_ddl("ALTER TABLE a RENAME TO b", "d").unwrap();
+        assert_eq!(d.renamed_from, vec![("d".into(), "a".into())]);
         assert_eq!(
             (d.kind, d.tables),
             (

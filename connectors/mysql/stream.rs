@@ -677,6 +677,7 @@ async fn handle_ddl(
     let mut changes = Vec::new();
     let mut recorded = Vec::new();
     let mut truncated = Vec::new();
+    let mut dropped = Vec::new();
     for (d, t) in &ddl.tables {
         cap.forget(d, t);
         if !cfg.filters.captures_table(d, t) {
@@ -698,17 +699,27 @@ async fn handle_ddl(
                 truncated.push(def.clone());
             }
         }
+        // A rename changes its new name (Debezium reports an ALTER of it,
+        // no DROP of the old name); an index changes no table for Debezium.
+        if ddl.index || ddl.renamed_from.iter().any(|(rd, rt)| rd == d && rt == t) {
+            continue;
+        }
         match (&def, ddl.kind) {
             (Some(def), "CREATE") => changes.push(def.change_value("CREATE")),
             (Some(def), _) => changes.push(def.change_value("ALTER")),
-            (None, _) => changes.push(
-                TableDef {
+            (None, _) => {
+                let change = TableDef {
                     db: d.clone(),
                     table: t.clone(),
                     ..Default::default()
                 }
-                .change_value("DROP"),
-            ),
+                .change_value("DROP");
+                if ddl.kind == "DROP" {
+                    dropped.push((d.clone(), t.clone(), change));
+                } else {
+                    changes.push(change);
+                }
+            }
         }
     }
     let target_db = ddl.tables.first().map(|(d, _)| d.as_str()).unwrap_or(db);
@@ -723,7 +734,16 @@ async fn handle_ddl(
             .await?;
     }
     let (db_name, file): (Arc<str>, Arc<str>) = (target_db.into(), after.0.as_str().into());
-    let table_name: Option<Arc<str>> = ddl.tables.first().map(|(_, t)| t.as_str().into());
+    // The table the statement is about: a rename's new name; none (an
+    // empty name, as Debezium writes) for an index.
+    let table_name: Option<Arc<str>> = if ddl.index {
+        Some("".into())
+    } else {
+        ddl.tables
+            .iter()
+            .find(|dt| !ddl.renamed_from.contains(dt))
+            .map(|(_, t)| t.as_str().into())
+    };
     let src = SourceInfo {
         ts_ms: ts as i64 * 1000,
         snapshot: "false",
@@ -744,9 +764,34 @@ async fn handle_ddl(
     if cfg.include_schema_changes
         && ddl.kind != "TRUNCATE"
         && cfg.filters.captures_db(target_db)
-        && (ddl.database_level || !changes.is_empty())
+        && (ddl.database_level || ddl.index || !changes.is_empty())
     {
         out.push(cap.eb.schema_change(target_db, sql, changes, &src, &done));
+    }
+    // DROP TABLE: one event per table, with Debezium's own statement.
+    if cfg.include_schema_changes {
+        let if_exists = if ddl_has_if_exists(sql) {
+            "IF EXISTS "
+        } else {
+            ""
+        };
+        for (d, t, change) in dropped {
+            if !cfg.filters.captures_db(&d) {
+                continue;
+            }
+            let (db_a, table_a): (Arc<str>, Arc<str>) = (d.as_str().into(), t.as_str().into());
+            let src = SourceInfo {
+                db: &db_a,
+                table: Some(&table_a),
+                ..src.clone()
+            };
+            let stmt = format!(
+                "DROP TABLE {if_exists}`{}`.`{}`",
+                d.replace('`', "``"),
+                t.replace('`', "``")
+            );
+            out.push(cap.eb.schema_change(&d, &stmt, vec![change], &src, &done));
+        }
     }
     for def in truncated {
         let plans = def.plans(&cfg.decode)?;
@@ -763,6 +808,17 @@ async fn handle_ddl(
     // A DDL that adds no record (an uncaptured table) leaves `out` alone.
     keep_pending(&mut out[first..], Some(&pending));
     Ok(())
+}
+
+/// `DROP TABLE IF EXISTS ...` (any case and spacing).
+fn ddl_has_if_exists(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(4)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    words.get(2).map(String::as_str) == Some("IF")
+        && words.get(3).map(String::as_str) == Some("EXISTS")
 }
 
 #[cfg(test)]
