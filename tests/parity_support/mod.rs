@@ -431,8 +431,8 @@ impl Reader {
             }
             for p in t.partitions() {
                 let k = (t.name().to_string(), p.id());
-                if !self.next.contains_key(&k) {
-                    self.next.insert(k, -1);
+                if let std::collections::btree_map::Entry::Vacant(e) = self.next.entry(k) {
+                    e.insert(-1);
                     new = true;
                 }
             }
@@ -689,7 +689,10 @@ pub fn run(sc: &Scenario) -> Outcome {
                         } else {
                             (
                                 false,
-                                format!("{}", s["tasks"][0]["state"].as_str().unwrap_or("no task")),
+                                s["tasks"][0]["state"]
+                                    .as_str()
+                                    .unwrap_or("no task")
+                                    .to_string(),
                             )
                         }
                     }
@@ -870,10 +873,8 @@ fn normalise_ids(v: &mut Value, n: &Names) {
                 *s = "<server.id>".into();
             }
         }
-        Value::Number(x) => {
-            if x.as_u64() == Some(n.server_id) {
-                *v = json!("<server.id>");
-            }
+        Value::Number(x) if x.as_u64() == Some(n.server_id) => {
+            *v = json!("<server.id>");
         }
         Value::Array(a) => a.iter_mut().for_each(|x| normalise_ids(x, n)),
         Value::Object(o) => {
@@ -1109,8 +1110,8 @@ fn pair_gaps(m: Vec<(usize, usize)>, a: &[Decoded], b: &[Decoded]) -> Vec<(usize
     let (mut i0, mut j0) = (0, 0);
     for (i1, j1) in bounds {
         let mut js: Vec<usize> = (j0..j1).collect();
-        for i in i0..i1 {
-            if let Some(ka) = kind(&a[i]) {
+        for (i, ai) in a.iter().enumerate().take(i1).skip(i0) {
+            if let Some(ka) = kind(ai) {
                 if let Some(pos) = js.iter().position(|&j| kind(&b[j]).as_ref() == Some(&ka)) {
                     let j = js[pos];
                     // Keep the order: b's records before j cannot pair any more.
