@@ -19,8 +19,8 @@ watermark counts acknowledged records). Each round also prints Sluice's
 CPU seconds. The chain's output is checked by reading one routed record
 back.
 
-Until 2026-12-07 the default was `--broker null`, a private tansu on its
-null engine that acknowledged records and kept none; Kafka has no such
+Until 2026-12-07 the default was `--broker null`, a private stand-in
+broker on an engine that acknowledged records and kept none; Kafka has no such
 engine, so every run now stores what it sends and the broker's work is in
 the figures again (docs/benchmarks.md).
 """
@@ -76,8 +76,8 @@ def main():
                     help="Kafka's classpath folder (for --broker private)")
     a = ap.parse_args()
     if a.broker == "null":
-        sys.exit("--broker null is gone: Apache Kafka has no engine that discards records (tansu's"
-                 " null engine did); use --broker private (default) or shared")
+        sys.exit("--broker null is gone: Apache Kafka has no engine that discards records (the retired"
+                 " stand-in broker's null engine did); use --broker private (default) or shared")
     os.makedirs(a.workdir, exist_ok=True)
     run = str(int(time.time()))
     db = f"chain_{run}"

@@ -128,21 +128,20 @@ trait Rest {
     }
 
     fn wait_state(&self, name: &str, want: &str, log: &dyn Fn() -> String) {
-        let deadline = Instant::now() + Duration::from_secs(90);
         let mut last = Value::Null;
-        while Instant::now() < deadline {
+        let reached = poll(Duration::from_secs(90), || {
             last = self.status(name);
             let tasks_ok = want == "STOPPED"
                 || last["tasks"]
                     .as_array()
                     .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["state"] == want));
             if last["connector"]["state"] == want && tasks_ok {
-                return;
+                return Some(true);
             }
-            if last["tasks"][0]["state"] == "FAILED" {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            (last["tasks"][0]["state"] == "FAILED").then_some(false)
+        });
+        if reached == Some(true) {
+            return;
         }
         panic!(
             "{} connector {name} never reached {want}: {last}\n{}",

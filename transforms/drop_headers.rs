@@ -39,7 +39,10 @@ impl Transform for DropHeaders {
         Ok(())
     }
     fn apply(&self, mut record: RecordData) -> Result<Option<RecordData>, RecordError> {
-        record.headers.0.retain(|h| !self.headers.contains(&h.key));
+        record
+            .headers
+            .0
+            .retain(|h| !self.headers.iter().any(|n| **n == *h.key));
         Ok(Some(record))
     }
 }

@@ -80,7 +80,7 @@ impl Predicate for HasHeaderKey {
         Ok(())
     }
     fn test(&self, record: &RecordData) -> bool {
-        record.headers.iter().any(|h| h.key == self.name)
+        record.headers.iter().any(|h| *h.key == *self.name)
     }
 }
 

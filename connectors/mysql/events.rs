@@ -438,7 +438,7 @@ impl EventBuilder {
                     // the old one in `__debezium.oldkey`.
                     let header = |name: &str, key: &(Option<Arc<Schema>>, Value)| {
                         Headers(vec![Header {
-                            key: name.to_string(),
+                            key: name.into(),
                             schema: key.0.clone(),
                             value: key.1.clone(),
                         }])

@@ -328,10 +328,8 @@ impl SchemaHistory {
                     replication_factor: -1,
                     configs: BTreeMap::from([
                         ("cleanup.policy".to_string(), "delete".to_string()),
-                        // Kept for ever. Not -1 (Kafka's "unlimited"): tansu 0.6
-                        // compares the record age with the value as is, so -1
-                        // deletes every record at its next maintenance run.
-                        // Long.MAX_VALUE means the same on Kafka.
+                        // Kept for ever, as Debezium creates its history
+                        // topic (Long.MAX_VALUE).
                         ("retention.ms".to_string(), i64::MAX.to_string()),
                     ]),
                 };

@@ -22,6 +22,33 @@ async fn connect(group: &str) -> GroupConnection {
         })
 }
 
+/// Heartbeats as a member does until the coordinator answers "rebalance
+/// in progress" (within 15 s; `after` says what should have started it).
+async fn heartbeat_until_rebalance(
+    c: &mut GroupConnection,
+    group: &str,
+    generation: i32,
+    member: &str,
+    after: &str,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match c
+            .heartbeat(group, generation, member, Duration::from_secs(5))
+            .await
+        {
+            Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => return,
+            Ok(()) => {}
+            Err(e) => panic!("unexpected heartbeat error {e}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rebalance after {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn two_members_join_sync_heartbeat_and_leave() {
     let group = format!("sluice-group-test-{}", std::process::id());
@@ -63,22 +90,14 @@ async fn two_members_join_sync_heartbeat_and_leave() {
             .unwrap();
         (b, j)
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        match a
-            .heartbeat(&group, first.generation, &ida, Duration::from_secs(5))
-            .await
-        {
-            Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
-            Ok(()) => {}
-            Err(e) => panic!("unexpected heartbeat error {e}"),
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no rebalance after a second member joined"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    heartbeat_until_rebalance(
+        &mut a,
+        &group,
+        first.generation,
+        &ida,
+        "a second member joined",
+    )
+    .await;
     let ja = a
         .join(
             &group,
@@ -141,22 +160,7 @@ async fn two_members_join_sync_heartbeat_and_leave() {
         .unwrap();
     // The follower leaves: the leader's next heartbeats report a rebalance.
     follower.leave(&group, &fid).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        match leader
-            .heartbeat(&group, gen, &lid, Duration::from_secs(5))
-            .await
-        {
-            Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => break,
-            Ok(()) => {}
-            Err(e) => panic!("unexpected heartbeat error {e}"),
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no rebalance after a member left"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    heartbeat_until_rebalance(leader, &group, gen, &lid, "a member left").await;
     let j = leader
         .join(
             &group,

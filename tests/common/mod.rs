@@ -303,6 +303,10 @@ impl Response {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.body))
     }
+    /// The body as JSON, or null when it is not JSON.
+    pub fn json_or_null(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -311,15 +315,33 @@ impl Response {
     }
 }
 
-/// A minimal HTTP/1.1 client (Connection: close).
+/// A minimal HTTP/1.1 client (Connection: close) sending JSON.
 pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<Response> {
+    http_with(port, method, path, body, Some("application/json"))
+}
+
+/// A minimal HTTP/1.1 request (Connection: close) with an optional body
+/// and an optional Content-Type (None: no header at all).
+pub fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    content_type: Option<&str>,
+) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_read_timeout(Some(Duration::from_secs(90)))?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    if let Some(ct) = content_type {
+        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
     let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
     s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
@@ -418,14 +440,20 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize, timeout: Duration) ->
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` at the deadline.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
+    poll(timeout, f).unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
+}
+
+/// Calls `f` every 100 ms until it returns `Some` (an outcome, which may
+/// be a failure the caller reports) or `timeout` has passed (`None`).
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
         if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -50,9 +50,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
@@ -101,28 +99,10 @@ pub const FRAMEWORK_GROUPS: &[&str] = &[
 
 // ------------------------------------------------------------------ HTTP
 
-/// One HTTP reply.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
+/// One HTTP reply (`tests/common`'s client sends every request).
+pub type Reply = crate::common::Response;
 
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-/// A minimal HTTP/1.1 request (Connection: close) with an optional body and
-/// an optional Content-Type (None: no header at all).
+/// A request with an optional body and Content-Type (None: no header).
 pub fn send(
     port: u16,
     method: &str,
@@ -130,60 +110,7 @@ pub fn send(
     body: Option<&str>,
     content_type: Option<&str>,
 ) -> std::io::Result<Reply> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(90)))?;
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    if let Some(ct) = content_type {
-        let _ = write!(req, "Content-Type: {ct}\r\n");
-    }
-    let body = body.unwrap_or("");
-    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
-        let _ = write!(req, "Content-Length: {}\r\n", body.len());
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
+    crate::common::http_with(port, method, path, body, content_type)
 }
 
 // ------------------------------------------------------------------ sides
@@ -811,32 +738,32 @@ impl Parity {
         pred: impl Fn(&Value) -> bool,
     ) {
         for side in [&self.kc, &self.sluice] {
-            let deadline = Instant::now() + timeout;
             let mut last = String::new();
-            loop {
-                if let Ok(r) = send(side.port, "GET", path, None, None) {
-                    let v = r.json();
-                    if r.status == 200 && pred(&v) {
-                        break;
-                    }
-                    let failed = |x: &Value| x["state"] == "FAILED";
-                    if failed(&v["connector"])
-                        || v["tasks"].as_array().is_some_and(|t| t.iter().any(failed))
-                    {
-                        panic!(
-                            "{:?}: a connector or task FAILED while waiting for {what} (GET {path}): {}",
-                            side.which, r.body
-                        );
-                    }
-                    last = format!("{} {}", r.status, r.body);
+            let failed_body = crate::common::poll(timeout, || {
+                let r = send(side.port, "GET", path, None, None).ok()?;
+                let v = r.json_or_null();
+                if r.status == 200 && pred(&v) {
+                    return Some(None);
                 }
-                if Instant::now() >= deadline {
-                    panic!(
-                        "{:?} never reached {what} within {timeout:?} (GET {path}); last reply: {last}",
-                        side.which
-                    );
+                let failed = |x: &Value| x["state"] == "FAILED";
+                if failed(&v["connector"])
+                    || v["tasks"].as_array().is_some_and(|t| t.iter().any(failed))
+                {
+                    return Some(Some(r.body));
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                last = format!("{} {}", r.status, r.body);
+                None
+            });
+            match failed_body {
+                Some(None) => {}
+                Some(Some(body)) => panic!(
+                    "{:?}: a connector or task FAILED while waiting for {what} (GET {path}): {body}",
+                    side.which
+                ),
+                None => panic!(
+                    "{:?} never reached {what} within {timeout:?} (GET {path}); last reply: {last}",
+                    side.which
+                ),
             }
         }
     }

@@ -37,7 +37,8 @@ impl SchemaAndValue {
 /// they become bytes through the header converter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
-    pub key: String,
+    /// Shared: a connector's constant headers are cloned into every record.
+    pub key: Arc<str>,
     pub schema: Option<Arc<Schema>>,
     pub value: Value,
 }
@@ -56,7 +57,7 @@ impl Headers {
     pub fn len(&self) -> usize {
         self.0.len()
     }
-    pub fn add(&mut self, key: impl Into<String>, schema: Option<Arc<Schema>>, value: Value) {
+    pub fn add(&mut self, key: impl Into<Arc<str>>, schema: Option<Arc<Schema>>, value: Value) {
         self.0.push(Header {
             key: key.into(),
             schema,
@@ -65,13 +66,13 @@ impl Headers {
     }
     /// The last header with this key (Kafka Connect's `lastWithName`).
     pub fn last_with_name(&self, key: &str) -> Option<&Header> {
-        self.0.iter().rev().find(|h| h.key == key)
+        self.0.iter().rev().find(|h| &*h.key == key)
     }
     pub fn all_with_name<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
-        self.0.iter().filter(move |h| h.key == key)
+        self.0.iter().filter(move |h| &*h.key == key)
     }
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|h| h.key != key);
+        self.0.retain(|h| &*h.key != key);
     }
     pub fn iter(&self) -> std::slice::Iter<'_, Header> {
         self.0.iter()
@@ -165,7 +166,7 @@ impl SourceRecord {
             + d.value.heap_bytes()
             + d.headers
                 .iter()
-                .map(|h| std::mem::size_of::<Header>() + h.key.capacity() + h.value.heap_bytes())
+                .map(|h| std::mem::size_of::<Header>() + h.key.len() + h.value.heap_bytes())
                 .sum::<usize>()
     }
 

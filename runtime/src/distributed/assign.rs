@@ -33,7 +33,7 @@ pub struct MemberMeta {
     pub worker_id: String,
     /// Bumped when the worker asks for a rebalance. Nothing else in the
     /// metadata changes while a worker lives: on coordinators that compare
-    /// metadata bytes (tansu), a change starts a rebalance, so metadata that
+    /// metadata bytes, a change starts a rebalance, so metadata that
     /// tracked what the worker runs would make every join start another.
     #[serde(default)]
     pub nonce: u64,

@@ -449,8 +449,8 @@ impl DistributedHerder {
     /// The membership loop: join, sync, apply, heartbeat; rejoin when the
     /// coordinator or this worker asks for it.
     ///
-    /// Written for coordinators that differ from Apache Kafka's (tansu,
-    /// measured): a join with unchanged metadata may not start a rebalance,
+    /// Written defensively, for coordinators that differ from Apache
+    /// Kafka's (the stand-in broker tests ran on until 2026-12-07, measured): a join with unchanged metadata may not start a rebalance,
     /// and a departed member may be noticed by one heartbeat only. So a
     /// worker that wants a rebalance and gets its current generation back
     /// bumps a nonce in its metadata and joins again; a follower whose sync
@@ -490,7 +490,7 @@ impl DistributedHerder {
             // A pending join keeps the membership for up to the rebalance timeout.
             self.lease
                 .extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
-            // Joins do not count as liveness on every coordinator (tansu), and
+            // Joins do not count as liveness on every coordinator, and
             // a follower's join may be held for seconds: heartbeat beside it.
             *self
                 .side_heartbeat
@@ -633,7 +633,7 @@ impl DistributedHerder {
                     Ok(()) => self.lease.extend(self.dc.lease_span()),
                     Err(e) if e.code() == Some(code::REBALANCE_IN_PROGRESS) => {
                         // A new generation, or only a member found expired?
-                        // tansu answers the latter this way too but keeps the
+                        // some coordinators answer the latter this way too but keep the
                         // generation, and a join with unchanged metadata then
                         // starts no round: ask with a new nonce at once
                         // rather than after one wasted join.
@@ -794,8 +794,8 @@ impl DistributedHerder {
     }
 
     /// Recovers a group whose leader died without the coordinator clearing
-    /// its leadership (tansu: a leader expired by a heartbeat stays leader,
-    /// so no sync ever completes). This worker joins under the dead leader's
+    /// its leadership (seen on a stand-in broker: a leader expired by a
+    /// heartbeat stayed leader, so no sync ever completed). This worker joins under the dead leader's
     /// member id, which makes it the leader's voice for one generation: it
     /// places the work of the live members, then leaves under that id, which
     /// clears the leadership; the next worker to join leads.
@@ -872,7 +872,7 @@ impl DistributedHerder {
             }
             let Some(c) = conn.as_mut() else { continue };
             // Only a heartbeat at the group's current generation keeps a
-            // session alive on every coordinator (tansu: in a formed group, a
+            // session alive on every coordinator (on some, in a formed group, a
             // heartbeat of an older generation is answered "rebalance in
             // progress" without counting, and joins and syncs never count).
             // While this worker waits in a join it does not know that
@@ -955,7 +955,7 @@ impl DistributedHerder {
             .collect();
         // The leader first: placement breaks ties towards the first member,
         // and the leader starts its share at once, while a follower may wait
-        // in its join (tansu holds each follower's join 3 s), so work that
+        // in its join (some coordinators hold each follower's join for seconds), so work that
         // moves after a failure restarts sooner.
         members.sort_by(|a, b| (a.0 != j.leader, &a.0).cmp(&(b.0 != j.leader, &b.0)));
         tracing::debug!(

@@ -274,14 +274,14 @@ impl TaskProducer {
 }
 
 /// Builds Kafka headers from converted (key, bytes) pairs.
-pub fn make_headers(pairs: &[(String, Option<Vec<u8>>)]) -> Option<OwnedHeaders> {
+pub fn make_headers<K: AsRef<str>>(pairs: &[(K, Option<Vec<u8>>)]) -> Option<OwnedHeaders> {
     if pairs.is_empty() {
         return None;
     }
     let mut h = OwnedHeaders::new_with_capacity(pairs.len());
     for (k, v) in pairs {
         h = h.insert(Header {
-            key: k,
+            key: k.as_ref(),
             value: v.as_deref(),
         });
     }

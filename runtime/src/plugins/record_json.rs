@@ -37,7 +37,7 @@ pub fn record_to_json(record: &RecordData) -> Json {
         .iter()
         .map(|h| {
             let mut m = Map::new();
-            m.insert("key".into(), Json::String(h.key.clone()));
+            m.insert("key".into(), Json::String(h.key.to_string()));
             m.insert("value".into(), value_to_json(&h.value));
             Json::Object(m)
         })
@@ -131,7 +131,7 @@ pub fn record_from_json(input: RecordData, out: Json) -> Result<RecordData, Stri
                 .and_then(|h| h.schema.clone());
             let (schema, value) = reapply(old, json);
             headers.0.push(Header {
-                key: key.to_string(),
+                key: Arc::from(key),
                 schema,
                 value,
             });

@@ -372,7 +372,7 @@ enum SendError {
 
 /// Key and value bytes (whether each is present) and header bytes of a
 /// record, by the connector's converters.
-type Converted = (bool, bool, Vec<(String, Option<Vec<u8>>)>);
+type Converted = (bool, bool, Vec<(std::sync::Arc<str>, Option<Vec<u8>>)>);
 
 fn convert(
     c: &Converters,
