@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigError};
-use sluice_runtime::data::{schemas, Headers, Schema, SchemaAndValue, SchemaType, Value};
-use sluice_runtime::plugin::{Converter, HeaderConverter, Props, RecordError};
+use sluice_api::config::{ConfigDef, ConfigError};
+use sluice_api::data::{schemas, Headers, Schema, SchemaAndValue, SchemaType, Value};
+use sluice_api::plugin::{Converter, HeaderConverter, Props, RecordError};
 
 use crate::json::define_type;
 
@@ -108,7 +108,7 @@ impl HeaderConverter for ByteArrayConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_runtime::data::schemas;
+    use sluice_api::data::schemas;
 
     #[test]
     fn bytes_pass_through_and_others_are_refused() {

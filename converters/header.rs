@@ -13,16 +13,16 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::ConfigError;
-use sluice_runtime::data::{schemas, Logical, Schema, SchemaAndValue, Value};
-use sluice_runtime::plugin::{HeaderConverter, Props, RecordError};
+use sluice_api::config::ConfigError;
+use sluice_api::data::{schemas, Logical, Schema, SchemaAndValue, Value};
+use sluice_api::plugin::{HeaderConverter, Props, RecordError};
 
-use crate::java_text::{
+use crate::json_read::{parse, schemaless};
+use crate::json_write::{decimal_scale, write_base64};
+use sluice_api::java_text::{
     days_from_civil, format_date, format_time, format_timestamp, write_big_decimal, write_f32,
     write_f64, write_i64,
 };
-use crate::json_read::{parse, schemaless};
-use crate::json_write::{decimal_scale, write_base64};
 
 pub const CLASS: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
 
@@ -201,11 +201,11 @@ fn parse_number(t: &str) -> Option<SchemaAndValue> {
             _ => None,
         };
     }
-    let (bytes, scale) = sluice_runtime::data::decimal::parse(t)?;
+    let (bytes, scale) = sluice_api::data::decimal::parse(t)?;
     // An integral value (`42`, `1.0`, `1e5`) that fits INT64 is an integer.
     // (Bounded scales only: `1e99999` must not print a billion zeros.)
     let integral = (-20..=400).contains(&scale).then(|| {
-        let plain = sluice_runtime::data::decimal::to_plain_string(&bytes, scale);
+        let plain = sluice_api::data::decimal::to_plain_string(&bytes, scale);
         let (int, frac) = plain.split_once('.').unwrap_or((&plain, ""));
         frac.bytes()
             .all(|b| b == b'0')
@@ -337,7 +337,7 @@ impl HeaderConverter for SimpleHeaderConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_runtime::data::{names, SchemaBuilder, SchemaType, Struct};
+    use sluice_api::data::{names, SchemaBuilder, SchemaType, Struct};
 
     fn round(schema: Option<Arc<Schema>>, v: Value) -> (String, SchemaAndValue) {
         let c = SimpleHeaderConverter::new();

@@ -15,9 +15,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sluice_runtime::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
-use sluice_runtime::data::{Headers, Schema, SchemaAndValue, Value};
-use sluice_runtime::plugin::{Converter, HeaderConverter, Props, RecordError};
+use sluice_api::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
+use sluice_api::data::{Headers, Schema, SchemaAndValue, Value};
+use sluice_api::plugin::{Converter, HeaderConverter, Props, RecordError};
 
 use crate::json_read::{object_members, parse, schemaless, Decoder, Node};
 use crate::json_write::Encoder;

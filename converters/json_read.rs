@@ -15,10 +15,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, SchemaType, Struct, Value};
+use sluice_api::data::{names, schemas, Schema, SchemaBuilder, SchemaType, Struct, Value};
 
-use crate::java_text::decimal_at_scale;
 use crate::json_write::decimal_scale;
+use sluice_api::java_text::decimal_at_scale;
 
 const MAX_DEPTH: usize = 512;
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sluice_runtime::data::{
+use sluice_api::data::{
     decimal, names, schemas, Headers, Schema, SchemaAndValue, SchemaBuilder, Struct, Value,
 };
-use sluice_runtime::plugin::{Converter, HeaderConverter, Props};
+use sluice_api::plugin::{Converter, HeaderConverter, Props};
 
 use super::JsonConverter;
 

@@ -14,9 +14,9 @@
 //!   is on, a required null without default is an error naming the field.
 
 use base64::Engine as _;
-use sluice_runtime::data::{names, Schema, SchemaType, Value};
+use sluice_api::data::{names, Schema, SchemaType, Value};
 
-use crate::java_text::{write_big_decimal, write_f32, write_f64, write_i64};
+use sluice_api::java_text::{write_big_decimal, write_f32, write_f64, write_i64};
 
 /// An encoding failure, with the field path filled in while unwinding.
 #[derive(Debug)]

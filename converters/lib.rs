@@ -7,7 +7,6 @@
 
 mod bytearray;
 mod header;
-mod java_text;
 mod json;
 mod json_read;
 mod json_write;
@@ -20,7 +19,7 @@ pub use json::{ConverterType, JsonConverter};
 pub use protobuf::ProtobufConverter;
 pub use string::{Encoding, StringConverter};
 
-use sluice_runtime::plugin::Registry;
+use sluice_api::plugin::Registry;
 
 /// Registers every converter and header converter of this crate.
 pub fn register(registry: &mut Registry) {

@@ -10,15 +10,15 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
-use sluice_runtime::data::{schemas, Headers, Logical, Schema, SchemaAndValue, Value};
-use sluice_runtime::plugin::{Converter, HeaderConverter, Props, RecordError};
+use sluice_api::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
+use sluice_api::data::{schemas, Headers, Logical, Schema, SchemaAndValue, Value};
+use sluice_api::plugin::{Converter, HeaderConverter, Props, RecordError};
 
-use crate::java_text::{
-    format_date, format_time, format_timestamp, write_big_decimal, write_f32, write_f64, write_i64,
-};
 use crate::json::define_type;
 use crate::json_write::write_base64;
+use sluice_api::java_text::{
+    format_date, format_time, format_timestamp, write_big_decimal, write_f32, write_f64, write_i64,
+};
 
 pub const CLASS: &str = "org.apache.kafka.connect.storage.StringConverter";
 
@@ -277,7 +277,7 @@ impl HeaderConverter for StringConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_runtime::data::{SchemaBuilder, Struct};
+    use sluice_api::data::{SchemaBuilder, Struct};
 
     fn text(c: &StringConverter, schema: Option<Arc<Schema>>, v: Value) -> Vec<u8> {
         let mut out = Vec::new();

@@ -8,13 +8,16 @@
 //! std::process::exit(sluice::cli::main_with(registry));
 //! ```
 //!
-//! See `examples/custom_transform.rs`.
+//! See `examples/custom_transform.rs`, and `examples/custom_source.rs` for a
+//! source connector written against the plugin API (`sluice-api`, also
+//! re-exported here as `sluice::api`) alone.
 
 pub mod cli;
 pub mod distributed;
 pub mod registry;
 pub mod standalone;
 
+pub use sluice_api as api;
 pub use sluice_runtime as runtime;
 
 /// The configuration reference (docs/configuration.md), generated from the

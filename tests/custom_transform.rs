@@ -3,35 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-
-fn example_binary() -> PathBuf {
-    // `cargo test` builds the examples next to the binaries.
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_sluice"));
-    let p = bin
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("custom_transform");
-    if !p.exists() {
-        // `cargo test --test custom_transform` alone does not build examples.
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--example", "custom_transform"])
-            .current_dir(manifest_dir())
-            .status()
-            .expect("run cargo");
-        assert!(
-            status.success(),
-            "cargo build --example custom_transform failed"
-        );
-    }
-    assert!(p.exists(), "{} is missing after building it", p.display());
-    p
-}
 
 #[test]
 fn user_binary_with_a_custom_transform_runs_it_in_a_connector() {
@@ -44,7 +19,12 @@ fn user_binary_with_a_custom_transform_runs_it_in_a_connector() {
             "org.apache.kafka.connect.storage.StringConverter",
         )],
     );
-    let s = Sluice::start_program(&example_binary(), worker, port, dir.path());
+    let s = Sluice::start_program(
+        &example_binary("custom_transform"),
+        worker,
+        port,
+        dir.path(),
+    );
     let plugins = s.get("/connector-plugins?connectorsOnly=false").json();
     assert!(
         plugins
@@ -85,7 +65,12 @@ fn retriable_transform_errors_are_retried_until_errors_retry_timeout() {
             "org.apache.kafka.connect.storage.StringConverter",
         )],
     );
-    let s = Sluice::start_program(&example_binary(), worker, port, dir.path());
+    let s = Sluice::start_program(
+        &example_binary("custom_transform"),
+        worker,
+        port,
+        dir.path(),
+    );
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "one\ntwo\n").unwrap();
     let connector = |name: &str, topic: &str, failures: &str, timeout: &str| {

@@ -10,9 +10,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::extract_new_record_state::is_envelope;
 use crate::util::{config_err, copy_basics, parse_config, JavaRegex, JavaReplacement, SchemaCache};
@@ -156,7 +156,7 @@ impl ByLogicalTableRouter {
     }
 }
 
-fn rule(c: &sluice_runtime::Config, rk: &str, pk: &str) -> Result<Option<Rule>, ConfigError> {
+fn rule(c: &sluice_api::Config, rk: &str, pk: &str) -> Result<Option<Rule>, ConfigError> {
     let Some(re) = c.opt_string(rk) else {
         return Ok(None);
     };

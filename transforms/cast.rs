@@ -9,16 +9,20 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{
     decimal, Logical, RecordData, Schema, SchemaBuilder, SchemaType, Struct, Value,
 };
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::java_text::{double_to_string, float_to_string};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::datetime::{DateFormat, MS_PER_DAY};
 use crate::util::{
-    base64, config_err, copy_basics, err, java_f32, java_f64, parse_config, require_map_msg,
-    require_struct_msg, SchemaCache, Target,
+    config_err, copy_basics, err, parse_config, require_map_msg, require_struct_msg, SchemaCache,
+    Target,
 };
 
 pub const DOC: &str = "Cast fields or the entire key or value to a specific type, e.g. to force an integer field to a smaller width. Cast from integers, floats, boolean, string, bytes (to string, as Base64), Decimal, and dates (to string) to int8, int16, int32, int64, float32, float64, boolean or string.";
@@ -159,11 +163,11 @@ pub fn cast_value(
                     .unwrap_or_default()
                     .into()
             }
-            (Value::Float32(f), _) => java_f32(*f).into(),
-            (Value::Float64(f), _) => java_f64(*f).into(),
+            (Value::Float32(f), _) => float_to_string(*f).into(),
+            (Value::Float64(f), _) => double_to_string(*f).into(),
             (Value::Boolean(b), _) => b.to_string().into(),
             (Value::String(s), _) => s.clone(),
-            (Value::Bytes(b), _) => base64(b).into(),
+            (Value::Bytes(b), _) => BASE64.encode(b).into(),
             (other, _) => match other.as_i64() {
                 Some(i) => i.to_string().into(),
                 None => return Err(bad(format!("unexpected {} value", other.type_name()))),

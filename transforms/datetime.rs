@@ -3,8 +3,8 @@
 //! TimestampConverter and TimestampRouter format and parse with the patterns
 //! users already have in their Kafka Connect configs. Kafka Connect runs
 //! them in UTC; so does this. Dates use the proleptic Gregorian calendar via
-//! Howard Hinnant's `days_from_civil` / `civil_from_days` (exact for every
-//! i64 millisecond value we can be given), so no date library is needed.
+//! the API's `days_from_civil` / `civil_from_days` (Howard Hinnant's, exact for
+//! every i64 millisecond value we can be given), so no date library is needed.
 //!
 //! Supported letters: `y` `M` (numeric, `MMM` short and `MMMM` long names)
 //! `d` `D` `H` `k` `h` `K` `m` `s` `S` `a` `E` `X` `Z` `z`, quoted text
@@ -14,32 +14,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sluice_api::java_text::{civil_from_days, days_from_civil};
+
 pub const MS_PER_DAY: i64 = 86_400_000;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month 1-12, day 1-31) of days since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -146,6 +123,7 @@ impl DateFormat {
         let days = millis.div_euclid(MS_PER_DAY);
         let ms_of_day = millis.rem_euclid(MS_PER_DAY);
         let (y, mo, d) = civil_from_days(days);
+        let (mo, d) = (i64::from(mo), i64::from(d));
         let h = ms_of_day / 3_600_000;
         let mi = ms_of_day / 60_000 % 60;
         let s = ms_of_day / 1000 % 60;
@@ -320,7 +298,7 @@ impl DateFormat {
         let mo2 = (mo - 1).rem_euclid(12) + 1;
         let days = match doy {
             Some(n) => days_from_civil(y, 1, 1) + n - 1,
-            None => days_from_civil(y2, mo2, 1) + d - 1,
+            None => days_from_civil(y2, mo2 as u32, 1) + d - 1,
         };
         let millis = days
             .checked_mul(MS_PER_DAY)
@@ -413,17 +391,6 @@ fn two_digit_year(yy: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_round_trip() {
-        for days in [-719_468i64, -1, 0, 1, 10_957, 19_000, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-    }
 
     #[test]
     fn formats_common_patterns() {

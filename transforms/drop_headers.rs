@@ -1,8 +1,8 @@
 //! `DropHeaders`: removes every header whose key is listed in `headers`.
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::RecordData;
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::RecordData;
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{config_err, parse_config};
 

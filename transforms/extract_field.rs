@@ -3,9 +3,9 @@
 //! with a schema (Kafka Connect's "Unknown field"), and null without one.
 //! A null key or value stays null.
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{RecordData, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{RecordData, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{err, map_get, parse_config, require_map_msg, require_struct_msg, Target};
 

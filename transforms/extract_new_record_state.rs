@@ -20,9 +20,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{config_err, copy_basics, err, parse_config, with_room, SchemaCache};
 

@@ -2,9 +2,9 @@
 //! (`transforms.x.predicate`, optionally `negate`), it drops exactly the
 //! records the predicate selects.
 
-use sluice_runtime::config::ConfigDef;
-use sluice_runtime::data::RecordData;
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::ConfigDef;
+use sluice_api::data::RecordData;
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 pub const DOC: &str = "Drops all records. Use it with a predicate to drop only the records that match (or, with negate=true, that do not match).";
 

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
-use sluice_runtime::data::{RecordData, Schema, SchemaBuilder, SchemaType, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance};
+use sluice_api::data::{RecordData, Schema, SchemaBuilder, SchemaType, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{
     copy_basics, err, parse_config, require_map_msg, require_struct_msg, with_optional,

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{RecordData, Schema, SchemaBuilder, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{RecordData, Schema, SchemaBuilder, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{parse_config, SchemaCache, Target};
 

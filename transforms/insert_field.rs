@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
-use sluice_runtime::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance};
+use sluice_api::data::{schemas, RecordData, Schema, SchemaType, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{
     config_err, copy_basics, err, parse_config, require_map_msg, require_struct_msg, with_room,

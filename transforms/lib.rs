@@ -13,8 +13,8 @@
 //! Schemaful transforms derive each output schema once per distinct input
 //! schema ([`util::SchemaCache`]); per record they only move values.
 
-use sluice_runtime::config::ConfigDef;
-use sluice_runtime::{Predicate, Registry, Transform};
+use sluice_api::config::ConfigDef;
+use sluice_api::{Predicate, Registry, Transform};
 
 pub mod by_logical_table_router;
 pub mod cast;
@@ -431,7 +431,7 @@ mod tests {
                 .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
         )
         .join("../docs");
-        sluice_runtime::config::check_generated_docs(
+        sluice_api::config::check_generated_docs(
             &path,
             &reference_pages(),
             "SLUICE_REGEN_DOCS=1 cargo test -p sluice-transforms docs_are_current",

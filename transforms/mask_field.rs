@@ -3,9 +3,9 @@
 //! with `replacement` parsed as the field's type (numbers and strings only,
 //! as in Kafka Connect). The schema does not change. Nulls stay null.
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{decimal, Logical, RecordData, Schema, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{decimal, Logical, RecordData, Schema, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{err, parse_config, require_map_msg, require_struct_msg, Target};
 

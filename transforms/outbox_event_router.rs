@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{names, schemas, RecordData, Schema, SchemaBuilder, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{names, schemas, RecordData, Schema, SchemaBuilder, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::extract_new_record_state::is_envelope;
 use crate::regex_router::RegexRouter;

@@ -3,9 +3,9 @@
 //! `RecordIsTombstone` (the value is null). A transform applies only when
 //! its predicate holds (or, with `negate=true`, when it does not).
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::RecordData;
-use sluice_runtime::{ConfigError, Predicate, Props};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::RecordData;
+use sluice_api::{ConfigError, Predicate, Props};
 
 use crate::util::{parse_config, JavaRegex, TopicCache};
 

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
-use sluice_runtime::data::RecordData;
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance};
+use sluice_api::data::RecordData;
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{parse_config, JavaRegex, JavaReplacement, TopicCache};
 

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance};
-use sluice_runtime::data::{RecordData, Schema, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance};
+use sluice_api::data::{RecordData, Schema, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::util::{err, parse_config, SchemaCache, Target};
 

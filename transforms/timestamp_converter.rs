@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::{schemas, Logical, RecordData, Schema, SchemaType, Struct, Value};
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::{schemas, Logical, RecordData, Schema, SchemaType, Struct, Value};
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::datetime::{DateFormat, MS_PER_DAY};
 use crate::util::{

@@ -3,9 +3,9 @@
 //! timestamp formatted by `timestamp.format` (a `SimpleDateFormat` pattern,
 //! in UTC). A record without a timestamp is an error, as in Kafka Connect.
 
-use sluice_runtime::config::{ConfigDef, ConfigType, Importance, Validator};
-use sluice_runtime::data::RecordData;
-use sluice_runtime::{ConfigError, Props, RecordError, Transform};
+use sluice_api::config::{ConfigDef, ConfigType, Importance, Validator};
+use sluice_api::data::RecordData;
+use sluice_api::{ConfigError, Props, RecordError, Transform};
 
 use crate::datetime::DateFormat;
 use crate::util::{config_err, err, parse_config};

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use regex::{Captures, Regex};
-use sluice_runtime::config::{Config, ConfigDef};
-use sluice_runtime::data::{RecordData, Schema, SchemaBuilder, SchemaType, Value};
-use sluice_runtime::{ConfigError, Props, RecordError};
+use sluice_api::config::{Config, ConfigDef};
+use sluice_api::data::{RecordData, Schema, SchemaBuilder, SchemaType, Value};
+use sluice_api::{ConfigError, Props, RecordError};
 
 /// The record part a transform variant operates on (Kafka Connect's `$Key`
 /// and `$Value` inner classes).
@@ -565,68 +565,6 @@ impl JavaReplacement {
     }
 }
 
-/// Java's `Double.toString`.
-pub fn java_f64(v: f64) -> String {
-    java_float(v, format!("{v}"), format!("{v:e}"))
-}
-
-/// Java's `Float.toString`.
-pub fn java_f32(v: f32) -> String {
-    java_float(v as f64, format!("{v}"), format!("{v:e}"))
-}
-
-fn java_float(v: f64, plain: String, sci: String) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    let a = v.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        if plain.contains('.') {
-            plain
-        } else {
-            format!("{plain}.0")
-        }
-    } else {
-        let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-        let mant = if mant.contains('.') {
-            mant.to_string()
-        } else {
-            format!("{mant}.0")
-        };
-        format!("{mant}E{exp}")
-    }
-}
-
-/// Standard Base64 with padding (Java's `Base64.getEncoder()`).
-pub fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,31 +584,13 @@ mod tests {
     }
 
     #[test]
-    fn java_number_strings() {
-        assert_eq!(java_f64(1.0), "1.0");
-        assert_eq!(java_f64(1.5e10), "1.5E10");
-        assert_eq!(java_f64(1e-5), "1.0E-5");
-        assert_eq!(java_f64(0.001), "0.001");
-        assert_eq!(java_f32(3.25), "3.25");
-        assert_eq!(java_f64(f64::NAN), "NaN");
-    }
-
-    #[test]
-    fn base64_pads() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-    }
-
-    #[test]
     fn cache_reuses_equal_schemas() {
         let cache: SchemaCache<u32> = SchemaCache::new();
         let a = SchemaBuilder::structure()
-            .field("x", sluice_runtime::data::schemas::int32())
+            .field("x", sluice_api::data::schemas::int32())
             .build();
         let b = SchemaBuilder::structure()
-            .field("x", sluice_runtime::data::schemas::int32())
+            .field("x", sluice_api::data::schemas::int32())
             .build();
         let mut builds = 0;
         for s in [&a, &a, &b, &b] {

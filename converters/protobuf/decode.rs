@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use prost::encoding::{decode_key, decode_varint, WireType};
-use sluice_runtime::data::{decimal, Schema, SchemaType, Struct, Value};
+use sluice_api::data::{decimal, Schema, SchemaType, Struct, Value};
 
 use crate::json_write::decimal_scale;
 

@@ -15,7 +15,7 @@ use prost_types::{
     DescriptorProto, FieldDescriptorProto, FileDescriptorProto, MessageOptions,
     OneofDescriptorProto,
 };
-use sluice_runtime::data::{Schema, SchemaType};
+use sluice_api::data::{Schema, SchemaType};
 
 use super::shape::{
     camel_case, element_wrapped, explicit_presence, identifier, json_key, shape, Scalar, Shape,

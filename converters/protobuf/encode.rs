@@ -8,12 +8,12 @@
 //! whenever they are not null.
 
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
-use sluice_runtime::data::{Schema, SchemaType, Value};
+use sluice_api::data::{Schema, SchemaType, Value};
 
 use crate::json_write::{decimal_scale, minimal_twos_complement};
 
 use super::shape::{element_wrapped, explicit_presence, shape, Scalar, Shape};
-use sluice_runtime::data::decimal;
+use sluice_api::data::decimal;
 
 type Result<T> = std::result::Result<T, String>;
 

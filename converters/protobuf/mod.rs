@@ -59,9 +59,9 @@ use std::sync::{Arc, Mutex};
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message as _;
 use prost_types::FileDescriptorSet;
-use sluice_runtime::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
-use sluice_runtime::data::{schemas, Headers, Schema, SchemaAndValue, Value};
-use sluice_runtime::plugin::{Converter, Props, RecordError};
+use sluice_api::config::{ConfigDef, ConfigError, ConfigType, Importance, Validator};
+use sluice_api::data::{schemas, Headers, Schema, SchemaAndValue, Value};
+use sluice_api::plugin::{Converter, Props, RecordError};
 
 use crate::json::define_type;
 use crate::json_read::{parse, Decoder};

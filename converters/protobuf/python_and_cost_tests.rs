@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sluice_runtime::data::{Headers, Value};
-use sluice_runtime::plugin::Converter;
+use sluice_api::data::{Headers, Value};
+use sluice_api::plugin::Converter;
 
 use super::{conv, encode, envelope, envelope_schema, row, with_schema};
 

@@ -4,7 +4,7 @@
 //! descriptor is the message the encoder wrote and the decoder reads.
 
 use prost::encoding::WireType;
-use sluice_runtime::data::{names, Schema, SchemaType};
+use sluice_api::data::{names, Schema, SchemaType};
 
 /// A protobuf scalar a Connect primitive becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

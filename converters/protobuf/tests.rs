@@ -7,10 +7,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use sluice_runtime::data::{
+use sluice_api::data::{
     decimal, names, schemas, Headers, Schema, SchemaAndValue, SchemaBuilder, Struct, Value,
 };
-use sluice_runtime::plugin::{Converter, Props};
+use sluice_api::plugin::{Converter, Props};
 
 use super::ProtobufConverter;
 

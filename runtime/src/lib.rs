@@ -1,13 +1,11 @@
-//! Sluice runtime: the data model, plugin traits, worker, stores, REST API
-//! and Kafka I/O that every connector, transform and converter builds on.
+//! Sluice runtime: the worker, stores, REST API and Kafka I/O that run the
+//! plugins. The data model, config declarations and plugin traits live in
+//! `sluice-api` and are re-exported here under their old names.
 
-pub mod config;
 pub mod connector_config;
-pub mod data;
 pub mod distributed;
 pub mod herder;
 pub mod kafka;
-pub mod plugin;
 pub mod plugins;
 pub mod rest;
 pub mod rest_support;
@@ -15,6 +13,8 @@ pub mod sink_offsets;
 pub mod standalone;
 pub mod store;
 pub mod worker;
+
+pub use sluice_api::{config, data, java_text, plugin};
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{

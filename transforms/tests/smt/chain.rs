@@ -1,7 +1,7 @@
 //! Transforms with `predicate` and `negate` through the runtime's chain,
 //! configured from connector JSON keys.
 
-use sluice_runtime::data::Value;
+use sluice_api::data::Value;
 use sluice_runtime::worker::chain::Chain;
 
 use super::*;
@@ -10,7 +10,7 @@ fn chain(kv: &[(&str, &str)]) -> Chain {
     Chain::build(&registry(), &props(kv)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn topic(t: &str, value: Value) -> sluice_runtime::data::RecordData {
+fn topic(t: &str, value: Value) -> sluice_api::data::RecordData {
     let mut r = record(None, value);
     r.topic = t.into();
     r
@@ -105,7 +105,7 @@ fn config_errors_name_the_transform_key() {
 /// topic's or schema's result to another, however records alternate.
 #[test]
 fn cached_results_follow_each_topic_and_schema_as_records_alternate() {
-    use sluice_runtime::data::{schemas, SchemaBuilder, Struct};
+    use sluice_api::data::{schemas, SchemaBuilder, Struct};
     let router = make(
         "RegexRouter",
         &[("regex", "db\\.(.*)"), ("replacement", "routed-$1")],
@@ -126,7 +126,7 @@ fn cached_results_follow_each_topic_and_schema_as_records_alternate() {
         .field("id", schemas::int32())
         .field("name", schemas::string())
         .build();
-    let value = |s: &Arc<sluice_runtime::data::Schema>| {
+    let value = |s: &Arc<sluice_api::data::Schema>| {
         let mut values = vec![Value::Int32(1)];
         if s.fields.len() == 2 {
             values.push(Value::from("n"));

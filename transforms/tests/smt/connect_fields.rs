@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{
+use sluice_api::data::{
     decimal, names, schemas, RecordData, Schema, SchemaBuilder, SchemaType, Struct, Value,
 };
 

@@ -1,6 +1,6 @@
 //! Topic, header and whole-record transforms, and the predicates.
 
-use sluice_runtime::data::{schemas, RecordData, Value};
+use sluice_api::data::{schemas, RecordData, Value};
 
 use super::*;
 
@@ -117,7 +117,7 @@ fn predicates_match_as_documented() {
 
 #[test]
 fn set_schema_metadata_renames_schema_and_struct() {
-    use sluice_runtime::data::{SchemaBuilder, Struct};
+    use sluice_api::data::{SchemaBuilder, Struct};
     let s = SchemaBuilder::structure()
         .name("old")
         .field("a", schemas::int32())

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{schemas, RecordData, Schema, SchemaBuilder, Struct, Value};
+use sluice_api::data::{schemas, RecordData, Schema, SchemaBuilder, Struct, Value};
 
 use super::*;
 

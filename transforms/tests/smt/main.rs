@@ -9,8 +9,8 @@ mod debezium;
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{RecordData, Schema, Value};
-use sluice_runtime::{Props, Registry, Transform};
+use sluice_api::data::{RecordData, Schema, Value};
+use sluice_api::{Props, Registry, Transform};
 
 pub fn registry() -> Registry {
     let mut r = Registry::new();

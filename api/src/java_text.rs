@@ -48,6 +48,20 @@ pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// Java's `Double.toString(v)`.
+pub fn double_to_string(v: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_f64(&mut out, v);
+    String::from_utf8(out).expect("ASCII digits")
+}
+
+/// Java's `Float.toString(v)`.
+pub fn float_to_string(v: f32) -> String {
+    let mut out = Vec::with_capacity(16);
+    write_f32(&mut out, v);
+    String::from_utf8(out).expect("ASCII digits")
+}
+
 /// Appends Java's `Float.toString(v)`.
 pub fn write_f32(out: &mut Vec<u8>, v: f32) {
     if !write_special(
@@ -175,7 +189,7 @@ pub fn write_i64(out: &mut Vec<u8>, v: i64) {
 /// Java's `BigDecimal.toString()` of an unscaled big-endian
 /// two's-complement value and a scale.
 pub fn write_big_decimal(out: &mut Vec<u8>, unscaled: &[u8], scale: i32) {
-    let digits = sluice_runtime::data::decimal::unscaled_to_digits(unscaled);
+    let digits = crate::data::decimal::unscaled_to_digits(unscaled);
     let (neg, coeff) = match digits.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, digits.as_str()),
@@ -250,9 +264,7 @@ pub fn decimal_at_scale(text: &str, scale: i32) -> Option<Vec<u8>> {
         digits.truncate(keep);
     }
     let trimmed = digits.trim_start_matches('0');
-    Some(sluice_runtime::data::decimal::digits_to_unscaled(
-        trimmed, neg,
-    ))
+    Some(crate::data::decimal::digits_to_unscaled(trimmed, neg))
 }
 
 /// Civil date (year, month, day) of days since 1970-01-01 (proleptic
@@ -400,11 +412,25 @@ mod tests {
     }
 
     #[test]
+    fn strings_of_floats() {
+        assert_eq!(double_to_string(1.0), "1.0");
+        assert_eq!(double_to_string(1.5e10), "1.5E10");
+        assert_eq!(double_to_string(1e-5), "1.0E-5");
+        assert_eq!(double_to_string(0.001), "0.001");
+        assert_eq!(double_to_string(f64::NAN), "NaN");
+        assert_eq!(float_to_string(3.25), "3.25");
+        assert_eq!(float_to_string(1.1), "1.1");
+    }
+
+    #[test]
     fn dates_round_trip() {
         for days in [-719_468i64, -1, 0, 1, 11_016, 19_000, 2_932_896] {
             let (y, m, dd) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, dd), days);
         }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         let mut s = String::new();
         format_timestamp(&mut s, 1_700_000_000_123);
         assert_eq!(s, "2023-11-14T22:13:20.123Z");
