@@ -456,6 +456,23 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize, timeout: Duration) ->
     out
 }
 
+/// Writes `values` (no keys) to `topic` and waits until the broker has them.
+pub fn produce_strings(bootstrap: &str, topic: &str, values: &[&str]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for v in values {
+        producer
+            .send(BaseRecord::<(), str>::to(topic).payload(*v))
+            .expect("enqueue a record");
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("records acknowledged");
+}
+
 /// Polls `f` until it returns `Some`, or panics with `what` at the deadline.
 pub fn wait_for<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
     poll(timeout, f).unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))

@@ -312,10 +312,27 @@ impl Worker {
         let sh = shared.clone();
         let join = tokio::spawn(async move {
             let name = format!("{}-{}", spec.connector, spec.task);
-            let result = if spec.is_source {
-                source::run(env, spec, rx, sh.clone()).await
-            } else {
-                sink::run(env, spec, rx, sh.clone()).await
+            let connector = spec.connector.clone();
+            let task = spec.task;
+            let is_source = spec.is_source;
+            let sh2 = sh.clone();
+            // The loop runs as a task of its own so that a panic in it (a bug
+            // in a transform, converter, `poll` or `put`) ends there and
+            // reaches us as an error: the task goes FAILED, where operators
+            // and auto-restart see it, instead of staying RUNNING and idle.
+            // Aborting this outer task (a stop past its grace period) aborts
+            // the loop too.
+            let mut inner = AbortOnDrop(tokio::spawn(async move {
+                if is_source {
+                    source::run(env, spec, rx, sh2).await
+                } else {
+                    sink::run(env, spec, rx, sh2).await
+                }
+            }));
+            let result = match (&mut inner.0).await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(panic_trace(&connector, task, e.into_panic())),
+                Err(_) => Ok(()), // cancelled: stopped past its grace period
             };
             if let Err(trace) = result {
                 tracing::error!(task = %name, "task failed: {trace}");
@@ -466,6 +483,32 @@ pub(crate) async fn wait_while_paused(
 /// Backoff for retriable errors: 100 ms doubling to 10 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(7)).min(10_000))
+}
+
+
+/// Aborts its task when dropped, so that aborting the task that owns it
+/// ends both.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The FAILED trace of a task whose loop panicked: the panic's message and
+/// what to do about it.
+fn panic_trace(connector: &str, task: u32, payload: Box<dyn std::any::Any + Send>) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".into());
+    format!(
+        "the task panicked: {message}. This is a bug in a plugin of this connector (its \
+         connector, transforms or converters) or in Sluice; the worker's log has the place. \
+         Once it is fixed, restart the task: POST /connectors/{connector}/tasks/{task}/restart"
+    )
 }
 
 #[cfg(test)]
