@@ -485,7 +485,6 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(7)).min(10_000))
 }
 
-
 /// Aborts its task when dropped, so that aborting the task that owns it
 /// ends both.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);

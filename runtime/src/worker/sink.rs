@@ -127,6 +127,8 @@ pub(super) async fn run(
     let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut seen_topics = std::collections::HashSet::new();
     let mut paused_assignment = false;
+    // Messages that polls made while paused returned: delivered on resume.
+    let mut held: Vec<Msg> = Vec::new();
 
     let mut dlq = DeadLetterQueue::open(&env, props).await?;
     let result: Result<(), String> = async {
@@ -152,7 +154,9 @@ pub(super) async fn run(
                 shared.set_state(State::Paused, None);
                 // Keep the group membership alive while paused.
                 let c = consumer.clone();
-                let _ = tokio::task::spawn_blocking(move || c.poll(Duration::from_millis(0)).is_some()).await;
+                if let Ok(Some(m)) = tokio::task::spawn_blocking(move || poll_paused(&c)).await {
+                    held.push(m);
+                }
                 let _ = tokio::time::timeout(Duration::from_millis(500), control.changed()).await;
                 continue;
             }
@@ -165,10 +169,15 @@ pub(super) async fn run(
                     return Ok(());
                 }
             }
-            let c = consumer.clone();
-            let batch = tokio::task::spawn_blocking(move || poll_batch(&c, batch_max))
-                .await
-                .map_err(|e| format!("consumer poll panicked: {e}"))??;
+            let batch = if held.is_empty() {
+                let c = consumer.clone();
+                tokio::task::spawn_blocking(move || poll_batch(&c, batch_max))
+                    .await
+                    .map_err(|e| format!("consumer poll panicked: {e}"))??
+            } else {
+                // What a paused poll returned goes first, in the order it came.
+                std::mem::take(&mut held)
+            };
             if !batch.is_empty() {
                 let mut records = Vec::with_capacity(batch.len());
                 for m in batch {
@@ -267,6 +276,28 @@ struct Msg {
     headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
+impl Msg {
+    fn of(m: &rdkafka::message::BorrowedMessage<'_>) -> Msg {
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Msg {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers,
+        }
+    }
+}
+
 /// Polls up to `max` messages: waits up to 500 ms for the first, then takes
 /// what is already there.
 fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<Vec<Msg>, String> {
@@ -282,28 +313,32 @@ fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<Vec<Msg>, String> {
                 break;
             }
             Some(Ok(m)) => {
-                let headers = m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push(Msg {
-                    topic: m.topic().to_string(),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    timestamp: m.timestamp().to_millis(),
-                    key: m.key().map(<[u8]>::to_vec),
-                    value: m.payload().map(<[u8]>::to_vec),
-                    headers,
-                });
+                out.push(Msg::of(&m));
                 timeout = Duration::from_millis(0);
             }
         }
     }
     Ok(out)
+}
+
+/// One poll of a paused task, which keeps its group membership alive. The
+/// whole assignment is paused again first, since a rebalance during the
+/// pause hands over partitions that were never paused (and a task created
+/// paused has none when it first pauses). A message that still comes back
+/// (fetched before its partition was paused) is returned, for the caller to
+/// hold and deliver on resume: dropping it would commit past it later.
+fn poll_paused(consumer: &BaseConsumer) -> Option<Msg> {
+    if let Ok(a) = consumer.assignment() {
+        let _ = consumer.pause(&a);
+    }
+    match consumer.poll(Duration::from_millis(0)) {
+        Some(Ok(m)) => Some(Msg::of(&m)),
+        Some(Err(e)) => {
+            tracing::warn!("consumer error: {e}");
+            None
+        }
+        None => None,
+    }
 }
 
 /// Why a record could not be handed to the task: the stage (as Kafka
