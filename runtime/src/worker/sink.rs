@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers as _, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
@@ -154,9 +155,10 @@ pub(super) async fn run(
                 shared.set_state(State::Paused, None);
                 // Keep the group membership alive while paused.
                 let c = consumer.clone();
-                if let Ok(Some(m)) = tokio::task::spawn_blocking(move || poll_paused(&c)).await {
-                    held.push(m);
-                }
+                let polled = tokio::task::spawn_blocking(move || poll_paused(&c))
+                    .await
+                    .map_err(|e| format!("consumer poll panicked: {e}"))??;
+                held.extend(polled);
                 let _ = tokio::time::timeout(Duration::from_millis(500), control.changed()).await;
                 continue;
             }
@@ -307,6 +309,7 @@ fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<Vec<Msg>, String> {
         match consumer.poll(timeout) {
             None => break,
             Some(Err(e)) => {
+                fatal_consumer_error(&e)?;
                 // Transient consumer errors (broker restart) are logged; the
                 // client reconnects by itself.
                 tracing::warn!("consumer error: {e}");
@@ -327,18 +330,52 @@ fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<Vec<Msg>, String> {
 /// paused has none when it first pauses). A message that still comes back
 /// (fetched before its partition was paused) is returned, for the caller to
 /// hold and deliver on resume: dropping it would commit past it later.
-fn poll_paused(consumer: &BaseConsumer) -> Option<Msg> {
+fn poll_paused(consumer: &BaseConsumer) -> Result<Option<Msg>, String> {
     if let Ok(a) = consumer.assignment() {
         let _ = consumer.pause(&a);
     }
     match consumer.poll(Duration::from_millis(0)) {
-        Some(Ok(m)) => Some(Msg::of(&m)),
+        Some(Ok(m)) => Ok(Some(Msg::of(&m))),
         Some(Err(e)) => {
+            fatal_consumer_error(&e)?;
             tracing::warn!("consumer error: {e}");
-            None
+            Ok(None)
         }
-        None => None,
+        None => Ok(None),
     }
+}
+
+/// `Err(trace)` for a consumer error that no retry heals (the task must
+/// fail, as Kafka Connect's does when `poll` throws it), with the remedy;
+/// `Ok` for one the client recovers from by itself (a broker restart).
+fn fatal_consumer_error(e: &KafkaError) -> Result<(), String> {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    let remedy = match e.rdkafka_error_code() {
+        Some(
+            C::TopicAuthorizationFailed
+            | C::GroupAuthorizationFailed
+            | C::ClusterAuthorizationFailed,
+        ) => {
+            "grant the connector's principal READ on its topics and on its consumer group \
+             (connect-<connector name>), or correct the consumer.override.* credentials, then \
+             restart the task"
+        }
+        Some(C::SaslAuthenticationFailed) => {
+            "correct the worker's consumer.sasl.* / consumer.override.sasl.* settings, then \
+             restart the task"
+        }
+        Some(C::FencedInstanceId) => {
+            "another consumer uses the same group.instance.id: give each task its own (or \
+             remove consumer.override.group.instance.id), then restart the task"
+        }
+        _ if matches!(e, KafkaError::MessageConsumptionFatal(_)) => {
+            "the consumer cannot go on; fix the cause above, then restart the task"
+        }
+        _ => return Ok(()),
+    };
+    Err(format!(
+        "the sink's consumer failed for good: {e}. Remedy: {remedy}"
+    ))
 }
 
 /// Why a record could not be handed to the task: the stage (as Kafka
