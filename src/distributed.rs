@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use sluice_runtime::distributed::{DistributedConfig, DistributedHerder};
+use sluice_runtime::herder::distributed::{DistributedConfig, DistributedHerder};
 use sluice_runtime::kafka::TopicAdmin;
 use sluice_runtime::rest;
 use sluice_runtime::worker::config::WorkerConfig;

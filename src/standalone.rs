@@ -15,7 +15,8 @@ use rdkafka::consumer::BaseConsumer;
 use sluice_runtime::herder::Herder;
 use sluice_runtime::kafka::{client_config, TopicAdmin};
 use sluice_runtime::rest;
-use sluice_runtime::standalone::{record_topic, StandaloneHerder};
+use sluice_runtime::herder::standalone::StandaloneHerder;
+use sluice_runtime::store::file_configs::record_topic;
 use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
 use sluice_runtime::worker::config::{read_properties, WorkerConfig};
 use sluice_runtime::worker::{TaskEnv, Worker};
@@ -71,7 +72,7 @@ pub async fn run(
         lease: None,
     };
     let worker = Arc::new(Worker::new(env));
-    let herder = StandaloneHerder::new(worker.clone(), configs, offsets, cluster_id);
+    let herder = StandaloneHerder::new(worker.clone(), configs, cluster_id);
     herder.start_stored().await;
     for (name, config) in connector_configs {
         herder

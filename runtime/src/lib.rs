@@ -4,15 +4,12 @@
 pub mod config;
 pub mod connector_config;
 pub mod data;
-pub mod distributed;
 pub mod herder;
 pub mod kafka;
 pub mod plugin;
 pub mod plugins;
 pub mod rest;
-pub mod rest_support;
 pub mod sink_offsets;
-pub mod standalone;
 pub mod store;
 pub mod worker;
 

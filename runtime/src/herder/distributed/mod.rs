@@ -6,8 +6,8 @@
 //!   ([`assign`]), SyncGroup hands each worker its share, heartbeats keep
 //!   the session. No second coordination system.
 //! - **State** lives in three compacted topics in Kafka Connect's formats
-//!   ([`state`]): configs (one partition, so one order), source offsets and
-//!   statuses. Every worker reads all three; any worker accepts REST writes
+//!   ([`crate::store`]): configs (one partition, so one order), source
+//!   offsets and statuses. Every worker reads all three; any worker accepts REST writes
 //!   by writing to the config topic and reading it back to its end, so its
 //!   own write is visible to it at once and to the others within a poll.
 //! - **Incremental**: a rebalance never stops the world. A worker keeps
@@ -20,32 +20,27 @@
 //!   (`task.auto.restart.*`), which Kafka Connect never does.
 
 pub mod assign;
-pub mod offsets;
-pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::{mpsc, Mutex, Notify};
 
+use super::core::{task_ids, HerderCore, LocalConnector};
 use crate::config::{Config, ConfigDef, ConfigType, Importance};
 use crate::herder::*;
 use crate::kafka::group::{code, GroupConnection, GroupError, Joined};
 use crate::kafka::log::KafkaLog;
 use crate::kafka::TopicAdmin;
 use crate::plugin::{BoxFuture, Props};
-use crate::standalone::{
-    check_connector_config, connector_kind, connector_kind_error, start_instance,
-    validate_plugin_config, Instance,
-};
+use crate::store::topic_configs::{ClusterConfig, ConfigEvent, TopicConfigStore};
+use crate::store::topic_statuses::{self, ClusterStatus, StatusRecord};
+use crate::store::{ConfigStore, TopicOffsetStore};
 use crate::worker::config::WorkerConfig;
-use crate::worker::{Lease, TaskEnv, TaskSpec, Worker, LEASE_LOST};
+use crate::worker::{Lease, TaskEnv, Worker, LEASE_LOST};
 use assign::{Assignment, LeaderMemory, MemberMeta, TaskKey, Units};
-use offsets::TopicOffsetStore;
-use state::{ClusterConfig, ClusterStatus, ConfigEvent, StatusRecord};
 
 /// The group protocol name in JoinGroup (protocol type `connect`).
 const PROTOCOL: &str = "sluice1";
@@ -190,13 +185,6 @@ impl DistributedConfig {
     }
 }
 
-/// A connector instance this worker runs.
-struct LocalConnector {
-    instance: Option<Instance>,
-    state: State,
-    trace: Option<String>,
-}
-
 /// A FAILED task's automatic-restart bookkeeping.
 #[derive(Default, Clone)]
 struct Restarts {
@@ -218,13 +206,12 @@ struct Local {
 
 /// The distributed herder.
 pub struct DistributedHerder {
-    worker: Arc<Worker>,
+    core: HerderCore,
     dc: DistributedConfig,
     bootstrap: String,
-    config_log: Arc<KafkaLog>,
+    configs: Arc<TopicConfigStore>,
     status_log: Arc<KafkaLog>,
     offsets: Arc<TopicOffsetStore>,
-    config: Arc<StdMutex<ClusterConfig>>,
     status: Arc<StdMutex<ClusterStatus>>,
     local: Mutex<Local>,
     lease: Arc<Lease>,
@@ -245,7 +232,6 @@ pub struct DistributedHerder {
     leader_memory: StdMutex<LeaderMemory>,
     /// `stopped_at` of this worker's metadata (see MemberMeta).
     stopped_at: AtomicI32,
-    cluster_id: String,
 }
 
 fn status_key_connector(name: &str) -> String {
@@ -271,9 +257,8 @@ impl DistributedHerder {
         let producer_overrides = worker_cfg.producer_overrides();
         let lease = Arc::new(Lease::default());
 
-        let config = Arc::new(StdMutex::new(ClusterConfig::default()));
+        let configs = TopicConfigStore::new();
         let (events_tx, events_rx) = mpsc::unbounded_channel::<ConfigEvent>();
-        let cfg_state = config.clone();
         let config_log = KafkaLog::open(
             &bootstrap,
             &admin,
@@ -281,21 +266,11 @@ impl DistributedHerder {
             1,
             dc.config_rf,
             &producer_overrides,
-            Box::new(move |_p, offset, key, value| {
-                let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else {
-                    return;
-                };
-                let ev = cfg_state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .apply(offset, key, value);
-                if let Some(ev) = ev {
-                    let _ = events_tx.send(ev);
-                }
-            }),
+            configs.applier(events_tx),
         )
         .await
         .map_err(|e| format!("config.storage.topic {}: {e}", dc.config_topic))?;
+        configs.set_log(config_log.clone());
         if config_log.partitions() != 1 {
             return Err(format!(
                 "config topic {} has {} partitions; it must have exactly one so that every worker sees configs in one order. Create it with one partition (or point config.storage.topic at a new topic)",
@@ -351,7 +326,7 @@ impl DistributedHerder {
             on_topic: Arc::new(move |connector, topic| {
                 let log = topic_log.clone();
                 let key = format!("topic-{topic}-connector-{connector}");
-                let value = state::topic_status_value(topic, connector, now_ms());
+                let value = topic_statuses::topic_status_value(topic, connector, now_ms());
                 tokio::spawn(async move {
                     if let Err(e) = log.send(&key, Some(&value)).await {
                         tracing::warn!("cannot record active topic: {e}");
@@ -363,19 +338,18 @@ impl DistributedHerder {
         let worker = Arc::new(Worker::new(env));
         let mut local = Local::default();
         {
-            let c = config.lock().unwrap_or_else(|p| p.into_inner());
+            let c = configs.state();
             for name in c.connectors.keys() {
                 local.known.insert(name.clone(), c.task_count(name));
             }
         }
         let herder = Arc::new(DistributedHerder {
-            worker,
+            core: HerderCore::new(worker, configs.clone(), cluster_id),
             dc,
             bootstrap,
-            config_log,
+            configs,
             status_log,
             offsets,
-            config,
             status,
             local: Mutex::new(local),
             lease,
@@ -390,7 +364,6 @@ impl DistributedHerder {
             left: Notify::new(),
             leader_memory: StdMutex::new(LeaderMemory::default()),
             stopped_at: AtomicI32::new(-1),
-            cluster_id,
         });
         // Events of the replay are already folded into the state.
         let mut events_rx = events_rx;
@@ -408,7 +381,11 @@ impl DistributedHerder {
     }
 
     fn cfg(&self) -> std::sync::MutexGuard<'_, ClusterConfig> {
-        self.config.lock().unwrap_or_else(|p| p.into_inner())
+        self.configs.state()
+    }
+
+    fn worker(&self) -> &Arc<Worker> {
+        &self.core.worker
     }
 
     /// Asks for a rebalance (a new placement). Only the leader asks for
@@ -420,17 +397,7 @@ impl DistributedHerder {
     }
 
     async fn read_configs(&self) -> HerderResult<()> {
-        self.config_log
-            .read_to_end(Duration::from_secs(30))
-            .await
-            .map_err(|e| HerderError::Internal(e.to_string()))
-    }
-
-    async fn write_config(&self, key: &str, value: Option<Vec<u8>>) -> HerderResult<()> {
-        self.config_log
-            .send(key, value.as_deref())
-            .await
-            .map_err(|e| HerderError::Internal(format!("{e}; is the broker up?")))
+        Ok(self.configs.read_to_end().await?)
     }
 
     // ---- group membership ----------------------------------------------
@@ -936,7 +903,7 @@ impl DistributedHerder {
     /// Returns the assignments and the leader's memory after them, to keep
     /// once the coordinator took them (the sync succeeded).
     async fn lead(&self, j: &Joined) -> (Vec<(String, Vec<u8>)>, LeaderMemory) {
-        if let Err(e) = self.config_log.read_to_end(Duration::from_secs(30)).await {
+        if let Err(e) = self.configs.read_to_end().await {
             tracing::warn!("leader cannot read the config topic to its end: {e}");
         }
         let mut members: Vec<(String, MemberMeta)> = j
@@ -1115,7 +1082,7 @@ impl DistributedHerder {
             return false;
         }
         if a.config_offset > self.cfg().offset {
-            if let Err(e) = self.config_log.read_to_end(Duration::from_secs(30)).await {
+            if let Err(e) = self.configs.read_to_end().await {
                 tracing::warn!("cannot catch up with the config topic: {e}");
             }
         }
@@ -1196,65 +1163,19 @@ impl DistributedHerder {
                 None => return,
             }
         };
-        let registry = &self.worker.env.registry;
-        let kind = connector_kind(registry, &config);
-        let mut lc = LocalConnector {
-            instance: None,
-            state: State::Running,
-            trace: None,
-        };
-        let mut tasks: Option<Vec<Props>> = None;
-        if kind == ConnectorType::Unknown {
-            lc.state = State::Failed;
-            lc.trace = connector_kind_error(registry, &config);
-        } else if target == TargetState::Stopped {
-            lc.state = State::Stopped;
-            tasks = Some(Vec::new());
-        } else {
-            match start_instance(registry, &config, kind) {
-                Ok((inst, t)) => {
-                    lc.instance = Some(inst);
-                    lc.state = if target == TargetState::Paused {
-                        State::Paused
-                    } else {
-                        State::Running
-                    };
-                    tasks = Some(t);
-                }
-                Err(e) => {
-                    tracing::error!(connector = name, "connector failed to start: {e}");
-                    lc.state = State::Failed;
-                    lc.trace = Some(e);
-                }
-            }
-        }
-        local.connectors.insert(name.to_string(), lc);
-        if let Some(t) = tasks {
+        let started = self.core.start_connector(name, &config, target);
+        local.connectors.insert(name.to_string(), started.connector);
+        if let Some(t) = started.tasks {
             if t != committed {
-                if let Err(e) = self.write_task_configs(name, &t).await {
+                if let Err(e) = self.configs.put_task_configs(name, &t).await {
                     tracing::error!(connector = name, "cannot write task configs: {e}");
                 }
             }
         }
     }
-
-    async fn write_task_configs(&self, name: &str, tasks: &[Props]) -> HerderResult<()> {
-        for (i, t) in tasks.iter().enumerate() {
-            self.write_config(&format!("task-{name}-{i}"), Some(state::connector_value(t)))
-                .await?;
-        }
-        self.write_config(
-            &format!("commit-{name}"),
-            Some(state::commit_value(tasks.len())),
-        )
-        .await
-    }
-
     async fn stop_connector(&self, local: &mut Local, name: &str, write_status: bool) {
-        if let Some(lc) = local.connectors.remove(name) {
-            if let Some(i) = lc.instance {
-                i.stop();
-            }
+        if let Some(mut lc) = local.connectors.remove(name) {
+            lc.stop_instance();
             if write_status {
                 self.unassigned(local, &status_key_connector(name)).await;
             }
@@ -1273,18 +1194,8 @@ impl DistributedHerder {
             };
             (conn_cfg, task_cfg, c.target(&t.0))
         };
-        let is_source =
-            connector_kind(&self.worker.env.registry, &conn_cfg) == ConnectorType::Source;
-        self.worker.start_task(
-            TaskSpec {
-                connector: t.0.clone(),
-                task: t.1,
-                connector_config: conn_cfg,
-                task_config: task_cfg.clone(),
-                is_source,
-            },
-            target,
-        );
+        self.core
+            .start_task(&t.0, t.1, &conn_cfg, task_cfg.clone(), target);
         local.tasks.insert(t.clone(), task_cfg);
     }
 
@@ -1293,7 +1204,7 @@ impl DistributedHerder {
         let handles: Vec<_> = tasks
             .iter()
             .map(|t| {
-                let w = self.worker.clone();
+                let w = self.worker().clone();
                 let t = t.clone();
                 tokio::spawn(async move { w.stop_task(&t.0, t.1).await })
             })
@@ -1425,14 +1336,12 @@ impl DistributedHerder {
                 match (target, stopped_before) {
                     (TargetState::Stopped, Some(false)) => {
                         if let Some(lc) = local.connectors.get_mut(&name) {
-                            if let Some(i) = lc.instance.take() {
-                                i.stop();
-                            }
+                            lc.stop_instance();
                             lc.state = State::Stopped;
                             lc.trace = None;
                         }
                         if self.cfg().task_count(&name) > 0 {
-                            if let Err(e) = self.write_task_configs(&name, &[]).await {
+                            if let Err(e) = self.configs.put_task_configs(&name, &[]).await {
                                 tracing::error!(connector = %name, "cannot clear task configs: {e}");
                             }
                         }
@@ -1443,13 +1352,7 @@ impl DistributedHerder {
                     }
                     (s, Some(false)) => {
                         if let Some(lc) = local.connectors.get_mut(&name) {
-                            if lc.state != State::Failed {
-                                lc.state = if s == TargetState::Paused {
-                                    State::Paused
-                                } else {
-                                    State::Running
-                                };
-                            }
+                            lc.follow_target(s);
                         }
                     }
                     _ => {}
@@ -1464,7 +1367,7 @@ impl DistributedHerder {
                     self.stop_tasks(&mut local, &mine, false).await;
                 } else {
                     for t in mine {
-                        self.worker.set_task_target(&t.0, t.1, target);
+                        self.worker().set_task_target(&t.0, t.1, target);
                     }
                 }
             }
@@ -1492,12 +1395,7 @@ impl DistributedHerder {
                         .cloned()
                         .collect();
                     for t in mine {
-                        let is_failed = self
-                            .worker
-                            .task_status(&t.0, t.1)
-                            .map(|s| s.state == State::Failed)
-                            .unwrap_or(false);
-                        if !only_failed || is_failed {
+                        if !only_failed || self.core.task_failed(&t.0, t.1) {
                             self.restart_task_locally(&mut local, &t).await;
                         }
                     }
@@ -1550,7 +1448,7 @@ impl DistributedHerder {
             updates.push((status_key_connector(name), lc.state, lc.trace.clone()));
         }
         for t in local.tasks.keys() {
-            if let Some(s) = self.worker.task_status(&t.0, t.1) {
+            if let Some(s) = self.worker().task_status(&t.0, t.1) {
                 updates.push((status_key_task(&t.0, t.1), s.state, s.trace));
             }
         }
@@ -1586,7 +1484,7 @@ impl DistributedHerder {
         let keys: Vec<TaskKey> = local.tasks.keys().cloned().collect();
         for t in keys {
             let failed = self
-                .worker
+                .worker()
                 .task_status(&t.0, t.1)
                 .map(|s| s.state == State::Failed && s.trace.as_deref() != Some(LEASE_LOST))
                 .unwrap_or(false);
@@ -1631,7 +1529,9 @@ impl DistributedHerder {
         self.leaving.store(true, Ordering::SeqCst);
         self.leave_now.notify_one();
         let _ = tokio::time::timeout(Duration::from_secs(5), left).await;
-        self.config_log.close();
+        if let Some(l) = self.configs.log() {
+            l.close();
+        }
         self.status_log.close();
         if let Some(l) = self.offsets.log() {
             l.close();
@@ -1665,15 +1565,8 @@ impl DistributedHerder {
 
     fn task_state(&self, local: &Local, name: &str, id: u32) -> TaskState {
         if local.tasks.contains_key(&(name.to_string(), id)) {
-            if let Some(s) = self.worker.task_status(name, id) {
-                return TaskState {
-                    id,
-                    state: s.state,
-                    worker_id: self.dc.worker_id.clone(),
-                    trace: s.trace,
-                    progress: s.progress,
-                    starts: Some(s.starts),
-                };
+            if let Some(s) = self.core.local_task_state(name, id, &self.dc.worker_id) {
+                return s;
             }
         }
         let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -1697,22 +1590,25 @@ impl DistributedHerder {
         }
     }
 
-    fn kind_of(&self, config: &Props) -> ConnectorType {
-        connector_kind(&self.worker.env.registry, config)
+    fn existing(&self, name: &str) -> HerderResult<Props> {
+        self.core.existing(name)
     }
 
-    fn existing(&self, name: &str) -> HerderResult<Props> {
-        self.cfg()
-            .connectors
-            .get(name)
-            .cloned()
-            .ok_or_else(|| HerderError::connector_not_found(name))
+    /// A task of a stored connector, or Kafka Connect's 404.
+    fn existing_task(&self, name: &str, task: u32) -> HerderResult<()> {
+        self.existing(name)?;
+        if task as usize >= self.cfg().task_count(name) {
+            return Err(HerderError::NotFound(format!(
+                "Task {name}-{task} not found"
+            )));
+        }
+        Ok(())
     }
 
     /// Task starts on this worker (for tests and operations: a task that
     /// kept running through a rebalance was not started again).
     pub fn task_starts(&self, name: &str, task: u32) -> u64 {
-        self.worker
+        self.worker()
             .task_status(name, task)
             .map(|s| s.starts)
             .unwrap_or(0)
@@ -1728,35 +1624,19 @@ fn now_ms() -> i64 {
 
 impl Herder for DistributedHerder {
     fn server_info(&self) -> BoxFuture<'_, serde_json::Value> {
-        Box::pin(async move {
-            json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "commit": option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
-                "kafka_cluster_id": self.cluster_id,
-            })
-        })
+        Box::pin(async move { self.core.server_info() })
     }
 
     fn connectors(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async move { self.cfg().connectors.keys().cloned().collect() })
+        Box::pin(async move { self.core.configs.connectors() })
     }
 
     fn connector_info(&self, name: &str) -> BoxFuture<'_, HerderResult<ConnectorInfo>> {
         let name = name.to_string();
         Box::pin(async move {
             let config = self.existing(&name)?;
-            let n = self.cfg().task_count(&name) as u32;
-            Ok(ConnectorInfo {
-                kind: self.kind_of(&config),
-                config,
-                tasks: (0..n)
-                    .map(|task| TaskId {
-                        connector: name.clone(),
-                        task,
-                    })
-                    .collect(),
-                name,
-            })
+            let n = self.cfg().task_count(&name);
+            Ok(self.core.info(&name, config, n))
         })
     }
 
@@ -1769,7 +1649,7 @@ impl Herder for DistributedHerder {
     ) -> BoxFuture<'_, HerderResult<(bool, ConnectorInfo)>> {
         let name = name.to_string();
         Box::pin(async move {
-            check_connector_config(&self.worker, &name, &mut config)?;
+            self.core.check_connector_config(&name, &mut config)?;
             self.read_configs().await?;
             let exists = self.cfg().connectors.contains_key(&name);
             if exists && !allow_replace {
@@ -1777,37 +1657,13 @@ impl Herder for DistributedHerder {
                     "Connector {name} already exists"
                 )));
             }
-            if !exists {
-                if let Some(s) = initial_state {
-                    self.write_config(
-                        &format!("target-state-{name}"),
-                        Some(state::target_value(s)),
-                    )
-                    .await?;
-                }
-            }
-            self.write_config(
-                &format!("connector-{name}"),
-                Some(state::connector_value(&config)),
-            )
-            .await?;
+            self.configs
+                .put_config(&name, &config, initial_state)
+                .await?;
             self.read_configs().await?;
             tracing::info!(connector = %name, "connector {}", if exists { "reconfigured" } else { "created" });
-            let n = self.cfg().task_count(&name) as u32;
-            Ok((
-                !exists,
-                ConnectorInfo {
-                    kind: self.kind_of(&config),
-                    config,
-                    tasks: (0..n)
-                        .map(|task| TaskId {
-                            connector: name.clone(),
-                            task,
-                        })
-                        .collect(),
-                    name,
-                },
-            ))
+            let n = self.cfg().task_count(&name);
+            Ok((!exists, self.core.info(&name, config, n)))
         })
     }
 
@@ -1816,10 +1672,7 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.read_configs().await?;
             self.existing(&name)?;
-            self.write_config(&format!("connector-{name}"), None)
-                .await?;
-            self.write_config(&format!("target-state-{name}"), None)
-                .await?;
+            self.configs.remove(&name).await?;
             self.read_configs().await
         })
     }
@@ -1833,7 +1686,7 @@ impl Herder for DistributedHerder {
             Ok(ConnectorStatus {
                 connector: self.connector_state(&local, &name),
                 tasks: (0..n).map(|i| self.task_state(&local, &name, i)).collect(),
-                kind: self.kind_of(&config),
+                kind: self.core.connector_kind(&config),
                 name,
             })
         })
@@ -1842,12 +1695,7 @@ impl Herder for DistributedHerder {
     fn task_status(&self, name: &str, task: u32) -> BoxFuture<'_, HerderResult<TaskState>> {
         let name = name.to_string();
         Box::pin(async move {
-            self.existing(&name)?;
-            if task as usize >= self.cfg().task_count(&name) {
-                return Err(HerderError::NotFound(format!(
-                    "Task {name}-{task} not found"
-                )));
-            }
+            self.existing_task(&name, task)?;
             let local = self.local.lock().await;
             Ok(self.task_state(&local, &name, task))
         })
@@ -1858,16 +1706,10 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.existing(&name)?;
             let list = self.cfg().tasks.get(&name).cloned().unwrap_or_default();
-            Ok(list
+            Ok(task_ids(&name, list.len())
                 .into_iter()
-                .enumerate()
-                .map(|(i, config)| TaskInfo {
-                    id: TaskId {
-                        connector: name.clone(),
-                        task: i as u32,
-                    },
-                    config,
-                })
+                .zip(list)
+                .map(|(id, config)| TaskInfo { id, config })
                 .collect())
         })
     }
@@ -1881,12 +1723,9 @@ impl Herder for DistributedHerder {
         let name = name.to_string();
         Box::pin(async move {
             self.existing(&name)?;
-            let value = json!({"include-tasks": include_tasks, "only-failed": only_failed});
-            self.write_config(
-                &format!("restart-connector-{name}"),
-                Some(value.to_string().into_bytes()),
-            )
-            .await?;
+            self.configs
+                .request_connector_restart(&name, include_tasks, only_failed)
+                .await?;
             self.read_configs().await?;
             if !include_tasks && !only_failed {
                 return Ok(None);
@@ -1898,14 +1737,8 @@ impl Herder for DistributedHerder {
     fn restart_task(&self, name: &str, task: u32) -> BoxFuture<'_, HerderResult<()>> {
         let name = name.to_string();
         Box::pin(async move {
-            self.existing(&name)?;
-            if task as usize >= self.cfg().task_count(&name) {
-                return Err(HerderError::NotFound(format!(
-                    "Task {name}-{task} not found"
-                )));
-            }
-            self.write_config(&format!("restart-task-{name}-{task}"), Some(b"{}".to_vec()))
-                .await?;
+            self.existing_task(&name, task)?;
+            self.configs.request_task_restart(&name, task).await?;
             self.read_configs().await
         })
     }
@@ -1914,35 +1747,14 @@ impl Herder for DistributedHerder {
         let name = name.to_string();
         Box::pin(async move {
             self.existing(&name)?;
-            self.write_config(
-                &format!("target-state-{name}"),
-                Some(state::target_value(state)),
-            )
-            .await?;
+            self.configs.put_target_state(&name, state).await?;
             self.read_configs().await
         })
     }
 
     fn offsets(&self, name: &str) -> BoxFuture<'_, HerderResult<Vec<ConnectorOffset>>> {
         let name = name.to_string();
-        Box::pin(async move {
-            let config = self.existing(&name)?;
-            match self.kind_of(&config) {
-                ConnectorType::Source => {
-                    if let Some(log) = self.offsets.log() {
-                        let _ = log.read_to_end(Duration::from_secs(10)).await;
-                    }
-                    Ok(crate::store::OffsetStore::all(self.offsets.as_ref(), &name)
-                        .into_iter()
-                        .map(|(partition, offset)| ConnectorOffset {
-                            partition,
-                            offset: Some(offset),
-                        })
-                        .collect())
-                }
-                _ => crate::sink_offsets::read(&self.worker.env.worker, &name, &config).await,
-            }
-        })
+        Box::pin(async move { self.core.offsets(&name).await })
     }
 
     fn modify_offsets(
@@ -1951,30 +1763,7 @@ impl Herder for DistributedHerder {
         offsets: Option<Vec<ConnectorOffset>>,
     ) -> BoxFuture<'_, HerderResult<()>> {
         let name = name.to_string();
-        Box::pin(async move {
-            let config = self.existing(&name)?;
-            if self.cfg().target(&name) != TargetState::Stopped {
-                return Err(HerderError::BadRequest(format!(
-                    "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-                )));
-            }
-            match self.kind_of(&config) {
-                ConnectorType::Source => {
-                    let entries: Vec<_> = match offsets {
-                        Some(list) => list.into_iter().map(|o| (o.partition, o.offset)).collect(),
-                        None => crate::store::OffsetStore::all(self.offsets.as_ref(), &name)
-                            .into_iter()
-                            .map(|(p, _)| (p, None))
-                            .collect(),
-                    };
-                    self.offsets
-                        .write(&name, entries, false)
-                        .await
-                        .map_err(|e| HerderError::Internal(e.to_string()))
-                }
-                _ => crate::sink_offsets::modify(&self.worker.env.worker, &name, offsets).await,
-            }
-        })
+        Box::pin(async move { self.core.modify_offsets(&name, offsets).await })
     }
 
     fn active_topics(&self, name: &str) -> BoxFuture<'_, HerderResult<Vec<String>>> {
@@ -2012,14 +1801,14 @@ impl Herder for DistributedHerder {
         config: Props,
     ) -> BoxFuture<'_, HerderResult<serde_json::Value>> {
         let plugin = plugin.to_string();
-        Box::pin(async move { validate_plugin_config(&self.worker, &plugin, config) })
+        Box::pin(async move { self.core.validate_config(&plugin, config) })
     }
 
     fn plugins(&self, connectors_only: bool) -> Vec<serde_json::Value> {
-        crate::rest_support::plugin_list(&self.worker.env.registry, connectors_only)
+        self.core.plugins(connectors_only)
     }
 
     fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<serde_json::Value>> {
-        crate::rest_support::plugin_config(&self.worker.env.registry, plugin)
+        self.core.plugin_config(plugin)
     }
 }
