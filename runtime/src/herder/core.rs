@@ -274,7 +274,11 @@ impl HerderCore {
 
     /// `PUT /connector-plugins/{plugin}/config/validate`: Kafka Connect's
     /// validation response for `config` (the plugin fills in `connector.class`).
-    pub fn validate_config(&self, plugin: &str, mut config: Props) -> HerderResult<serde_json::Value> {
+    pub fn validate_config(
+        &self,
+        plugin: &str,
+        mut config: Props,
+    ) -> HerderResult<serde_json::Value> {
         config
             .entry("connector.class".into())
             .or_insert_with(|| plugin.to_string());

@@ -267,7 +267,11 @@ impl TopicConfigStore {
 
     /// Publishes a connector's task configs: each task, then the commit
     /// that makes them current together.
-    pub async fn put_task_configs(&self, connector: &str, tasks: &[Props]) -> Result<(), StoreError> {
+    pub async fn put_task_configs(
+        &self,
+        connector: &str,
+        tasks: &[Props],
+    ) -> Result<(), StoreError> {
         for (i, t) in tasks.iter().enumerate() {
             self.write(&format!("task-{connector}-{i}"), Some(connector_value(t)))
                 .await?;

@@ -160,6 +160,11 @@ pub fn parse_offset_key(key: &[u8]) -> Option<(String, JsonMap)> {
 mod tests {
     #[test]
     fn reads_kafka_connect_offset_keys() {
-        assert_eq!(super::parse_offset_key(br#"["x",{"server":"a"}]"#).unwrap().0, "x");
+        assert_eq!(
+            super::parse_offset_key(br#"["x",{"server":"a"}]"#)
+                .unwrap()
+                .0,
+            "x"
+        );
     }
 }
