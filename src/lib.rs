@@ -14,6 +14,7 @@ pub mod cli;
 pub mod distributed;
 pub mod registry;
 pub mod standalone;
+mod startup;
 
 pub use sluice_runtime as runtime;
 
