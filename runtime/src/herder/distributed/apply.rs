@@ -162,6 +162,11 @@ impl DistributedHerder {
         }
     }
 
+    pub(super) async fn restart_connector_locally(&self, local: &mut Local, name: &str) {
+        self.stop_connector(local, name, false).await;
+        self.start_connector(local, name).await;
+    }
+
     pub(super) async fn restart_task_locally(&self, local: &mut Local, t: &TaskKey) {
         self.stop_tasks(local, std::slice::from_ref(t), false).await;
         self.start_task(local, t);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::assign::TaskKey;
 use super::{status_key_connector, status_key_task, DistributedHerder};
 use crate::herder::{State, TargetState};
 use crate::store::topic_configs::ConfigEvent;
@@ -31,8 +30,7 @@ impl DistributedHerder {
             ConfigEvent::Connector(name) => {
                 if local.connectors.contains_key(&name) {
                     tracing::info!(connector = %name, "connector reconfigured; restarting it");
-                    self.stop_connector(&mut local, &name, false).await;
-                    self.start_connector(&mut local, &name).await;
+                    self.restart_connector_locally(&mut local, &name).await;
                 } else {
                     // Always ask (the leader): applying an assignment may
                     // already have counted this connector from the configs
@@ -44,12 +42,7 @@ impl DistributedHerder {
                 }
             }
             ConfigEvent::Removed(name) => {
-                let tasks: Vec<TaskKey> = local
-                    .tasks
-                    .keys()
-                    .filter(|t| t.0 == name)
-                    .cloned()
-                    .collect();
+                let tasks = local.tasks_of(&name);
                 self.stop_tasks(&mut local, &tasks, false).await;
                 let owned = local.connectors.contains_key(&name);
                 self.stop_connector(&mut local, &name, false).await;
@@ -74,12 +67,7 @@ impl DistributedHerder {
             }
             ConfigEvent::Tasks(name) => {
                 let committed = self.cfg().tasks.get(&name).cloned().unwrap_or_default();
-                let mine: Vec<TaskKey> = local
-                    .tasks
-                    .keys()
-                    .filter(|t| t.0 == name)
-                    .cloned()
-                    .collect();
+                let mine = local.tasks_of(&name);
                 for t in mine {
                     match committed.get(t.1 as usize) {
                         None => {
@@ -117,8 +105,7 @@ impl DistributedHerder {
                         }
                     }
                     (TargetState::Running | TargetState::Paused, Some(true)) => {
-                        self.stop_connector(&mut local, &name, false).await;
-                        self.start_connector(&mut local, &name).await;
+                        self.restart_connector_locally(&mut local, &name).await;
                     }
                     (s, Some(false)) => {
                         if let Some(lc) = local.connectors.get_mut(&name) {
@@ -127,12 +114,7 @@ impl DistributedHerder {
                     }
                     _ => {}
                 }
-                let mine: Vec<TaskKey> = local
-                    .tasks
-                    .keys()
-                    .filter(|t| t.0 == name)
-                    .cloned()
-                    .collect();
+                let mine = local.tasks_of(&name);
                 if target == TargetState::Stopped {
                     self.stop_tasks(&mut local, &mine, false).await;
                 } else {
@@ -153,17 +135,11 @@ impl DistributedHerder {
                 if let Some(f) = failed {
                     if !only_failed || f {
                         tracing::info!(connector = %name, "restarting connector");
-                        self.stop_connector(&mut local, &name, false).await;
-                        self.start_connector(&mut local, &name).await;
+                        self.restart_connector_locally(&mut local, &name).await;
                     }
                 }
                 if include_tasks {
-                    let mine: Vec<TaskKey> = local
-                        .tasks
-                        .keys()
-                        .filter(|t| t.0 == name)
-                        .cloned()
-                        .collect();
+                    let mine = local.tasks_of(&name);
                     for t in mine {
                         if !only_failed || self.core.task_failed(&t.0, t.1) {
                             self.restart_task_locally(&mut local, &t).await;

@@ -76,6 +76,17 @@ struct Local {
     restarts: BTreeMap<TaskKey, Restarts>,
 }
 
+impl Local {
+    /// This worker's tasks of one connector.
+    fn tasks_of(&self, connector: &str) -> Vec<TaskKey> {
+        self.tasks
+            .keys()
+            .filter(|t| t.0 == connector)
+            .cloned()
+            .collect()
+    }
+}
+
 /// The distributed herder.
 pub struct DistributedHerder {
     core: HerderCore,
