@@ -9,7 +9,6 @@ pub mod kafka;
 pub mod plugin;
 pub mod plugins;
 pub mod rest;
-pub mod sink_offsets;
 pub mod store;
 pub mod worker;
 

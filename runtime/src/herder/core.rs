@@ -338,7 +338,7 @@ impl HerderCore {
                     })
                     .collect())
             }
-            _ => crate::sink_offsets::read(&self.worker.env.worker, name, &config).await,
+            _ => super::sink_offsets::read(&self.worker.env.worker, name, &config).await,
         }
     }
 
@@ -369,7 +369,7 @@ impl HerderCore {
                 };
                 Ok(self.offset_store().alter(name, entries).await?)
             }
-            _ => crate::sink_offsets::modify(&self.worker.env.worker, name, offsets).await,
+            _ => super::sink_offsets::modify(&self.worker.env.worker, name, offsets).await,
         }
     }
 }

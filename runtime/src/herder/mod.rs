@@ -5,12 +5,14 @@
 //! JSON shapes.
 //!
 //! - [`core`]: what both modes share (Kafka Connect's AbstractHerder):
-//!   validation, the connector start decision, offsets, plugin listings.
+//!   validation, the connector start decision, offsets, plugin listings;
+//!   [`sink_offsets`] reads and changes a sink connector's consumer group.
 //! - [`standalone`]: one process; configs and offsets in local files.
 //! - [`distributed`]: a cluster of workers coordinated through Kafka.
 
 pub mod core;
 pub mod distributed;
+pub mod sink_offsets;
 pub mod standalone;
 
 use serde::{Deserialize, Serialize};
