@@ -10,33 +10,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use sluice_runtime::distributed::{DistributedConfig, DistributedHerder};
-use sluice_runtime::kafka::TopicAdmin;
+use sluice_runtime::herder::distributed::{DistributedConfig, DistributedHerder};
 use sluice_runtime::rest;
 use sluice_runtime::worker::config::WorkerConfig;
 
-use crate::standalone::{check_broker, shutdown_signal};
+use crate::startup::{bind_rest, check_broker, load_plugins, shutdown_signal, topic_admin};
 
 /// Runs a distributed worker with the plugins of `registry` until SIGINT/SIGTERM.
 pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -> Result<()> {
     let loggers = rest::loggers::init_logging("INFO");
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     DistributedConfig::from_worker(&cfg).map_err(|e| anyhow!("{e}"))?;
-    if let Err(e) = sluice_runtime::plugins::load_plugin_dir(&mut registry, &cfg.plugin_path) {
-        tracing::warn!("{e}");
-    }
+    load_plugins(&mut registry, &cfg);
     let cluster_id = check_broker(&cfg).await?;
-    let listener = tokio::net::TcpListener::bind(&cfg.rest_bind).await.map_err(|e| {
-        anyhow!(
-            "cannot listen on {} for the REST API: {e}; set listeners=http://HOST:PORT in the worker config to a free port",
-            cfg.rest_bind
-        )
-    })?;
+    let listener = bind_rest(&cfg).await?;
     let cfg = Arc::new(cfg);
-    let admin = Arc::new(
-        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides())
-            .map_err(|e| anyhow!("{e}"))?,
-    );
+    let admin = topic_admin(&cfg)?;
     let herder = DistributedHerder::start(cfg.clone(), Arc::new(registry), admin, cluster_id)
         .await
         .map_err(|e| anyhow!("{e}"))?;

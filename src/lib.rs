@@ -16,6 +16,7 @@ pub mod cli;
 pub mod distributed;
 pub mod registry;
 pub mod standalone;
+mod startup;
 
 pub use sluice_api as api;
 pub use sluice_runtime as runtime;
@@ -44,7 +45,7 @@ pub fn configuration_reference(registry: &runtime::Registry) -> String {
          Keys of `sluice distributed worker.properties`, besides the worker keys above. \
          See [operations.md](operations.md) for running a cluster.\n\n",
     );
-    out.push_str(&runtime::distributed::distributed_config_def().markdown_table());
+    out.push_str(&runtime::herder::distributed::distributed_config_def().markdown_table());
     out.push_str("\n## Every source connector\n\n");
     out.push_str(&runtime::connector_config::common_def(ConnectorType::Source).markdown_table());
     out.push_str("\n## Every sink connector\n\n");

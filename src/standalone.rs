@@ -1,5 +1,6 @@
-//! `sluice standalone`: start-up checks, the worker, the REST API, and a
-//! graceful stop on SIGINT/SIGTERM that commits what was acknowledged.
+//! `sluice standalone`: the state files, the worker, the connector files
+//! given on the command line, the REST API, and a graceful stop on
+//! SIGINT/SIGTERM that commits what was acknowledged.
 //!
 //! Every start-up problem (bad worker config, unreachable broker, port in
 //! use, unwritable state file) ends the process with one line naming the
@@ -8,17 +9,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use rdkafka::consumer::BaseConsumer;
+use sluice_runtime::herder::standalone::StandaloneHerder;
 use sluice_runtime::herder::Herder;
-use sluice_runtime::kafka::{client_config, TopicAdmin};
 use sluice_runtime::rest;
-use sluice_runtime::standalone::{record_topic, StandaloneHerder};
+use sluice_runtime::store::file_configs::record_topic;
 use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
 use sluice_runtime::worker::config::{read_properties, WorkerConfig};
 use sluice_runtime::worker::{TaskEnv, Worker};
+
+use crate::startup::{bind_rest, check_broker, load_plugins, shutdown_signal, topic_admin};
 
 /// Runs a standalone worker with the plugins of `registry` until SIGINT/SIGTERM.
 pub async fn run(
@@ -28,10 +29,7 @@ pub async fn run(
 ) -> Result<()> {
     let loggers = rest::loggers::init_logging("INFO");
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
-    // Plug-in problems are warnings: connectors that use a broken plug-in fail, the worker runs.
-    if let Err(e) = sluice_runtime::plugins::load_plugin_dir(&mut registry, &cfg.plugin_path) {
-        tracing::warn!("{e}");
-    }
+    load_plugins(&mut registry, &cfg);
     let offset_file = cfg.offset_file.clone().ok_or_else(|| {
         anyhow!("worker config: offset.storage.file.filename is not set; standalone mode keeps source offsets in that file (e.g. offset.storage.file.filename=/var/lib/sluice/connect.offsets)")
     })?;
@@ -49,18 +47,10 @@ pub async fn run(
         .collect::<Result<Vec<_>>>()?;
 
     let cluster_id = check_broker(&cfg).await?;
-    let listener = tokio::net::TcpListener::bind(&cfg.rest_bind).await.map_err(|e| {
-        anyhow!(
-            "cannot listen on {} for the REST API: {e}; set listeners=http://HOST:PORT in the worker config to a free port",
-            cfg.rest_bind
-        )
-    })?;
+    let listener = bind_rest(&cfg).await?;
 
     let cfg = Arc::new(cfg);
-    let admin = Arc::new(
-        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides())
-            .map_err(|e| anyhow!("{e}"))?,
-    );
+    let admin = topic_admin(&cfg)?;
     let topic_store = configs.clone();
     let env = TaskEnv {
         worker: cfg.clone(),
@@ -71,7 +61,7 @@ pub async fn run(
         lease: None,
     };
     let worker = Arc::new(Worker::new(env));
-    let herder = StandaloneHerder::new(worker.clone(), configs, offsets, cluster_id);
+    let herder = StandaloneHerder::new(worker.clone(), configs, cluster_id);
     herder.start_stored().await;
     for (name, config) in connector_configs {
         herder
@@ -92,50 +82,6 @@ pub async fn run(
     herder.shutdown().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-/// Checks that the brokers answer; returns the cluster id.
-pub(crate) async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
-    let bootstrap = cfg.bootstrap_servers.clone();
-    let overrides = cfg.admin_overrides();
-    tokio::task::spawn_blocking(move || -> Result<String> {
-        let consumer: BaseConsumer = client_config(&bootstrap, &overrides)
-            .create()
-            .map_err(|e| anyhow!("cannot create a Kafka client for bootstrap.servers={bootstrap}: {e}"))?;
-        use rdkafka::consumer::Consumer;
-        consumer
-            .fetch_metadata(None, Duration::from_secs(10))
-            .map_err(|e| anyhow!("cannot reach Kafka at bootstrap.servers={bootstrap}: {e}; start the broker (scripts/services up kafka) or fix bootstrap.servers"))?;
-        Ok(consumer
-            .client()
-            .fetch_cluster_id(Duration::from_secs(5))
-            .unwrap_or_else(|| "unknown".into()))
-    })
-    .await
-    .map_err(|e| anyhow!("broker check panicked: {e}"))?
 }
 
 /// Reads a connector config: Kafka Connect `.properties`, or JSON either as

@@ -3,14 +3,10 @@
 //! `sluice-api` and are re-exported here under their old names.
 
 pub mod connector_config;
-pub mod distributed;
 pub mod herder;
 pub mod kafka;
 pub mod plugins;
 pub mod rest;
-pub mod rest_support;
-pub mod sink_offsets;
-pub mod standalone;
 pub mod store;
 pub mod worker;
 

@@ -5,11 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use super::state::parse_offset_key;
+use serde_json::Value as Json;
+
+use super::{offset_key, OffsetStore, StoreError};
 use crate::data::JsonMap;
 use crate::kafka::log::{Apply, KafkaLog};
-use crate::store::{offset_key, OffsetStore, StoreError};
+use crate::plugin::BoxFuture;
 use crate::worker::{Lease, LEASE_LOST};
 
 type Entries = BTreeMap<String, (String, JsonMap, JsonMap)>;
@@ -122,5 +125,46 @@ impl OffsetStore for TopicOffsetStore {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::Topic("offset commit outside the worker's runtime".into()))?;
         handle.block_on(self.write(connector, entries, true))
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(log) = self.log() {
+                let _ = log.read_to_end(Duration::from_secs(10)).await;
+            }
+        })
+    }
+
+    /// Not fenced by the lease: the connector is STOPPED, no task writes.
+    fn alter(
+        &self,
+        connector: &str,
+        entries: Vec<(JsonMap, Option<JsonMap>)>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let connector = connector.to_string();
+        Box::pin(async move { self.write(&connector, entries, false).await })
+    }
+}
+
+/// Parses an offset-topic key `["connector", {partition}]`.
+pub fn parse_offset_key(key: &[u8]) -> Option<(String, JsonMap)> {
+    let v: Json = serde_json::from_slice(key).ok()?;
+    let a = v.as_array()?;
+    match (a.first(), a.get(1)) {
+        (Some(Json::String(c)), Some(Json::Object(p))) => Some((c.clone(), p.clone())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_kafka_connect_offset_keys() {
+        assert_eq!(
+            super::parse_offset_key(br#"["x",{"server":"a"}]"#)
+                .unwrap()
+                .0,
+            "x"
+        );
     }
 }

@@ -1,7 +1,19 @@
 //! The herder: what the REST API asks of a worker (standalone or distributed).
 //!
-//! The REST layer knows only this trait, so standalone and distributed modes
-//! serve the same API. Types serialise to Kafka Connect's JSON shapes.
+//! The REST layer knows only the [`Herder`] trait, so standalone and
+//! distributed modes serve the same API. Types serialise to Kafka Connect's
+//! JSON shapes.
+//!
+//! - [`core`]: what both modes share (Kafka Connect's AbstractHerder):
+//!   validation, the connector start decision, offsets, plugin listings;
+//!   [`sink_offsets`] reads and changes a sink connector's consumer group.
+//! - [`standalone`]: one process; configs and offsets in local files.
+//! - [`distributed`]: a cluster of workers coordinated through Kafka.
+
+pub mod core;
+pub mod distributed;
+pub mod sink_offsets;
+pub mod standalone;
 
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +150,13 @@ impl HerderError {
     }
     pub fn connector_not_found(name: &str) -> HerderError {
         HerderError::NotFound(format!("Connector {name} not found"))
+    }
+}
+
+/// A store that failed underneath a REST request is the server's 500.
+impl From<crate::store::StoreError> for HerderError {
+    fn from(e: crate::store::StoreError) -> HerderError {
+        HerderError::Internal(e.to_string())
     }
 }
 

@@ -1,7 +1,7 @@
-//! What the internal topics hold, in Kafka Connect's record formats, and the
-//! in-memory state each worker folds them into.
+//! Connector configs in the config topic (`config.storage.topic`), in Kafka
+//! Connect's record formats, and the state every worker folds them into.
 //!
-//! Config topic (one partition, so every worker sees one order):
+//! The topic has one partition, so every worker sees one order:
 //! - `connector-<name>` → `{"properties": {...}}`, or null when deleted
 //! - `target-state-<name>` → `{"state": "PAUSED", "state.v2": "STOPPED"}`
 //! - `task-<name>-<n>` → `{"properties": {...}}`, staged until ...
@@ -10,19 +10,21 @@
 //! - `restart-task-<name>-<n>` → `{}` (Sluice's; Kafka Connect forwards
 //!   task restarts over HTTP instead)
 //!
-//! Status topic: `status-connector-<name>` and `status-task-<name>-<n>` →
-//! `{"state", "trace", "worker_id", "generation"}`;
-//! `topic-<topic>-connector-<name>` → `{"topic": {...}}` (KIP-558).
-//!
-//! Offset topic: key `["<connector>", {partition}]`, value the offset map.
+//! Any worker accepts REST writes by writing here and reading the topic
+//! back to its end, so its own write is visible to it at once and to the
+//! others within a poll.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use serde_json::{json, Value as Json};
+use tokio::sync::mpsc;
 
-use crate::data::JsonMap;
-use crate::herder::{State, TargetState};
-use crate::plugin::Props;
+use super::{ConfigStore, StoreError};
+use crate::herder::TargetState;
+use crate::kafka::log::{Apply, KafkaLog};
+use crate::plugin::{BoxFuture, Props};
 
 /// A change the config topic brought, for the herder to act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,101 +200,165 @@ pub fn commit_value(n: usize) -> Vec<u8> {
     json!({ "tasks": n }).to_string().into_bytes()
 }
 
-/// One status record as the status topic holds it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatusRecord {
-    pub state: State,
-    pub trace: Option<String>,
-    pub worker_id: String,
-    pub generation: i32,
+/// The config topic as a [`ConfigStore`], with the records only the
+/// distributed herder writes (task configs, restart requests).
+#[derive(Default)]
+pub struct TopicConfigStore {
+    state: Arc<Mutex<ClusterConfig>>,
+    log: OnceLock<Arc<KafkaLog>>,
 }
 
-impl StatusRecord {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        json!({
-            "state": self.state,
-            "trace": self.trace,
-            "worker_id": self.worker_id,
-            "generation": self.generation,
-        })
-        .to_string()
-        .into_bytes()
+impl TopicConfigStore {
+    pub fn new() -> Arc<TopicConfigStore> {
+        Arc::new(TopicConfigStore::default())
     }
 
-    pub fn parse(bytes: &[u8]) -> Option<StatusRecord> {
-        let v: Json = serde_json::from_slice(bytes).ok()?;
-        Some(StatusRecord {
-            state: serde_json::from_value(v.get("state")?.clone()).ok()?,
-            trace: v.get("trace").and_then(Json::as_str).map(str::to_string),
-            worker_id: v
-                .get("worker_id")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_string(),
-            generation: v.get("generation").and_then(Json::as_i64).unwrap_or(0) as i32,
+    /// The reader callback for the config topic: folds each record in and
+    /// sends what changed to `events`.
+    pub fn applier(&self, events: mpsc::UnboundedSender<ConfigEvent>) -> Apply {
+        let state = self.state.clone();
+        Box::new(move |_p, offset, key, value| {
+            let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else {
+                return;
+            };
+            let ev = state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .apply(offset, key, value);
+            if let Some(ev) = ev {
+                let _ = events.send(ev);
+            }
         })
     }
-}
 
-/// The status topic folded: connector and task states, active topics.
-#[derive(Debug, Default, Clone)]
-pub struct ClusterStatus {
-    pub connectors: BTreeMap<String, StatusRecord>,
-    pub tasks: BTreeMap<(String, u32), StatusRecord>,
-    pub topics: BTreeMap<String, Vec<String>>,
-}
+    pub fn set_log(&self, log: Arc<KafkaLog>) {
+        let _ = self.log.set(log);
+    }
 
-impl ClusterStatus {
-    pub fn apply(&mut self, key: &str, value: Option<&[u8]>) {
-        if let Some(name) = key.strip_prefix("status-connector-") {
-            match value.and_then(StatusRecord::parse) {
-                Some(s) => {
-                    self.connectors.insert(name.to_string(), s);
-                }
-                None => {
-                    self.connectors.remove(name);
-                }
-            }
-        } else if let Some(rest) = key.strip_prefix("status-task-") {
-            if let Some(id) = split_task(rest) {
-                match value.and_then(StatusRecord::parse) {
-                    Some(s) => {
-                        self.tasks.insert(id, s);
-                    }
-                    None => {
-                        self.tasks.remove(&id);
-                    }
-                }
-            }
-        } else if let Some(rest) = key.strip_prefix("topic-") {
-            if let Some((topic, connector)) = rest.split_once("-connector-") {
-                let list = self.topics.entry(connector.to_string()).or_default();
-                match value {
-                    Some(_) => {
-                        if !list.iter().any(|t| t == topic) {
-                            list.push(topic.to_string());
-                        }
-                    }
-                    None => list.retain(|t| t != topic),
-                }
-            }
+    pub fn log(&self) -> Option<&Arc<KafkaLog>> {
+        self.log.get()
+    }
+
+    /// The configs as read so far.
+    pub fn state(&self) -> MutexGuard<'_, ClusterConfig> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open_log(&self) -> Result<&Arc<KafkaLog>, StoreError> {
+        self.log
+            .get()
+            .ok_or_else(|| StoreError::Topic("the config topic is not open yet".into()))
+    }
+
+    /// Reads the topic to its end (30 s at most).
+    pub async fn read_to_end(&self) -> Result<(), StoreError> {
+        self.open_log()?
+            .read_to_end(Duration::from_secs(30))
+            .await
+            .map_err(|e| StoreError::Topic(e.to_string()))
+    }
+
+    async fn write(&self, key: &str, value: Option<Vec<u8>>) -> Result<(), StoreError> {
+        self.open_log()?
+            .send(key, value.as_deref())
+            .await
+            .map_err(|e| StoreError::Topic(format!("{e}; is the broker up?")))
+    }
+
+    /// Publishes a connector's task configs: each task, then the commit
+    /// that makes them current together.
+    pub async fn put_task_configs(
+        &self,
+        connector: &str,
+        tasks: &[Props],
+    ) -> Result<(), StoreError> {
+        for (i, t) in tasks.iter().enumerate() {
+            self.write(&format!("task-{connector}-{i}"), Some(connector_value(t)))
+                .await?;
         }
+        self.write(
+            &format!("commit-{connector}"),
+            Some(commit_value(tasks.len())),
+        )
+        .await
+    }
+
+    /// Asks the connector's owner to restart it (and its tasks' owners).
+    pub async fn request_connector_restart(
+        &self,
+        connector: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<(), StoreError> {
+        let value = json!({"include-tasks": include_tasks, "only-failed": only_failed});
+        self.write(
+            &format!("restart-connector-{connector}"),
+            Some(value.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// Asks the task's owner to restart it.
+    pub async fn request_task_restart(&self, connector: &str, task: u32) -> Result<(), StoreError> {
+        self.write(
+            &format!("restart-task-{connector}-{task}"),
+            Some(b"{}".to_vec()),
+        )
+        .await
     }
 }
 
-pub fn topic_status_value(topic: &str, connector: &str, now_ms: i64) -> Vec<u8> {
-    json!({"topic": {"name": topic, "connector": connector, "task": 0, "discoverTimestamp": now_ms}})
-        .to_string()
-        .into_bytes()
-}
+impl ConfigStore for TopicConfigStore {
+    fn connectors(&self) -> Vec<String> {
+        self.state().connectors.keys().cloned().collect()
+    }
 
-/// Parses an offset-topic key `["connector", {partition}]`.
-pub fn parse_offset_key(key: &[u8]) -> Option<(String, JsonMap)> {
-    let v: Json = serde_json::from_slice(key).ok()?;
-    let a = v.as_array()?;
-    match (a.first(), a.get(1)) {
-        (Some(Json::String(c)), Some(Json::Object(p))) => Some((c.clone(), p.clone())),
-        _ => None,
+    fn config(&self, connector: &str) -> Option<Props> {
+        self.state().connectors.get(connector).cloned()
+    }
+
+    fn target_state(&self, connector: &str) -> TargetState {
+        self.state().target(connector)
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.read_to_end())
+    }
+
+    fn put_config(
+        &self,
+        connector: &str,
+        config: &Props,
+        initial: Option<TargetState>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let connector = connector.to_string();
+        let value = connector_value(config);
+        Box::pin(async move {
+            let exists = self.state().connectors.contains_key(&connector);
+            if let (false, Some(s)) = (exists, initial) {
+                self.write(&format!("target-state-{connector}"), Some(target_value(s)))
+                    .await?;
+            }
+            self.write(&format!("connector-{connector}"), Some(value))
+                .await
+        })
+    }
+
+    fn remove(&self, connector: &str) -> BoxFuture<'_, Result<(), StoreError>> {
+        let connector = connector.to_string();
+        Box::pin(async move {
+            self.write(&format!("connector-{connector}"), None).await?;
+            self.write(&format!("target-state-{connector}"), None).await
+        })
+    }
+
+    fn put_target_state(
+        &self,
+        connector: &str,
+        state: TargetState,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let key = format!("target-state-{connector}");
+        Box::pin(async move { self.write(&key, Some(target_value(state))).await })
     }
 }
 
@@ -371,20 +437,5 @@ mod tests {
                 only_failed: false
             })
         );
-        let mut s = ClusterStatus::default();
-        let rec = StatusRecord {
-            state: State::Running,
-            trace: None,
-            worker_id: "h:1".into(),
-            generation: 3,
-        };
-        s.apply("status-task-x-y-2", Some(&rec.to_bytes()));
-        assert_eq!(s.tasks[&("x-y".to_string(), 2)], rec);
-        s.apply(
-            "topic-orders-connector-x-y",
-            Some(&topic_status_value("orders", "x-y", 1)),
-        );
-        assert_eq!(s.topics["x-y"], vec!["orders".to_string()]);
-        assert_eq!(parse_offset_key(br#"["x",{"server":"a"}]"#).unwrap().0, "x");
     }
 }

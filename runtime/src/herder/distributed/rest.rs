@@ -1,0 +1,223 @@
+//! The [`Herder`] the REST API calls: reads from the configs and statuses
+//! every worker folds in, writes by way of the config topic (the worker that
+//! owns a unit acts on the record, see [`super::config_events`]), and the
+//! rest from the [`HerderCore`](crate::herder::core::HerderCore).
+
+use std::time::Duration;
+
+use super::DistributedHerder;
+use crate::herder::core::task_ids;
+use crate::herder::{
+    ConnectorInfo, ConnectorOffset, ConnectorStatus, Herder, HerderError, HerderResult,
+    TargetState, TaskInfo, TaskState,
+};
+use crate::plugin::{BoxFuture, Props};
+use crate::store::ConfigStore;
+
+impl DistributedHerder {
+    pub(super) fn existing(&self, name: &str) -> HerderResult<Props> {
+        self.core.existing(name)
+    }
+
+    /// A task of a stored connector, or Kafka Connect's 404.
+    pub(super) fn existing_task(&self, name: &str, task: u32) -> HerderResult<()> {
+        self.existing(name)?;
+        if task as usize >= self.cfg().task_count(name) {
+            return Err(HerderError::NotFound(format!(
+                "Task {name}-{task} not found"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Herder for DistributedHerder {
+    fn server_info(&self) -> BoxFuture<'_, serde_json::Value> {
+        Box::pin(async move { self.core.server_info() })
+    }
+
+    fn connectors(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move { self.core.configs.connectors() })
+    }
+
+    fn connector_info(&self, name: &str) -> BoxFuture<'_, HerderResult<ConnectorInfo>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            let config = self.existing(&name)?;
+            let n = self.cfg().task_count(&name);
+            Ok(self.core.info(&name, config, n))
+        })
+    }
+
+    fn put_connector_config(
+        &self,
+        name: &str,
+        mut config: Props,
+        allow_replace: bool,
+        initial_state: Option<TargetState>,
+    ) -> BoxFuture<'_, HerderResult<(bool, ConnectorInfo)>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.core.check_connector_config(&name, &mut config)?;
+            self.read_configs().await?;
+            let exists = self.cfg().connectors.contains_key(&name);
+            if exists && !allow_replace {
+                return Err(HerderError::Conflict(format!(
+                    "Connector {name} already exists"
+                )));
+            }
+            self.configs
+                .put_config(&name, &config, initial_state)
+                .await?;
+            self.read_configs().await?;
+            tracing::info!(connector = %name, "connector {}", if exists { "reconfigured" } else { "created" });
+            let n = self.cfg().task_count(&name);
+            Ok((!exists, self.core.info(&name, config, n)))
+        })
+    }
+
+    fn delete_connector(&self, name: &str) -> BoxFuture<'_, HerderResult<()>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.read_configs().await?;
+            self.existing(&name)?;
+            self.configs.remove(&name).await?;
+            self.read_configs().await
+        })
+    }
+
+    fn connector_status(&self, name: &str) -> BoxFuture<'_, HerderResult<ConnectorStatus>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            let config = self.existing(&name)?;
+            let n = self.cfg().task_count(&name) as u32;
+            let local = self.local.lock().await;
+            Ok(ConnectorStatus {
+                connector: self.connector_state(&local, &name),
+                tasks: (0..n).map(|i| self.task_state(&local, &name, i)).collect(),
+                kind: self.core.connector_kind(&config),
+                name,
+            })
+        })
+    }
+
+    fn task_status(&self, name: &str, task: u32) -> BoxFuture<'_, HerderResult<TaskState>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing_task(&name, task)?;
+            let local = self.local.lock().await;
+            Ok(self.task_state(&local, &name, task))
+        })
+    }
+
+    fn task_configs(&self, name: &str) -> BoxFuture<'_, HerderResult<Vec<TaskInfo>>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing(&name)?;
+            let list = self.cfg().tasks.get(&name).cloned().unwrap_or_default();
+            Ok(task_ids(&name, list.len())
+                .into_iter()
+                .zip(list)
+                .map(|(id, config)| TaskInfo { id, config })
+                .collect())
+        })
+    }
+
+    fn restart_connector(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> BoxFuture<'_, HerderResult<Option<ConnectorStatus>>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing(&name)?;
+            self.configs
+                .request_connector_restart(&name, include_tasks, only_failed)
+                .await?;
+            self.read_configs().await?;
+            if !include_tasks && !only_failed {
+                return Ok(None);
+            }
+            self.connector_status(&name).await.map(Some)
+        })
+    }
+
+    fn restart_task(&self, name: &str, task: u32) -> BoxFuture<'_, HerderResult<()>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing_task(&name, task)?;
+            self.configs.request_task_restart(&name, task).await?;
+            self.read_configs().await
+        })
+    }
+
+    fn set_target_state(&self, name: &str, state: TargetState) -> BoxFuture<'_, HerderResult<()>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing(&name)?;
+            self.configs.put_target_state(&name, state).await?;
+            self.read_configs().await
+        })
+    }
+
+    fn offsets(&self, name: &str) -> BoxFuture<'_, HerderResult<Vec<ConnectorOffset>>> {
+        let name = name.to_string();
+        Box::pin(async move { self.core.offsets(&name).await })
+    }
+
+    fn modify_offsets(
+        &self,
+        name: &str,
+        offsets: Option<Vec<ConnectorOffset>>,
+    ) -> BoxFuture<'_, HerderResult<()>> {
+        let name = name.to_string();
+        Box::pin(async move { self.core.modify_offsets(&name, offsets).await })
+    }
+
+    fn active_topics(&self, name: &str) -> BoxFuture<'_, HerderResult<Vec<String>>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing(&name)?;
+            let _ = self.status_log.read_to_end(Duration::from_secs(10)).await;
+            let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(st.topics.get(&name).cloned().unwrap_or_default())
+        })
+    }
+
+    fn reset_active_topics(&self, name: &str) -> BoxFuture<'_, HerderResult<()>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            self.existing(&name)?;
+            let topics = {
+                let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+                st.topics.get(&name).cloned().unwrap_or_default()
+            };
+            for t in topics {
+                self.status_log
+                    .send(&format!("topic-{t}-connector-{name}"), None)
+                    .await
+                    .map_err(|e| HerderError::Internal(e.to_string()))?;
+            }
+            let _ = self.status_log.read_to_end(Duration::from_secs(10)).await;
+            Ok(())
+        })
+    }
+
+    fn validate_config(
+        &self,
+        plugin: &str,
+        config: Props,
+    ) -> BoxFuture<'_, HerderResult<serde_json::Value>> {
+        let plugin = plugin.to_string();
+        Box::pin(async move { self.core.validate_config(&plugin, config) })
+    }
+
+    fn plugins(&self, connectors_only: bool) -> Vec<serde_json::Value> {
+        self.core.plugins(connectors_only)
+    }
+
+    fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<serde_json::Value>> {
+        self.core.plugin_config(plugin)
+    }
+}

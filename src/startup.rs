@@ -1,0 +1,85 @@
+//! Start-up and shutdown steps both modes take: plug-ins, the broker check,
+//! the REST listener, the topic admin, and the signals that stop a worker.
+//!
+//! Each failure is one line naming the problem and the remedy; the caller
+//! ends the process with it and a non-zero exit code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use rdkafka::consumer::BaseConsumer;
+use sluice_runtime::kafka::{client_config, TopicAdmin};
+use sluice_runtime::worker::config::WorkerConfig;
+use sluice_runtime::Registry;
+use tokio::net::TcpListener;
+
+/// Loads the plug-in directory. Plug-in problems are warnings: connectors
+/// that use a broken plug-in fail, the worker runs.
+pub(crate) fn load_plugins(registry: &mut Registry, cfg: &WorkerConfig) {
+    if let Err(e) = sluice_runtime::plugins::load_plugin_dir(registry, &cfg.plugin_path) {
+        tracing::warn!("{e}");
+    }
+}
+
+/// Binds the REST API's listener.
+pub(crate) async fn bind_rest(cfg: &WorkerConfig) -> Result<TcpListener> {
+    TcpListener::bind(&cfg.rest_bind).await.map_err(|e| {
+        anyhow!(
+            "cannot listen on {} for the REST API: {e}; set listeners=http://HOST:PORT in the worker config to a free port",
+            cfg.rest_bind
+        )
+    })
+}
+
+/// The admin client that creates topics.
+pub(crate) fn topic_admin(cfg: &WorkerConfig) -> Result<Arc<TopicAdmin>> {
+    Ok(Arc::new(
+        TopicAdmin::new(&cfg.bootstrap_servers, &cfg.admin_overrides())
+            .map_err(|e| anyhow!("{e}"))?,
+    ))
+}
+
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Checks that the brokers answer; returns the cluster id.
+pub(crate) async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
+    let bootstrap = cfg.bootstrap_servers.clone();
+    let overrides = cfg.admin_overrides();
+    tokio::task::spawn_blocking(move || -> Result<String> {
+        let consumer: BaseConsumer = client_config(&bootstrap, &overrides)
+            .create()
+            .map_err(|e| anyhow!("cannot create a Kafka client for bootstrap.servers={bootstrap}: {e}"))?;
+        use rdkafka::consumer::Consumer;
+        consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(|e| anyhow!("cannot reach Kafka at bootstrap.servers={bootstrap}: {e}; start the broker (scripts/services up kafka) or fix bootstrap.servers"))?;
+        Ok(consumer
+            .client()
+            .fetch_cluster_id(Duration::from_secs(5))
+            .unwrap_or_else(|| "unknown".into()))
+    })
+    .await
+    .map_err(|e| anyhow!("broker check panicked: {e}"))?
+}
