@@ -132,4 +132,14 @@ fn retriable_transform_errors_are_retried_until_errors_retry_timeout() {
     let other = s.get(&format!("/connectors/{recovers}/status")).json();
     assert_eq!(other["tasks"][0]["state"], "RUNNING", "{other}");
     assert_eq!(other["connector"]["state"], "RUNNING", "{other}");
+    // Counted as Kafka Connect's task-error-metrics: three failed calls,
+    // three retries, no record lost to an error.
+    let errors = &other["tasks"][0]["errors"];
+    assert_eq!(errors["total-record-failures"], 3, "{other}");
+    assert_eq!(errors["total-retries"], 3, "{other}");
+    assert_eq!(errors["total-record-errors"], 0, "{other}");
+    assert_eq!(
+        status["tasks"][0]["errors"]["total-record-errors"], 1,
+        "{status}"
+    );
 }

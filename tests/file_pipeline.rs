@@ -198,7 +198,8 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     }
     producer.flush(Duration::from_secs(10)).unwrap();
     let output = dir.path().join("out.txt");
-    let sink = json!({"name": unique("dlq-sink"), "config": {
+    let sink_name = unique("dlq-sink");
+    let sink = json!({"name": sink_name, "config": {
         "connector.class": "FileStreamSink", "file": output, "topics": topic,
         "errors.tolerance": "all", "errors.log.enable": "true",
         "errors.log.include.messages": "true",
@@ -252,6 +253,26 @@ fn bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     assert!(header("__connect.errors.exception.message")
         .unwrap()
         .contains("value converter"));
+    // The task's status counts what its error handling did (Kafka Connect's
+    // task-error-metrics names).
+    let status = s.get(&format!("/connectors/{sink_name}/status")).json();
+    let errors = &status["tasks"][0]["errors"];
+    assert_eq!(errors["total-record-errors"], 1, "{status}");
+    assert_eq!(errors["total-records-skipped"], 1, "{status}");
+    assert_eq!(errors["total-errors-logged"], 1, "{status}");
+    assert_eq!(errors["deadletterqueue-produce-requests"], 1, "{status}");
+    assert_eq!(errors["total-retries"], 0, "{status}");
+    // A task with nothing to report shows no errors object (Kafka Connect's shape).
+    let seed_status = s
+        .get(&format!(
+            "/connectors/{}/status",
+            seed["name"].as_str().unwrap()
+        ))
+        .json();
+    assert!(
+        seed_status["tasks"][0].get("errors").is_none(),
+        "{seed_status}"
+    );
 }
 
 /// InsertField's `offset.field` on the sink path: each record a sink task

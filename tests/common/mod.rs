@@ -97,19 +97,18 @@ impl Drop for TempDir {
     }
 }
 
-/// The binary of `examples/NAME.rs`, built if `cargo test` did not build it
-/// (`cargo test --test X` alone builds no examples).
+/// The binary of `examples/NAME.rs`, brought up to date first: `cargo test
+/// --test X` alone builds no examples, and one left from an older build
+/// would test old code. (A no-op when `cargo test` built it.)
 pub fn example_binary(name: &str) -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_sluice"));
     let p = bin.parent().unwrap().join("examples").join(name);
-    if !p.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .current_dir(manifest_dir())
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cargo build --example {name} failed");
-    }
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(manifest_dir())
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "cargo build --example {name} failed");
     assert!(p.exists(), "{} is missing after building it", p.display());
     p
 }

@@ -233,6 +233,7 @@ impl HerderCore {
             trace: s.trace,
             progress: s.progress,
             starts: Some(s.starts),
+            errors: s.errors,
         })
     }
 

@@ -99,6 +99,11 @@ pub struct TaskState {
     /// running it (a rebalance that leaves it in place does not add one).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub starts: Option<u64>,
+    /// Sluice extra: what the task's `errors.*` handling did so far, under
+    /// Kafka Connect's task-error-metrics names (records skipped, retries,
+    /// dead-lettered...); absent while all are zero.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub errors: Option<serde_json::Value>,
 }
 
 /// `GET /connectors/{name}/status`.

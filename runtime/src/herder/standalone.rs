@@ -116,6 +116,7 @@ impl StandaloneHerder {
                 trace: None,
                 progress: None,
                 starts: None,
+                errors: None,
             })
     }
 

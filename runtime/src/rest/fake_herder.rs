@@ -73,6 +73,7 @@ impl FakeHerder {
                 trace: None,
                 progress: None,
                 starts: None,
+                errors: None,
             }],
             kind: ConnectorType::Source,
         }

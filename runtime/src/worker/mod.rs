@@ -13,6 +13,7 @@ mod source;
 pub mod submitted;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,59 @@ pub struct TaskStatus {
     pub progress: Option<serde_json::Value>,
     /// How many times this task was started on this worker.
     pub starts: u64,
+    /// Sluice extra: the `errors.*` handling so far (Kafka Connect's
+    /// task-error-metrics); `None` while every count is zero.
+    pub errors: Option<serde_json::Value>,
+}
+
+/// What a task's error handling did: Kafka Connect's task-error-metrics,
+/// counted while the task runs and shown in its status.
+#[derive(Debug, Default)]
+pub struct ErrorCounts {
+    /// Records that failed an operation (a transform, a converter), once per
+    /// failed attempt, retries included (`total-record-failures`).
+    pub record_failures: AtomicU64,
+    /// Records that still failed once their retries were used up
+    /// (`total-record-errors`).
+    pub record_errors: AtomicU64,
+    /// Records skipped under `errors.tolerance=all` (`total-records-skipped`).
+    pub records_skipped: AtomicU64,
+    /// Retries of failed operations (`total-retries`).
+    pub retries: AtomicU64,
+    /// Errors written to the log (`total-errors-logged`).
+    pub errors_logged: AtomicU64,
+    /// Records sent to the dead letter queue (`deadletterqueue-produce-requests`).
+    pub dlq_requests: AtomicU64,
+}
+
+impl ErrorCounts {
+    pub fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts under Kafka Connect's metric names; `None` if all are 0.
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        let pairs = [
+            ("total-record-failures", &self.record_failures),
+            ("total-record-errors", &self.record_errors),
+            ("total-records-skipped", &self.records_skipped),
+            ("total-retries", &self.retries),
+            ("total-errors-logged", &self.errors_logged),
+            ("deadletterqueue-produce-requests", &self.dlq_requests),
+        ];
+        let values: Vec<(&str, u64)> = pairs
+            .iter()
+            .map(|(k, v)| (*k, v.load(Ordering::Relaxed)))
+            .collect();
+        values.iter().any(|(_, v)| *v > 0).then(|| {
+            serde_json::Value::Object(
+                values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.into()))
+                    .collect(),
+            )
+        })
+    }
 }
 
 /// Called with (connector, topic) the first time a task uses a topic.
@@ -112,6 +166,7 @@ pub struct TaskSpec {
 pub(crate) struct TaskShared {
     pub status: Mutex<TaskStatus>,
     pub progress: Arc<Mutex<Option<serde_json::Value>>>,
+    pub errors: Arc<ErrorCounts>,
 }
 
 impl TaskShared {
@@ -148,6 +203,8 @@ pub struct ErrorPolicy {
     /// `errors.retry.delay.max.ms`: the cap of the doubling delay between
     /// retries (which starts at [`RETRY_DELAY_MIN`]).
     pub retry_delay_max: Duration,
+    /// Where the task's error handling is counted.
+    pub counts: Arc<ErrorCounts>,
 }
 
 /// Kafka Connect's first delay between retries of a failed operation.
@@ -161,6 +218,7 @@ impl Default for ErrorPolicy {
             log_messages: false,
             retry_timeout: Some(Duration::ZERO),
             retry_delay_max: Duration::from_millis(60_000),
+            counts: Arc::default(),
         }
     }
 }
@@ -206,7 +264,26 @@ impl ErrorPolicy {
             log_messages: flag("errors.log.include.messages"),
             retry_timeout,
             retry_delay_max: Duration::from_millis(delay_max as u64),
+            counts: Arc::default(),
         })
+    }
+
+    /// Counts into `counts` (the task's, shown in its status).
+    pub(crate) fn counting(mut self, counts: Arc<ErrorCounts>) -> ErrorPolicy {
+        self.counts = counts;
+        self
+    }
+
+    /// Counts a record that failed for good and what `errors.tolerance`
+    /// does with it: skipped (and logged) or not.
+    pub(crate) fn count_error(&self, skipped: bool) {
+        ErrorCounts::add(&self.counts.record_errors);
+        if skipped {
+            ErrorCounts::add(&self.counts.records_skipped);
+            if self.log {
+                ErrorCounts::add(&self.counts.errors_logged);
+            }
+        }
     }
 
     /// Whether a skipped record's details go into the log
@@ -244,7 +321,11 @@ impl ErrorPolicy {
         let start = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
-            match op() {
+            let result = op();
+            if result.is_err() {
+                ErrorCounts::add(&self.counts.record_failures);
+            }
+            match result {
                 Err(e) if e.is_retriable() && self.retries() => {
                     let Some(delay) = self.retry_delay(attempt, start.elapsed()) else {
                         return Err(e.map_message(|m| {
@@ -263,6 +344,7 @@ impl ErrorPolicy {
                     if *control.borrow() == TargetState::Stopped {
                         return Err(e);
                     }
+                    ErrorCounts::add(&self.counts.retries);
                     attempt += 1;
                 }
                 other => return other,
@@ -304,8 +386,10 @@ impl Worker {
                 trace: None,
                 progress: None,
                 starts,
+                errors: None,
             }),
             progress: Arc::new(Mutex::new(None)),
+            errors: Arc::new(ErrorCounts::default()),
         });
         let (tx, rx) = watch::channel(target);
         let env = self.env.clone();
@@ -436,6 +520,7 @@ impl Worker {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         s.progress = h.shared.progress.lock().ok().and_then(|p| p.clone());
+        s.errors = h.shared.errors.to_json();
         Some(s)
     }
 

@@ -17,7 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::chain::{Chain, Converters};
-use super::{backoff, wait_while_paused, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
+use super::{backoff, wait_while_paused, ErrorCounts, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
 use crate::config::{split_list, sub_map};
 use crate::data::{Headers, RecordData, SinkRecord};
 use crate::herder::{State, TargetState};
@@ -43,7 +43,7 @@ pub(super) async fn run(
     let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
     let converters =
         Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
-    let policy = ErrorPolicy::from_props(props)?;
+    let policy = ErrorPolicy::from_props(props)?.counting(shared.errors.clone());
 
     let mut settings = BTreeMap::from([
         ("group.id".to_string(), group_id(&spec.connector)),
@@ -208,6 +208,7 @@ pub(super) async fn run(
                             if f.kind == RecordErrorKind::Task {
                                 return Err(format!("{}\nThe error is fatal to the task (errors.tolerance does not apply)", f.message));
                             }
+                            policy.count_error(policy.tolerate_all);
                             if !policy.tolerate_all {
                                 return Err(format!("{}\nTolerance exceeded in error handler (errors.tolerance=none); set errors.tolerance=all to skip bad records", f.message));
                             }
@@ -230,6 +231,7 @@ pub(super) async fn run(
                             }
                             if let Some(dlq) = dlq.as_mut() {
                                 dlq.send(&m, &f, &spec.connector, spec.task).await?;
+                                ErrorCounts::add(&policy.counts.dlq_requests);
                             }
                         }
                     }

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::chain::{Chain, Converters};
 use super::submitted::SubmittedRecords;
-use super::{backoff, wait_while_paused, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
+use super::{backoff, wait_while_paused, ErrorCounts, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
 use crate::config::sub_map;
 use crate::herder::{State, TargetState};
 use crate::kafka::admin::TopicSettings;
@@ -39,7 +39,7 @@ pub(super) async fn run(
     let chain = Chain::build(&env.registry, props).map_err(|e| e.to_string())?;
     let converters =
         Converters::build(&env.registry, &env.worker, props).map_err(|e| e.to_string())?;
-    let policy = ErrorPolicy::from_props(props)?;
+    let policy = ErrorPolicy::from_props(props)?.counting(shared.errors.clone());
     let mut producer_settings = env.worker.producer_overrides();
     producer_settings.extend(sub_map(props, "producer.override."));
     let producer = TaskProducer::new(&env.worker.bootstrap_servers, &producer_settings)
@@ -186,7 +186,11 @@ impl Loop<'_> {
                         .retry(control, || chain.apply(input.clone()))
                         .await
                 } else {
-                    self.chain.apply(rec.data)
+                    let applied = self.chain.apply(rec.data);
+                    if applied.is_err() {
+                        ErrorCounts::add(&self.policy.counts.record_failures);
+                    }
+                    applied
                 };
                 let data = match applied {
                     Ok(Some(d)) => d,
@@ -223,6 +227,7 @@ impl Loop<'_> {
                 e.message
             ));
         }
+        self.policy.count_error(self.policy.tolerate_all);
         if self.policy.tolerate_all {
             if self.policy.log {
                 // Kafka Connect's LogReporter: the source record's key,

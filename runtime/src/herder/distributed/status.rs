@@ -160,6 +160,7 @@ impl DistributedHerder {
                 trace: r.trace.clone(),
                 progress: None,
                 starts: None,
+                errors: None,
             },
             None => TaskState {
                 id,
@@ -168,6 +169,7 @@ impl DistributedHerder {
                 trace: None,
                 progress: None,
                 starts: None,
+                errors: None,
             },
         }
     }
