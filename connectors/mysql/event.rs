@@ -188,11 +188,6 @@ impl<'a> Query<'a> {
     }
 }
 
-/// XID_EVENT: the commit of a transactional (InnoDB) transaction.
-pub fn parse_xid(body: &[u8]) -> WireResult<u64> {
-    Reader::new(body).u64("xid")
-}
-
 /// MariaDB GTID_EVENT: starts an event group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MariaGtidEvent {
@@ -279,11 +274,6 @@ impl MySqlGtidEvent {
             gno: r.u64("gtid gno")?,
         })
     }
-}
-
-/// MySQL PREVIOUS_GTIDS_LOG_EVENT.
-pub fn parse_previous_gtids(body: &[u8]) -> WireResult<GtidSet> {
-    GtidSet::decode(&mut Reader::new(body))
 }
 
 /// Which kind of row change a rows event carries.

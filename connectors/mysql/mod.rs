@@ -27,6 +27,7 @@ pub mod charset;
 pub mod column;
 pub mod config;
 pub mod ddl;
+pub mod decimal;
 pub mod error;
 pub mod event;
 pub mod events;
