@@ -7,6 +7,7 @@
 //! reference follow); where a connector words a key's doc its own way, it
 //! passes the words in.
 
+use regex::Regex;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 
 /// snapshot.mode. Each connector accepts its own subset of the modes
@@ -186,11 +187,32 @@ impl CommonKeys for ConfigDef {
 /// when matched against a whole name.
 pub fn regex_list(v: &str) -> Result<(), String> {
     for item in sluice_runtime::config::split_list(v) {
-        if let Err(e) = regex::Regex::new(&format!("^(?:{item})$")) {
+        if let Err(e) = Regex::new(&format!("^(?:{item})$")) {
             return Err(format!("'{item}' is not a valid regular expression: {e}"));
         }
     }
     Ok(())
+}
+
+/// The regular expressions of an include/exclude list, each matched
+/// against a whole name, ignoring case, as Debezium matches them; with
+/// `literal` (filters.match.mode=literal), the entries are names.
+pub fn regexes(cfg: &Config, key: &str, literal: bool) -> Result<Vec<Regex>, ConfigError> {
+    cfg.list(key)
+        .iter()
+        .map(|item| {
+            let pattern = if literal {
+                regex::escape(item)
+            } else {
+                item.clone()
+            };
+            Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| {
+                ConfigError::one(format!(
+                    "{key}: '{item}' is not a valid regular expression: {e}"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// A validator: one of `v`, ignoring case.

@@ -11,7 +11,9 @@ use regex::Regex;
 use sluice_runtime::data::JsonMap;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
-use crate::debezium::config::{one_of, regex_list, CommonConfig, CommonKeys, SnapshotMode};
+use crate::debezium::config::{
+    one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
+};
 
 /// capture.mode: what a change event carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,25 +231,6 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("topic.naming.strategy", Class, Some("io.debezium.schema.DefaultTopicNamingStrategy"), Low, "Topic naming strategy (Sluice: <topic.prefix>.<db>.<collection>).")
         .unsupported()
-}
-
-fn regexes(cfg: &Config, key: &str, literal: bool) -> Result<Vec<Regex>, ConfigError> {
-    cfg.list(key)
-        .iter()
-        .map(|item| {
-            let pattern = if literal {
-                regex::escape(item)
-            } else {
-                item.clone()
-            };
-            // Debezium matches case-insensitively against the whole name.
-            Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| {
-                ConfigError::one(format!(
-                    "{key}: '{item}' is not a valid regular expression: {e}"
-                ))
-            })
-        })
-        .collect()
 }
 
 /// `*` in the db and collection parts of field.exclude.list matches anything.

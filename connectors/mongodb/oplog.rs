@@ -51,7 +51,7 @@ use super::events::{ChangeEvent, EventBuilder};
 use super::json::{self, Mode};
 use super::offset::MongoOffset;
 use super::oplog_entry::{decode_entry, Change};
-use super::stream::{reply_too_large, task_error, StreamError};
+use super::stream::{flush, reply_too_large, task_error, StreamError};
 use crate::debezium::feed::FeedTx;
 
 const OPLOG: &str = "oplog.rs";
@@ -286,10 +286,10 @@ impl Reader<'_> {
             let offset = Arc::new(p.offset.to_json());
             self.builder.change(&p.event, &offset, &mut batch);
             if batch.len() >= cfg.common.max_batch_size {
-                send(&mut batch, self.tx).await?;
+                flush(&mut batch, self.tx).await?;
             }
         }
-        send(&mut batch, self.tx).await?;
+        flush(&mut batch, self.tx).await?;
         self.last_sent = self.pos.offset();
         Ok(())
     }
@@ -444,7 +444,7 @@ pub async fn tail(
                     last_heartbeat = Instant::now();
                     r.last_sent = here.clone();
                     let mut b = vec![r.builder.heartbeat(&Arc::new(here.to_json()))];
-                    send(&mut b, tx).await?;
+                    flush(&mut b, tx).await?;
                 }
             }
             if id == 0 {
@@ -533,15 +533,6 @@ async fn kill_cursor(local: &mongodb::Database, session: &mut ClientSession, id:
             .session(session)
             .await;
     }
-}
-
-async fn send(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    tx.send(Ok(std::mem::take(batch)))
-        .await
-        .map_err(|_| StreamError::Task(TaskError::Retriable("the task stopped".into())))
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use sluice_runtime::SourceTaskContext;
 use super::config::{CaptureScope, MongoConfig};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
-use super::stream::{task_error, StreamError};
+use super::stream::{flush, task_error, StreamError};
 use crate::debezium::feed::FeedTx;
 
 /// The captured collections, in a stable order.
@@ -123,7 +123,7 @@ pub async fn snapshot(
                 batch.push(builder.snapshot(&hdb, &hcoll, &hdoc, "true", &pos, &pending));
                 total += 1;
                 if batch.len() >= cfg.common.max_batch_size {
-                    send(&mut batch, tx).await?;
+                    flush(&mut batch, tx).await?;
                 }
             }
         }
@@ -132,22 +132,11 @@ pub async fn snapshot(
         batch.push(builder.snapshot(&hdb, &hcoll, &hdoc, "last", &pos, &done));
         total += 1;
     }
-    send(&mut batch, tx).await?;
+    flush(&mut batch, tx).await?;
     ctx.set_progress(serde_json::json!({
         "phase": "streaming",
         "snapshot": {"collections": collections.len(), "documents": total},
     }));
     tracing::info!(connector = %ctx.connector, "snapshot done: {total} documents");
     Ok(pos)
-}
-
-async fn send(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    tx.send(Ok(std::mem::take(batch))).await.map_err(|_| {
-        StreamError::Task(sluice_runtime::TaskError::Retriable(
-            "the task stopped".into(),
-        ))
-    })
 }

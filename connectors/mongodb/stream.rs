@@ -545,7 +545,8 @@ impl Fragments {
     }
 }
 
-async fn flush(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
+/// Sends a non-empty batch; a stopped task is a retriable end.
+pub async fn flush(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
     if batch.is_empty() {
         return Ok(());
     }

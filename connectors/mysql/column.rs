@@ -1066,7 +1066,9 @@ mod tests {
             i.default = Some(d.into());
             let mut m = map(t, meta);
             m.nullable = nullable;
-            plan(0, &m, Some(&i), &o).unwrap()
+            let mut p = plan(0, &m, Some(&i), &o).unwrap();
+            super::super::text::apply_default(&mut p, d);
+            p
         };
         let dec = with(
             "decimal(10,2)",
@@ -1126,7 +1128,9 @@ mod tests {
                 time_precision: TimePrecision::Connect,
                 ..Default::default()
             };
-            plan(0, &map(col::TIME2, 0), Some(&i), &o).unwrap()
+            let mut p = plan(0, &map(col::TIME2, 0), Some(&i), &o).unwrap();
+            super::super::text::apply_default(&mut p, "12:00:00");
+            p
         };
         assert_eq!(t.schema.default, Some(Value::Int32(43_200_000)));
     }

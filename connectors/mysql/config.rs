@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
-use crate::debezium::config::{one_of, regex_list, CommonConfig, CommonKeys, SnapshotMode};
+use crate::debezium::config::{
+    one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
+};
 
 use super::column::{BigintUnsignedMode, BinaryMode, DecimalMode, DecodeOptions, TimePrecision};
 
@@ -242,20 +244,6 @@ pub fn config_def() -> ConfigDef {
         .validate(one_of(&["fail", "warn", "skip", "ignore"]))
 }
 
-fn regexes(cfg: &Config, key: &str) -> Result<Vec<Regex>, ConfigError> {
-    cfg.list(key)
-        .iter()
-        .map(|item| {
-            // Debezium matches case-insensitively against the whole name.
-            Regex::new(&format!("(?i)^(?:{item})$")).map_err(|e| {
-                ConfigError::one(format!(
-                    "{key}: '{item}' is not a valid regular expression: {e}"
-                ))
-            })
-        })
-        .collect()
-}
-
 fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
     let mut out = BTreeMap::new();
     for entry in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
@@ -339,12 +327,12 @@ impl MySqlConfig {
             })?,
             topic_prefix: cfg.string("topic.prefix")?,
             filters: Filters {
-                db_include: regexes(&cfg, "database.include.list")?,
-                db_exclude: regexes(&cfg, "database.exclude.list")?,
-                table_include: regexes(&cfg, "table.include.list")?,
-                table_exclude: regexes(&cfg, "table.exclude.list")?,
-                column_include: regexes(&cfg, "column.include.list")?,
-                column_exclude: regexes(&cfg, "column.exclude.list")?,
+                db_include: regexes(&cfg, "database.include.list", false)?,
+                db_exclude: regexes(&cfg, "database.exclude.list", false)?,
+                table_include: regexes(&cfg, "table.include.list", false)?,
+                table_exclude: regexes(&cfg, "table.exclude.list", false)?,
+                column_include: regexes(&cfg, "column.include.list", false)?,
+                column_exclude: regexes(&cfg, "column.exclude.list", false)?,
             },
             key_columns: key_columns(cfg.get("message.key.columns").unwrap_or(""))?,
             common,

@@ -7,7 +7,7 @@
 //! field, not a panic. The 4-byte CRC32 trailer has already been verified
 //! and removed by the reader when these run.
 
-use super::gtid::{GtidSet, MariaGtid, Uuid};
+use super::gtid::{MariaGtid, Uuid};
 use super::wire::{Reader, WireResult};
 
 pub const HEADER_LEN: usize = 19;

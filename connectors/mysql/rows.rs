@@ -10,7 +10,7 @@
 //! column, never a panic or a shifted read of the next column.
 
 use sluice_runtime::data::decimal::{i128_to_bytes, to_plain_string};
-use sluice_runtime::data::{Struct, Value};
+use sluice_runtime::data::Value;
 
 use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
 use super::decimal::decode_decimal;
