@@ -455,17 +455,6 @@ mod tests {
         assert_eq!(c.scope, CaptureScope::Deployment);
         assert_eq!(c.common.snapshot_mode, SnapshotMode::Initial);
         assert!(c.common.tombstones_on_delete);
-        assert_eq!(
-            (c.common.max_batch_size, c.common.max_queue_size, c.common.poll_interval_ms),
-            (2048, 8192, 500)
-        );
-        assert_eq!(
-            c.common.max_queue_size_in_bytes, 0,
-            "Debezium's default: no byte bound"
-        );
-        let bounded =
-            MongoConfig::parse(&props(&[("max.queue.size.in.bytes", "1048576")])).unwrap();
-        assert_eq!(bounded.common.max_queue_size_in_bytes, 1 << 20);
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.mongo1");
         assert_eq!(c.source_partition()["server_id"], "mongo1");
         assert_eq!(

@@ -327,8 +327,8 @@ pub async fn tail(
         .start_session()
         .await
         .map_err(|e| StreamError::Task(task_error(&e, "starting a session")))?;
-    let heartbeat =
-        (cfg.common.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.common.heartbeat_interval_ms));
+    let heartbeat = (cfg.common.heartbeat_interval_ms > 0)
+        .then(|| Duration::from_millis(cfg.common.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
     let local = client.database("local");
     let oplog = local.collection::<Document>(OPLOG);
@@ -347,7 +347,11 @@ pub async fn tail(
     // change stream does.
     let mut one_by_one = false;
     loop {
-        let batch_size = if one_by_one { 1 } else { cfg.common.max_batch_size };
+        let batch_size = if one_by_one {
+            1
+        } else {
+            cfg.common.max_batch_size
+        };
         // (Re)open from the position of the last unit read.
         let resume = r.pos.offset();
         r.pos = Position::new(&resume);

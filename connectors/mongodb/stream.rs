@@ -48,8 +48,8 @@ use sluice_runtime::TaskError;
 
 use super::config::{CaptureScope, MongoConfig, Oversize};
 use super::events::{ChangeEvent, EventBuilder, UpdateDesc};
-use crate::debezium::events::Op;
 use super::offset::MongoOffset;
+use crate::debezium::events::Op;
 use crate::debezium::feed::FeedTx;
 
 /// Where a change stream opens.
@@ -367,8 +367,8 @@ pub async fn stream(
     let mut cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
     let mut fragments = Fragments::default();
     tracing::info!(server = %cfg.topic_prefix, "streaming changes from sec={} ord={}", last.sec, last.ord);
-    let heartbeat =
-        (cfg.common.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.common.heartbeat_interval_ms));
+    let heartbeat = (cfg.common.heartbeat_interval_ms > 0)
+        .then(|| Duration::from_millis(cfg.common.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
     // The token of the last record sent: a heartbeat is due when the
     // stream has moved past it, through filtered-out events or idle time.

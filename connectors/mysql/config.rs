@@ -445,20 +445,6 @@ mod tests {
         assert_eq!(c.common.snapshot_mode, SnapshotMode::Initial);
         assert!(c.include_schema_changes && c.common.tombstones_on_delete);
         assert!(c.common.skipped.truncate && !c.common.skipped.create);
-        assert_eq!(
-            (c.common.max_batch_size, c.common.max_queue_size, c.common.poll_interval_ms),
-            (2048, 8192, 500)
-        );
-        assert_eq!(
-            c.common.max_queue_size_in_bytes, 0,
-            "Debezium's default: no byte bound"
-        );
-        let bounded = MySqlConfig::parse(
-            &props(&[("max.queue.size.in.bytes", "1048576")]),
-            Flavor::MySql,
-        )
-        .unwrap();
-        assert_eq!(bounded.common.max_queue_size_in_bytes, 1 << 20);
         assert_eq!(c.common.heartbeat_interval_ms, 0);
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.srv");
     }

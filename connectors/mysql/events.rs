@@ -21,8 +21,7 @@ use sluice_runtime::data::{
 
 use super::config::{Flavor, MySqlConfig};
 use super::schema::{
-    schema_change_key_schema, schema_change_value_schema, source_field, source_schema,
-    TableSchema,
+    schema_change_key_schema, schema_change_value_schema, source_field, source_schema, TableSchema,
 };
 use crate::debezium::events::{Heartbeat, Op};
 use crate::debezium::schema::{topic_name, transaction_schema, transaction_schemas};

@@ -270,4 +270,3 @@ pub(crate) fn timestamp_value(secs: i64, micros: u32, fsp: u8) -> Value {
     temporal::iso_utc(secs, micros, fsp, &mut s);
     Value::String(s.into())
 }
-

@@ -42,12 +42,12 @@ use super::catalog::{list_tables, load_table, quote_ident, sql_string, TableDef}
 use super::config::LockingMode;
 use super::error::MySqlError;
 use super::events::SourceInfo;
-use crate::debezium::events::Op;
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::schema::TableSchema;
 use super::stream::Capture;
 use super::text::decode_text_row;
+use crate::debezium::events::Op;
 use crate::debezium::feed::FeedTx;
 
 /// FLUSH TABLES WITH READ LOCK, naming the privilege it needs.

@@ -50,7 +50,6 @@ use super::event::{
     statement_text, types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind,
 };
 use super::events::{keep_pending, EventBuilder, SourceInfo, TxnState};
-use crate::debezium::events::Op;
 use super::gtid::{GtidSet, MariaGtidPosition, Uuid};
 use super::history::{Position, SchemaHistory};
 use super::offset::BinlogOffset;
@@ -59,6 +58,7 @@ use super::rows::decode_row;
 use super::schema::TableSchema;
 use super::table_map::TableMap;
 use super::wire::Reader;
+use crate::debezium::events::Op;
 use crate::debezium::feed::FeedTx;
 
 /// State shared by the snapshot and the stream of one task.

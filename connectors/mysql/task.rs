@@ -47,7 +47,10 @@ impl SourceConnector for MySqlConnector {
     }
 
     fn validate(&self, props: &Props) -> std::collections::BTreeMap<String, Vec<String>> {
-        validate(MySqlConfig::parse(props, self.flavor).map(|_| ()), &config_def())
+        validate(
+            MySqlConfig::parse(props, self.flavor).map(|_| ()),
+            &config_def(),
+        )
     }
 
     fn start(&mut self, props: &Props) -> Result<(), ConfigError> {
