@@ -570,6 +570,19 @@ pub fn enum_labels(column_type: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// A binary string column's bytes as its value, a BINARY(n) padded with
+/// zero bytes to its length as the server pads it (`pad_binary_to`).
+#[inline]
+pub fn binary_value(b: &[u8], pad_binary_to: Option<usize>) -> Value {
+    let mut v = b.to_vec();
+    if let Some(n) = pad_binary_to {
+        if v.len() < n {
+            v.resize(n, 0);
+        }
+    }
+    Value::Bytes(v)
+}
+
 /// The ENUM/SET values of a column: from the table definition
 /// (information_schema's COLUMN_TYPE, UTF-8 text) whenever it is known, as
 /// Debezium takes them from its schema model; the TABLE_MAP's (only with

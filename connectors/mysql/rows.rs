@@ -12,7 +12,7 @@
 use sluice_runtime::data::decimal::{i128_to_bytes, to_plain_string};
 use sluice_runtime::data::Value;
 
-use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
+use super::column::{binary_value, ColumnPlan, DecimalMode, Decode, IntOut};
 use super::decimal::decode_decimal;
 use super::temporal::{self, frac_bytes};
 use super::wire::{be_uint, le_uint, Reader, Truncated};
@@ -194,13 +194,7 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
         } => {
             let b = length_prefixed(r, *len_bytes)?;
             if plan.decodes_bytes() {
-                let mut v = b.to_vec();
-                if let Some(n) = pad_binary_to {
-                    if v.len() < *n {
-                        v.resize(*n, 0);
-                    }
-                }
-                Value::Bytes(v)
+                binary_value(b, *pad_binary_to)
             } else {
                 let _ = json;
                 Value::String(charset.decode(b)?)

@@ -11,7 +11,7 @@
 use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes};
 use sluice_runtime::data::{SchemaBuilder, Value};
 
-use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
+use super::column::{binary_value, ColumnPlan, DecimalMode, Decode, IntOut};
 use super::rows::{datetime_value, zero};
 use super::temporal::{iso_utc, iso_utc_trimmed, DateTime};
 use crate::debezium::time::days_from_civil;
@@ -183,13 +183,7 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
             ..
         } => {
             if plan.decodes_bytes() {
-                let mut v = b.to_vec();
-                if let Some(n) = pad_binary_to {
-                    if v.len() < *n {
-                        v.resize(*n, 0);
-                    }
-                }
-                Value::Bytes(v)
+                binary_value(b, *pad_binary_to)
             } else {
                 Value::String(charset.decode(b)?)
             }
