@@ -1,6 +1,6 @@
 //! Source and sink connectors, one folder each.
 
-pub mod feed;
+pub mod debezium;
 pub mod file;
 pub mod mongodb;
 pub mod mysql;

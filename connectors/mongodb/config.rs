@@ -11,6 +11,10 @@ use regex::Regex;
 use sluice_runtime::data::JsonMap;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
+use crate::debezium::config::{
+    one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
+};
+
 /// capture.mode: what a change event carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaptureMode {
@@ -68,44 +72,15 @@ pub enum CaptureScope {
     Collection { db: String, coll: String },
 }
 
-/// snapshot.mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotMode {
-    /// Snapshot when there is no offset (or an unfinished snapshot), then stream.
-    Initial,
-    /// Snapshot, then stop.
-    InitialOnly,
-    /// Never snapshot documents: stream from the current position (no_data).
-    NoData,
-    /// Never snapshot: stream from the offset, or from now.
-    Never,
-    /// As initial, and also when the saved position is gone from the oplog.
-    WhenNeeded,
-    /// Snapshot at every start, then stream.
-    Always,
-}
-
-impl SnapshotMode {
-    fn parse(v: &str) -> Option<SnapshotMode> {
-        Some(match v.trim().to_ascii_lowercase().as_str() {
-            "initial" => SnapshotMode::Initial,
-            "initial_only" => SnapshotMode::InitialOnly,
-            "no_data" | "schema_only" => SnapshotMode::NoData,
-            "never" => SnapshotMode::Never,
-            "when_needed" => SnapshotMode::WhenNeeded,
-            "always" => SnapshotMode::Always,
-            _ => return None,
-        })
-    }
-}
-
-/// Operations a user asked not to see (skipped.operations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SkippedOps {
-    pub create: bool,
-    pub update: bool,
-    pub delete: bool,
-}
+/// The snapshot modes the MongoDB connector accepts.
+pub const SNAPSHOT_MODES: &[SnapshotMode] = &[
+    SnapshotMode::Initial,
+    SnapshotMode::InitialOnly,
+    SnapshotMode::NoData,
+    SnapshotMode::Never,
+    SnapshotMode::WhenNeeded,
+    SnapshotMode::Always,
+];
 
 /// Databases Debezium never captures.
 const BUILT_IN_DBS: &[&str] = &["admin", "config", "local"];
@@ -161,17 +136,10 @@ pub struct MongoConfig {
     pub capture_mode: CaptureMode,
     pub scope: CaptureScope,
     pub filters: Filters,
-    pub snapshot_mode: SnapshotMode,
+    /// The keys every Debezium source shares (snapshot.mode, queue,
+    /// heartbeats, ...; skipped.operations' `t` means nothing here).
+    pub common: CommonConfig,
     pub snapshot_fetch_size: u32,
-    pub tombstones_on_delete: bool,
-    pub skipped: SkippedOps,
-    pub heartbeat_interval_ms: u64,
-    pub heartbeat_topics_prefix: String,
-    pub max_batch_size: usize,
-    pub max_queue_size: usize,
-    /// 0: no byte bound.
-    pub max_queue_size_in_bytes: u64,
-    pub poll_interval_ms: u64,
     pub cursor_max_await_ms: u64,
     pub oversize: Oversize,
 }
@@ -184,19 +152,6 @@ pub enum Oversize {
     Skip(i64),
     /// `$changeStreamSplitLargeEvent`, fragments joined again.
     Split,
-}
-
-fn one_of(v: &[&'static str]) -> Validator {
-    Validator::OneOf(v.to_vec())
-}
-
-fn regex_list(v: &str) -> Result<(), String> {
-    for item in sluice_runtime::config::split_list(v) {
-        if let Err(e) = Regex::new(&format!("^(?:{item})$")) {
-            return Err(format!("'{item}' is not a valid regular expression: {e}"));
-        }
-    }
-    Ok(())
 }
 
 /// Every key the connector reads, with Debezium 2.7's defaults.
@@ -257,21 +212,11 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("snapshot.include.collection.list", List, Some(""), Low, "Collections to snapshot (default: every captured collection).")
         .unsupported()
-        .define("tombstones.on.delete", Boolean, Some("true"), Medium, "Whether a delete event is followed by a tombstone (null value) for compaction.")
-        .define("skipped.operations", List, Some("t"), Low, "Operations not to publish: c (create), u (update), d (delete), t (truncate), none.")
+        .tombstones_on_delete()
+        .skipped_operations()
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events and the envelope's transaction block.")
         .unsupported()
-        .define("heartbeat.interval.ms", Int, Some("0"), Medium, "Milliseconds between heartbeat messages that move the offset while captured collections are idle; 0 disables them.")
-        .validate(at_least(0.0))
-        .define("heartbeat.topics.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<prefix>.<topic.prefix>).")
-        .define("max.batch.size", Int, Some("2048"), Medium, "Maximum records per poll.")
-        .validate(at_least(1.0))
-        .define("max.queue.size", Int, Some("8192"), Medium, "Maximum records queued between the reader and the worker.")
-        .validate(at_least(1.0))
-        .define("max.queue.size.in.bytes", Long, Some("0"), Medium, "Maximum bytes of records (estimated from their values) queued between the reader and the worker; 0: bounded by max.queue.size only.")
-        .validate(at_least(0.0))
-        .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
-        .validate(at_least(1.0))
+        .heartbeat_and_queue("the reader", "Milliseconds between heartbeat messages that move the offset while captured collections are idle; 0 disables them.")
         .define("cursor.max.await.time.ms", Int, Some("0"), Low, "Milliseconds the server waits for new changes per getMore (0: poll.interval.ms).")
         .validate(at_least(0.0))
         .define("cursor.pipeline", String, Some(""), Low, "Aggregation stages appended to the change stream pipeline.")
@@ -286,25 +231,6 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("topic.naming.strategy", Class, Some("io.debezium.schema.DefaultTopicNamingStrategy"), Low, "Topic naming strategy (Sluice: <topic.prefix>.<db>.<collection>).")
         .unsupported()
-}
-
-fn regexes(cfg: &Config, key: &str, literal: bool) -> Result<Vec<Regex>, ConfigError> {
-    cfg.list(key)
-        .iter()
-        .map(|item| {
-            let pattern = if literal {
-                regex::escape(item)
-            } else {
-                item.clone()
-            };
-            // Debezium matches case-insensitively against the whole name.
-            Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| {
-                ConfigError::one(format!(
-                    "{key}: '{item}' is not a valid regular expression: {e}"
-                ))
-            })
-        })
-        .collect()
 }
 
 /// `*` in the db and collection parts of field.exclude.list matches anything.
@@ -439,22 +365,9 @@ impl MongoConfig {
         if lower("capture.mode.full.update.type") == "post_image" {
             return Err(ConfigError::one("capture.mode.full.update.type: post_image is not supported by Sluice yet; use lookup (the default)"));
         }
-        let mut skipped = SkippedOps::default();
-        for op in cfg.list("skipped.operations") {
-            match op.to_ascii_lowercase().as_str() {
-                "c" => skipped.create = true,
-                "u" => skipped.update = true,
-                "d" => skipped.delete = true,
-                "t" | "none" => {}
-                other => {
-                    return Err(ConfigError::one(format!(
-                        "skipped.operations: '{other}' is not one of c, u, d, t, none"
-                    )))
-                }
-            }
-        }
+        let common = CommonConfig::parse(&cfg, SNAPSHOT_MODES)?;
         let literal = lower("filters.match.mode") == "literal";
-        let poll_interval_ms = cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64;
+        let poll_interval_ms = common.poll_interval_ms;
         let await_ms = cfg.i64("cursor.max.await.time.ms")?.max(0) as u64;
         let oversize = match lower("cursor.oversize.handling.mode").as_str() {
             "skip" => match cfg.i64("cursor.oversize.skip.threshold")? {
@@ -478,17 +391,8 @@ impl MongoConfig {
                 coll_exclude: regexes(&cfg, "collection.exclude.list", literal)?,
                 field_exclude: field_excludes(cfg.get("field.exclude.list").unwrap_or(""))?,
             },
-            snapshot_mode: SnapshotMode::parse(cfg.get("snapshot.mode").unwrap_or("initial"))
-                .ok_or_else(|| ConfigError::one("snapshot.mode: unknown mode"))?,
+            common,
             snapshot_fetch_size: cfg.i64("snapshot.fetch.size")?.clamp(0, u32::MAX as i64) as u32,
-            tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
-            skipped,
-            heartbeat_interval_ms: cfg.i64("heartbeat.interval.ms")?.max(0) as u64,
-            heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
-            max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
-            max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
-            max_queue_size_in_bytes: cfg.i64("max.queue.size.in.bytes")?.max(0) as u64,
-            poll_interval_ms,
             cursor_max_await_ms: if await_ms == 0 {
                 poll_interval_ms
             } else {
@@ -509,7 +413,7 @@ impl MongoConfig {
     }
 
     pub fn heartbeat_topic(&self) -> String {
-        format!("{}.{}", self.heartbeat_topics_prefix, self.topic_prefix)
+        self.common.heartbeat_topic(&self.topic_prefix)
     }
 
     /// Whether the scope and the filters capture `db.coll`.
@@ -549,19 +453,8 @@ mod tests {
         let c = MongoConfig::parse(&props(&[])).unwrap();
         assert!(c.capture_mode.update_full() && !c.capture_mode.pre_image());
         assert_eq!(c.scope, CaptureScope::Deployment);
-        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
-        assert!(c.tombstones_on_delete);
-        assert_eq!(
-            (c.max_batch_size, c.max_queue_size, c.poll_interval_ms),
-            (2048, 8192, 500)
-        );
-        assert_eq!(
-            c.max_queue_size_in_bytes, 0,
-            "Debezium's default: no byte bound"
-        );
-        let bounded =
-            MongoConfig::parse(&props(&[("max.queue.size.in.bytes", "1048576")])).unwrap();
-        assert_eq!(bounded.max_queue_size_in_bytes, 1 << 20);
+        assert_eq!(c.common.snapshot_mode, SnapshotMode::Initial);
+        assert!(c.common.tombstones_on_delete);
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.mongo1");
         assert_eq!(c.source_partition()["server_id"], "mongo1");
         assert_eq!(
@@ -650,8 +543,8 @@ mod tests {
         ]))
         .unwrap();
         assert!(c.capture_mode.pre_image() && !c.capture_mode.update_full());
-        assert_eq!(c.snapshot_mode, SnapshotMode::WhenNeeded);
-        assert!(c.skipped.update && c.skipped.delete && !c.skipped.create);
+        assert_eq!(c.common.snapshot_mode, SnapshotMode::WhenNeeded);
+        assert!(c.common.skipped.update && c.common.skipped.delete && !c.common.skipped.create);
         for (k, v) in [
             ("capture.mode.full.update.type", "post_image"),
             ("collection.include.list", "a("),

@@ -18,10 +18,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bson::{Bson, Document, Timestamp};
-use sluice_runtime::data::{JsonMap, RecordData, SchemaBuilder, SourceRecord, Struct, Value};
+use sluice_runtime::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
 
 use super::config::MongoConfig;
 use super::json::{self, Mode};
@@ -30,26 +29,8 @@ use super::schema::{
     envelope_field, source_field, source_schema, truncated_array_schema, update_description_schema,
     CollectionSchema,
 };
-
-/// The operation, with Debezium's codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Read,
-    Create,
-    Update,
-    Delete,
-}
-
-impl Op {
-    pub fn code(self) -> &'static str {
-        match self {
-            Op::Read => "r",
-            Op::Create => "c",
-            Op::Update => "u",
-            Op::Delete => "d",
-        }
-    }
-}
+use crate::debezium::events::{Heartbeat, Op};
+use crate::debezium::time::now_ms;
 
 /// An update's description (change streams' `updateDescription`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -74,14 +55,6 @@ pub struct ChangeEvent {
     pub wall_ms: Option<i64>,
     pub lsid: Option<Document>,
     pub txn_number: Option<i64>,
-}
-
-/// Wall-clock milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Drops a dotted path (`a.b.c`) from a document, through nested documents
@@ -160,6 +133,7 @@ fn filter_updated(updated: &Document, excluded: &[String]) -> Document {
 pub struct EventBuilder {
     cfg: Arc<MongoConfig>,
     pub partition: Arc<JsonMap>,
+    heartbeat: Heartbeat,
     version: Arc<str>,
     name: Arc<str>,
     /// `source.connector` and every `source.snapshot` mark, shared.
@@ -184,6 +158,11 @@ impl EventBuilder {
     pub fn new(cfg: Arc<MongoConfig>) -> EventBuilder {
         EventBuilder {
             partition: Arc::new(cfg.source_partition()),
+            heartbeat: Heartbeat {
+                topic: cfg.heartbeat_topic().into(),
+                server_name: cfg.topic_prefix.as_str().into(),
+                versioned: false,
+            },
             name: cfg.topic_prefix.as_str().into(),
             cfg,
             version: env!("CARGO_PKG_VERSION").into(),
@@ -331,7 +310,7 @@ impl EventBuilder {
 
     /// The records of one change (nothing for a skipped operation).
     pub fn change(&mut self, ev: &ChangeEvent, offset: &Arc<JsonMap>, out: &mut Vec<SourceRecord>) {
-        let skipped = &self.cfg.skipped;
+        let skipped = &self.cfg.common.skipped;
         if (ev.op == Op::Create && skipped.create)
             || (ev.op == Op::Update && skipped.update)
             || (ev.op == Op::Delete && skipped.delete)
@@ -372,7 +351,7 @@ impl EventBuilder {
         let key = Self::key(&c, &ev.id);
         let value = Value::Struct(Struct::from_values(c.envelope.clone(), v));
         out.push(self.record(&c, key.clone(), Some(value), ts_ms, offset));
-        if ev.op == Op::Delete && self.cfg.tombstones_on_delete {
+        if ev.op == Op::Delete && self.cfg.common.tombstones_on_delete {
             out.push(self.record(&c, key, None, ts_ms, offset));
         }
     }
@@ -380,33 +359,7 @@ impl EventBuilder {
     /// A heartbeat on `<heartbeat.topics.prefix>.<topic.prefix>` carrying
     /// the current offset, so that idle or filtered traffic moves it.
     pub fn heartbeat(&self, offset: &Arc<JsonMap>) -> SourceRecord {
-        let ks = SchemaBuilder::structure()
-            .name("io.debezium.connector.common.ServerNameKey")
-            .field("serverName", sluice_runtime::data::schemas::string())
-            .build();
-        let vs = SchemaBuilder::structure()
-            .name("io.debezium.connector.common.Heartbeat")
-            .field("ts_ms", sluice_runtime::data::schemas::int64())
-            .build();
-        let ms = now_ms();
-        SourceRecord::new(
-            self.partition.clone(),
-            Some(offset.clone()),
-            RecordData {
-                topic: self.cfg.heartbeat_topic().into(),
-                kafka_partition: None,
-                key: Value::Struct(Struct::from_values(
-                    ks.clone(),
-                    vec![Value::String(self.cfg.topic_prefix.as_str().into())],
-                )),
-                key_schema: Some(ks),
-                value: Value::Struct(Struct::from_values(vs.clone(), vec![Value::Int64(ms)])),
-                value_schema: Some(vs),
-                timestamp: Some(ms),
-                headers: Default::default(),
-                kafka_offset: None,
-            },
-        )
+        self.heartbeat.record(&self.partition, offset, now_ms())
     }
 }
 

@@ -21,7 +21,8 @@
 //!
 //! The snapshot records the `ts` of the newest oplog entry before reading
 //! any collection and streaming starts after it, so a write during the
-//! snapshot is read, streamed, or both (see [`super::snapshot`]).
+//! snapshot is read, streamed, or both (see [`super::snapshot`]); the
+//! plan around snapshot and tail is [`super::capture`]'s.
 //!
 //! Events are the same as in change_streams_update_full: inserts and
 //! replacements carry the document from the entry; updates carry the
@@ -43,63 +44,20 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document, Timestamp};
 use mongodb::{Client, ClientSession};
 use sluice_runtime::data::SourceRecord;
-use sluice_runtime::{SourceTaskContext, TaskError};
+use sluice_runtime::TaskError;
 
-use super::config::{CaptureScope, MongoConfig, SnapshotMode};
+use super::config::{CaptureScope, MongoConfig};
 use super::events::{ChangeEvent, EventBuilder};
 use super::json::{self, Mode};
 use super::offset::MongoOffset;
 use super::oplog_entry::{decode_entry, Change};
-use super::snapshot::snapshot;
-use super::stream::{reply_too_large, task_error, StreamError};
-use super::task::{into_task, Start};
-use crate::feed::FeedTx;
+use super::stream::{flush, reply_too_large, task_error, StreamError};
+use crate::debezium::feed::FeedTx;
 
 const OPLOG: &str = "oplog.rs";
 
-/// Runs the oplog reader: snapshot as planned, then tail.
-pub async fn run(
-    cfg: Arc<MongoConfig>,
-    ctx: SourceTaskContext,
-    start: Start,
-    tx: &FeedTx,
-) -> Result<(), TaskError> {
-    let client = Client::with_uri_str(&cfg.connection_string)
-        .await
-        .map_err(|e| task_error(&e, "connecting to MongoDB"))?;
-    require_replica_set(&client).await?;
-    let mut builder = EventBuilder::new(cfg.clone());
-    let from = match start {
-        Start::Stream(o) => o,
-        Start::StreamFromNow => current_position(&client).await.map_err(into_task)?,
-        Start::Snapshot { only } => {
-            let pos = snapshot(&client, &cfg, &mut builder, &ctx, tx)
-                .await
-                .map_err(into_task)?;
-            if only {
-                tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: snapshot done; not streaming");
-                return Ok(());
-            }
-            pos
-        }
-    };
-    match tail(&client, &cfg, &mut builder, from, tx).await {
-        Ok(()) => Ok(()),
-        Err(StreamError::PositionLost(msg)) if cfg.snapshot_mode == SnapshotMode::WhenNeeded => {
-            tracing::warn!(connector = %ctx.connector, "{msg}; snapshot.mode=when_needed: taking a new snapshot");
-            let pos = snapshot(&client, &cfg, &mut builder, &ctx, tx)
-                .await
-                .map_err(into_task)?;
-            tail(&client, &cfg, &mut builder, pos, tx)
-                .await
-                .map_err(into_task)
-        }
-        Err(e) => Err(into_task(e)),
-    }
-}
-
 /// The oplog exists only on replica set members.
-async fn require_replica_set(client: &Client) -> Result<(), TaskError> {
+pub async fn require_replica_set(client: &Client) -> Result<(), TaskError> {
     let hello = client
         .database("admin")
         .run_command(doc! {"hello": 1})
@@ -327,11 +285,11 @@ impl Reader<'_> {
         for p in &pending {
             let offset = Arc::new(p.offset.to_json());
             self.builder.change(&p.event, &offset, &mut batch);
-            if batch.len() >= cfg.max_batch_size {
-                send(&mut batch, self.tx).await?;
+            if batch.len() >= cfg.common.max_batch_size {
+                flush(&mut batch, self.tx).await?;
             }
         }
-        send(&mut batch, self.tx).await?;
+        flush(&mut batch, self.tx).await?;
         self.last_sent = self.pos.offset();
         Ok(())
     }
@@ -369,8 +327,8 @@ pub async fn tail(
         .start_session()
         .await
         .map_err(|e| StreamError::Task(task_error(&e, "starting a session")))?;
-    let heartbeat =
-        (cfg.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.heartbeat_interval_ms));
+    let heartbeat = (cfg.common.heartbeat_interval_ms > 0)
+        .then(|| Duration::from_millis(cfg.common.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
     let local = client.database("local");
     let oplog = local.collection::<Document>(OPLOG);
@@ -389,7 +347,11 @@ pub async fn tail(
     // change stream does.
     let mut one_by_one = false;
     loop {
-        let batch_size = if one_by_one { 1 } else { cfg.max_batch_size };
+        let batch_size = if one_by_one {
+            1
+        } else {
+            cfg.common.max_batch_size
+        };
         // (Re)open from the position of the last unit read.
         let resume = r.pos.offset();
         r.pos = Position::new(&resume);
@@ -458,7 +420,7 @@ pub async fn tail(
                 caught_up = entry_ts(&d).or(caught_up);
                 chunk.push(Bson::Document(d));
             }
-            if chunk.len() >= cfg.max_batch_size || (!more && !chunk.is_empty()) {
+            if chunk.len() >= cfg.common.max_batch_size || (!more && !chunk.is_empty()) {
                 r.process(std::mem::take(&mut chunk), None).await?;
             }
             if !more {
@@ -486,7 +448,7 @@ pub async fn tail(
                     last_heartbeat = Instant::now();
                     r.last_sent = here.clone();
                     let mut b = vec![r.builder.heartbeat(&Arc::new(here.to_json()))];
-                    send(&mut b, tx).await?;
+                    flush(&mut b, tx).await?;
                 }
             }
             if id == 0 {
@@ -498,7 +460,7 @@ pub async fn tail(
             let more = doc! {
                 "getMore": id,
                 "collection": OPLOG,
-                "batchSize": if one_by_one { 1 } else { cfg.max_batch_size as i64 },
+                "batchSize": if one_by_one { 1 } else { cfg.common.max_batch_size as i64 },
                 "maxTimeMS": await_ms,
             };
             let reply = match local.run_command(more).session(&mut session).await {
@@ -575,15 +537,6 @@ async fn kill_cursor(local: &mongodb::Database, session: &mut ClientSession, id:
             .session(session)
             .await;
     }
-}
-
-async fn send(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    tx.send(Ok(std::mem::take(batch)))
-        .await
-        .map_err(|_| StreamError::Task(TaskError::Retriable("the task stopped".into())))
 }
 
 #[cfg(test)]

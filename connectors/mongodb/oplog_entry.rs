@@ -28,7 +28,8 @@
 
 use bson::{Bson, Document, Timestamp};
 
-use super::events::{ChangeEvent, Op, UpdateDesc};
+use super::events::{ChangeEvent, UpdateDesc};
+use crate::debezium::events::Op;
 
 /// One unit of an entry: a change, or nothing to publish.
 #[derive(Debug, Clone, PartialEq)]

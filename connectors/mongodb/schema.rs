@@ -8,11 +8,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
+use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder};
 
-/// Debezium's snapshot marker values (io.debezium.data.Enum).
-const SNAPSHOT_VALUES: &str =
-    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
+use crate::debezium::schema::{source_builder, topic_name, transaction_schema};
 
 /// An optional io.debezium.data.Json string.
 pub fn json_schema() -> Arc<Schema> {
@@ -31,24 +29,7 @@ pub fn json_schema() -> Arc<Schema> {
 pub fn source_schema() -> Arc<Schema> {
     static S: OnceLock<Arc<Schema>> = OnceLock::new();
     S.get_or_init(|| {
-        let snapshot = SchemaBuilder::string()
-            .name(names::DBZ_ENUM)
-            .version(1)
-            .parameter("allowed", SNAPSHOT_VALUES)
-            .default_value(Value::String("false".into()))
-            .optional()
-            .build();
-        SchemaBuilder::structure()
-            .name("io.debezium.connector.mongo.Source")
-            .field("version", schemas::string())
-            .field("connector", schemas::string())
-            .field("name", schemas::string())
-            .field("ts_ms", schemas::int64())
-            .field("snapshot", snapshot)
-            .field("db", schemas::string())
-            .field("sequence", schemas::optional_string())
-            .field("ts_us", schemas::optional_int64())
-            .field("ts_ns", schemas::optional_int64())
+        source_builder("io.debezium.connector.mongo.Source")
             .field("collection", schemas::string())
             .field("ord", schemas::int32())
             .field("lsid", schemas::optional_string())
@@ -59,16 +40,11 @@ pub fn source_schema() -> Arc<Schema> {
     .clone()
 }
 
-/// Field positions in [`source_schema`].
+/// Field positions in [`source_schema`]: the common ones, then MongoDB's.
 pub mod source_field {
-    pub const VERSION: usize = 0;
-    pub const CONNECTOR: usize = 1;
-    pub const NAME: usize = 2;
-    pub const TS_MS: usize = 3;
-    pub const SNAPSHOT: usize = 4;
-    pub const DB: usize = 5;
-    pub const TS_US: usize = 7;
-    pub const TS_NS: usize = 8;
+    pub use crate::debezium::schema::source_field::{
+        CONNECTOR, DB, NAME, SNAPSHOT, TS_MS, TS_NS, TS_US, VERSION,
+    };
     pub const COLLECTION: usize = 9;
     pub const ORD: usize = 10;
     pub const LSID: usize = 11;
@@ -115,22 +91,6 @@ pub fn update_description_schema() -> Arc<Schema> {
     .clone()
 }
 
-/// The envelope's optional `transaction` block (event.block).
-pub fn transaction_schema() -> Arc<Schema> {
-    static S: OnceLock<Arc<Schema>> = OnceLock::new();
-    S.get_or_init(|| {
-        SchemaBuilder::structure()
-            .name("event.block")
-            .version(1)
-            .field("id", schemas::string())
-            .field("total_order", schemas::int64())
-            .field("data_collection_order", schemas::int64())
-            .optional()
-            .build()
-    })
-    .clone()
-}
-
 /// Field positions in the envelope.
 pub mod envelope_field {
     pub const BEFORE: usize = 0;
@@ -140,24 +100,6 @@ pub mod envelope_field {
     pub const OP: usize = 4;
     pub const TS_MS: usize = 5;
     pub const COUNT: usize = 7;
-}
-
-/// A topic name Kafka accepts: `[a-zA-Z0-9._-]`, others become `_`.
-pub fn topic_name(parts: &[&str]) -> String {
-    let mut s = String::new();
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            s.push('.');
-        }
-        s.extend(p.chars().map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        }));
-    }
-    s
 }
 
 /// One captured collection: its topic, schemas and excluded fields.
@@ -233,6 +175,5 @@ mod tests {
         assert_eq!(src.fields[source_field::COLLECTION].name, "collection");
         assert_eq!(src.fields[source_field::WALL_TIME].name, "wallTime");
         assert_eq!(src.fields[source_field::TS_NS].name, "ts_ns");
-        assert_eq!(topic_name(&["p", "my db", "c$1"]), "p.my_db.c_1");
     }
 }

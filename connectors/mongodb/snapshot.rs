@@ -1,10 +1,11 @@
 //! The initial snapshot: every captured document as a read event (`op: r`).
 //!
 //! Why snapshot + stream miss nothing: before reading any collection, the
-//! snapshot records the change stream's current position
-//! ([`current_position`]: the post-batch resume token of a stream opened at
-//! the present cluster time; in capture.mode=oplog the `ts` of the newest
-//! oplog entry, [`super::oplog::current_position`]). Every document change after that point is
+//! plan ([`super::capture`]) records the change stream's current position
+//! ([`super::stream::current_position`]: the post-batch resume token of a
+//! stream opened at the present cluster time; in capture.mode=oplog the
+//! `ts` of the newest oplog entry, [`super::oplog::current_position`]),
+//! and hands it to [`snapshot`]. Every document change after that point is
 //! in the change stream, and streaming starts from exactly that point once
 //! the snapshot is done. A document written while the snapshot runs is
 //! therefore either read by the snapshot, or streamed, or both; never
@@ -31,11 +32,11 @@ use mongodb::Client;
 use sluice_runtime::data::SourceRecord;
 use sluice_runtime::SourceTaskContext;
 
-use super::config::{CaptureMode, CaptureScope, MongoConfig};
+use super::config::{CaptureScope, MongoConfig};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
-use super::stream::{current_position, task_error, StreamError};
-use crate::feed::FeedTx;
+use super::stream::{flush, task_error, StreamError};
+use crate::debezium::feed::FeedTx;
 
 /// The captured collections, in a stable order.
 pub async fn captured_collections(
@@ -70,19 +71,16 @@ pub async fn captured_collections(
     Ok(out)
 }
 
-/// Runs the snapshot; returns the position to stream from.
+/// Runs the snapshot, `pos` being the position recorded before it;
+/// returns `pos`, the position to stream from.
 pub async fn snapshot(
     client: &Client,
     cfg: &Arc<MongoConfig>,
     builder: &mut EventBuilder,
     ctx: &SourceTaskContext,
+    pos: MongoOffset,
     tx: &FeedTx,
 ) -> Result<MongoOffset, StreamError> {
-    let pos = if cfg.capture_mode == CaptureMode::Oplog {
-        super::oplog::current_position(client).await?
-    } else {
-        current_position(client, cfg).await?
-    };
     let collections = captured_collections(client, cfg).await?;
     tracing::info!(connector = %ctx.connector, "snapshot of {} collections from sec={} ord={}", collections.len(), pos.sec, pos.ord);
     let pending = Arc::new(
@@ -93,7 +91,7 @@ pub async fn snapshot(
         .to_json(),
     );
     let done = Arc::new(pos.to_json());
-    let mut batch: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
+    let mut batch: Vec<SourceRecord> = Vec::with_capacity(cfg.common.max_batch_size);
     // The last document read, held back until we know whether it is the
     // very last one.
     let mut held: Option<(String, String, Document)> = None;
@@ -124,8 +122,8 @@ pub async fn snapshot(
             if let Some((hdb, hcoll, hdoc)) = held.replace((db.clone(), coll.clone(), d)) {
                 batch.push(builder.snapshot(&hdb, &hcoll, &hdoc, "true", &pos, &pending));
                 total += 1;
-                if batch.len() >= cfg.max_batch_size {
-                    send(&mut batch, tx).await?;
+                if batch.len() >= cfg.common.max_batch_size {
+                    flush(&mut batch, tx).await?;
                 }
             }
         }
@@ -134,22 +132,11 @@ pub async fn snapshot(
         batch.push(builder.snapshot(&hdb, &hcoll, &hdoc, "last", &pos, &done));
         total += 1;
     }
-    send(&mut batch, tx).await?;
+    flush(&mut batch, tx).await?;
     ctx.set_progress(serde_json::json!({
         "phase": "streaming",
         "snapshot": {"collections": collections.len(), "documents": total},
     }));
     tracing::info!(connector = %ctx.connector, "snapshot done: {total} documents");
     Ok(pos)
-}
-
-async fn send(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    tx.send(Ok(std::mem::take(batch))).await.map_err(|_| {
-        StreamError::Task(sluice_runtime::TaskError::Retriable(
-            "the task stopped".into(),
-        ))
-    })
 }

@@ -47,9 +47,10 @@ use sluice_runtime::data::SourceRecord;
 use sluice_runtime::TaskError;
 
 use super::config::{CaptureScope, MongoConfig, Oversize};
-use super::events::{ChangeEvent, EventBuilder, Op, UpdateDesc};
+use super::events::{ChangeEvent, EventBuilder, UpdateDesc};
 use super::offset::MongoOffset;
-use crate::feed::FeedTx;
+use crate::debezium::events::Op;
+use crate::debezium::feed::FeedTx;
 
 /// Where a change stream opens.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +202,7 @@ pub async fn open(
         .pre_image()
         .then_some(FullDocumentBeforeChangeType::WhenAvailable);
     let await_time = Duration::from_millis(cfg.cursor_max_await_ms.min(250));
-    let batch = batch.unwrap_or(cfg.max_batch_size.min(u32::MAX as usize) as u32);
+    let batch = batch.unwrap_or(cfg.common.max_batch_size.min(u32::MAX as usize) as u32);
     macro_rules! watch {
         ($target:expr) => {
             $target
@@ -366,8 +367,8 @@ pub async fn stream(
     let mut cs = open_reading(client, cfg, &StartAt::of(&last), &mut one_by_one).await?;
     let mut fragments = Fragments::default();
     tracing::info!(server = %cfg.topic_prefix, "streaming changes from sec={} ord={}", last.sec, last.ord);
-    let heartbeat =
-        (cfg.heartbeat_interval_ms > 0).then(|| Duration::from_millis(cfg.heartbeat_interval_ms));
+    let heartbeat = (cfg.common.heartbeat_interval_ms > 0)
+        .then(|| Duration::from_millis(cfg.common.heartbeat_interval_ms));
     let mut last_heartbeat = Instant::now();
     // The token of the last record sent: a heartbeat is due when the
     // stream has moved past it, through filtered-out events or idle time.
@@ -422,7 +423,7 @@ pub async fn stream(
                 if batch.len() > before {
                     sent_token = last.resume_token.clone();
                 }
-                if batch.len() >= cfg.max_batch_size
+                if batch.len() >= cfg.common.max_batch_size
                     || batch_start.elapsed() > Duration::from_millis(100)
                 {
                     flush(&mut batch, tx).await?;
@@ -544,7 +545,8 @@ impl Fragments {
     }
 }
 
-async fn flush(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
+/// Sends a non-empty batch; a stopped task is a retriable end.
+pub async fn flush(batch: &mut Vec<SourceRecord>, tx: &FeedTx) -> Result<(), StreamError> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -575,7 +577,7 @@ pub async fn current_position(
         {
             Some(Bson::Timestamp(t)) => *t,
             _ => Timestamp {
-                time: (super::events::now_ms() / 1000) as u32,
+                time: (crate::debezium::time::now_ms() / 1000) as u32,
                 increment: 0,
             },
         },

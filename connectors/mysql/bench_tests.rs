@@ -178,7 +178,10 @@ async fn snapshot_one_million_rows() {
         progress: Default::default(),
     };
     let mut cap = Capture::new(cfg.clone(), SchemaHistory::in_memory("bench"));
-    let (tx, mut rx) = crate::feed::queue(cfg.max_queue_size, cfg.max_queue_size_in_bytes);
+    let (tx, mut rx) = crate::debezium::feed::queue(
+        cfg.common.max_queue_size,
+        cfg.common.max_queue_size_in_bytes,
+    );
     let counter = tokio::spawn(async move {
         let mut records = 0u64;
         while let Some(Ok(batch)) = rx.recv().await {

@@ -22,11 +22,12 @@ use std::collections::HashMap;
 use serde_json::{json, Value as Json};
 use sluice_runtime::data::{Struct, Value};
 
-use super::column::{plan, ColumnInfo, ColumnPlan, DecodeOptions};
+use super::column::{enum_labels, plan, ColumnInfo, ColumnPlan, DecodeOptions};
 use super::error::{MySqlError, Result};
 use super::protocol::Connection;
 use super::schema::{table_change_schema, table_change_table_schema};
 use super::table_map::{col, MapColumn, TableMap};
+use super::text::apply_default;
 
 /// One column as information_schema describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -279,42 +280,6 @@ pub(crate) fn default_expression(raw: Option<&str>) -> Option<String> {
     None
 }
 
-/// `enum('a','b''c')` → ["a", "b'c"].
-pub(crate) fn enum_labels(column_type: &str) -> Vec<Vec<u8>> {
-    let inner = column_type
-        .find('(')
-        .and_then(|s| column_type.rfind(')').map(|e| &column_type[s + 1..e]))
-        .unwrap_or("");
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    let mut in_quote = false;
-    let b = inner.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if in_quote {
-            if c == b'\'' {
-                if b.get(i + 1) == Some(&b'\'') {
-                    cur.push(b'\'');
-                    i += 1;
-                } else {
-                    in_quote = false;
-                    out.push(std::mem::take(&mut cur));
-                }
-            } else if c == b'\\' && i + 1 < b.len() {
-                cur.push(b[i + 1]);
-                i += 1;
-            } else {
-                cur.push(c);
-            }
-        } else if c == b'\'' {
-            in_quote = true;
-        }
-        i += 1;
-    }
-    out
-}
-
 impl ColumnDesc {
     /// The TABLE_MAP column the binlog would carry for this definition.
     pub fn map_column(&self) -> MapColumn {
@@ -528,7 +493,8 @@ impl TableDef {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                plan(i, &c.map_column(), Some(&c.info()), opts)
+                let info = c.info();
+                plan_with_default(i, &c.map_column(), Some(&info), opts)
                     .map_err(|e| MySqlError::decode(format!("table {}.{}", self.db, self.table), e))
             })
             .collect()
@@ -660,13 +626,28 @@ pub fn plans_for_map(
                     .map(|d| &d.columns[i]),
             };
             let info = desc.map(ColumnDesc::info);
-            plan(i, c, info.as_ref(), opts)
+            plan_with_default(i, c, info.as_ref(), opts)
                 .map_err(|e| MySqlError::decode(format!("table {}.{}", map.schema, map.table), e))
         })
         .collect()
 }
 
 pub use super::history::{Position, SchemaHistory};
+
+/// A column's plan ([`plan`]) with the default value of its definition
+/// ([`apply_default`]).
+fn plan_with_default(
+    index: usize,
+    c: &MapColumn,
+    info: Option<&ColumnInfo>,
+    opts: &DecodeOptions,
+) -> std::result::Result<ColumnPlan, String> {
+    let mut p = plan(index, c, info, opts)?;
+    if let Some(expr) = info.and_then(|i| i.default.as_deref()) {
+        apply_default(&mut p, expr);
+    }
+    Ok(p)
+}
 
 #[cfg(test)]
 mod tests {

@@ -534,6 +534,55 @@ fn enum_values(vals: &[Vec<u8>], cs: &Charset) -> Arc<[Arc<str>]> {
         .collect()
 }
 
+/// `enum('a','b''c')` → ["a", "b'c"].
+pub fn enum_labels(column_type: &str) -> Vec<Vec<u8>> {
+    let inner = column_type
+        .find('(')
+        .and_then(|s| column_type.rfind(')').map(|e| &column_type[s + 1..e]))
+        .unwrap_or("");
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut in_quote = false;
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_quote {
+            if c == b'\'' {
+                if b.get(i + 1) == Some(&b'\'') {
+                    cur.push(b'\'');
+                    i += 1;
+                } else {
+                    in_quote = false;
+                    out.push(std::mem::take(&mut cur));
+                }
+            } else if c == b'\\' && i + 1 < b.len() {
+                cur.push(b[i + 1]);
+                i += 1;
+            } else {
+                cur.push(c);
+            }
+        } else if c == b'\'' {
+            in_quote = true;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A binary string column's bytes as its value, a BINARY(n) padded with
+/// zero bytes to its length as the server pads it (`pad_binary_to`).
+#[inline]
+pub fn binary_value(b: &[u8], pad_binary_to: Option<usize>) -> Value {
+    let mut v = b.to_vec();
+    if let Some(n) = pad_binary_to {
+        if v.len() < n {
+            v.resize(n, 0);
+        }
+    }
+    Value::Bytes(v)
+}
+
 /// The ENUM/SET values of a column: from the table definition
 /// (information_schema's COLUMN_TYPE, UTF-8 text) whenever it is known, as
 /// Debezium takes them from its schema model; the TABLE_MAP's (only with
@@ -545,7 +594,7 @@ fn enum_or_set_values(
     cs: &Charset,
 ) -> Arc<[Arc<str>]> {
     match info.filter(|i| i.column_type.starts_with(prefix)) {
-        Some(i) => super::catalog::enum_labels(&i.column_type)
+        Some(i) => enum_labels(&i.column_type)
             .iter()
             .map(|v| Arc::from(String::from_utf8_lossy(v).as_ref()))
             .collect(),
@@ -808,7 +857,7 @@ pub fn plan(
         }
     };
     let (schema, adapt) = with_options(&decode, schema, optional, opts);
-    let mut p = ColumnPlan {
+    let p = ColumnPlan {
         name,
         decode,
         optional,
@@ -816,18 +865,6 @@ pub fn plan(
         adapt,
         default: None,
     };
-    if let Some(expr) = info.and_then(|i| i.default.as_deref()) {
-        if let Some(v) = super::text::default_value(&p, expr) {
-            let mut shown = v.clone();
-            adapt.apply(&mut shown);
-            if !matches!(shown, Value::Null) {
-                p.schema = SchemaBuilder::from_schema(&p.schema)
-                    .default_value(shown)
-                    .build();
-                p.default = Some(v);
-            }
-        }
-    }
     Ok(p)
 }
 
@@ -1042,7 +1079,9 @@ mod tests {
             i.default = Some(d.into());
             let mut m = map(t, meta);
             m.nullable = nullable;
-            plan(0, &m, Some(&i), &o).unwrap()
+            let mut p = plan(0, &m, Some(&i), &o).unwrap();
+            super::super::text::apply_default(&mut p, d);
+            p
         };
         let dec = with(
             "decimal(10,2)",
@@ -1102,7 +1141,9 @@ mod tests {
                 time_precision: TimePrecision::Connect,
                 ..Default::default()
             };
-            plan(0, &map(col::TIME2, 0), Some(&i), &o).unwrap()
+            let mut p = plan(0, &map(col::TIME2, 0), Some(&i), &o).unwrap();
+            super::super::text::apply_default(&mut p, "12:00:00");
+            p
         };
         assert_eq!(t.schema.default, Some(Value::Int32(43_200_000)));
     }

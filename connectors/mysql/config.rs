@@ -13,8 +13,11 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
+use crate::debezium::config::{
+    one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
+};
+
 use super::column::{BigintUnsignedMode, BinaryMode, DecimalMode, DecodeOptions, TimePrecision};
-use super::history::HistoryKind;
 
 /// Which Debezium connector class this instance answers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,36 +51,15 @@ impl Flavor {
     }
 }
 
-/// snapshot.mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotMode {
-    /// Snapshot when there is no offset, then stream.
-    Initial,
-    /// Snapshot, then stop (no streaming).
-    InitialOnly,
-    /// Schema only, then stream from the current position (schema_only).
-    NoData,
-    /// Never snapshot: stream from the saved offset or the binlog start.
-    Never,
-    /// Snapshot when there is no offset or the saved one is purged.
-    WhenNeeded,
-    /// Rebuild the schema history from the current schema, then stream.
-    Recovery,
-}
-
-impl SnapshotMode {
-    fn parse(v: &str) -> Option<SnapshotMode> {
-        Some(match v.trim().to_ascii_lowercase().as_str() {
-            "initial" => SnapshotMode::Initial,
-            "initial_only" => SnapshotMode::InitialOnly,
-            "no_data" | "schema_only" => SnapshotMode::NoData,
-            "never" => SnapshotMode::Never,
-            "when_needed" => SnapshotMode::WhenNeeded,
-            "recovery" | "schema_only_recovery" => SnapshotMode::Recovery,
-            _ => return None,
-        })
-    }
-}
+/// The snapshot modes the MySQL connector accepts.
+pub const SNAPSHOT_MODES: &[SnapshotMode] = &[
+    SnapshotMode::Initial,
+    SnapshotMode::InitialOnly,
+    SnapshotMode::NoData,
+    SnapshotMode::Never,
+    SnapshotMode::WhenNeeded,
+    SnapshotMode::Recovery,
+];
 
 /// event.processing.failure.handling.mode: what a binlog row event that
 /// cannot be decoded does (the snapshot always fails).
@@ -96,15 +78,6 @@ pub enum LockingMode {
     Minimal,
     Extended,
     None,
-}
-
-/// Operations a user asked not to see (skipped.operations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SkippedOps {
-    pub create: bool,
-    pub update: bool,
-    pub delete: bool,
-    pub truncate: bool,
 }
 
 /// The include/exclude lists, as Debezium matches them: each entry is a
@@ -160,6 +133,21 @@ impl Filters {
     }
 }
 
+/// Where the history is kept (schema.history.internal.*).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// Nothing kept: every start recovers from the current schema.
+    Memory,
+    File(String),
+    Kafka {
+        topic: String,
+        bootstrap: String,
+        /// schema.history.internal.producer.* / consumer.* (librdkafka names).
+        producer: BTreeMap<String, String>,
+        consumer: BTreeMap<String, String>,
+    },
+}
+
 /// Everything the task needs, typed.
 #[derive(Debug, Clone)]
 pub struct MySqlConfig {
@@ -173,52 +161,27 @@ pub struct MySqlConfig {
     pub filters: Filters,
     /// `db.table` → key column names (message.key.columns).
     pub key_columns: BTreeMap<String, Vec<String>>,
-    pub snapshot_mode: SnapshotMode,
+    /// The keys every Debezium source shares (snapshot.mode, queue, heartbeats, ...).
+    pub common: CommonConfig,
     pub locking_mode: LockingMode,
     pub include_schema_changes: bool,
     /// include.query: source.query carries each change's SQL statement.
     pub include_query: bool,
     /// event.processing.failure.handling.mode.
     pub on_failure: FailureMode,
-    pub tombstones_on_delete: bool,
     /// extended.headers.enabled: Debezium's `__debezium.context.*` headers
     /// on every record.
     pub extended_headers: bool,
     pub decode: DecodeOptions,
-    pub skipped: SkippedOps,
     pub provide_transaction_metadata: bool,
-    pub heartbeat_interval_ms: u64,
-    pub heartbeat_topics_prefix: String,
-    pub max_batch_size: usize,
-    pub max_queue_size: usize,
-    /// 0: no byte bound.
-    pub max_queue_size_in_bytes: u64,
-    pub poll_interval_ms: u64,
     pub history: HistoryKind,
     pub tls: super::tls::TlsOptions,
-}
-
-fn one_of(v: &[&'static str]) -> Validator {
-    Validator::OneOf(v.to_vec())
-}
-
-fn regex_list(v: &str) -> Result<(), String> {
-    for item in sluice_runtime::config::split_list(v) {
-        if let Err(e) = Regex::new(&format!("^(?:{item})$")) {
-            return Err(format!("'{item}' is not a valid regular expression: {e}"));
-        }
-    }
-    Ok(())
 }
 
 /// Every key the connector reads, with Debezium's defaults.
 pub fn config_def() -> ConfigDef {
     use ConfigType::*;
     use Importance::*;
-    let at_least = |n: f64| Validator::Range {
-        min: Some(n),
-        max: None,
-    };
     ConfigDef::new()
         .define("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.")
         .validate(Validator::NonEmpty)
@@ -250,7 +213,7 @@ pub fn config_def() -> ConfigDef {
         .define("snapshot.fetch.size", Int, Some("0"), Medium, "Rows fetched per round trip during the snapshot (Sluice streams rows with flat memory whatever the value).")
         .unsupported()
         .define("include.schema.changes", Boolean, Some("true"), Low, "Whether schema changes are published to the topic named by topic.prefix.")
-        .define("tombstones.on.delete", Boolean, Some("true"), Medium, "Whether a delete event is followed by a tombstone (null value) for compaction.")
+        .tombstones_on_delete()
         .define("extended.headers.enabled", Boolean, Some("true"), Low, "Whether every record carries Debezium's context headers: __debezium.context.connectorLogicalName, connectorName, taskId and runId.")
         .define("decimal.handling.mode", String, Some("precise"), Medium, "DECIMAL/NUMERIC as precise (Kafka Connect Decimal), double, or string.")
         .validate(one_of(&["precise", "double", "string"]))
@@ -260,19 +223,9 @@ pub fn config_def() -> ConfigDef {
         .validate(one_of(&["long", "precise"]))
         .define("binary.handling.mode", String, Some("bytes"), Low, "BINARY, VARBINARY and BLOB columns as bytes, or as strings: base64, base64-url-safe or hex.")
         .validate(one_of(&["bytes", "base64", "base64-url-safe", "hex"]))
-        .define("skipped.operations", List, Some("t"), Low, "Operations not to publish: c (create), u (update), d (delete), t (truncate), none.")
+        .skipped_operations()
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction and fill each change event's transaction block (id, total_order, data_collection_order).")
-        .define("heartbeat.interval.ms", Int, Some("0"), Medium, "Milliseconds between heartbeat messages; 0 disables them.")
-        .validate(at_least(0.0))
-        .define("heartbeat.topics.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<prefix>.<topic.prefix>).")
-        .define("max.batch.size", Int, Some("2048"), Medium, "Maximum records per poll.")
-        .validate(at_least(1.0))
-        .define("max.queue.size", Int, Some("8192"), Medium, "Maximum records queued between the binlog reader and the worker.")
-        .validate(at_least(1.0))
-        .define("max.queue.size.in.bytes", Long, Some("0"), Medium, "Maximum bytes of records (estimated from their values) queued between the binlog reader and the worker; 0: bounded by max.queue.size only.")
-        .validate(at_least(0.0))
-        .define("poll.interval.ms", Int, Some("500"), Medium, "Milliseconds a poll waits for new records before returning an empty batch (capped at 1000).")
-        .validate(at_least(1.0))
+        .heartbeat_and_queue("the binlog reader", "Milliseconds between heartbeat messages; 0 disables them.")
         .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A missing or empty history is rebuilt from the current schema (recovery) instead of failing.")
         .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (FileSchemaHistory).")
         .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Topic of the schema history (KafkaSchemaHistory); created with one partition and infinite retention when missing.")
@@ -289,20 +242,6 @@ pub fn config_def() -> ConfigDef {
         .define("include.query", Boolean, Some("false"), Low, "Put the SQL statement that made each streamed change in source.query (needs binlog_annotate_row_events=ON on MariaDB, its default, or binlog_rows_query_log_events=ON on MySQL; snapshot events have none).")
         .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "A binlog row event that cannot be decoded: fail (the task FAILS naming the event), warn (the rest of the event is skipped and logged with its position) or skip (skipped silently; ignore is the same).")
         .validate(one_of(&["fail", "warn", "skip", "ignore"]))
-}
-
-fn regexes(cfg: &Config, key: &str) -> Result<Vec<Regex>, ConfigError> {
-    cfg.list(key)
-        .iter()
-        .map(|item| {
-            // Debezium matches case-insensitively against the whole name.
-            Regex::new(&format!("(?i)^(?:{item})$")).map_err(|e| {
-                ConfigError::one(format!(
-                    "{key}: '{item}' is not a valid regular expression: {e}"
-                ))
-            })
-        })
-        .collect()
 }
 
 fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
@@ -374,21 +313,7 @@ impl MySqlConfig {
     pub fn parse(props: &Props, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
         let cfg = config_def().parse(props)?;
         let lower = |k: &str| cfg.get(k).unwrap_or("").trim().to_ascii_lowercase();
-        let mut skipped = SkippedOps::default();
-        for op in cfg.list("skipped.operations") {
-            match op.to_ascii_lowercase().as_str() {
-                "c" => skipped.create = true,
-                "u" => skipped.update = true,
-                "d" => skipped.delete = true,
-                "t" => skipped.truncate = true,
-                "none" => {}
-                other => {
-                    return Err(ConfigError::one(format!(
-                        "skipped.operations: '{other}' is not one of c, u, d, t, none"
-                    )))
-                }
-            }
-        }
+        let common = CommonConfig::parse(&cfg, SNAPSHOT_MODES)?;
         let server_id = cfg.i64("database.server.id")?;
         let history = history_kind(&cfg, props)?;
         Ok(MySqlConfig {
@@ -402,16 +327,15 @@ impl MySqlConfig {
             })?,
             topic_prefix: cfg.string("topic.prefix")?,
             filters: Filters {
-                db_include: regexes(&cfg, "database.include.list")?,
-                db_exclude: regexes(&cfg, "database.exclude.list")?,
-                table_include: regexes(&cfg, "table.include.list")?,
-                table_exclude: regexes(&cfg, "table.exclude.list")?,
-                column_include: regexes(&cfg, "column.include.list")?,
-                column_exclude: regexes(&cfg, "column.exclude.list")?,
+                db_include: regexes(&cfg, "database.include.list", false)?,
+                db_exclude: regexes(&cfg, "database.exclude.list", false)?,
+                table_include: regexes(&cfg, "table.include.list", false)?,
+                table_exclude: regexes(&cfg, "table.exclude.list", false)?,
+                column_include: regexes(&cfg, "column.include.list", false)?,
+                column_exclude: regexes(&cfg, "column.exclude.list", false)?,
             },
             key_columns: key_columns(cfg.get("message.key.columns").unwrap_or(""))?,
-            snapshot_mode: SnapshotMode::parse(cfg.get("snapshot.mode").unwrap_or("initial"))
-                .ok_or_else(|| ConfigError::one("snapshot.mode: unknown mode"))?,
+            common,
             locking_mode: match lower("snapshot.locking.mode").as_str() {
                 "none" => LockingMode::None,
                 "extended" => LockingMode::Extended,
@@ -424,7 +348,6 @@ impl MySqlConfig {
                 "skip" | "ignore" => FailureMode::Skip,
                 _ => FailureMode::Fail,
             },
-            tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
             extended_headers: cfg.bool("extended.headers.enabled")?,
             decode: DecodeOptions {
                 decimal: match lower("decimal.handling.mode").as_str() {
@@ -450,14 +373,7 @@ impl MySqlConfig {
                     _ => BinaryMode::Bytes,
                 },
             },
-            skipped,
             provide_transaction_metadata: cfg.bool("provide.transaction.metadata")?,
-            heartbeat_interval_ms: cfg.i64("heartbeat.interval.ms")?.max(0) as u64,
-            heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
-            max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
-            max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
-            max_queue_size_in_bytes: cfg.i64("max.queue.size.in.bytes")?.max(0) as u64,
-            poll_interval_ms: cfg.i64("poll.interval.ms")?.clamp(1, 1000) as u64,
             history,
             tls: super::tls::TlsOptions {
                 mode: super::tls::SslMode::parse(&lower("database.ssl.mode"))
@@ -498,7 +414,7 @@ impl MySqlConfig {
     }
 
     pub fn heartbeat_topic(&self) -> String {
-        format!("{}.{}", self.heartbeat_topics_prefix, self.topic_prefix)
+        self.common.heartbeat_topic(&self.topic_prefix)
     }
 }
 
@@ -526,24 +442,10 @@ mod tests {
     fn debezium_defaults() {
         let c = MySqlConfig::parse(&props(&[]), Flavor::MySql).unwrap();
         assert_eq!(c.port, 3306);
-        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
-        assert!(c.include_schema_changes && c.tombstones_on_delete);
-        assert!(c.skipped.truncate && !c.skipped.create);
-        assert_eq!(
-            (c.max_batch_size, c.max_queue_size, c.poll_interval_ms),
-            (2048, 8192, 500)
-        );
-        assert_eq!(
-            c.max_queue_size_in_bytes, 0,
-            "Debezium's default: no byte bound"
-        );
-        let bounded = MySqlConfig::parse(
-            &props(&[("max.queue.size.in.bytes", "1048576")]),
-            Flavor::MySql,
-        )
-        .unwrap();
-        assert_eq!(bounded.max_queue_size_in_bytes, 1 << 20);
-        assert_eq!(c.heartbeat_interval_ms, 0);
+        assert_eq!(c.common.snapshot_mode, SnapshotMode::Initial);
+        assert!(c.include_schema_changes && c.common.tombstones_on_delete);
+        assert!(c.common.skipped.truncate && !c.common.skipped.create);
+        assert_eq!(c.common.heartbeat_interval_ms, 0);
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.srv");
     }
 
@@ -593,7 +495,7 @@ mod tests {
             ("recovery", SnapshotMode::Recovery),
         ] {
             let c = MySqlConfig::parse(&props(&[("snapshot.mode", v)]), Flavor::MariaDb).unwrap();
-            assert_eq!(c.snapshot_mode, m, "{v}");
+            assert_eq!(c.common.snapshot_mode, m, "{v}");
         }
         assert!(
             MySqlConfig::parse(&props(&[("snapshot.mode", "sometimes")]), Flavor::MySql).is_err()
@@ -618,7 +520,8 @@ mod tests {
             c.key_columns_for("INV", "users").unwrap(),
             &vec!["email".to_string()]
         );
-        assert!(c.skipped.create && c.skipped.delete && !c.skipped.update && !c.skipped.truncate);
+        let k = &c.common.skipped;
+        assert!(k.create && k.delete && !k.update && !k.truncate);
         assert!(
             MySqlConfig::parse(&props(&[("message.key.columns", "nocolon")]), Flavor::MySql)
                 .is_err()

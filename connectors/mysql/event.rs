@@ -1,13 +1,13 @@
 //! Binlog events: the common header and the bodies change capture reads.
 //!
 //! Layouts follow MySQL's "Binary log" internals (v4 format, 19-byte header)
-//! and MariaDB's own events (GTID 0xA2, GTID_LIST 0xA3, ANNOTATE_ROWS 0xA0).
+//! and MariaDB's own events (GTID 0xA2, ANNOTATE_ROWS 0xA0).
 //! Every parser borrows from the event's bytes and checks lengths, so a
 //! corrupt event is a [`Truncated`](super::wire::Truncated) error naming the
 //! field, not a panic. The 4-byte CRC32 trailer has already been verified
 //! and removed by the reader when these run.
 
-use super::gtid::{GtidSet, MariaGtid, Uuid};
+use super::gtid::{MariaGtid, Uuid};
 use super::wire::{Reader, WireResult};
 
 pub const HEADER_LEN: usize = 19;
@@ -188,11 +188,6 @@ impl<'a> Query<'a> {
     }
 }
 
-/// XID_EVENT: the commit of a transactional (InnoDB) transaction.
-pub fn parse_xid(body: &[u8]) -> WireResult<u64> {
-    Reader::new(body).u64("xid")
-}
-
 /// MariaDB GTID_EVENT: starts an event group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MariaGtidEvent {
@@ -241,24 +236,6 @@ impl MariaGtidEvent {
     }
 }
 
-/// MariaDB GTID_LIST_EVENT: the GTID state at the start of a binlog file.
-pub fn parse_gtid_list(body: &[u8]) -> WireResult<Vec<MariaGtid>> {
-    let mut r = Reader::new(body);
-    let count = r.u32("gtid list count")? & 0x0fff_ffff;
-    let mut out = Vec::with_capacity(count.min(1024) as usize);
-    for _ in 0..count {
-        let domain = r.u32("gtid list domain")?;
-        let server = r.u32("gtid list server")?;
-        let sequence = r.u64("gtid list sequence")?;
-        out.push(MariaGtid {
-            domain,
-            server,
-            sequence,
-        });
-    }
-    Ok(out)
-}
-
 /// MySQL GTID_LOG_EVENT: `uuid:gno` of the next transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MySqlGtidEvent {
@@ -279,11 +256,6 @@ impl MySqlGtidEvent {
             gno: r.u64("gtid gno")?,
         })
     }
-}
-
-/// MySQL PREVIOUS_GTIDS_LOG_EVENT.
-pub fn parse_previous_gtids(body: &[u8]) -> WireResult<GtidSet> {
-    GtidSet::decode(&mut Reader::new(body))
 }
 
 /// Which kind of row change a rows event carries.
@@ -427,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn mariadb_gtid_and_list() {
+    fn mariadb_gtid_event() {
         let mut b = Vec::new();
         b.extend_from_slice(&42u64.to_le_bytes());
         b.extend_from_slice(&3u32.to_le_bytes());
@@ -437,20 +409,6 @@ mod tests {
         assert_eq!(g.gtid.to_string(), "3-5-42");
         assert!(g.standalone());
         assert_eq!(g.commit_id, Some(99));
-
-        let mut l = Vec::new();
-        l.extend_from_slice(&2u32.to_le_bytes());
-        for (d, s, q) in [(0u32, 1u32, 14u64), (1, 2, 3)] {
-            l.extend_from_slice(&d.to_le_bytes());
-            l.extend_from_slice(&s.to_le_bytes());
-            l.extend_from_slice(&q.to_le_bytes());
-        }
-        let list = parse_gtid_list(&l).unwrap();
-        assert_eq!(
-            list.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
-            ["0-1-14", "1-2-3"]
-        );
-        assert!(parse_gtid_list(&l[..20]).is_err());
     }
 
     #[test]

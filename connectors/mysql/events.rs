@@ -14,7 +14,6 @@
 //! of it.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sluice_runtime::data::{
     Header, Headers, JsonMap, RecordData, Schema, SourceRecord, Struct, Value,
@@ -22,9 +21,11 @@ use sluice_runtime::data::{
 
 use super::config::{Flavor, MySqlConfig};
 use super::schema::{
-    heartbeat_schemas, schema_change_key_schema, schema_change_value_schema, source_field,
-    source_schema, transaction_schema, transaction_schemas, TableSchema,
+    schema_change_key_schema, schema_change_value_schema, source_field, source_schema, TableSchema,
 };
+use crate::debezium::events::{Heartbeat, Op};
+use crate::debezium::schema::{topic_name, transaction_schema, transaction_schemas};
+use crate::debezium::time::now;
 
 /// The transaction a streamed event belongs to, with Debezium's counters
 /// (provide.transaction.metadata): `total_order` over every change event
@@ -72,28 +73,6 @@ impl TxnState {
     }
 }
 
-/// The operation of a change event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Read,
-    Create,
-    Update,
-    Delete,
-    Truncate,
-}
-
-impl Op {
-    pub fn code(self) -> &'static str {
-        match self {
-            Op::Read => "r",
-            Op::Create => "c",
-            Op::Update => "u",
-            Op::Delete => "d",
-            Op::Truncate => "t",
-        }
-    }
-}
-
 /// What `source` says about one event. Borrowed: built once per row, it
 /// costs no allocation of its own, and its strings are shared into the
 /// event (a count, not a copy).
@@ -113,15 +92,6 @@ pub struct SourceInfo<'a> {
     pub thread: Option<i64>,
     /// The statement (include.query), from the binlog's annotation.
     pub query: Option<&'a Arc<str>>,
-}
-
-/// Wall-clock time: (ms, us, ns) since the epoch.
-pub fn now() -> (i64, i64, i64) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let ns = d.as_nanos() as i64;
-    (ns / 1_000_000, ns / 1_000, ns)
 }
 
 /// Debezium's context headers (extended.headers.enabled, on by default),
@@ -197,7 +167,7 @@ pub struct EventBuilder {
     pub partition: Arc<JsonMap>,
     pub tombstones: bool,
     pub version: Arc<str>,
-    pub heartbeat_topic: Arc<str>,
+    pub heartbeat: Heartbeat,
     connector: Arc<str>,
     /// Debezium's `__debezium.context.*` headers of this task run, put on
     /// every record (empty with extended.headers.enabled=false).
@@ -228,9 +198,13 @@ impl EventBuilder {
             flavor: cfg.flavor,
             server_name: cfg.topic_prefix.as_str().into(),
             partition: Arc::new(cfg.source_partition()),
-            tombstones: cfg.tombstones_on_delete,
+            tombstones: cfg.common.tombstones_on_delete,
             version: env!("CARGO_PKG_VERSION").into(),
-            heartbeat_topic: cfg.heartbeat_topic().into(),
+            heartbeat: Heartbeat {
+                topic: cfg.heartbeat_topic().into(),
+                server_name: cfg.topic_prefix.as_str().into(),
+                versioned: true,
+            },
             connector: cfg.flavor.connector_name().into(),
             context: if cfg.extended_headers {
                 context_headers(&cfg.topic_prefix, cfg.flavor.connector_name())
@@ -519,27 +493,7 @@ impl EventBuilder {
     /// A heartbeat on `<heartbeat.topics.prefix>.<topic.prefix>`, carrying
     /// the current offset so that idle or filtered traffic still moves it.
     pub fn heartbeat(&self, offset: &Arc<JsonMap>) -> SourceRecord {
-        let (ks, vs) = heartbeat_schemas();
-        let (ms, _, _) = now();
-        let key = Value::Struct(Struct {
-            schema: ks.clone(),
-            values: vec![Value::String(self.server_name.clone())],
-        });
-        let value = Value::Struct(Struct {
-            schema: vs.clone(),
-            values: vec![Value::Int64(ms)],
-        });
-        // Debezium puts no context headers on heartbeats.
-        let mut r = self.record(
-            &self.heartbeat_topic,
-            (Some(ks), key),
-            Some(vs),
-            value,
-            ms,
-            Some(offset),
-        );
-        r.data.headers = Headers::new();
-        r
+        self.heartbeat.record(&self.partition, offset, now().0)
     }
 
     /// A transaction boundary on `<topic.prefix>.transaction`
@@ -585,7 +539,7 @@ impl EventBuilder {
                 Value::Int64(ts_ms),
             ],
         });
-        let topic = super::schema::topic_name(&[&*self.server_name, "transaction"]).into();
+        let topic = topic_name(&[&*self.server_name, "transaction"]).into();
         // Debezium puts no context headers on transaction boundaries.
         let mut r = self.record(
             &topic,
@@ -626,7 +580,7 @@ impl EventBuilder {
                 Value::Array(table_changes),
             ],
         });
-        let topic = super::schema::topic_name(&[&*self.server_name]).into();
+        let topic = topic_name(&[&*self.server_name]).into();
         self.record(
             &topic,
             (Some(ks), key),

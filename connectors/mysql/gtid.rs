@@ -170,10 +170,6 @@ impl GtidSet {
             .is_some_and(|ivs| ivs.iter().any(|&(s, e)| s <= gno && gno < e))
     }
 
-    pub fn intervals(&self, uuid: &Uuid) -> &[(u64, u64)] {
-        self.0.get(uuid).map(Vec::as_slice).unwrap_or(&[])
-    }
-
     /// The set as COM_BINLOG_DUMP_GTID encodes it.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.0.len() as u64).to_le_bytes());

@@ -37,25 +37,11 @@ use sluice_runtime::kafka::admin::TopicSettings;
 use sluice_runtime::kafka::{client_config, TopicAdmin};
 
 use super::catalog::{jdbc_type, ColumnDesc, TableDef};
+use super::config::HistoryKind;
 use super::error::MySqlError;
 
 /// A binlog position, ordered as the binlog is.
 pub type Position = (String, u64);
-
-/// Where the history is kept (schema.history.internal.*).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryKind {
-    /// Nothing kept: every start recovers from the current schema.
-    Memory,
-    File(String),
-    Kafka {
-        topic: String,
-        bootstrap: String,
-        /// schema.history.internal.producer.* / consumer.* (librdkafka names).
-        producer: BTreeMap<String, String>,
-        consumer: BTreeMap<String, String>,
-    },
-}
 
 /// One table as of one position; `None`: dropped.
 type Entry = (Position, (String, String), Option<TableDef>);
@@ -385,7 +371,7 @@ impl SchemaHistory {
         let record = json!({
             "source": {"server": self.server},
             "position": {"file": pos.0, "pos": pos.1},
-            "ts_ms": super::events::now().0,
+            "ts_ms": crate::debezium::time::now().0,
             "databaseName": db,
             "ddl": ddl,
             "tableChanges": changes

@@ -142,7 +142,7 @@ fn opaque(b: &[u8], out: &mut String) -> Result<(), String> {
     match ft {
         246 if data.len() >= 2 => {
             let (p, s) = (data[0], data[1]);
-            let (unscaled, _) = super::rows::decode_decimal(&data[2..], p, s)?;
+            let (unscaled, _) = super::decimal::decode_decimal(&data[2..], p, s)?;
             out.push_str(&to_plain_string(&unscaled, s as i32));
         }
         10 | 12 | 7 | 11 if data.len() >= 8 => {
@@ -188,21 +188,8 @@ fn opaque(b: &[u8], out: &mut String) -> Result<(), String> {
 }
 
 fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 fn quote(s: &str, out: &mut String) {

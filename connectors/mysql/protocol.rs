@@ -108,12 +108,6 @@ impl ResultSet {
         let v = self.rows.get(row)?.get(col)?.as_deref()?;
         std::str::from_utf8(v).ok()
     }
-
-    pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(name))
-    }
 }
 
 /// What the server said in its handshake.
@@ -437,19 +431,6 @@ impl Connection {
             })
             .await?;
         Ok(ResultSet { columns, rows })
-    }
-
-    /// Runs a query and hands each row to `on_row` as borrowed values,
-    /// without collecting: for large scans (snapshots).
-    pub async fn query_each<F>(&mut self, sql: &str, on_row: F) -> Result<Vec<ColumnDef>>
-    where
-        F: FnMut(&[Option<&[u8]>]) -> Result<()>,
-    {
-        self.send_query(sql).await?;
-        if self.packet().first() == Some(&0x00) {
-            return Ok(Vec::new());
-        }
-        self.read_result_rows(on_row).await
     }
 
     /// Starts a query whose rows are then read one at a time with

@@ -9,12 +9,14 @@
 //! against the remaining bytes, so a corrupt image is an error naming the
 //! column, never a panic or a shifted read of the next column.
 
-use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes, to_plain_string};
-use sluice_runtime::data::{Struct, Value};
+use sluice_runtime::data::decimal::{i128_to_bytes, to_plain_string};
+use sluice_runtime::data::Value;
 
-use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
+use super::column::{binary_value, ColumnPlan, DecimalMode, Decode, IntOut};
+use super::decimal::decode_decimal;
 use super::temporal::{self, frac_bytes};
 use super::wire::{be_uint, le_uint, Reader, Truncated};
+use crate::debezium::time::days_from_civil;
 
 /// A row image could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,21 +69,6 @@ pub fn decode_row(
         out.push(v);
     }
     Ok(())
-}
-
-/// Decodes a row image into a struct of `schema` (fields = plans, in order).
-pub fn decode_struct(
-    r: &mut Reader<'_>,
-    plans: &[ColumnPlan],
-    present: &[u8],
-    schema: &std::sync::Arc<sluice_runtime::data::Schema>,
-) -> Result<Struct, RowError> {
-    let mut values = Vec::with_capacity(plans.len());
-    decode_row(r, plans, present, &mut values)?;
-    Ok(Struct {
-        schema: schema.clone(),
-        values,
-    })
 }
 
 fn t(e: Truncated) -> String {
@@ -156,7 +143,7 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
             if m == 0 || d == 0 {
                 zero(plan, Value::Int32(0))
             } else {
-                Value::Int32(temporal::days_from_civil(y as i64, m, d) as i32)
+                Value::Int32(days_from_civil(y as i64, m, d) as i32)
             }
         }
         Decode::Time2 { fsp } => {
@@ -207,13 +194,7 @@ fn decode_value(r: &mut Reader<'_>, plan: &ColumnPlan) -> Result<Value, String> 
         } => {
             let b = length_prefixed(r, *len_bytes)?;
             if plan.decodes_bytes() {
-                let mut v = b.to_vec();
-                if let Some(n) = pad_binary_to {
-                    if v.len() < *n {
-                        v.resize(*n, 0);
-                    }
-                }
-                Value::Bytes(v)
+                binary_value(b, *pad_binary_to)
             } else {
                 let _ = json;
                 Value::String(charset.decode(b)?)
@@ -282,90 +263,4 @@ pub(crate) fn timestamp_value(secs: i64, micros: u32, fsp: u8) -> Value {
     let mut s = String::with_capacity(32);
     temporal::iso_utc(secs, micros, fsp, &mut s);
     Value::String(s.into())
-}
-
-const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
-const POW10: [i128; 10] = [
-    1,
-    10,
-    100,
-    1000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-];
-
-/// MySQL's packed DECIMAL (decimal2bin) to unscaled big-endian
-/// two's-complement bytes; returns them and the packed size.
-pub fn decode_decimal(b: &[u8], precision: u8, scale: u8) -> Result<(Vec<u8>, usize), String> {
-    let (p, s) = (precision as usize, scale as usize);
-    let intg = p - s;
-    let (intg0, intg0x, frac0, frac0x) = (intg / 9, intg % 9, s / 9, s % 9);
-    let size = DIG2BYTES[intg0x] + intg0 * 4 + frac0 * 4 + DIG2BYTES[frac0x];
-    if b.len() < size || size == 0 {
-        return Err(format!(
-            "truncated DECIMAL({p},{s}): needs {size} bytes, {} left",
-            b.len()
-        ));
-    }
-    let negative = b[0] & 0x80 == 0;
-    let mask: u8 = if negative { 0xff } else { 0 };
-    let byte = |i: usize| -> u8 {
-        let x = if i == 0 { b[0] ^ 0x80 } else { b[i] };
-        x ^ mask
-    };
-    let group = |from: usize, n: usize| -> u64 {
-        let mut v = 0u64;
-        for i in from..from + n {
-            v = (v << 8) | byte(i) as u64;
-        }
-        v
-    };
-    // Groups in order: (value, digit count).
-    let mut pos = 0;
-    let mut groups: [(u64, usize); 10] = [(0, 0); 10];
-    let mut ng = 0;
-    let mut push = |v: u64, digits: usize| {
-        groups[ng] = (v, digits);
-        ng += 1;
-    };
-    if intg0x > 0 {
-        push(group(0, DIG2BYTES[intg0x]), intg0x);
-        pos += DIG2BYTES[intg0x];
-    }
-    for _ in 0..intg0 {
-        push(group(pos, 4), 9);
-        pos += 4;
-    }
-    for _ in 0..frac0 {
-        push(group(pos, 4), 9);
-        pos += 4;
-    }
-    if frac0x > 0 {
-        push(group(pos, DIG2BYTES[frac0x]), frac0x);
-    }
-    let groups = &groups[..ng];
-    for &(v, d) in groups {
-        if v >= POW10[d] as u64 {
-            return Err(format!(
-                "DECIMAL({p},{s}) group {v} has more than {d} digits: corrupt value"
-            ));
-        }
-    }
-    if p <= 38 {
-        let mut v: i128 = 0;
-        for &(g, d) in groups {
-            v = v * POW10[d] + g as i128;
-        }
-        return Ok((i128_to_bytes(if negative { -v } else { v }), size));
-    }
-    let mut digits = String::with_capacity(p + 9);
-    for &(g, d) in groups {
-        use std::fmt::Write;
-        let _ = write!(digits, "{g:0d$}");
-    }
-    Ok((digits_to_unscaled(&digits, negative), size))
 }

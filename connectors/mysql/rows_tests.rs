@@ -5,7 +5,8 @@ use sluice_runtime::data::decimal::to_plain_string;
 use sluice_runtime::data::Value;
 
 use super::column::{plan, ColumnPlan, DecodeOptions};
-use super::rows::{decode_decimal, decode_row};
+use super::decimal::decode_decimal;
+use super::rows::decode_row;
 use super::table_map::{col, MapColumn};
 use super::wire::Reader;
 

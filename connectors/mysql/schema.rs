@@ -7,30 +7,15 @@
 //! `<prefix>.<db>.<table>.Key`, `.Value` and `.Envelope` (version 1, as
 //! Debezium 2.x). Nothing here runs per row.
 //!
-//! Names are used as Debezium 2.x does with its default
-//! `schema.name.adjustment.mode=none`; topic names replace characters Kafka
-//! refuses with `_`, as Debezium's topic naming does.
+//! Names and topics as [`crate::debezium::schema`] says.
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
+use sluice_runtime::data::{schemas, Schema, SchemaBuilder, Value};
 
 use super::column::{Adapt, ColumnPlan};
 use super::config::{Flavor, MySqlConfig};
-
-/// Debezium's snapshot marker values (io.debezium.data.Enum).
-const SNAPSHOT_VALUES: &str =
-    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
-
-fn snapshot_schema() -> Arc<Schema> {
-    SchemaBuilder::string()
-        .name(names::DBZ_ENUM)
-        .version(1)
-        .parameter("allowed", SNAPSHOT_VALUES)
-        .default_value(sluice_runtime::data::Value::String("false".into()))
-        .optional()
-        .build()
-}
+use crate::debezium::schema::{source_builder, topic_name, transaction_schema};
 
 /// The `source` struct (io.debezium.connector.mysql.Source, or the
 /// mariadb namespace for the MariaDB connector), fields in Debezium 2.7's order.
@@ -42,18 +27,8 @@ pub fn source_schema(flavor: Flavor) -> Arc<Schema> {
         Flavor::MariaDb => &MARIA,
     };
     cell.get_or_init(|| {
-        SchemaBuilder::structure()
-            .name(flavor.source_schema_name())
+        source_builder(flavor.source_schema_name())
             .version(1)
-            .field("version", schemas::string())
-            .field("connector", schemas::string())
-            .field("name", schemas::string())
-            .field("ts_ms", schemas::int64())
-            .field("snapshot", snapshot_schema())
-            .field("db", schemas::string())
-            .field("sequence", schemas::optional_string())
-            .field("ts_us", schemas::optional_int64())
-            .field("ts_ns", schemas::optional_int64())
             .field("table", schemas::optional_string())
             .field("server_id", schemas::int64())
             .field("gtid", schemas::optional_string())
@@ -67,16 +42,11 @@ pub fn source_schema(flavor: Flavor) -> Arc<Schema> {
     .clone()
 }
 
-/// Field positions in [`source_schema`].
+/// Field positions in [`source_schema`]: the common ones, then MySQL's.
 pub mod source_field {
-    pub const VERSION: usize = 0;
-    pub const CONNECTOR: usize = 1;
-    pub const NAME: usize = 2;
-    pub const TS_MS: usize = 3;
-    pub const SNAPSHOT: usize = 4;
-    pub const DB: usize = 5;
-    pub const TS_US: usize = 7;
-    pub const TS_NS: usize = 8;
+    pub use crate::debezium::schema::source_field::{
+        CONNECTOR, DB, NAME, SNAPSHOT, TS_MS, TS_NS, TS_US, VERSION,
+    };
     pub const TABLE: usize = 9;
     pub const SERVER_ID: usize = 10;
     pub const GTID: usize = 11;
@@ -86,58 +56,6 @@ pub mod source_field {
     pub const THREAD: usize = 15;
     pub const QUERY: usize = 16;
     pub const COUNT: usize = 17;
-}
-
-/// The envelope's optional `transaction` block (event.block).
-pub fn transaction_schema() -> Arc<Schema> {
-    static S: OnceLock<Arc<Schema>> = OnceLock::new();
-    S.get_or_init(|| {
-        SchemaBuilder::structure()
-            .name("event.block")
-            .version(1)
-            .field("id", schemas::string())
-            .field("total_order", schemas::int64())
-            .field("data_collection_order", schemas::int64())
-            .optional()
-            .build()
-    })
-    .clone()
-}
-
-/// io.debezium.connector.common.TransactionMetadataKey / ...Value and the
-/// per-table count struct (`event.collection`) of an END event.
-pub fn transaction_schemas() -> (Arc<Schema>, Arc<Schema>, Arc<Schema>) {
-    static S: OnceLock<(Arc<Schema>, Arc<Schema>, Arc<Schema>)> = OnceLock::new();
-    S.get_or_init(|| {
-        let per = SchemaBuilder::structure()
-            .name("event.collection")
-            .version(1)
-            .optional()
-            .field("data_collection", schemas::string())
-            .field("event_count", schemas::int64())
-            .build();
-        (
-            SchemaBuilder::structure()
-                .name("io.debezium.connector.common.TransactionMetadataKey")
-                .version(1)
-                .field("id", schemas::string())
-                .build(),
-            SchemaBuilder::structure()
-                .name("io.debezium.connector.common.TransactionMetadataValue")
-                .version(1)
-                .field("status", schemas::string())
-                .field("id", schemas::string())
-                .field("event_count", schemas::optional_int64())
-                .field(
-                    "data_collections",
-                    SchemaBuilder::array(per.clone()).optional().build(),
-                )
-                .field("ts_ms", schemas::int64())
-                .build(),
-            per,
-        )
-    })
-    .clone()
 }
 
 /// `<prefix>.<db>.<table>.Envelope` (schema version 2, as Debezium 3.x's),
@@ -155,24 +73,6 @@ pub fn envelope_schema(name: &str, row: &Arc<Schema>, flavor: Flavor) -> Arc<Sch
         .field("ts_us", schemas::optional_int64())
         .field("ts_ns", schemas::optional_int64())
         .build()
-}
-
-/// A topic name Kafka accepts: `[a-zA-Z0-9._-]`, others become `_`.
-pub fn topic_name(parts: &[&str]) -> String {
-    let mut s = String::new();
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            s.push('.');
-        }
-        s.extend(p.chars().map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        }));
-    }
-    s
 }
 
 /// Everything needed to turn one table version's rows into events.
@@ -356,26 +256,6 @@ pub fn schema_change_value_schema(flavor: Flavor) -> Arc<Schema> {
         .build()
 }
 
-/// io.debezium.connector.common.ServerNameKey / Heartbeat.
-pub fn heartbeat_schemas() -> (Arc<Schema>, Arc<Schema>) {
-    static S: OnceLock<(Arc<Schema>, Arc<Schema>)> = OnceLock::new();
-    S.get_or_init(|| {
-        (
-            SchemaBuilder::structure()
-                .name("io.debezium.connector.common.ServerNameKey")
-                .version(1)
-                .field("serverName", schemas::string())
-                .build(),
-            SchemaBuilder::structure()
-                .name("io.debezium.connector.common.Heartbeat")
-                .version(1)
-                .field("ts_ms", schemas::int64())
-                .build(),
-        )
-    })
-    .clone()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,10 +361,5 @@ mod tests {
     fn no_primary_key_means_null_key() {
         let t = TableSchema::new(&cfg(&[]), "d", "t", plans(), &[]).unwrap();
         assert!(t.key.is_none());
-    }
-
-    #[test]
-    fn topic_names_replace_invalid_characters() {
-        assert_eq!(topic_name(&["p", "my db", "t$1"]), "p.my_db.t_1");
     }
 }

@@ -41,13 +41,14 @@ use sluice_runtime::SourceTaskContext;
 use super::catalog::{list_tables, load_table, quote_ident, sql_string, TableDef};
 use super::config::LockingMode;
 use super::error::MySqlError;
-use super::events::{Op, SourceInfo};
+use super::events::SourceInfo;
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::schema::TableSchema;
 use super::stream::Capture;
 use super::text::decode_text_row;
-use crate::feed::FeedTx;
+use crate::debezium::events::Op;
+use crate::debezium::feed::FeedTx;
 
 /// FLUSH TABLES WITH READ LOCK, naming the privilege it needs.
 async fn read_lock(conn: &mut Connection) -> Result<(), MySqlError> {
@@ -281,7 +282,7 @@ pub async fn snapshot(
         .to_json(),
     );
     let mut defs = Vec::new();
-    let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
+    let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.common.max_batch_size);
     let history_pos = (pos.file.clone(), pos.pos);
     // The binlog file every snapshot event names, shared into each.
     let file: Arc<str> = pos.file.as_str().into();
@@ -311,7 +312,7 @@ pub async fn snapshot(
         if cfg.include_schema_changes {
             let (db_name, table_name) = (db.as_str().into(), table.as_str().into());
             let src = SourceInfo {
-                ts_ms: super::events::now().0,
+                ts_ms: crate::debezium::time::now().0,
                 snapshot: "true",
                 db: &db_name,
                 table: Some(&table_name),
@@ -409,11 +410,11 @@ pub async fn snapshot(
             });
             first_in_table = false;
             rows += 1;
-            if out.len() >= cfg.max_batch_size {
+            if out.len() >= cfg.common.max_batch_size {
                 if tx.send(Ok(std::mem::take(&mut out))).await.is_err() {
                     return Ok(None);
                 }
-                if rows % 10_000 < cfg.max_batch_size as u64 {
+                if rows % 10_000 < cfg.common.max_batch_size as u64 {
                     progress.insert(
                         id.clone(),
                         json!({"rows": rows, "estimated_total": estimate.max(rows)}),
@@ -472,7 +473,7 @@ fn emit(
     // As Debezium's snapshot records: the read time in whole seconds, no
     // server id and row 0 (they name no binlog event).
     let src = SourceInfo {
-        ts_ms: super::events::now().0 / 1000 * 1000,
+        ts_ms: crate::debezium::time::now().0 / 1000 * 1000,
         snapshot: mark,
         db: &h.table.db,
         table: Some(&h.table.table),

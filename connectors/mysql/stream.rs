@@ -49,7 +49,7 @@ use super::error::MySqlError;
 use super::event::{
     statement_text, types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind,
 };
-use super::events::{keep_pending, EventBuilder, Op, SourceInfo, TxnState};
+use super::events::{keep_pending, EventBuilder, SourceInfo, TxnState};
 use super::gtid::{GtidSet, MariaGtidPosition, Uuid};
 use super::history::{Position, SchemaHistory};
 use super::offset::BinlogOffset;
@@ -58,7 +58,8 @@ use super::rows::decode_row;
 use super::schema::TableSchema;
 use super::table_map::TableMap;
 use super::wire::Reader;
-use crate::feed::FeedTx;
+use crate::debezium::events::Op;
+use crate::debezium::feed::FeedTx;
 
 /// State shared by the snapshot and the stream of one task.
 pub struct Capture {
@@ -274,8 +275,8 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         StartPosition::MariaGtid(by_gtid.clone())
     };
     check_server_id(&mut conn, cfg.server_id).await?;
-    let hb = if cfg.heartbeat_interval_ms > 0 {
-        Duration::from_millis(cfg.heartbeat_interval_ms.min(1000))
+    let hb = if cfg.common.heartbeat_interval_ms > 0 {
+        Duration::from_millis(cfg.common.heartbeat_interval_ms.min(1000))
     } else {
         Duration::from_secs(1)
     };
@@ -316,13 +317,13 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     // Records of skipped rows, built only to count them (then dropped).
     let mut uncounted: Vec<SourceRecord> = Vec::new();
     let mut tables: HashMap<u64, (TableMap, Option<Arc<TableSchema>>)> = HashMap::new();
-    let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.max_batch_size);
+    let mut out: Vec<SourceRecord> = Vec::with_capacity(cfg.common.max_batch_size);
     // The position after the last row event in `out` (its index there).
     let mut noted: Option<(usize, BinlogOffset)> = None;
     let mut values: Vec<Value> = Vec::new();
     let mut after: Vec<Value> = Vec::new();
     let mut last_heartbeat = Instant::now();
-    let heartbeat_every = Duration::from_millis(cfg.heartbeat_interval_ms);
+    let heartbeat_every = Duration::from_millis(cfg.common.heartbeat_interval_ms);
     bs.set_idle_limit(Some(SILENCE_LIMIT));
     let addr = bs.addr().to_string();
     let lost = |detail: String| MySqlError::Io {
@@ -483,9 +484,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 };
                 let ts = ts.clone();
                 let op = match re.kind {
-                    RowsKind::Write if !cfg.skipped.create => Op::Create,
-                    RowsKind::Update if !cfg.skipped.update => Op::Update,
-                    RowsKind::Delete if !cfg.skipped.delete => Op::Delete,
+                    RowsKind::Write if !cfg.common.skipped.create => Op::Create,
+                    RowsKind::Update if !cfg.common.skipped.update => Op::Update,
+                    RowsKind::Delete if !cfg.common.skipped.delete => Op::Delete,
                     _ => continue,
                 };
                 let mut r = Reader::new(re.rows);
@@ -580,7 +581,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     }
                     row_no += 1;
                 }
-                if out.len() >= cfg.max_batch_size
+                if out.len() >= cfg.common.max_batch_size
                     && hand_over(tx, &mut out, &mut noted).await.is_err()
                 {
                     return Ok(());
@@ -620,7 +621,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             // of the binlog is already here: small transactions read in a
             // run (catching up) share batches instead of each being one
             // hand-over, and nothing waits once the reader would wait.
-            let flush = out.len() >= cfg.max_batch_size || !bs.has_buffered();
+            let flush = out.len() >= cfg.common.max_batch_size || !bs.has_buffered();
             if flush && !out.is_empty() && hand_over(tx, &mut out, &mut noted).await.is_err() {
                 return Ok(());
             }
@@ -636,7 +637,7 @@ async fn hand_over(
     tx: &FeedTx,
     out: &mut Vec<SourceRecord>,
     noted: &mut Option<(usize, BinlogOffset)>,
-) -> Result<(), crate::feed::Closed> {
+) -> Result<(), crate::debezium::feed::Closed> {
     let own = out.iter().rposition(|r| r.source_offset.is_some());
     let keep = match (noted.take(), own) {
         (Some((at, off)), own) if at < out.len() && own.is_none_or(|o| o < at) => {
@@ -694,7 +695,7 @@ async fn handle_ddl(
             }
         };
         tracing::info!("DDL on {d}.{t} at {}:{}: {sql}", after.0, after.1);
-        if ddl.kind == "TRUNCATE" && !cfg.skipped.truncate {
+        if ddl.kind == "TRUNCATE" && !cfg.common.skipped.truncate {
             if let Some(def) = &def {
                 truncated.push(def.clone());
             }
@@ -851,7 +852,7 @@ mod tests {
     }
 
     async fn handed(mut out: Vec<SourceRecord>, noted: Option<(usize, u64)>) -> Vec<Option<u64>> {
-        let (tx, mut rx) = crate::feed::queue(100, 0);
+        let (tx, mut rx) = crate::debezium::feed::queue(100, 0);
         let mut noted = noted.map(|(at, pos)| {
             let off = BinlogOffset {
                 file: "b.000001".into(),

@@ -1,40 +1,30 @@
-//! The connector and its task: where to start, and the reader that runs
-//! the snapshot and the stream in the background.
-//!
-//! The reader is a tokio task sending batches through a bounded queue
-//! (`feed`: max.queue.size records and, when set, max.queue.size.in.bytes,
-//! counted per record): a slow broker fills the queue and stops the binlog
-//! read, memory does not grow with the transaction size. `poll` waits at most
-//! poll.interval.ms (capped at 1 s) and returns at most max.batch.size
-//! records.
-//!
-//! Restarts inside one task (a lost connection): the reader ends with a
-//! retriable error; the next poll starts a new reader from the offset of
-//! the last record handed to the worker, so nothing is skipped and
-//! nothing already handed over is sent again.
+//! The connector and its reader: where a task starts, and the reader that
+//! runs the snapshot and the binlog stream in the background (the task
+//! around it, its queue and its restarts are
+//! [`ReaderTask`](crate::debezium::task::ReaderTask)'s).
 //!
 //! Where a task starts ([`plan_start`]): a committed offset without the
 //! `snapshot` flag streams from it; a `snapshot` offset (a snapshot that
 //! never completed) or no offset takes the snapshot as snapshot.mode says.
 
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use sluice_runtime::data::SourceRecord;
+use sluice_runtime::data::{JsonMap, SourceRecord};
 use sluice_runtime::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
     TaskError,
 };
-use tokio::task::JoinHandle;
 
-use super::config::{config_def, Flavor, MySqlConfig, SnapshotMode};
-use super::history::{HistoryKind, SchemaHistory};
+use super::config::{config_def, Flavor, HistoryKind, MySqlConfig};
+use super::history::SchemaHistory;
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::snapshot::snapshot;
 use super::stream::{stream, Capture};
-use crate::feed::FeedTx;
+use crate::debezium::config::{CommonConfig, SnapshotMode};
+use crate::debezium::feed::FeedTx;
+use crate::debezium::task::{validate, Reader, ReaderTask};
 
 /// io.debezium.connector.mysql.MySqlConnector / mariadb.MariaDbConnector.
 pub struct MySqlConnector {
@@ -57,23 +47,10 @@ impl SourceConnector for MySqlConnector {
     }
 
     fn validate(&self, props: &Props) -> std::collections::BTreeMap<String, Vec<String>> {
-        let mut errors = std::collections::BTreeMap::new();
-        if let Err(e) = MySqlConfig::parse(props, self.flavor) {
-            for m in e.messages() {
-                if let Some((key, _)) = m.split_once(':') {
-                    if config_def().key(key).is_some()
-                        && !m.contains("Missing required")
-                        && !m.contains("Invalid value")
-                    {
-                        errors
-                            .entry(key.to_string())
-                            .or_insert_with(Vec::new)
-                            .push(m.clone());
-                    }
-                }
-            }
-        }
-        errors
+        validate(
+            MySqlConfig::parse(props, self.flavor).map(|_| ()),
+            &config_def(),
+        )
     }
 
     fn start(&mut self, props: &Props) -> Result<(), ConfigError> {
@@ -88,7 +65,7 @@ impl SourceConnector for MySqlConnector {
     }
 
     fn create_task(&self) -> Box<dyn SourceTask> {
-        Box::new(MySqlSourceTask::new(self.flavor))
+        Box::new(MySqlSourceTask::with_reader(MySqlReader::new(self.flavor)))
     }
 }
 
@@ -127,63 +104,76 @@ pub fn plan_start(mode: SnapshotMode, offset: Option<&BinlogOffset>) -> Start {
             snapshot: false,
             ..o.clone()
         }),
-        (o, SnapshotMode::Initial | SnapshotMode::WhenNeeded) => snap(true, false, o),
+        // always is MongoDB's mode: MySQL's config refuses it.
+        (o, SnapshotMode::Initial | SnapshotMode::WhenNeeded | SnapshotMode::Always) => {
+            snap(true, false, o)
+        }
         (o, SnapshotMode::InitialOnly) => snap(true, true, o),
         (o, SnapshotMode::NoData | SnapshotMode::Recovery) => snap(false, false, o),
         (None, SnapshotMode::Never) => Start::StreamFromOldest,
     }
 }
 
-pub struct MySqlSourceTask {
+/// The MySQL/MariaDB source task.
+pub type MySqlSourceTask = ReaderTask<MySqlReader>;
+
+/// The binlog connector's [`Reader`].
+#[derive(Clone)]
+pub struct MySqlReader {
     flavor: Flavor,
-    cfg: Option<Arc<MySqlConfig>>,
-    ctx: Option<SourceTaskContext>,
-    rx: Option<crate::feed::FeedRx>,
-    reader: Option<JoinHandle<()>>,
-    leftover: VecDeque<SourceRecord>,
-    /// The first start, until a record is handed over.
-    start: Option<Start>,
-    /// The offset of the last record handed to the worker.
-    last: Option<BinlogOffset>,
     /// The server-settings warnings were logged (once per task, not again
     /// at each reconnect).
-    warned: Arc<std::sync::atomic::AtomicBool>,
+    warned: Arc<AtomicBool>,
 }
 
-impl MySqlSourceTask {
+impl MySqlReader {
     pub fn new(flavor: Flavor) -> Self {
-        MySqlSourceTask {
+        MySqlReader {
             flavor,
-            cfg: None,
-            ctx: None,
-            rx: None,
-            reader: None,
-            leftover: VecDeque::new(),
-            start: None,
-            last: None,
             warned: Default::default(),
         }
     }
+}
 
-    fn spawn(&mut self) {
-        let (Some(cfg), Some(ctx)) = (self.cfg.clone(), self.ctx.clone()) else {
-            return;
+impl Reader for MySqlReader {
+    type Config = MySqlConfig;
+    type Offset = BinlogOffset;
+    type Start = Start;
+
+    fn parse(&self, props: &Props) -> Result<MySqlConfig, ConfigError> {
+        MySqlConfig::parse(props, self.flavor)
+    }
+
+    fn common(cfg: &MySqlConfig) -> &CommonConfig {
+        &cfg.common
+    }
+
+    fn plan(cfg: &MySqlConfig, ctx: &SourceTaskContext) -> Result<Start, TaskError> {
+        let offset = match ctx.offsets.offset(&cfg.source_partition()) {
+            Some(m) => Some(BinlogOffset::from_json(&m).map_err(|e| {
+                TaskError::Fatal(format!("the stored offset of {} is unreadable ({e}); reset it with DELETE /connectors/{}/offsets", cfg.topic_prefix, ctx.connector))
+            })?),
+            None => None,
         };
-        let start = match &self.last {
-            Some(o) => plan_start(cfg.snapshot_mode, Some(o)),
-            None => self
-                .start
-                .clone()
-                .unwrap_or_else(|| snap(true, false, None)),
-        };
-        let (tx, rx) = crate::feed::queue(cfg.max_queue_size, cfg.max_queue_size_in_bytes);
-        self.rx = Some(rx);
-        let warned = self.warned.clone();
-        self.reader = Some(tokio::spawn(async move {
-            if let Err(e) = run(cfg, ctx, start, &tx, &warned).await {
-                let _ = tx.send(Err(e)).await;
-            }
-        }));
+        Ok(plan_start(cfg.common.snapshot_mode, offset.as_ref()))
+    }
+
+    fn offset(m: &JsonMap) -> Option<BinlogOffset> {
+        BinlogOffset::from_json(m).ok()
+    }
+
+    fn resume(cfg: &MySqlConfig, last: &BinlogOffset) -> Option<Start> {
+        Some(plan_start(cfg.common.snapshot_mode, Some(last)))
+    }
+
+    fn read<'a>(
+        &'a self,
+        cfg: Arc<MySqlConfig>,
+        ctx: SourceTaskContext,
+        start: Start,
+        tx: &'a FeedTx,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(run(cfg, ctx, start, tx, &self.warned))
     }
 }
 
@@ -192,7 +182,7 @@ async fn run(
     ctx: SourceTaskContext,
     start: Start,
     tx: &FeedTx,
-    warned: &std::sync::atomic::AtomicBool,
+    warned: &AtomicBool,
 ) -> Result<(), TaskError> {
     // Server settings and the replica id first: a misconfigured server
     // or a clashing database.server.id fails the task before a snapshot
@@ -202,7 +192,7 @@ async fn run(
             .await
             .map_err(TaskError::from)?;
         let settings = super::binlog::check_server(&mut c).await?;
-        let warn = !warned.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let warn = !warned.swap(true, Ordering::Relaxed);
         if warn && !settings.row_metadata_full {
             // Not fatal (Debezium does not need it, and it is not the
             // servers' default), but without it column names and types
@@ -263,12 +253,12 @@ async fn run(
     };
     if !resumed {
         mark_start(&cfg, &from, tx).await;
-    } else if cfg.snapshot_mode == SnapshotMode::Recovery {
+    } else if cfg.common.snapshot_mode == SnapshotMode::Recovery {
         super::snapshot::rebuild_history(&mut cap, &ctx, &from).await?;
     }
     match stream(&mut cap, from.clone(), tx).await {
         Ok(()) => Ok(()),
-        Err(e) if e.is_position_lost() && cfg.snapshot_mode == SnapshotMode::WhenNeeded => {
+        Err(e) if e.is_position_lost() && cfg.common.snapshot_mode == SnapshotMode::WhenNeeded => {
             tracing::warn!(connector = %ctx.connector, "{e}; snapshot.mode=when_needed: taking a new snapshot");
             let Some(pos) = snapshot(&mut cap, &ctx, true, None, tx).await? else {
                 return Ok(());
@@ -290,69 +280,6 @@ async fn mark_start(cfg: &MySqlConfig, from: &BinlogOffset, tx: &FeedTx) {
     at.snapshot = false;
     let mark = SourceRecord::offset_only(Arc::new(cfg.source_partition()), Arc::new(at.to_json()));
     let _ = tx.send(Ok(vec![mark])).await;
-}
-
-impl SourceTask for MySqlSourceTask {
-    fn start(
-        &mut self,
-        props: Props,
-        ctx: SourceTaskContext,
-    ) -> BoxFuture<'_, Result<(), TaskError>> {
-        Box::pin(async move {
-            let cfg = Arc::new(MySqlConfig::parse(&props, self.flavor)?);
-            let stored = ctx.offsets.offset(&cfg.source_partition());
-            let offset = match stored {
-                Some(m) => Some(BinlogOffset::from_json(&m).map_err(|e| {
-                    TaskError::Fatal(format!("the stored offset of {} is unreadable ({e}); reset it with DELETE /connectors/{}/offsets", cfg.topic_prefix, ctx.connector))
-                })?),
-                None => None,
-            };
-            let start = plan_start(cfg.snapshot_mode, offset.as_ref());
-            tracing::info!(connector = %ctx.connector, "starting: {start:?}");
-            self.start = Some(start);
-            self.cfg = Some(cfg);
-            self.ctx = Some(ctx);
-            self.spawn();
-            Ok(())
-        })
-    }
-
-    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>, TaskError>> {
-        Box::pin(async move {
-            let Some(cfg) = self.cfg.clone() else {
-                return Ok(Vec::new());
-            };
-            if self.rx.is_none() {
-                self.leftover.clear();
-                self.spawn();
-            }
-            let batch = crate::feed::next_batch(
-                &mut self.rx,
-                &mut self.leftover,
-                cfg.max_batch_size,
-                Duration::from_millis(cfg.poll_interval_ms),
-            )
-            .await?;
-            if batch.is_empty() {
-                crate::feed::check_reader(&mut self.reader).await?;
-            }
-            if let Some(off) = batch.iter().rev().find_map(|r| r.source_offset.as_ref()) {
-                if let Ok(o) = BinlogOffset::from_json(off) {
-                    self.last = Some(o);
-                }
-            }
-            Ok(batch)
-        })
-    }
-
-    fn stop(&mut self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.rx = None;
-            if let Some(h) = self.reader.take() {
-                h.abort();
-            }
-        })
-    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,12 @@
 //! of the same table version are the same struct.
 
 use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes};
-use sluice_runtime::data::Value;
+use sluice_runtime::data::{SchemaBuilder, Value};
 
-use super::column::{ColumnPlan, DecimalMode, Decode, IntOut};
+use super::column::{binary_value, ColumnPlan, DecimalMode, Decode, IntOut};
 use super::rows::{datetime_value, zero};
-use super::temporal::{days_from_civil, iso_utc, iso_utc_trimmed, DateTime};
+use super::temporal::{iso_utc, iso_utc_trimmed, DateTime};
+use crate::debezium::time::days_from_civil;
 
 fn utf8(b: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(b).map_err(|_| "not ASCII text".to_string())
@@ -182,13 +183,7 @@ pub fn decode_text(plan: &ColumnPlan, b: &[u8]) -> Result<Value, String> {
             ..
         } => {
             if plan.decodes_bytes() {
-                let mut v = b.to_vec();
-                if let Some(n) = pad_binary_to {
-                    if v.len() < *n {
-                        v.resize(*n, 0);
-                    }
-                }
-                Value::Bytes(v)
+                binary_value(b, *pad_binary_to)
             } else {
                 Value::String(charset.decode(b)?)
             }
@@ -279,6 +274,22 @@ fn decimal_round(s: &str, scale: u8) -> Option<String> {
         out.push_str(frac_part);
     }
     Some(out)
+}
+
+/// Sets a column's default (the plan's, and its schema's adapted) from the
+/// DDL's default `expr`, as [`default_value`] makes it; nothing when
+/// Debezium would set none.
+pub fn apply_default(p: &mut ColumnPlan, expr: &str) {
+    if let Some(v) = default_value(p, expr) {
+        let mut shown = v.clone();
+        p.adapt.apply(&mut shown);
+        if !matches!(shown, Value::Null) {
+            p.schema = SchemaBuilder::from_schema(&p.schema)
+                .default_value(shown)
+                .build();
+            p.default = Some(v);
+        }
+    }
 }
 
 /// A column's default value as Debezium's BinlogDefaultValueConverter makes

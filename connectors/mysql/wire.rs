@@ -101,11 +101,6 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    pub fn u48(&mut self, what: &'static str) -> WireResult<u64> {
-        let b = self.take(6, what)?;
-        Ok(le_uint(b))
-    }
-
     pub fn u64(&mut self, what: &'static str) -> WireResult<u64> {
         let b = self.take(8, what)?;
         Ok(le_uint(b))
@@ -243,8 +238,8 @@ mod tests {
     fn integers() {
         assert_eq!(be_uint(&[1, 2, 3]), 0x010203);
         assert_eq!(le_uint(&[1, 2, 3]), 0x030201);
-        let mut r = Reader::new(&[1, 0, 0, 0, 0, 0, 7]);
-        assert_eq!(r.u48("x").unwrap(), 1);
+        let mut r = Reader::new(&[1, 0, 0, 0, 7]);
+        assert_eq!(r.u32("x").unwrap(), 1);
         assert_eq!(r.u8("y").unwrap(), 7);
     }
 }
