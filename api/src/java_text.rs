@@ -424,10 +424,15 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for days in [-719_468i64, -1, 0, 1, 11_016, 19_000, 2_932_896] {
+        for days in (-800_000..3_000_000)
+            .step_by(997)
+            .chain([-719_468, -1, 0, 1, 2_932_896])
+        {
             let (y, m, dd) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, dd), days);
         }
+        assert_eq!(days_from_civil(1, 1, 1), -719_162);
+        assert_eq!(days_from_civil(9999, 12, 31), 2_932_896);
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);

@@ -8,7 +8,7 @@
 //! passes the words in.
 
 use regex::Regex;
-use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
+use sluice_api::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 
 /// snapshot.mode. Each connector accepts its own subset of the modes
 /// (Debezium's per-connector lists), named by its config validator.
@@ -189,7 +189,7 @@ impl CommonKeys for ConfigDef {
 /// A list of regular expressions (the include/exclude lists), each valid
 /// when matched against a whole name.
 pub fn regex_list(v: &str) -> Result<(), String> {
-    for item in sluice_runtime::config::split_list(v) {
+    for item in sluice_api::config::split_list(v) {
         if let Err(e) = Regex::new(&format!("^(?:{item})$")) {
             return Err(format!("'{item}' is not a valid regular expression: {e}"));
         }

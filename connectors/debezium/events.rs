@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
+use sluice_api::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
 
 use super::schema::heartbeat_schemas;
 

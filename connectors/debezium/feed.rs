@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice_runtime::data::SourceRecord;
-use sluice_runtime::TaskError;
+use sluice_api::data::SourceRecord;
+use sluice_api::TaskError;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -286,7 +286,7 @@ pub async fn next_batch(
 mod tests {
     use std::sync::Arc;
 
-    use sluice_runtime::data::{JsonMap, RecordData};
+    use sluice_api::data::{JsonMap, RecordData};
 
     use super::*;
 

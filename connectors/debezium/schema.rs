@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
+use sluice_api::data::{names, schemas, Schema, SchemaBuilder, Value};
 
 /// Debezium's snapshot marker values (io.debezium.data.Enum).
 const SNAPSHOT_VALUES: &str =

@@ -19,8 +19,8 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice_runtime::data::{JsonMap, SourceRecord};
-use sluice_runtime::{
+use sluice_api::data::{JsonMap, SourceRecord};
+use sluice_api::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceTask, SourceTaskContext, TaskError,
 };
 use tokio::task::JoinHandle;

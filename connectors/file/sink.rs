@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use sluice_runtime::data::{SinkRecord, Value};
-use sluice_runtime::{
+use sluice_api::data::{SinkRecord, Value};
+use sluice_api::{
     BoxFuture, ConfigDef, ConfigError, ConfigType, Importance, Props, SinkConnector, SinkTask,
     SinkTaskContext, TaskError,
 };

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use sluice_runtime::data::{schemas, JsonMap, RecordData, SourceRecord, Value};
-use sluice_runtime::{
+use sluice_api::data::{schemas, JsonMap, RecordData, SourceRecord, Value};
+use sluice_api::{
     BoxFuture, ConfigDef, ConfigError, ConfigType, Importance, Props, SourceConnector, SourceTask,
     SourceTaskContext, TaskError, Validator,
 };

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use mongodb::Client;
-use sluice_runtime::{SourceTaskContext, TaskError};
+use sluice_api::{SourceTaskContext, TaskError};
 
 use super::config::{CaptureMode, MongoConfig};
 use super::events::EventBuilder;

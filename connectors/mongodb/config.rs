@@ -8,8 +8,8 @@
 //! are refused at start with the key and the remedy, never ignored.
 
 use regex::Regex;
-use sluice_runtime::data::JsonMap;
-use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+use sluice_api::data::JsonMap;
+use sluice_api::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
 use crate::debezium::config::{
     one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
@@ -242,7 +242,7 @@ fn wildcard(part: &str) -> Result<Regex, ConfigError> {
 
 fn field_excludes(v: &str) -> Result<Vec<(Regex, Regex, String)>, ConfigError> {
     let mut out = Vec::new();
-    for entry in sluice_runtime::config::split_list(v) {
+    for entry in sluice_api::config::split_list(v) {
         let parts: Vec<&str> = entry.splitn(3, '.').collect();
         if parts.len() < 3 || parts.iter().any(|p| p.is_empty()) {
             return Err(ConfigError::one(format!(

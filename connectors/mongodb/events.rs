@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bson::{Bson, Document, Timestamp};
-use sluice_runtime::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
+use sluice_api::data::{JsonMap, RecordData, SourceRecord, Struct, Value};
 
 use super::config::MongoConfig;
 use super::json::{self, Mode};
@@ -409,7 +409,7 @@ fn update_description(u: &UpdateDesc, excluded: &[String]) -> Value {
 mod tests {
     use super::*;
     use bson::doc;
-    use sluice_runtime::Props;
+    use sluice_api::Props;
 
     fn builder(extra: &[(&str, &str)]) -> EventBuilder {
         let mut p: Props = [

@@ -232,41 +232,13 @@ fn write_value(out: &mut String, v: &Bson, mode: Mode) {
 
 /// Java's `Double.toString`, with the driver's `E+` for positive exponents.
 pub fn java_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    let sign = if d < 0.0 { "-" } else { "" };
-    let a = d.abs();
-    // Shortest round-trip digits and the decimal exponent.
-    let sci = format!("{a:e}");
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    if (1e-3..1e7).contains(&a) {
-        if exp >= 0 {
-            let int_len = exp as usize + 1;
-            let (int, frac) = if digits.len() > int_len {
-                (digits[..int_len].to_string(), digits[int_len..].to_string())
-            } else {
-                (format!("{digits:0<int_len$}"), "0".to_string())
-            };
-            format!("{sign}{int}.{frac}")
-        } else {
-            let zeros = "0".repeat((-exp - 1) as usize);
-            format!("{sign}0.{zeros}{digits}")
+    let mut s = sluice_api::java_text::double_to_string(d);
+    if let Some(e) = s.find('E') {
+        if !s[e + 1..].starts_with('-') {
+            s.insert(e + 1, '+');
         }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() { "0" } else { rest };
-        let plus = if exp >= 0 { "+" } else { "" };
-        format!("{sign}{first}.{rest}E{plus}{exp}")
     }
+    s
 }
 
 fn needs_escape(c: char) -> bool {

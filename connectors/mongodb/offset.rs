@@ -38,7 +38,7 @@
 
 use base64::Engine as _;
 use bson::{Document, Timestamp};
-use sluice_runtime::data::JsonMap;
+use sluice_api::data::JsonMap;
 
 /// A typed MongoDB source offset.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, Bson, Document, Timestamp};
 use mongodb::{Client, ClientSession};
-use sluice_runtime::data::SourceRecord;
-use sluice_runtime::TaskError;
+use sluice_api::data::SourceRecord;
+use sluice_api::TaskError;
 
 use super::config::{CaptureScope, MongoConfig};
 use super::events::{ChangeEvent, EventBuilder};
@@ -577,7 +577,7 @@ mod tests {
 
     #[test]
     fn namespace_filters_follow_the_scope() {
-        let mut p: sluice_runtime::Props = [
+        let mut p: sluice_api::Props = [
             ("mongodb.connection.string", "mongodb://h:1"),
             ("topic.prefix", "m"),
             ("capture.mode", "oplog"),

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder};
+use sluice_api::data::{names, schemas, Schema, SchemaBuilder};
 
 use crate::debezium::schema::{source_builder, topic_name, transaction_schema};
 

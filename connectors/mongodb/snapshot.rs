@@ -29,8 +29,8 @@ use std::sync::Arc;
 use bson::{doc, Document};
 use mongodb::action::Action as _;
 use mongodb::Client;
-use sluice_runtime::data::SourceRecord;
-use sluice_runtime::SourceTaskContext;
+use sluice_api::data::SourceRecord;
+use sluice_api::SourceTaskContext;
 
 use super::config::{CaptureScope, MongoConfig};
 use super::events::EventBuilder;

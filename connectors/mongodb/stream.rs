@@ -43,8 +43,8 @@ use mongodb::change_stream::event::ResumeToken;
 use mongodb::change_stream::ChangeStream;
 use mongodb::options::{FullDocumentBeforeChangeType, FullDocumentType};
 use mongodb::Client;
-use sluice_runtime::data::SourceRecord;
-use sluice_runtime::TaskError;
+use sluice_api::data::SourceRecord;
+use sluice_api::TaskError;
 
 use super::config::{CaptureScope, MongoConfig, Oversize};
 use super::events::{ChangeEvent, EventBuilder, UpdateDesc};

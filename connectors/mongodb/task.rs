@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::JsonMap;
-use sluice_runtime::{
+use sluice_api::data::JsonMap;
+use sluice_api::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
     TaskError,
 };

@@ -148,7 +148,7 @@ async fn snapshot_one_million_rows() {
     let quick_rate = quick();
 
     let opts = replica_options();
-    let props: sluice_runtime::Props = [
+    let props: sluice_api::Props = [
         ("database.hostname", opts.host.clone()),
         ("database.port", opts.port.to_string()),
         ("database.user", opts.user.clone()),
@@ -163,15 +163,12 @@ async fn snapshot_one_million_rows() {
     .collect();
     let cfg = Arc::new(MySqlConfig::parse(&props, Flavor::MariaDb).unwrap());
     struct NoOffsets;
-    impl sluice_runtime::OffsetReader for NoOffsets {
-        fn offset(
-            &self,
-            _: &sluice_runtime::data::JsonMap,
-        ) -> Option<sluice_runtime::data::JsonMap> {
+    impl sluice_api::OffsetReader for NoOffsets {
+        fn offset(&self, _: &sluice_api::data::JsonMap) -> Option<sluice_api::data::JsonMap> {
             None
         }
     }
-    let ctx = sluice_runtime::SourceTaskContext {
+    let ctx = sluice_api::SourceTaskContext {
         connector: "bench".into(),
         task_id: 0,
         offsets: Arc::new(NoOffsets),

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value as Json};
-use sluice_runtime::data::{Struct, Value};
+use sluice_api::data::{Struct, Value};
 
 use super::column::{enum_labels, plan, ColumnInfo, ColumnPlan, DecodeOptions};
 use super::error::{MySqlError, Result};

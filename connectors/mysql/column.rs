@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{names, schemas, Schema, SchemaBuilder, Value};
+use sluice_api::data::{names, schemas, Schema, SchemaBuilder, Value};
 
 use super::charset::Charset;
 use super::table_map::{col, MapColumn};
@@ -174,7 +174,7 @@ fn with_options(
     optional: bool,
     opts: &DecodeOptions,
 ) -> (Arc<Schema>, Adapt) {
-    use sluice_runtime::data::SchemaType as T;
+    use sluice_api::data::SchemaType as T;
     if let Some(changed) = time_mode(decode, optional, opts.time_precision) {
         return changed;
     }
@@ -441,7 +441,7 @@ impl ColumnPlan {
     /// charset): its schema says bytes, or binary.handling.mode turns the
     /// bytes into text after decoding (see [`Adapt`]).
     pub fn decodes_bytes(&self) -> bool {
-        self.schema.kind == sluice_runtime::data::SchemaType::Bytes
+        self.schema.kind == sluice_api::data::SchemaType::Bytes
             || matches!(self.adapt, Adapt::BytesToText(_))
     }
 }
@@ -509,7 +509,7 @@ pub fn geometry_value(plan: &ColumnPlan, stored: &[u8], point: bool) -> Result<V
     } else {
         Value::Int32(srid)
     });
-    Ok(Value::Struct(sluice_runtime::data::Struct {
+    Ok(Value::Struct(sluice_api::data::Struct {
         schema: plan.schema.clone(),
         values,
     }))
@@ -629,7 +629,7 @@ pub fn plan(
         })
         .unwrap_or(Charset::Binary);
     let prim = |k| schemas::primitive(k, optional);
-    use sluice_runtime::data::SchemaType as T;
+    use sluice_api::data::SchemaType as T;
     let int = |bytes: u8, out: IntOut, schema: Arc<Schema>| {
         (
             Decode::Int {
@@ -933,11 +933,11 @@ mod tests {
         let o = DecodeOptions::default();
         let u = plan(0, &map(col::STRING, 16), Some(&info("uuid")), &o).unwrap();
         assert_eq!(u.schema.name(), Some("io.debezium.data.Uuid"));
-        assert_eq!(u.schema.kind, sluice_runtime::data::SchemaType::String);
+        assert_eq!(u.schema.kind, sluice_api::data::SchemaType::String);
         let i = plan(0, &map(col::STRING, 4), Some(&info("inet4")), &o).unwrap();
         assert_eq!(
             (i.schema.name(), i.schema.kind),
-            (None, sluice_runtime::data::SchemaType::String)
+            (None, sluice_api::data::SchemaType::String)
         );
         // MariaDB JSON: LONGTEXT + json_valid(), a plain string.
         let mut j = info("longtext");
@@ -950,7 +950,7 @@ mod tests {
         // FLOAT(M,D) is a double, FLOAT a float.
         let f = plan(0, &map(col::FLOAT, 4), Some(&info("float(7,3)")), &o).unwrap();
         assert_eq!(f.decode, Decode::Float32 { widen: true });
-        assert_eq!(f.schema.kind, sluice_runtime::data::SchemaType::Float64);
+        assert_eq!(f.schema.kind, sluice_api::data::SchemaType::Float64);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use regex::Regex;
-use sluice_runtime::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+use sluice_api::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
 use crate::debezium::config::{
     one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
@@ -395,8 +395,8 @@ impl MySqlConfig {
     }
 
     /// The source partition every record carries: `{"server": <topic.prefix>}`.
-    pub fn source_partition(&self) -> sluice_runtime::data::JsonMap {
-        let mut m = sluice_runtime::data::JsonMap::new();
+    pub fn source_partition(&self) -> sluice_api::data::JsonMap {
+        let mut m = sluice_api::data::JsonMap::new();
         m.insert(
             "server".into(),
             serde_json::Value::String(self.topic_prefix.clone()),

@@ -4,7 +4,7 @@
 //! row events ([`super::rows`]) and by JSON documents' opaque decimals
 //! ([`super::json_binary`]).
 
-use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes};
+use sluice_api::data::decimal::{digits_to_unscaled, i128_to_bytes};
 
 /// Bytes of a group of 0..=9 digits.
 const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];

@@ -7,7 +7,7 @@
 //! wrong server settings and undecodable data are fatal, because a retry
 //! would fail the same way.
 
-use sluice_runtime::TaskError;
+use sluice_api::TaskError;
 
 use super::wire::Truncated;
 

@@ -15,9 +15,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{
-    Header, Headers, JsonMap, RecordData, Schema, SourceRecord, Struct, Value,
-};
+use sluice_api::data::{Header, Headers, JsonMap, RecordData, Schema, SourceRecord, Struct, Value};
 
 use super::config::{Flavor, MySqlConfig};
 use super::schema::{
@@ -100,7 +98,7 @@ pub struct SourceInfo<'a> {
 /// the logical name (topic.prefix), the connector type, the task id and a
 /// run id, a UUID (version 7: time-ordered) new at each task start.
 pub fn context_headers(logical_name: &str, connector: &str) -> Headers {
-    let string = || Some(sluice_runtime::data::schemas::string());
+    let string = || Some(sluice_api::data::schemas::string());
     let mut h = Headers::new();
     h.add(
         "__debezium.context.connectorLogicalName",
@@ -248,10 +246,7 @@ impl EventBuilder {
         }
     }
 
-    fn key_of(
-        t: &TableSchema,
-        row: &[Value],
-    ) -> (Option<Arc<sluice_runtime::data::Schema>>, Value) {
+    fn key_of(t: &TableSchema, row: &[Value]) -> (Option<Arc<sluice_api::data::Schema>>, Value) {
         match &t.key {
             None => (None, Value::Null),
             Some((schema, idx)) => (
@@ -325,8 +320,8 @@ impl EventBuilder {
     fn record(
         &self,
         topic: &Arc<str>,
-        key: (Option<Arc<sluice_runtime::data::Schema>>, Value),
-        value_schema: Option<Arc<sluice_runtime::data::Schema>>,
+        key: (Option<Arc<sluice_api::data::Schema>>, Value),
+        value_schema: Option<Arc<sluice_api::data::Schema>>,
         value: Value,
         ts: i64,
         offset: Option<&Arc<JsonMap>>,
@@ -474,7 +469,7 @@ impl EventBuilder {
     fn delete(
         &self,
         t: &TableSchema,
-        key: (Option<Arc<sluice_runtime::data::Schema>>, Value),
+        key: (Option<Arc<sluice_api::data::Schema>>, Value),
         before: Option<&mut [Value]>,
         source: Struct,
         ts: i64,
@@ -599,7 +594,7 @@ mod tests {
     use crate::mysql::table_map::{col, MapColumn};
 
     fn setup(tombstones: bool) -> (EventBuilder, TableSchema) {
-        let mut p = sluice_runtime::Props::new();
+        let mut p = sluice_api::Props::new();
         for (k, v) in [
             ("database.hostname", "h"),
             ("database.user", "u"),

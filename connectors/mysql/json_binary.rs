@@ -9,7 +9,7 @@
 //! bounds; nesting depth is capped so a hostile document cannot overflow
 //! the stack.
 
-use sluice_runtime::data::decimal::to_plain_string;
+use sluice_api::data::decimal::to_plain_string;
 
 use super::wire::le_uint;
 

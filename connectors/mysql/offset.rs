@@ -42,7 +42,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde_json::{json, Value as Json};
-use sluice_runtime::data::JsonMap;
+use sluice_api::data::JsonMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BinlogOffset {

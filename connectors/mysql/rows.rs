@@ -9,8 +9,8 @@
 //! against the remaining bytes, so a corrupt image is an error naming the
 //! column, never a panic or a shifted read of the next column.
 
-use sluice_runtime::data::decimal::{i128_to_bytes, to_plain_string};
-use sluice_runtime::data::Value;
+use sluice_api::data::decimal::{i128_to_bytes, to_plain_string};
+use sluice_api::data::Value;
 
 use super::column::{binary_value, ColumnPlan, DecimalMode, Decode, IntOut};
 use super::decimal::decode_decimal;

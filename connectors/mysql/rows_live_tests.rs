@@ -2,8 +2,8 @@
 //! the binlog, decoded, and compared with what the server itself returns
 //! for the same rows (rendered by SQL into Debezium's representation).
 
-use sluice_runtime::data::decimal::to_plain_string;
-use sluice_runtime::data::Value;
+use sluice_api::data::decimal::to_plain_string;
+use sluice_api::data::Value;
 
 use super::binlog::{current_position, StartPosition};
 use super::column::DecodeOptions;

@@ -1,8 +1,8 @@
 //! Row decoding on hand-built images: extremes, NULLs, absent columns,
 //! decimals, latin1, truncation.
 
-use sluice_runtime::data::decimal::to_plain_string;
-use sluice_runtime::data::Value;
+use sluice_api::data::decimal::to_plain_string;
+use sluice_api::data::Value;
 
 use super::column::{plan, ColumnPlan, DecodeOptions};
 use super::decimal::decode_decimal;

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_runtime::data::{schemas, Schema, SchemaBuilder, Value};
+use sluice_api::data::{schemas, Schema, SchemaBuilder, Value};
 
 use super::column::{Adapt, ColumnPlan};
 use super::config::{Flavor, MySqlConfig};
@@ -263,7 +263,7 @@ mod tests {
     use crate::mysql::table_map::{col, MapColumn};
 
     fn cfg(extra: &[(&str, &str)]) -> MySqlConfig {
-        let mut p = sluice_runtime::Props::new();
+        let mut p = sluice_api::Props::new();
         for (k, v) in [
             ("database.hostname", "h"),
             ("database.user", "u"),

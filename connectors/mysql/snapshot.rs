@@ -35,8 +35,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sluice_runtime::data::{SourceRecord, Value};
-use sluice_runtime::SourceTaskContext;
+use sluice_api::data::{SourceRecord, Value};
+use sluice_api::SourceTaskContext;
 
 use super::catalog::{list_tables, load_table, quote_ident, sql_string, TableDef};
 use super::config::LockingMode;
@@ -467,7 +467,7 @@ fn emit(
     mark: &'static str,
     pos: &BinlogOffset,
     file: &Arc<str>,
-    offset: &Arc<sluice_runtime::data::JsonMap>,
+    offset: &Arc<sluice_api::data::JsonMap>,
     out: &mut Vec<SourceRecord>,
 ) {
     // As Debezium's snapshot records: the read time in whole seconds, no

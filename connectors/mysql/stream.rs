@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice_runtime::data::{JsonMap, SourceRecord, Value};
+use sluice_api::data::{JsonMap, SourceRecord, Value};
 
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
 use super::catalog::{load_table, plans_for_map, TableDef};
@@ -825,7 +825,7 @@ fn ddl_has_if_exists(sql: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_runtime::data::{JsonMap, RecordData};
+    use sluice_api::data::{JsonMap, RecordData};
 
     fn rec(offset: Option<u64>) -> SourceRecord {
         let off = offset.map(|pos| {
@@ -889,7 +889,7 @@ mod tests {
         // A DDL of another database arrives while earlier records are not
         // yet handed over (a binlog read in a run): it adds no record and
         // must neither panic nor touch the records before it.
-        let props: sluice_runtime::Props = [
+        let props: sluice_api::Props = [
             ("database.hostname", "127.0.0.1"),
             ("database.user", "u"),
             ("database.server.id", "5400"),

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::data::{Schema, SchemaBuilder};
+use sluice_api::data::{Schema, SchemaBuilder};
 
 use super::column::{plan, ColumnInfo, ColumnPlan, DecodeOptions};
 use super::error::{MySqlError, Result};

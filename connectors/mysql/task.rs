@@ -10,8 +10,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sluice_runtime::data::{JsonMap, SourceRecord};
-use sluice_runtime::{
+use sluice_api::data::{JsonMap, SourceRecord};
+use sluice_api::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceConnector, SourceTask, SourceTaskContext,
     TaskError,
 };

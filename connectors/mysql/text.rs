@@ -8,8 +8,8 @@
 //! [`ColumnPlan`] that streams it, so a snapshot row and a streamed row
 //! of the same table version are the same struct.
 
-use sluice_runtime::data::decimal::{digits_to_unscaled, i128_to_bytes};
-use sluice_runtime::data::{SchemaBuilder, Value};
+use sluice_api::data::decimal::{digits_to_unscaled, i128_to_bytes};
+use sluice_api::data::{SchemaBuilder, Value};
 
 use super::column::{binary_value, ColumnPlan, DecimalMode, Decode, IntOut};
 use super::rows::{datetime_value, zero};
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn decimal_text_to_unscaled() {
-        use sluice_runtime::data::decimal::to_plain_string;
+        use sluice_api::data::decimal::to_plain_string;
         for (s, scale) in [
             ("-12345678.91", 2u8),
             ("0.000000000000000000000000000001", 30),
