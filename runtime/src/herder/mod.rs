@@ -159,8 +159,8 @@ impl HerderError {
 }
 
 /// A store that failed underneath a REST request is the server's 500.
-impl From<crate::store::StoreError> for HerderError {
-    fn from(e: crate::store::StoreError) -> HerderError {
+impl From<crate::store::error::StoreError> for HerderError {
+    fn from(e: crate::store::error::StoreError) -> HerderError {
         HerderError::Internal(e.to_string())
     }
 }

@@ -17,6 +17,7 @@
 //! `[connector, partition]`, so a partition map identifies the same offset
 //! whichever store holds it.
 
+pub mod error;
 pub mod file;
 pub mod file_configs;
 pub mod file_offsets;
@@ -32,35 +33,11 @@ use crate::data::JsonMap;
 use crate::herder::TargetState;
 use crate::plugin::{BoxFuture, OffsetReader, Props};
 
+pub use error::StoreError;
 pub use file_configs::{ConnectorRecord, FileConfigStore};
 pub use file_offsets::FileOffsetStore;
 pub use topic_configs::TopicConfigStore;
 pub use topic_offsets::TopicOffsetStore;
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot {action} {path}: {reason}; check that the directory exists and the worker may write to it")]
-    Io {
-        path: String,
-        action: String,
-        reason: String,
-    },
-    #[error("state file {path} is not valid JSON ({reason}); restore it from a backup or move it aside to start afresh")]
-    Corrupt { path: String, reason: String },
-    /// Distributed mode: an internal topic could not be written or read
-    /// (broker down, lease lost); a retry may succeed.
-    #[error("{0}")]
-    Topic(String),
-}
-
-impl StoreError {
-    /// Whether trying again later may succeed (a broker that comes back),
-    /// as opposed to a file the worker cannot write or read until an
-    /// operator acts.
-    pub fn is_retriable(&self) -> bool {
-        matches!(self, StoreError::Topic(_))
-    }
-}
 
 /// Source offsets, by connector and source partition.
 pub trait OffsetStore: Send + Sync {
