@@ -99,10 +99,14 @@ impl Drop for TempDir {
 
 /// The binary of `examples/NAME.rs`, brought up to date first: `cargo test
 /// --test X` alone builds no examples, and one left from an older build
-/// would test old code. (A no-op when `cargo test` built it.)
+/// would test old code. scripts/test's whole-workspace run builds them with
+/// the tests and says so (SLUICE_EXAMPLES_BUILT=1); then it is used as is.
 pub fn example_binary(name: &str) -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_sluice"));
     let p = bin.parent().unwrap().join("examples").join(name);
+    if std::env::var("SLUICE_EXAMPLES_BUILT").is_ok_and(|v| v == "1") && p.exists() {
+        return p;
+    }
     let status = std::process::Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--example", name])
         .current_dir(manifest_dir())
