@@ -15,6 +15,7 @@ pub mod config;
 pub mod data;
 pub mod java_text;
 pub mod plugin;
+pub mod secrets;
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{

@@ -10,7 +10,7 @@ pub mod rest;
 pub mod store;
 pub mod worker;
 
-pub use sluice_api::{config, data, java_text, plugin};
+pub use sluice_api::{config, data, java_text, plugin, secrets};
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{

@@ -18,6 +18,7 @@ use crate::herder::{
     TaskId, TaskState,
 };
 use crate::plugin::{PluginKind, Props, Registry, SinkConnector, SourceConnector, UnknownPlugin};
+use crate::secrets::Secrets;
 use crate::store::{ConfigStore, OffsetStore};
 use crate::worker::{TaskSpec, Worker};
 
@@ -151,6 +152,12 @@ impl HerderCore {
         }
     }
 
+    /// The secrets of a connector's config and of the worker's, to hide in
+    /// whatever this worker says about the connector.
+    pub fn secrets(&self, config: &Props) -> Secrets {
+        Secrets::of([config, &self.worker.env.worker.props])
+    }
+
     /// Starts a connector in `target` state: the one decision both modes
     /// make. An unknown class or a failed start leaves it FAILED with the
     /// reason as its trace; STOPPED starts no instance and has no tasks.
@@ -191,9 +198,10 @@ impl HerderCore {
                 }
             }
             Err(e) => {
-                tracing::error!(connector = name, "connector failed to start: {e}");
+                let trace = self.secrets(config).redact(&e.to_string());
+                tracing::error!(connector = name, "connector failed to start: {trace}");
                 connector.state = State::Failed;
-                connector.trace = Some(e.to_string());
+                connector.trace = Some(trace);
                 Started {
                     connector,
                     tasks: None,

@@ -67,13 +67,29 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
     cfg
 }
 
-/// Java's `max.request.size` (the largest request, and so the largest
-/// record, a producer sends) is librdkafka's `message.max.bytes`; a
-/// `message.max.bytes` set as well wins, being librdkafka's own name.
+/// Java client names that librdkafka spells otherwise. Java's
+/// `max.request.size` (the largest request, and so the largest record, a
+/// producer sends) is librdkafka's `message.max.bytes`; a `message.max.bytes`
+/// set as well wins, being librdkafka's own name. A `sasl.jaas.config` of the
+/// PLAIN or SCRAM login module becomes librdkafka's `sasl.username` and
+/// `sasl.password` (any of those set as well wins); other login modules are
+/// left for librdkafka to refuse, by name (the error text goes through the
+/// caller's secret redaction).
 fn with_librdkafka_names(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut out = settings.clone();
     if let Some(v) = out.remove("max.request.size") {
         out.entry("message.max.bytes".to_string()).or_insert(v);
+    }
+    if let Some(jaas) = out.get("sasl.jaas.config").cloned() {
+        let module = jaas.split_whitespace().next().unwrap_or("");
+        if module.ends_with(".PlainLoginModule") || module.ends_with(".ScramLoginModule") {
+            out.remove("sasl.jaas.config");
+            for (name, value) in crate::secrets::jaas_options(&jaas) {
+                if name == "username" || name == "password" {
+                    out.entry(format!("sasl.{name}")).or_insert(value);
+                }
+            }
+        }
     }
     out
 }
@@ -306,5 +322,26 @@ mod tests {
             with_librdkafka_names(&both).get("message.max.bytes"),
             Some(&"7".to_string())
         );
+    }
+
+    #[test]
+    fn a_plain_or_scram_jaas_config_becomes_sasl_username_and_password() {
+        let jaas = |module: &str| {
+            BTreeMap::from([(
+                "sasl.jaas.config".to_string(),
+                format!(
+                    r#"org.apache.kafka.common.security.{module} required username="app" password="p w";"#
+                ),
+            )])
+        };
+        for module in ["plain.PlainLoginModule", "scram.ScramLoginModule"] {
+            let cfg = client_config("127.0.0.1:1", &jaas(module));
+            assert_eq!(cfg.get("sasl.username"), Some("app"));
+            assert_eq!(cfg.get("sasl.password"), Some("p w"));
+            assert_eq!(cfg.get("sasl.jaas.config"), None);
+        }
+        // Another login module is left for librdkafka to refuse by name.
+        let oauth = jaas("oauthbearer.OAuthBearerLoginModule");
+        assert!(with_librdkafka_names(&oauth).contains_key("sasl.jaas.config"));
     }
 }

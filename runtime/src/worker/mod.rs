@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::herder::{State, TargetState};
 use crate::kafka::TopicAdmin;
 use crate::plugin::{Props, RecordError, Registry};
+use crate::secrets::Secrets;
 use crate::store::OffsetStore;
 use config::WorkerConfig;
 
@@ -394,6 +395,8 @@ impl Worker {
         let (tx, rx) = watch::channel(target);
         let env = self.env.clone();
         let sh = shared.clone();
+        // Texts about a failure leave the worker with no secret in them.
+        let secrets = Secrets::of([&spec.connector_config, &spec.task_config, &env.worker.props]);
         let join = tokio::spawn(async move {
             let name = format!("{}-{}", spec.connector, spec.task);
             let connector = spec.connector.clone();
@@ -419,6 +422,7 @@ impl Worker {
                 Err(_) => Ok(()), // cancelled: stopped past its grace period
             };
             if let Err(trace) = result {
+                let trace = secrets.redact(&trace);
                 tracing::error!(task = %name, "task failed: {trace}");
                 sh.set_state(State::Failed, Some(trace));
             }
