@@ -43,11 +43,11 @@ impl Secrets {
             for (k, v) in props {
                 if is_secret_key(k) && !v.is_empty() {
                     values.push(v.clone());
-                    values.extend(jaas_options(v).into_iter().filter_map(|(name, value)| {
-                        name.to_ascii_lowercase()
-                            .contains("password")
-                            .then_some(value)
-                    }));
+                    values.extend(
+                        jaas_options(v)
+                            .into_iter()
+                            .filter_map(|(name, value)| is_secret_key(&name).then_some(value)),
+                    );
                 }
             }
         }
@@ -58,20 +58,57 @@ impl Secrets {
         Secrets { values }
     }
 
-    /// `text` with every secret value replaced by `[hidden]`.
+    /// `text` with every secret value replaced by `[hidden]`, in one pass
+    /// over the original (so one replacement never matches inside another).
+    /// A value shorter than [`SHORT`] characters is replaced only as a whole
+    /// word: a password such as `dbz` would otherwise shred every word that
+    /// holds those letters, and tell the reader what it is.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
         for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), HIDDEN);
+            for (at, _) in text.match_indices(v.as_str()) {
+                let end = at + v.len();
+                if v.chars().count() < SHORT && !(word_edge(text, at) && word_edge(text, end)) {
+                    continue;
+                }
+                if spans.iter().any(|&(a, b)| at < b && a < end) {
+                    continue;
+                }
+                spans.push((at, end));
             }
         }
+        if spans.is_empty() {
+            return text.to_string();
+        }
+        spans.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for (a, b) in spans {
+            out.push_str(&text[last..a]);
+            out.push_str(HIDDEN);
+            last = b;
+        }
+        out.push_str(&text[last..]);
         out
     }
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+}
+
+/// Secret values shorter than this are hidden only as whole words.
+pub const SHORT: usize = 6;
+
+/// Whether byte offset `at` of `text` is a word's edge: no letter or digit
+/// on both of its sides.
+fn word_edge(text: &str, at: usize) -> bool {
+    let before = text[..at]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric);
+    let after = text[at..].chars().next().is_some_and(char::is_alphanumeric);
+    !(before && after)
 }
 
 /// The options of a JAAS config line (`Module required a="x" b=y;`), as
@@ -171,6 +208,21 @@ mod tests {
             "auth failed for [hidden]"
         );
         assert_eq!(s.redact("user app"), "user app", "only secrets are hidden");
+    }
+
+    #[test]
+    fn short_values_are_hidden_only_as_words_and_oauth_secrets_too() {
+        let s = Secrets::of([&props(&[
+            ("database.password", "dbz"),
+            (
+                "sasl.jaas.config",
+                r#"x.OAuthBearerLoginModule required clientId="app" clientSecret="cs-7781";"#,
+            ),
+        ])]);
+        assert_eq!(
+            s.redact("io.dbzium login dbz failed; secret cs-7781"),
+            "io.dbzium login [hidden] failed; secret [hidden]"
+        );
     }
 
     #[test]

@@ -173,6 +173,18 @@ impl<R: Reader> SourceTask for ReaderTask<R> {
     }
 }
 
+/// A task dropped without `stop` (its loop panicked, or the worker aborted
+/// it past its grace period) ends its reader too: a detached reader would
+/// keep its binlog or change-stream session, and the task's next instance
+/// would meet it (two sessions with one `server.id`).
+impl<R: Reader> Drop for ReaderTask<R> {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
 /// `SourceConnector::validate` of a Debezium-style connector: the errors of
 /// its config parse (`parsed`) that name one of its keys, by key. Missing
 /// and invalid values are left out: the runtime reports those itself from

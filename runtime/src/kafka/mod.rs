@@ -72,7 +72,11 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
 /// producer sends) is librdkafka's `message.max.bytes`; a `message.max.bytes`
 /// set as well wins, being librdkafka's own name. A `sasl.jaas.config` of the
 /// PLAIN or SCRAM login module becomes librdkafka's `sasl.username` and
-/// `sasl.password` (any of those set as well wins); other login modules are
+/// `sasl.password`, replacing any set otherwise: the settings come merged
+/// (worker `consumer.*` under a connector's `consumer.override.*`), and the
+/// JAAS config is what a Kafka Connect user writes at either level, so a
+/// worker-level librdkafka name must not outvote a connector's own
+/// credentials. Other login modules are
 /// left for librdkafka to refuse, by name (the error text goes through the
 /// caller's secret redaction).
 fn with_librdkafka_names(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -86,7 +90,7 @@ fn with_librdkafka_names(settings: &BTreeMap<String, String>) -> BTreeMap<String
             out.remove("sasl.jaas.config");
             for (name, value) in crate::secrets::jaas_options(&jaas) {
                 if name == "username" || name == "password" {
-                    out.entry(format!("sasl.{name}")).or_insert(value);
+                    out.insert(format!("sasl.{name}"), value);
                 }
             }
         }
@@ -340,6 +344,13 @@ mod tests {
             assert_eq!(cfg.get("sasl.password"), Some("p w"));
             assert_eq!(cfg.get("sasl.jaas.config"), None);
         }
+        // A connector's JAAS config beats a worker-level librdkafka name.
+        let mut merged = jaas("plain.PlainLoginModule");
+        merged.insert("sasl.username".into(), "worker".into());
+        assert_eq!(
+            client_config("127.0.0.1:1", &merged).get("sasl.username"),
+            Some("app")
+        );
         // Another login module is left for librdkafka to refuse by name.
         let oauth = jaas("oauthbearer.OAuthBearerLoginModule");
         assert!(with_librdkafka_names(&oauth).contains_key("sasl.jaas.config"));

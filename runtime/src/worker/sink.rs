@@ -165,6 +165,14 @@ pub(super) async fn run(
             if paused_assignment {
                 if let Ok(a) = consumer.assignment() {
                     let _ = consumer.resume(&a);
+                    // Held messages of partitions a rebalance took away
+                    // during the pause are the new owner's to deliver.
+                    let owned: std::collections::HashSet<(String, i32)> = a
+                        .elements()
+                        .iter()
+                        .map(|e| (e.topic().to_string(), e.partition()))
+                        .collect();
+                    held.retain(|m| owned.contains(&(m.topic.clone(), m.partition)));
                 }
                 paused_assignment = false;
                 if !wait_while_paused(&mut control, &shared).await {
