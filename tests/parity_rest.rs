@@ -68,8 +68,12 @@ const KNOWN: &[Known] = &[
       "Sluice's own wording for control characters in a name"),
     k("POST /connectors (tasks.max=0)", "message",
       "per-key validation messages are Sluice's wording (Invalid value 0: must be at least 1)"),
-    k("POST /connectors (unknown class)", "message",
-      "KC prefixes the Java exception class (org.apache.kafka.connect.errors.ConnectException: )"),
+    // Not judged stale when it does not match: in 2 runs of about 5 on
+    // 2026-12-07 this step showed no difference (cause not found yet; the
+    // report lists differences only, so what Kafka Connect answered then is
+    // not known).
+    k_timing("POST /connectors (unknown class)", "message",
+      "KC prefixes the Java exception class (org.apache.kafka.connect.errors.ConnectException: ), in most runs"),
     k("PUT /connector-plugins/MariaDbConnector/config/validate (invalid)", "configs*.value.errors*",
       "per-key validation messages are Sluice's wording"),
     // -- status: Sluice extensions
