@@ -189,8 +189,8 @@ def main():
                     help="an extra Kafka Connect worker property (repeatable)")
     a = ap.parse_args()
     if a.broker == "null":
-        sys.exit("--broker null is gone: Apache Kafka has no engine that discards records (tansu's"
-                 " null engine did); use --broker private (default) or shared")
+        sys.exit("--broker null is gone: Apache Kafka has no engine that discards records;"
+                 " use --broker private (default) or shared")
     if a.rows % a.batch or (a.latency_rows and a.latency_rows % a.latency_batch):
         sys.exit("--rows must be a multiple of --batch, --latency-rows of --latency-batch")
     if a.debezium_timeout is None:

@@ -90,8 +90,8 @@ def main():
     ap.add_argument("--debezium-worker-prop", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args()
     if a.broker == "null":
-        sys.exit("--broker null is gone: Apache Kafka has no engine that discards records (tansu's"
-                 " null engine did); use --broker private (default) or shared")
+        sys.exit("--broker null is gone: Apache Kafka has no engine that discards records;"
+                 " use --broker private (default) or shared")
     if a.debezium_timeout is None:
         a.debezium_timeout = 120 + a.rows // 2000
     a.order = [s.strip() for s in a.order.split(",") if s.strip()]

@@ -1,8 +1,8 @@
 //! The MySQL connector rides out the failures of the servers around it
 //! without losing a committed change: the database restarted cleanly and
 //! killed with SIGKILL mid-stream (a private MariaDB), and the broker
-//! killed with SIGKILL mid-stream and started again (a private tansu on its
-//! sqlite engine). Rows are written before, during and after each outage;
+//! killed with SIGKILL mid-stream and started again (a private Apache Kafka
+//! broker). Rows are written before, during and after each outage;
 //! at the end every row of the table is read back from the broker with its
 //! final image, and the task is RUNNING without anyone restarting it.
 //! Duplicates are allowed (at-least-once) and counted.
