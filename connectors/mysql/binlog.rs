@@ -17,9 +17,16 @@
 //!   buffer that is reused: no allocation per event. The current file name
 //!   follows ROTATE events (the first, fake one included), so every event's
 //!   `(file, log_pos)` is a resumable position.
+//! - Compressed events are returned as the events they stand for
+//!   ([`super::compressed`]): a MariaDB compressed query or rows event with
+//!   its plain type and inflated body, a MySQL transaction payload as the
+//!   events inside it, one per call, each reporting the payload's end as
+//!   its `log_pos` (inner events carry none; the payload's end is where a
+//!   reader resumes after the transaction).
 
 use std::time::Duration;
 
+use super::compressed;
 use super::error::{MySqlError, Result};
 use super::event::{types, EventHeader, FormatDescription, Rotate, HEADER_LEN};
 use super::gtid::MariaGtidPosition;
@@ -128,6 +135,13 @@ pub struct BinlogStream {
     file: String,
     /// Position of the next event (end of the last one), in `file`.
     next_pos: u64,
+    /// The body of the last MariaDB compressed event, inflated.
+    inflated: Vec<u8>,
+    /// The events of the last MySQL transaction payload, inflated, the
+    /// next one at `payload_at`, and the payload's end position.
+    payload: Vec<u8>,
+    payload_at: usize,
+    payload_end: u32,
 }
 
 impl BinlogStream {
@@ -187,6 +201,10 @@ impl BinlogStream {
             format: None,
             file,
             next_pos: pos as u64,
+            inflated: Vec::new(),
+            payload: Vec::new(),
+            payload_at: 0,
+            payload_end: 0,
         })
     }
 
@@ -228,6 +246,9 @@ impl BinlogStream {
 
     /// The next event; `None` at the end of a non-blocking dump.
     pub async fn next_event(&mut self) -> Result<Option<RawEvent<'_>>> {
+        if self.payload_at < self.payload.len() {
+            return inner_event(&self.payload, &mut self.payload_at, self.payload_end).map(Some);
+        }
         self.conn.read_packet_into(&mut self.buf).await?;
         let addr = self.conn.addr();
         match self.buf.first() {
@@ -293,12 +314,55 @@ impl BinlogStream {
             self.next_pos = header.log_pos as u64;
         }
         let body = &self.buf[1 + HEADER_LEN..1 + end];
-        Ok(Some(RawEvent { header, body }))
+        let at = || format!("{}:{}", self.file, self.next_pos);
+        if header.event_type == types::MYSQL_TRANSACTION_PAYLOAD {
+            compressed::inflate_payload(body, &mut self.payload)
+                .map_err(|e| e.context(format!("the event ending at {}", at())))?;
+            self.payload_at = 0;
+            self.payload_end = header.log_pos;
+            if self.payload.is_empty() {
+                return Err(MySqlError::decode(
+                    format!("the transaction payload event ending at {}", at()),
+                    "it holds no events",
+                ));
+            }
+            return inner_event(&self.payload, &mut self.payload_at, self.payload_end).map(Some);
+        }
+        let id_len = self
+            .format
+            .as_ref()
+            .map_or(6, FormatDescription::table_id_len);
+        match compressed::inflate_mariadb(header.event_type, body, id_len, &mut self.inflated) {
+            Ok(None) => Ok(Some(RawEvent { header, body })),
+            Ok(Some(plain)) => Ok(Some(RawEvent {
+                header: EventHeader {
+                    event_type: plain,
+                    ..header
+                },
+                body: &self.inflated,
+            })),
+            Err(e) => Err(e.context(format!("the event ending at {}", at()))),
+        }
     }
 
     /// Ends the dump, returning the connection is not possible mid-dump:
     /// the connection is closed.
     pub fn close(self) {}
+}
+
+/// The event at `*at` of an inflated transaction payload (`*at` moves past
+/// it), its `log_pos` the payload's `end`. Called with events left.
+fn inner_event<'a>(payload: &'a [u8], at: &mut usize, end: u32) -> Result<RawEvent<'a>> {
+    let (header, body) = compressed::inner_event(payload, *at)?
+        .ok_or_else(|| MySqlError::decode("a transaction payload", "read past its last event"))?;
+    *at = body.end;
+    Ok(RawEvent {
+        header: EventHeader {
+            log_pos: end,
+            ..header
+        },
+        body: &payload[body],
+    })
 }
 
 /// COM_REGISTER_SLAVE.

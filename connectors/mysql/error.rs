@@ -106,6 +106,18 @@ impl MySqlError {
         }
     }
 
+    /// A decode error with where it happened added to what was decoded;
+    /// other errors as they are.
+    pub fn context(self, at: impl std::fmt::Display) -> Self {
+        match self {
+            MySqlError::Decode { what, detail } => MySqlError::Decode {
+                what: format!("{what} ({at})"),
+                detail,
+            },
+            other => other,
+        }
+    }
+
     pub fn protocol(addr: &str, detail: impl ToString) -> Self {
         MySqlError::Protocol {
             addr: addr.to_string(),

@@ -31,6 +31,9 @@ pub mod types {
     pub const MYSQL_GTID: u8 = 33;
     pub const MYSQL_ANONYMOUS_GTID: u8 = 34;
     pub const MYSQL_PREVIOUS_GTIDS: u8 = 35;
+    /// MySQL 8.0.20+: a whole transaction's events, compressed
+    /// (binlog_transaction_compression).
+    pub const MYSQL_TRANSACTION_PAYLOAD: u8 = 40;
     pub const MARIA_ANNOTATE_ROWS: u8 = 160;
     pub const MARIA_BINLOG_CHECKPOINT: u8 = 161;
     pub const MARIA_GTID: u8 = 162;

@@ -29,6 +29,7 @@ pub mod binlog;
 pub mod catalog;
 pub mod charset;
 pub mod column;
+pub mod compressed;
 pub mod config;
 pub mod ddl;
 pub mod decimal;
