@@ -326,3 +326,70 @@ fn extended_locking_holds_writes_for_the_whole_snapshot() {
         assert_eq!(s.delete(&format!("/connectors/{name}")).status, 204);
     }
 }
+
+/// A session that sets binlog_row_image=MINIMAL for itself logs partial
+/// rows, which the global check cannot see. Such an event fails the task
+/// naming the absent columns and the setting (a change event would show
+/// them as null); with event.processing.failure.handling.mode=warn it is
+/// skipped with a warning and the stream goes on.
+#[test]
+fn a_session_level_minimal_row_image_is_reported_not_made_null() {
+    let db = PrivateMariaDb::start(BINLOG_ROW);
+    db.sql("CREATE DATABASE img; CREATE TABLE img.t (id INT PRIMARY KEY, a INT, b TEXT); INSERT INTO img.t VALUES (1, 1, 'one');");
+    let dir = TempDir::new("mysql-image");
+    let s = Sluice::start(dir.path(), &[]);
+    let start = |mode: &str| {
+        let name = unique("img");
+        let prefix = unique("img");
+        let mut cfg = mysql_connector_config(
+            &name,
+            &prefix,
+            "img",
+            &dir.path().join(format!("{name}.h")),
+            &[("event.processing.failure.handling.mode", mode)],
+        );
+        cfg["config"]["database.port"] = Value::String(db.port.to_string());
+        cfg["config"]["database.user"] = "cdc".into();
+        cfg["config"]["database.password"] = "cdc".into();
+        assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+        let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.img.t"));
+        r.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+        (name, r)
+    };
+
+    let (failing, _) = start("fail");
+    db.sql("SET SESSION binlog_row_image = 'MINIMAL'; UPDATE img.t SET a = 2 WHERE id = 1;");
+    let st = s.wait_status(&failing, "FAILED", |st| st["tasks"][0]["state"] == "FAILED");
+    let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains("column a, b (before image); id, b (after image)")
+            && trace.contains("absent from the row image")
+            && trace.contains("binlog_row_image=FULL")
+            && trace.contains("img.t"),
+        "{trace}"
+    );
+    assert_eq!(s.delete(&format!("/connectors/{failing}")).status, 204);
+
+    let (warning, mut r) = start("warn");
+    db.sql("SET SESSION binlog_row_image = 'MINIMAL'; UPDATE img.t SET a = 3 WHERE id = 1;");
+    db.sql("UPDATE img.t SET a = 4 WHERE id = 1;");
+    r.read_until("the full-image update", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["after"]["a"] == 4)
+    });
+    assert!(
+        !r.parsed.iter().any(|(_, v)| v["after"]["a"] == 3),
+        "the partial row went out: {:?}",
+        r.parsed
+    );
+    let last = &r.parsed.last().unwrap().1;
+    assert_eq!(
+        (&last["after"]["b"], &last["before"]["b"]),
+        (&Value::from("one"), &Value::from("one"))
+    );
+    assert!(
+        s.log_text().contains("absent from the row image"),
+        "no warning logged"
+    );
+    let st = s.get(&format!("/connectors/{warning}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+}

@@ -35,6 +35,46 @@ fn bit(bitmap: &[u8], i: usize) -> bool {
     bitmap.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
 }
 
+/// Whether a rows event holds whole rows: every column in its image (both
+/// images of an update). A session with `binlog_row_image=MINIMAL` or
+/// `NOBLOB` logs only some columns, and a change event built from that
+/// would show the others as null: the error names the absent columns and
+/// the setting.
+pub fn check_full_image(
+    plans: &[ColumnPlan],
+    present: &[u8],
+    present_after: Option<&[u8]>,
+) -> Result<(), RowError> {
+    let absent = |bitmap: &[u8]| -> Vec<&str> {
+        plans
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !bit(bitmap, i))
+            .map(|(_, p)| p.name.as_str())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    let before = absent(present);
+    if !before.is_empty() {
+        let image = if present_after.is_some() { " (before image)" } else { "" };
+        parts.push(format!("{}{image}", before.join(", ")));
+    }
+    if let Some(after) = present_after.map(absent).filter(|a| !a.is_empty()) {
+        parts.push(format!("{} (after image)", after.join(", ")));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    Err(RowError {
+        column: parts.join("; "),
+        detail: "absent from the row image: the session that made the change ran with \
+                 binlog_row_image=MINIMAL or NOBLOB, so the event does not hold whole rows; \
+                 set binlog_row_image=FULL for every session (the server config and SET GLOBAL, \
+                 and no SET SESSION binlog_row_image in applications)"
+            .into(),
+    })
+}
+
 /// Decodes one row image from `r` into `out` (one value per plan; columns
 /// absent from the image are `Null`).
 pub fn decode_row(

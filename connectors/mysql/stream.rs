@@ -54,7 +54,7 @@ use super::gtid::{GtidSet, MariaGtidPosition, Uuid};
 use super::history::{Position, SchemaHistory};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
-use super::rows::decode_row;
+use super::rows::{check_full_image, decode_row};
 use super::schema::TableSchema;
 use super::table_map::TableMap;
 use super::wire::Reader;
@@ -492,17 +492,22 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let mut r = Reader::new(re.rows);
                 let mut row_no: u64 = 0;
                 let ts_sec = h.timestamp as i64;
+                let whole = check_full_image(
+                    &ts.plans,
+                    re.present,
+                    (re.kind == RowsKind::Update).then_some(re.present_after),
+                );
                 while r.remaining() > 0 {
                     values.clear();
-                    let decoded =
-                        decode_row(&mut r, &ts.plans, re.present, &mut values).and_then(|()| {
-                            match re.kind {
-                                RowsKind::Update => {
-                                    after.clear();
-                                    decode_row(&mut r, &ts.plans, re.present_after, &mut after)
-                                }
-                                _ => Ok(()),
+                    let decoded = whole
+                        .clone()
+                        .and_then(|()| decode_row(&mut r, &ts.plans, re.present, &mut values))
+                        .and_then(|()| match re.kind {
+                            RowsKind::Update => {
+                                after.clear();
+                                decode_row(&mut r, &ts.plans, re.present_after, &mut after)
                             }
+                            _ => Ok(()),
                         });
                     if let Err(e) = decoded {
                         let what = format!(
