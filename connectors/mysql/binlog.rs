@@ -3,7 +3,9 @@
 //! Why this is correct:
 //! - Before streaming, [`check_server`] refuses settings that would lose
 //!   changes or make rows undecodable (binlog off, STATEMENT/MIXED format,
-//!   MINIMAL/NOBLOB row image), naming the variable to set.
+//!   MINIMAL/NOBLOB row image, MySQL's PARTIAL_JSON row values), naming
+//!   the variable to set. A session may still change the last two for
+//!   itself: the stream refuses such events one by one.
 //! - The session declares it understands checksums
 //!   (`@master_binlog_checksum` = the server's `binlog_checksum`) and
 //!   MariaDB's GTID events (`@mariadb_slave_capability=4`: without it the
@@ -74,6 +76,18 @@ pub async fn check_server(conn: &mut Connection) -> Result<ServerSettings> {
         return Err(MySqlError::Config(format!(
             "binlog_row_image is {image} on {addr}; set binlog_row_image=FULL so that every event carries whole rows"
         )));
+    }
+    // MySQL only (MariaDB has no such variable): JSON columns logged as
+    // partial updates cannot be turned into whole rows.
+    match conn.query("SELECT @@global.binlog_row_value_options").await {
+        Ok(rs) if var(&rs, 0).to_ascii_uppercase().contains("PARTIAL_JSON") => {
+            return Err(MySqlError::Config(format!(
+                "binlog_row_value_options is PARTIAL_JSON on {addr}: JSON columns are logged as partial updates, which cannot be turned into whole rows; set binlog_row_value_options='' (SET GLOBAL and the server config)"
+            )))
+        }
+        Ok(_) => {}
+        Err(e) if e.server_code() == Some(1193) => {} // unknown variable: MariaDB, old MySQL
+        Err(e) => return Err(e),
     }
     let row_metadata_full = match conn.query("SELECT @@global.binlog_row_metadata").await {
         Ok(rs) => var(&rs, 0).eq_ignore_ascii_case("FULL"),

@@ -31,6 +31,9 @@ pub mod types {
     pub const MYSQL_GTID: u8 = 33;
     pub const MYSQL_ANONYMOUS_GTID: u8 = 34;
     pub const MYSQL_PREVIOUS_GTIDS: u8 = 35;
+    /// MySQL 8.0.3+ with binlog_row_value_options=PARTIAL_JSON: an update
+    /// whose JSON columns hold only the changed paths.
+    pub const MYSQL_PARTIAL_UPDATE_ROWS: u8 = 39;
     /// MySQL 8.0.20+: a whole transaction's events, compressed
     /// (binlog_transaction_compression).
     pub const MYSQL_TRANSACTION_PAYLOAD: u8 = 40;

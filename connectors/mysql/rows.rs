@@ -56,7 +56,11 @@ pub fn check_full_image(
     let mut parts = Vec::new();
     let before = absent(present);
     if !before.is_empty() {
-        let image = if present_after.is_some() { " (before image)" } else { "" };
+        let image = if present_after.is_some() {
+            " (before image)"
+        } else {
+            ""
+        };
         parts.push(format!("{}{image}", before.join(", ")));
     }
     if let Some(after) = present_after.map(absent).filter(|a| !a.is_empty()) {

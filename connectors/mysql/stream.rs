@@ -596,6 +596,31 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let text = statement_text(h.event_type, ev.body).unwrap_or_default();
                 p.query = Some(String::from_utf8_lossy(text).as_ref().into());
             }
+            types::MYSQL_PARTIAL_UPDATE_ROWS => {
+                // Its JSON columns hold only the changed paths: an event
+                // built from it would be wrong, so it is never passed over.
+                let table_id = Reader::new(ev.body).uint_n(id_len, "rows table id")?;
+                let Some((map, Some(_))) = tables.get(&table_id) else {
+                    continue;
+                };
+                let what = format!(
+                    "the partial update event of {}.{} at {}:{}",
+                    map.schema, map.table, p.file, ev_start
+                );
+                let detail = "MySQL logged JSON columns as partial updates (binlog_row_value_options=PARTIAL_JSON), which Sluice cannot turn into whole rows; set binlog_row_value_options='' (SET GLOBAL and the server config)";
+                match cfg.on_failure {
+                    FailureMode::Fail => {
+                        return Err(MySqlError::decode(
+                            what,
+                            format!("{detail}; to skip such events set event.processing.failure.handling.mode=warn (logged) or skip"),
+                        ))
+                    }
+                    FailureMode::Warn => tracing::warn!(
+                        "skipping {what} (event.processing.failure.handling.mode=warn): {detail}"
+                    ),
+                    FailureMode::Skip => tracing::debug!("skipped {what}: {detail}"),
+                }
+            }
             types::HEARTBEAT => {}
             _ => {}
         }
