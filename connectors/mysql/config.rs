@@ -169,6 +169,8 @@ pub struct MySqlConfig {
     pub include_query: bool,
     /// event.processing.failure.handling.mode.
     pub on_failure: FailureMode,
+    /// schema.history.internal.skip.unparseable.ddl.
+    pub skip_unparseable_ddl: bool,
     /// extended.headers.enabled: Debezium's `__debezium.context.*` headers
     /// on every record.
     pub extended_headers: bool,
@@ -234,8 +236,7 @@ pub fn config_def() -> ConfigDef {
         .prefix("schema.history.internal.consumer.")
         .define("schema.history.internal.store.only.captured.tables.ddl", Boolean, Some("false"), Low, "Record only captured tables' DDL.")
         .unsupported()
-        .define("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Skip DDL that cannot be parsed.")
-        .unsupported()
+        .define("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "A DDL statement of a captured (or no) database that Sluice cannot read fails the task naming it; true skips it with a warning instead (the tables it changed keep their old definitions until the next DDL that is read).")
         .define("database.ssl.mode", String, Some("preferred"), Medium, "TLS to the server: disabled; preferred (TLS when offered, certificate not checked); required (TLS or fail, certificate not checked); verify_ca (the chain must lead to a CA of database.ssl.ca); verify_identity (verify_ca, and the certificate must name database.hostname).")
         .validate(one_of(&["disabled", "preferred", "required", "verify_ca", "verify_identity"]))
         .define("database.ssl.ca", String, Some(""), Medium, "Sluice: PEM file of the CA certificates trusted with verify_ca / verify_identity (default: the Mozilla root CAs). Debezium's JKS database.ssl.truststore is not read: export its CA with keytool -exportcert -rfc.")
@@ -348,6 +349,7 @@ impl MySqlConfig {
                 "skip" | "ignore" => FailureMode::Skip,
                 _ => FailureMode::Fail,
             },
+            skip_unparseable_ddl: cfg.bool("schema.history.internal.skip.unparseable.ddl")?,
             extended_headers: cfg.bool("extended.headers.enabled")?,
             decode: DecodeOptions {
                 decimal: match lower("decimal.handling.mode").as_str() {

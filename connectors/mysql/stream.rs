@@ -44,7 +44,7 @@ use sluice_api::data::{JsonMap, SourceRecord, Value};
 use super::binlog::{BinlogStream, DumpOptions, StartPosition};
 use super::catalog::{load_table, plans_for_map, TableDef};
 use super::config::{FailureMode, MySqlConfig};
-use super::ddl::{parse_ddl, Ddl};
+use super::ddl::{classify_ddl, Ddl, Unparseable};
 use super::error::MySqlError;
 use super::event::{
     statement_text, types, MariaGtidEvent, MySqlGtidEvent, Query, RowsEvent, RowsKind,
@@ -391,7 +391,8 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 // Comments stripped (executable ones kept): a leading
                 // comment (gh-ost writes one) must not hide a DDL, and
                 // the schema change names the statement as Debezium does.
-                let sql = super::ddl::strip_comments(&String::from_utf8_lossy(q.sql));
+                let raw = String::from_utf8_lossy(q.sql);
+                let sql = super::ddl::strip_comments(&raw);
                 let db = String::from_utf8_lossy(q.schema).into_owned();
                 if sql.eq_ignore_ascii_case("BEGIN") {
                     if !p.in_txn {
@@ -409,7 +410,27 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 } else if !p.began {
                     // A DDL (its own, implicitly committed group).
                     let after_pos: Position = (p.file.to_string(), h.log_pos as u64);
-                    if let Some(ddl) = parse_ddl(&sql, &db) {
+                    let ddl = match classify_ddl(&sql, &db) {
+                        Ok(ddl) => ddl,
+                        Err(Unparseable(seems)) => {
+                            let what = format!("the DDL statement at {}:{ev_start}", p.file);
+                            let shown: String = sql.chars().take(300).collect();
+                            if !db.is_empty() && !cfg.filters.captures_db(&db) {
+                                tracing::debug!(
+                                    "{what} (database {db}, not captured) is not read: {shown}"
+                                );
+                            } else if cfg.skip_unparseable_ddl {
+                                tracing::warn!("skipping {what}, which Sluice cannot read ({seems}; schema.history.internal.skip.unparseable.ddl=true): {shown}");
+                            } else {
+                                return Err(MySqlError::decode(
+                                    what,
+                                    format!("Sluice cannot read this {seems} statement, so the definitions of the tables it changes would go stale: {shown}; if it changes no captured table, set schema.history.internal.skip.unparseable.ddl=true to skip such statements with a warning"),
+                                ));
+                            }
+                            None
+                        }
+                    };
+                    if let Some(ddl) = ddl {
                         tables.clear();
                         let here = p.offset(0, 0, h.timestamp as i64, h.server_id);
                         let next = BinlogOffset {
@@ -420,7 +441,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             cap,
                             &ddl,
                             &db,
-                            &sql,
+                            (&sql, super::ddl::statement_text(&raw)),
                             &after_pos,
                             h.timestamp,
                             h.server_id,
@@ -688,13 +709,14 @@ async fn hand_over(
 /// and appends its schema change event (when captured and wanted) and,
 /// for TRUNCATE TABLE when `t` is not in skipped.operations, one `t`
 /// event per captured table. `offsets`: the DDL's own position (every
-/// record but the last keeps it pending) and the one after it.
+/// record but the last keeps it pending) and the one after it. `sql`:
+/// the statement without comments, and as schema change events name it.
 #[allow(clippy::too_many_arguments)]
 async fn handle_ddl(
     cap: &mut Capture,
     ddl: &Ddl,
     db: &str,
-    sql: &str,
+    (sql, text): (&str, &str),
     after: &Position,
     ts: u32,
     server_id: u32,
@@ -736,8 +758,8 @@ async fn handle_ddl(
             continue;
         }
         match (&def, ddl.kind) {
-            (Some(def), "CREATE") => changes.push(def.change_value("CREATE")),
-            (Some(def), _) => changes.push(def.change_value("ALTER")),
+            (Some(def), "CREATE") => changes.push(((d, t), def.change_value("CREATE"))),
+            (Some(def), _) => changes.push(((d, t), def.change_value("ALTER"))),
             (None, _) => {
                 let change = TableDef {
                     db: d.clone(),
@@ -748,7 +770,7 @@ async fn handle_ddl(
                 if ddl.kind == "DROP" {
                     dropped.push((d.clone(), t.clone(), change));
                 } else {
-                    changes.push(change);
+                    changes.push(((d, t), change));
                 }
             }
         }
@@ -761,7 +783,7 @@ async fn handle_ddl(
             "ALTER"
         };
         cap.history
-            .record(after, target_db, sql, kind, &recorded)
+            .record(after, target_db, text, kind, &recorded)
             .await?;
     }
     let (db_name, file): (Arc<str>, Arc<str>) = (target_db.into(), after.0.as_str().into());
@@ -792,12 +814,45 @@ async fn handle_ddl(
     let pending: Arc<JsonMap> = Arc::new(here.to_json());
     let done: Arc<JsonMap> = Arc::new(next.to_json());
     // TRUNCATE changes no definition: Debezium emits no schema change.
-    if cfg.include_schema_changes
+    let wanted = cfg.include_schema_changes
         && ddl.kind != "TRUNCATE"
         && cfg.filters.captures_db(target_db)
-        && (ddl.database_level || ddl.index || !changes.is_empty())
-    {
-        out.push(cap.eb.schema_change(target_db, sql, changes, &src, &done));
+        && (ddl.database_level || ddl.index || !changes.is_empty());
+    match super::ddl::rename_pairs(text) {
+        // RENAME TABLE a TO b, c TO d: one event per pair, each with the
+        // change of its new name; source.table lists the new names (as
+        // Debezium does for gh-ost's and pt-online-schema-change's
+        // two-pair swaps; its order varies from run to run).
+        Some(pairs) if wanted && pairs.len() * 2 == ddl.tables.len() => {
+            let targets: Vec<&(String, String)> = ddl.tables.iter().skip(1).step_by(2).collect();
+            let listed: Vec<&str> = {
+                let mut l: Vec<&str> = Vec::new();
+                for (_, t) in &targets {
+                    if !l.contains(&t.as_str()) {
+                        l.push(t);
+                    }
+                }
+                l
+            };
+            let listed: Arc<str> = listed.join(",").into();
+            let src = SourceInfo {
+                table: Some(&listed),
+                ..src.clone()
+            };
+            for (pair, target) in pairs.iter().zip(&targets) {
+                let mine = changes
+                    .iter()
+                    .filter(|((d, t), _)| (*d, *t) == (&target.0, &target.1))
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                out.push(cap.eb.schema_change(target_db, pair, mine, &src, &done));
+            }
+        }
+        _ if wanted => {
+            let changes = changes.into_iter().map(|(_, c)| c).collect();
+            out.push(cap.eb.schema_change(target_db, text, changes, &src, &done));
+        }
+        _ => {}
     }
     // DROP TABLE: one event per table, with Debezium's own statement.
     if cfg.include_schema_changes {
@@ -932,7 +987,7 @@ mod tests {
         let cfg = MySqlConfig::parse(&props, super::super::Flavor::MariaDb).unwrap();
         let mut cap = Capture::new(Arc::new(cfg), SchemaHistory::in_memory("srv"));
         let sql = "CREATE TABLE other.t (id INT PRIMARY KEY)";
-        let ddl = parse_ddl(sql, "other").unwrap();
+        let ddl = super::super::ddl::parse_ddl(sql, "other").unwrap();
         let here = BinlogOffset {
             file: "b.000001".into(),
             pos: 10,
@@ -948,7 +1003,7 @@ mod tests {
             &mut cap,
             &ddl,
             "other",
-            sql,
+            (sql, sql),
             &after,
             0,
             1,
