@@ -545,15 +545,22 @@ impl TableDef {
             values: vec![
                 Value::String(kind.into()),
                 Value::String(format!("\"{}\".\"{}\"", self.db, self.table).into()),
-                Value::Struct(Struct {
-                    schema: ts,
-                    values: vec![
-                        self.charset.clone().map_or(Value::Null, Value::from),
-                        Value::Array(self.primary_key.iter().cloned().map(Value::from).collect()),
-                        Value::Array(columns),
-                        Value::Null,
-                    ],
-                }),
+                // A dropped table has no description (Debezium's null).
+                if kind == "DROP" {
+                    Value::Null
+                } else {
+                    Value::Struct(Struct {
+                        schema: ts,
+                        values: vec![
+                            self.charset.clone().map_or(Value::Null, Value::from),
+                            Value::Array(
+                                self.primary_key.iter().cloned().map(Value::from).collect(),
+                            ),
+                            Value::Array(columns),
+                            Value::Null,
+                        ],
+                    })
+                },
             ],
         })
     }

@@ -278,7 +278,7 @@ pub fn statement_text(raw: &str) -> &str {
 }
 
 /// The statement of MariaDB's `SET STATEMENT var=value[, ...] FOR <statement>`.
-fn set_statement_inner(sql: &str) -> Option<&str> {
+pub fn set_statement_inner(sql: &str) -> Option<&str> {
     static R: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     let re = R.get_or_init(|| {
         Regex::new(r"(?is)^\s*set\s+statement\s+.+?\s+for\s+(.+)$").expect("valid regex")

@@ -39,6 +39,7 @@ pub mod events;
 pub mod gtid;
 pub mod history;
 pub mod json_binary;
+pub mod model;
 pub mod offset;
 pub mod packet;
 pub mod protocol;

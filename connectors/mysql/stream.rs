@@ -70,6 +70,8 @@ pub struct Capture {
     pub history: SchemaHistory,
     /// Current definitions read from information_schema, by (db, table).
     defs: HashMap<(String, String), Option<TableDef>>,
+    /// Databases' default character sets (for the schema model).
+    db_charsets: HashMap<String, String>,
 }
 
 impl Capture {
@@ -80,7 +82,54 @@ impl Capture {
             meta: None,
             history,
             defs: HashMap::new(),
+            db_charsets: HashMap::new(),
         }
+    }
+
+    /// What a DDL statement makes of the tables it touches, by the schema
+    /// model from the history's definitions just before it (`before`);
+    /// `None` when the model cannot tell (information_schema is read).
+    async fn modelled(
+        &mut self,
+        ddl: &Ddl,
+        sql: &str,
+        before: &Position,
+    ) -> Result<Option<super::model::Defined>, MySqlError> {
+        let Some((db, _)) = ddl.tables.first() else {
+            return Ok(None);
+        };
+        if !self.db_charsets.contains_key(db) {
+            let rs = self
+                .meta()
+                .await?
+                .query(&format!(
+                    "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}",
+                    super::catalog::sql_string(db)
+                ))
+                .await?;
+            let Some(charset) = rs.text(0, 0).map(str::to_ascii_lowercase) else {
+                return Ok(None);
+            };
+            self.db_charsets.insert(db.clone(), charset);
+        }
+        let mariadb = self.meta().await?.server().is_mariadb();
+        let cx = super::model::Context {
+            mariadb,
+            db_charset: &self.db_charsets[db],
+        };
+        let history = &self.history;
+        let out = super::model::statement(
+            ddl,
+            sql,
+            |d, t| history.as_of(before, d, t).map(|def| def.cloned()),
+            &cx,
+        );
+        if out.is_none() {
+            tracing::debug!(
+                "the schema model does not read this DDL; reading information_schema: {sql}"
+            );
+        }
+        Ok(out)
     }
 
     pub async fn meta(&mut self) -> Result<&mut Connection, MySqlError> {
@@ -731,17 +780,43 @@ async fn handle_ddl(
     let mut recorded = Vec::new();
     let mut truncated = Vec::new();
     let mut dropped = Vec::new();
-    for (d, t) in &ddl.tables {
+    // The definitions as of this DDL, by the schema model when it reads
+    // the statement; information_schema (today's definition) otherwise.
+    let before: Position = (after.0.clone(), ev_start);
+    let modelled = if ddl
+        .tables
+        .iter()
+        .any(|(d, t)| cfg.filters.captures_table(d, t))
+    {
+        cap.modelled(ddl, sql, &before).await?
+    } else {
+        None
+    };
+    let mut seen: Vec<&(String, String)> = Vec::new();
+    for dt in &ddl.tables {
+        let (d, t) = dt;
         cap.forget(d, t);
-        if !cfg.filters.captures_table(d, t) {
+        // A table named twice (a RENAME swap) is described once, as it
+        // ends up.
+        if !cfg.filters.captures_table(d, t) || seen.contains(&dt) {
             continue;
         }
+        seen.push(dt);
         // A DDL read again after a restart keeps what the history saw
         // then: the current definition may be that of a later DDL.
         let def = match cap.history.at(after, d, t) {
             Some(known) => known.cloned(),
             None => {
-                let def = load_table(cap.meta().await?, d, t).await?;
+                let from_model = modelled.as_ref().and_then(|m| {
+                    m.iter()
+                        .rev()
+                        .find(|((md, mt), _)| md == d && mt == t)
+                        .map(|(_, def)| def.clone())
+                });
+                let def = match from_model {
+                    Some(def) => def,
+                    None => load_table(cap.meta().await?, d, t).await?,
+                };
                 recorded.push((d.clone(), t.clone(), def.clone()));
                 def
             }
@@ -753,8 +828,11 @@ async fn handle_ddl(
             }
         }
         // A rename changes its new name (Debezium reports an ALTER of it,
-        // no DROP of the old name); an index changes no table for Debezium.
-        if ddl.index || ddl.renamed_from.iter().any(|(rd, rt)| rd == d && rt == t) {
+        // no DROP of the old name, unless a swap gave the old name another
+        // table); an index changes no table for Debezium.
+        if ddl.index
+            || (def.is_none() && ddl.renamed_from.iter().any(|(rd, rt)| rd == d && rt == t))
+        {
             continue;
         }
         match (&def, ddl.kind) {
