@@ -148,6 +148,18 @@ pub enum HistoryKind {
     },
 }
 
+impl HistoryKind {
+    /// Where the history is, for messages (no client settings: they may
+    /// hold credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            HistoryKind::Memory => "kept in memory".into(),
+            HistoryKind::File(f) => format!("file {f}"),
+            HistoryKind::Kafka { topic, .. } => format!("topic {topic}"),
+        }
+    }
+}
+
 /// Everything the task needs, typed.
 #[derive(Debug, Clone)]
 pub struct MySqlConfig {
@@ -228,7 +240,7 @@ pub fn config_def() -> ConfigDef {
         .skipped_operations()
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction and fill each change event's transaction block (id, total_order, data_collection_order).")
         .heartbeat_and_queue("the binlog reader", "Milliseconds between heartbeat messages; 0 disables them.")
-        .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A missing or empty history is rebuilt from the current schema (recovery) instead of failing.")
+        .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A connector with offsets whose history is missing, empty or damaged fails naming snapshot.mode=recovery, as Debezium's does.")
         .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (FileSchemaHistory).")
         .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Topic of the schema history (KafkaSchemaHistory); created with one partition and infinite retention when missing.")
         .define("schema.history.internal.kafka.bootstrap.servers", String, Some(""), Low, "Brokers of the schema history topic; required with schema.history.internal.kafka.topic. schema.history.internal.producer.* and .consumer.* are passed to its clients.")

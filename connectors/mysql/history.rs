@@ -20,9 +20,10 @@
 //! COLUMN_TYPE, fractional digits, JSON check); a history written by
 //! Debezium (without it) is read from Debezium's fields alone.
 //!
-//! A history that is missing, empty or unreadable is not fatal (Debezium
-//! fails with "db history topic is missing"): definitions the history does
-//! not know are read from the current schema (recovery), with a warning.
+//! A history that is missing, empty or unreadable while the connector has
+//! offsets fails the task naming snapshot.mode=recovery, as Debezium's "db
+//! history topic is missing" does (the task decides, see task.rs); with
+//! recovery it is rebuilt from the current schema at the offset.
 
 use std::collections::BTreeMap;
 use std::io::Write;

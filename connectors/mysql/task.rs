@@ -195,11 +195,9 @@ async fn run(
         let warn = !warned.swap(true, Ordering::Relaxed);
         if warn && !settings.row_metadata_full {
             // Not fatal (Debezium does not need it, and it is not the
-            // servers' default), but without it column names and types
-            // come from information_schema when an event is read, which
-            // can be a later definition than the event's when the
-            // connector is behind several DDLs of one table.
-            tracing::warn!(connector = %ctx.connector, "binlog_row_metadata is not FULL on {}; set binlog_row_metadata=FULL so that each row event carries its own column names and types (rows read after later ALTER TABLEs of the same table can otherwise be decoded with the newer columns)", c.addr());
+            // servers' default): the schema model gives names and types,
+            // but a DDL it cannot read is read from information_schema.
+            tracing::warn!(connector = %ctx.connector, "binlog_row_metadata is not FULL on {}; column names and types come from the schema model, which reads information_schema for the DDL it cannot read (rows behind such a DDL can then be decoded with a later definition); set binlog_row_metadata=FULL so that each row event carries its own", c.addr());
         }
         if warn && cfg.include_query {
             match super::binlog::statement_text_logged(&mut c).await? {
@@ -215,8 +213,20 @@ async fn run(
         super::stream::check_server_id(&mut c, cfg.server_id).await?;
     }
     let (history, recovered) = SchemaHistory::open(&cfg.history, &cfg.topic_prefix).await?;
-    if recovered && cfg.history != HistoryKind::Memory && matches!(start, Start::Stream(_)) {
-        tracing::warn!(connector = %ctx.connector, "the schema history ({:?}) is missing, empty or damaged; rebuilding it from the current schema (recovery)", cfg.history);
+    // Offsets without their history: the definitions in force at the
+    // offset are not known. Rebuilding them from today's tables would
+    // decode the rows after any later DDL wrongly, so the task fails with
+    // Debezium's remedy unless the user asked for the recovery.
+    if recovered
+        && cfg.history != HistoryKind::Memory
+        && matches!(start, Start::Stream(_))
+        && cfg.common.snapshot_mode != SnapshotMode::Recovery
+    {
+        return Err(TaskError::Fatal(format!(
+            "the schema history ({}) is missing, empty or damaged, but the connector has offsets: the table definitions in force at its offset are not known. Set snapshot.mode=recovery to rebuild the history from the current tables (right if no DDL ran on them since the offset), or delete the connector's offsets (PATCH/DELETE /connectors/{}/offsets while it is stopped) to take a new snapshot",
+            cfg.history.describe(),
+            ctx.connector
+        )));
     }
     let mut cap = Capture::new(cfg.clone(), history);
     let resumed = matches!(start, Start::Stream(_));
