@@ -434,6 +434,9 @@ pub struct ColumnPlan {
     /// it adapted. A NOT NULL column's zero date reads as it, as Debezium's
     /// converters fall back to the field's default.
     pub default: Option<Value>,
+    /// information_schema's COLUMN_TYPE, when known (for
+    /// column.propagate.source.type).
+    pub column_type: Option<String>,
 }
 
 impl ColumnPlan {
@@ -864,6 +867,7 @@ pub fn plan(
         schema,
         adapt,
         default: None,
+        column_type: info.map(|i| i.column_type.clone()),
     };
     Ok(p)
 }

@@ -181,6 +181,8 @@ pub struct MySqlConfig {
     pub include_query: bool,
     /// event.processing.failure.handling.mode.
     pub on_failure: FailureMode,
+    /// column.mask.*, column.truncate.*, column/datatype.propagate.source.type.
+    pub column_rules: super::column_rules::ColumnRules,
     /// schema.history.internal.skip.unparseable.ddl.
     pub skip_unparseable_ddl: bool,
     /// extended.headers.enabled: Debezium's `__debezium.context.*` headers
@@ -219,6 +221,11 @@ pub fn config_def() -> ConfigDef {
         .validate(Validator::Custom(regex_list))
         .define("column.exclude.list", List, Some(""), Medium, "Regular expressions matching <db>.<table>.<column> to leave out of events.")
         .validate(Validator::Custom(regex_list))
+        .prefix("column.mask.with.")
+        .prefix("column.truncate.to.")
+        .prefix("column.mask.hash.")
+        .define("column.propagate.source.type", String, Some(""), Low, "Regular expressions (comma-separated) over <db>.<table>.<column>: those columns' schemas carry the source type as parameters (__debezium.source.column.type, .length, .scale, .name). column.mask.with.<N>.chars, column.truncate.to.<N>.chars and column.mask.hash.[v2.]<ALGORITHM>.with.salt.<SALT> take such lists too and mask, cut or hash the text of those columns.")
+        .define("datatype.propagate.source.type", String, Some(""), Low, "Regular expressions (comma-separated) over <db>.<table>.<TYPE> or <TYPE>: columns of those types carry the source type as schema parameters.")
         .define("message.key.columns", String, Some(""), Low, "Key columns per table: <db>.<table>:<col>[,<col>...] entries separated by ';'.")
         .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data (schema_only), never, when_needed, recovery.")
         .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery"]))
@@ -362,6 +369,7 @@ impl MySqlConfig {
                 _ => FailureMode::Fail,
             },
             skip_unparseable_ddl: cfg.bool("schema.history.internal.skip.unparseable.ddl")?,
+            column_rules: super::column_rules::ColumnRules::parse(props)?,
             extended_headers: cfg.bool("extended.headers.enabled")?,
             decode: DecodeOptions {
                 decimal: match lower("decimal.handling.mode").as_str() {

@@ -385,7 +385,7 @@ impl EventBuilder {
             None => (None, None),
         };
         let (mut before, mut after) = (before, after);
-        if !t.adapt.is_empty() {
+        if !t.adapt.is_empty() || !t.rules.is_empty() {
             t.adapt_row(before.as_deref_mut());
             t.adapt_row(after.as_deref_mut());
         }

@@ -29,6 +29,7 @@ pub mod binlog;
 pub mod catalog;
 pub mod charset;
 pub mod column;
+pub mod column_rules;
 pub mod compressed;
 pub mod config;
 pub mod ddl;

@@ -97,6 +97,8 @@ pub struct TableSchema {
     /// Columns whose decoded values a mapping option changes (index into
     /// `plans`); empty with Debezium's default modes.
     pub adapt: Vec<(usize, Adapt)>,
+    /// column.mask.* / column.truncate.* rules (index into `plans`).
+    pub rules: Vec<(usize, super::column_rules::Rule)>,
 }
 
 impl TableSchema {
@@ -111,6 +113,50 @@ impl TableSchema {
     ) -> Result<TableSchema, String> {
         let prefix = &cfg.topic_prefix;
         let base = format!("{prefix}.{db}.{table}");
+        let mut plans = plans;
+        let mut rules = Vec::new();
+        if !cfg.column_rules.is_empty() {
+            for (i, p) in plans.iter_mut().enumerate() {
+                // Character columns only, as Debezium's.
+                let found = if p.schema.kind == sluice_api::data::SchemaType::String {
+                    cfg.column_rules.for_column(db, table, &p.name)
+                } else {
+                    Vec::new()
+                };
+                if !found.is_empty() {
+                    let mut s = (*p.schema).clone();
+                    for r in &found {
+                        let (k, v) = r.parameter();
+                        s.parameters.insert(k.into(), v);
+                    }
+                    p.schema = Arc::new(s);
+                }
+                for r in found {
+                    rules.push((i, r));
+                }
+                let model = p.column_type.as_ref().map(|t| {
+                    super::catalog::ColumnDesc {
+                        column_type: t.clone(),
+                        ..Default::default()
+                    }
+                    .model()
+                });
+                if let Some(m) = model {
+                    if cfg
+                        .column_rules
+                        .propagates(db, table, &p.name, &m.type_name)
+                    {
+                        p.schema = super::column_rules::with_source_type(
+                            &p.schema,
+                            &p.name,
+                            &m.type_name,
+                            m.length,
+                            m.scale,
+                        );
+                    }
+                }
+            }
+        }
         let kept: Vec<usize> = (0..plans.len())
             .filter(|&i| cfg.filters.captures_column(db, table, &plans[i].name))
             .collect();
@@ -161,6 +207,7 @@ impl TableSchema {
             key,
             envelope,
             adapt,
+            rules,
         })
     }
 
@@ -170,6 +217,11 @@ impl TableSchema {
             for &(i, a) in &self.adapt {
                 if let Some(v) = row.get_mut(i) {
                     a.apply(v);
+                }
+            }
+            for (i, r) in &self.rules {
+                if let Some(v) = row.get_mut(*i) {
+                    r.apply(v);
                 }
             }
         }
