@@ -403,3 +403,68 @@ fn a_savepoint_does_not_end_its_transaction() {
     let st = s.get(&format!("/connectors/{name}/status")).json();
     assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
 }
+
+/// topic.delimiter, topic.transaction and topic.heartbeat.prefix name the
+/// data, transaction and heartbeat topics as Debezium 2+ does; an unknown
+/// topic.naming.strategy is refused at creation.
+#[test]
+fn topic_naming_keys_name_every_topic() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("tn");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY); INSERT INTO {db}.t VALUES (1);"
+    ));
+    let dir = TempDir::new("mysql-topic-names");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-tn");
+    let prefix = unique("tn").replace('-', "_");
+    let hb_prefix = unique("hb");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            ("topic.delimiter", "_"),
+            ("topic.transaction", "txn"),
+            ("topic.heartbeat.prefix", &hb_prefix),
+            ("provide.transaction.metadata", "true"),
+            ("heartbeat.interval.ms", "300"),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut t = TopicReader::new(&bootstrap, &format!("{prefix}_{db}_t"));
+    t.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    mariadb(&format!("INSERT INTO {db}.t VALUES (2)"));
+    t.read_until("the insert", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["after"]["id"] == 2)
+    });
+    let mut tx = TopicReader::new(&bootstrap, &format!("{prefix}_txn"));
+    tx.read_until("BEGIN and END", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["status"] == "END")
+    });
+    let mut hb = TopicReader::new(&bootstrap, &format!("{hb_prefix}_{prefix}"));
+    hb.read_until("a heartbeat", Duration::from_secs(60), |r| !r.is_empty());
+
+    let mut bad = mysql_connector_config(
+        &unique("mysql-tn-bad"),
+        &unique("tnb"),
+        &db,
+        &dir.path().join("b.jsonl"),
+        &[(
+            "topic.naming.strategy",
+            "io.debezium.schema.SchemaTopicNamingStrategy",
+        )],
+    );
+    let r = s.post("/connectors", &bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("topic.naming.strategy"), "{}", r.body);
+    bad["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("topic.naming.strategy");
+    bad["config"]["topic.delimiter"] = "/".into();
+    let r = s.post("/connectors", &bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("topic.delimiter"), "{}", r.body);
+}

@@ -83,6 +83,9 @@ impl SkippedOps {
     }
 }
 
+/// topic.heartbeat.prefix's default.
+const HEARTBEAT_PREFIX: &str = "__debezium-heartbeat";
+
 /// What every Debezium-style source reads from the keys it shares.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
@@ -90,7 +93,12 @@ pub struct CommonConfig {
     pub tombstones_on_delete: bool,
     pub skipped: SkippedOps,
     pub heartbeat_interval_ms: u64,
+    /// topic.heartbeat.prefix (or the older heartbeat.topics.prefix).
     pub heartbeat_topics_prefix: String,
+    /// topic.delimiter: between a topic name's parts.
+    pub topic_delimiter: String,
+    /// topic.transaction: the transaction topic's last part.
+    pub topic_transaction: String,
     pub max_batch_size: usize,
     pub max_queue_size: usize,
     /// 0: no byte bound.
@@ -113,7 +121,29 @@ impl CommonConfig {
             tombstones_on_delete: cfg.bool("tombstones.on.delete")?,
             skipped,
             heartbeat_interval_ms: cfg.i64("heartbeat.interval.ms")?.max(0) as u64,
-            heartbeat_topics_prefix: cfg.string("heartbeat.topics.prefix")?,
+            // Debezium 2's name wins; the 1.x name still counts when it
+            // is the one set.
+            heartbeat_topics_prefix: match (
+                cfg.string("topic.heartbeat.prefix")?,
+                cfg.string("heartbeat.topics.prefix")?,
+            ) {
+                (new, old) if new == HEARTBEAT_PREFIX && old != HEARTBEAT_PREFIX => old,
+                (new, _) => new,
+            },
+            topic_delimiter: {
+                let d = cfg.string("topic.delimiter")?;
+                if d.is_empty()
+                    || !d
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                {
+                    return Err(ConfigError::one(format!(
+                        "topic.delimiter: '{d}' cannot be part of a topic name; use '.', '_' or '-'"
+                    )));
+                }
+                d
+            },
+            topic_transaction: cfg.string("topic.transaction")?,
             max_batch_size: cfg.i32("max.batch.size")?.max(1) as usize,
             max_queue_size: cfg.i32("max.queue.size")?.max(1) as usize,
             max_queue_size_in_bytes: cfg.i64("max.queue.size.in.bytes")?.max(0) as u64,
@@ -121,9 +151,23 @@ impl CommonConfig {
         })
     }
 
-    /// `<heartbeat.topics.prefix>.<topic.prefix>`.
+    /// `<topic.heartbeat.prefix><topic.delimiter><topic.prefix>`.
     pub fn heartbeat_topic(&self, topic_prefix: &str) -> String {
-        format!("{}.{}", self.heartbeat_topics_prefix, topic_prefix)
+        format!(
+            "{}{}{}",
+            self.heartbeat_topics_prefix, self.topic_delimiter, topic_prefix
+        )
+    }
+
+    /// A topic of `parts` joined by topic.delimiter (Debezium's
+    /// DefaultTopicNamingStrategy).
+    pub fn topic(&self, parts: &[&str]) -> String {
+        super::schema::topic_name_with(parts, &self.topic_delimiter)
+    }
+
+    /// `<topic.prefix><topic.delimiter><topic.transaction>`.
+    pub fn transaction_topic(&self, topic_prefix: &str) -> String {
+        self.topic(&[topic_prefix, &self.topic_transaction])
     }
 }
 
@@ -174,7 +218,12 @@ impl CommonKeys for ConfigDef {
         use Importance::*;
         self.define("heartbeat.interval.ms", Int, Some("0"), Medium, heartbeat_doc)
             .validate(at_least(0.0))
-            .define("heartbeat.topics.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<prefix>.<topic.prefix>).")
+            .define("topic.heartbeat.prefix", String, Some(HEARTBEAT_PREFIX), Low, "Prefix of the heartbeat topic (<prefix><topic.delimiter><topic.prefix>).")
+            .define("heartbeat.topics.prefix", String, Some(HEARTBEAT_PREFIX), Low, "The Debezium 1.x name of topic.heartbeat.prefix (used when only it is set).")
+            .define("topic.delimiter", String, Some("."), Low, "Between the parts of topic names (<topic.prefix>, database, table; the transaction and heartbeat topics).")
+            .define("topic.transaction", String, Some("transaction"), Low, "Last part of the transaction topic (<topic.prefix><topic.delimiter><topic.transaction>).")
+            .define("topic.naming.strategy", String, Some("io.debezium.schema.DefaultTopicNamingStrategy"), Low, "How topics are named: io.debezium.schema.DefaultTopicNamingStrategy (the only one Sluice has).")
+            .validate(one_of(&["io.debezium.schema.DefaultTopicNamingStrategy"]))
             .define("max.batch.size", Int, Some("2048"), Medium, "Maximum records per poll.")
             .validate(at_least(1.0))
             .define("max.queue.size", Int, Some("8192"), Medium, &format!("Maximum records queued between {reader} and the worker."))

@@ -138,10 +138,15 @@ pub fn heartbeat_schemas(versioned: bool) -> (Arc<Schema>, Arc<Schema>) {
 /// A topic name Kafka accepts: the parts joined with `.`, characters
 /// outside `[a-zA-Z0-9._-]` replaced with `_`.
 pub fn topic_name(parts: &[&str]) -> String {
+    topic_name_with(parts, ".")
+}
+
+/// [`topic_name`] with another delimiter (topic.delimiter).
+pub fn topic_name_with(parts: &[&str], delimiter: &str) -> String {
     let mut s = String::new();
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            s.push('.');
+            s.push_str(delimiter);
         }
         s.extend(p.chars().map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {

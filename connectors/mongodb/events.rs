@@ -211,6 +211,7 @@ impl EventBuilder {
             db,
             coll,
             self.cfg.filters.excluded_fields(db, coll),
+            &self.cfg.common.topic_delimiter,
         ));
         self.collections
             .insert((db.to_string(), coll.to_string()), c.clone());

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use sluice_api::data::{names, schemas, Schema, SchemaBuilder};
 
-use crate::debezium::schema::{source_builder, topic_name, transaction_schema};
+use crate::debezium::schema::{source_builder, topic_name_with, transaction_schema};
 
 /// An optional io.debezium.data.Json string.
 pub fn json_schema() -> Arc<Schema> {
@@ -116,8 +116,15 @@ pub struct CollectionSchema {
 }
 
 impl CollectionSchema {
-    pub fn new(prefix: &str, db: &str, coll: &str, excluded_fields: Vec<String>) -> Self {
-        let topic = topic_name(&[prefix, db, coll]);
+    /// `delimiter`: topic.delimiter.
+    pub fn new(
+        prefix: &str,
+        db: &str,
+        coll: &str,
+        excluded_fields: Vec<String>,
+        delimiter: &str,
+    ) -> Self {
+        let topic = topic_name_with(&[prefix, db, coll], delimiter);
         let key = SchemaBuilder::structure()
             .name(format!("{topic}.Key"))
             .field("id", schemas::string())
@@ -149,7 +156,7 @@ mod tests {
 
     #[test]
     fn names_and_field_orders_are_debeziums() {
-        let c = CollectionSchema::new("mongo1", "inventory", "customers", vec![]);
+        let c = CollectionSchema::new("mongo1", "inventory", "customers", vec![], ".");
         assert_eq!(&*c.topic, "mongo1.inventory.customers");
         assert_eq!(c.key.name(), Some("mongo1.inventory.customers.Key"));
         assert_eq!(

@@ -22,9 +22,10 @@
 //! - Compressed events are returned as the events they stand for
 //!   ([`super::compressed`]): a MariaDB compressed query or rows event with
 //!   its plain type and inflated body, a MySQL transaction payload as the
-//!   events inside it, one per call, each reporting the payload's end as
-//!   its `log_pos` (inner events carry none; the payload's end is where a
-//!   reader resumes after the transaction).
+//!   events inside it, one per call, each reporting the payload event's
+//!   end and size as its `log_pos` and `event_size` (inner events carry no
+//!   position; the payload's start is theirs, its end where a reader
+//!   resumes after the transaction).
 
 use std::time::Duration;
 
@@ -155,7 +156,10 @@ pub struct BinlogStream {
     /// next one at `payload_at`, and the payload's end position.
     payload: Vec<u8>,
     payload_at: usize,
+    /// The payload event's end position and size: every inner event
+    /// reports them, so that its start is the payload's start.
     payload_end: u32,
+    payload_size: u32,
 }
 
 impl BinlogStream {
@@ -219,6 +223,7 @@ impl BinlogStream {
             payload: Vec::new(),
             payload_at: 0,
             payload_end: 0,
+            payload_size: 0,
         })
     }
 
@@ -261,7 +266,13 @@ impl BinlogStream {
     /// The next event; `None` at the end of a non-blocking dump.
     pub async fn next_event(&mut self) -> Result<Option<RawEvent<'_>>> {
         if self.payload_at < self.payload.len() {
-            return inner_event(&self.payload, &mut self.payload_at, self.payload_end).map(Some);
+            return inner_event(
+                &self.payload,
+                &mut self.payload_at,
+                self.payload_end,
+                self.payload_size,
+            )
+            .map(Some);
         }
         self.conn.read_packet_into(&mut self.buf).await?;
         let addr = self.conn.addr();
@@ -334,13 +345,20 @@ impl BinlogStream {
                 .map_err(|e| e.context(format!("the event ending at {}", at())))?;
             self.payload_at = 0;
             self.payload_end = header.log_pos;
+            self.payload_size = header.event_size;
             if self.payload.is_empty() {
                 return Err(MySqlError::decode(
                     format!("the transaction payload event ending at {}", at()),
                     "it holds no events",
                 ));
             }
-            return inner_event(&self.payload, &mut self.payload_at, self.payload_end).map(Some);
+            return inner_event(
+                &self.payload,
+                &mut self.payload_at,
+                self.payload_end,
+                self.payload_size,
+            )
+            .map(Some);
         }
         let id_len = self
             .format
@@ -365,14 +383,16 @@ impl BinlogStream {
 }
 
 /// The event at `*at` of an inflated transaction payload (`*at` moves past
-/// it), its `log_pos` the payload's `end`. Called with events left.
-fn inner_event<'a>(payload: &'a [u8], at: &mut usize, end: u32) -> Result<RawEvent<'a>> {
+/// it), with the payload event's end and size as its `log_pos` and
+/// `event_size` (its position is the payload's). Called with events left.
+fn inner_event<'a>(payload: &'a [u8], at: &mut usize, end: u32, size: u32) -> Result<RawEvent<'a>> {
     let (header, body) = compressed::inner_event(payload, *at)?
         .ok_or_else(|| MySqlError::decode("a transaction payload", "read past its last event"))?;
     *at = body.end;
     Ok(RawEvent {
         header: EventHeader {
             log_pos: end,
+            event_size: size,
             ..header
         },
         body: &payload[body],

@@ -480,7 +480,9 @@ mod tests {
         };
         let mut b = payload_body(0, &events);
         // compression type 1 (field 2's value is at byte 2 + len(field 1) + 2)
-        let at = b.iter().position(|&x| x == 2).unwrap();
+        // Field 1 (type, length, value), then field 2's type byte.
+        let at = 2 + b[1] as usize;
+        assert_eq!(b[at], 2, "field 2 follows field 1");
         let mut unknown = b.clone();
         unknown[at + 2] = 1;
         assert!(

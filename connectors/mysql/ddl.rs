@@ -26,8 +26,8 @@ fn ddl_regexes() -> &'static [Regex; 7] {
         [
             re(&format!(r"(?is)^\s*(create|alter|drop|truncate)\s+(?:or\s+replace\s+)?(?:(?:temporary|online|offline|ignore)\s+)*table\s+(?:if\s+(?:not\s+)?exists\s+)?({t}(?:\s*,\s*{t})*)")),
             re(r"(?is)^\s*rename\s+tables?\s+(.+)$"),
-            re(&format!(r"(?is)^\s*(?:create|drop)\s+(?:unique\s+|fulltext\s+|spatial\s+)?index\s+\S+\s+on\s+({t})")),
-            re(r"(?is)^\s*(create|drop|alter)\s+(database|schema)\b"),
+            re(&format!(r"(?is)^\s*(?:create|drop)\s+(?:or\s+replace\s+)?(?:(?:unique|fulltext|spatial|online|offline)\s+)*index\s+(?:if\s+(?:not\s+)?exists\s+)?\S+\s+(?:using\s+\w+\s+)?on\s+({t})")),
+            re(r"(?is)^\s*(create|drop|alter)\s+(?:or\s+replace\s+)?(database|schema)\b"),
             // TRUNCATE t (TABLE is optional there).
             re(&format!(r"(?is)^\s*truncate\s+({t})\s*$")),
             // ALTER TABLE a ... RENAME [TO|AS] b (not RENAME COLUMN/INDEX/KEY).
@@ -417,6 +417,23 @@ mod tests {
         assert_eq!(d.tables, vec![("d".into(), "a".into())]);
         let d = parse_ddl("CREATE INDEX i ON t (a)", "d").unwrap();
         assert_eq!(d.tables, vec![("d".into(), "t".into())]);
+        for sql in [
+            "DROP INDEX IF EXISTS i ON t",
+            "CREATE INDEX IF NOT EXISTS i ON t (a)",
+            "CREATE OR REPLACE INDEX i ON t (a)",
+            "CREATE UNIQUE INDEX i USING BTREE ON t (a)",
+        ] {
+            let d = parse_ddl(sql, "d").unwrap_or_else(|| panic!("{sql}"));
+            assert!(
+                d.index && d.tables == vec![("d".into(), "t".into())],
+                "{sql}"
+            );
+        }
+        assert!(
+            parse_ddl("CREATE OR REPLACE DATABASE x", "")
+                .unwrap()
+                .database_level
+        );
         assert!(parse_ddl("CREATE DATABASE x", "").unwrap().database_level);
         assert!(parse_ddl("GRANT ALL ON *.* TO x", "d").is_none());
         assert!(parse_ddl("SAVEPOINT s", "d").is_none());

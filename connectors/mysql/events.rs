@@ -162,6 +162,8 @@ pub fn keep_pending(added: &mut [SourceRecord], pending: Option<&Arc<JsonMap>>) 
 pub struct EventBuilder {
     pub flavor: Flavor,
     pub server_name: Arc<str>,
+    /// `<topic.prefix><topic.delimiter><topic.transaction>`.
+    transaction_topic: Arc<str>,
     pub partition: Arc<JsonMap>,
     pub tombstones: bool,
     pub version: Arc<str>,
@@ -195,6 +197,7 @@ impl EventBuilder {
         EventBuilder {
             flavor: cfg.flavor,
             server_name: cfg.topic_prefix.as_str().into(),
+            transaction_topic: cfg.common.transaction_topic(&cfg.topic_prefix).into(),
             partition: Arc::new(cfg.source_partition()),
             tombstones: cfg.common.tombstones_on_delete,
             version: env!("CARGO_PKG_VERSION").into(),
@@ -534,7 +537,7 @@ impl EventBuilder {
                 Value::Int64(ts_ms),
             ],
         });
-        let topic = topic_name(&[&*self.server_name, "transaction"]).into();
+        let topic = self.transaction_topic.clone();
         // Debezium puts no context headers on transaction boundaries.
         let mut r = self.record(
             &topic,

@@ -331,6 +331,8 @@ impl P {
             Some(Tok::Str(s)) => format!("'{}'", s.replace('\'', "''")),
             Some(Tok::Num(n)) => format!("{neg}{n}"),
             Some(Tok::Bits(b)) => b,
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => "1".into(),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => "0".into(),
             Some(Tok::Word(w)) => {
                 let lower = w.to_ascii_lowercase();
                 if self.is_punct('(') {
@@ -375,6 +377,8 @@ pub struct Context<'a> {
     pub mariadb: bool,
     /// The database's default character set.
     pub db_charset: &'a str,
+    /// The server's explicit_defaults_for_timestamp.
+    pub explicit_timestamp_defaults: bool,
 }
 
 /// One column definition, after its name: the type and its attributes.
@@ -393,9 +397,16 @@ fn column(
     if base == "double" && p.eat("precision") {
     } else if (base == "character" || base == "char") && p.eat("varying") {
         base = "varchar".into();
-    } else if base == "national" {
-        let w = p.ident()?.to_ascii_lowercase();
-        base = if w == "varchar" || (w == "char" && p.eat("varying")) {
+    } else if base == "national" || base == "nchar" {
+        // NATIONAL CHAR[ACTER] [VARYING], NATIONAL VARCHAR, NCHAR
+        // [VARYING], NCHAR VARCHAR.
+        if base == "national" && !(p.eat("char") || p.eat("character") || p.eat("varchar")) {
+            return unsupported(format!("NATIONAL without a type for column {name}"));
+        }
+        let varying = p.eat("varying")
+            || p.eat("varchar")
+            || matches!(p.toks.get(p.at - 1), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("varchar"));
+        base = if varying {
             "varchar".into()
         } else {
             "char".into()
@@ -482,7 +493,8 @@ fn column(
                     n.parse()
                         .map_err(|_| Unsupported(format!("a type parameter {n}")))?,
                 ),
-                Some(Tok::Str(s)) => labels.push(s),
+                // The server strips an ENUM/SET label's trailing spaces.
+                Some(Tok::Str(s)) => labels.push(s.trim_end_matches(' ').to_string()),
                 other => return unsupported(format!("a type parameter {other:?}")),
             }
             if p.eat_punct(')') {
@@ -491,8 +503,9 @@ fn column(
             p.expect_punct(',')?;
         }
     }
-    // TEXT(n), BLOB(n): the smallest type that holds n.
-    if (data_type == "text" || data_type == "blob") && !nums.is_empty() {
+    // TEXT(n), BLOB(n): sized after the charset is known (n characters).
+    let sized_text = (data_type == "text" || data_type == "blob") && !nums.is_empty();
+    if sized_text && data_type == "blob" {
         let n = nums[0];
         let size = if n < 256 {
             "tiny"
@@ -532,6 +545,28 @@ fn column(
         } else {
             break;
         }
+    }
+    if sized_text && data_type == "text" {
+        let bytes = nums[0]
+            * charset
+                .as_deref()
+                .or_else(|| {
+                    collation
+                        .as_deref()
+                        .map(|c| c.split('_').next().unwrap_or(c))
+                })
+                .map_or(max_bytes(table_charset), max_bytes);
+        let size = if bytes < 256 {
+            "tiny"
+        } else if bytes < 65536 {
+            ""
+        } else if bytes < 1 << 24 {
+            "medium"
+        } else {
+            "long"
+        };
+        data_type = format!("{size}text");
+        nums.clear();
     }
     let is_json = data_type == "json";
     if is_json && cx.mariadb {
@@ -617,15 +652,20 @@ fn column(
         desc.nullable = false;
         desc.auto_increment = true;
     }
-    let (mut primary, mut unique) = (base == "serial", base == "serial");
+    // SERIAL: BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE.
+    let (mut primary, mut unique) = (false, base == "serial");
+    let mut null_said = base == "serial";
     let mut default_raw: Option<String> = None;
     loop {
         if p.eat_all(&["not", "null"]) {
             desc.nullable = false;
+            null_said = true;
         } else if p.eat("null") {
             desc.nullable = true;
+            null_said = true;
         } else if p.eat("default") {
             default_raw = Some(p.default_value()?);
+            null_said = true;
         } else if p.eat("auto_increment") {
             desc.auto_increment = true;
         } else if p.eat_all(&["primary", "key"]) {
@@ -655,9 +695,22 @@ fn column(
         } else if p.is_word("generated") || p.is_word("as") {
             return unsupported(format!("the generated column {}", desc.name));
         } else if p.eat("check") {
+            // MariaDB's JSON alias is LONGTEXT CHECK (json_valid(col)).
+            let start = p.at;
             p.skip_group()?;
-        } else if p.eat("references") || p.eat("constraint") {
-            p.skip_clause()?;
+            let inner = &p.toks[start..p.at];
+            if matches!(inner.get(1), Some(Tok::Word(f)) if f.eq_ignore_ascii_case("json_valid"))
+                && matches!(inner.get(3), Some(Tok::Word(c) | Tok::Ident(c)) if c.eq_ignore_ascii_case(&desc.name))
+            {
+                desc.is_json = true;
+            }
+        } else if p.eat("constraint") {
+            // CONSTRAINT [name] CHECK (...): the check follows.
+            if !p.is_word("check") {
+                p.ident()?;
+            }
+        } else if p.is_word("references") {
+            return unsupported(format!("the inline REFERENCES of column {}", desc.name));
         } else if p.eat_all(&["serial", "default", "value"]) {
             desc.nullable = false;
             desc.auto_increment = true;
@@ -674,6 +727,15 @@ fn column(
     if primary {
         desc.nullable = false;
     }
+    // A TIMESTAMP without NULL, NOT NULL or DEFAULT depends on the server's
+    // explicit_defaults_for_timestamp (OFF: NOT NULL, and the first one
+    // defaults to CURRENT_TIMESTAMP).
+    if data_type == "timestamp" && !null_said && !primary && !cx.explicit_timestamp_defaults {
+        return unsupported(format!(
+            "TIMESTAMP column {} under explicit_defaults_for_timestamp=OFF",
+            desc.name
+        ));
+    }
     desc.default = match default_raw {
         Some(raw) if !raw.eq_ignore_ascii_case("null") => default_expression(Some(&raw)),
         _ => None,
@@ -689,6 +751,10 @@ struct Table {
     declared_pk: bool,
     /// UNIQUE keys in declaration order (for a table without a primary key).
     uniques: Vec<Vec<String>>,
+    /// Whether `declared_pk` and `uniques` are known: a table defined by
+    /// this statement. A definition from the history has a key but not
+    /// whether it is declared or a UNIQUE index taken in its place.
+    key_known: bool,
 }
 
 impl Table {
@@ -784,7 +850,7 @@ fn create_elements(p: &mut P, t: &mut Table, cx: &Context<'_>) -> R<()> {
             || p.is_word("spatial")
             || p.is_word("foreign")
             || p.is_word("check")
-            || p.is_word("period")
+            || (p.is_word("period") && p.is_word_at(1, "for"))
         {
             p.skip_clause()?;
         } else {
@@ -873,11 +939,11 @@ fn alter_clause(p: &mut P, t: &mut Table, cx: &Context<'_>) -> R<Option<String>>
             "foreign",
             "check",
             "partition",
-            "period",
-            "system",
         ]
         .iter()
         .any(|w| p.is_word(w))
+            || p.is_word("period") && p.is_word_at(1, "for")
+            || p.is_word("system") && p.is_word_at(1, "versioning")
         {
             p.skip_clause()?;
             return Ok(None);
@@ -926,23 +992,22 @@ fn alter_clause(p: &mut P, t: &mut Table, cx: &Context<'_>) -> R<Option<String>>
             t.key_from_uniques();
             return Ok(None);
         }
-        if p.is_word("index") || p.is_word("key") {
-            if !t.declared_pk && !t.uniques.is_empty() {
-                return unsupported("DROP INDEX of a table whose key may be a UNIQUE index");
+        if p.is_word("index") || p.is_word("key") || p.is_word("constraint") {
+            // The dropped index may be the UNIQUE key taken as the table's
+            // key: not guessed unless the key is known to be declared.
+            if !t.key_known || (!t.declared_pk && !t.uniques.is_empty()) {
+                return unsupported(
+                    "DROP INDEX/CONSTRAINT of a table whose key may be a UNIQUE index",
+                );
             }
             p.skip_clause()?;
             return Ok(None);
         }
-        if [
-            "foreign",
-            "constraint",
-            "check",
-            "partition",
-            "period",
-            "system",
-        ]
-        .iter()
-        .any(|w| p.is_word(w))
+        if ["foreign", "check", "partition"]
+            .iter()
+            .any(|w| p.is_word(w))
+            || p.is_word("period") && p.is_word_at(1, "for")
+            || p.is_word("system") && p.is_word_at(1, "versioning")
         {
             p.skip_clause()?;
             return Ok(None);
@@ -988,6 +1053,11 @@ fn alter_clause(p: &mut P, t: &mut Table, cx: &Context<'_>) -> R<Option<String>>
             .iter()
             .any(|k| k.eq_ignore_ascii_case(&old_name));
         if in_pk {
+            if col.nullable && !t.key_known {
+                return unsupported(format!(
+                    "{old_name} made nullable while its key may be a UNIQUE index"
+                ));
+            }
             col.nullable = false;
         }
         t.def.columns.remove(i);
@@ -1099,8 +1169,6 @@ fn alter_clause(p: &mut P, t: &mut Table, cx: &Context<'_>) -> R<Option<String>>
         "discard",
         "import",
         "order",
-        "wait",
-        "nowait",
         "remove",
         "coalesce",
         "reorganize",
@@ -1160,6 +1228,7 @@ fn start(def: Option<&TableDef>, db: &str, table: &str) -> Table {
         // or a UNIQUE key with no way to tell; the latter makes DROP INDEX
         // unsupported below only when uniques are known).
         declared_pk: !def.primary_key.is_empty(),
+        key_known: def.primary_key.is_empty(),
         def,
         uniques: Vec::new(),
     }
@@ -1226,10 +1295,49 @@ pub fn apply(
         }
         p.eat_all(&["if", "exists"]);
         p.table_name()?;
+        // MariaDB: WAIT n / NOWAIT before the clauses.
+        if p.eat("wait") {
+            p.next();
+        } else {
+            p.eat("nowait");
+        }
         let Some(prev) = prev else {
             return unsupported("ALTER TABLE of a table the model does not know");
         };
         let mut t = start(Some(prev), db, table);
+        // A new table charset applies to every column the statement adds
+        // or redefines, whatever the clause order: read it first.
+        let clauses_at = p.at;
+        let mut at_clause_start = true;
+        let mut depth = 0;
+        while let Some(tok) = p.peek().cloned() {
+            match tok {
+                Tok::Punct('(') => depth += 1,
+                Tok::Punct(')') => depth -= 1,
+                Tok::Punct(',') if depth == 0 => {
+                    at_clause_start = true;
+                    p.at += 1;
+                    continue;
+                }
+                _ if at_clause_start && depth == 0 => {
+                    p.eat("default");
+                    if p.eat_all(&["character", "set"]) || p.eat("charset") {
+                        p.eat_punct('=');
+                        t.def.charset = Some(p.ident()?.to_ascii_lowercase());
+                    } else if p.eat("collate") {
+                        p.eat_punct('=');
+                        t.def.charset =
+                            Some(charset_of_collation(&p.ident()?.to_ascii_lowercase()));
+                    }
+                    at_clause_start = false;
+                    continue;
+                }
+                _ => {}
+            }
+            at_clause_start = false;
+            p.at += 1;
+        }
+        p.at = clauses_at;
         let mut renamed = None;
         if p.done() {
             return Ok(Outcome::Defined(t.def));
@@ -1251,6 +1359,55 @@ pub fn apply(
         return Ok(Outcome::Defined(t.def));
     }
     unsupported("not CREATE TABLE or ALTER TABLE")
+}
+
+/// CREATE/ALTER/DROP DATABASE: the database and its default charset after
+/// the statement (`None`: dropped, or not said: read it again).
+pub fn database_charset(sql: &str, session_db: &str) -> Option<(String, Option<String>)> {
+    let mut p = P {
+        toks: tokenize(sql).ok()?,
+        at: 0,
+    };
+    let drop = p.eat("drop");
+    if !drop && !p.eat("create") && !p.eat("alter") {
+        return None;
+    }
+    p.eat_all(&["or", "replace"]);
+    if !(p.eat("database") || p.eat("schema")) {
+        return None;
+    }
+    let _ = p.eat_all(&["if", "not", "exists"]) || p.eat_all(&["if", "exists"]);
+    let named = !(p.is_word("default")
+        || p.is_word("character")
+        || p.is_word("charset")
+        || p.is_word("collate")
+        || p.done());
+    let db = if named {
+        p.ident().ok()?
+    } else {
+        session_db.to_string()
+    };
+    if drop {
+        return Some((db, None));
+    }
+    let mut charset = None;
+    while !p.done() {
+        if p.eat_all(&["character", "set"]) || p.eat("charset") {
+            p.eat_punct('=');
+            charset = p.ident().ok().map(|c| c.to_ascii_lowercase());
+        } else if p.eat("collate") {
+            p.eat_punct('=');
+            if charset.is_none() {
+                charset = p
+                    .ident()
+                    .ok()
+                    .map(|c| charset_of_collation(&c.to_ascii_lowercase()));
+            }
+        } else {
+            p.next();
+        }
+    }
+    Some((db, charset))
 }
 
 /// Tables and what a statement leaves of them (`None`: gone), in order.
@@ -1349,6 +1506,7 @@ mod tests {
     const MARIA: Context<'static> = Context {
         mariadb: true,
         db_charset: "latin1",
+        explicit_timestamp_defaults: true,
     };
 
     fn def(sql: &str) -> TableDef {
@@ -1484,9 +1642,10 @@ mod tests {
             "ALTER TABLE t2 ADD (e INT, f ENUM('a','b') DEFAULT 'a'), DEFAULT CHARSET = utf8mb4",
         )
         .unwrap();
+        // The statement's new table charset applies to the column it adds.
         assert_eq!(
             (col(&d, "f").charset.as_deref(), d.charset.as_deref()),
-            (Some("latin1"), Some("utf8mb4"))
+            (Some("utf8mb4"), Some("utf8mb4"))
         );
         let d = alter(&d, "ALTER TABLE t2 ADD g VARCHAR(2)").unwrap();
         assert_eq!(col(&d, "g").octets, Some(8));
@@ -1553,6 +1712,121 @@ mod tests {
             .unwrap()
             .1
             .clone()
+    }
+
+    #[test]
+    fn database_charsets() {
+        assert_eq!(
+            database_charset(
+                "CREATE DATABASE IF NOT EXISTS `x` DEFAULT CHARACTER SET utf8mb4",
+                "d"
+            ),
+            Some(("x".into(), Some("utf8mb4".into())))
+        );
+        assert_eq!(
+            database_charset("ALTER DATABASE COLLATE = latin1_swedish_ci", "d"),
+            Some(("d".into(), Some("latin1".into())))
+        );
+        assert_eq!(
+            database_charset("DROP SCHEMA IF EXISTS y", "d"),
+            Some(("y".into(), None))
+        );
+        assert_eq!(
+            database_charset("CREATE DATABASE z", "d"),
+            Some(("z".into(), None))
+        );
+        assert_eq!(database_charset("CREATE TABLE t (a INT)", "d"), None);
+    }
+
+    #[test]
+    fn review_cases() {
+        // WAIT n / NOWAIT before the first clause.
+        let d = def("CREATE TABLE t (id INT PRIMARY KEY)");
+        let d2 = alter(&d, "ALTER TABLE t WAIT 10 ADD COLUMN c INT").unwrap();
+        assert_eq!(d2.columns.len(), 2);
+        let d2 = alter(
+            &d,
+            "ALTER TABLE t NOWAIT ADD COLUMN c2 INT, ADD COLUMN c3 INT",
+        )
+        .unwrap();
+        assert_eq!(d2.columns.len(), 3);
+        // Non-reserved words as column names.
+        let d = def("CREATE TABLE t (id INT PRIMARY KEY, period VARCHAR(7), system INT)");
+        assert_eq!(d.columns.len(), 3);
+        let d2 = alter(
+            &d,
+            "ALTER TABLE t ADD period2 INT, DROP period, DROP system",
+        )
+        .unwrap();
+        let names: Vec<&str> = d2.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "period2"]);
+        // A table charset said after the clause that adds a column.
+        let d = def("CREATE TABLE t (id INT PRIMARY KEY) DEFAULT CHARSET=latin1");
+        let d2 = alter(
+            &d,
+            "ALTER TABLE t ADD COLUMN q2 VARCHAR(10), DEFAULT CHARSET utf8mb4",
+        )
+        .unwrap();
+        assert_eq!(
+            (col(&d2, "q2").charset.as_deref(), col(&d2, "q2").octets),
+            (Some("utf8mb4"), Some(40))
+        );
+        // SERIAL is unique, not the primary key.
+        let d = def("CREATE TABLE t (a INT PRIMARY KEY, b SERIAL)");
+        assert_eq!(d.primary_key, vec!["a"]);
+        // NCHAR VARCHAR, NATIONAL CHARACTER VARYING keep their length and NOT NULL.
+        let d = def("CREATE TABLE t (a NCHAR VARCHAR(20) NOT NULL, b NATIONAL CHARACTER VARYING(5) DEFAULT 'x', c INT CONSTRAINT c1 CHECK (c > 0) NOT NULL)");
+        assert_eq!(
+            (
+                col(&d, "a").data_type.as_str(),
+                col(&d, "a").octets,
+                col(&d, "a").nullable
+            ),
+            ("varchar", Some(60), false)
+        );
+        assert_eq!(
+            (col(&d, "b").octets, col(&d, "b").default.as_deref()),
+            (Some(15), Some("x"))
+        );
+        assert!(!col(&d, "c").nullable);
+        // TEXT(n) counts characters.
+        let d = def("CREATE TABLE t (a TEXT(100) CHARACTER SET utf8mb4, b TEXT(100))");
+        assert_eq!(
+            (
+                col(&d, "a").data_type.as_str(),
+                col(&d, "b").data_type.as_str()
+            ),
+            ("text", "tinytext")
+        );
+        // Labels lose trailing spaces; TRUE/FALSE defaults; LONGTEXT CHECK json_valid.
+        let d = def("CREATE TABLE t (e ENUM('a ','b'), f BOOLEAN DEFAULT TRUE, j LONGTEXT CHECK (json_valid(`j`)))");
+        assert_eq!(col(&d, "e").column_type, "enum('a','b')");
+        assert_eq!(col(&d, "f").default.as_deref(), Some("1"));
+        assert!(col(&d, "j").is_json);
+        // A key from the history may be a UNIQUE index: dropping an index
+        // or making a key column nullable is not guessed.
+        let mut from_history = def("CREATE TABLE t (a INT NOT NULL, b INT)");
+        from_history.primary_key = vec!["a".into()];
+        assert!(alter(&from_history, "ALTER TABLE t DROP INDEX u").is_err());
+        assert!(alter(&from_history, "ALTER TABLE t DROP CONSTRAINT u").is_err());
+        assert!(alter(&from_history, "ALTER TABLE t MODIFY a INT NULL").is_err());
+        assert!(alter(&from_history, "ALTER TABLE t MODIFY b BIGINT").is_ok());
+        // TIMESTAMP under explicit_defaults_for_timestamp=OFF.
+        let off = Context {
+            explicit_timestamp_defaults: false,
+            ..MARIA
+        };
+        assert!(apply("CREATE TABLE t (ts TIMESTAMP)", "d", "t", None, &off).is_err());
+        assert!(apply("CREATE TABLE t (ts TIMESTAMP NULL)", "d", "t", None, &off).is_ok());
+        // Inline REFERENCES is not guessed.
+        assert!(apply(
+            "CREATE TABLE t (a INT REFERENCES p(id) NOT NULL)",
+            "d",
+            "t",
+            None,
+            &MARIA
+        )
+        .is_err());
     }
 
     #[test]

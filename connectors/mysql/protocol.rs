@@ -368,9 +368,10 @@ impl Connection {
                             detail: "the server asks for caching_sha2_password's full \
                                      authentication (the password is not in its cache yet), \
                                      which Sluice sends only over TLS (it cannot encrypt with the \
-                                     server's RSA key); set database.ssl.mode=preferred or \
-                                     required (MySQL 8 offers TLS by default), or log in once \
-                                     over TLS with any client to fill the cache"
+                                     server's RSA key) and the server offered none; configure TLS \
+                                     on the server and set database.ssl.mode=verify_ca or \
+                                     verify_identity (with database.ssl.ca), or log in once over \
+                                     TLS with any client to fill the cache"
                                 .into(),
                         })
                     }
@@ -424,7 +425,7 @@ impl Connection {
                 addr: self.addr.clone(),
                 detail: "the server asks for the password in clear text (mysql_clear_password, \
                          e.g. PAM or LDAP users), which Sluice sends only over TLS; set \
-                         database.ssl.mode=required"
+                         database.ssl.mode=required, better verify_ca or verify_identity"
                     .into(),
             }),
             "mysql_clear_password" => {

@@ -15,7 +15,7 @@ use sluice_api::data::{schemas, Schema, SchemaBuilder, Value};
 
 use super::column::{Adapt, ColumnPlan};
 use super::config::{Flavor, MySqlConfig};
-use crate::debezium::schema::{source_builder, topic_name, transaction_schema};
+use crate::debezium::schema::{source_builder, transaction_schema};
 
 /// The `source` struct (io.debezium.connector.mysql.Source, or the
 /// mariadb namespace for the MariaDB connector), fields in Debezium 2.7's order.
@@ -199,7 +199,7 @@ impl TableSchema {
         Ok(TableSchema {
             db: db.into(),
             table: table.into(),
-            topic: topic_name(&[prefix, db, table]).into(),
+            topic: cfg.common.topic(&[prefix, db, table]).into(),
             collection: format!("{db}.{table}"),
             plans,
             kept,

@@ -70,8 +70,11 @@ pub struct Capture {
     pub history: SchemaHistory,
     /// Current definitions read from information_schema, by (db, table).
     defs: HashMap<(String, String), Option<TableDef>>,
-    /// Databases' default character sets (for the schema model).
+    /// Databases' default character sets (for the schema model), kept
+    /// up to date by the database DDL the stream reads.
     db_charsets: HashMap<String, String>,
+    /// The server's explicit_defaults_for_timestamp, once read.
+    explicit_ts: Option<bool>,
 }
 
 impl Capture {
@@ -83,6 +86,22 @@ impl Capture {
             history,
             defs: HashMap::new(),
             db_charsets: HashMap::new(),
+            explicit_ts: None,
+        }
+    }
+
+    /// A CREATE/ALTER/DROP DATABASE read at its position: the charset the
+    /// model gives that database's new tables from here on.
+    fn database_ddl(&mut self, sql: &str, session_db: &str) {
+        if let Some((db, charset)) = super::model::database_charset(sql, session_db) {
+            match charset {
+                Some(c) => {
+                    self.db_charsets.insert(db, c);
+                }
+                None => {
+                    self.db_charsets.remove(&db);
+                }
+            }
         }
     }
 
@@ -113,9 +132,27 @@ impl Capture {
             self.db_charsets.insert(db.clone(), charset);
         }
         let mariadb = self.meta().await?.server().is_mariadb();
+        if self.explicit_ts.is_none() {
+            let rs = self
+                .meta()
+                .await?
+                .query("SELECT @@global.explicit_defaults_for_timestamp")
+                .await;
+            // Unknown (an old server): as OFF, so that the model reads no
+            // TIMESTAMP whose nullability depends on it.
+            self.explicit_ts = Some(
+                rs.ok()
+                    .and_then(|rs| {
+                        rs.text(0, 0)
+                            .map(|v| v == "1" || v.eq_ignore_ascii_case("on"))
+                    })
+                    .unwrap_or(false),
+            );
+        }
         let cx = super::model::Context {
             mariadb,
             db_charset: &self.db_charsets[db],
+            explicit_timestamp_defaults: self.explicit_ts.unwrap_or(false),
         };
         let history = &self.history;
         let out = super::model::statement(
@@ -481,6 +518,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     };
                     if let Some(ddl) = ddl {
                         tables.clear();
+                        if ddl.database_level {
+                            cap.database_ddl(&sql, &db);
+                        }
                         let here = p.offset(0, 0, h.timestamp as i64, h.server_id);
                         let next = BinlogOffset {
                             pos: h.log_pos as u64,
@@ -976,6 +1016,7 @@ async fn handle_ddl(
 
 /// `DROP TABLE IF EXISTS ...` (any case and spacing).
 fn ddl_has_if_exists(sql: &str) -> bool {
+    let sql = super::ddl::set_statement_inner(sql).unwrap_or(sql);
     let words: Vec<String> = sql
         .split_whitespace()
         .take(4)

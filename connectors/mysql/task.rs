@@ -223,7 +223,7 @@ async fn run(
         && cfg.common.snapshot_mode != SnapshotMode::Recovery
     {
         return Err(TaskError::Fatal(format!(
-            "the schema history ({}) is missing, empty or damaged, but the connector has offsets: the table definitions in force at its offset are not known. Set snapshot.mode=recovery to rebuild the history from the current tables (right if no DDL ran on them since the offset), or delete the connector's offsets (PATCH/DELETE /connectors/{}/offsets while it is stopped) to take a new snapshot",
+            "the schema history ({}) is missing, empty or damaged, but the connector has offsets: the table definitions in force at its offset are not known. Set snapshot.mode=recovery to rebuild the history from the current tables (right if no DDL ran on them since the offset; set snapshot.mode back once the task runs), or delete the connector's offsets (PATCH/DELETE /connectors/{}/offsets while it is stopped) to take a new snapshot",
             cfg.history.describe(),
             ctx.connector
         )));
