@@ -1,0 +1,121 @@
+//! JDBC sink: Kafka records (Debezium change events or flat rows) written
+//! into PostgreSQL or MariaDB/MySQL tables, under Debezium's class and keys
+//! (`io.debezium.connector.jdbc.JdbcSinkConnector`) and Confluent's
+//! (`io.confluent.connect.jdbc.JdbcSinkConnector`).
+//!
+//! Layers: [`config`] (keys of both classes onto one struct), [`url`] (the
+//! JDBC URL), [`record`] (a record to a row change, by the key mode),
+//! [`types`] (schemas to column types, values to text), [`plan`] (changes
+//! to per-table runs in Kafka order), one writer per database
+//! ([`postgres`]), and [`task`] (decode, plan, write one transaction per
+//! put). The task's doc says why offsets never pass an uncommitted change.
+
+pub mod config;
+pub mod plan;
+pub mod postgres;
+pub mod record;
+pub mod task;
+pub mod types;
+pub mod url;
+
+use std::sync::Arc;
+
+use sluice_api::{ConfigDef, ConfigError, Props, SinkConnector, SinkTask};
+
+pub use config::{Flavor, JdbcSinkConfig};
+pub use task::JdbcSinkTask;
+
+use plan::TableBatch;
+use url::Dialect;
+
+/// Why a write failed, split by what the task does about it.
+#[derive(Debug, Clone)]
+pub enum WriteError {
+    /// A retry may succeed (connection lost, deadlock, server restarting).
+    Retriable(String),
+    /// The database cannot be reached (at start the task fails; during a
+    /// put it reconnects and retries).
+    Unreachable(String),
+    /// Retrying cannot help (a missing table, a value the column refuses).
+    Fatal(String),
+}
+
+/// The database a task writes to.
+pub enum Target {
+    Postgres(postgres::PgWriter),
+}
+
+impl Target {
+    pub async fn connect(cfg: Arc<JdbcSinkConfig>) -> Result<Target, WriteError> {
+        match cfg.url.dialect {
+            Dialect::Postgres => Ok(Target::Postgres(postgres::PgWriter::connect(cfg).await?)),
+            Dialect::MariaDb => Err(WriteError::Fatal(
+                "MariaDB/MySQL targets (jdbc:mariadb:, jdbc:mysql:) are not supported by Sluice's JDBC sink yet: use a jdbc:postgresql: URL".into(),
+            )),
+        }
+    }
+
+    pub async fn write(&mut self, batches: &[TableBatch]) -> Result<(), WriteError> {
+        match self {
+            Target::Postgres(w) => w.write(batches).await,
+        }
+    }
+}
+
+/// The connector: validates the config and hands it to every task.
+pub struct JdbcSinkConnector {
+    flavor: Flavor,
+    props: Props,
+}
+
+impl JdbcSinkConnector {
+    pub fn new(flavor: Flavor) -> JdbcSinkConnector {
+        JdbcSinkConnector {
+            flavor,
+            props: Props::new(),
+        }
+    }
+}
+
+impl SinkConnector for JdbcSinkConnector {
+    fn config_def(&self) -> ConfigDef {
+        config::config_def(self.flavor)
+    }
+
+    fn validate(&self, props: &Props) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut errors = std::collections::BTreeMap::new();
+        if config::config_def(self.flavor).parse(props).is_err() {
+            // The declarations report these, key by key.
+            return errors;
+        }
+        if let Err(e) = JdbcSinkConfig::parse(props, self.flavor) {
+            // Per-key type errors are reported by the declarations; these
+            // are the combinations that cannot work.
+            for m in e.messages() {
+                let key = ["insert.mode", "delete.enabled", "connection.url"]
+                    .into_iter()
+                    .find(|k| m.starts_with(k) || m.contains(&format!("{k}=")))
+                    .unwrap_or("connection.url");
+                errors
+                    .entry(key.to_string())
+                    .or_insert_with(Vec::new)
+                    .push(m.clone());
+            }
+        }
+        errors
+    }
+
+    fn start(&mut self, props: &Props) -> Result<(), ConfigError> {
+        JdbcSinkConfig::parse(props, self.flavor)?;
+        self.props = props.clone();
+        Ok(())
+    }
+
+    fn task_configs(&self, max_tasks: usize) -> Vec<Props> {
+        vec![self.props.clone(); max_tasks.max(1)]
+    }
+
+    fn create_task(&self) -> Box<dyn SinkTask> {
+        Box::new(JdbcSinkTask::new(self.flavor))
+    }
+}
