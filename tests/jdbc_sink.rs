@@ -1,0 +1,384 @@
+//! MariaDB → MySQL source → Kafka → JDBC sink → PostgreSQL, all through a
+//! real `sluice standalone` and its REST API. Tables of the common column
+//! types take inserts, updates, deletes and primary-key changes while the
+//! pipeline runs, and a column is added mid-stream; afterwards every table
+//! must read the same on both sides, row for row and column by column
+//! (one query per side, values compared as text in a common format).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn db_name(tag: &str) -> String {
+    format!("sl_{}", unique(tag).replace('-', "_"))
+}
+
+/// Runs SQL on the private PostgreSQL with `psql`; tab-separated rows,
+/// NULL as `NULL`. Panics with the command that starts the server when it
+/// is down.
+fn psql(sql: &str) -> String {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let (host, port) = (
+        env("SLUICE_POSTGRES_HOST", "127.0.0.1"),
+        env("SLUICE_POSTGRES_PORT", "5433"),
+    );
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-w", "-A", "-t", "-F", "\t", "-P", "null=NULL"])
+        .args(["-v", "ON_ERROR_STOP=1", "-h", &host, "-p", &port])
+        .args(["-U", &env("SLUICE_POSTGRES_USER", "sluice")])
+        .args(["-d", &env("SLUICE_POSTGRES_DB", "sluice")])
+        .args(["-c", sql])
+        .env("PGPASSWORD", env("SLUICE_POSTGRES_PASSWORD", "sluice"))
+        .output()
+        .expect("run psql (apt-get install postgresql-client)");
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("could not connect") || err.contains("Connection refused") {
+            panic!("the private PostgreSQL at {host}:{port} is not reachable ({err}); start it with scripts/services up postgres");
+        }
+        panic!("SQL failed on PostgreSQL: {sql}\n{err}");
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How a column is read on each side so that both print the same text.
+#[derive(Clone, Copy)]
+enum Kind {
+    Plain,
+    /// BIT(1) → 0 or 1 (a boolean in PostgreSQL).
+    Bit1,
+    /// BIT(n) → number.
+    Bit,
+    /// Binary → upper-case hex.
+    Bin,
+    /// JSON → compared as parsed JSON.
+    Json,
+    /// TIME → HH:MM:SS.ffffff.
+    Time,
+    /// DATETIME → YYYY-MM-DD HH:MM:SS.ffffff.
+    DateTime,
+    /// TIMESTAMP (an instant) → its UTC YYYY-MM-DD HH:MM:SS.ffffff.
+    Instant,
+}
+
+struct TableSpec {
+    name: &'static str,
+    ddl: &'static str,
+    columns: Vec<(&'static str, Kind)>,
+}
+
+fn mariadb_expr(c: &str, k: Kind) -> String {
+    match k {
+        Kind::Plain | Kind::Json => c.to_string(),
+        Kind::Bit | Kind::Bit1 => format!("{c}+0"),
+        Kind::Bin => format!("HEX({c})"),
+        Kind::Time => format!("TIME_FORMAT({c}, '%H:%i:%s.%f')"),
+        Kind::DateTime | Kind::Instant => format!("DATE_FORMAT({c}, '%Y-%m-%d %H:%i:%s.%f')"),
+    }
+}
+
+fn pg_expr(c: &str, k: Kind) -> String {
+    match k {
+        Kind::Plain | Kind::Json => format!("{c}::text"),
+        Kind::Bit1 => format!("{c}::int"),
+        Kind::Bit => format!("lpad({c}::text, 64, '0')::bit(64)::bigint"),
+        Kind::Bin => format!("upper(encode({c}, 'hex'))"),
+        Kind::Time => format!("to_char({c}, 'HH24:MI:SS.US')"),
+        Kind::DateTime => format!("to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+        Kind::Instant => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"),
+    }
+}
+
+/// The tables of the scenario: every common MariaDB column type.
+fn tables() -> Vec<TableSpec> {
+    use Kind::*;
+    vec![
+        TableSpec {
+            name: "ints",
+            ddl: "id INT PRIMARY KEY, a TINYINT, b SMALLINT, c MEDIUMINT, d BIGINT, e INT UNSIGNED, flag BOOLEAN, b1 BIT(1), b10 BIT(10)",
+            columns: vec![("id", Plain), ("a", Plain), ("b", Plain), ("c", Plain), ("d", Plain), ("e", Plain), ("flag", Plain), ("b1", Bit1), ("b10", Bit)],
+        },
+        TableSpec {
+            name: "texts",
+            ddl: "id BIGINT PRIMARY KEY, s VARCHAR(100) NOT NULL, t TEXT, ch CHAR(5), e ENUM('red','green','blue'), st SET('x','y','z'), j JSON, bin VARBINARY(16), bl BLOB",
+            columns: vec![("id", Plain), ("s", Plain), ("t", Plain), ("ch", Plain), ("e", Plain), ("st", Plain), ("j", Json), ("bin", Bin), ("bl", Bin)],
+        },
+        TableSpec {
+            name: "nums",
+            ddl: "id INT PRIMARY KEY, dec1 DECIMAL(12,3), dec2 DECIMAL(30,10), f FLOAT, d DOUBLE",
+            columns: vec![("id", Plain), ("dec1", Plain), ("dec2", Plain), ("f", Plain), ("d", Plain)],
+        },
+        TableSpec {
+            name: "times",
+            ddl: "id INT PRIMARY KEY, d DATE, t TIME(3), dt DATETIME, dt6 DATETIME(6), ts TIMESTAMP(6) NULL DEFAULT NULL, y YEAR",
+            columns: vec![("id", Plain), ("d", Plain), ("t", Time), ("dt", DateTime), ("dt6", DateTime), ("ts", Instant), ("y", Plain)],
+        },
+        TableSpec {
+            name: "pairs",
+            ddl: "a INT, b VARCHAR(20), v INT, note VARCHAR(50), PRIMARY KEY (a, b)",
+            columns: vec![("a", Plain), ("b", Plain), ("v", Plain), ("note", Plain)],
+        },
+    ]
+}
+
+/// One row per table; `i` makes the values differ.
+fn insert_rows(db: &str, i: i64) -> String {
+    format!(
+        "INSERT INTO {db}.ints VALUES ({i}, {a}, {b}, {c}, {d}, {e}, {flag}, {b1}, {b10});
+         INSERT INTO {db}.texts VALUES ({i}, 'row {i} O''Brien \"q\" é', REPEAT('t', {i} % 50), 'ab', 'green', 'x,z', '{{\"k\": {i}, \"tags\": [\"a\", \"b\"]}}', UNHEX('00FF10'), UNHEX(REPEAT('AB', {i} % 7)));
+         INSERT INTO {db}.nums VALUES ({i}, {i}.125, -{i}.0000000001, 1.5, 3.141592653589793);
+         INSERT INTO {db}.times VALUES ({i}, '2024-02-29', '12:34:56.789', '2023-12-31 23:59:59', '1999-01-02 03:04:05.123456', '2024-06-01 10:00:00.5', 2024);
+         INSERT INTO {db}.pairs (a, b, v, note) VALUES ({i}, 'k{i}', {i}, NULL);",
+        a = i % 127,
+        b = -(i % 30000),
+        c = i * 3,
+        d = i * 1_000_000_007,
+        e = 4_000_000_000i64 - i,
+        flag = i % 2,
+        b1 = i % 2,
+        b10 = i % 1024,
+    )
+}
+
+/// Updates, deletes and primary-key changes of row `i` (inserted before).
+fn change_rows(db: &str, i: i64) -> String {
+    format!(
+        "UPDATE {db}.ints SET a = NULL, d = -d, b10 = 1023 WHERE id = {i};
+         UPDATE {db}.texts SET t = NULL, j = '[1, 2, {{\"x\": null}}]', bl = NULL WHERE id = {i};
+         UPDATE {db}.nums SET dec1 = -0.5, f = NULL WHERE id = {i};
+         UPDATE {db}.times SET t = '23:59:59.999', dt6 = NULL, ts = '2038-01-01 00:00:00' WHERE id = {i};
+         UPDATE {db}.pairs SET v = v + 1 WHERE a = {i};
+         DELETE FROM {db}.ints WHERE id = {i} AND {i} % 3 = 0;
+         DELETE FROM {db}.pairs WHERE a = {i} AND {i} % 3 = 0;
+         DELETE FROM {db}.texts WHERE id = {i} AND {i} % 4 = 0;
+         UPDATE {db}.ints SET id = id + 100000 WHERE id = {i} AND {i} % 3 = 1;
+         UPDATE {db}.pairs SET b = CONCAT(b, '-moved') WHERE a = {i} AND {i} % 3 = 1;
+         UPDATE {db}.times SET id = -id WHERE id = {i} AND {i} % 5 = 1;"
+    )
+}
+
+fn rows_of(out: &str, kinds: &[Kind]) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split('\t')
+                .zip(kinds)
+                .map(|(cell, k)| match k {
+                    // One text per JSON value, whatever the spacing.
+                    Kind::Json if cell != "NULL" => serde_json::from_str::<Value>(cell)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|_| cell.to_string()),
+                    _ => cell.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Every table's rows on both sides, or the first difference.
+fn compare(db: &str, pg_schema: &str, specs: &[TableSpec]) -> Result<(), String> {
+    for t in specs {
+        let kinds: Vec<Kind> = t.columns.iter().map(|c| c.1).collect();
+        let m: Vec<String> = t.columns.iter().map(|(c, k)| mariadb_expr(c, *k)).collect();
+        let p: Vec<String> = t.columns.iter().map(|(c, k)| pg_expr(c, *k)).collect();
+        let source = rows_of(
+            &mariadb(&format!(
+                "SET time_zone = '+00:00'; SELECT {} FROM {db}.{}",
+                m.join(", "),
+                t.name
+            )),
+            &kinds,
+        );
+        let exists = psql(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{pg_schema}' AND tablename = '{}'",
+            t.name
+        ));
+        if exists.trim() != "1" {
+            return Err(format!(
+                "table {pg_schema}.{} is not in PostgreSQL yet",
+                t.name
+            ));
+        }
+        let target = rows_of(
+            &psql(&format!(
+                "SELECT {} FROM {pg_schema}.{}",
+                p.join(", "),
+                t.name
+            )),
+            &kinds,
+        );
+        if source != target {
+            let first = source
+                .iter()
+                .zip(&target)
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| format!("first difference:\n  MariaDB    {a:?}\n  PostgreSQL {b:?}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "table {}: {} rows in MariaDB, {} in PostgreSQL; {first}",
+                t.name,
+                source.len(),
+                target.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn sink_config(name: &str, topics_regex: &str, pg_schema: &str, extra: &[(&str, &str)]) -> Value {
+    let mut config = json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "tasks.max": "1",
+        "topics.regex": topics_regex,
+        "connection.url": format!(
+            "jdbc:postgresql://127.0.0.1:{}/{}",
+            std::env::var("SLUICE_POSTGRES_PORT").unwrap_or_else(|_| "5433".into()),
+            std::env::var("SLUICE_POSTGRES_DB").unwrap_or_else(|_| "sluice".into())
+        ),
+        "connection.username": std::env::var("SLUICE_POSTGRES_USER").unwrap_or_else(|_| "sluice".into()),
+        "connection.password": std::env::var("SLUICE_POSTGRES_PASSWORD").unwrap_or_else(|_| "sluice".into()),
+        "insert.mode": "upsert",
+        "delete.enabled": "true",
+        "primary.key.mode": "record_key",
+        "schema.evolution": "basic",
+        "collection.name.format": format!("{pg_schema}.${{source.table}}"),
+    });
+    for (k, v) in extra {
+        config[*k] = Value::String(v.to_string());
+    }
+    json!({"name": name, "config": config})
+}
+
+/// What a scenario varies.
+struct Scenario<'a> {
+    tag: &'a str,
+    sink_extra: &'a [(&'a str, &'a str)],
+    /// Kill -9 the worker once part of the changes are in, then restart it.
+    kill_mid_stream: bool,
+}
+
+fn replicate(sc: Scenario<'_>) {
+    let specs = tables();
+    let db = db_name(sc.tag);
+    let pg_schema = db.clone();
+    let mut ddl = format!("CREATE DATABASE {db};");
+    for t in &specs {
+        ddl.push_str(&format!("CREATE TABLE {db}.{} ({});", t.name, t.ddl));
+    }
+    mariadb(&ddl);
+    for i in 1..=20 {
+        mariadb(&insert_rows(&db, i));
+    }
+    // Nothing left from an earlier run of the same name.
+    psql(&format!("DROP SCHEMA IF EXISTS {pg_schema} CASCADE"));
+
+    let dir = TempDir::new(sc.tag);
+    let mut s = Sluice::start(dir.path(), &[]);
+    let prefix = unique("jd");
+    let src = unique("jdbc-src");
+    let sink = unique("jdbc-sink");
+    let cfg = mysql_connector_config(&src, &prefix, &db, &dir.path().join("history.jsonl"), &[]);
+    let r = s.post("/connectors", &cfg.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let regex = format!("{}\\.{db}\\..*", prefix.replace('-', "\\-"));
+    let r = s.post(
+        "/connectors",
+        &sink_config(&sink, &regex, &pg_schema, sc.sink_extra).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.wait_status(&sink, "a RUNNING sink task", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+
+    // Changes while the pipeline runs, from another thread; the column is
+    // added half-way.
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for i in 21..=60 {
+                let mut sql = insert_rows(&db, i);
+                sql.push_str(&change_rows(&db, i - 10));
+                if i == 40 {
+                    sql.push_str(&format!(
+                        "ALTER TABLE {db}.pairs ADD COLUMN added VARCHAR(20) NULL;"
+                    ));
+                }
+                if i > 40 {
+                    sql.push_str(&format!(
+                        "UPDATE {db}.pairs SET added = 'after-{i}' WHERE a = {i};"
+                    ));
+                }
+                mariadb(&format!("BEGIN; {sql} COMMIT;"));
+            }
+        })
+    };
+    if sc.kill_mid_stream {
+        wait_for(
+            "some changes in PostgreSQL before the kill",
+            Duration::from_secs(120),
+            || {
+                let n = psql(&format!(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = '{pg_schema}'"
+                ));
+                (n.trim() == "5"
+                    && psql(&format!("SELECT count(*) FROM {pg_schema}.ints"))
+                        .trim()
+                        .parse::<i64>()
+                        .unwrap_or(0)
+                        > 20)
+                    .then_some(())
+            },
+        );
+        s.kill9();
+        s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    }
+    writer.join().expect("the MariaDB writer thread");
+
+    let mut specs = specs;
+    specs[4].columns.push(("added", Kind::Plain));
+    let outcome = poll(Duration::from_secs(180), || {
+        compare(&db, &pg_schema, &specs).ok()
+    });
+    if outcome.is_none() {
+        let status = s.get(&format!("/connectors/{sink}/status")).body;
+        panic!(
+            "MariaDB and PostgreSQL never matched: {}\nsink status: {status}\nlog:\n{}",
+            compare(&db, &pg_schema, &specs).unwrap_err(),
+            s.log_text()
+        );
+    }
+    let status = s.get(&format!("/connectors/{sink}/status")).json();
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    // The rows changed as the workload says (a check of the check).
+    let moved = psql(&format!(
+        "SELECT count(*) FROM {pg_schema}.ints WHERE id > 100000"
+    ));
+    assert!(moved.trim().parse::<i64>().unwrap() >= 10, "{moved}");
+    let added = psql(&format!(
+        "SELECT count(*) FROM {pg_schema}.pairs WHERE added IS NOT NULL"
+    ));
+    assert!(added.trim().parse::<i64>().unwrap() > 5, "{added}");
+    assert!(
+        !s.log_text().contains("password=sluice"),
+        "the log shows the password"
+    );
+    if std::env::var_os("SLUICE_KEEP_TEST_FILES").is_none() {
+        psql(&format!("DROP SCHEMA IF EXISTS {pg_schema} CASCADE"));
+    }
+}
+
+#[test]
+fn mariadb_tables_replicate_into_postgres_row_for_row() {
+    replicate(Scenario {
+        tag: "jdbc-env",
+        sink_extra: &[],
+        kill_mid_stream: false,
+    });
+}
