@@ -462,3 +462,169 @@ fn kill_9_of_the_worker_mid_stream_still_ends_equal() {
         kill_mid_stream: true,
     });
 }
+
+/// A flat row with Kafka Connect's JSON schema: `{id, name}`.
+fn json_row(id: i32, name: &str) -> String {
+    json!({
+        "schema": {"type": "struct", "name": "t.Value", "optional": false, "fields": [
+            {"field": "id", "type": "int32", "optional": false},
+            {"field": "name", "type": "string", "optional": true}
+        ]},
+        "payload": {"id": id, "name": name}
+    })
+    .to_string()
+}
+
+/// A sink of flat rows keyed by their `id` value, into `table`.
+fn plain_sink(name: &str, topic: &str, table: &str, extra: &[(&str, &str)]) -> Value {
+    let mut config = json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "tasks.max": "1",
+        "topics": topic,
+        "connection.url": pg_url(),
+        "connection.username": pg_user(),
+        "connection.password": pg_password(),
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_value",
+        "primary.key.fields": "id",
+        "collection.name.format": table,
+    });
+    for (k, v) in extra {
+        config[*k] = json!(v);
+    }
+    json!({"name": name, "config": config})
+}
+
+/// Starts a sink that must fail; returns its task's trace.
+fn failed_trace(s: &Sluice, config: &Value) -> String {
+    let name = config["name"].as_str().unwrap().to_string();
+    let r = s.post("/connectors", &config.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let st = s.wait_status(&name, "a FAILED task", |v| {
+        v["tasks"][0]["state"] == "FAILED"
+    });
+    st["tasks"][0]["trace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn unreachable_database_or_refused_login_fails_the_task_with_the_remedy() {
+    kafka_bootstrap();
+    psql("SELECT 1");
+    let dir = TempDir::new("jdbc-conn");
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("jdbc-conn");
+    let port = free_port();
+    let secret = "pw-that-must-not-show-9431";
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-down"),
+            &topic,
+            "t",
+            &[
+                (
+                    "connection.url",
+                    &format!("jdbc:postgresql://127.0.0.1:{port}/sluice"),
+                ),
+                ("connection.password", secret),
+            ],
+        ),
+    );
+    assert!(
+        trace.contains(&format!(
+            "cannot connect to PostgreSQL at 127.0.0.1:{port}/sluice"
+        )) && trace.contains("connection.url"),
+        "{trace}"
+    );
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-login"),
+            &topic,
+            "t",
+            &[("connection.password", secret)],
+        ),
+    );
+    assert!(
+        trace.contains("refused the login of user") && trace.contains("connection.password"),
+        "{trace}"
+    );
+    for text in [trace, s.log_text()] {
+        assert!(!text.contains(secret), "the password shows: {text}");
+    }
+    // A URL that is not a JDBC URL is refused when the connector is created.
+    let bad = plain_sink(
+        &unique("jdbc-url"),
+        &topic,
+        "t",
+        &[("connection.url", "postgresql://127.0.0.1/sluice")],
+    );
+    let r = s.post("/connectors", &bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("jdbc:postgresql:"), "{}", r.body);
+}
+
+#[test]
+fn missing_table_or_column_without_schema_evolution_fails_naming_them() {
+    let bootstrap = kafka_bootstrap();
+    let schema = db_name("jdbc-missing");
+    psql(&format!(
+        "CREATE SCHEMA {schema}; CREATE TABLE {schema}.narrow (id int PRIMARY KEY)"
+    ));
+    let dir = TempDir::new("jdbc-missing");
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("jdbc-missing");
+    produce_strings(&bootstrap, &topic, &[&json_row(1, "a")]);
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-notable"),
+            &topic,
+            &format!("{schema}.absent"),
+            &[],
+        ),
+    );
+    assert!(
+        trace.contains(&format!("table {schema}.absent does not exist"))
+            && trace.contains("schema.evolution=basic"),
+        "{trace}"
+    );
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-nocol"),
+            &topic,
+            &format!("{schema}.narrow"),
+            &[],
+        ),
+    );
+    assert!(
+        trace.contains(&format!("table {schema}.narrow has no column name"))
+            && trace.contains("schema.evolution=basic"),
+        "{trace}"
+    );
+    // With basic evolution the same records go in.
+    let name = unique("jdbc-evolve");
+    let r = s.post(
+        "/connectors",
+        &plain_sink(
+            &name,
+            &topic,
+            &format!("{schema}.narrow"),
+            &[("schema.evolution", "basic")],
+        )
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for("the row in PostgreSQL", Duration::from_secs(60), || {
+        let column = pg_count(&format!(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = '{schema}' AND table_name = 'narrow' AND column_name = 'name'"
+        ));
+        (column == 1 && psql(&format!("SELECT id, name FROM {schema}.narrow")).trim() == "1\ta")
+            .then_some(())
+    });
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
