@@ -182,12 +182,82 @@ fn rows_of(out: &str, kinds: &[Kind]) -> Vec<Vec<String>> {
     rows
 }
 
+/// Where the sink writes: a PostgreSQL schema or a second MariaDB
+/// database, named `name`.
+#[derive(Clone)]
+struct Target {
+    postgres: bool,
+    name: String,
+}
+
+impl Target {
+    fn label(&self) -> &'static str {
+        if self.postgres {
+            "PostgreSQL"
+        } else {
+            "the target MariaDB database"
+        }
+    }
+    fn query(&self, sql: &str) -> String {
+        if self.postgres {
+            psql(sql)
+        } else {
+            mariadb(&format!("SET time_zone = '+00:00'; {sql}"))
+        }
+    }
+    fn count(&self, sql: &str) -> i64 {
+        self.query(sql).trim().parse().unwrap_or(0)
+    }
+    fn tables(&self) -> i64 {
+        let n = &self.name;
+        self.count(&if self.postgres {
+            format!("SELECT count(*) FROM pg_tables WHERE schemaname = '{n}'")
+        } else {
+            format!("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{n}'")
+        })
+    }
+    fn has_table(&self, table: &str) -> bool {
+        let n = &self.name;
+        self.count(&if self.postgres {
+            format!("SELECT count(*) FROM pg_tables WHERE schemaname = '{n}' AND tablename = '{table}'")
+        } else {
+            format!("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{n}' AND TABLE_NAME = '{table}'")
+        }) == 1
+    }
+    fn expr(&self, c: &str, k: Kind) -> String {
+        if self.postgres {
+            pg_expr(c, k)
+        } else {
+            mariadb_expr(c, k)
+        }
+    }
+    /// Drops what an earlier run left, and makes the database a MariaDB
+    /// target needs to connect to.
+    fn reset(&self) {
+        if self.postgres {
+            psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        } else {
+            mariadb(&format!(
+                "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}",
+                self.name
+            ));
+        }
+    }
+    fn drop(&self) {
+        if self.postgres {
+            psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        } else {
+            mariadb(&format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+}
+
 /// Every table's rows on both sides, or the first difference.
-fn compare(db: &str, pg_schema: &str, specs: &[TableSpec]) -> Result<(), String> {
+fn compare(db: &str, target: &Target, specs: &[TableSpec]) -> Result<(), String> {
     for t in specs {
         let kinds: Vec<Kind> = t.columns.iter().map(|c| c.1).collect();
         let m: Vec<String> = t.columns.iter().map(|(c, k)| mariadb_expr(c, *k)).collect();
-        let p: Vec<String> = t.columns.iter().map(|(c, k)| pg_expr(c, *k)).collect();
+        let p: Vec<String> = t.columns.iter().map(|(c, k)| target.expr(c, *k)).collect();
         let source = rows_of(
             &mariadb(&format!(
                 "SET time_zone = '+00:00'; SELECT {} FROM {db}.{}",
@@ -196,36 +266,36 @@ fn compare(db: &str, pg_schema: &str, specs: &[TableSpec]) -> Result<(), String>
             )),
             &kinds,
         );
-        let exists = psql(&format!(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = '{pg_schema}' AND tablename = '{}'",
-            t.name
-        ));
-        if exists.trim() != "1" {
+        if !target.has_table(t.name) {
             return Err(format!(
-                "table {pg_schema}.{} is not in PostgreSQL yet",
-                t.name
+                "table {}.{} is not in {} yet",
+                target.name,
+                t.name,
+                target.label()
             ));
         }
-        let target = rows_of(
-            &psql(&format!(
-                "SELECT {} FROM {pg_schema}.{}",
+        let copy = rows_of(
+            &target.query(&format!(
+                "SELECT {} FROM {}.{}",
                 p.join(", "),
+                target.name,
                 t.name
             )),
             &kinds,
         );
-        if source != target {
+        if source != copy {
             let first = source
                 .iter()
-                .zip(&target)
+                .zip(&copy)
                 .find(|(a, b)| a != b)
-                .map(|(a, b)| format!("first difference:\n  MariaDB    {a:?}\n  PostgreSQL {b:?}"))
+                .map(|(a, b)| format!("first difference:\n  source {a:?}\n  target {b:?}"))
                 .unwrap_or_default();
             return Err(format!(
-                "table {}: {} rows in MariaDB, {} in PostgreSQL; {first}",
+                "table {}: {} rows in the source, {} in {}; {first}",
                 t.name,
                 source.len(),
-                target.len()
+                copy.len(),
+                target.label()
             ));
         }
     }
@@ -261,7 +331,8 @@ fn pg_password() -> String {
 
 /// The JSON a user would POST: the table is the source table, in a
 /// PostgreSQL schema of its own.
-fn sink_config(name: &str, topics_regex: &str, pg_schema: &str, sink: Sink) -> Value {
+fn sink_config(name: &str, topics_regex: &str, target: &Target, sink: Sink) -> Value {
+    let pg_schema = &target.name;
     let mut config = match sink {
         Sink::DebeziumEnvelope | Sink::DebeziumFlat => json!({
             "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
@@ -293,6 +364,21 @@ fn sink_config(name: &str, topics_regex: &str, pg_schema: &str, sink: Sink) -> V
     };
     config["tasks.max"] = json!("1");
     config["topics.regex"] = json!(topics_regex);
+    if !target.postgres {
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        let user_key = if sink == Sink::Confluent {
+            "connection.user"
+        } else {
+            "connection.username"
+        };
+        config["connection.url"] = json!(format!(
+            "jdbc:mariadb://127.0.0.1:{}/{}",
+            env("SLUICE_MARIADB_PORT", "3307"),
+            target.name
+        ));
+        config[user_key] = json!("root");
+        config["connection.password"] = json!(env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice"));
+    }
     if sink != Sink::DebeziumEnvelope {
         // Flat rows, and the topic renamed to the table's name.
         config["transforms"] = json!("unwrap,route");
@@ -309,6 +395,8 @@ fn sink_config(name: &str, topics_regex: &str, pg_schema: &str, sink: Sink) -> V
 struct Scenario<'a> {
     tag: &'a str,
     sink: Sink,
+    /// Into PostgreSQL (true) or a second MariaDB database.
+    postgres: bool,
     /// Kill -9 the worker once part of the changes are in, then restart it
     /// while the rest are made.
     kill_mid_stream: bool,
@@ -340,7 +428,14 @@ fn pg_count(sql: &str) -> i64 {
 fn replicate(sc: Scenario<'_>) {
     let specs = tables();
     let db = db_name(sc.tag);
-    let pg_schema = db.clone();
+    let target = Target {
+        postgres: sc.postgres,
+        name: if sc.postgres {
+            db.clone()
+        } else {
+            format!("{db}_copy")
+        },
+    };
     let mut ddl = format!("CREATE DATABASE {db};");
     for t in &specs {
         ddl.push_str(&format!("CREATE TABLE {db}.{} ({});", t.name, t.ddl));
@@ -349,8 +444,7 @@ fn replicate(sc: Scenario<'_>) {
     for i in 1..=20 {
         mariadb(&insert_rows(&db, i));
     }
-    // Nothing left from an earlier run of the same name.
-    psql(&format!("DROP SCHEMA IF EXISTS {pg_schema} CASCADE"));
+    target.reset();
 
     let dir = TempDir::new(sc.tag);
     let mut s = Sluice::start(dir.path(), &[]);
@@ -363,7 +457,7 @@ fn replicate(sc: Scenario<'_>) {
     let regex = format!("{}\\.{db}\\..*", prefix.replace('-', "\\-"));
     let r = s.post(
         "/connectors",
-        &sink_config(&sink, &regex, &pg_schema, sc.sink).to_string(),
+        &sink_config(&sink, &regex, &target, sc.sink).to_string(),
     );
     assert_eq!(r.status, 201, "{}", r.body);
     s.wait_status(&sink, "a RUNNING sink task", |v| {
@@ -375,13 +469,11 @@ fn replicate(sc: Scenario<'_>) {
         // the other half is made while the worker restarts.
         workload(&db, 21, 40);
         wait_for(
-            "some changes in PostgreSQL before the kill",
+            "some changes in the target before the kill",
             Duration::from_secs(120),
             || {
-                let tables = pg_count(&format!(
-                    "SELECT count(*) FROM pg_tables WHERE schemaname = '{pg_schema}'"
-                ));
-                (tables == 5 && pg_count(&format!("SELECT count(*) FROM {pg_schema}.ints")) > 20)
+                (target.tables() == 5
+                    && target.count(&format!("SELECT count(*) FROM {}.ints", target.name)) > 20)
                     .then_some(())
             },
         );
@@ -401,29 +493,32 @@ fn replicate(sc: Scenario<'_>) {
     let mut specs = specs;
     specs[4].columns.push(("added", Kind::Plain));
     let outcome = poll(Duration::from_secs(180), || {
-        compare(&db, &pg_schema, &specs).ok()
+        compare(&db, &target, &specs).ok()
     });
     if outcome.is_none() {
         let status = s.get(&format!("/connectors/{sink}/status")).body;
         panic!(
-            "MariaDB and PostgreSQL never matched: {}\nsink status: {status}\nlog:\n{}",
-            compare(&db, &pg_schema, &specs).unwrap_err(),
+            "the source and {} never matched: {}\nsink status: {status}\nlog:\n{}",
+            target.label(),
+            compare(&db, &target, &specs).unwrap_err(),
             s.log_text()
         );
     }
     let status = s.get(&format!("/connectors/{sink}/status")).json();
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
     // The workload did what it says (a check of the check).
-    let moved = pg_count(&format!(
-        "SELECT count(*) FROM {pg_schema}.ints WHERE id > 100000"
+    let moved = target.count(&format!(
+        "SELECT count(*) FROM {}.ints WHERE id > 100000",
+        target.name
     ));
     assert!(moved >= 10, "{moved} moved keys");
-    let added = pg_count(&format!(
-        "SELECT count(*) FROM {pg_schema}.pairs WHERE added IS NOT NULL"
+    let added = target.count(&format!(
+        "SELECT count(*) FROM {}.pairs WHERE added IS NOT NULL",
+        target.name
     ));
     assert!(added > 5, "{added} rows with the added column set");
     if std::env::var_os("SLUICE_KEEP_TEST_FILES").is_none() {
-        psql(&format!("DROP SCHEMA IF EXISTS {pg_schema} CASCADE"));
+        target.drop();
     }
 }
 
@@ -432,6 +527,7 @@ fn mariadb_tables_replicate_into_postgres_row_for_row() {
     replicate(Scenario {
         tag: "jdbc-env",
         sink: Sink::DebeziumEnvelope,
+        postgres: true,
         kill_mid_stream: false,
     });
 }
@@ -441,6 +537,7 @@ fn flat_rows_after_extract_new_record_state_replicate_row_for_row() {
     replicate(Scenario {
         tag: "jdbc-flat",
         sink: Sink::DebeziumFlat,
+        postgres: true,
         kill_mid_stream: false,
     });
 }
@@ -450,6 +547,17 @@ fn confluent_class_and_keys_replicate_row_for_row() {
     replicate(Scenario {
         tag: "jdbc-cfl",
         sink: Sink::Confluent,
+        postgres: true,
+        kill_mid_stream: false,
+    });
+}
+
+#[test]
+fn mariadb_tables_replicate_into_a_second_mariadb_database_row_for_row() {
+    replicate(Scenario {
+        tag: "jdbc-maria",
+        sink: Sink::DebeziumEnvelope,
+        postgres: false,
         kill_mid_stream: false,
     });
 }
@@ -459,6 +567,7 @@ fn kill_9_of_the_worker_mid_stream_still_ends_equal() {
     replicate(Scenario {
         tag: "jdbc-kill",
         sink: Sink::DebeziumEnvelope,
+        postgres: true,
         kill_mid_stream: true,
     });
 }

@@ -7,10 +7,12 @@
 //! JDBC URL), [`record`] (a record to a row change, by the key mode),
 //! [`types`] (schemas to column types, values to text), [`plan`] (changes
 //! to per-table runs in Kafka order), one writer per database
-//! ([`postgres`]), and [`task`] (decode, plan, write one transaction per
+//! ([`postgres`] on tokio-postgres, [`mariadb`] on Sluice's own MySQL
+//! client), and [`task`] (decode, plan, write one transaction per
 //! put). The task's doc says why offsets never pass an uncommitted change.
 
 pub mod config;
+pub mod mariadb;
 pub mod plan;
 pub mod postgres;
 pub mod record;
@@ -43,21 +45,21 @@ pub enum WriteError {
 /// The database a task writes to.
 pub enum Target {
     Postgres(postgres::PgWriter),
+    MariaDb(mariadb::MariaDbWriter),
 }
 
 impl Target {
     pub async fn connect(cfg: Arc<JdbcSinkConfig>) -> Result<Target, WriteError> {
         match cfg.url.dialect {
             Dialect::Postgres => Ok(Target::Postgres(postgres::PgWriter::connect(cfg).await?)),
-            Dialect::MariaDb => Err(WriteError::Fatal(
-                "MariaDB/MySQL targets (jdbc:mariadb:, jdbc:mysql:) are not supported by Sluice's JDBC sink yet: use a jdbc:postgresql: URL".into(),
-            )),
+            Dialect::MariaDb => Ok(Target::MariaDb(mariadb::MariaDbWriter::connect(cfg).await?)),
         }
     }
 
     pub async fn write(&mut self, batches: &[TableBatch]) -> Result<(), WriteError> {
         match self {
             Target::Postgres(w) => w.write(batches).await,
+            Target::MariaDb(w) => w.write(batches).await,
         }
     }
 }
