@@ -737,3 +737,64 @@ fn missing_table_or_column_without_schema_evolution_fails_naming_them() {
     });
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+#[test]
+fn refused_records_fail_the_task_or_are_skipped_under_errors_tolerance_all() {
+    let bootstrap = kafka_bootstrap();
+    let schema = db_name("jdbc-poison");
+    psql(&format!(
+        "CREATE SCHEMA {schema}; CREATE TABLE {schema}.checked (id int PRIMARY KEY, name text CHECK (name <> 'poison'))"
+    ));
+    let dir = TempDir::new("jdbc-poison");
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("jdbc-poison");
+    let rows: Vec<String> = [
+        (1, "a"),
+        (2, "poison"),
+        (3, "c"),
+        (4, "d"),
+        (5, "poison"),
+        (6, "f"),
+    ]
+    .iter()
+    .map(|(id, name)| json_row(*id, name))
+    .collect();
+    let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+    produce_strings(&bootstrap, &topic, &refs);
+    let table = format!("{schema}.checked");
+    // errors.tolerance=none (the default): the task fails naming the table.
+    let trace = failed_trace(&s, &plain_sink(&unique("jdbc-strict"), &topic, &table, &[]));
+    assert!(
+        trace.contains(&format!("table {table}")) && trace.contains("check constraint"),
+        "{trace}"
+    );
+    assert_eq!(pg_count(&format!("SELECT count(*) FROM {table}")), 0);
+    // errors.tolerance=all: the refused records are skipped, the rest written.
+    let name = unique("jdbc-tolerant");
+    let r = s.post(
+        "/connectors",
+        &plain_sink(&name, &topic, &table, &[("errors.tolerance", "all")]).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for(
+        "the good rows in PostgreSQL",
+        Duration::from_secs(60),
+        || {
+            (psql(&format!(
+                "SELECT string_agg(id::text, ',' ORDER BY id) FROM {table}"
+            ))
+            .trim()
+                == "1,3,4,6")
+                .then_some(())
+        },
+    );
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+    assert!(
+        s.log_text()
+            .contains("skipping a record the database refused"),
+        "{}",
+        s.log_text()
+    );
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

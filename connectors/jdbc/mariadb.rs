@@ -58,6 +58,13 @@ fn classify(e: &MySqlError, what: &str) -> WriteError {
     };
     if e.is_retriable() {
         WriteError::Retriable(msg)
+    } else if matches!(
+        e.server_code(),
+        // NULL into NOT NULL, duplicate key, out of range, truncated,
+        // incorrect value, too long, foreign key, check constraint.
+        Some(1048 | 1062 | 1264 | 1265 | 1292 | 1366 | 1406 | 1451 | 1452 | 1690 | 3819 | 4025)
+    ) {
+        WriteError::Data(msg)
     } else {
         WriteError::Fatal(msg)
     }
@@ -203,7 +210,7 @@ impl MariaDbWriter {
         let result = self.write_all(batches).await;
         if let Err(e) = &result {
             self.tables.clear();
-            let alive = matches!(e, WriteError::Fatal(_))
+            let alive = matches!(e, WriteError::Fatal(_) | WriteError::Data(_))
                 && self.exec("ROLLBACK", "ROLLBACK").await.is_ok();
             if !alive {
                 self.conn = None;

@@ -38,7 +38,11 @@ pub enum WriteError {
     /// The database cannot be reached (at start the task fails; during a
     /// put it reconnects and retries).
     Unreachable(String),
-    /// Retrying cannot help (a missing table, a value the column refuses).
+    /// The database refused a record's values (a constraint, a value the
+    /// column cannot hold): retrying cannot help, and under
+    /// `errors.tolerance=all` the record is skipped.
+    Data(String),
+    /// Retrying cannot help (a missing table or column, a bad login).
     Fatal(String),
 }
 

@@ -93,6 +93,9 @@ fn classify(e: &tokio_postgres::Error, what: &str) -> WriteError {
             || matches!(code, "40001" | "40P01" | "55P03");
         return if transient {
             WriteError::Retriable(msg)
+        } else if code.starts_with("22") || code.starts_with("23") {
+            // Data exception or integrity violation: a record's values.
+            WriteError::Data(msg)
         } else {
             WriteError::Fatal(msg)
         };
