@@ -70,6 +70,16 @@ fn classify(e: &MySqlError, what: &str) -> WriteError {
     }
 }
 
+/// DDL errors: a duplicate column or table means another task won a race
+/// that a retry resolves; nothing in a DDL failure is a record's fault.
+fn ddl_error(e: WriteError, raced: bool) -> WriteError {
+    match e {
+        WriteError::Data(m) | WriteError::Fatal(m) if raced => WriteError::Retriable(m),
+        WriteError::Data(m) => WriteError::Fatal(m),
+        other => other,
+    }
+}
+
 fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
@@ -188,6 +198,19 @@ impl MariaDbWriter {
             .as_mut()
             .ok_or_else(|| WriteError::Retriable(format!("not connected to {where_}")))?;
         conn.exec(sql).await.map_err(|e| classify(&e, what))
+    }
+
+    async fn ddl(&mut self, sql: &str, what: &str) -> Result<(), WriteError> {
+        let where_ = self.where_();
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| WriteError::Retriable(format!("not connected to {where_}")))?;
+        conn.exec(sql).await.map(|_| ()).map_err(|e| {
+            // 1050 table exists, 1060 duplicate column.
+            let raced = matches!(e.server_code(), Some(1050 | 1060));
+            ddl_error(classify(&e, what), raced)
+        })
     }
 
     fn schema_of(&self, t: &TableId) -> String {
@@ -331,7 +354,7 @@ impl MariaDbWriter {
                 "CREATE DATABASE IF NOT EXISTS {}",
                 ident(&self.schema_of(t))
             );
-            self.exec(&sql, &format!("creating the database of table {t}"))
+            self.ddl(&sql, &format!("creating the database of table {t}"))
                 .await?;
         }
         let sql = format!(
@@ -340,7 +363,7 @@ impl MariaDbWriter {
             cols.join(", ")
         );
         tracing::info!("JDBC sink: {sql}");
-        self.exec(&sql, &format!("creating table {t}")).await?;
+        self.ddl(&sql, &format!("creating table {t}")).await?;
         Ok(())
     }
 
@@ -371,7 +394,7 @@ impl MariaDbWriter {
         if !adds.is_empty() {
             let sql = format!("ALTER TABLE {} {}", self.qualified(t), adds.join(", "));
             tracing::info!("JDBC sink: {sql}");
-            self.exec(&sql, &format!("altering table {t}")).await?;
+            self.ddl(&sql, &format!("altering table {t}")).await?;
             let columns = self.load_columns(t).await?.unwrap_or_default();
             if let Some(meta) = self.tables.get_mut(t) {
                 meta.columns = columns;

@@ -125,3 +125,27 @@ impl SinkConnector for JdbcSinkConnector {
         Box::new(JdbcSinkTask::new(self.flavor))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_key_of_an_impossible_combination() {
+        let c = JdbcSinkConnector::new(Flavor::Debezium);
+        let mut p = Props::new();
+        p.insert("connection.url".into(), "jdbc:postgresql://h/d".into());
+        assert!(c.validate(&p).is_empty());
+        p.insert("insert.mode".into(), "upsert".into());
+        let errors = c.validate(&p);
+        assert!(
+            errors["insert.mode"][0].contains("primary.key.mode"),
+            "{errors:?}"
+        );
+        p.insert("primary.key.mode".into(), "record_key".into());
+        p.insert("delete.enabled".into(), "true".into());
+        assert!(c.validate(&p).is_empty());
+        p.insert("primary.key.mode".into(), "kafka".into());
+        assert!(c.validate(&p).contains_key("delete.enabled"));
+    }
+}

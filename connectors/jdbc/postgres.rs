@@ -104,6 +104,20 @@ fn classify(e: &tokio_postgres::Error, what: &str) -> WriteError {
     WriteError::Retriable(format!("{what}: {e}"))
 }
 
+/// DDL errors: another task creating the same table or column at the same
+/// moment loses a race that a retry wins (it then finds them); nothing in a
+/// DDL failure is a record's fault.
+fn classify_ddl(e: &tokio_postgres::Error, what: &str) -> WriteError {
+    let raced = e
+        .as_db_error()
+        .is_some_and(|d| matches!(d.code().code(), "23505" | "42P06" | "42P07" | "42701"));
+    match classify(e, what) {
+        WriteError::Data(m) | WriteError::Fatal(m) if raced => WriteError::Retriable(m),
+        WriteError::Data(m) => WriteError::Fatal(m),
+        other => other,
+    }
+}
+
 impl PgWriter {
     /// Connects; a refused login or missing database fails for good, with
     /// the remedy.
@@ -400,7 +414,7 @@ impl PgWriter {
             self.client()?
                 .batch_execute(&sql)
                 .await
-                .map_err(|e| classify(&e, &format!("creating the schema of table {t}")))?;
+                .map_err(|e| classify_ddl(&e, &format!("creating the schema of table {t}")))?;
         }
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {} ({})",
@@ -411,7 +425,7 @@ impl PgWriter {
         self.client()?
             .batch_execute(&sql)
             .await
-            .map_err(|e| classify(&e, &format!("creating table {t}")))
+            .map_err(|e| classify_ddl(&e, &format!("creating table {t}")))
     }
 
     /// Adds missing columns and drops NOT NULL where a field became
@@ -452,7 +466,7 @@ impl PgWriter {
             self.client()?
                 .batch_execute(&sql)
                 .await
-                .map_err(|e| classify(&e, &format!("altering table {t}")))?;
+                .map_err(|e| classify_ddl(&e, &format!("altering table {t}")))?;
             self.statements.clear();
             let columns = self.load_columns(t).await?.unwrap_or_default();
             if let Some(meta) = self.tables.get_mut(t) {
