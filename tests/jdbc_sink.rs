@@ -798,3 +798,97 @@ fn refused_records_fail_the_task_or_are_skipped_under_errors_tolerance_all() {
     );
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// Writes keyed records (`None`: a tombstone) and waits for the broker.
+fn produce_keyed(bootstrap: &str, topic: &str, records: &[(&str, Option<&str>)]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for (key, value) in records {
+        let mut r = BaseRecord::<str, str>::to(topic).key(*key);
+        if let Some(v) = value {
+            r = r.payload(*v);
+        }
+        producer.send(r).expect("enqueue a record");
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("records acknowledged");
+}
+
+#[test]
+fn schemaless_json_rows_are_written_with_inferred_columns() {
+    let bootstrap = kafka_bootstrap();
+    let schema = db_name("jdbc-nosch");
+    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let dir = TempDir::new("jdbc-nosch");
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("jdbc-nosch");
+    produce_keyed(
+        &bootstrap,
+        &topic,
+        &[
+            (
+                r#"{"id": 1}"#,
+                Some(r#"{"id": 1, "name": "a", "score": 2.5, "tags": ["x", "y"], "ok": true}"#),
+            ),
+            (
+                r#"{"id": 2}"#,
+                Some(r#"{"id": 2, "name": "b", "score": 1, "tags": [], "ok": false}"#),
+            ),
+            (
+                r#"{"id": 1}"#,
+                Some(r#"{"id": 1, "name": "a2", "score": -0.5, "tags": null, "ok": null}"#),
+            ),
+            (r#"{"id": 2}"#, None),
+            (
+                r#"{"id": 3}"#,
+                Some(r#"{"id": 3, "name": "c", "score": 0, "tags": {"k": 1}, "ok": true}"#),
+            ),
+        ],
+    );
+    let name = unique("jdbc-nosch");
+    let config = json!({"name": name, "config": {
+        "connector.class": "JdbcSink",
+        "topics": topic,
+        "connection.url": pg_url(),
+        "connection.username": pg_user(),
+        "connection.password": pg_password(),
+        "insert.mode": "upsert",
+        "delete.enabled": "true",
+        "primary.key.mode": "record_key",
+        "schema.evolution": "basic",
+        "collection.name.format": format!("{schema}.rows"),
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "key.converter.schemas.enable": "false",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+    }});
+    let r = s.post("/connectors", &config.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let want = "1\ta2\t-0.5\tNULL\tNULL\n3\tc\t0\t{\"k\": 1}\tt";
+    let got = poll(Duration::from_secs(60), || {
+        let tables = pg_count(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'"
+        ));
+        if tables != 1 {
+            return None;
+        }
+        let rows = psql(&format!(
+            "SELECT id, name, score, tags, ok FROM {schema}.rows ORDER BY id"
+        ));
+        (rows.trim() == want).then_some(rows)
+    });
+    let rows = psql(&format!("SELECT * FROM {schema}.rows ORDER BY id"));
+    assert!(got.is_some(), "rows: {rows}\nlog:\n{}", s.log_text());
+    let types = psql(&format!(
+        "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = '{schema}' AND table_name = 'rows'"
+    ));
+    assert_eq!(
+        types.trim(),
+        "id bigint, name text, score double precision, tags jsonb, ok boolean"
+    );
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

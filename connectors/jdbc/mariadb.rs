@@ -40,6 +40,18 @@ struct TableMeta {
     checked: Vec<Arc<Shape>>,
 }
 
+/// Shapes remembered per table; more (a schema that changes all the time)
+/// are checked again, which costs no query.
+const MAX_CHECKED: usize = 64;
+
+impl TableMeta {
+    fn knows(&self, shape: &Arc<Shape>) -> bool {
+        self.checked
+            .iter()
+            .any(|c| Arc::ptr_eq(c, shape) || **c == **shape)
+    }
+}
+
 pub struct MariaDbWriter {
     cfg: Arc<JdbcSinkConfig>,
     conn: Option<Connection>,
@@ -292,10 +304,7 @@ impl MariaDbWriter {
         let t = &b.table;
         let shapes = b.write_shapes();
         if let Some(meta) = self.tables.get(t) {
-            if shapes
-                .iter()
-                .all(|s| meta.checked.iter().any(|c| Arc::ptr_eq(c, s)))
-            {
+            if shapes.iter().all(|s| meta.knows(s)) {
                 return Ok(true);
             }
         }
@@ -371,7 +380,7 @@ impl MariaDbWriter {
         let mut adds = Vec::new();
         {
             let meta = &self.tables[t];
-            if meta.checked.iter().any(|c| Arc::ptr_eq(c, shape)) {
+            if meta.knows(shape) {
                 return Ok(());
             }
             for (i, c) in shape.columns.iter().enumerate() {
@@ -401,6 +410,9 @@ impl MariaDbWriter {
             }
         }
         if let Some(meta) = self.tables.get_mut(t) {
+            if meta.checked.len() >= MAX_CHECKED {
+                meta.checked.clear();
+            }
             meta.checked.push(shape.clone());
         }
         Ok(())

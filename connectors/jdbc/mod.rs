@@ -4,7 +4,8 @@
 //! (`io.confluent.connect.jdbc.JdbcSinkConnector`).
 //!
 //! Layers: [`config`] (keys of both classes onto one struct), [`url`] (the
-//! JDBC URL), [`record`] (a record to a row change, by the key mode),
+//! JDBC URL), [`record`] (a record to a row change, by the key mode;
+//! [`schemaless`] gives schemaless JSON objects a schema first),
 //! [`types`] (schemas to column types, values to text), [`plan`] (changes
 //! to per-table runs in Kafka order), one writer per database
 //! ([`postgres`] on tokio-postgres, [`mariadb`] on Sluice's own MySQL
@@ -16,6 +17,7 @@ pub mod mariadb;
 pub mod plan;
 pub mod postgres;
 pub mod record;
+pub mod schemaless;
 pub mod task;
 pub mod types;
 pub mod url;

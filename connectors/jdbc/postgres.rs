@@ -64,6 +64,18 @@ struct TableMeta {
     checked: Vec<Arc<Shape>>,
 }
 
+/// Shapes remembered per table; more (a schema that changes all the time)
+/// are checked again, which costs no query.
+const MAX_CHECKED: usize = 64;
+
+impl TableMeta {
+    fn knows(&self, shape: &Arc<Shape>) -> bool {
+        self.checked
+            .iter()
+            .any(|c| Arc::ptr_eq(c, shape) || **c == **shape)
+    }
+}
+
 pub struct PgWriter {
     cfg: Arc<JdbcSinkConfig>,
     client: Option<Client>,
@@ -338,10 +350,7 @@ impl PgWriter {
         let t = &b.table;
         let shapes = b.write_shapes();
         if let Some(meta) = self.tables.get(t) {
-            if shapes
-                .iter()
-                .all(|s| meta.checked.iter().any(|c| Arc::ptr_eq(c, s)))
-            {
+            if shapes.iter().all(|s| meta.knows(s)) {
                 return Ok(true);
             }
         }
@@ -434,7 +443,7 @@ impl PgWriter {
         let mut ddl = Vec::new();
         {
             let meta = &self.tables[t];
-            if meta.checked.iter().any(|c| Arc::ptr_eq(c, shape)) {
+            if meta.knows(shape) {
                 return Ok(());
             }
             for (i, c) in shape.columns.iter().enumerate() {
@@ -474,6 +483,9 @@ impl PgWriter {
             }
         }
         if let Some(meta) = self.tables.get_mut(t) {
+            if meta.checked.len() >= MAX_CHECKED {
+                meta.checked.clear();
+            }
             meta.checked.push(shape.clone());
         }
         Ok(())

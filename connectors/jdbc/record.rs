@@ -17,6 +17,7 @@ use std::sync::Arc;
 use sluice_api::data::{Schema, SchemaBuilder, SchemaType, SinkRecord, Struct, Value};
 
 use super::config::{Flavor, JdbcSinkConfig, PkMode};
+use super::schemaless::Inferrer;
 use super::types::to_text;
 use super::url::Dialect;
 
@@ -98,6 +99,7 @@ pub struct Decoder {
     cfg: Arc<JdbcSinkConfig>,
     dialect: Dialect,
     shapes: Vec<CachedShape>,
+    inferrer: Inferrer,
 }
 
 const MAX_SHAPES: usize = 512;
@@ -147,11 +149,15 @@ impl Decoder {
             cfg,
             dialect,
             shapes: Vec::new(),
+            inferrer: Inferrer::default(),
         }
     }
 
     /// The change a record makes, or why it cannot be written.
     pub fn decode(&mut self, rec: &SinkRecord) -> Result<Change, String> {
+        // Schemaless maps get an inferred schema first.
+        let inferred = self.inferrer.infer(rec);
+        let rec = inferred.as_ref().unwrap_or(rec);
         let d = &rec.data;
         if let Some(name) = d.value_schema.as_ref().and_then(|s| s.name()) {
             if name.ends_with("SchemaChangeValue") {
@@ -180,7 +186,7 @@ impl Decoder {
             (Value::Struct(s), None) => s,
             (v, None) => {
                 return Err(format!(
-                    "the value is a {} without a struct schema; the JDBC sink writes structs with schemas: use value.converter.schemas.enable=true (JsonConverter) or another converter that keeps schemas",
+                    "the value is a {}, not a struct or JSON object: the JDBC sink writes rows (structs, or JSON objects without schemas)",
                     v.type_name()
                 ))
             }
@@ -707,10 +713,10 @@ mod tests {
     fn schemaless_values_are_refused_with_a_remedy() {
         let mut r = record(None, 1, None);
         r.data.value_schema = None;
-        r.data.value = Value::Map(vec![]);
+        r.data.value = Value::from("text");
         let mut d = Decoder::new(cfg(&[]), Dialect::Postgres);
         let e = d.decode(&r).unwrap_err();
-        assert!(e.contains("schemas.enable=true"), "{e}");
+        assert!(e.contains("not a struct or JSON object"), "{e}");
     }
 
     #[test]
