@@ -251,11 +251,21 @@ impl PgWriter {
     }
 
     fn name(&self, name: &str) -> String {
-        if self.cfg.quote_identifiers {
+        let mut n = if self.cfg.quote_identifiers {
             name.to_string()
         } else {
             name.to_lowercase()
+        };
+        // PostgreSQL keeps the first 63 bytes of a name (NAMEDATALEN - 1):
+        // cut it the same way, so that the catalog finds what was created.
+        if n.len() > 63 {
+            let mut end = 63;
+            while !n.is_char_boundary(end) {
+                end -= 1;
+            }
+            n.truncate(end);
         }
+        n
     }
 
     fn schema_of(&self, t: &TableId) -> String {
