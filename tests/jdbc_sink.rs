@@ -892,3 +892,140 @@ fn schemaless_json_rows_are_written_with_inferred_columns() {
     );
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+#[test]
+fn truncate_events_empty_the_target_table_with_truncate_enabled() {
+    kafka_bootstrap();
+    let db = db_name("jdbc-trunc");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b'), (3, 'c');"
+    ));
+    psql(&format!("DROP SCHEMA IF EXISTS {db} CASCADE"));
+    let dir = TempDir::new("jdbc-trunc");
+    let s = Sluice::start(dir.path(), &[]);
+    let prefix = unique("jt");
+    let src = mysql_connector_config(
+        &unique("jdbc-trunc-src"),
+        &prefix,
+        &db,
+        &dir.path().join("history.jsonl"),
+        &[("skipped.operations", "none")],
+    );
+    let r = s.post("/connectors", &src.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sink = unique("jdbc-trunc-sink");
+    let target = Target {
+        postgres: true,
+        name: db.clone(),
+    };
+    let mut config = sink_config(
+        &sink,
+        &format!("{}\\.{db}\\..*", prefix.replace('-', "\\-")),
+        &target,
+        Sink::DebeziumEnvelope,
+    );
+    config["config"]["truncate.enabled"] = json!("true");
+    let r = s.post("/connectors", &config.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rows = |want: &'static str| {
+        let (db, target) = (db.clone(), target.clone());
+        move || {
+            (target.has_table("t")
+                && psql(&format!(
+                    "SELECT string_agg(id || v, ',' ORDER BY id) FROM {db}.t"
+                ))
+                .trim()
+                    == want)
+                .then_some(())
+        }
+    };
+    wait_for(
+        "the snapshot rows",
+        Duration::from_secs(60),
+        rows("1a,2b,3c"),
+    );
+    mariadb(&format!(
+        "TRUNCATE TABLE {db}.t; INSERT INTO {db}.t VALUES (4, 'd');"
+    ));
+    wait_for(
+        "the table emptied, then the new row",
+        Duration::from_secs(60),
+        rows("4d"),
+    );
+    psql(&format!("DROP SCHEMA {db} CASCADE"));
+}
+
+#[test]
+fn insert_and_update_modes_and_kafka_coordinates_as_key() {
+    let bootstrap = kafka_bootstrap();
+    let schema = db_name("jdbc-modes");
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.upd (id int PRIMARY KEY, name text);
+         INSERT INTO {schema}.upd VALUES (1, 'old'), (2, 'old')"
+    ));
+    let dir = TempDir::new("jdbc-modes");
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("jdbc-modes");
+    produce_strings(
+        &bootstrap,
+        &topic,
+        &[
+            &json_row(1, "new"),
+            &json_row(3, "absent"),
+            &json_row(1, "newer"),
+        ],
+    );
+    // update: existing rows change, missing ones are not created.
+    let r = s.post(
+        "/connectors",
+        &plain_sink(
+            &unique("jdbc-update"),
+            &topic,
+            &format!("{schema}.upd"),
+            &[("insert.mode", "update")],
+        )
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for("the updates", Duration::from_secs(60), || {
+        (psql(&format!(
+            "SELECT string_agg(id || name, ',' ORDER BY id) FROM {schema}.upd"
+        ))
+        .trim()
+            == "1newer,2old")
+            .then_some(())
+    });
+    // insert with the Kafka coordinates as the key: one row per record.
+    let r = s.post(
+        "/connectors",
+        &plain_sink(
+            &unique("jdbc-kafka"),
+            &topic,
+            &format!("{schema}.log"),
+            &[
+                ("insert.mode", "insert"),
+                ("primary.key.mode", "kafka"),
+                ("primary.key.fields", ""),
+                ("schema.evolution", "basic"),
+            ],
+        )
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let want = format!("{topic} 0 0 1 new,{topic} 0 1 3 absent,{topic} 0 2 1 newer");
+    wait_for("one row per record", Duration::from_secs(60), || {
+        let tables = pg_count(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}' AND tablename = 'log'"
+        ));
+        (tables == 1
+            && psql(&format!(
+                "SELECT string_agg(concat_ws(' ', __connect_topic, __connect_partition, __connect_offset, id, name), ',' ORDER BY __connect_offset) FROM {schema}.log"
+            ))
+            .trim()
+                == want)
+            .then_some(())
+    });
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
