@@ -6,13 +6,15 @@
 //! Layers: [`config`] (keys of both classes onto one struct), [`url`] (the
 //! JDBC URL), [`record`] (a record to a row change, by the key mode;
 //! [`schemaless`] gives schemaless JSON objects a schema first),
-//! [`types`] (schemas to column types, values to text), [`plan`] (changes
+//! [`types`] (schemas to column types, values to text; [`hints`] for
+//! Debezium's source column type hints), [`plan`] (changes
 //! to per-table runs in Kafka order), one writer per database
 //! ([`postgres`] on tokio-postgres, [`mariadb`] on Sluice's own MySQL
 //! client), and [`task`] (decode, plan, write one transaction per
 //! put). The task's doc says why offsets never pass an uncommitted change.
 
 pub mod config;
+pub mod hints;
 pub mod mariadb;
 pub mod plan;
 pub mod postgres;

@@ -12,17 +12,20 @@ use sluice_api::data::decimal::unscaled_to_digits;
 use sluice_api::data::{names, Schema, SchemaType, Value};
 use sluice_api::java_text::civil_from_days;
 
+use super::hints::hinted_type;
 use super::url::Dialect;
 
 const DBZ_UUID: &str = "io.debezium.data.Uuid";
 const DBZ_XML: &str = "io.debezium.data.Xml";
-const COLUMN_TYPE: &str = "__debezium.source.column.type";
 const COLUMN_LENGTH: &str = "__debezium.source.column.length";
 
 /// The column type a field of `schema` gets in a created table.
 /// `key`: the column is part of the primary key (MariaDB cannot index TEXT
 /// without a length).
 pub fn column_type(schema: &Schema, dialect: Dialect, key: bool) -> Result<String, String> {
+    if let Some(t) = hinted_type(schema, dialect, key) {
+        return Ok(t);
+    }
     match dialect {
         Dialect::Postgres => pg_type(schema),
         Dialect::MariaDb => mariadb_type(schema, key),
@@ -98,12 +101,7 @@ fn pg_physical(s: &Schema) -> Result<String, String> {
         SchemaType::Float32 => "real".into(),
         SchemaType::Float64 => "double precision".into(),
         SchemaType::Boolean => "boolean".into(),
-        SchemaType::String => match (s.parameter(COLUMN_TYPE), source_length(s)) {
-            (Some(t), Some(n)) if t.eq_ignore_ascii_case("VARCHAR") && n > 0 => {
-                format!("varchar({n})")
-            }
-            _ => "text".into(),
-        },
+        SchemaType::String => "text".into(),
         SchemaType::Bytes => "bytea".into(),
         SchemaType::Array => match &s.value_schema {
             Some(e) if e.kind.is_primitive() => format!("{}[]", pg_type(e)?),
