@@ -400,6 +400,8 @@ struct Scenario<'a> {
     /// Kill -9 the worker once part of the changes are in, then restart it
     /// while the rest are made.
     kill_mid_stream: bool,
+    /// More sink keys.
+    sink_extra: &'a [(&'a str, &'a str)],
 }
 
 /// Changes `from..=to` of the workload; the column is added at 40.
@@ -455,13 +457,16 @@ fn replicate(sc: Scenario<'_>) {
     let r = s.post("/connectors", &cfg.to_string());
     assert_eq!(r.status, 201, "{}", r.body);
     let regex = format!("{}\\.{db}\\..*", prefix.replace('-', "\\-"));
-    let r = s.post(
-        "/connectors",
-        &sink_config(&sink, &regex, &target, sc.sink).to_string(),
-    );
+    let mut config = sink_config(&sink, &regex, &target, sc.sink);
+    for (k, v) in sc.sink_extra {
+        config["config"][*k] = json!(v);
+    }
+    let r = s.post("/connectors", &config.to_string());
     assert_eq!(r.status, 201, "{}", r.body);
-    s.wait_status(&sink, "a RUNNING sink task", |v| {
-        v["tasks"][0]["state"] == "RUNNING"
+    s.wait_status(&sink, "RUNNING sink tasks", |v| {
+        v["tasks"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["state"] == "RUNNING"))
     });
 
     if sc.kill_mid_stream {
@@ -517,6 +522,23 @@ fn replicate(sc: Scenario<'_>) {
         target.name
     ));
     assert!(added > 5, "{added} rows with the added column set");
+    for (k, _) in sc
+        .sink_extra
+        .iter()
+        .filter(|(k, _)| k.starts_with("hibernate."))
+    {
+        let log = s.log_text();
+        assert!(
+            log.contains("Hibernate settings")
+                && log.contains(k)
+                && !log.contains(&format!("config key {k} is not known")),
+            "{log}"
+        );
+    }
+    if sc.sink_extra.contains(&("tasks.max", "2")) {
+        let st = s.get(&format!("/connectors/{sink}/status")).json();
+        assert_eq!(st["tasks"].as_array().map(Vec::len), Some(2), "{st}");
+    }
     if std::env::var_os("SLUICE_KEEP_TEST_FILES").is_none() {
         target.drop();
     }
@@ -529,6 +551,7 @@ fn mariadb_tables_replicate_into_postgres_row_for_row() {
         sink: Sink::DebeziumEnvelope,
         postgres: true,
         kill_mid_stream: false,
+        sink_extra: &[],
     });
 }
 
@@ -539,6 +562,8 @@ fn flat_rows_after_extract_new_record_state_replicate_row_for_row() {
         sink: Sink::DebeziumFlat,
         postgres: true,
         kill_mid_stream: false,
+        // Accepted with one warning naming it.
+        sink_extra: &[("hibernate.c3p0.max_size", "5")],
     });
 }
 
@@ -549,6 +574,7 @@ fn confluent_class_and_keys_replicate_row_for_row() {
         sink: Sink::Confluent,
         postgres: true,
         kill_mid_stream: false,
+        sink_extra: &[],
     });
 }
 
@@ -559,6 +585,8 @@ fn mariadb_tables_replicate_into_a_second_mariadb_database_row_for_row() {
         sink: Sink::DebeziumEnvelope,
         postgres: false,
         kill_mid_stream: false,
+        // Two tasks share the five topics.
+        sink_extra: &[("tasks.max", "2")],
     });
 }
 
@@ -569,6 +597,7 @@ fn kill_9_of_the_worker_mid_stream_still_ends_equal() {
         sink: Sink::DebeziumEnvelope,
         postgres: true,
         kill_mid_stream: true,
+        sink_extra: &[],
     });
 }
 
