@@ -55,6 +55,8 @@ enum Kind {
     Bit,
     /// Binary → upper-case hex.
     Bin,
+    /// Geometry → its WKB in hex (PostgreSQL without PostGIS keeps the WKB).
+    Geom,
     /// JSON → compared as parsed JSON.
     Json,
     /// TIME → HH:MM:SS.ffffff.
@@ -76,6 +78,7 @@ fn mariadb_expr(c: &str, k: Kind) -> String {
         Kind::Plain | Kind::Json => c.to_string(),
         Kind::Bit | Kind::Bit1 => format!("{c}+0"),
         Kind::Bin => format!("HEX({c})"),
+        Kind::Geom => format!("HEX(ST_AsWKB({c}))"),
         Kind::Time => format!("TIME_FORMAT({c}, '%H:%i:%s.%f')"),
         Kind::DateTime | Kind::Instant => format!("DATE_FORMAT({c}, '%Y-%m-%d %H:%i:%s.%f')"),
     }
@@ -86,7 +89,7 @@ fn pg_expr(c: &str, k: Kind) -> String {
         Kind::Plain | Kind::Json => format!("{c}::text"),
         Kind::Bit1 => format!("{c}::int"),
         Kind::Bit => format!("lpad({c}::text, 64, '0')::bit(64)::bigint"),
-        Kind::Bin => format!("upper(encode({c}, 'hex'))"),
+        Kind::Bin | Kind::Geom => format!("upper(encode({c}, 'hex'))"),
         Kind::Time => format!("to_char({c}, 'HH24:MI:SS.US')"),
         Kind::DateTime => format!("to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
         Kind::Instant => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"),
@@ -109,8 +112,8 @@ fn tables() -> Vec<TableSpec> {
         },
         TableSpec {
             name: "nums",
-            ddl: "id INT PRIMARY KEY, dec1 DECIMAL(12,3), dec2 DECIMAL(30,10), f FLOAT, d DOUBLE",
-            columns: vec![("id", Plain), ("dec1", Plain), ("dec2", Plain), ("f", Plain), ("d", Plain)],
+            ddl: "id INT PRIMARY KEY, dec1 DECIMAL(12,3), dec2 DECIMAL(30,10), f FLOAT, d DOUBLE, g GEOMETRY NULL, pt POINT NULL",
+            columns: vec![("id", Plain), ("dec1", Plain), ("dec2", Plain), ("f", Plain), ("d", Plain), ("g", Geom), ("pt", Geom)],
         },
         TableSpec {
             name: "times",
@@ -130,7 +133,7 @@ fn insert_rows(db: &str, i: i64) -> String {
     format!(
         "INSERT INTO {db}.ints VALUES ({i}, {a}, {b}, {c}, {d}, {e}, {flag}, {b1}, {b10});
          INSERT INTO {db}.texts VALUES ({i}, 'row {i} O''Brien \"q\" é', REPEAT('t', {i} % 50), 'ab', 'green', 'x,z', '{{\"k\": {i}, \"tags\": [\"a\", \"b\"]}}', UNHEX('00FF10'), UNHEX(REPEAT('AB', {i} % 7)));
-         INSERT INTO {db}.nums VALUES ({i}, {i}.125, -{i}.0000000001, 1.5, 3.141592653589793);
+         INSERT INTO {db}.nums VALUES ({i}, {i}.125, -{i}.0000000001, 1.5, 3.141592653589793, ST_GeomFromText('LINESTRING(0 0, 1 1, 2 {i})'), ST_GeomFromText('POINT({i} 2.5)'));
          INSERT INTO {db}.times VALUES ({i}, '2024-02-29', '12:34:56.789', '2023-12-31 23:59:59', '1999-01-02 03:04:05.123456', '2024-06-01 10:00:00.5', 2024);
          INSERT INTO {db}.pairs (a, b, v, note) VALUES ({i}, 'k{i}', {i}, NULL);",
         a = i % 127,
@@ -149,7 +152,7 @@ fn change_rows(db: &str, i: i64) -> String {
     format!(
         "UPDATE {db}.ints SET a = NULL, d = -d, b10 = 1023 WHERE id = {i};
          UPDATE {db}.texts SET t = NULL, j = '[1, 2, {{\"x\": null}}]', bl = NULL WHERE id = {i};
-         UPDATE {db}.nums SET dec1 = -0.5, f = NULL WHERE id = {i};
+         UPDATE {db}.nums SET dec1 = -0.5, f = NULL, g = NULL WHERE id = {i};
          UPDATE {db}.times SET t = '23:59:59.999', dt6 = NULL, ts = '2038-01-01 00:00:00' WHERE id = {i};
          UPDATE {db}.pairs SET v = v + 1 WHERE a = {i};
          DELETE FROM {db}.ints WHERE id = {i} AND {i} % 3 = 0;

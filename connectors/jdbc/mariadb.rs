@@ -120,7 +120,8 @@ fn literal(col: &Column, v: &Option<String>) -> String {
     let name = col.schema.name().unwrap_or("");
     match (name, col.schema.kind) {
         (names::DBZ_BITS, _) => v.clone(),
-        (names::DBZ_GEOMETRY | names::DBZ_POINT, _) => format!("X'{v}'"),
+        // ST_GeomFromWKB(X'...', srid), built by types::to_text.
+        (names::DBZ_GEOMETRY | names::DBZ_POINT, _) => v.clone(),
         ("", SchemaType::Bytes) => format!("X'{v}'"),
         _ => string_literal(v),
     }

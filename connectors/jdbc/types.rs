@@ -140,7 +140,8 @@ fn mariadb_type(s: &Schema, key: bool) -> Result<String, String> {
                 Some(n) if n > 0 && n <= 64 => format!("bit({n})"),
                 _ => "varbinary(255)".into(),
             },
-            names::DBZ_GEOMETRY | names::DBZ_POINT => "longblob".into(),
+            names::DBZ_GEOMETRY => "geometry".into(),
+            names::DBZ_POINT => "point".into(),
             _ => return mariadb_physical(s, key),
         };
         return Ok(t);
@@ -239,9 +240,18 @@ pub fn to_text(v: &Value, s: &Schema, dialect: Dialect) -> Result<Option<String>
         },
         names::DBZ_GEOMETRY | names::DBZ_POINT => {
             let st = v.as_struct().ok_or_else(wrong)?;
-            match st.get("wkb") {
-                Some(Value::Bytes(b)) => bytes_text(b, dialect),
+            let wkb = match st.get("wkb") {
+                Some(Value::Bytes(b)) => b,
                 _ => return Err(wrong()),
+            };
+            match dialect {
+                Dialect::Postgres => bytes_text(wkb, dialect),
+                // MariaDB has geometry: the value is the expression that
+                // builds it (the MariaDB writer passes it through).
+                Dialect::MariaDb => {
+                    let srid = st.get("srid").and_then(Value::as_i64).unwrap_or(0);
+                    format!("ST_GeomFromWKB(X'{}', {srid})", bytes_text(wkb, dialect))
+                }
             }
         }
         _ => physical_text(v, s, dialect).ok_or_else(wrong)?,
@@ -583,6 +593,26 @@ mod tests {
         assert_eq!(
             m(&SchemaBuilder::string().build_schema(), false),
             "longtext"
+        );
+        let g = SchemaBuilder::structure()
+            .name(names::DBZ_GEOMETRY)
+            .field("wkb", schemas::bytes())
+            .field("srid", schemas::optional_int32())
+            .build();
+        assert_eq!(m(&g, false), "geometry");
+        assert_eq!(column_type(&g, Dialect::Postgres, false).unwrap(), "bytea");
+        let v = Value::Struct(
+            sluice_api::data::Struct::new(g.clone())
+                .with("wkb", Value::Bytes(vec![1, 2]))
+                .with("srid", Value::Int32(4326)),
+        );
+        assert_eq!(
+            to_text(&v, &g, Dialect::MariaDb).unwrap().unwrap(),
+            "ST_GeomFromWKB(X'0102', 4326)"
+        );
+        assert_eq!(
+            to_text(&v, &g, Dialect::Postgres).unwrap().unwrap(),
+            "\\x0102"
         );
     }
 
