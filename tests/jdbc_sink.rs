@@ -407,19 +407,22 @@ struct Scenario<'a> {
     sink_extra: &'a [(&'a str, &'a str)],
 }
 
-/// Changes `from..=to` of the workload; the column is added at 40.
+/// Changes `from..=to` of the workload; at 40 a column is added and a NOT
+/// NULL column made nullable (then set to NULL).
 fn workload(db: &str, from: i64, to: i64) {
     for i in from..=to {
         let mut sql = insert_rows(db, i);
         sql.push_str(&change_rows(db, i - 10));
         if i == 40 {
             sql.push_str(&format!(
-                "ALTER TABLE {db}.pairs ADD COLUMN added VARCHAR(20) NULL;"
+                "ALTER TABLE {db}.pairs ADD COLUMN added VARCHAR(20) NULL;
+                 ALTER TABLE {db}.texts MODIFY s VARCHAR(100) NULL;"
             ));
         }
         if i > 40 {
             sql.push_str(&format!(
-                "UPDATE {db}.pairs SET added = 'after-{i}' WHERE a = {i};"
+                "UPDATE {db}.pairs SET added = 'after-{i}' WHERE a = {i};
+                 UPDATE {db}.texts SET s = NULL WHERE id = {i};"
             ));
         }
         mariadb(&format!("BEGIN; {sql} COMMIT;"));
@@ -525,6 +528,11 @@ fn replicate(sc: Scenario<'_>) {
         target.name
     ));
     assert!(added > 5, "{added} rows with the added column set");
+    let nulls = target.count(&format!(
+        "SELECT count(*) FROM {}.texts WHERE s IS NULL",
+        target.name
+    ));
+    assert!(nulls > 5, "{nulls} rows with s made NULL");
     for (k, _) in sc
         .sink_extra
         .iter()

@@ -34,9 +34,45 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Statements stay well under the default max_allowed_packet (16 MB).
 const MAX_STATEMENT_BYTES: usize = 4 << 20;
 
+/// A column as information_schema describes it.
+#[derive(Debug, Clone, Default)]
+struct ColumnInfo {
+    name: String,
+    not_null: bool,
+    /// The full type (`varchar(64)`, `int(10) unsigned`), for MODIFY.
+    column_type: String,
+    charset: Option<String>,
+    collation: Option<String>,
+    /// As MariaDB shows it: an SQL literal or expression (`NULL` for none).
+    default: Option<String>,
+    comment: String,
+}
+
+impl ColumnInfo {
+    /// The MODIFY clause that makes the column nullable and keeps the rest
+    /// of its definition (type, character set, default, comment).
+    fn modify_to_nullable(&self, mariadb: bool) -> String {
+        let mut sql = format!("MODIFY COLUMN {} {}", ident(&self.name), self.column_type);
+        if let (Some(cs), Some(co)) = (&self.charset, &self.collation) {
+            sql.push_str(&format!(" CHARACTER SET {cs} COLLATE {co}"));
+        }
+        sql.push_str(" NULL");
+        // MariaDB shows defaults as SQL (quoted strings); MySQL shows raw
+        // values, which cannot be told apart from expressions here.
+        match &self.default {
+            Some(d) if mariadb && d != "NULL" => sql.push_str(&format!(" DEFAULT {d}")),
+            _ => {}
+        }
+        if !self.comment.is_empty() {
+            sql.push_str(&format!(" COMMENT {}", string_literal(&self.comment)));
+        }
+        sql
+    }
+}
+
 #[derive(Debug, Default)]
 struct TableMeta {
-    columns: Vec<String>,
+    columns: Vec<ColumnInfo>,
     checked: Vec<Arc<Shape>>,
 }
 
@@ -274,9 +310,10 @@ impl MariaDbWriter {
         Ok(())
     }
 
-    async fn load_columns(&mut self, t: &TableId) -> Result<Option<Vec<String>>, WriteError> {
+    async fn load_columns(&mut self, t: &TableId) -> Result<Option<Vec<ColumnInfo>>, WriteError> {
         let sql = format!(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            "SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_DEFAULT, COLUMN_COMMENT \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
             string_literal(&self.schema_of(t)),
             string_literal(&t.name)
         );
@@ -292,9 +329,18 @@ impl MariaDbWriter {
         if rs.rows.is_empty() {
             return Ok(None);
         }
+        let text = |i: usize, c: usize| rs.text(i, c).map(str::to_string);
         Ok(Some(
             (0..rs.rows.len())
-                .filter_map(|i| rs.text(i, 0).map(str::to_string))
+                .map(|i| ColumnInfo {
+                    name: text(i, 0).unwrap_or_default(),
+                    not_null: text(i, 1).as_deref() == Some("NO"),
+                    column_type: text(i, 2).unwrap_or_default(),
+                    charset: text(i, 3),
+                    collation: text(i, 4),
+                    default: text(i, 5),
+                    comment: text(i, 6).unwrap_or_default(),
+                })
                 .collect(),
         ))
     }
@@ -384,9 +430,18 @@ impl MariaDbWriter {
             if meta.knows(shape) {
                 return Ok(());
             }
+            let mariadb = self.conn.as_ref().is_some_and(|c| c.server().is_mariadb());
             for (i, c) in shape.columns.iter().enumerate() {
                 // Column names are case-insensitive in MariaDB and MySQL.
-                if meta.columns.iter().any(|n| n.eq_ignore_ascii_case(&c.name)) {
+                if let Some(col) = meta
+                    .columns
+                    .iter()
+                    .find(|n| n.name.eq_ignore_ascii_case(&c.name))
+                {
+                    let key = i < shape.key_count;
+                    if col.not_null && !key && c.schema.optional && self.cfg.auto_evolve {
+                        adds.push(col.modify_to_nullable(mariadb));
+                    }
                     continue;
                 }
                 if !self.cfg.auto_evolve {
