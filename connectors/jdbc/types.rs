@@ -190,12 +190,12 @@ pub fn to_text(v: &Value, s: &Schema, dialect: Dialect) -> Result<Option<String>
     };
     let text = match name {
         names::DECIMAL => match v {
-            Value::Bytes(b) => decimal_text(b, scale(s)),
+            Value::Bytes(b) => decimal_text(b, sane_scale(scale(s) as i64)?),
             _ => return Err(wrong()),
         },
         names::DBZ_VARIABLE_SCALE_DECIMAL => {
             let st = v.as_struct().ok_or_else(wrong)?;
-            let scale = st.get("scale").and_then(Value::as_i64).unwrap_or(0) as i32;
+            let scale = sane_scale(st.get("scale").and_then(Value::as_i64).unwrap_or(0))?;
             match st.get("value") {
                 Some(Value::Bytes(b)) => decimal_text(b, scale),
                 _ => return Err(wrong()),
@@ -387,6 +387,17 @@ fn bits_text(b: &[u8], len: usize, dialect: Dialect) -> String {
             n.to_string()
         }
     }
+}
+
+/// A decimal scale no database takes beyond ±1000 (and a bad schema must
+/// not make the sink write a billion zeros).
+fn sane_scale(scale: i64) -> Result<i32, String> {
+    if scale.abs() > 1000 {
+        return Err(format!(
+            "a decimal scale of {scale} is out of range (±1000)"
+        ));
+    }
+    Ok(scale as i32)
 }
 
 /// The digits of an unscaled two's-complement value with `scale` decimals.
@@ -649,6 +660,12 @@ mod tests {
         assert!(to_text(&Value::Null, &t, Dialect::MariaDb)
             .unwrap()
             .is_none());
+        let huge = to_text(
+            &Value::Bytes(vec![1]),
+            &schemas::decimal(-2_000_000_000, false),
+            Dialect::Postgres,
+        );
+        assert!(huge.unwrap_err().contains("out of range"));
         let wrong = to_text(
             &Value::Int32(1),
             &schemas::decimal(2, false),

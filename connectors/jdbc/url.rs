@@ -182,8 +182,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -214,6 +215,9 @@ mod tests {
 
     #[test]
     fn mariadb_and_mysql_urls() {
+        // Bytes after a % that are not hex digits stay as they are.
+        let u = JdbcUrl::parse("jdbc:postgresql://h/d?password=%a\u{e9}%zz%41").unwrap();
+        assert_eq!(u.param("password"), Some("%a\u{e9}%zzA"));
         let u = JdbcUrl::parse("jdbc:mariadb://[::1]:3307/t%20db").unwrap();
         assert_eq!(u.dialect, Dialect::MariaDb);
         assert_eq!((u.host.as_str(), u.port), ("::1", 3307));
