@@ -1069,3 +1069,87 @@ fn insert_and_update_modes_and_kafka_coordinates_as_key() {
     });
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// A rough throughput figure, not a benchmark of record (debug builds;
+/// docs/benchmarks.md says how benchmarks are run):
+/// `SLUICE_JDBC_BENCH_ROWS=200000 cargo test -p sluice --test jdbc_sink -- --ignored --nocapture bench`
+#[test]
+#[ignore]
+fn bench_flat_rows_into_postgres() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let n: i64 = std::env::var("SLUICE_JDBC_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let bootstrap = kafka_bootstrap();
+    let schema = db_name("jdbc-bench");
+    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let topic = unique("jdbc-bench");
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let key_schema = r#"{"type":"struct","optional":false,"fields":[{"field":"id","type":"int64","optional":false}]}"#;
+    let value_schema = r#"{"type":"struct","optional":false,"name":"bench.Value","fields":[{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true},{"field":"n","type":"int32","optional":true},{"field":"x","type":"double","optional":true},{"field":"ts","type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1}]}"#;
+    for i in 0..n {
+        // Every tenth change updates an earlier row.
+        let id = if i % 10 == 9 { i / 2 } else { i };
+        let key = format!(r#"{{"schema":{key_schema},"payload":{{"id":{id}}}}}"#);
+        let value = format!(
+            r#"{{"schema":{value_schema},"payload":{{"id":{id},"name":"row number {i}","n":{},"x":{}.25,"ts":{}}}}}"#,
+            i % 1000,
+            i,
+            1_700_000_000_000_000i64 + i
+        );
+        loop {
+            match producer.send(BaseRecord::to(&topic).key(&key).payload(&value)) {
+                Ok(()) => break,
+                Err((_, _)) => {
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flushed");
+    let distinct = (0..n)
+        .map(|i| if i % 10 == 9 { i / 2 } else { i })
+        .collect::<std::collections::HashSet<_>>()
+        .len() as i64;
+    let dir = TempDir::new("jdbc-bench");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("jdbc-bench");
+    let config = json!({"name": name, "config": {
+        "connector.class": "JdbcSink",
+        "topics": topic,
+        "connection.url": pg_url(),
+        "connection.username": pg_user(),
+        "connection.password": pg_password(),
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "schema.evolution": "basic",
+        "collection.name.format": format!("{schema}.bench"),
+    }});
+    let start = std::time::Instant::now();
+    let r = s.post("/connectors", &config.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for("every row in PostgreSQL", Duration::from_secs(600), || {
+        let tables = pg_count(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'"
+        ));
+        (tables == 1 && pg_count(&format!("SELECT count(*) FROM {schema}.bench")) == distinct)
+            .then_some(())
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", s.child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
+    println!(
+        "{n} changes ({distinct} rows) from Kafka into PostgreSQL in {secs:.1} s: {:.0} changes/s; worker peak RSS {rss}",
+        n as f64 / secs
+    );
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

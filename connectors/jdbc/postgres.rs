@@ -11,7 +11,9 @@
 //! Values are bound as text-format parameters that the server types
 //! against the target columns (the parameter type is left for the server to
 //! infer), so any column type with a text input works, whoever created the
-//! table.
+//! table. Each statement is one round trip (an unnamed statement parsed,
+//! bound and executed together): nothing is prepared or cached on the
+//! server.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio_postgres::types::{Format, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls};
 
 use super::config::{InsertMode, JdbcSinkConfig, PkMode};
 use super::plan::{Row, Run, TableBatch};
@@ -82,10 +84,8 @@ pub struct PgWriter {
     /// `current_schema()` of the connection.
     default_schema: String,
     tables: HashMap<TableId, TableMeta>,
-    statements: HashMap<String, Statement>,
 }
 
-const MAX_STATEMENTS: usize = 256;
 const MAX_PARAMS: usize = 65_535;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -139,7 +139,6 @@ impl PgWriter {
             client: None,
             default_schema: "public".into(),
             tables: HashMap::new(),
-            statements: HashMap::new(),
         };
         w.reconnect().await?;
         Ok(w)
@@ -147,7 +146,6 @@ impl PgWriter {
 
     async fn reconnect(&mut self) -> Result<(), WriteError> {
         self.client = None;
-        self.statements.clear();
         self.tables.clear();
         let url = &self.cfg.url;
         let where_ = format!("PostgreSQL at {}", url.display());
@@ -291,7 +289,6 @@ impl PgWriter {
         if result.is_err() {
             // What was learnt inside the failed transaction is rolled back.
             self.tables.clear();
-            self.statements.clear();
             let alive = match &self.client {
                 Some(c) if !c.is_closed() => c.batch_execute("ROLLBACK").await.is_ok(),
                 _ => false,
@@ -486,7 +483,6 @@ impl PgWriter {
                 .batch_execute(&sql)
                 .await
                 .map_err(|e| classify_ddl(&e, &format!("altering table {t}")))?;
-            self.statements.clear();
             let columns = self.load_columns(t).await?.unwrap_or_default();
             if let Some(meta) = self.tables.get_mut(t) {
                 meta.columns = columns;
@@ -552,27 +548,18 @@ impl PgWriter {
         rows: &[Row],
         what: &str,
     ) -> Result<(), WriteError> {
-        let stmt = match self.statements.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let s = self
-                    .client()?
-                    .prepare(sql)
-                    .await
-                    .map_err(|e| classify(&e, &format!("{what} table {t}")))?;
-                if self.statements.len() >= MAX_STATEMENTS {
-                    self.statements.clear();
-                }
-                self.statements.insert(sql.to_string(), s.clone());
-                s
-            }
-        };
         let params: Vec<Text<'_>> = rows
             .iter()
             .flat_map(|r| r.iter().map(|v| Text(v.as_deref())))
             .collect();
+        // One round trip: parse, bind and execute an unnamed statement, the
+        // parameter types left for the server to infer from the columns.
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
+            .collect();
         self.client()?
-            .execute_raw(&stmt, params.iter())
+            .query_typed(sql, &typed)
             .await
             .map_err(|e| classify(&e, &format!("{what} table {t}")))?;
         Ok(())
