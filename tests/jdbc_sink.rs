@@ -704,6 +704,34 @@ fn unreachable_database_or_refused_login_fails_the_task_with_the_remedy() {
     for text in [trace, s.log_text()] {
         assert!(!text.contains(secret), "the password shows: {text}");
     }
+    // Validation names the key of a combination that cannot work.
+    let r = s.put(
+        "/connector-plugins/JdbcSink/config/validate",
+        &json!({
+            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+            "name": "v",
+            "topics": "t",
+            "connection.url": "jdbc:postgresql://127.0.0.1/sluice",
+            "insert.mode": "upsert",
+        })
+        .to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["error_count"], 1, "{v}");
+    let insert_mode = v["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"]["name"] == "insert.mode")
+        .expect("insert.mode in the validation");
+    assert!(
+        insert_mode["value"]["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("primary.key.mode"),
+        "{insert_mode}"
+    );
     // A URL that is not a JDBC URL is refused when the connector is created.
     let bad = plain_sink(
         &unique("jdbc-url"),
