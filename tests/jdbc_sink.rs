@@ -783,6 +783,25 @@ fn missing_table_or_column_without_schema_evolution_fails_naming_them() {
             && trace.contains("schema.evolution=basic"),
         "{trace}"
     );
+    // A column whose type refuses the value is named, with the value.
+    psql(&format!(
+        "CREATE TABLE {schema}.typed (id int PRIMARY KEY, name int)"
+    ));
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-type"),
+            &topic,
+            &format!("{schema}.typed"),
+            &[],
+        ),
+    );
+    assert!(
+        trace.contains(&format!("table {schema}.typed"))
+            && trace.contains("column \"name\" (integer)")
+            && trace.contains("\"a\""),
+        "{trace}"
+    );
     // With basic evolution the same records go in.
     let name = unique("jdbc-evolve");
     let r = s.post(

@@ -24,6 +24,7 @@ use tokio_postgres::types::{Format, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
 use super::config::{InsertMode, JdbcSinkConfig, PkMode};
+use super::pg_diagnose::column_at_fault;
 use super::plan::{Row, Run, TableBatch};
 use super::record::{Shape, TableId};
 use super::types::column_type;
@@ -84,6 +85,9 @@ pub struct PgWriter {
     /// `current_schema()` of the connection.
     default_schema: String,
     tables: HashMap<TableId, TableMeta>,
+    /// The statement that hit a data exception: (table, catalog column
+    /// names, rows), to name the column once the transaction is rolled back.
+    failed: Option<(TableId, Vec<String>, Vec<Row>)>,
 }
 
 const MAX_PARAMS: usize = 65_535;
@@ -139,6 +143,7 @@ impl PgWriter {
             client: None,
             default_schema: "public".into(),
             tables: HashMap::new(),
+            failed: None,
         };
         w.reconnect().await?;
         Ok(w)
@@ -285,7 +290,8 @@ impl PgWriter {
         if self.client.is_none() {
             self.reconnect().await?;
         }
-        let result = self.write_in_transaction(batches).await;
+        self.failed = None;
+        let mut result = self.write_in_transaction(batches).await;
         if result.is_err() {
             // What was learnt inside the failed transaction is rolled back.
             self.tables.clear();
@@ -295,6 +301,16 @@ impl PgWriter {
             };
             if !alive {
                 self.client = None;
+            }
+        }
+        if let (Err(WriteError::Data(m)), Some((t, columns, rows))) =
+            (&mut result, self.failed.take())
+        {
+            if let Some(client) = &self.client {
+                let (schema, table) = (self.schema_of(&t), self.name(&t.name));
+                if let Some(col) = column_at_fault(client, &schema, &table, &columns, &rows).await {
+                    m.push_str(&format!("; {col}"));
+                }
             }
         }
         result
@@ -510,7 +526,7 @@ impl PgWriter {
                 InsertMode::Update => {
                     for row in rows {
                         let sql = self.update_sql(t, shape);
-                        self.execute(t, &sql, std::slice::from_ref(row), "updating")
+                        self.execute(t, shape, &sql, std::slice::from_ref(row), "updating")
                             .await?;
                     }
                     Ok(())
@@ -519,7 +535,7 @@ impl PgWriter {
                     let per = self.rows_per_statement(shape.columns.len());
                     for chunk in rows.chunks(per) {
                         let sql = self.insert_sql(t, shape, chunk.len());
-                        self.execute(t, &sql, chunk, "writing to").await?;
+                        self.execute(t, shape, &sql, chunk, "writing to").await?;
                     }
                     Ok(())
                 }
@@ -528,7 +544,7 @@ impl PgWriter {
                 let per = self.rows_per_statement(shape.columns.len());
                 for chunk in rows.chunks(per) {
                     let sql = self.delete_sql(t, shape, chunk.len());
-                    self.execute(t, &sql, chunk, "deleting from").await?;
+                    self.execute(t, shape, &sql, chunk, "deleting from").await?;
                 }
                 Ok(())
             }
@@ -544,6 +560,7 @@ impl PgWriter {
     async fn execute(
         &mut self,
         t: &TableId,
+        shape: &Shape,
         sql: &str,
         rows: &[Row],
         what: &str,
@@ -558,10 +575,17 @@ impl PgWriter {
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
             .collect();
-        self.client()?
-            .query_typed(sql, &typed)
-            .await
-            .map_err(|e| classify(&e, &format!("{what} table {t}")))?;
+        let result = self.client()?.query_typed(sql, &typed).await;
+        if let Err(e) = result {
+            let data_exception = e
+                .as_db_error()
+                .is_some_and(|d| d.code().code().starts_with("22"));
+            if data_exception {
+                let columns = shape.columns.iter().map(|c| self.name(&c.name)).collect();
+                self.failed = Some((t.clone(), columns, rows.to_vec()));
+            }
+            return Err(classify(&e, &format!("{what} table {t}")));
+        }
         Ok(())
     }
 
