@@ -125,10 +125,23 @@ impl JdbcSinkTask {
                     .refuse(&coordinates(r), &format!("cannot write the record: {e}"))?,
             }
         }
+        if !self.errors.all {
+            // Nothing to isolate: the changes move into the plan uncopied.
+            let only = (changes.len() == 1).then(|| changes[0].1);
+            let all = changes.into_iter().map(|(c, _)| c).collect();
+            return match target.write(&plan(all, upsert)).await {
+                Ok(()) => Ok(()),
+                Err(WriteError::Data(m)) if only.is_some() => {
+                    let at = only.map(|i| coordinates(&records[i])).unwrap_or_default();
+                    self.errors.refuse(&at, &m)
+                }
+                Err(e) => Err(task_error(e)),
+            };
+        }
         let all: Vec<_> = changes.iter().map(|(c, _)| c.clone()).collect();
         match target.write(&plan(all, upsert)).await {
             Ok(()) => return Ok(()),
-            Err(WriteError::Data(m)) if self.errors.all && changes.len() > 1 => {
+            Err(WriteError::Data(m)) if changes.len() > 1 => {
                 tracing::info!(
                     connector = %self.errors.connector,
                     "a batch of {} records was refused ({m}); writing it in parts to find the records at fault",
