@@ -652,10 +652,12 @@ fn failed_trace(s: &Sluice, config: &Value) -> String {
     let st = s.wait_status(&name, "a FAILED task", |v| {
         v["tasks"][0]["state"] == "FAILED"
     });
-    st["tasks"][0]["trace"]
+    let trace = st["tasks"][0]["trace"]
         .as_str()
         .unwrap_or_default()
-        .to_string()
+        .to_string();
+    eprintln!("{name} failed as expected: {trace}");
+    trace
 }
 
 #[test]
@@ -704,6 +706,47 @@ fn unreachable_database_or_refused_login_fails_the_task_with_the_remedy() {
     for text in [trace, s.log_text()] {
         assert!(!text.contains(secret), "the password shows: {text}");
     }
+    // TLS required of servers that do not speak it: the task fails saying so.
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-tls"),
+            &topic,
+            "t",
+            &[("connection.url", &format!("{}?sslmode=require", pg_url()))],
+        ),
+    );
+    assert!(
+        trace.contains("TLS") && trace.contains("sslmode"),
+        "{trace}"
+    );
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-tls-maria"),
+            &topic,
+            "t",
+            &[
+                (
+                    "connection.url",
+                    &format!(
+                        "jdbc:mariadb://127.0.0.1:{}/mysql?sslMode=verify-full",
+                        env("SLUICE_MARIADB_PORT", "3307")
+                    ),
+                ),
+                ("connection.username", "root"),
+                (
+                    "connection.password",
+                    &env("SLUICE_MARIADB_ROOT_PASSWORD", "sluice"),
+                ),
+            ],
+        ),
+    );
+    assert!(
+        trace.contains("does not offer TLS") && trace.contains("sslMode"),
+        "{trace}"
+    );
     // Validation names the key of a combination that cannot work.
     let r = s.put(
         "/connector-plugins/JdbcSink/config/validate",

@@ -28,7 +28,6 @@ use super::url::Dialect;
 use super::WriteError;
 use crate::mysql::error::MySqlError;
 use crate::mysql::protocol::{ConnectOptions, Connection};
-use crate::mysql::tls::{SslMode, TlsOptions};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Statements stay well under the default max_allowed_packet (16 MB).
@@ -204,10 +203,7 @@ impl MariaDbWriter {
                 .or_else(|| url.param("password").map(str::to_string))
                 .unwrap_or_default(),
             database: Some(url.database.clone()),
-            tls: TlsOptions {
-                mode: SslMode::Preferred,
-                ..Default::default()
-            },
+            tls: url.tls().map_err(WriteError::Fatal)?,
         };
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&opts)).await {
             Ok(Ok(c)) => c,
@@ -226,7 +222,21 @@ impl MariaDbWriter {
                     "{where_} refused the login of user {user}: error {code}: {message}; {remedy}"
                 )));
             }
-            Ok(Err(e)) => return Err(WriteError::Unreachable(format!("cannot log in to {where_}: {e}"))),
+            // TLS settings or a TLS handshake that cannot succeed.
+            Ok(Err(MySqlError::Config(m))) => {
+                return Err(WriteError::Fatal(format!(
+                    "{where_}: {}",
+                    m.replace("database.ssl.ca", "serverSslCert")
+                        .replace("database.ssl.mode", "sslMode")
+                        .replace("database.hostname", "the host of connection.url")
+                )))
+            }
+            Ok(Err(e)) => {
+                return Err(WriteError::Unreachable(format!(
+                    "cannot log in to {where_}: {e}"
+                )))
+            }
+
             Err(_) => {
                 return Err(WriteError::Unreachable(format!(
                     "cannot connect to {where_}: no answer within {} s; check the host and port in connection.url and the network",

@@ -17,6 +17,7 @@ pub mod config;
 pub mod hints;
 pub mod mariadb;
 pub mod pg_diagnose;
+pub mod pg_tls;
 pub mod plan;
 pub mod postgres;
 pub mod record;

@@ -20,16 +20,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::types::{Format, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::config::{InsertMode, JdbcSinkConfig, PkMode};
 use super::pg_diagnose::column_at_fault;
+use super::pg_tls::RustlsConnect;
 use super::plan::{Row, Run, TableBatch};
 use super::record::{Shape, TableId};
 use super::types::column_type;
 use super::url::Dialect;
 use super::WriteError;
+use crate::mysql::tls::SslMode;
 
 /// One value as a text-format parameter (`None`: NULL).
 #[derive(Debug)]
@@ -134,6 +137,33 @@ fn classify_ddl(e: &tokio_postgres::Error, what: &str) -> WriteError {
     }
 }
 
+/// Why a login failed, with the key that fixes it.
+fn login_error(e: &tokio_postgres::Error, where_: &str, user: &str) -> WriteError {
+    let code = e.as_db_error().map(|d| d.code().code().to_string());
+    let msg = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| {
+            let mut m = e.to_string();
+            if let Some(source) = std::error::Error::source(e) {
+                m.push_str(&format!(": {source}"));
+            }
+            m
+        });
+    match code.as_deref() {
+        Some(c) if c.starts_with("28") => WriteError::Fatal(format!(
+            "{where_} refused the login of user {user}: {msg}; check connection.username and connection.password"
+        )),
+        Some("3D000") => WriteError::Fatal(format!(
+            "{where_}: {msg}; create the database or correct its name in connection.url"
+        )),
+        None if msg.contains("TLS") => WriteError::Fatal(format!(
+            "{where_}: {msg}; enable TLS (ssl=on) on the server, trust its certificate (sslrootcert), or relax sslmode in connection.url"
+        )),
+        _ => WriteError::Unreachable(format!("cannot log in to {where_}: {msg}")),
+    }
+}
+
 impl PgWriter {
     /// Connects; a refused login or missing database fails for good, with
     /// the remedy.
@@ -192,36 +222,25 @@ impl PgWriter {
         if let Some(p) = &password {
             pg.password(p);
         }
-        let (client, connection) = match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            pg.connect_raw(stream, NoTls),
-        )
-        .await
-        {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                let code = e.as_db_error().map(|d| d.code().code().to_string());
-                let msg = e
-                    .as_db_error()
-                    .map(|d| d.message().to_string())
-                    .unwrap_or_else(|| e.to_string());
-                return Err(match code.as_deref() {
-                    Some(c) if c.starts_with("28") => WriteError::Fatal(format!(
-                        "{where_} refused the login of user {user}: {msg}; check connection.username and connection.password"
-                    )),
-                    Some("3D000") => WriteError::Fatal(format!(
-                        "{where_}: {msg}; create the database or correct its name in connection.url"
-                    )),
-                    _ => WriteError::Unreachable(format!("cannot log in to {where_}: {msg}")),
-                });
-            }
-            Err(_) => {
-                return Err(WriteError::Unreachable(format!(
-                    "{where_} did not complete the login within {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                )))
-            }
-        };
+        let tls_opts = url.tls().map_err(WriteError::Fatal)?;
+        pg.ssl_mode(match tls_opts.mode {
+            SslMode::Disabled => PgSslMode::Disable,
+            SslMode::Preferred => PgSslMode::Prefer,
+            _ => PgSslMode::Require,
+        });
+        let tls = RustlsConnect::new(&tls_opts, &url.host)
+            .map_err(|e| WriteError::Fatal(format!("{where_}: {e}")))?;
+        let (client, connection) =
+            match tokio::time::timeout(CONNECT_TIMEOUT, pg.connect_raw(stream, tls)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => return Err(login_error(&e, &where_, &user)),
+                Err(_) => {
+                    return Err(WriteError::Unreachable(format!(
+                        "{where_} did not complete the login within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            };
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("PostgreSQL connection of the JDBC sink ended: {e}");

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::mysql::tls::{SslMode, TlsOptions};
+
 /// Which database the URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -114,32 +116,59 @@ impl JdbcUrl {
             database,
             params,
         };
-        u.check_tls()?;
+        u.tls()?;
         Ok(u)
     }
 
-    /// TLS is not spoken yet: a URL that requires it is refused.
-    fn check_tls(&self) -> Result<(), String> {
-        let p = |k: &str| self.params.get(k).map(|v| v.to_ascii_lowercase());
-        let requires = match self.dialect {
-            Dialect::Postgres => {
-                matches!(
-                    p("sslmode").as_deref(),
-                    Some("require" | "verify-ca" | "verify-full")
-                ) || p("ssl").as_deref() == Some("true")
-            }
-            Dialect::MariaDb => {
-                p("useSSL").as_deref() == Some("true")
-                    || p("sslMode").is_some_and(|m| m != "disable" && m != "disabled")
-            }
+    /// The TLS settings the URL asks for, as the Java drivers name them.
+    /// PostgreSQL (pgjdbc): `sslmode` disable, allow, prefer (the default),
+    /// require, verify-ca, verify-full; `ssl=true` is verify-full;
+    /// `sslrootcert` the CA file. MariaDB/MySQL: `sslMode` disable(d),
+    /// trust, preferred, required, verify-ca / verify_ca, verify-full /
+    /// verify_identity; `useSSL=true` (or `useSsl`) is required;
+    /// `serverSslCert` the CA file. Unknown values are refused.
+    pub fn tls(&self) -> Result<TlsOptions, String> {
+        let get = |k: &str| {
+            self.params
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.trim().to_ascii_lowercase())
         };
-        if requires {
-            return Err(
-                "connection.url asks for TLS, which Sluice's JDBC sink does not speak yet: remove the ssl settings (sslmode=disable or prefer) and connect over a trusted network"
-                    .into(),
-            );
+        let (mode_key, ca_key) = match self.dialect {
+            Dialect::Postgres => ("sslmode", "sslrootcert"),
+            Dialect::MariaDb => ("sslMode", "serverSslCert"),
+        };
+        let mode = match (self.dialect, get(mode_key)) {
+            (_, Some(m)) => match m.replace('_', "-").as_str() {
+                "disable" | "disabled" => SslMode::Disabled,
+                "allow" | "prefer" | "preferred" => SslMode::Preferred,
+                "require" | "required" | "trust" => SslMode::Required,
+                "verify-ca" => SslMode::VerifyCa,
+                "verify-full" | "verify-identity" => SslMode::VerifyIdentity,
+                other => {
+                    return Err(format!(
+                        "connection.url: {mode_key}={other} is not a TLS mode Sluice knows (disable, prefer, require, verify-ca, verify-full)"
+                    ))
+                }
+            },
+            (Dialect::Postgres, None) if get("ssl").as_deref() == Some("true") => {
+                SslMode::VerifyIdentity
+            }
+            (Dialect::MariaDb, None) if get("useSSL").as_deref() == Some("true") => {
+                SslMode::Required
+            }
+            (_, None) => SslMode::Preferred,
+        };
+        if self.dialect == Dialect::MariaDb && get("trustCertificateKeyStoreUrl").is_some() {
+            return Err("connection.url: trustCertificateKeyStoreUrl (a Java key store) cannot be read; export the CA as PEM (keytool -exportcert -rfc) and give its path as serverSslCert".into());
         }
-        Ok(())
+        let ca_file = self
+            .params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(ca_key))
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty());
+        Ok(TlsOptions { mode, ca_file })
     }
 
     pub fn param(&self, key: &str) -> Option<&str> {
@@ -237,8 +266,12 @@ mod tests {
             ("jdbc:postgresql://h:5432", "no database"),
             ("jdbc:postgresql://a,b/d", "several hosts"),
             (
-                "jdbc:postgresql://h/d?sslmode=require&password=hunter2",
-                "TLS",
+                "jdbc:postgresql://h/d?sslmode=sometimes&password=hunter2",
+                "TLS mode",
+            ),
+            (
+                "jdbc:mysql://h/d?trustCertificateKeyStoreUrl=file:/k.jks",
+                "PEM",
             ),
         ] {
             let e = JdbcUrl::parse(url).unwrap_err();
@@ -247,5 +280,41 @@ mod tests {
         }
         let u = JdbcUrl::parse("jdbc:postgresql://h/d?password=hunter2").unwrap();
         assert!(!format!("{u:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn tls_settings_as_the_java_drivers_name_them() {
+        let tls = |u: &str| JdbcUrl::parse(u).unwrap().tls().unwrap();
+        assert_eq!(tls("jdbc:postgresql://h/d").mode, SslMode::Preferred);
+        assert_eq!(
+            tls("jdbc:postgresql://h/d?sslmode=disable").mode,
+            SslMode::Disabled
+        );
+        assert_eq!(
+            tls("jdbc:postgresql://h/d?sslmode=require").mode,
+            SslMode::Required
+        );
+        let t = tls("jdbc:postgresql://h/d?sslmode=verify-ca&sslrootcert=/ca.pem");
+        assert_eq!(
+            (t.mode, t.ca_file.as_deref()),
+            (SslMode::VerifyCa, Some("/ca.pem"))
+        );
+        assert_eq!(
+            tls("jdbc:postgresql://h/d?ssl=true").mode,
+            SslMode::VerifyIdentity
+        );
+        assert_eq!(
+            tls("jdbc:mariadb://h/d?sslMode=trust").mode,
+            SslMode::Required
+        );
+        assert_eq!(
+            tls("jdbc:mysql://h/d?sslMode=VERIFY_IDENTITY").mode,
+            SslMode::VerifyIdentity
+        );
+        assert_eq!(tls("jdbc:mysql://h/d?useSSL=true").mode, SslMode::Required);
+        assert_eq!(
+            tls("jdbc:mariadb://h/d?sslMode=disable").mode,
+            SslMode::Disabled
+        );
     }
 }
