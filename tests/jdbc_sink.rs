@@ -1243,3 +1243,268 @@ fn bench_flat_rows_into_postgres() {
     );
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl (apt-get install -y openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throw-away PostgreSQL with TLS on (a CA and a server certificate that
+/// names `localhost`), run as the OS user `postgres` when the test runs as
+/// root (the server refuses root), trusting local logins.
+struct TlsPostgres {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl TlsPostgres {
+    fn bin() -> std::path::PathBuf {
+        let mut bins: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's binaries in /usr/lib/postgresql (apt-get install postgresql)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .collect();
+        bins.sort();
+        bins.pop()
+            .expect("an initdb under /usr/lib/postgresql/*/bin")
+    }
+
+    fn as_postgres(program: &std::path::Path) -> Command {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        if root {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+            ])
+            .arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn start() -> TlsPostgres {
+        // Under /tmp: the server's user must reach it.
+        let dir = std::env::temp_dir().join(unique("jdbc-tls-pg"));
+        std::fs::create_dir_all(&dir).unwrap();
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Sluice test CA",
+                "-keyout",
+                "ca-key.pem",
+                "-out",
+                "ca.pem",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server-key.pem",
+                "-out",
+                "server.csr",
+            ],
+        );
+        std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.pem",
+            ],
+        );
+        let _ = Command::new("chown")
+            .arg("-R")
+            .arg("postgres:postgres")
+            .arg(&dir)
+            .status();
+        let _ = Command::new("chmod").arg("0700").arg(&dir).status();
+        let _ = Command::new("chmod")
+            .arg("0600")
+            .arg(dir.join("server-key.pem"))
+            .status();
+        let bin = Self::bin();
+        let out = Self::as_postgres(&bin.join("initdb"))
+            .args(["-D"])
+            .arg(dir.join("data"))
+            .args(["-U", "sluice", "--auth=trust", "-E", "UTF8"])
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("postgres.log")).unwrap();
+        let child = Self::as_postgres(&bin.join("postgres"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "ssl=on",
+            ])
+            .arg("-c")
+            .arg(format!(
+                "ssl_cert_file={}",
+                dir.join("server.pem").display()
+            ))
+            .arg("-c")
+            .arg(format!(
+                "ssl_key_file={}",
+                dir.join("server-key.pem").display()
+            ))
+            .arg("-k")
+            .arg(&dir)
+            .stdout(std::process::Stdio::from(log.try_clone().unwrap()))
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .expect("start postgres");
+        let pg = TlsPostgres { child, dir, port };
+        wait_for(
+            "the TLS PostgreSQL to accept logins",
+            Duration::from_secs(60),
+            || {
+                pg.try_sql("SELECT 1")
+                    .filter(|o| o.trim() == "1")
+                    .map(|_| ())
+            },
+        );
+        pg
+    }
+
+    fn try_sql(&self, sql: &str) -> Option<String> {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-w",
+                "-A",
+                "-t",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "sluice",
+                "-d",
+                "postgres",
+            ])
+            .args(["-p", &self.port.to_string(), "-c", sql])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for TlsPostgres {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn tls_to_postgres_with_a_verified_certificate() {
+    let bootstrap = kafka_bootstrap();
+    let pg = TlsPostgres::start();
+    let dir = TempDir::new("jdbc-tls");
+    let s = Sluice::start(dir.path(), &[]);
+    let topic = unique("jdbc-tls");
+    produce_strings(&bootstrap, &topic, &[&json_row(1, "secret")]);
+    let url = |mode: &str| {
+        format!(
+            "jdbc:postgresql://localhost:{}/postgres?sslmode={mode}&sslrootcert={}",
+            pg.port,
+            pg.dir.join("ca.pem").display()
+        )
+    };
+    let name = unique("jdbc-tls-ok");
+    let config = plain_sink(
+        &name,
+        &topic,
+        "tls_rows",
+        &[
+            ("connection.url", &url("verify-full")),
+            ("connection.password", ""),
+            ("schema.evolution", "basic"),
+        ],
+    );
+    let r = s.post("/connectors", &config.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_for("the row over TLS", Duration::from_secs(60), || {
+        pg.try_sql("SELECT id || name FROM tls_rows")
+            .filter(|o| o.trim() == "1secret")
+            .map(|_| ())
+    });
+    let ssl = pg
+        .try_sql("SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'sluice-jdbc-sink'")
+        .unwrap_or_default();
+    assert_eq!(ssl.trim(), "t", "the sink's session is not encrypted");
+    // A certificate that names another host fails verify-full.
+    let trace = failed_trace(
+        &s,
+        &plain_sink(
+            &unique("jdbc-tls-name"),
+            &topic,
+            "tls_rows",
+            &[
+                (
+                    "connection.url",
+                    &url("verify-full").replace("localhost", "127.0.0.1"),
+                ),
+                ("connection.password", ""),
+            ],
+        ),
+    );
+    assert!(trace.contains("TLS"), "{trace}");
+}
