@@ -2,5 +2,6 @@
 
 pub mod debezium;
 pub mod file;
+pub mod jdbc;
 pub mod mongodb;
 pub mod mysql;

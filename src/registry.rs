@@ -4,6 +4,7 @@
 //! its own plugins with `Registry::register_*` before starting the worker.
 
 use sluice_connectors::file::{FileStreamSinkConnector, FileStreamSourceConnector};
+use sluice_connectors::jdbc::{Flavor as JdbcFlavor, JdbcSinkConnector};
 use sluice_connectors::mongodb::MongoDbConnector;
 use sluice_connectors::mysql::{Flavor, MySqlConnector};
 use sluice_runtime::Registry;
@@ -35,6 +36,16 @@ pub fn builtin() -> Registry {
         "io.debezium.connector.mongodb.MongoDbConnector",
         &["mongodb", "MongoDbConnector"],
         || Box::new(MongoDbConnector::default()),
+    );
+    r.register_sink(
+        "io.debezium.connector.jdbc.JdbcSinkConnector",
+        &["JdbcSink", "jdbc-sink", "jdbc"],
+        || Box::new(JdbcSinkConnector::new(JdbcFlavor::Debezium)),
+    );
+    r.register_sink(
+        "io.confluent.connect.jdbc.JdbcSinkConnector",
+        &["ConfluentJdbcSink"],
+        || Box::new(JdbcSinkConnector::new(JdbcFlavor::Confluent)),
     );
     sluice_converters::register(&mut r);
     sluice_transforms::register(&mut r);

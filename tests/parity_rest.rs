@@ -94,6 +94,8 @@ const KNOWN: &[Known] = &[
     k("GET /connector-plugins*", "[\"org.apache.kafka.connect.file.*",
       "Sluice ships the FileStream connectors; the KC worker here has no connect-file jar"),
     k("GET /connector-plugins*", "[\"io.sluice.*", "Sluice's own Protobuf converter"),
+    k("GET /connector-plugins*", "[\"io.confluent.*",
+      "Sluice's JDBC sink answers to Confluent's class too; the KC worker here has no Confluent jar"),
     // -- config definitions (ConfigKeyInfo metadata)
     k("GET /connector-plugins/org.apache.kafka.connect.json.JsonConverter/config", "*",
       "Sluice's JsonConverter declares its keys without groups, widths or display names, converter.type optional, no schema.content"),
