@@ -624,18 +624,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             "row {row_no} of {}.{} in the row event at {}:{}",
                             ts.db, ts.table, p.file, ev_start
                         );
-                        match cfg.on_failure {
-                            FailureMode::Fail => {
-                                return Err(MySqlError::decode(
-                                    what,
-                                    format!("{e}; to skip such events set event.processing.failure.handling.mode=warn (logged) or skip"),
-                                ))
-                            }
-                            FailureMode::Warn => tracing::warn!(
-                                "skipping the rest of the row event (event.processing.failure.handling.mode=warn): cannot decode {what}: {e}"
-                            ),
-                            FailureMode::Skip => tracing::debug!("skipped: cannot decode {what}: {e}"),
-                        }
+                        undecodable(cfg.on_failure, "the rest of the row event", what, e)?;
                         break;
                     }
                     let emit = !skip_all && row_no >= skip_rows;
@@ -718,18 +707,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     map.schema, map.table, p.file, ev_start
                 );
                 let detail = "MySQL logged JSON columns as partial updates (binlog_row_value_options=PARTIAL_JSON), which Sluice cannot turn into whole rows; set binlog_row_value_options='' (SET GLOBAL and the server config)";
-                match cfg.on_failure {
-                    FailureMode::Fail => {
-                        return Err(MySqlError::decode(
-                            what,
-                            format!("{detail}; to skip such events set event.processing.failure.handling.mode=warn (logged) or skip"),
-                        ))
-                    }
-                    FailureMode::Warn => tracing::warn!(
-                        "skipping {what} (event.processing.failure.handling.mode=warn): {detail}"
-                    ),
-                    FailureMode::Skip => tracing::debug!("skipped {what}: {detail}"),
-                }
+                undecodable(cfg.on_failure, "the event", what, detail)?;
             }
             types::HEARTBEAT => {}
             _ => {}
@@ -765,6 +743,31 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             if flush && !out.is_empty() && hand_over(tx, &mut out, &mut noted).await.is_err() {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// An event that cannot be decoded, as event.processing.failure.handling.mode
+/// says: an error naming it and the key (fail), or `skipped` is passed over
+/// with a warning (warn) or silently (skip).
+fn undecodable(
+    mode: FailureMode,
+    skipped: &str,
+    what: String,
+    detail: impl std::fmt::Display,
+) -> Result<(), MySqlError> {
+    match mode {
+        FailureMode::Fail => Err(MySqlError::decode(
+            what,
+            format!("{detail}; to skip such events set event.processing.failure.handling.mode=warn (logged) or skip"),
+        )),
+        FailureMode::Warn => {
+            tracing::warn!("skipping {skipped} (event.processing.failure.handling.mode=warn): cannot decode {what}: {detail}");
+            Ok(())
+        }
+        FailureMode::Skip => {
+            tracing::debug!("skipped {skipped}: cannot decode {what}: {detail}");
+            Ok(())
         }
     }
 }
