@@ -12,9 +12,11 @@
 //!   server rewrites GTID events as BEGIN queries and drops other MariaDB
 //!   events). Every event's CRC32 is then verified before it is used, so
 //!   corruption is an error, never a wrong row.
-//! - A start position is either file + offset, or a MariaDB GTID position
-//!   (`@slave_connect_state`, dump from an empty file name at 4): the server
-//!   itself locates the first event group after that position.
+//! - A start position is either file + offset, a MariaDB GTID position
+//!   (`@slave_connect_state`, dump from an empty file name at 4), or a
+//!   MySQL executed GTID set (COM_BINLOG_DUMP_GTID, as Debezium does with
+//!   gtid_mode=ON; Dolt serves no other dump): the server itself locates
+//!   the first transaction after that position.
 //! - [`BinlogStream::next_event`] returns events borrowed from one packet
 //!   buffer that is reused: no allocation per event. The current file name
 //!   follows ROTATE events (the first, fake one included), so every event's
@@ -32,7 +34,7 @@ use std::time::Duration;
 use super::compressed;
 use super::error::{MySqlError, Result};
 use super::event::{types, EventHeader, FormatDescription, Rotate, HEADER_LEN};
-use super::gtid::MariaGtidPosition;
+use super::gtid::{GtidSet, MariaGtidPosition};
 use super::protocol::Connection;
 
 /// Where to start reading.
@@ -42,6 +44,9 @@ pub enum StartPosition {
     File { file: String, pos: u32 },
     /// MariaDB: the first event group after this GTID position.
     MariaGtid(MariaGtidPosition),
+    /// MySQL with gtid_mode=ON: the first transaction not in this
+    /// executed set.
+    MySqlGtids(GtidSet),
 }
 
 /// How the server writes its binlog, as far as capture cares.
@@ -87,12 +92,12 @@ pub async fn check_server(conn: &mut Connection) -> Result<ServerSettings> {
             )))
         }
         Ok(_) => {}
-        Err(e) if e.server_code() == Some(1193) => {} // unknown variable: MariaDB, old MySQL
+        Err(e) if e.is_unknown_variable() => {} // MariaDB, old MySQL, Dolt
         Err(e) => return Err(e),
     }
     let row_metadata_full = match conn.query("SELECT @@global.binlog_row_metadata").await {
         Ok(rs) => var(&rs, 0).eq_ignore_ascii_case("FULL"),
-        Err(e) if e.server_code() == Some(1193) => false, // unknown variable: old server
+        Err(e) if e.is_unknown_variable() => false, // old server
         Err(e) => return Err(e),
     };
     Ok(ServerSettings {
@@ -109,7 +114,7 @@ pub async fn statement_text_logged(conn: &mut Connection) -> Result<Option<(&'st
     for name in ["binlog_annotate_row_events", "binlog_rows_query_log_events"] {
         match conn.query(&format!("SELECT @@global.{name}")).await {
             Ok(rs) => return Ok(Some((name, matches!(var(&rs, 0).as_str(), "1" | "ON")))),
-            Err(e) if e.server_code() == Some(1193) => continue, // not this server's
+            Err(e) if e.is_unknown_variable() => continue, // not this server's
             Err(e) => return Err(e),
         }
     }
@@ -184,6 +189,7 @@ impl BinlogStream {
         }
         let (file, pos) = match &opts.start {
             StartPosition::File { file, pos } => (file.clone(), *pos),
+            StartPosition::MySqlGtids(_) => (String::new(), 4),
             StartPosition::MariaGtid(p) => {
                 let state = p.to_string();
                 if !state
@@ -200,17 +206,14 @@ impl BinlogStream {
             }
         };
         register_replica(&mut conn, opts.server_id).await?;
-
-        let mut dump = Vec::with_capacity(11 + file.len());
-        dump.push(0x12); // COM_BINLOG_DUMP
-        dump.extend_from_slice(&pos.to_le_bytes());
-        // Flags: BINLOG_DUMP_NON_BLOCK (1), MariaDB's
-        // BINLOG_SEND_ANNOTATE_ROWS_EVENT (2; MySQL has no such flag).
-        let annotate = opts.annotate_rows && conn.server().is_mariadb();
-        let flags = opts.non_blocking as u16 | (annotate as u16) << 1;
-        dump.extend_from_slice(&flags.to_le_bytes());
-        dump.extend_from_slice(&opts.server_id.to_le_bytes());
-        dump.extend_from_slice(file.as_bytes());
+        let dump = match &opts.start {
+            StartPosition::MySqlGtids(set) => dump_gtid_command(opts, set),
+            _ => {
+                // MariaDB's BINLOG_SEND_ANNOTATE_ROWS_EVENT (MySQL has none).
+                let annotate = opts.annotate_rows && conn.server().is_mariadb();
+                dump_command(opts, annotate, &file, pos)
+            }
+        };
         conn.command(&dump).await?;
         Ok(BinlogStream {
             conn,
@@ -422,6 +425,37 @@ async fn register_replica(conn: &mut Connection, server_id: u32) -> Result<()> {
     }
 }
 
+/// COM_BINLOG_DUMP: from `file` at `pos`. Flags: BINLOG_DUMP_NON_BLOCK (1),
+/// MariaDB's BINLOG_SEND_ANNOTATE_ROWS_EVENT (2).
+fn dump_command(opts: &DumpOptions, annotate: bool, file: &str, pos: u32) -> Vec<u8> {
+    let mut dump = Vec::with_capacity(11 + file.len());
+    dump.push(0x12);
+    dump.extend_from_slice(&pos.to_le_bytes());
+    let flags = opts.non_blocking as u16 | (annotate as u16) << 1;
+    dump.extend_from_slice(&flags.to_le_bytes());
+    dump.extend_from_slice(&opts.server_id.to_le_bytes());
+    dump.extend_from_slice(file.as_bytes());
+    dump
+}
+
+/// COM_BINLOG_DUMP_GTID: from the first transaction not in `set`. Flags:
+/// BINLOG_DUMP_NON_BLOCK (1), BINLOG_THROUGH_GTID (4); no file name, pos 4,
+/// then the set's length and its encoding.
+fn dump_gtid_command(opts: &DumpOptions, set: &GtidSet) -> Vec<u8> {
+    let mut data = Vec::new();
+    set.encode(&mut data);
+    let mut dump = Vec::with_capacity(27 + data.len());
+    dump.push(0x1e);
+    let flags = opts.non_blocking as u16 | 4;
+    dump.extend_from_slice(&flags.to_le_bytes());
+    dump.extend_from_slice(&opts.server_id.to_le_bytes());
+    dump.extend_from_slice(&0u32.to_le_bytes());
+    dump.extend_from_slice(&4u64.to_le_bytes());
+    dump.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    dump.extend_from_slice(&data);
+    dump
+}
+
 /// `SHOW MASTER STATUS` (`SHOW BINARY LOG STATUS` on MySQL 8.4+): the
 /// current end of the binlog.
 pub async fn current_position(conn: &mut Connection) -> Result<(String, u32)> {
@@ -444,4 +478,52 @@ pub async fn current_position(conn: &mut Connection) -> Result<(String, u32)> {
 /// Reads a MariaDB body text field as UTF-8 (lossless for valid text).
 pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(non_blocking: bool) -> DumpOptions {
+        DumpOptions {
+            server_id: 0x0102_0304,
+            start: StartPosition::File {
+                file: String::new(),
+                pos: 4,
+            },
+            heartbeat: None,
+            non_blocking,
+            annotate_rows: false,
+        }
+    }
+
+    #[test]
+    fn dump_by_file_and_position() {
+        let d = dump_command(&opts(true), true, "b.000002", 0x0a0b);
+        let mut want = vec![0x12, 0x0b, 0x0a, 0, 0, 3, 0, 4, 3, 2, 1];
+        want.extend_from_slice(b"b.000002");
+        assert_eq!(d, want);
+    }
+
+    #[test]
+    fn dump_by_mysql_gtid_set_as_documented() {
+        // One uuid with the interval 1-4 (stored half-open: [1, 5)).
+        let set: GtidSet = "65b81105-38a7-455f-92c2-fc1125d2f868:1-4".parse().unwrap();
+        let d = dump_gtid_command(&opts(false), &set);
+        let mut want = vec![0x1e, 4, 0, 4, 3, 2, 1, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&48u32.to_le_bytes()); // 8 + 16 + 8 + 16
+        want.extend_from_slice(&1u64.to_le_bytes());
+        want.extend_from_slice(&[
+            0x65, 0xb8, 0x11, 0x05, 0x38, 0xa7, 0x45, 0x5f, 0x92, 0xc2, 0xfc, 0x11, 0x25, 0xd2,
+            0xf8, 0x68,
+        ]);
+        want.extend_from_slice(&1u64.to_le_bytes());
+        want.extend_from_slice(&1u64.to_le_bytes());
+        want.extend_from_slice(&5u64.to_le_bytes());
+        assert_eq!(d, want);
+        // An empty set: only its zero count.
+        let d = dump_gtid_command(&opts(true), &GtidSet::new());
+        assert_eq!(&d[1..3], &[5, 0]);
+        assert_eq!(&d[19..], &[8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
 }

@@ -91,6 +91,20 @@ impl MySqlError {
         matches!(self, MySqlError::Server { code: 1236, message, .. } if !message.contains("same server_uuid/server_id"))
     }
 
+    /// Whether the server does not know the system variable asked for:
+    /// 1193 on MySQL and MariaDB; Dolt answers 1105 with that text.
+    pub fn is_unknown_variable(&self) -> bool {
+        match self {
+            MySqlError::Server { code: 1193, .. } => true,
+            MySqlError::Server {
+                code: 1105,
+                message,
+                ..
+            } => message.starts_with("Unknown system variable"),
+            _ => false,
+        }
+    }
+
     /// The server error code, when this is a server error.
     pub fn server_code(&self) -> Option<u16> {
         match self {
@@ -147,6 +161,27 @@ pub type Result<T, E = MySqlError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_variable_as_mysql_mariadb_and_dolt_answer_it() {
+        let err = |code, message: &str| MySqlError::Server {
+            addr: "127.0.0.1:3306".into(),
+            code,
+            state: "HY000".into(),
+            message: message.into(),
+        };
+        assert!(
+            err(1193, "Unknown system variable 'binlog_row_value_options'").is_unknown_variable()
+        );
+        // Dolt: ER_UNKNOWN_ERROR with MySQL's text.
+        assert!(err(
+            1105,
+            "Unknown system variable '@@global.binlog_row_value_options'"
+        )
+        .is_unknown_variable());
+        assert!(!err(1105, "syntax error at position 12 near 'BINLOG'").is_unknown_variable());
+        assert!(!err(1045, "Access denied").is_unknown_variable());
+    }
 
     #[test]
     fn purged_binlog_is_fatal_and_says_what_to_do() {

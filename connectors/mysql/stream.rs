@@ -201,6 +201,18 @@ impl Capture {
     }
 }
 
+/// Whether a MySQL server assigns GTIDs (gtid_mode=ON); MariaDB has its own.
+async fn mysql_gtid_mode(conn: &mut Connection) -> Result<bool, MySqlError> {
+    if conn.server().is_mariadb() {
+        return Ok(false);
+    }
+    match conn.query("SELECT @@global.gtid_mode").await {
+        Ok(rs) => Ok(rs.text(0, 0).is_some_and(|v| v.eq_ignore_ascii_case("ON"))),
+        Err(e) if e.is_unknown_variable() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Where the server's binlog files are, to tell a purged position.
 async fn check_not_purged(conn: &mut Connection, file: &str) -> Result<(), MySqlError> {
     let rs = conn.query("SHOW BINARY LOGS").await?;
@@ -349,16 +361,20 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     let cfg = cap.cfg.clone();
     let mut conn = Connection::connect(&cfg.connect_options()).await?;
     // A MariaDB GTID position positions the dump (Debezium's MariaDbConnector
-    // does so whenever its offset has gtids); file and pos otherwise.
-    let by_gtid = Position_::parse_gtids(start.gtids.as_deref()).0;
-    let start_at = if by_gtid.is_empty() {
+    // does so whenever its offset has gtids), and so does a MySQL GTID set
+    // on a server with gtid_mode=ON (as Debezium's MySqlConnector does; Dolt
+    // serves no dump by file and position); file and pos otherwise.
+    let (by_gtid, mysql_set) = Position_::parse_gtids(start.gtids.as_deref());
+    let start_at = if !by_gtid.is_empty() {
+        StartPosition::MariaGtid(by_gtid.clone())
+    } else if !mysql_set.is_empty() && mysql_gtid_mode(&mut conn).await? {
+        StartPosition::MySqlGtids(mysql_set)
+    } else {
         check_not_purged(&mut conn, &start.file).await?;
         StartPosition::File {
             file: start.file.clone(),
             pos: start.pos.max(4) as u32,
         }
-    } else {
-        StartPosition::MariaGtid(by_gtid.clone())
     };
     check_server_id(&mut conn, cfg.server_id).await?;
     let hb = if cfg.common.heartbeat_interval_ms > 0 {
@@ -370,14 +386,16 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         conn,
         &DumpOptions {
             server_id: cfg.server_id,
-            start: start_at,
+            start: start_at.clone(),
             heartbeat: Some(hb),
             non_blocking: false,
             annotate_rows: cfg.include_query,
         },
     )
     .await?;
-    if by_gtid.is_empty() {
+    if let StartPosition::MySqlGtids(set) = &start_at {
+        tracing::info!(server = %bs.addr(), "streaming the binlog from {start}, positioned by GTID set {set}");
+    } else if by_gtid.is_empty() {
         tracing::info!(server = %bs.addr(), "streaming the binlog from {start}");
     } else {
         tracing::info!(server = %bs.addr(), "streaming the binlog from {start}, positioned by GTID {by_gtid}");
