@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::config::{split_list, ConfigDef, ConfigType, Importance, Validator};
+use crate::config_providers::has_variables;
 use crate::herder::ConnectorType;
 use crate::plugin::{PluginKind, Props, Registry};
 use crate::worker::chain::{Chain, Converters};
@@ -255,8 +256,12 @@ pub struct Validation {
 pub fn validate(
     registry: &Registry,
     worker: &WorkerConfig,
-    props: &Props,
+    written: &Props,
 ) -> Result<Validation, String> {
+    // Values are checked as the tasks will see them, with variables
+    // resolved; the response shows them as written.
+    let (resolved, unresolvable) = worker.providers.resolve_each(written);
+    let props = &resolved;
     let class = props
         .get("connector.class")
         .map(|s| s.trim().to_string())
@@ -283,6 +288,16 @@ pub fn validate(
     let common = common_def(kind);
     let def = common.clone().merge(&own_def);
     let mut extra: BTreeMap<String, Vec<String>> = extra;
+    // A variable that does not resolve is an error of its key; keys the
+    // definitions do not list (client overrides, ...) are counted apart.
+    let mut undeclared_errors = Vec::new();
+    for (k, e) in unresolvable {
+        if def.key(&k).is_some() {
+            extra.entry(k).or_default().push(e);
+        } else {
+            undeclared_errors.push(format!("{k}: {e}"));
+        }
+    }
     if kind == ConnectorType::Sink {
         let topics = split_list(props.get("topics").map(String::as_str).unwrap_or(""));
         let regex = props.get("topics.regex").map(|s| s.trim()).unwrap_or("");
@@ -318,8 +333,17 @@ pub fn validate(
             extra.entry(key.to_string()).or_default().push(m.clone());
         }
     }
-    let (error_count, configs) = def.validation_entries(props, &extra);
-    let mut messages = Vec::new();
+    let (error_count, mut configs) = def.validation_entries(props, &extra);
+    let error_count = error_count + undeclared_errors.len();
+    for c in configs.iter_mut() {
+        let name = c["definition"]["name"].as_str().unwrap_or("").to_string();
+        if let Some(text) = written.get(&name).filter(|v| has_variables(v)) {
+            if c["value"]["value"].is_string() && c["value"]["value"] != "[hidden]" {
+                c["value"]["value"] = json!(text);
+            }
+        }
+    }
+    let mut messages = undeclared_errors;
     for c in &configs {
         let name = c["definition"]["name"].as_str().unwrap_or("");
         for e in c["value"]["errors"].as_array().into_iter().flatten() {

@@ -2,6 +2,7 @@
 //! plugins. The data model, config declarations and plugin traits live in
 //! `sluice-api` and are re-exported here under their old names.
 
+pub mod config_providers;
 pub mod connector_config;
 pub mod herder;
 pub mod kafka;

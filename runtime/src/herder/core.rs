@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::config::ConfigError;
+use crate::config_providers::ConfigProviders;
 use crate::connector_config;
 use crate::data::JsonMap;
 use crate::herder::{
@@ -47,6 +48,15 @@ pub enum StartError {
     UnknownClass(#[from] UnknownPlugin),
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// A `${provider:path:key}` that cannot be resolved.
+    #[error("{0}")]
+    Variable(String),
+}
+
+impl From<String> for StartError {
+    fn from(e: String) -> Self {
+        StartError::Variable(e)
+    }
 }
 
 /// A connector this worker runs, and what its status shows.
@@ -155,7 +165,11 @@ impl HerderCore {
     /// The secrets of a connector's config and of the worker's, to hide in
     /// whatever this worker says about the connector.
     pub fn secrets(&self, config: &Props) -> Secrets {
-        Secrets::of([config, &self.worker.env.worker.props])
+        let providers = &self.worker.env.worker.providers;
+        match providers.resolve(config) {
+            Ok(resolved) => Secrets::of([config, &resolved, &self.worker.env.worker.props]),
+            Err(_) => Secrets::of([config, &self.worker.env.worker.props]),
+        }
     }
 
     /// Starts a connector in `target` state: the one decision both modes
@@ -188,10 +202,24 @@ impl HerderCore {
                 tasks: Some(Vec::new()),
             };
         }
-        match start_instance(self.registry(), config, kind) {
+        // Variables are resolved for the instance only; the task configs it
+        // makes are stored with them put back.
+        let started = self
+            .worker
+            .env
+            .worker
+            .providers
+            .resolve(config)
+            .map_err(StartError::from)
+            .and_then(|resolved| start_instance(self.registry(), &resolved, kind));
+        match started {
             Ok((instance, tasks)) => {
                 connector.instance = Some(instance);
                 connector.follow_target(target);
+                let tasks = tasks
+                    .into_iter()
+                    .map(|t| ConfigProviders::unresolve(config, t))
+                    .collect();
                 Started {
                     connector,
                     tasks: Some(tasks),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{sub_map, Config, ConfigDef, ConfigType, Importance};
+use crate::config_providers::ConfigProviders;
 
 /// A bad worker config: one line, naming the key and the remedy.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -27,6 +28,9 @@ pub struct WorkerConfig {
     pub offset_flush_interval_ms: u64,
     pub plugin_path: Vec<PathBuf>,
     pub group_id: Option<String>,
+    /// `config.providers`: what `${provider:path:key}` in connector configs
+    /// resolves through (the worker's own values are resolved already).
+    pub providers: ConfigProviders,
 }
 
 pub fn worker_config_def() -> ConfigDef {
@@ -51,6 +55,8 @@ pub fn worker_config_def() -> ConfigDef {
             "Directories searched for run-time plugins.")
         .define("group.id", ConfigType::String, Some(""), Importance::High,
             "Distributed: the cluster's group id.")
+        .define("config.providers", ConfigType::List, Some(""), Importance::Low,
+            "Names of config providers (KIP-297): ${NAME:[path:]key} in worker and connector configs is resolved when the worker starts, and when a connector or task starts; stored and shown as written. config.providers.NAME.class is org.apache.kafka.common.config.provider.FileConfigProvider, DirectoryConfigProvider or EnvVarConfigProvider; config.providers.NAME.param.allowed.paths (file, directory) and .param.allowlist.pattern (env) limit what they read. See docs/security.md.")
         .define("task.shutdown.graceful.timeout.ms", ConfigType::Long, Some("5000"), Importance::Low,
             "How long a stopping task may take to finish.")
 }
@@ -95,6 +101,10 @@ impl WorkerConfig {
     }
 
     pub fn from_props(props: BTreeMap<String, String>) -> Result<WorkerConfig, WorkerConfigError> {
+        let providers = ConfigProviders::from_worker_props(&props).map_err(WorkerConfigError)?;
+        let props = providers
+            .resolve_worker(&props)
+            .map_err(|e| WorkerConfigError(format!("worker config: {e}")))?;
         let def = worker_config_def();
         for (name, errors) in def.validate_all(&props) {
             if let Some(e) = errors.first() {
@@ -146,6 +156,7 @@ impl WorkerConfig {
                 .map(PathBuf::from)
                 .collect(),
             group_id: cfg.opt_string("group.id"),
+            providers,
             props,
         })
     }

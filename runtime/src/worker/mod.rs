@@ -371,6 +371,25 @@ impl Worker {
     /// stops an old instance first).
     pub fn start_task(&self, spec: TaskSpec, target: TargetState) {
         let key = (spec.connector.clone(), spec.task);
+        // `${provider:path:key}` variables are resolved for the running task
+        // only; one that does not resolve fails the task with the reason.
+        let providers = &self.env.worker.providers;
+        let resolved = providers.resolve(&spec.connector_config).and_then(|c| {
+            providers
+                .resolve(&spec.task_config)
+                .map(|t| (c, t))
+        });
+        let (spec, unresolvable) = match resolved {
+            Ok((connector_config, task_config)) => (
+                TaskSpec {
+                    connector_config,
+                    task_config,
+                    ..spec
+                },
+                None,
+            ),
+            Err(e) => (spec, Some(e)),
+        };
         let starts = {
             let mut s = self.starts.lock().unwrap_or_else(|p| p.into_inner());
             let n = s.entry(key.clone()).or_insert(0);
@@ -410,6 +429,9 @@ impl Worker {
             // Aborting this outer task (a stop past its grace period) aborts
             // the loop too.
             let mut inner = AbortOnDrop(tokio::spawn(async move {
+                if let Some(e) = unresolvable {
+                    return Err(e);
+                }
                 if is_source {
                     source::run(env, spec, rx, sh2).await
                 } else {
