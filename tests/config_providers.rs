@@ -30,7 +30,11 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
     let users = secrets.join("users");
     std::fs::create_dir_all(&users).unwrap();
     let props_file = secrets.join("db.properties");
-    std::fs::write(&props_file, format!("# the database's\npassword={canary}\n")).unwrap();
+    std::fs::write(
+        &props_file,
+        format!("# the database's\npassword={canary}\n"),
+    )
+    .unwrap();
     std::fs::write(users.join("user"), user).unwrap();
     std::env::set_var(
         "SLUICE_CP_HOST",
@@ -54,7 +58,10 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
                 "config.providers.env.class",
                 "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
             ),
-            ("config.providers.env.param.allowlist.pattern", "SLUICE_CP_.*"),
+            (
+                "config.providers.env.param.allowlist.pattern",
+                "SLUICE_CP_.*",
+            ),
         ],
     );
 
@@ -88,7 +95,11 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|c| c["value"]["errors"].as_array().is_some_and(|e| !e.is_empty()))
+        .filter(|c| {
+            c["value"]["errors"]
+                .as_array()
+                .is_some_and(|e| !e.is_empty())
+        })
         .map(|c| c["value"].clone())
         .collect();
     assert_eq!(body["error_count"], 0, "{errors:?}");
@@ -103,7 +114,11 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
     };
     assert_eq!(shown("database.password"), "[hidden]");
     assert_eq!(shown("database.user"), Value::String(user_var.clone()));
-    assert!(!v.body.contains(&canary), "validate shows the password: {}", v.body);
+    assert!(
+        !v.body.contains(&canary),
+        "validate shows the password: {}",
+        v.body
+    );
     assert!(v.body.contains("${env:SLUICE_CP_HOST}"), "{}", v.body);
 
     assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
@@ -118,7 +133,10 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
 
     // Every REST answer shows the variables as written.
     let config = s.get(&format!("/connectors/{name}/config")).json();
-    assert_eq!(config["database.password"], Value::String(password_var.clone()));
+    assert_eq!(
+        config["database.password"],
+        Value::String(password_var.clone())
+    );
     assert_eq!(config["database.user"], Value::String(user_var.clone()));
     for path in [
         format!("/connectors/{name}"),
@@ -128,7 +146,10 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
         "/connectors?expand=info&expand=status".to_string(),
     ] {
         let body = s.get(&path).body;
-        assert!(!body.contains(&canary), "GET {path} shows the password: {body}");
+        assert!(
+            !body.contains(&canary),
+            "GET {path} shows the password: {body}"
+        );
     }
     let tasks = s.get(&format!("/connectors/{name}/tasks")).json();
     assert_eq!(
@@ -145,7 +166,10 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
         let resp = s.post("/connectors", &bad.to_string());
         assert_eq!(resp.status, 400, "{value}: {}", resp.body);
         let msg = resp.json()["message"].as_str().unwrap_or("").to_string();
-        assert!(msg.contains(key) && msg.contains(value) && msg.contains(reason), "{msg}");
+        assert!(
+            msg.contains(key) && msg.contains(value) && msg.contains(reason),
+            "{msg}"
+        );
         assert!(!msg.contains(&canary), "{msg}");
     };
     refuse(
@@ -159,7 +183,11 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
         "is not under the provider's allowed.paths",
     );
     refuse("database.hostname", "${env:HOME}", "allowlist.pattern");
-    refuse("database.password", "${vault:db:pw}", "no config provider named vault");
+    refuse(
+        "database.password",
+        "${vault:db:pw}",
+        "no config provider named vault",
+    );
 
     // A secret gone by the time the connector restarts fails it, with the reason.
     let moved = secrets.join("db.properties.moved");
@@ -188,9 +216,16 @@ fn secrets_resolve_in_the_task_and_show_nowhere() {
             files.push(p);
         }
     }
-    assert!(files.len() >= 3, "log, offsets and connector state: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "log, offsets and connector state: {files:?}"
+    );
     for f in files {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        assert!(!text.contains(&canary), "{} holds the password", f.display());
+        assert!(
+            !text.contains(&canary),
+            "{} holds the password",
+            f.display()
+        );
     }
 }

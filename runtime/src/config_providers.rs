@@ -118,7 +118,12 @@ impl ConfigProviders {
     pub fn from_worker_props(props: &Props) -> Result<ConfigProviders, String> {
         let names: Vec<&str> = props
             .get("config.providers")
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut providers = BTreeMap::new();
         for name in names {
@@ -223,9 +228,11 @@ impl ConfigProviders {
         for var in vars {
             out.push_str(&value[at..var.start]);
             let text = &value[var.start..var.end];
-            out.push_str(&self.lookup(&var).map_err(|e| {
-                format!("config key {key}: cannot resolve {text}: {e}")
-            })?);
+            out.push_str(
+                &self
+                    .lookup(&var)
+                    .map_err(|e| format!("config key {key}: cannot resolve {text}: {e}"))?,
+            );
             at = var.end;
         }
         out.push_str(&value[at..]);
@@ -266,9 +273,9 @@ impl ConfigProviders {
                 let map = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
                     format!("{} is not a valid properties file: {e}", path.display())
                 })?;
-                map.get(var.key).cloned().ok_or_else(|| {
-                    format!("{} has no key {}", path.display(), var.key)
-                })
+                map.get(var.key)
+                    .cloned()
+                    .ok_or_else(|| format!("{} has no key {}", path.display(), var.key))
             }
             Kind::Dir => {
                 let dir = self.allowed_path(p, var)?;
@@ -293,7 +300,11 @@ impl ConfigProviders {
                 "{} needs a path: write ${{{}:/path/to/{}:{}}}",
                 var.provider,
                 var.provider,
-                if matches!(p.kind, Kind::Dir) { "dir" } else { "file.properties" },
+                if matches!(p.kind, Kind::Dir) {
+                    "dir"
+                } else {
+                    "file.properties"
+                },
                 var.key
             )
         })?;
@@ -377,9 +388,15 @@ mod tests {
     fn variables_split_as_kafka_does() {
         let v = variables("a${file:/x/y.properties:db.password}b${env:HOME}${nope}${dir:/d:k:z}");
         assert_eq!(v.len(), 3);
-        assert_eq!((v[0].provider, v[0].path, v[0].key), ("file", Some("/x/y.properties"), "db.password"));
+        assert_eq!(
+            (v[0].provider, v[0].path, v[0].key),
+            ("file", Some("/x/y.properties"), "db.password")
+        );
         assert_eq!((v[1].provider, v[1].path, v[1].key), ("env", None, "HOME"));
-        assert_eq!((v[2].provider, v[2].path, v[2].key), ("dir", Some("/d"), "k:z"));
+        assert_eq!(
+            (v[2].provider, v[2].path, v[2].key),
+            ("dir", Some("/d"), "k:z")
+        );
         assert!(variables("plain ${text} and $1").is_empty());
     }
 
@@ -387,7 +404,11 @@ mod tests {
     fn file_dir_and_env_resolve() {
         let dir = std::env::temp_dir().join(format!("sluice-cp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("db.properties"), "password=s3cret-file\nuser: bob\n").unwrap();
+        std::fs::write(
+            dir.join("db.properties"),
+            "password=s3cret-file\nuser: bob\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("token"), "tok\n").unwrap();
         let p = providers(&[]);
         let f = dir.join("db.properties").display().to_string();
@@ -414,9 +435,17 @@ mod tests {
         ]);
         let err = |v: &str| p.resolve(&props(&[("database.password", v)])).unwrap_err();
         let e = err("${vault:secret/db:password}");
-        assert!(e.contains("database.password") && e.contains("${vault:secret/db:password}") && e.contains("config.providers"), "{e}");
+        assert!(
+            e.contains("database.password")
+                && e.contains("${vault:secret/db:password}")
+                && e.contains("config.providers"),
+            "{e}"
+        );
         let e = err("${file:/etc/sluice/../shadow:x}");
-        assert!(e.contains("/etc/shadow is not under the provider's allowed.paths (/etc/sluice)"), "{e}");
+        assert!(
+            e.contains("/etc/shadow is not under the provider's allowed.paths (/etc/sluice)"),
+            "{e}"
+        );
         let e = err("${env:HOME}");
         assert!(e.contains("allowlist.pattern"), "{e}");
         let e = err("${env:SLUICE_SURELY_UNSET_VARIABLE}");
@@ -434,18 +463,30 @@ mod tests {
     fn unknown_classes_are_refused() {
         let e = ConfigProviders::from_worker_props(&props(&[
             ("config.providers", "vault"),
-            ("config.providers.vault.class", "io.confluent.VaultConfigProvider"),
+            (
+                "config.providers.vault.class",
+                "io.confluent.VaultConfigProvider",
+            ),
         ]))
         .unwrap_err();
-        assert!(e.contains("config.providers.vault.class=io.confluent.VaultConfigProvider") && e.contains(FILE_CLASS), "{e}");
-        let e = ConfigProviders::from_worker_props(&props(&[("config.providers", "file")])).unwrap_err();
+        assert!(
+            e.contains("config.providers.vault.class=io.confluent.VaultConfigProvider")
+                && e.contains(FILE_CLASS),
+            "{e}"
+        );
+        let e = ConfigProviders::from_worker_props(&props(&[("config.providers", "file")]))
+            .unwrap_err();
         assert!(e.contains("config.providers.file.class is not set"), "{e}");
     }
 
     #[test]
     fn task_configs_get_the_variables_back() {
         let written = props(&[("database.password", "${env:X}"), ("database.user", "u")]);
-        let task = props(&[("database.password", "resolved"), ("database.user", "u"), ("task.id", "0")]);
+        let task = props(&[
+            ("database.password", "resolved"),
+            ("database.user", "u"),
+            ("task.id", "0"),
+        ]);
         let stored = ConfigProviders::unresolve(&written, task);
         assert_eq!(stored["database.password"], "${env:X}");
         assert_eq!(stored["database.user"], "u");

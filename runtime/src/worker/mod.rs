@@ -374,11 +374,9 @@ impl Worker {
         // `${provider:path:key}` variables are resolved for the running task
         // only; one that does not resolve fails the task with the reason.
         let providers = &self.env.worker.providers;
-        let resolved = providers.resolve(&spec.connector_config).and_then(|c| {
-            providers
-                .resolve(&spec.task_config)
-                .map(|t| (c, t))
-        });
+        let resolved = providers
+            .resolve(&spec.connector_config)
+            .and_then(|c| providers.resolve(&spec.task_config).map(|t| (c, t)));
         let (spec, unresolvable) = match resolved {
             Ok((connector_config, task_config)) => (
                 TaskSpec {
