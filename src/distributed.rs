@@ -9,12 +9,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use sluice_runtime::herder::distributed::{DistributedConfig, DistributedHerder};
 use sluice_runtime::rest;
 use sluice_runtime::worker::config::WorkerConfig;
 
-use crate::startup::{bind_rest, check_broker, load_plugins, shutdown_signal, topic_admin};
+use crate::startup::{bind_rest, check_broker, load_plugins, serve_rest, topic_admin};
 
 /// Runs a distributed worker with the plugins of `registry` until SIGINT/SIGTERM.
 pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -> Result<()> {
@@ -29,14 +29,7 @@ pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -
     let herder = DistributedHerder::start(cfg.clone(), Arc::new(registry), admin, cluster_id)
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let router = rest::router(herder.clone(), loggers);
-    tracing::info!(
-        "Sluice distributed worker listening on http://{}",
-        cfg.rest_bind
-    );
-    rest::serve(listener, router, shutdown_signal())
-        .await
-        .context("REST server failed")?;
+    serve_rest(&cfg, listener, herder.clone(), loggers, "distributed").await?;
     tracing::info!("stopping: committing offsets of acknowledged records, then leaving the group");
     herder.shutdown().await;
     tracing::info!("stopped");

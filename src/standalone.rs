@@ -19,7 +19,7 @@ use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
 use sluice_runtime::worker::config::{read_properties, WorkerConfig};
 use sluice_runtime::worker::{TaskEnv, Worker};
 
-use crate::startup::{bind_rest, check_broker, load_plugins, shutdown_signal, topic_admin};
+use crate::startup::{bind_rest, check_broker, load_plugins, serve_rest, topic_admin};
 
 /// Runs a standalone worker with the plugins of `registry` until SIGINT/SIGTERM.
 pub async fn run(
@@ -70,14 +70,7 @@ pub async fn run(
             .map_err(|e| anyhow!("connector {name}: {e}"))?;
     }
 
-    let router = rest::router(herder.clone(), loggers);
-    tracing::info!(
-        "Sluice standalone worker listening on http://{}",
-        cfg.rest_bind
-    );
-    rest::serve(listener, router, shutdown_signal())
-        .await
-        .context("REST server failed")?;
+    serve_rest(&cfg, listener, herder.clone(), loggers, "standalone").await?;
     tracing::info!("stopping: committing offsets of acknowledged records");
     herder.shutdown().await;
     tracing::info!("stopped");

@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use rdkafka::consumer::BaseConsumer;
+use sluice_runtime::herder::Herder;
 use sluice_runtime::kafka::{client_config, TopicAdmin};
+use sluice_runtime::rest::security::RestSecurity;
+use sluice_runtime::rest::server::{self, Bound};
+use sluice_runtime::rest::LogLevels;
 use sluice_runtime::worker::config::WorkerConfig;
 use sluice_runtime::Registry;
-use tokio::net::TcpListener;
 
 /// Loads the plug-in directory. Plug-in problems are warnings: connectors
 /// that use a broken plug-in fail, the worker runs.
@@ -22,14 +25,46 @@ pub(crate) fn load_plugins(registry: &mut Registry, cfg: &WorkerConfig) {
     }
 }
 
-/// Binds the REST API's listener.
-pub(crate) async fn bind_rest(cfg: &WorkerConfig) -> Result<TcpListener> {
-    TcpListener::bind(&cfg.rest_bind).await.map_err(|e| {
-        anyhow!(
-            "cannot listen on {} for the REST API: {e}; set listeners=http://HOST:PORT in the worker config to a free port",
-            cfg.rest_bind
-        )
-    })
+/// The REST API's listeners, bound, and its access rules (HTTPS, Basic
+/// authentication, CORS), each problem one line with the remedy.
+pub(crate) async fn bind_rest(cfg: &WorkerConfig) -> Result<(Vec<Bound>, Arc<RestSecurity>)> {
+    let security =
+        RestSecurity::from_worker(&cfg.props, std::env::var("KAFKA_OPTS").ok().as_deref())
+            .map_err(|e| anyhow!("{e}"))?;
+    let listeners = server::bind(&cfg.rest_listeners, &cfg.props)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok((listeners, Arc::new(security)))
+}
+
+/// Serves the REST API until SIGINT/SIGTERM.
+pub(crate) async fn serve_rest(
+    cfg: &WorkerConfig,
+    (listeners, security): (Vec<Bound>, Arc<RestSecurity>),
+    herder: Arc<dyn Herder>,
+    loggers: LogLevels,
+    mode: &str,
+) -> Result<()> {
+    for l in &listeners {
+        tracing::info!(
+            "Sluice {mode} worker listening on {}{}",
+            l.spec.url(),
+            if l.spec.admin { " (/admin)" } else { "" }
+        );
+    }
+    if security.basic.is_some() {
+        tracing::info!("REST: HTTP Basic authentication is on");
+    }
+    server::serve(
+        listeners,
+        herder,
+        loggers,
+        security,
+        cfg.admin_elsewhere,
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| anyhow!("REST server failed: {e}"))
 }
 
 /// The admin client that creates topics.

@@ -18,6 +18,10 @@ use serde_json::Value;
 use super::error::ApiError;
 use crate::plugin::Props;
 
+/// How long a request body may take to arrive (Jetty's idle timeout in
+/// Kafka Connect): a client that stops sending holds no handler longer.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A request body parsed as JSON regardless of its `Content-Type`.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Value);
@@ -33,7 +37,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 "HTTP 415 Unsupported Media Type: send the body as Content-Type: application/json",
             )),
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        let read = tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state));
+        let bytes = read.await.map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "HTTP 408 Request Timeout: the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })?;
+        let bytes = bytes.map_err(|e| {
             let status = e.status();
             let status = if status.is_client_error() || status.is_server_error() {
                 status

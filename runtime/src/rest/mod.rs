@@ -23,6 +23,9 @@ pub mod error;
 pub mod extract;
 pub mod loggers;
 pub mod plugins;
+pub mod security;
+pub mod server;
+pub mod tls;
 
 #[cfg(test)]
 mod fake_herder;
@@ -54,8 +57,24 @@ pub struct AppState {
 /// The OpenAPI 3 document served at `GET /openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
+/// Which routes a listener serves (see `admin.listeners` in [`server`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The API and `/admin`.
+    All,
+    /// The API without `/admin` (served elsewhere, or nowhere).
+    Api,
+    /// `/admin` only.
+    Admin,
+}
+
 /// The REST API over `herder`, with `/admin/loggers` over `loggers`.
 pub fn router(herder: Arc<dyn Herder>, loggers: LogLevels) -> Router {
+    router_scoped(herder, loggers, Scope::All)
+}
+
+/// The routes of `scope`; the others answer 404.
+pub fn router_scoped(herder: Arc<dyn Herder>, loggers: LogLevels, scope: Scope) -> Router {
     use connectors as c;
     let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
         ("/", get(server_info)),
@@ -103,6 +122,10 @@ pub fn router(herder: Arc<dyn Herder>, loggers: LogLevels) -> Router {
     ];
     let mut router = Router::new();
     for (path, mut method_router) in routes {
+        let admin = path.starts_with("/admin");
+        if (admin && scope == Scope::Api) || (!admin && scope == Scope::Admin) {
+            continue;
+        }
         if !matches!(path, "/" | "/health" | "/openapi.json") {
             method_router = method_router.route_layer(middleware::from_fn(require_json));
         }

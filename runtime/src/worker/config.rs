@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{sub_map, Config, ConfigDef, ConfigType, Importance};
 use crate::config_providers::ConfigProviders;
+use crate::rest::server::ListenerSpec;
 
 /// A bad worker config: one line, naming the key and the remedy.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -21,8 +22,13 @@ pub struct WorkerConfigError(pub String);
 pub struct WorkerConfig {
     pub props: BTreeMap<String, String>,
     pub bootstrap_servers: String,
-    /// host:port the REST API binds.
+    /// host:port the REST API binds (the first of `listeners`).
     pub rest_bind: String,
+    /// Every `listeners` and `admin.listeners` entry.
+    pub rest_listeners: Vec<ListenerSpec>,
+    /// `admin.listeners` is set (possibly empty): `/admin` is not served on
+    /// the API's listeners.
+    pub admin_elsewhere: bool,
     pub offset_file: Option<PathBuf>,
     pub config_file: Option<PathBuf>,
     pub offset_flush_interval_ms: u64,
@@ -38,7 +44,17 @@ pub fn worker_config_def() -> ConfigDef {
         .define("bootstrap.servers", ConfigType::List, None, Importance::High,
             "Kafka brokers to connect to, host:port pairs separated by commas.")
         .define("listeners", ConfigType::List, Some("http://127.0.0.1:8083"), Importance::Low,
-            "Where the REST API listens, as http://host:port.")
+            "Where the REST API listens: http://host:port or https://host:port, comma-separated. HTTPS reads listeners.https.ssl.* then ssl.*: keystore.location (PEM with key and chain; keystore.type=PEM) or keystore.key + keystore.certificate.chain, client.auth (none, requested, required) with truststore.location (PEM) or truststore.certificates, enabled.protocols.")
+        .define("admin.listeners", ConfigType::List, Some(""), Importance::Low,
+            "Where /admin (the log levels) is served: unset, with the API; listeners like those of listeners (HTTPS keys admin.listeners.https.ssl.*), there only; empty, nowhere.")
+        .define("rest.extension.classes", ConfigType::List, Some(""), Importance::Low,
+            "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension turns on HTTP Basic authentication with the credentials file named in the JAAS file of java.security.auth.login.config (KafkaConnect section, PropertyFileLoginModule, file=...); other classes are refused.")
+        .define("java.security.auth.login.config", ConfigType::String, Some(""), Importance::Low,
+            "Sluice: the JAAS file that Kafka Connect takes from -Djava.security.auth.login.config (which Sluice also reads from KAFKA_OPTS).")
+        .define("access.control.allow.origin", ConfigType::String, Some(""), Importance::Low,
+            "Origins allowed cross-origin (CORS) REST calls, comma-separated; * for any. Empty: no CORS headers are sent.")
+        .define("access.control.allow.methods", ConfigType::String, Some(""), Importance::Low,
+            "Methods allowed in CORS requests (default GET,POST,HEAD).")
         .define("key.converter", ConfigType::Class, Some("org.apache.kafka.connect.json.JsonConverter"), Importance::High,
             "Converter for record keys; connectors may override it.")
         .define("value.converter", ConfigType::Class, Some("org.apache.kafka.connect.json.JsonConverter"), Importance::High,
@@ -123,8 +139,22 @@ impl WorkerConfig {
                 "worker config: bootstrap.servers is empty; set it to the Kafka brokers, e.g. bootstrap.servers=127.0.0.1:9092".into(),
             ));
         }
-        let listener = cfg.list("listeners").into_iter().next().unwrap_or_default();
-        let rest_bind = parse_listener(&listener)?;
+        let mut rest_listeners = Vec::new();
+        for l in cfg.list("listeners") {
+            rest_listeners.push(parse_listener(&l, "listeners", false)?);
+        }
+        let rest_bind = rest_listeners
+            .first()
+            .map(|l| l.bind.clone())
+            .ok_or_else(|| {
+                WorkerConfigError(
+                    "worker config: listeners is empty; set listeners=http://127.0.0.1:8083".into(),
+                )
+            })?;
+        let admin_elsewhere = props.contains_key("admin.listeners");
+        for l in cfg.list("admin.listeners") {
+            rest_listeners.push(parse_listener(&l, "admin.listeners", true)?);
+        }
         let offset_file = cfg
             .opt_string("offset.storage.file.filename")
             .map(PathBuf::from);
@@ -147,6 +177,8 @@ impl WorkerConfig {
         Ok(WorkerConfig {
             bootstrap_servers,
             rest_bind,
+            rest_listeners,
+            admin_elsewhere,
             offset_file,
             config_file,
             offset_flush_interval_ms: flush as u64,
@@ -179,9 +211,12 @@ impl WorkerConfig {
         sub_map(&self.props, "consumer.")
     }
 
-    /// librdkafka settings for admin clients: `admin.*`.
+    /// librdkafka settings for admin clients: `admin.*` (but not
+    /// `admin.listeners*`, the REST API's admin listeners).
     pub fn admin_overrides(&self) -> BTreeMap<String, String> {
-        sub_map(&self.props, "admin.")
+        let mut m = sub_map(&self.props, "admin.");
+        m.retain(|k, _| !k.starts_with("listeners"));
+        m
     }
 
     /// The worker id shown in statuses: the REST address others reach it
@@ -225,30 +260,38 @@ pub fn advertised_host(bind: &str) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// `http://host:port` → `host:port` (Kafka Connect's `listeners`).
-fn parse_listener(listener: &str) -> Result<String, WorkerConfigError> {
-    let rest = listener
-        .strip_prefix("http://")
-        .ok_or_else(|| {
-            if listener.starts_with("https://") {
-                WorkerConfigError(format!("worker config: listeners={listener}: HTTPS is not supported yet; use http://host:port"))
-            } else {
-                WorkerConfigError(format!("worker config: listeners={listener} is not of the form http://host:port"))
-            }
-        })?
-        .trim_end_matches('/');
+/// `http://host:port` or `https://host:port` (Kafka Connect's `listeners`).
+fn parse_listener(
+    listener: &str,
+    key: &str,
+    admin: bool,
+) -> Result<ListenerSpec, WorkerConfigError> {
+    let (https, rest) = if let Some(r) = listener.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = listener.strip_prefix("https://") {
+        (true, r)
+    } else {
+        return Err(WorkerConfigError(format!(
+            "worker config: {key}={listener} is not of the form http://host:port or https://host:port"
+        )));
+    };
+    let rest = rest.trim_end_matches('/');
     let (host, port) = rest.rsplit_once(':').ok_or_else(|| {
         WorkerConfigError(format!(
-            "worker config: listeners={listener} has no port; use http://host:port"
+            "worker config: {key}={listener} has no port; use http://host:port"
         ))
     })?;
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     port.parse::<u16>().map_err(|_| {
         WorkerConfigError(format!(
-            "worker config: listeners={listener}: port {port} is not a number from 0 to 65535"
+            "worker config: {key}={listener}: port {port} is not a number from 0 to 65535"
         ))
     })?;
-    Ok(format!("{host}:{port}"))
+    Ok(ListenerSpec {
+        https,
+        bind: format!("{host}:{port}"),
+        admin,
+    })
 }
 
 #[cfg(test)]
