@@ -653,3 +653,52 @@ fn a_paused_worker_finds_its_lease_lapsed_and_stops_writing() {
 fn other_of(i: usize) -> usize {
     1 - i
 }
+
+#[test]
+fn a_deleted_connector_leaves_no_config_in_the_config_topic() {
+    let _serial = serial();
+    let group = unique("dist-tomb");
+    let cl = Cluster::start(&group, 1);
+    let canary = format!("canary-{}", std::process::id());
+    // The canary stands for a credential: it is in the connector's config
+    // and, as FileStreamSource copies `file`, in its task config too.
+    let input = cl.dirs[0].path().join(format!("{canary}.txt"));
+    std::fs::write(&input, "a\n").unwrap();
+    let name = unique("tomb");
+    let body = file_source(&name, &input, &unique("tomb"));
+    assert_eq!(cl.w(0).post("/connectors", &body).status, 201);
+    cl.w(0).wait_status(&name, "RUNNING", running);
+    assert_eq!(cl.w(0).delete(&format!("/connectors/{name}")).status, 204);
+
+    // What compaction keeps: the last record of every key.
+    let topic = format!("{group}-configs");
+    let (_, high) = watermarks(&kafka_bootstrap(), &topic, 0);
+    let records = consume(
+        &kafka_bootstrap(),
+        &topic,
+        high as usize,
+        Duration::from_secs(30),
+    );
+    assert_eq!(records.len(), high as usize, "the whole config topic");
+    let holds = |v: &Option<Vec<u8>>| {
+        v.as_ref()
+            .is_some_and(|v| String::from_utf8_lossy(v).contains(&canary))
+    };
+    assert!(
+        records.iter().any(|r| holds(&r.value)),
+        "the canary was written (connector and task configs)"
+    );
+    let mut last: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+    for r in records {
+        last.insert(r.key.unwrap_or_default(), r.value);
+    }
+    let kept: Vec<String> = last
+        .iter()
+        .filter(|(_, v)| holds(v))
+        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(
+        kept.is_empty(),
+        "records compaction would keep with the config in them: {kept:?}"
+    );
+}

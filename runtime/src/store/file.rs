@@ -4,6 +4,10 @@
 //! renamed over the old file and the directory is fsynced. A reader (or a
 //! worker killed with -9 at any instant) therefore sees either the old file or
 //! the new one, never a torn one.
+//!
+//! The files hold connector configs, which hold credentials (unless they
+//! come from config providers), so each is created readable and writable by
+//! the worker's user only (0600); every rewrite is a new file created so.
 
 use std::fs;
 use std::io::Write;
@@ -29,7 +33,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         reason: e.to_string(),
     };
     {
-        let mut f = fs::File::create(&tmp).map_err(|e| io(e, "create", &tmp))?;
+        let mut f = private_file(&tmp).map_err(|e| io(e, "create", &tmp))?;
         f.write_all(bytes).map_err(|e| io(e, "write", &tmp))?;
         f.sync_all().map_err(|e| io(e, "fsync", &tmp))?;
     }
@@ -38,6 +42,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Creates (or truncates) `path` with mode 0600 on Unix.
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let f = o.open(path)?;
+    // A file left by an older run keeps its mode on open: set it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
 }
 
 /// Reads a JSON file; a missing file is `None`.
@@ -90,6 +113,43 @@ pub fn check_writable(path: &Path) -> Result<(), StoreError> {
                 action: "open for writing".into(),
                 reason: e.to_string(),
             })?;
+        // A file an older version left readable by all is made private now,
+        // not only at its next rewrite.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| {
+                StoreError::Io {
+                    path: path.display().to_string(),
+                    action: "make private (chmod 600)".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
     }
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn state_files_are_private_to_the_worker() {
+        let dir = std::env::temp_dir().join(format!("sluice-file-mode-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let state = dir.join("connect.offsets");
+        write_atomic(&state, b"{}").unwrap();
+        assert_eq!(mode(&state), 0o600);
+        write_atomic(&state, b"{\"a\":1}").unwrap();
+        assert_eq!(mode(&state), 0o600);
+        let old = dir.join("old.connectors.json");
+        fs::write(&old, b"{}").unwrap();
+        fs::set_permissions(&old, fs::Permissions::from_mode(0o644)).unwrap();
+        check_writable(&old).unwrap();
+        assert_eq!(mode(&old), 0o600);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -266,12 +266,15 @@ impl TopicConfigStore {
     }
 
     /// Publishes a connector's task configs: each task, then the commit
-    /// that makes them current together.
+    /// that makes them current together; then tombstones for the tasks
+    /// beyond the new count, so that compaction removes their configs (and
+    /// the credentials in them).
     pub async fn put_task_configs(
         &self,
         connector: &str,
         tasks: &[Props],
     ) -> Result<(), StoreError> {
+        let before = self.task_records(connector);
         for (i, t) in tasks.iter().enumerate() {
             self.write(&format!("task-{connector}-{i}"), Some(connector_value(t)))
                 .await?;
@@ -280,7 +283,25 @@ impl TopicConfigStore {
             &format!("commit-{connector}"),
             Some(commit_value(tasks.len())),
         )
-        .await
+        .await?;
+        for i in tasks.len()..before {
+            self.write(&format!("task-{connector}-{i}"), None).await?;
+        }
+        Ok(())
+    }
+
+    /// How many `task-<connector>-<n>` records may hold a config: the
+    /// committed ones and any staged beyond them.
+    fn task_records(&self, connector: &str) -> usize {
+        let state = self.state();
+        let staged = state
+            .staged
+            .keys()
+            .filter(|(c, _)| c == connector)
+            .map(|(_, i)| *i as usize + 1)
+            .max()
+            .unwrap_or(0);
+        state.task_count(connector).max(staged)
     }
 
     /// Asks the connector's owner to restart it (and its tasks' owners).
@@ -347,7 +368,14 @@ impl ConfigStore for TopicConfigStore {
     fn remove(&self, connector: &str) -> BoxFuture<'_, Result<(), StoreError>> {
         let connector = connector.to_string();
         Box::pin(async move {
+            // Task configs go too (Kafka Connect leaves them in the topic,
+            // credentials and all, until the name is reused).
+            let tasks = self.task_records(&connector);
             self.write(&format!("connector-{connector}"), None).await?;
+            for i in 0..tasks {
+                self.write(&format!("task-{connector}-{i}"), None).await?;
+            }
+            self.write(&format!("commit-{connector}"), None).await?;
             self.write(&format!("target-state-{connector}"), None).await
         })
     }
