@@ -508,6 +508,19 @@ impl Registry {
         })
     }
 
+    /// The keys a plugin declares as PASSWORD (none for an unknown name).
+    pub fn password_keys(&self, name: &str) -> Vec<String> {
+        self.config_def(name)
+            .map(|d| {
+                d.keys
+                    .iter()
+                    .filter(|k| k.kind == crate::config::ConfigType::Password)
+                    .map(|k| k.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn unknown(&self, kind: PluginKind, name: &str) -> UnknownPlugin {
         let connectors = matches!(kind, PluginKind::Source | PluginKind::Sink);
         let known: Vec<String> = self

@@ -36,12 +36,24 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Collects the values of every secret key of each of `configs`.
+    /// Collects the values of every secret key of each of `configs`, and
+    /// the passwords inside URIs (`mongodb://user:PASSWORD@host`,
+    /// `jdbc:...?password=PASSWORD`) of any key.
     pub fn of<'a>(configs: impl IntoIterator<Item = &'a Props>) -> Secrets {
+        Self::of_declared(configs, |_| false)
+    }
+
+    /// [`Secrets::of`], where `declared` also names the keys a plugin
+    /// declares as PASSWORD under names of its own.
+    pub fn of_declared<'a>(
+        configs: impl IntoIterator<Item = &'a Props>,
+        declared: impl Fn(&str) -> bool,
+    ) -> Secrets {
         let mut values = Vec::new();
         for props in configs {
             for (k, v) in props {
-                if is_secret_key(k) && !v.is_empty() {
+                values.extend(uri_passwords(v));
+                if (is_secret_key(k) || declared(k)) && !v.is_empty() {
                     values.push(v.clone());
                     values.extend(
                         jaas_options(v)
@@ -95,6 +107,75 @@ impl Secrets {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+}
+
+/// The passwords a value carries inside URIs: the userinfo's password
+/// (`scheme://user:PASSWORD@host`, as written and percent-decoded) and
+/// `password=` / `pwd=` parameters (`jdbc:mysql://h/db?password=x`,
+/// `;password=x`).
+pub fn uri_passwords(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(i) = rest.find("://") {
+        let after = &rest[i + 3..];
+        let authority_end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            if let Some((_, pw)) = authority[..at].split_once(':') {
+                if !pw.is_empty() {
+                    out.push(pw.to_string());
+                    let decoded = percent_decode(pw);
+                    if decoded != pw {
+                        out.push(decoded);
+                    }
+                }
+            }
+        }
+        rest = &after[authority_end..];
+    }
+    let lower = value.to_ascii_lowercase();
+    for name in ["password=", "pwd="] {
+        for (at, _) in lower.match_indices(name) {
+            let before_ok =
+                at == 0 || matches!(lower.as_bytes()[at - 1], b'?' | b'&' | b';' | b' ');
+            if !before_ok {
+                continue;
+            }
+            let start = at + name.len();
+            let end = value[start..]
+                .find(['&', ';', ' ', '#'])
+                .map(|e| start + e)
+                .unwrap_or(value.len());
+            if end > start {
+                out.push(value[start..end].to_string());
+                let decoded = percent_decode(&value[start..end]);
+                if decoded != value[start..end] {
+                    out.push(decoded);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Secret values shorter than this are hidden only as whole words.
@@ -238,5 +319,36 @@ mod tests {
                 ("serviceName".to_string(), "kafka".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn passwords_inside_uris_are_secrets() {
+        assert_eq!(
+            uri_passwords("mongodb://dbz:p%40ss@h1:27017,h2/?replicaSet=rs0"),
+            vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
+        assert_eq!(
+            uri_passwords("jdbc:mysql://h:3306/db?user=u&password=s3cret&ssl=true"),
+            vec!["s3cret".to_string()]
+        );
+        assert_eq!(
+            uri_passwords("jdbc:sqlserver://h;user=u;password=pw1;db=x"),
+            vec!["pw1".to_string()]
+        );
+        assert!(uri_passwords("mongodb://h1:27017/?replicaSet=rs0").is_empty());
+        assert!(uri_passwords("http://user@host/").is_empty());
+        let s = Secrets::of([&props(&[(
+            "mongodb.connection.string",
+            "mongodb://dbz:CanaryPw9@h:27017/?replicaSet=rs0",
+        )])]);
+        assert_eq!(
+            s.redact("cannot connect to mongodb://dbz:CanaryPw9@h:27017"),
+            "cannot connect to mongodb://dbz:[hidden]@h:27017"
+        );
+        let declared =
+            Secrets::of_declared([&props(&[("vault.credential", "LongCredential")])], |k| {
+                k == "vault.credential"
+            });
+        assert_eq!(declared.redact("x LongCredential y"), "x [hidden] y");
     }
 }

@@ -166,10 +166,11 @@ impl HerderCore {
     /// whatever this worker says about the connector.
     pub fn secrets(&self, config: &Props) -> Secrets {
         let providers = &self.worker.env.worker.providers;
-        match providers.resolve(config) {
-            Ok(resolved) => Secrets::of([config, &resolved, &self.worker.env.worker.props]),
-            Err(_) => Secrets::of([config, &self.worker.env.worker.props]),
-        }
+        let declared = self.registry().password_keys(class_of(config));
+        let resolved = providers.resolve(config).unwrap_or_default();
+        Secrets::of_declared([config, &resolved, &self.worker.env.worker.props], |k| {
+            declared.iter().any(|d| d == k)
+        })
     }
 
     /// Starts a connector in `target` state: the one decision both modes

@@ -413,7 +413,16 @@ impl Worker {
         let env = self.env.clone();
         let sh = shared.clone();
         // Texts about a failure leave the worker with no secret in them.
-        let secrets = Secrets::of([&spec.connector_config, &spec.task_config, &env.worker.props]);
+        let declared = env.registry.password_keys(
+            spec.connector_config
+                .get("connector.class")
+                .map(String::as_str)
+                .unwrap_or(""),
+        );
+        let secrets = Secrets::of_declared(
+            [&spec.connector_config, &spec.task_config, &env.worker.props],
+            |k| declared.iter().any(|d| d == k),
+        );
         let join = tokio::spawn(async move {
             let name = format!("{}-{}", spec.connector, spec.task);
             let connector = spec.connector.clone();
