@@ -104,6 +104,7 @@ pub(crate) async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
     let overrides = cfg.admin_overrides();
     tokio::task::spawn_blocking(move || -> Result<String> {
         let consumer: BaseConsumer = client_config(&bootstrap, &overrides)
+            .map_err(|e| anyhow!("worker config: {e}"))?
             .create()
             .map_err(|e| anyhow!("cannot create a Kafka client for bootstrap.servers={bootstrap}: {e}"))?;
         use rdkafka::consumer::Consumer;

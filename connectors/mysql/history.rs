@@ -229,7 +229,8 @@ fn read_topic(
     overrides: &BTreeMap<String, String>,
     topic: &str,
 ) -> Result<Vec<Vec<u8>>, MySqlError> {
-    let mut cfg = client_config(bootstrap, overrides);
+    let mut cfg = client_config(bootstrap, overrides)
+        .map_err(|e| MySqlError::Config(format!("schema.history.internal.consumer.*: {e}")))?;
     cfg.set("group.id", format!("sluice-schema-history-{topic}"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
@@ -324,7 +325,9 @@ impl SchemaHistory {
                     .ensure_topic(topic, &settings)
                     .await
                     .map_err(|e| kafka_err(&format!("cannot create topic {topic}"), e))?;
-                let mut pcfg = client_config(bootstrap, producer);
+                let mut pcfg = client_config(bootstrap, producer).map_err(|e| {
+                    MySqlError::Config(format!("schema.history.internal.producer.*: {e}"))
+                })?;
                 pcfg.set("acks", "all");
                 h.store = Store::Kafka {
                     producer: pcfg

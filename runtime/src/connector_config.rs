@@ -290,7 +290,7 @@ pub fn validate(
     let mut extra: BTreeMap<String, Vec<String>> = extra;
     // A variable that does not resolve is an error of its key; keys the
     // definitions do not list (client overrides, ...) are counted apart.
-    let mut undeclared_errors = Vec::new();
+    let mut undeclared_errors = override_policy_errors(worker, written)?;
     for (k, e) in unresolvable {
         if def.key(&k).is_some() {
             extra.entry(k).or_default().push(e);
@@ -384,6 +384,51 @@ pub fn validate(
     })
 }
 
+/// `connector.client.config.override.policy` (KIP-458): which client
+/// settings a connector may override with `producer.override.*`,
+/// `consumer.override.*` and `admin.override.*`. All (Kafka Connect's
+/// default since 3.0), Principal (only the login: `security.protocol`,
+/// `sasl.mechanism`, `sasl.jaas.config`) or None; Kafka Connect's class
+/// names are accepted too. A refused key is an error of the config.
+fn override_policy_errors(worker: &WorkerConfig, props: &Props) -> Result<Vec<String>, String> {
+    let policy = worker
+        .props
+        .get("connector.client.config.override.policy")
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("All");
+    let short = policy
+        .rsplit('.')
+        .next()
+        .unwrap_or(policy)
+        .trim_end_matches("ConnectorClientConfigOverridePolicy");
+    let allowed: fn(&str) -> bool = match short {
+        "All" => return Ok(Vec::new()),
+        "None" => |_| false,
+        "Principal" => |k| matches!(k, "security.protocol" | "sasl.mechanism" | "sasl.jaas.config"),
+        _ => return Err(format!(
+            "worker config: connector.client.config.override.policy={policy} is not All, Principal or None"
+        )),
+    };
+    let mut errors = Vec::new();
+    for k in props.keys() {
+        for prefix in [
+            "producer.override.",
+            "consumer.override.",
+            "admin.override.",
+        ] {
+            if let Some(setting) = k.strip_prefix(prefix) {
+                if !allowed(setting) {
+                    errors.push(format!(
+                        "{k}: The '{short}' policy does not allow '{setting}' to be overridden in the connector configuration (connector.client.config.override.policy in the worker config)."
+                    ));
+                }
+            }
+        }
+    }
+    Ok(errors)
+}
+
 /// `exactly.once.support`: Kafka Connect's values, but `required` is
 /// refused until Sluice delivers exactly once (KIP-618); accepting it would
 /// silently give at-least-once to a user who asked for more.
@@ -392,5 +437,55 @@ fn exactly_once_support(v: &str) -> Result<(), String> {
         "requested" => Ok(()),
         "required" => Err("this worker delivers source records at least once (exactly-once source delivery, KIP-618, is not supported yet): remove exactly.once.support or set it to requested, and expect duplicates after a crash".into()),
         _ => Err("must be requested or required".into()),
+    }
+}
+
+#[cfg(test)]
+mod override_policy_tests {
+    use super::*;
+
+    fn worker(policy: Option<&str>) -> WorkerConfig {
+        let mut p: Props = [(
+            "bootstrap.servers".to_string(),
+            "127.0.0.1:9092".to_string(),
+        )]
+        .into();
+        if let Some(policy) = policy {
+            p.insert(
+                "connector.client.config.override.policy".into(),
+                policy.into(),
+            );
+        }
+        WorkerConfig::from_props(p).unwrap()
+    }
+
+    #[test]
+    fn the_policy_decides_which_overrides_pass() {
+        let props: Props = [
+            (
+                "producer.override.sasl.jaas.config".to_string(),
+                "x".to_string(),
+            ),
+            (
+                "consumer.override.max.poll.records".to_string(),
+                "5".to_string(),
+            ),
+        ]
+        .into();
+        assert!(override_policy_errors(&worker(None), &props)
+            .unwrap()
+            .is_empty());
+        let e = override_policy_errors(&worker(Some("Principal")), &props).unwrap();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("consumer.override.max.poll.records: The 'Principal' policy does not allow 'max.poll.records'"), "{e:?}");
+        let e = override_policy_errors(
+            &worker(Some(
+                "org.apache.kafka.connect.connector.policy.NoneConnectorClientConfigOverridePolicy",
+            )),
+            &props,
+        )
+        .unwrap();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(override_policy_errors(&worker(Some("Some")), &props).is_err());
     }
 }

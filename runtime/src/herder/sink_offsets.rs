@@ -6,7 +6,6 @@
 //! group generation (allowed while the connector is STOPPED, so no member
 //! owns the partitions); resetting deletes the group, as Kafka Connect does.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::admin::AdminOptions;
@@ -30,6 +29,7 @@ fn consumer(worker: &WorkerConfig, name: &str) -> HerderResult<BaseConsumer> {
     settings.insert("group.id".into(), group(name));
     settings.insert("enable.auto.commit".into(), "false".into());
     client_config(&worker.bootstrap_servers, &settings)
+        .map_err(HerderError::BadRequest)?
         .create()
         .map_err(|e| HerderError::Internal(format!("cannot create a Kafka consumer: {e}")))
 }
@@ -96,7 +96,8 @@ pub async fn modify(
     match offsets {
         None => {
             let admin: rdkafka::admin::AdminClient<DefaultClientContext> =
-                client_config(&worker.bootstrap_servers, &BTreeMap::new())
+                client_config(&worker.bootstrap_servers, &worker.admin_overrides())
+                    .map_err(HerderError::BadRequest)?
                     .create()
                     .map_err(|e| {
                         HerderError::Internal(format!("cannot create a Kafka admin client: {e}"))

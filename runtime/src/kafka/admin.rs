@@ -75,6 +75,7 @@ pub struct TopicAdmin {
 impl TopicAdmin {
     pub fn new(bootstrap: &str, overrides: &BTreeMap<String, String>) -> Result<Self, KafkaError> {
         let client = client_config(bootstrap, overrides)
+            .map_err(KafkaError::Fatal)?
             .create()
             .map_err(|e| KafkaError::Fatal(format!("cannot create the Kafka admin client: {e}")))?;
         Ok(TopicAdmin {

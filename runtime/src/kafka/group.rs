@@ -8,11 +8,22 @@
 //! JoinGroup, SyncGroup, Heartbeat, LeaveGroup) in their non-flexible
 //! versions. Everything that decides membership, liveness and generations
 //! stays on the broker; this is a codec and a socket, not a consensus.
+//!
+//! On a secured cluster the socket speaks TLS and logs in with SASL (PLAIN
+//! or SCRAM) before the first group request, from the worker's top-level
+//! client settings, as the Java worker's coordinator client does (see
+//! [`super::secure`]).
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::secure::{ClusterSecurity, Sasl, Scram};
+
+/// A plain or TLS socket.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Kafka error codes the membership loop acts on.
 pub mod code {
@@ -33,6 +44,8 @@ const JOIN_GROUP: i16 = 11;
 const HEARTBEAT: i16 = 12;
 const LEAVE_GROUP: i16 = 13;
 const SYNC_GROUP: i16 = 14;
+const SASL_HANDSHAKE: i16 = 17;
+const SASL_AUTHENTICATE: i16 = 36;
 
 /// A group request failed: a Kafka error code, or the connection.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,6 +56,9 @@ pub enum GroupError {
     Io(String),
     #[error("group coordinator sent a malformed response: {0}")]
     Malformed(String),
+    /// TLS or SASL: the worker's settings or credentials are wrong.
+    #[error("group coordinator connection: {0}")]
+    Auth(String),
 }
 
 impl GroupError {
@@ -74,7 +90,7 @@ pub struct Joined {
 
 /// One connection to the group coordinator.
 pub struct GroupConnection {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     correlation: i32,
     client_id: String,
 }
@@ -86,6 +102,7 @@ impl GroupConnection {
         bootstrap: &str,
         group: &str,
         client_id: &str,
+        security: &ClusterSecurity,
     ) -> Result<Self, GroupError> {
         let mut last = GroupError::Io(format!("no bootstrap server in {bootstrap:?}"));
         for server in bootstrap
@@ -93,34 +110,123 @@ impl GroupConnection {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            match Self::open(server, client_id).await {
+            match Self::open(server, client_id, security).await {
                 Ok(mut c) => match c.find_coordinator(group).await {
                     Ok((host, port)) => {
                         let addr = format!("{host}:{port}");
                         if addr == server {
                             return Ok(c);
                         }
-                        return Self::open(&addr, client_id).await;
+                        return Self::open(&addr, client_id, security).await;
                     }
                     Err(e) => last = e,
                 },
+                Err(e @ GroupError::Auth(_)) => return Err(e),
                 Err(e) => last = e,
             }
         }
         Err(last)
     }
 
-    async fn open(addr: &str, client_id: &str) -> Result<Self, GroupError> {
-        let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
+    async fn open(
+        addr: &str,
+        client_id: &str,
+        security: &ClusterSecurity,
+    ) -> Result<Self, GroupError> {
+        let tcp = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
             .await
             .map_err(|_| GroupError::Io(format!("connecting to {addr} timed out")))?
             .map_err(|e| GroupError::Io(format!("cannot connect to {addr}: {e}")))?;
-        let _ = stream.set_nodelay(true);
-        Ok(GroupConnection {
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Io> = match &security.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let host = addr
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or(addr)
+                    .trim_matches(|c| c == '[' || c == ']');
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        GroupError::Auth(format!("{host} is not a TLS server name: {e}"))
+                    })?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone());
+                let s = tokio::time::timeout(Duration::from_secs(10), tls.connect(name, tcp))
+                    .await
+                    .map_err(|_| GroupError::Io(format!("TLS handshake with {addr} timed out")))?
+                    .map_err(|e| {
+                        GroupError::Auth(format!(
+                            "TLS handshake with {addr} failed: {e}; check security.protocol and the ssl.truststore.* settings of the worker config"
+                        ))
+                    })?;
+                Box::new(s)
+            }
+        };
+        let mut c = GroupConnection {
             stream,
             correlation: 0,
             client_id: client_id.to_string(),
-        })
+        };
+        if let Some(sasl) = &security.sasl {
+            c.authenticate(sasl).await?;
+        }
+        Ok(c)
+    }
+
+    /// SaslHandshake v1, then SaslAuthenticate v1 rounds of the mechanism.
+    async fn authenticate(&mut self, sasl: &Sasl) -> Result<(), GroupError> {
+        let mut w = Writer::default();
+        w.string(Some(&sasl.mechanism));
+        let mut r = self
+            .call(SASL_HANDSHAKE, 1, &w.buf, Duration::from_secs(10))
+            .await?;
+        let err = r.i16()?;
+        if err != code::NONE {
+            let n = r.i32()?.max(0);
+            let mut offered = Vec::new();
+            for _ in 0..n {
+                offered.push(r.string()?);
+            }
+            return Err(GroupError::Auth(format!(
+                "the broker does not take SASL mechanism {} (it takes {}); set sasl.mechanism in the worker config",
+                sasl.mechanism,
+                offered.join(", ")
+            )));
+        }
+        if sasl.mechanism == "PLAIN" {
+            let token = format!("\0{}\0{}", sasl.username, sasl.password);
+            self.sasl_round(token.as_bytes(), &sasl.username).await?;
+            return Ok(());
+        }
+        let mut scram = Scram::new(&sasl.mechanism, &sasl.username, &sasl.password, None);
+        let server_first = self
+            .sasl_round(&scram.client_first(), &sasl.username)
+            .await?;
+        let client_final = scram
+            .client_final(&server_first)
+            .map_err(GroupError::Auth)?;
+        let server_final = self.sasl_round(&client_final, &sasl.username).await?;
+        scram
+            .check_server_final(&server_final)
+            .map_err(GroupError::Auth)
+    }
+
+    async fn sasl_round(&mut self, token: &[u8], user: &str) -> Result<Vec<u8>, GroupError> {
+        let mut w = Writer::default();
+        w.bytes(token);
+        let mut r = self
+            .call(SASL_AUTHENTICATE, 1, &w.buf, Duration::from_secs(10))
+            .await?;
+        let err = r.i16()?;
+        let message = r.nullable_string()?;
+        let bytes = r.bytes()?;
+        if err != code::NONE {
+            return Err(GroupError::Auth(format!(
+                "SASL login of {user} failed (error code {err}): {}; check sasl.jaas.config in the worker config",
+                message.unwrap_or_default()
+            )));
+        }
+        Ok(bytes)
     }
 
     async fn call(

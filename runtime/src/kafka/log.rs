@@ -86,20 +86,22 @@ impl KafkaLog {
         ]);
         producer_cfg.extend(overrides.clone());
         let producer: FutureProducer = client_config(bootstrap, &producer_cfg)
+            .map_err(KafkaError::Fatal)?
             .create()
             .map_err(|e| KafkaError::Fatal(format!("cannot create a producer for {topic}: {e}")))?;
-        let consumer: BaseConsumer = client_config(
-            bootstrap,
-            &BTreeMap::from([
-                ("group.id".to_string(), format!("sluice-log-reader-{topic}")),
-                ("enable.auto.commit".to_string(), "false".to_string()),
-                ("enable.auto.offset.store".to_string(), "false".to_string()),
-                ("enable.partition.eof".to_string(), "false".to_string()),
-                ("fetch.wait.max.ms".to_string(), "100".to_string()),
-            ]),
-        )
-        .create()
-        .map_err(|e| KafkaError::Fatal(format!("cannot create a consumer for {topic}: {e}")))?;
+        // The reader reaches the cluster as the writer does.
+        let mut consumer_cfg = crate::kafka::security_settings(overrides);
+        consumer_cfg.extend([
+            ("group.id".to_string(), format!("sluice-log-reader-{topic}")),
+            ("enable.auto.commit".to_string(), "false".to_string()),
+            ("enable.auto.offset.store".to_string(), "false".to_string()),
+            ("enable.partition.eof".to_string(), "false".to_string()),
+            ("fetch.wait.max.ms".to_string(), "100".to_string()),
+        ]);
+        let consumer: BaseConsumer = client_config(bootstrap, &consumer_cfg)
+            .map_err(KafkaError::Fatal)?
+            .create()
+            .map_err(|e| KafkaError::Fatal(format!("cannot create a consumer for {topic}: {e}")))?;
         let consumer = Arc::new(consumer);
         // The partition count as the broker has it (the topic may predate us).
         let count = {

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod group;
 pub mod log;
+pub mod secure;
 
 pub use admin::TopicAdmin;
 
@@ -37,14 +38,18 @@ pub enum KafkaError {
 /// Builds a client config from bootstrap servers and pass-through settings.
 ///
 /// Kafka Connect users pass Java client names (`producer.buffer.memory`,
-/// `producer.delivery.timeout.ms`); librdkafka knows most of them by the same
-/// name, a few are translated here, and Java-only serializer classes are
-/// dropped.
-pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> ClientConfig {
+/// `producer.delivery.timeout.ms`, `ssl.truststore.location`); librdkafka
+/// knows most of them by the same name, the others are translated here (see
+/// [`with_librdkafka_names`]), and Java-only classes are dropped. A setting
+/// that has no librdkafka equivalent is an error naming it and the remedy.
+pub fn client_config(
+    bootstrap: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<ClientConfig, String> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap);
     cfg.set("log_level", "4");
-    for (k, v) in &with_librdkafka_names(overrides) {
+    for (k, v) in &with_librdkafka_names(overrides)? {
         match k.as_str() {
             "key.serializer"
             | "value.serializer"
@@ -64,7 +69,97 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
             }
         }
     }
-    cfg
+    Ok(cfg)
+}
+
+/// The settings of `all` that say how to reach a secured cluster
+/// (`security.protocol`, `sasl.*`, `ssl.*`): what the worker's own clients
+/// take from the top level of the worker config, as Kafka Connect's do.
+pub fn security_settings(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    all.iter()
+        .filter(|(k, _)| {
+            k.as_str() == "security.protocol" || k.starts_with("sasl.") || k.starts_with("ssl.")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Java's TLS settings in librdkafka's terms (KIP-651 PEM stores and
+/// PKCS#12 key stores; JKS has no equivalent).
+fn map_ssl(out: &mut BTreeMap<String, String>) -> Result<(), String> {
+    let store_type = |out: &BTreeMap<String, String>, store: &str| {
+        out.get(&format!("ssl.{store}.type"))
+            .map(|t| t.trim().to_ascii_uppercase())
+    };
+    let ts_type = store_type(out, "truststore");
+    out.remove("ssl.truststore.type");
+    out.remove("ssl.truststore.password");
+    if let Some(loc) = out.remove("ssl.truststore.location") {
+        let is_pem = std::fs::read(loc.trim())
+            .map(|b| b.windows(11).any(|w| w == b"-----BEGIN "))
+            .unwrap_or(ts_type.as_deref() == Some("PEM"));
+        if !is_pem {
+            return Err(format!(
+                "ssl.truststore.location={loc} is a {} trust store, which librdkafka does not read; export its CA certificates as PEM (keytool -exportcert -rfc -keystore {loc} -alias CA > ca.pem) and set ssl.truststore.type=PEM and ssl.truststore.location=ca.pem (or librdkafka's ssl.ca.location)",
+                ts_type.as_deref().unwrap_or("JKS")
+            ));
+        }
+        out.insert("ssl.ca.location".into(), loc);
+    }
+    if let Some(pem) = out.remove("ssl.truststore.certificates") {
+        out.insert("ssl.ca.pem".into(), pem);
+    }
+    let ks_type = store_type(out, "keystore");
+    out.remove("ssl.keystore.type");
+    if let Some(loc) = out.get("ssl.keystore.location").cloned() {
+        let is_pem = std::fs::read(loc.trim())
+            .map(|b| b.windows(11).any(|w| w == b"-----BEGIN "))
+            .unwrap_or(ks_type.as_deref() == Some("PEM"));
+        match (is_pem, ks_type.as_deref()) {
+            (true, _) => {
+                // One PEM file with the key and the chain: librdkafka reads
+                // each from it.
+                out.remove("ssl.keystore.location");
+                out.remove("ssl.keystore.password");
+                out.insert("ssl.certificate.location".into(), loc.clone());
+                out.insert("ssl.key.location".into(), loc);
+            }
+            (false, Some("PKCS12")) => {} // librdkafka's own ssl.keystore.*
+            (false, t) => {
+                return Err(format!(
+                    "ssl.keystore.location={loc} is a {} key store, which librdkafka does not read; convert it to PKCS12 (keytool -importkeystore -srckeystore {loc} -destkeystore ks.p12 -deststoretype PKCS12) and set ssl.keystore.type=PKCS12, or to PEM",
+                    t.unwrap_or("JKS")
+                ))
+            }
+        }
+    }
+    if let Some(pem) = out.remove("ssl.keystore.key") {
+        out.insert("ssl.key.pem".into(), pem);
+    }
+    if let Some(pem) = out.remove("ssl.keystore.certificate.chain") {
+        out.insert("ssl.certificate.pem".into(), pem);
+    }
+    // Java's empty value switches host name checks off; librdkafka says none.
+    if let Some(v) = out.get_mut("ssl.endpoint.identification.algorithm") {
+        if v.trim().is_empty() {
+            *v = "none".into();
+        }
+    }
+    // Which JSSE implementation and protocol versions Java uses: librdkafka
+    // speaks TLS 1.2 and 1.3 through OpenSSL, with no such choice.
+    for k in [
+        "ssl.protocol",
+        "ssl.enabled.protocols",
+        "ssl.keymanager.algorithm",
+        "ssl.trustmanager.algorithm",
+        "ssl.secure.random.implementation",
+        "ssl.engine.factory.class",
+    ] {
+        if let Some(v) = out.remove(k) {
+            tracing::debug!("{k}={v} is a Java TLS setting librdkafka has no use for; left out");
+        }
+    }
+    Ok(())
 }
 
 /// Java client names that librdkafka spells otherwise. Java's
@@ -79,8 +174,22 @@ pub fn client_config(bootstrap: &str, overrides: &BTreeMap<String, String>) -> C
 /// credentials. Other login modules are
 /// left for librdkafka to refuse, by name (the error text goes through the
 /// caller's secret redaction).
-fn with_librdkafka_names(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub(crate) fn with_librdkafka_names(
+    settings: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = settings.clone();
+    map_ssl(&mut out)?;
+    for k in [
+        "sasl.login.class",
+        "sasl.client.callback.handler.class",
+        "sasl.login.callback.handler.class",
+    ] {
+        if let Some(v) = out.get(k) {
+            return Err(format!(
+                "{k}={v} is a Java class librdkafka cannot load; Sluice logs in with sasl.jaas.config (PLAIN, SCRAM) or librdkafka's own sasl.* settings"
+            ));
+        }
+    }
     if let Some(v) = out.remove("max.request.size") {
         out.entry("message.max.bytes".to_string()).or_insert(v);
     }
@@ -95,7 +204,7 @@ fn with_librdkafka_names(settings: &BTreeMap<String, String>) -> BTreeMap<String
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Acks delivered by the producer's callback thread to the task loop.
@@ -200,7 +309,7 @@ impl TaskProducer {
     /// `producer.*` and the connector's `producer.override.*` settings.
     pub fn new(bootstrap: &str, overrides: &BTreeMap<String, String>) -> Result<Self, KafkaError> {
         let mut settings = producer_defaults();
-        for (k, v) in with_librdkafka_names(overrides) {
+        for (k, v) in with_librdkafka_names(overrides).map_err(KafkaError::Fatal)? {
             settings.insert(k, v);
         }
         // A record larger than the queue can never be queued (send would
@@ -219,7 +328,7 @@ impl TaskProducer {
                 (2 * max_message / 1024 + 1).to_string(),
             );
         }
-        let cfg = client_config(bootstrap, &settings);
+        let cfg = client_config(bootstrap, &settings).map_err(KafkaError::Fatal)?;
         let acks = Arc::new(Acks::default());
         let producer = cfg
             .create_with_context(AckContext { acks: acks.clone() })
@@ -315,7 +424,7 @@ mod tests {
     #[test]
     fn javas_max_request_size_becomes_message_max_bytes() {
         let java = BTreeMap::from([("max.request.size".to_string(), "20971520".to_string())]);
-        let cfg = client_config("127.0.0.1:1", &java);
+        let cfg = client_config("127.0.0.1:1", &java).unwrap();
         assert_eq!(cfg.get("message.max.bytes"), Some("20971520"));
         assert_eq!(cfg.get("max.request.size"), None);
         let both = BTreeMap::from([
@@ -323,7 +432,9 @@ mod tests {
             ("message.max.bytes".to_string(), "7".to_string()),
         ]);
         assert_eq!(
-            with_librdkafka_names(&both).get("message.max.bytes"),
+            with_librdkafka_names(&both)
+                .unwrap()
+                .get("message.max.bytes"),
             Some(&"7".to_string())
         );
     }
@@ -339,7 +450,7 @@ mod tests {
             )])
         };
         for module in ["plain.PlainLoginModule", "scram.ScramLoginModule"] {
-            let cfg = client_config("127.0.0.1:1", &jaas(module));
+            let cfg = client_config("127.0.0.1:1", &jaas(module)).unwrap();
             assert_eq!(cfg.get("sasl.username"), Some("app"));
             assert_eq!(cfg.get("sasl.password"), Some("p w"));
             assert_eq!(cfg.get("sasl.jaas.config"), None);
@@ -348,11 +459,80 @@ mod tests {
         let mut merged = jaas("plain.PlainLoginModule");
         merged.insert("sasl.username".into(), "worker".into());
         assert_eq!(
-            client_config("127.0.0.1:1", &merged).get("sasl.username"),
+            client_config("127.0.0.1:1", &merged)
+                .unwrap()
+                .get("sasl.username"),
             Some("app")
         );
         // Another login module is left for librdkafka to refuse by name.
         let oauth = jaas("oauthbearer.OAuthBearerLoginModule");
-        assert!(with_librdkafka_names(&oauth).contains_key("sasl.jaas.config"));
+        assert!(with_librdkafka_names(&oauth)
+            .unwrap()
+            .contains_key("sasl.jaas.config"));
+    }
+
+    #[test]
+    fn javas_tls_stores_become_librdkafkas() {
+        let dir = std::env::temp_dir().join(format!("sluice-kafka-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = dir.join("ca.pem");
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let jks = dir.join("truststore.jks");
+        std::fs::write(&jks, [0xfe, 0xed, 0xfe, 0xed]).unwrap();
+        let m = |kv: &[(&str, &str)]| {
+            with_librdkafka_names(
+                &kv.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let p = pem.display().to_string();
+        let out = m(&[
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.location", &p),
+            ("ssl.keystore.location", &p),
+            ("ssl.keystore.type", "PEM"),
+            ("ssl.endpoint.identification.algorithm", ""),
+            ("ssl.enabled.protocols", "TLSv1.2,TLSv1.3"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+        ])
+        .unwrap();
+        assert_eq!(out.get("ssl.ca.location"), Some(&p));
+        assert_eq!(out.get("ssl.certificate.location"), Some(&p));
+        assert_eq!(out.get("ssl.key.location"), Some(&p));
+        assert_eq!(
+            out.get("ssl.endpoint.identification.algorithm")
+                .map(String::as_str),
+            Some("none")
+        );
+        assert!(!out
+            .keys()
+            .any(|k| k.contains("truststore") || k == "ssl.enabled.protocols"));
+        assert_eq!(
+            out.get("sasl.mechanism").map(String::as_str),
+            Some("SCRAM-SHA-512")
+        );
+        let j = jks.display().to_string();
+        let e = m(&[("ssl.truststore.location", &j)]).unwrap_err();
+        assert!(
+            e.contains("JKS") && e.contains("keytool -exportcert"),
+            "{e}"
+        );
+        let e = m(&[("ssl.keystore.location", &j), ("ssl.keystore.type", "JKS")]).unwrap_err();
+        assert!(e.contains("PKCS12"), "{e}");
+        let ok = m(&[
+            ("ssl.keystore.location", &j),
+            ("ssl.keystore.type", "PKCS12"),
+            ("ssl.keystore.password", "x"),
+        ])
+        .unwrap();
+        assert_eq!(ok.get("ssl.keystore.location"), Some(&j));
+        let e = m(&[("sasl.login.callback.handler.class", "com.x.Handler")]).unwrap_err();
+        assert!(e.contains("com.x.Handler"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -73,6 +73,8 @@ pub fn worker_config_def() -> ConfigDef {
             "Distributed: the cluster's group id.")
         .define("config.providers", ConfigType::List, Some(""), Importance::Low,
             "Names of config providers (KIP-297): ${NAME:[path:]key} in worker and connector configs is resolved when the worker starts, and when a connector or task starts; stored and shown as written. config.providers.NAME.class is org.apache.kafka.common.config.provider.FileConfigProvider, DirectoryConfigProvider or EnvVarConfigProvider; config.providers.NAME.param.allowed.paths (file, directory) and .param.allowlist.pattern (env) limit what they read. See docs/security.md.")
+        .define("connector.client.config.override.policy", ConfigType::String, Some("All"), Importance::Medium,
+            "Which client settings connectors may override (producer.override.*, consumer.override.*, admin.override.*): All, Principal (security.protocol, sasl.mechanism, sasl.jaas.config only) or None; Kafka Connect's class names work too.")
         .define("task.shutdown.graceful.timeout.ms", ConfigType::Long, Some("5000"), Importance::Low,
             "How long a stopping task may take to finish.")
 }
@@ -211,12 +213,43 @@ impl WorkerConfig {
         sub_map(&self.props, "consumer.")
     }
 
-    /// librdkafka settings for admin clients: `admin.*` (but not
+    /// Settings for admin clients: the worker's cluster security (see
+    /// [`WorkerConfig::cluster_security`]) under `admin.*` (but not
     /// `admin.listeners*`, the REST API's admin listeners).
     pub fn admin_overrides(&self) -> BTreeMap<String, String> {
-        let mut m = sub_map(&self.props, "admin.");
-        m.retain(|k, _| !k.starts_with("listeners"));
+        let mut m = self.cluster_security();
+        let mut admin = sub_map(&self.props, "admin.");
+        admin.retain(|k, _| !k.starts_with("listeners"));
+        m.extend(admin);
         m
+    }
+
+    /// How the worker's own clients (internal topics, group membership,
+    /// admin) reach a secured cluster: the top-level `security.protocol`,
+    /// and with it `sasl.*` (SASL protocols) and `ssl.*` (SSL protocols), as
+    /// Kafka Connect's worker takes them. The REST API's server-side
+    /// `ssl.client.auth` is not a client setting and is left out. Task
+    /// producers and consumers take `producer.*` / `consumer.*` only, as in
+    /// Kafka Connect.
+    pub fn cluster_security(&self) -> BTreeMap<String, String> {
+        let protocol = self
+            .props
+            .get("security.protocol")
+            .map(|p| p.trim().to_ascii_uppercase())
+            .unwrap_or_default();
+        let mut out = BTreeMap::new();
+        if protocol.is_empty() || protocol == "PLAINTEXT" {
+            return out;
+        }
+        out.insert("security.protocol".to_string(), protocol.clone());
+        for (k, v) in &self.props {
+            let take = (k.starts_with("sasl.") && protocol.starts_with("SASL"))
+                || (k.starts_with("ssl.") && protocol.ends_with("SSL") && k != "ssl.client.auth");
+            if take {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
     }
 
     /// The worker id shown in statuses: the REST address others reach it

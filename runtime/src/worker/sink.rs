@@ -68,7 +68,7 @@ pub(super) async fn run(
     settings.extend(env.worker.consumer_overrides());
     settings.extend(sub_map(props, "consumer.override."));
     let consumer: Arc<BaseConsumer> = Arc::new(
-        client_config(&env.worker.bootstrap_servers, &settings)
+        client_config(&env.worker.bootstrap_servers, &settings)?
             .create()
             .map_err(|e| {
                 format!("cannot create the Kafka consumer: {e}; check the consumer.* settings")

@@ -56,7 +56,14 @@ impl DistributedHerder {
                 break;
             }
             if conn.is_none() {
-                match GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await {
+                match GroupConnection::connect(
+                    &self.bootstrap,
+                    &group,
+                    &self.dc.worker_id,
+                    &self.security,
+                )
+                .await
+                {
                     Ok(c) => conn = Some(c),
                     Err(e) => {
                         tracing::warn!("cannot reach the group coordinator: {e}; retrying");
@@ -383,7 +390,9 @@ impl DistributedHerder {
     pub(super) async fn depose_dead_leader(&self, leader: &str) {
         tracing::warn!("the group's leader (member {leader}) is gone but still named leader by the coordinator; taking its place for one round to hand leadership on");
         let group = self.dc.group_id.clone();
-        let Ok(mut c) = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id).await
+        let Ok(mut c) =
+            GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id, &self.security)
+                .await
         else {
             return;
         };
@@ -447,9 +456,14 @@ impl DistributedHerder {
                 continue;
             };
             if conn.is_none() {
-                conn = GroupConnection::connect(&self.bootstrap, &group, &self.dc.worker_id)
-                    .await
-                    .ok();
+                conn = GroupConnection::connect(
+                    &self.bootstrap,
+                    &group,
+                    &self.dc.worker_id,
+                    &self.security,
+                )
+                .await
+                .ok();
             }
             let Some(c) = conn.as_mut() else { continue };
             // Only a heartbeat at the group's current generation keeps a

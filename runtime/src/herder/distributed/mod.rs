@@ -48,6 +48,7 @@ use tokio::sync::{mpsc, Mutex, Notify};
 use crate::herder::core::{HerderCore, LocalConnector};
 use crate::herder::HerderResult;
 use crate::kafka::log::KafkaLog;
+use crate::kafka::secure::ClusterSecurity;
 use crate::kafka::TopicAdmin;
 use crate::plugin::Props;
 use crate::store::topic_configs::{ClusterConfig, ConfigEvent, TopicConfigStore};
@@ -92,6 +93,8 @@ pub struct DistributedHerder {
     core: HerderCore,
     dc: DistributedConfig,
     bootstrap: String,
+    /// TLS and SASL of the group-membership socket.
+    security: ClusterSecurity,
     configs: Arc<TopicConfigStore>,
     status_log: Arc<KafkaLog>,
     offsets: Arc<TopicOffsetStore>,
@@ -137,7 +140,12 @@ impl DistributedHerder {
     ) -> Result<Arc<DistributedHerder>, StartupError> {
         let dc = DistributedConfig::from_worker(&worker_cfg)?;
         let bootstrap = worker_cfg.bootstrap_servers.clone();
-        let producer_overrides = worker_cfg.producer_overrides();
+        // The internal topics' clients reach the cluster as the worker does
+        // (its top-level security settings win over producer.*).
+        let mut producer_overrides = worker_cfg.producer_overrides();
+        producer_overrides.extend(worker_cfg.cluster_security());
+        let security = ClusterSecurity::from_settings(&worker_cfg.cluster_security())
+            .map_err(|e| StartupError::Kafka(format!("worker config: {e}")))?;
         let lease = Arc::new(Lease::default());
 
         let configs = TopicConfigStore::new();
@@ -236,6 +244,7 @@ impl DistributedHerder {
             core: HerderCore::new(worker, configs.clone(), cluster_id),
             dc,
             bootstrap,
+            security,
             configs,
             status_log,
             offsets,
