@@ -17,6 +17,17 @@ use sluice_runtime::rest::LogLevels;
 use sluice_runtime::worker::config::WorkerConfig;
 use sluice_runtime::Registry;
 
+/// Worker keys Sluice refuses stop the start; keys it will not act on are
+/// named once, each in a warning.
+pub(crate) fn check_worker_keys(cfg: &WorkerConfig) -> Result<()> {
+    cfg.refused_keys().map_err(|e| anyhow!("{e}"))?;
+    let distributed = sluice_runtime::herder::distributed::distributed_config_def();
+    for (_, warning) in cfg.unused_keys(&distributed) {
+        tracing::warn!("{warning}");
+    }
+    Ok(())
+}
+
 /// Loads the plug-in directory. Plug-in problems are warnings: connectors
 /// that use a broken plug-in fail, the worker runs.
 pub(crate) fn load_plugins(registry: &mut Registry, cfg: &WorkerConfig) {

@@ -146,3 +146,52 @@ fn an_internal_topic_that_is_not_compacted_is_refused() {
         "names the policy and the remedy: {stderr}"
     );
 }
+
+#[test]
+fn keys_that_would_do_nothing_are_named_and_exactly_once_is_refused() {
+    let dir = TempDir::new("cfg-unused");
+    let base = format!(
+        "bootstrap.servers={}\nlisteners=http://127.0.0.1:{}\noffset.storage.file.filename={}/o\n",
+        kafka_bootstrap(),
+        free_port(),
+        dir.path().display()
+    );
+    let (code, err) = run_with(
+        &dir,
+        &format!("{base}exactly.once.source.support=enabled\n"),
+    );
+    assert_one_line(code, &err, "exactly.once.source.support=enabled");
+
+    // Keys Sluice reads pass in silence; a typo and a Java-only key are
+    // named once, and the worker runs.
+    let file = dir.path().join("w.properties");
+    std::fs::write(
+        &file,
+        format!("{base}key.converter.schemas.enable=false\nproducer.linger.ms=5\ngruop.id=typo\nmetric.reporters=com.example.Reporter\n"),
+    )
+    .unwrap();
+    let port: u16 = base
+        .lines()
+        .find_map(|l| l.strip_prefix("listeners=http://127.0.0.1:"))
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let s = Sluice::start_with(file, port, dir.path());
+    let log = s.log_text();
+    assert_eq!(
+        log.matches("gruop.id is not known to Sluice").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("metric.reporters has no effect").count(),
+        1,
+        "{log}"
+    );
+    for quiet in [
+        "key.converter.schemas.enable",
+        "producer.linger.ms",
+        "bootstrap.servers",
+    ] {
+        assert!(!log.contains(quiet), "{quiet} was named:\n{log}");
+    }
+}

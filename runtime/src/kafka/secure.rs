@@ -58,9 +58,11 @@ impl ClusterSecurity {
             "SSL" => (true, false),
             "SASL_PLAINTEXT" => (false, true),
             "SASL_SSL" => (true, true),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "security.protocol={other} is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
-            )),
+            ))
+            }
         };
         let sasl = if sasl {
             let mechanism = get("sasl.mechanism")

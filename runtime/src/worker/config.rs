@@ -277,6 +277,119 @@ impl WorkerConfig {
     }
 }
 
+/// Worker keys under these prefixes are read (client settings, converter
+/// settings, config providers, HTTPS settings, topic creation defaults).
+const KNOWN_PREFIXES: &[&str] = &[
+    "producer.",
+    "consumer.",
+    "admin.",
+    "ssl.",
+    "sasl.",
+    "listeners.https.",
+    "config.providers.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "topic.creation.",
+];
+
+/// Kafka Connect worker keys Sluice reads elsewhere (not declared above).
+const KNOWN_KEYS: &[&str] = &["security.protocol", "offset.flush.timeout.ms"];
+
+/// Kafka Connect worker keys Sluice accepts and does without: each is
+/// named once at start, so that nobody counts on it.
+const NO_EFFECT: &[(&str, &str)] = &[
+    (
+        "rest.advertised.listener",
+        "the advertised URL is http(s)://rest.advertised.host.name:rest.advertised.port",
+    ),
+    ("client.id", "client ids are Sluice's own"),
+    (
+        "plugin.discovery",
+        "plug-ins are compiled in or loaded from plugin.path",
+    ),
+    (
+        "connect.protocol",
+        "the group protocol is sessioned (incremental)",
+    ),
+    ("worker.sync.timeout.ms", ""),
+    ("worker.unsync.backoff.ms", ""),
+    (
+        "inter.worker.key.generation.algorithm",
+        "workers do not call each other over REST",
+    ),
+    (
+        "inter.worker.key.size",
+        "workers do not call each other over REST",
+    ),
+    (
+        "inter.worker.key.ttl.ms",
+        "workers do not call each other over REST",
+    ),
+    (
+        "inter.worker.signature.algorithm",
+        "workers do not call each other over REST",
+    ),
+    (
+        "inter.worker.verification.algorithms",
+        "workers do not call each other over REST",
+    ),
+    (
+        "response.http.headers.config",
+        "set response headers in a proxy in front of the worker",
+    ),
+    ("metric.reporters", "Sluice runs no Java metric reporters"),
+    ("auto.include.jmx.reporter", "there is no JMX"),
+    ("metrics.num.samples", ""),
+    ("metrics.sample.window.ms", ""),
+    ("metrics.recording.level", ""),
+    ("rest.host.name", "use listeners"),
+    ("rest.port", "use listeners"),
+    (
+        "access.control.allow.headers",
+        "CORS allows Jetty's default headers",
+    ),
+];
+
+impl WorkerConfig {
+    /// What to say at start about keys that will not do what their writer
+    /// expects: (key, warning). Keys of `also` (the distributed keys) count
+    /// as known.
+    pub fn unused_keys(&self, also: &ConfigDef) -> Vec<(String, String)> {
+        let def = worker_config_def();
+        let mut out = Vec::new();
+        for k in self.props.keys() {
+            if def.knows(k)
+                || also.knows(k)
+                || KNOWN_KEYS.contains(&k.as_str())
+                || KNOWN_PREFIXES.iter().any(|p| k.starts_with(p))
+            {
+                continue;
+            }
+            let why = match NO_EFFECT.iter().find(|(n, _)| n == k) {
+                Some((_, "")) => format!("worker config key {k} has no effect in Sluice"),
+                Some((_, why)) => format!("worker config key {k} has no effect in Sluice: {why}"),
+                None => format!("worker config key {k} is not known to Sluice and is ignored; check its spelling"),
+            };
+            out.push((k.clone(), why));
+        }
+        out
+    }
+
+    /// Worker keys whose promise Sluice cannot keep: an error naming the
+    /// key and the remedy.
+    pub fn refused_keys(&self) -> Result<(), WorkerConfigError> {
+        if let Some(v) = self.props.get("exactly.once.source.support") {
+            if !v.trim().eq_ignore_ascii_case("disabled") {
+                return Err(WorkerConfigError(format!(
+                    "worker config: exactly.once.source.support={v}: this worker delivers source records at least once (KIP-618 exactly-once delivery is not supported yet); remove the key or set it to disabled, and expect duplicates after a crash"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The host to advertise for a listener bound to `bind`: the machine's
 /// name for a wildcard address (as Kafka Connect resolves one), else
 /// `bind` itself.
