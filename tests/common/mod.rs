@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod secure_kafka;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
