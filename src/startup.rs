@@ -109,19 +109,57 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
+/// What librdkafka said went wrong with the connection (its error
+/// callback carries the reason: a refused login, a certificate that does not
+/// verify), which a failed metadata request only calls a transport failure.
+#[derive(Default)]
+struct LastError(std::sync::Mutex<Option<(rdkafka::types::RDKafkaErrorCode, String)>>);
+
+impl rdkafka::ClientContext for LastError {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if let Some(code) = error.rdkafka_error_code() {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((code, reason.to_string()));
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LastError {}
+
 /// Checks that the brokers answer; returns the cluster id.
 pub(crate) async fn check_broker(cfg: &WorkerConfig) -> Result<String> {
     let bootstrap = cfg.bootstrap_servers.clone();
     let overrides = cfg.admin_overrides();
+    let secrets = sluice_runtime::secrets::Secrets::of([&cfg.props]);
     tokio::task::spawn_blocking(move || -> Result<String> {
-        let consumer: BaseConsumer = client_config(&bootstrap, &overrides)
+        let consumer: BaseConsumer<LastError> = client_config(&bootstrap, &overrides)
             .map_err(|e| anyhow!("worker config: {e}"))?
-            .create()
-            .map_err(|e| anyhow!("cannot create a Kafka client for bootstrap.servers={bootstrap}: {e}"))?;
+            .create_with_context(LastError::default())
+            .map_err(|e| anyhow!("cannot create a Kafka client for bootstrap.servers={bootstrap}: {}", secrets.redact(&e.to_string())))?;
         use rdkafka::consumer::Consumer;
+        use rdkafka::types::RDKafkaErrorCode as C;
         consumer
             .fetch_metadata(None, Duration::from_secs(10))
-            .map_err(|e| anyhow!("cannot reach Kafka at bootstrap.servers={bootstrap}: {e}; start the broker (scripts/services up kafka) or fix bootstrap.servers"))?;
+            .map_err(|e| {
+                // The error callback runs when the client's events are served.
+                for _ in 0..10 {
+                    let _ = consumer.poll(Duration::from_millis(100));
+                    if consumer.context().0.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                        break;
+                    }
+                }
+                let heard = consumer.context().0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match heard {
+                    Some((C::Authentication, reason)) => anyhow!(
+                        "cannot log in to Kafka at bootstrap.servers={bootstrap}: {}; check sasl.mechanism and the credentials in sasl.jaas.config of the worker config (and producer.*, consumer.*)",
+                        secrets.redact(&reason)
+                    ),
+                    Some((C::SSL, reason)) => anyhow!(
+                        "cannot reach Kafka at bootstrap.servers={bootstrap} over TLS: {}; check security.protocol and ssl.truststore.location (the CA that signed the broker's certificate) in the worker config",
+                        secrets.redact(&reason)
+                    ),
+                    _ => anyhow!("cannot reach Kafka at bootstrap.servers={bootstrap}: {e}; start the broker (scripts/services up kafka) or fix bootstrap.servers"),
+                }
+            })?;
         Ok(consumer
             .client()
             .fetch_cluster_id(Duration::from_secs(5))

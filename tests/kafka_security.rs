@@ -260,3 +260,163 @@ fn the_secure_broker_lets_the_worker_in_and_no_one_else() {
     cfg.set("sasl.mechanisms", "SCRAM-SHA-256");
     assert!(topic_names(&cfg).contains(&topic));
 }
+
+/// A worker config for the secure broker: its own clients (top level), its
+/// tasks' producers and consumers, all as `user` in Kafka Connect's names.
+fn secure_worker_config(
+    k: &SecureKafka,
+    dir: &std::path::Path,
+    user: &str,
+    extra: &[(&str, &str)],
+) -> (std::path::PathBuf, u16) {
+    let port = common::free_port();
+    let mut props = format!(
+        "bootstrap.servers={}\nlisteners=http://127.0.0.1:{port}\noffset.storage.file.filename={}\noffset.flush.interval.ms=1000\n",
+        k.bootstrap(),
+        dir.join("connect.offsets").display()
+    );
+    for (key, value) in k.connect_settings(user) {
+        for prefix in ["", "producer.", "consumer."] {
+            props.push_str(&format!("{prefix}{key}={value}\n"));
+        }
+    }
+    for (key, value) in extra {
+        props.push_str(&format!("{key}={value}\n"));
+    }
+    let file = dir.join("worker.properties");
+    std::fs::write(&file, props).unwrap();
+    (file, port)
+}
+
+/// A MySQL table captured by a Debezium connector and copied by a
+/// FileStreamSink through the secure broker: every row reaches the file.
+fn mysql_to_file(s: &common::Sluice, prefix: &str, dir: &std::path::Path) {
+    let db = prefix.replace('-', "_");
+    common::mariadb(&format!(
+        "CREATE DATABASE IF NOT EXISTS {db}; CREATE OR REPLACE TABLE {db}.t (id INT PRIMARY KEY, v TEXT); INSERT INTO {db}.t VALUES (1, 'one'), (2, 'two');"
+    ));
+    let source = format!("{prefix}-mysql");
+    let cfg = common::mysql_connector_config(
+        &source,
+        &format!("{prefix}.cdc"),
+        &db,
+        &dir.join(format!("{source}.history")),
+        &[("table.include.list", &format!("{db}.t"))],
+    );
+    let r = s.post("/connectors", &cfg.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let out = dir.join("sink.out");
+    let sink = format!("{prefix}-file");
+    let body = serde_json::json!({"name": sink, "config": {
+        "connector.class": "FileStreamSink",
+        "topics": format!("{prefix}.cdc.{db}.t"),
+        "file": out,
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter"}});
+    let r = s.post("/connectors", &body.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let ids_in_file = || -> Vec<i64> {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let mut ids: Vec<i64> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["payload"]["after"]["id"].as_i64())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    wait_for(
+        "the snapshot rows in the sink's file",
+        Duration::from_secs(120),
+        || (ids_in_file() == vec![1, 2]).then_some(()),
+    );
+    common::mariadb(&format!(
+        "INSERT INTO {db}.t VALUES (3, 'three'), (4, 'four')"
+    ));
+    wait_for(
+        "the streamed rows in the sink's file",
+        Duration::from_secs(60),
+        || (ids_in_file() == vec![1, 2, 3, 4]).then_some(()),
+    );
+    for name in [&source, &sink] {
+        let st = s.get(&format!("/connectors/{name}/status")).json();
+        assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+    }
+}
+
+#[test]
+fn a_standalone_worker_runs_mysql_to_a_file_on_the_secure_cluster() {
+    let prefix = unique("secsa");
+    let k = SecureKafka::start(&prefix);
+    let dir = common::TempDir::new("secure-standalone");
+    let (file, port) = secure_worker_config(&k, dir.path(), WORKER, &[]);
+    let s = common::Sluice::start_with(file, port, dir.path());
+    mysql_to_file(&s, &prefix, dir.path());
+
+    // The wrong password stops a worker at start, with the reason and
+    // without the password.
+    let bad_dir = common::TempDir::new("secure-bad-password");
+    let (bad, _) = secure_worker_config(&k, bad_dir.path(), WORKER, &[]);
+    let text = std::fs::read_to_string(&bad)
+        .unwrap()
+        .replace(common::secure_kafka::WORKER_PASSWORD, "Wrong-Canary-pw");
+    std::fs::write(&bad, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("standalone")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let last = err
+        .lines()
+        .filter(|l| l.starts_with("sluice:"))
+        .collect::<Vec<_>>();
+    assert_eq!(last.len(), 1, "{err}");
+    assert!(
+        last[0].contains("cannot log in to Kafka") && last[0].contains("sasl.jaas.config"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Wrong-Canary-pw"),
+        "the password shows: {err}"
+    );
+}
+
+#[test]
+fn three_distributed_workers_run_mysql_to_a_file_on_the_secure_cluster() {
+    let prefix = unique("secd");
+    let k = SecureKafka::start(&prefix);
+    let mut workers = Vec::new();
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let dir = common::TempDir::new(&format!("secure-dist-{i}"));
+        let (file, port) = secure_worker_config(
+            &k,
+            dir.path(),
+            WORKER,
+            &[
+                ("group.id", &format!("{prefix}-cluster")),
+                ("config.storage.topic", &format!("{prefix}-configs")),
+                ("offset.storage.topic", &format!("{prefix}-offsets")),
+                ("status.storage.topic", &format!("{prefix}-status")),
+                ("offset.storage.partitions", "3"),
+                ("status.storage.partitions", "2"),
+            ],
+        );
+        workers.push(common::Sluice::start_distributed(file, port, dir.path()));
+        dirs.push(dir);
+    }
+    // Every worker joined: each sees the group's connectors and the leader.
+    mysql_to_file(&workers[1], &prefix, dirs[1].path());
+    for w in &workers {
+        let list = w.get("/connectors").json();
+        assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    }
+    let logs: String = workers.iter().map(|w| w.log_text()).collect();
+    assert!(
+        !logs.contains(common::secure_kafka::WORKER_PASSWORD),
+        "a log shows the password"
+    );
+}
