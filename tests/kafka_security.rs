@@ -350,7 +350,33 @@ fn a_standalone_worker_runs_mysql_to_a_file_on_the_secure_cluster() {
     let prefix = unique("secsa");
     let k = SecureKafka::start(&prefix);
     let dir = common::TempDir::new("secure-standalone");
-    let (file, port) = secure_worker_config(&k, dir.path(), WORKER, &[]);
+    // The worker's own clients trust the CA through a PKCS#12 trust store,
+    // as Java users make them; the tasks' clients through PEM.
+    let p12 = dir.path().join("truststore.p12");
+    let made = std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-nokeys", "-in"])
+        .arg(k.ca_pem())
+        .arg("-out")
+        .arg(&p12)
+        .args(["-passout", "pass:ts-pw"])
+        .output()
+        .expect("run openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let p12 = p12.display().to_string();
+    let (file, port) = secure_worker_config(
+        &k,
+        dir.path(),
+        WORKER,
+        &[
+            ("ssl.truststore.type", "PKCS12"),
+            ("ssl.truststore.location", &p12),
+            ("ssl.truststore.password", "ts-pw"),
+        ],
+    );
     let s = common::Sluice::start_with(file, port, dir.path());
     mysql_to_file(&s, &prefix, dir.path());
 

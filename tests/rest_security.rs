@@ -406,7 +406,7 @@ fn https_settings_that_cannot_work_stop_the_worker_with_the_remedy() {
     };
     let e = run(&format!("ssl.keystore.location={}\n", jks.display()));
     assert!(
-        e.contains("JKS") && e.contains("keytool -importkeystore") && e.contains("PEM"),
+        e.contains("JKS") && e.contains("keytool -importkeystore") && e.contains("PKCS12"),
         "{e}"
     );
     let e = run("");
@@ -533,4 +533,115 @@ fn a_client_stalled_in_its_body_does_not_hold_up_a_stop() {
         "the stop waited {took:?} for the stalled client"
     );
     drop(stalled);
+}
+
+#[test]
+fn https_with_java_style_pkcs12_stores() {
+    let dir = TempDir::new("rest-p12");
+    let d = dir.path();
+    issue(
+        d,
+        "server",
+        "localhost",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+    );
+    issue(d, "client", "operator", "extendedKeyUsage=clientAuth");
+    // As keytool makes them: a key store with the key and chain, a trust
+    // store with the CA only, each behind its password.
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "server.pem",
+            "-inkey",
+            "server-key.pem",
+            "-certfile",
+            "ca.pem",
+            "-out",
+            "keystore.p12",
+            "-passout",
+            "pass:ks-secret",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-nokeys",
+            "-in",
+            "ca.pem",
+            "-out",
+            "truststore.p12",
+            "-passout",
+            "pass:ts-secret",
+        ],
+    );
+    let port = free_port();
+    let listeners = format!("https://localhost:{port}");
+    let ks = d.join("keystore.p12").display().to_string();
+    let ts = d.join("truststore.p12").display().to_string();
+    let ca = d.join("ca.pem").display().to_string();
+    let cert = d.join("client.pem").display().to_string();
+    let key = d.join("client-key.pem").display().to_string();
+    let root = format!("https://localhost:{port}/");
+    let args = [
+        "--cacert",
+        ca.as_str(),
+        "--cert",
+        cert.as_str(),
+        "--key",
+        key.as_str(),
+        root.as_str(),
+    ];
+    let w = Worker::start(
+        d,
+        &[
+            ("listeners", &listeners),
+            ("ssl.keystore.type", "PKCS12"),
+            ("ssl.keystore.location", &ks),
+            ("ssl.keystore.password", "ks-secret"),
+            ("ssl.truststore.type", "PKCS12"),
+            ("ssl.truststore.location", &ts),
+            ("ssl.truststore.password", "ts-secret"),
+            ("ssl.client.auth", "required"),
+        ],
+        &args,
+    );
+    let a = curl(&args);
+    assert_eq!(a.status, 200, "{}", a.curl_error);
+    assert_eq!(
+        curl(&["--cacert", &ca, &root]).status,
+        0,
+        "answered without a client certificate"
+    );
+    assert!(!w.log_text().contains("ks-secret"));
+
+    // A wrong store password stops the worker with the key named and the
+    // password not shown.
+    let file = d.join("bad.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "bootstrap.servers={}\noffset.storage.file.filename={}\nlisteners=https://127.0.0.1:{}\nssl.keystore.location={ks}\nssl.keystore.password=Wrong-ks-pw\n",
+            kafka_bootstrap(),
+            d.join("o2").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("standalone")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("ssl.keystore.location") && err.contains("password"),
+        "{err}"
+    );
+    assert!(!err.contains("Wrong-ks-pw"), "{err}");
 }

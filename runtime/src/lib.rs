@@ -6,6 +6,7 @@ pub mod config_providers;
 pub mod connector_config;
 pub mod herder;
 pub mod kafka;
+pub mod pkcs12;
 pub mod plugins;
 pub mod rest;
 pub mod store;

@@ -93,18 +93,31 @@ fn map_ssl(out: &mut BTreeMap<String, String>) -> Result<(), String> {
     };
     let ts_type = store_type(out, "truststore");
     out.remove("ssl.truststore.type");
-    out.remove("ssl.truststore.password");
+    let ts_password = out.remove("ssl.truststore.password");
     if let Some(loc) = out.remove("ssl.truststore.location") {
         let is_pem = std::fs::read(loc.trim())
             .map(|b| b.windows(11).any(|w| w == b"-----BEGIN "))
             .unwrap_or(ts_type.as_deref() == Some("PEM"));
-        if !is_pem {
+        let is_p12 = !is_pem
+            && std::fs::read(loc.trim())
+                .map(|b| crate::pkcs12::looks_like(&b))
+                .unwrap_or(false);
+        if is_p12 {
+            // librdkafka reads no PKCS#12 trust store: hand it the CAs as PEM.
+            let store = crate::pkcs12::read(
+                std::path::Path::new(loc.trim()),
+                ts_password.as_deref().unwrap_or(""),
+                "ssl.truststore.location",
+            )?;
+            out.insert("ssl.ca.pem".into(), crate::pkcs12::to_pem(&store.certs));
+        } else if !is_pem {
             return Err(format!(
-                "ssl.truststore.location={loc} is a {} trust store, which librdkafka does not read; export its CA certificates as PEM (keytool -exportcert -rfc -keystore {loc} -alias CA > ca.pem) and set ssl.truststore.type=PEM and ssl.truststore.location=ca.pem (or librdkafka's ssl.ca.location)",
+                "ssl.truststore.location={loc} is a {} trust store, which librdkafka does not read; convert it to PKCS12 (keytool -importkeystore -srckeystore {loc} -destkeystore truststore.p12 -deststoretype PKCS12) and set ssl.truststore.type=PKCS12, or export its CA certificates as PEM (keytool -exportcert -rfc -keystore {loc} -alias CA > ca.pem)",
                 ts_type.as_deref().unwrap_or("JKS")
             ));
+        } else {
+            out.insert("ssl.ca.location".into(), loc);
         }
-        out.insert("ssl.ca.location".into(), loc);
     }
     if let Some(pem) = out.remove("ssl.truststore.certificates") {
         out.insert("ssl.ca.pem".into(), pem);

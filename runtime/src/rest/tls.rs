@@ -3,20 +3,21 @@
 //! (`admin.listeners.https.ssl.*` for an admin listener), falling back to
 //! the worker's `ssl.*`, as Kafka Connect's RestServer does.
 //!
-//! - The server's key and certificate chain: a PEM key store
-//!   (`ssl.keystore.type=PEM`, KIP-651): `ssl.keystore.location`, a file
-//!   holding the private key (PKCS#8, PKCS#1 or SEC1) and the chain, or
+//! - The server's key and certificate chain: `ssl.keystore.location`, a
+//!   PKCS#12 store (`ssl.keystore.type=PKCS12`, with
+//!   `ssl.keystore.password`) or a PEM file holding the private key (PKCS#8,
+//!   PKCS#1 or SEC1) and the chain (`ssl.keystore.type=PEM`, KIP-651); or
 //!   `ssl.keystore.key` and `ssl.keystore.certificate.chain` as PEM text.
-//!   A file that is PEM is read as PEM whatever `ssl.keystore.type` says.
+//!   The file's content decides between PEM and PKCS#12.
 //! - Client certificates: `ssl.client.auth` none (default), requested or
-//!   required, checked against the CAs of `ssl.truststore.location` (PEM)
-//!   or `ssl.truststore.certificates`.
+//!   required, checked against the CAs of `ssl.truststore.location` (PEM or
+//!   PKCS#12) or `ssl.truststore.certificates`.
 //! - `ssl.enabled.protocols`: TLSv1.2 and TLSv1.3 (the default, both).
 //!
-//! Not read: JKS and PKCS#12 stores (the error gives the openssl/keytool
-//! command that turns them into PEM) and encrypted private keys (the error
-//! gives the command that writes the key unencrypted; protect it with the
-//! file's permissions). `ssl.cipher.suites` and the other JSSE tuning keys
+//! Not read: JKS stores (the error gives the keytool command that turns
+//! them into PKCS#12) and encrypted PEM private keys (the error gives the
+//! command that writes the key unencrypted; protect it with the file's
+//! permissions). `ssl.cipher.suites` and the other JSSE tuning keys
 //! are left to rustls's defaults.
 
 use std::sync::Arc;
@@ -114,40 +115,62 @@ fn protocols(
     Ok(out)
 }
 
-/// PEM text of a store: the file at `location`, or the inline value.
-fn pem_source(
+/// A store file as read: PEM text, or the DER contents of a PKCS#12 store.
+enum Source {
+    Pem(Vec<u8>),
+    Pkcs12(crate::pkcs12::Store),
+}
+
+/// The store at `ssl.STORE.location`, PEM or PKCS#12 by its content; JKS is
+/// an error with the conversion command.
+fn store_source(
     props: &Props,
     prefixes: &[&str],
     store: &str,
-) -> Result<Option<(Vec<u8>, String)>, String> {
+) -> Result<Option<(Source, String)>, String> {
     let Some((location, k)) = key(props, prefixes, &format!("{store}.location")) else {
         return Ok(None);
     };
     let bytes = std::fs::read(location)
         .map_err(|e| format!("REST HTTPS: cannot read {k}={location}: {e}"))?;
-    let is_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
-    if !is_pem {
-        let kind = key(props, prefixes, &format!("{store}.type"))
-            .map(|(v, _)| v.to_ascii_uppercase())
-            .unwrap_or_else(|| "JKS".into());
-        return Err(format!(
-            "REST HTTPS: {k}={location} is a {kind} store, which Sluice does not read; convert it to PEM and set {store}.type=PEM: {}",
-            if store == "keystore" {
-                format!("keytool -importkeystore -srckeystore {location} -destkeystore ks.p12 -deststoretype PKCS12 (for JKS), then openssl pkcs12 -in ks.p12 -nodes -out keystore.pem")
-            } else {
-                format!("keytool -exportcert -rfc -keystore {location} -alias CA > truststore.pem (for each CA)")
-            }
-        ));
+    let what = format!("{k}={location}");
+    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Ok(Some((Source::Pem(bytes), what)));
     }
-    Ok(Some((bytes, format!("{k}={location}"))))
+    if crate::pkcs12::looks_like(&bytes) {
+        let password = key(props, prefixes, &format!("{store}.password"))
+            .map(|(v, _)| v)
+            .unwrap_or("");
+        let p12 = crate::pkcs12::read(std::path::Path::new(location), password, &k)
+            .map_err(|e| format!("REST HTTPS: {e}"))?;
+        return Ok(Some((Source::Pkcs12(p12), what)));
+    }
+    let kind = key(props, prefixes, &format!("{store}.type"))
+        .map(|(v, _)| v.to_ascii_uppercase())
+        .unwrap_or_else(|| "JKS".into());
+    Err(format!(
+        "REST HTTPS: {k}={location} is a {kind} store, which Sluice does not read; convert it to PKCS12 and set {store}.type=PKCS12: keytool -importkeystore -srckeystore {location} -destkeystore {store}.p12 -deststoretype PKCS12"
+    ))
 }
 
 fn key_store(
     props: &Props,
     prefixes: &[&str],
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let (pem, what) = match pem_source(props, prefixes, "keystore")? {
-        Some(found) => found,
+    let (pem, what) = match store_source(props, prefixes, "keystore")? {
+        Some((Source::Pkcs12(p12), what)) => {
+            let key = p12
+                .key
+                .ok_or_else(|| format!("REST HTTPS: {what} holds no private key"))?;
+            if p12.certs.is_empty() {
+                return Err(format!("REST HTTPS: {what} holds no certificate"));
+            }
+            return Ok((
+                p12.certs.into_iter().map(CertificateDer::from).collect(),
+                PrivateKeyDer::Pkcs8(key.into()),
+            ));
+        }
+        Some((Source::Pem(pem), what)) => (pem, what),
         None => {
             let key_text = key(props, prefixes, "keystore.key");
             let chain = key(props, prefixes, "keystore.certificate.chain");
@@ -177,8 +200,9 @@ fn key_store(
 }
 
 fn trust_store(props: &Props, prefixes: &[&str]) -> Result<Option<RootCertStore>, String> {
-    let (pem, what) = match pem_source(props, prefixes, "truststore")? {
-        Some(found) => found,
+    let (pem, what) = match store_source(props, prefixes, "truststore")? {
+        Some((Source::Pkcs12(p12), what)) => (crate::pkcs12::to_pem(&p12.certs).into_bytes(), what),
+        Some((Source::Pem(pem), what)) => (pem, what),
         None => match key(props, prefixes, "truststore.certificates") {
             Some((v, k)) => (v.as_bytes().to_vec(), k),
             None => return Ok(None),
