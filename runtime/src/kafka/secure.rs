@@ -145,6 +145,23 @@ fn tls_config(s: &BTreeMap<String, String>) -> Result<ClientConfig, String> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyName(inner)))
     };
+    if let Some(loc) = s.get("ssl.keystore.location") {
+        // A PKCS#12 key store (librdkafka's own setting after mapping).
+        let store = crate::pkcs12::read(
+            std::path::Path::new(loc.trim()),
+            s.get("ssl.keystore.password").map(String::as_str).unwrap_or(""),
+            "ssl.keystore.location",
+        )?;
+        let key = store
+            .key
+            .ok_or("ssl.keystore.location: the key store holds no private key")?;
+        return builder
+            .with_client_auth_cert(
+                store.certs.into_iter().map(CertificateDer::from).collect(),
+                PrivateKeyDer::Pkcs8(key.into()),
+            )
+            .map_err(|e| format!("the key store's key and certificate: {e}"));
+    }
     let cert = read_pem(s, "ssl.certificate.location", "ssl.certificate.pem")?;
     let key = read_pem(s, "ssl.key.location", "ssl.key.pem")?;
     match (cert, key) {
