@@ -12,7 +12,7 @@ fn bootstrap() -> String {
 }
 
 async fn connect(group: &str) -> GroupConnection {
-    GroupConnection::connect(&bootstrap(), group, "group-test")
+    GroupConnection::connect(&bootstrap(), group, "group-test", &Default::default())
         .await
         .unwrap_or_else(|e| {
             panic!(

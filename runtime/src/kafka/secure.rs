@@ -149,7 +149,9 @@ fn tls_config(s: &BTreeMap<String, String>) -> Result<ClientConfig, String> {
         // A PKCS#12 key store (librdkafka's own setting after mapping).
         let store = crate::pkcs12::read(
             std::path::Path::new(loc.trim()),
-            s.get("ssl.keystore.password").map(String::as_str).unwrap_or(""),
+            s.get("ssl.keystore.password")
+                .map(String::as_str)
+                .unwrap_or(""),
             "ssl.keystore.location",
         )?;
         let key = store
