@@ -702,3 +702,79 @@ fn a_deleted_connector_leaves_no_config_in_the_config_topic() {
         "records compaction would keep with the config in them: {kept:?}"
     );
 }
+
+#[test]
+fn an_offsets_reset_right_after_stop_is_not_undone_by_the_stopping_task() {
+    let _serial = serial();
+    let group = unique("dist-reset");
+    // A long flush interval: the task's last commit, on its way out, is the
+    // one that carries its offsets.
+    let cl = Cluster::start_with(&group, 2, &[("offset.flush.interval.ms", "600000")]);
+    let input = cl.dirs[0].path().join("growing.txt");
+    std::fs::write(&input, "").unwrap();
+    let name = unique("reset");
+    let topic = unique("reset");
+    assert_eq!(
+        cl.w(0)
+            .post("/connectors", &file_source(&name, &input, &topic))
+            .status,
+        201
+    );
+    cl.w(0).wait_status(&name, "RUNNING", running);
+    let stop_writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop_writing.clone();
+        let input = input.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&input)
+                .unwrap();
+            let mut i = 0u64;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+                writeln!(f, "line {i}").unwrap();
+                i += 1;
+                if i % 100 == 0 {
+                    f.flush().unwrap();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        })
+    };
+    wait_for("records in the topic", Duration::from_secs(60), || {
+        (watermarks(&kafka_bootstrap(), &topic, 0).1 > 500).then_some(())
+    });
+    assert_eq!(
+        cl.w(1).put(&format!("/connectors/{name}/stop"), "").status,
+        204
+    );
+    // Reset at once, retrying while the tasks are still stopping.
+    let mut refused = 0;
+    wait_for("the reset accepted", Duration::from_secs(60), || {
+        let r = cl.w(1).delete(&format!("/connectors/{name}/offsets"));
+        if r.status == 200 {
+            Some(())
+        } else {
+            assert_eq!(r.status, 400, "{}", r.body);
+            refused += 1;
+            None
+        }
+    });
+    stop_writing.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    // Nothing the stopping task did brings offsets back.
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        for w in [0, 1] {
+            let offsets = cl.w(w).get(&format!("/connectors/{name}/offsets")).json();
+            assert_eq!(
+                offsets["offsets"].as_array().map(Vec::len),
+                Some(0),
+                "offsets came back after the reset (refused {refused} times first): {offsets}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

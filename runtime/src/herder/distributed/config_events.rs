@@ -116,8 +116,19 @@ impl DistributedHerder {
                 }
                 let mine = local.tasks_of(&name);
                 if target == TargetState::Stopped {
-                    self.stop_tasks(&mut local, &mine, false).await;
+                    self.stopped_seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(name.clone())
+                        .or_insert_with(std::time::Instant::now);
+                    // UNASSIGNED once each has stopped (and committed its
+                    // last offsets): what offset changes wait for.
+                    self.stop_tasks(&mut local, &mine, true).await;
                 } else {
+                    self.stopped_seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&name);
                     for t in mine {
                         self.worker().set_task_target(&t.0, t.1, target);
                     }

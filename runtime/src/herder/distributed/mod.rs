@@ -116,6 +116,9 @@ pub struct DistributedHerder {
     leaving: AtomicBool,
     left: Notify,
     leader_memory: StdMutex<LeaderMemory>,
+    /// When this worker saw each connector's target become STOPPED (for
+    /// offset changes, which wait until the tasks are gone).
+    stopped_seen: StdMutex<BTreeMap<String, std::time::Instant>>,
     /// `stopped_at` of this worker's metadata (see MemberMeta).
     stopped_at: AtomicI32,
 }
@@ -261,6 +264,7 @@ impl DistributedHerder {
             leaving: AtomicBool::new(false),
             left: Notify::new(),
             leader_memory: StdMutex::new(LeaderMemory::default()),
+            stopped_seen: StdMutex::new(BTreeMap::new()),
             stopped_at: AtomicI32::new(-1),
         });
         // Events of the replay are already folded into the state.

@@ -172,7 +172,11 @@ impl Herder for DistributedHerder {
         offsets: Option<Vec<ConnectorOffset>>,
     ) -> BoxFuture<'_, HerderResult<()>> {
         let name = name.to_string();
-        Box::pin(async move { self.core.modify_offsets(&name, offsets).await })
+        Box::pin(async move {
+            self.read_configs().await?;
+            self.tasks_gone(&name).await?;
+            self.core.modify_offsets(&name, offsets).await
+        })
     }
 
     fn active_topics(&self, name: &str) -> BoxFuture<'_, HerderResult<Vec<String>>> {
@@ -219,5 +223,66 @@ impl Herder for DistributedHerder {
 
     fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<serde_json::Value>> {
         self.core.plugin_config(plugin)
+    }
+}
+
+/// How long after a connector was seen STOPPED a task status that still
+/// says RUNNING is taken for a dead worker's leftover (a worker that died
+/// before it could write UNASSIGNED) rather than a task still stopping.
+const STOPPING_GRACE: Duration = Duration::from_secs(30);
+
+impl DistributedHerder {
+    /// Kafka Connect changes offsets only once the connector's tasks are
+    /// gone: a task still stopping commits its last offsets on its way out,
+    /// which would undo a reset made meanwhile. Gone means no task configs
+    /// (the connector's owner clears them on STOPPED) and no task status
+    /// RUNNING, PAUSED or RESTARTING in the status topic (each worker writes
+    /// UNASSIGNED once its task stopped), or STOPPED for longer than
+    /// [`STOPPING_GRACE`].
+    async fn tasks_gone(&self, name: &str) -> HerderResult<()> {
+        let stopped_msg = || {
+            HerderError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+            ))
+        };
+        if self.cfg().target(name) != TargetState::Stopped {
+            return Err(stopped_msg());
+        }
+        if self.cfg().task_count(name) != 0 {
+            return Err(stopped_msg());
+        }
+        let _ = self.status_log.read_to_end(Duration::from_secs(10)).await;
+        let live: Vec<String> = {
+            let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            st.tasks
+                .iter()
+                .filter(|((c, _), rec)| {
+                    c == name
+                        && matches!(
+                            rec.state,
+                            crate::herder::State::Running
+                                | crate::herder::State::Paused
+                                | crate::herder::State::Restarting
+                        )
+                })
+                .map(|((_, n), rec)| format!("task {n} on {}", rec.worker_id))
+                .collect()
+        };
+        if live.is_empty() {
+            return Ok(());
+        }
+        let seen = self
+            .stopped_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied();
+        if seen.is_some_and(|t| t.elapsed() >= STOPPING_GRACE) {
+            return Ok(());
+        }
+        Err(HerderError::BadRequest(format!(
+            "Connector {name} is STOPPED but its tasks are still stopping ({}); its offsets can be modified once they are gone, within seconds: retry the request",
+            live.join(", ")
+        )))
     }
 }
