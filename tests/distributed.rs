@@ -736,7 +736,7 @@ fn an_offsets_reset_right_after_stop_is_not_undone_by_the_stopping_task() {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
                 writeln!(f, "line {i}").unwrap();
                 i += 1;
-                if i % 100 == 0 {
+                if i.is_multiple_of(100) {
                     f.flush().unwrap();
                     std::thread::sleep(Duration::from_millis(10));
                 }
