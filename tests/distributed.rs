@@ -778,3 +778,35 @@ fn an_offsets_reset_right_after_stop_is_not_undone_by_the_stopping_task() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn one_name_posted_to_two_workers_at_once_is_created_once() {
+    let _serial = serial();
+    let group = unique("dist-race");
+    let cl = Cluster::start(&group, 2);
+    let input = cl.dirs[0].path().join("race.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let (p0, p1) = (cl.w(0).port, cl.w(1).port);
+    for round in 0..8 {
+        let name = unique(&format!("race{round}"));
+        let body = file_source(&name, &input, &unique("race"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let post = |port: u16| {
+            let (body, barrier) = (body.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                http(port, "POST", "/connectors", Some(&body)).unwrap()
+            })
+        };
+        let (a, b) = (post(p0), post(p1));
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        let mut codes = [a.status, b.status];
+        codes.sort_unstable();
+        assert_eq!(codes, [201, 409], "round {round}: {} / {}", a.body, b.body);
+        let loser = if a.status == 409 { &a } else { &b };
+        assert_eq!(
+            loser.json()["message"],
+            format!("Connector {name} already exists")
+        );
+    }
+}

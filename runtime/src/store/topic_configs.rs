@@ -9,6 +9,13 @@
 //! - `restart-connector-<name>` → `{"include-tasks": b, "only-failed": b}`
 //! - `restart-task-<name>-<n>` → `{}` (Sluice's; Kafka Connect forwards
 //!   task restarts over HTTP instead)
+//! - `claim-connector-<name>` → `{"nonce", "ts"}` (Sluice's): a worker about
+//!   to create a connector claims the name first; the first claim in the
+//!   topic's order while the name is free wins, so two workers creating one
+//!   name at once answer one 201 and one 409, as Kafka Connect's leader
+//!   serializes them. A claim whose creator died expires after
+//!   [`CLAIM_TTL_MS`] (by the claims' own timestamps, so every worker
+//!   agrees).
 //!
 //! Any worker accepts REST writes by writing here and reading the topic
 //! back to its end, so its own write is visible to it at once and to the
@@ -49,9 +56,14 @@ pub struct ClusterConfig {
     /// Committed task configs.
     pub tasks: BTreeMap<String, Vec<Props>>,
     staged: BTreeMap<(String, u32), Props>,
+    /// Names being created: the winning claim (nonce, its timestamp in ms).
+    claims: BTreeMap<String, (String, i64)>,
     /// The offset after the last record applied (0: none yet).
     pub offset: i64,
 }
+
+/// How long a claim on a name holds without its connector being written.
+pub const CLAIM_TTL_MS: i64 = 30_000;
 
 fn props_of(v: &Json) -> Option<Props> {
     let p = v.get("properties")?.as_object()?;
@@ -80,7 +92,27 @@ impl ClusterConfig {
     pub fn apply(&mut self, offset: i64, key: &str, value: Option<&[u8]>) -> Option<ConfigEvent> {
         self.offset = self.offset.max(offset + 1);
         let value: Option<Json> = value.and_then(|v| serde_json::from_slice(v).ok());
+        if let Some(name) = key.strip_prefix("claim-connector-") {
+            if let Some(v) = &value {
+                let nonce = v
+                    .get("nonce")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let ts = v.get("ts").and_then(Json::as_i64).unwrap_or(0);
+                let free = !self.connectors.contains_key(name);
+                let held = self
+                    .claims
+                    .get(name)
+                    .is_some_and(|(_, at)| ts - at < CLAIM_TTL_MS);
+                if free && !held {
+                    self.claims.insert(name.to_string(), (nonce, ts));
+                }
+            }
+            return None;
+        }
         if let Some(name) = key.strip_prefix("connector-") {
+            self.claims.remove(name);
             return match value.as_ref().and_then(props_of) {
                 Some(p) => {
                     self.connectors.insert(name.to_string(), p);
@@ -166,6 +198,11 @@ impl ClusterConfig {
             .get(name)
             .copied()
             .unwrap_or(TargetState::Running)
+    }
+
+    /// The nonce of the claim that holds `name` for creation, if any.
+    pub fn claim_winner(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).map(|(n, _)| n.as_str())
     }
 
     pub fn task_count(&self, name: &str) -> usize {
@@ -319,6 +356,27 @@ impl TopicConfigStore {
         .await
     }
 
+    /// Claims `name` for creation with `nonce` (see the module doc); the
+    /// caller reads the topic to its end and checks [`ClusterConfig::claim_winner`].
+    pub async fn claim(&self, name: &str, nonce: &str) -> Result<(), StoreError> {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let value = json!({"nonce": nonce, "ts": ts});
+        self.write(
+            &format!("claim-connector-{name}"),
+            Some(value.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// Removes a claim record once its connector is written, so that
+    /// compaction drops it.
+    pub async fn clear_claim(&self, name: &str) -> Result<(), StoreError> {
+        self.write(&format!("claim-connector-{name}"), None).await
+    }
+
     /// Asks the task's owner to restart it.
     pub async fn request_task_restart(&self, connector: &str, task: u32) -> Result<(), StoreError> {
         self.write(
@@ -398,6 +456,39 @@ mod tests {
         kv.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_first_live_claim_on_a_free_name_wins() {
+        let claim =
+            |nonce: &str, ts: i64| json!({"nonce": nonce, "ts": ts}).to_string().into_bytes();
+        let mut c = ClusterConfig::default();
+        c.apply(0, "claim-connector-x", Some(&claim("a", 1_000)));
+        c.apply(1, "claim-connector-x", Some(&claim("b", 1_001)));
+        assert_eq!(c.claim_winner("x"), Some("a"));
+        c.apply(
+            2,
+            "connector-x",
+            Some(&connector_value(&props(&[("connector.class", "X")]))),
+        );
+        assert_eq!(c.claim_winner("x"), None);
+        // A claim on an existing name wins nothing.
+        c.apply(3, "claim-connector-x", Some(&claim("c", 2_000)));
+        assert_eq!(c.claim_winner("x"), None);
+        // A claim whose writer never wrote the connector expires.
+        c.apply(4, "claim-connector-y", Some(&claim("d", 1_000)));
+        c.apply(
+            5,
+            "claim-connector-y",
+            Some(&claim("e", 1_000 + CLAIM_TTL_MS - 1)),
+        );
+        assert_eq!(c.claim_winner("y"), Some("d"));
+        c.apply(
+            6,
+            "claim-connector-y",
+            Some(&claim("f", 1_000 + CLAIM_TTL_MS)),
+        );
+        assert_eq!(c.claim_winner("y"), Some("f"));
     }
 
     #[test]

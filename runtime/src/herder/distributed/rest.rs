@@ -60,15 +60,36 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             self.core.check_connector_config(&name, &mut config)?;
             self.read_configs().await?;
-            let exists = self.cfg().connectors.contains_key(&name);
+            let conflict = || HerderError::Conflict(format!("Connector {name} already exists"));
+            let mut exists = self.cfg().connectors.contains_key(&name);
             if exists && !allow_replace {
-                return Err(HerderError::Conflict(format!(
-                    "Connector {name} already exists"
-                )));
+                return Err(conflict());
+            }
+            let mut claimed = false;
+            if !exists {
+                // Two workers creating one name at once: the first claim
+                // in the config topic's order creates it (see topic_configs).
+                let nonce = format!("{}-{}", self.dc.worker_id, claim_nonce());
+                self.configs.claim(&name, &nonce).await?;
+                self.read_configs().await?;
+                let won = self.cfg().claim_winner(&name) == Some(nonce.as_str())
+                    && !self.cfg().connectors.contains_key(&name);
+                if !won {
+                    if !allow_replace {
+                        return Err(conflict());
+                    }
+                    exists = true; // the other creates it; this one updates it
+                }
+                claimed = won;
             }
             self.configs
                 .put_config(&name, &config, initial_state)
                 .await?;
+            if claimed {
+                if let Err(e) = self.configs.clear_claim(&name).await {
+                    tracing::debug!(connector = %name, "cannot clear the creation claim: {e}");
+                }
+            }
             self.read_configs().await?;
             tracing::info!(connector = %name, "connector {}", if exists { "reconfigured" } else { "created" });
             let n = self.cfg().task_count(&name);
@@ -285,4 +306,15 @@ impl DistributedHerder {
             live.join(", ")
         )))
     }
+}
+
+/// A nonce no other claim has: the time in nanoseconds and a counter.
+fn claim_nonce() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{t}-{n}")
 }
