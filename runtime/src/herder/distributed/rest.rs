@@ -112,10 +112,10 @@ impl Herder for DistributedHerder {
         Box::pin(async move {
             let config = self.existing(&name)?;
             let n = self.cfg().task_count(&name) as u32;
-            let local = self.local.lock().await;
+            let local = self.local.try_lock().ok();
             Ok(ConnectorStatus {
-                connector: self.connector_state(&local, &name),
-                tasks: (0..n).map(|i| self.task_state(&local, &name, i)).collect(),
+                connector: self.connector_state(local.as_deref(), &name),
+                tasks: (0..n).map(|i| self.task_state(&name, i)).collect(),
                 kind: self.core.connector_kind(&config),
                 name,
             })
@@ -126,8 +126,7 @@ impl Herder for DistributedHerder {
         let name = name.to_string();
         Box::pin(async move {
             self.existing_task(&name, task)?;
-            let local = self.local.lock().await;
-            Ok(self.task_state(&local, &name, task))
+            Ok(self.task_state(&name, task))
         })
     }
 

@@ -122,8 +122,12 @@ impl DistributedHerder {
         }
     }
 
-    pub(super) fn connector_state(&self, local: &Local, name: &str) -> ConnectorState {
-        if let Some(lc) = local.connectors.get(name) {
+    /// A connector's state: this worker's own view when it runs the
+    /// connector and `local` is at hand (None: the config, assignment or
+    /// status loops hold it, perhaps across a broker call, and a REST read
+    /// does not wait for them), else the status topic's.
+    pub(super) fn connector_state(&self, local: Option<&Local>, name: &str) -> ConnectorState {
+        if let Some(lc) = local.and_then(|l| l.connectors.get(name)) {
             return ConnectorState {
                 state: lc.state,
                 worker_id: self.dc.worker_id.clone(),
@@ -145,11 +149,12 @@ impl DistributedHerder {
         }
     }
 
-    pub(super) fn task_state(&self, local: &Local, name: &str, id: u32) -> TaskState {
-        if local.tasks.contains_key(&(name.to_string(), id)) {
-            if let Some(s) = self.core.local_task_state(name, id, &self.dc.worker_id) {
-                return s;
-            }
+    /// A task's state: the worker's own when it runs the task (from the
+    /// worker's task table, which no broker call holds), else the status
+    /// topic's.
+    pub(super) fn task_state(&self, name: &str, id: u32) -> TaskState {
+        if let Some(s) = self.core.local_task_state(name, id, &self.dc.worker_id) {
+            return s;
         }
         let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
         match st.tasks.get(&(name.to_string(), id)) {
