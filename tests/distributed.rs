@@ -810,3 +810,83 @@ fn one_name_posted_to_two_workers_at_once_is_created_once() {
         );
     }
 }
+
+#[test]
+fn a_new_transform_config_reaches_the_running_task() {
+    let _serial = serial();
+    let group = unique("dist-reconf");
+    let cl = Cluster::start_with(
+        &group,
+        1,
+        &[
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+        ],
+    );
+    let input = cl.dirs[0].path().join("reconf.txt");
+    std::fs::write(&input, "first\n").unwrap();
+    let name = unique("reconf");
+    let topic = unique("reconf");
+    let config = |tag: &str| {
+        json!({
+            "connector.class": "FileStreamSource", "file": input.display().to_string(), "topic": topic,
+            "transforms": "wrap,tag",
+            "transforms.wrap.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+            "transforms.wrap.field": "line",
+            "transforms.tag.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+            "transforms.tag.static.field": "tag",
+            "transforms.tag.static.value": tag
+        })
+    };
+    let r = cl.w(0).put(
+        &format!("/connectors/{name}/config"),
+        &config("v1").to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    cl.w(0).wait_status(&name, "RUNNING", running);
+    let tags = |n: usize| -> Vec<(String, String)> {
+        consume(&kafka_bootstrap(), &topic, n, Duration::from_secs(30))
+            .iter()
+            .filter_map(|r| serde_json::from_slice::<Value>(r.value.as_deref()?).ok())
+            .map(|v| {
+                (
+                    v["line"].as_str().unwrap_or("").to_string(),
+                    v["tag"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(tags(1), vec![("first".to_string(), "v1".to_string())]);
+    let r = cl.w(0).put(
+        &format!("/connectors/{name}/config"),
+        &config("v2").to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Once the reconfiguration is through, new lines carry the new tag.
+    wait_for(
+        "the task restarted with the new config",
+        Duration::from_secs(30),
+        || {
+            let st = cl
+                .w(0)
+                .get(&format!("/connectors/{name}/tasks/0/status"))
+                .json();
+            (st["state"] == "RUNNING" && st["starts"].as_u64().unwrap_or(0) >= 2).then_some(())
+        },
+    );
+    use std::io::Write;
+    writeln!(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&input)
+            .unwrap(),
+        "second"
+    )
+    .unwrap();
+    let got = tags(2);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[1], ("second".to_string(), "v2".to_string()), "{got:?}");
+}

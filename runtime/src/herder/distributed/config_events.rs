@@ -28,6 +28,17 @@ impl DistributedHerder {
         let mut local = self.local.lock().await;
         match ev {
             ConfigEvent::Connector(name) => {
+                // A task runs with its connector's config too (transforms,
+                // converters, client overrides), which its task config may
+                // not carry: a reconfiguration restarts the tasks here even
+                // when the connector makes the same task configs.
+                let mine = local.tasks_of(&name);
+                if !mine.is_empty() {
+                    tracing::info!(connector = %name, "connector reconfigured; restarting its tasks here");
+                    for t in mine {
+                        self.restart_task_locally(&mut local, &t).await;
+                    }
+                }
                 if local.connectors.contains_key(&name) {
                     tracing::info!(connector = %name, "connector reconfigured; restarting it");
                     self.restart_connector_locally(&mut local, &name).await;
