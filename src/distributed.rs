@@ -20,7 +20,7 @@ use crate::startup::{bind_rest, check_broker, load_plugins, serve_rest, topic_ad
 pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -> Result<()> {
     let loggers = rest::loggers::init_logging("INFO");
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
-    crate::startup::check_worker_keys(&cfg)?;
+    crate::startup::check_worker_keys(&cfg, true)?;
     DistributedConfig::from_worker(&cfg).map_err(|e| anyhow!("{e}"))?;
     load_plugins(&mut registry, &cfg);
     let cluster_id = check_broker(&cfg).await?;

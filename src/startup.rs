@@ -19,8 +19,8 @@ use sluice_runtime::Registry;
 
 /// Worker keys Sluice refuses stop the start; keys it will not act on are
 /// named once, each in a warning.
-pub(crate) fn check_worker_keys(cfg: &WorkerConfig) -> Result<()> {
-    cfg.refused_keys().map_err(|e| anyhow!("{e}"))?;
+pub(crate) fn check_worker_keys(cfg: &WorkerConfig, distributed: bool) -> Result<()> {
+    cfg.refused_keys(distributed).map_err(|e| anyhow!("{e}"))?;
     let distributed = sluice_runtime::herder::distributed::distributed_config_def();
     for (_, warning) in cfg.unused_keys(&distributed) {
         tracing::warn!("{warning}");

@@ -198,7 +198,7 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
                     ConfigType::String,
                     Some("requested"),
                     Importance::Medium,
-                    "requested or required.",
+                    "requested or required. With a distributed worker whose exactly.once.source.support=enabled, source records are delivered in transactions either way; required asks the connector to declare that it supports it, which none of the Debezium connectors does (as on Kafka Connect): use requested.",
                 )
                 .group("Exactly Once Support")
                 .validate(Validator::Custom(exactly_once_support))
@@ -207,7 +207,15 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
                     ConfigType::String,
                     Some("poll"),
                     Importance::Medium,
-                    "poll, interval or connector.",
+                    "With exactly-once delivery, when a transaction commits: poll (after each batch the task returns), interval (every transaction.boundary.interval.ms) or connector (refused: no connector here defines transactions).",
+                )
+                .group("Exactly Once Support")
+                .define(
+                    "transaction.boundary.interval.ms",
+                    ConfigType::Long,
+                    Some(""),
+                    Importance::Low,
+                    "With transaction.boundary=interval: milliseconds between commits (default: the worker's offset.flush.interval.ms).",
                 )
                 .group("Exactly Once Support")
                 .define(
@@ -288,6 +296,11 @@ pub fn validate(
     let common = common_def(kind);
     let def = common.clone().merge(&own_def);
     let mut extra: BTreeMap<String, Vec<String>> = extra;
+    if kind == ConnectorType::Source {
+        for (k, v) in exactly_once_errors(worker, props) {
+            extra.entry(k).or_default().extend(v);
+        }
+    }
     // A variable that does not resolve is an error of its key; keys the
     // definitions do not list (client overrides, ...) are counted apart.
     let mut undeclared_errors = override_policy_errors(worker, written)?;
@@ -434,10 +447,41 @@ fn override_policy_errors(worker: &WorkerConfig, props: &Props) -> Result<Vec<St
 /// silently give at-least-once to a user who asked for more.
 fn exactly_once_support(v: &str) -> Result<(), String> {
     match v.trim().to_ascii_lowercase().as_str() {
-        "requested" => Ok(()),
-        "required" => Err("this worker delivers source records at least once (exactly-once source delivery, KIP-618, is not supported yet): remove exactly.once.support or set it to requested, and expect duplicates after a crash".into()),
+        "requested" | "required" => Ok(()),
         _ => Err("must be requested or required".into()),
     }
+}
+
+/// Kafka Connect's answers to `exactly.once.support=required` and
+/// `transaction.boundary=connector` (DistributedHerder's preflight
+/// validation), by the worker's support.
+fn exactly_once_errors(worker: &WorkerConfig, props: &Props) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let get = |k: &str| props.get(k).map(|v| v.trim().to_ascii_lowercase());
+    if get("exactly.once.support").as_deref() == Some("required") {
+        let msg = if worker.exactly_once_enabled() {
+            "The connector does not implement the API required for preflight validation of exactly-once source support. Please consult the documentation for the connector to determine whether it supports exactly-once semantics, and then consider reconfiguring the connector to use the value \"requested\" for this property (which will disable this preflight check and allow the connector to be created)."
+        } else {
+            "This worker does not have exactly-once source support enabled."
+        };
+        out.entry("exactly.once.support".into())
+            .or_default()
+            .push(msg.into());
+    }
+    match get("transaction.boundary").as_deref() {
+        None | Some("poll") | Some("interval") => {}
+        Some("connector") if worker.exactly_once_enabled() => {
+            out.entry("transaction.boundary".into()).or_default().push(
+                "The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition.".into(),
+            );
+        }
+        Some("connector") => {}
+        Some(other) => out
+            .entry("transaction.boundary".into())
+            .or_default()
+            .push(format!("Invalid value {other} for configuration transaction.boundary: must be poll, interval or connector")),
+    }
+    out
 }
 
 #[cfg(test)]

@@ -353,6 +353,33 @@ impl TaskProducer {
         Ok(TaskProducer { producer, acks })
     }
 
+    /// Exactly-once delivery (KIP-618): takes the task's transactional id,
+    /// which fences any earlier producer of the same task (a zombie on a
+    /// worker that lost the task) and aborts its open transaction.
+    pub fn init_transactions(&self, timeout: Duration) -> Result<(), KafkaError> {
+        tokio::task::block_in_place(|| self.producer.init_transactions(timeout))
+            .map_err(|e| KafkaError::Fatal(format!("cannot start the task's transactions: {e}")))
+    }
+
+    pub fn begin_transaction(&self) -> Result<(), KafkaError> {
+        self.producer
+            .begin_transaction()
+            .map_err(|e| KafkaError::Fatal(format!("cannot begin a transaction: {e}")))
+    }
+
+    /// Commits the open transaction: its records and source offsets become
+    /// visible to read_committed consumers together, or (on an error) not
+    /// at all.
+    pub fn commit_transaction(&self, timeout: Duration) -> Result<(), KafkaError> {
+        tokio::task::block_in_place(|| self.producer.commit_transaction(timeout))
+            .map_err(|e| KafkaError::Fatal(format!("cannot commit the transaction: {e}")))
+    }
+
+    pub fn abort_transaction(&self, timeout: Duration) -> Result<(), KafkaError> {
+        tokio::task::block_in_place(|| self.producer.abort_transaction(timeout))
+            .map_err(|e| KafkaError::Fatal(format!("cannot abort the transaction: {e}")))
+    }
+
     /// Queues one record. When librdkafka's queue is full this waits for
     /// deliveries (back-pressure) instead of growing memory.
     pub async fn send(&self, rec: OutRecord<'_>, seq: u64) -> Result<(), KafkaError> {

@@ -377,16 +377,37 @@ impl WorkerConfig {
     }
 
     /// Worker keys whose promise Sluice cannot keep: an error naming the
-    /// key and the remedy.
-    pub fn refused_keys(&self) -> Result<(), WorkerConfigError> {
+    /// key and the remedy. Exactly-once source delivery (KIP-618) is a
+    /// distributed worker's: a standalone worker refuses it.
+    pub fn refused_keys(&self, distributed: bool) -> Result<(), WorkerConfigError> {
         if let Some(v) = self.props.get("exactly.once.source.support") {
-            if !v.trim().eq_ignore_ascii_case("disabled") {
-                return Err(WorkerConfigError(format!(
-                    "worker config: exactly.once.source.support={v}: this worker delivers source records at least once (KIP-618 exactly-once delivery is not supported yet); remove the key or set it to disabled, and expect duplicates after a crash"
-                )));
+            let v = v.trim().to_ascii_lowercase();
+            match (v.as_str(), distributed) {
+                ("disabled", _) => {}
+                ("enabled" | "preparing", true) => {}
+                ("enabled" | "preparing", false) => {
+                    return Err(WorkerConfigError(format!(
+                        "worker config: exactly.once.source.support={v}: a standalone worker delivers source records at least once (its offsets live in a file, outside Kafka's transactions); run the connector on a distributed worker for exactly-once delivery, or remove the key and expect duplicates after a crash"
+                    )))
+                }
+                (other, _) => {
+                    return Err(WorkerConfigError(format!(
+                        "worker config: exactly.once.source.support={other} is not disabled, preparing or enabled"
+                    )))
+                }
             }
         }
         Ok(())
+    }
+
+    /// Source tasks deliver exactly once (distributed workers with
+    /// `exactly.once.source.support=enabled`).
+    pub fn exactly_once_enabled(&self) -> bool {
+        self.group_id.is_some()
+            && self
+                .props
+                .get("exactly.once.source.support")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled"))
     }
 }
 

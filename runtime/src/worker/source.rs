@@ -19,11 +19,12 @@ use super::chain::{Chain, Converters};
 use super::submitted::SubmittedRecords;
 use super::{backoff, wait_while_paused, ErrorCounts, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
 use crate::config::sub_map;
+use crate::data::JsonMap;
 use crate::herder::{State, TargetState};
 use crate::kafka::admin::TopicSettings;
 use crate::kafka::{make_headers, OutRecord, TaskProducer};
 use crate::plugin::{RecordError, SourceTask, SourceTaskContext};
-use crate::store::ConnectorOffsets;
+use crate::store::{offset_key, ConnectorOffsets};
 
 /// Runs one source task until it is stopped. `Err` is the FAILED trace.
 pub(super) async fn run(
@@ -42,8 +43,16 @@ pub(super) async fn run(
     let policy = ErrorPolicy::from_props(props)?.counting(shared.errors.clone());
     let mut producer_settings = env.worker.producer_overrides();
     producer_settings.extend(sub_map(props, "producer.override."));
+    let eos = Eos::from_config(&env, &spec, &mut producer_settings)?;
     let producer = TaskProducer::new(&env.worker.bootstrap_servers, &producer_settings)
         .map_err(|e| e.to_string())?;
+    if eos.is_some() {
+        // Fences an earlier instance of this task (a worker that lost it
+        // but still runs it) and aborts what it left open.
+        producer
+            .init_transactions(TRANSACTION_TIMEOUT)
+            .map_err(|e| e.to_string())?;
+    }
     let mut topic_props = sub_map(&env.worker.props, "topic.creation.default.");
     topic_props.extend(sub_map(props, "topic.creation.default."));
     let topic_settings = TopicSettings::from_props(&topic_props)?;
@@ -90,8 +99,22 @@ pub(super) async fn run(
         last_commit: Instant::now(),
         seen_topics: std::collections::HashSet::new(),
         last_topic: "".into(),
+        eos,
     };
     let result = lp.run(task.as_mut(), &mut control, &shared).await;
+    if lp.eos.is_some() {
+        // What the last transaction held is committed (or the task fails);
+        // an aborted one is sent again from the committed offsets.
+        let end = match &result {
+            Ok(()) => lp.end_transaction(task.as_mut(), true).await,
+            Err(_) => lp.end_transaction(task.as_mut(), false).await,
+        };
+        task.stop().await;
+        result?;
+        end?;
+        shared.set_state(State::Stopped, None);
+        return Ok(());
+    }
     // Whatever happened, commit what the broker has acknowledged.
     lp.drain_acks(Duration::from_millis(
         env.worker
@@ -127,6 +150,91 @@ struct Loop<'a> {
     /// spares hashing its name once per record. A connector's records
     /// usually share one `Arc`, compared by pointer first.
     last_topic: Arc<str>,
+    /// Exactly-once delivery: the open transaction (None: at least once).
+    eos: Option<Eos>,
+}
+
+/// How long librdkafka may take to commit or abort a transaction, and the
+/// broker to hold one open.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Exactly-once delivery (KIP-618, a distributed worker with
+/// `exactly.once.source.support=enabled`): the task's records and its
+/// source offsets go to Kafka in one transaction per boundary (each poll,
+/// or each `transaction.boundary.interval.ms`), written by the task's own
+/// transactional producer (id `<group.id>-<connector>-<task>`, as Kafka
+/// Connect names it) into the offset topic. A crash or a fenced zombie
+/// leaves its open transaction to be aborted, so a read_committed consumer
+/// sees each record once, and the task resumes from the offsets committed
+/// with the last records it delivered.
+struct Eos {
+    offsets_topic: String,
+    interval: Option<Duration>,
+    open: bool,
+    opened_at: Instant,
+    /// The latest offset of each source partition in the open transaction.
+    pending: std::collections::BTreeMap<String, (Arc<JsonMap>, Arc<JsonMap>)>,
+}
+
+impl Eos {
+    fn from_config(
+        env: &TaskEnv,
+        spec: &TaskSpec,
+        producer: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<Eos>, String> {
+        if !env.worker.exactly_once_enabled() {
+            return Ok(None);
+        }
+        let props = &spec.connector_config;
+        if props
+            .get("offsets.storage.topic")
+            .is_some_and(|t| !t.trim().is_empty())
+        {
+            return Err("offsets.storage.topic: a connector's own offset topic is not supported; remove it (the worker's offset.storage.topic holds the offsets)".into());
+        }
+        let offsets_topic = env
+            .worker
+            .props
+            .get("offset.storage.topic")
+            .cloned()
+            .ok_or("exactly-once delivery needs the worker's offset.storage.topic")?;
+        let interval = match props
+            .get("transaction.boundary")
+            .map(|b| b.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("poll") => None,
+            Some("interval") => Some(Duration::from_millis(
+                props
+                    .get("transaction.boundary.interval.ms")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(env.worker.offset_flush_interval_ms),
+            )),
+            Some(other) => {
+                return Err(format!(
+                    "transaction.boundary={other} is not supported; use poll or interval"
+                ))
+            }
+        };
+        let group = env.worker.group_id.clone().unwrap_or_default();
+        producer.insert(
+            "transactional.id".into(),
+            format!("{group}-{}-{}", spec.connector, spec.task),
+        );
+        let ms = TRANSACTION_TIMEOUT.as_millis().to_string();
+        producer
+            .entry("transaction.timeout.ms".into())
+            .or_insert(ms.clone());
+        // librdkafka holds a record no longer than its transaction.
+        producer.insert("message.timeout.ms".into(), ms);
+        Ok(Some(Eos {
+            offsets_topic,
+            interval,
+            open: false,
+            opened_at: Instant::now(),
+            pending: Default::default(),
+        }))
+    }
 }
 
 impl Loop<'_> {
@@ -167,6 +275,23 @@ impl Loop<'_> {
                 }
                 Err(e) => return Err(e.to_string()),
             };
+            if let Some(eos) = self.eos.as_mut() {
+                if !batch.is_empty() && !eos.open {
+                    self.producer
+                        .begin_transaction()
+                        .map_err(|e| e.to_string())?;
+                    eos.open = true;
+                    eos.opened_at = Instant::now();
+                }
+                for rec in &batch {
+                    if let Some(off) = &rec.source_offset {
+                        let key = offset_key(&self.spec.connector, &rec.source_partition);
+                        eos.pending
+                            .insert(key, (rec.source_partition.clone(), off.clone()));
+                    }
+                }
+            }
+            let batch_done = !batch.is_empty();
             for rec in batch {
                 let seq = self
                     .submitted
@@ -210,7 +335,80 @@ impl Loop<'_> {
                     }
                 }
             }
+            let boundary = match &self.eos {
+                Some(e) if e.open => match e.interval {
+                    None => batch_done,
+                    Some(i) => e.opened_at.elapsed() >= i,
+                },
+                _ => false,
+            };
+            if boundary {
+                self.end_transaction(task, true).await?;
+            }
         }
+    }
+
+    /// Ends the open transaction: its source offsets are written into it
+    /// and it commits (`commit`), or it is aborted.
+    async fn end_transaction(
+        &mut self,
+        task: &mut dyn SourceTask,
+        commit: bool,
+    ) -> Result<(), String> {
+        let Some(eos) = self.eos.as_mut() else {
+            return Ok(());
+        };
+        if !eos.open {
+            return Ok(());
+        }
+        eos.open = false;
+        let pending = std::mem::take(&mut eos.pending);
+        if !commit {
+            return self
+                .producer
+                .abort_transaction(TRANSACTION_TIMEOUT)
+                .map_err(|e| e.to_string());
+        }
+        if !self.env.may_act() {
+            let _ = self.producer.abort_transaction(TRANSACTION_TIMEOUT);
+            return Err(super::LEASE_LOST.to_string());
+        }
+        let topic = eos.offsets_topic.clone();
+        for (key, (_, offset)) in &pending {
+            let value = serde_json::to_vec(&**offset).map_err(|e| e.to_string())?;
+            let out = OutRecord {
+                topic: &topic,
+                partition: None,
+                key: Some(key.as_bytes()),
+                value: Some(&value),
+                headers: None,
+                timestamp: None,
+            };
+            // Offset records are not the task's: no sequence of its own.
+            self.producer
+                .send(out, u64::MAX)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Err(e) = self.producer.commit_transaction(TRANSACTION_TIMEOUT) {
+            let _ = self.producer.abort_transaction(TRANSACTION_TIMEOUT);
+            return Err(format!(
+                "{e}; the transaction was aborted and the task resumes from the offsets of the last one committed"
+            ));
+        }
+        // Every record of the transaction is delivered: what at-least-once
+        // would have committed is done, and its bookkeeping is dropped.
+        self.process_acks()?;
+        let _ = self.submitted.take_committable();
+        self.last_commit = Instant::now();
+        let offsets: Vec<(JsonMap, JsonMap)> = pending
+            .into_values()
+            .map(|(p, o)| ((*p).clone(), (*o).clone()))
+            .collect();
+        if let Err(e) = task.commit(&offsets).await {
+            tracing::warn!(connector = %self.spec.connector, "task commit hook failed: {e}");
+        }
+        Ok(())
     }
 
     /// Applies `errors.tolerance` to a record that failed a transform or
@@ -341,9 +539,14 @@ impl Loop<'_> {
         }
     }
 
-    /// Writes committable offsets to the store, then tells the task.
+    /// Writes committable offsets to the store, then tells the task (at
+    /// least once; with exactly-once delivery offsets go with their
+    /// transaction, see [`Loop::end_transaction`]).
     async fn commit(&mut self, task: &mut dyn SourceTask) -> Result<(), String> {
         self.last_commit = Instant::now();
+        if self.eos.is_some() {
+            return self.end_transaction(task, true).await;
+        }
         if !self.env.may_act() {
             return Err(super::LEASE_LOST.to_string());
         }

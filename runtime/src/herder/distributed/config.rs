@@ -31,6 +31,8 @@ impl StartupError {
 /// The distributed worker's own keys (Kafka Connect's names).
 pub fn distributed_config_def() -> ConfigDef {
     ConfigDef::new()
+        .define("exactly.once.source.support", ConfigType::String, Some("disabled"), Importance::High,
+            "KIP-618: enabled delivers every source task's records and offsets in Kafka transactions (read them with isolation.level=read_committed); preparing is accepted as Kafka Connect's rolling-upgrade step and delivers at least once; disabled (default) at least once.")
         .define("group.id", ConfigType::String, None, Importance::High,
             "The cluster: workers with the same group.id share connectors and tasks.")
         .define("config.storage.topic", ConfigType::String, None, Importance::High,
