@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use rdkafka::consumer::BaseConsumer;
-use sluice_runtime::herder::Herder;
 use sluice_runtime::kafka::{client_config, TopicAdmin};
 use sluice_runtime::rest::security::RestSecurity;
 use sluice_runtime::rest::server::{self, Bound};
-use sluice_runtime::rest::LogLevels;
+use sluice_runtime::rest::{HerderProvider, LogLevels};
 use sluice_runtime::worker::config::WorkerConfig;
 use sluice_runtime::Registry;
 
@@ -48,13 +47,14 @@ pub(crate) async fn bind_rest(cfg: &WorkerConfig) -> Result<(Vec<Bound>, Arc<Res
     Ok((listeners, Arc::new(security)))
 }
 
-/// Serves the REST API until SIGINT/SIGTERM.
+/// Serves the REST API until SIGINT/SIGTERM: as a starting worker's until
+/// the herder is handed to `herder`, then over it.
 pub(crate) async fn serve_rest(
-    cfg: &WorkerConfig,
+    cfg: Arc<WorkerConfig>,
     (listeners, security): (Vec<Bound>, Arc<RestSecurity>),
-    herder: Arc<dyn Herder>,
+    herder: HerderProvider,
     loggers: LogLevels,
-    mode: &str,
+    mode: &'static str,
 ) -> Result<()> {
     for l in &listeners {
         tracing::info!(
@@ -76,6 +76,40 @@ pub(crate) async fn serve_rest(
     )
     .await
     .map_err(|e| anyhow!("REST server failed: {e}"))
+}
+
+/// Runs `start` while the REST API answers as a starting worker's, then
+/// hands the herder it returns to the API and serves until SIGINT/SIGTERM;
+/// returns the herder to stop (None when stopped or failed while starting:
+/// a stop signal during the start ends it there, as nothing has been
+/// acknowledged that a graceful stop would commit).
+pub(crate) async fn start_serving<H, F>(
+    cfg: Arc<WorkerConfig>,
+    listeners: (Vec<Bound>, Arc<RestSecurity>),
+    loggers: LogLevels,
+    mode: &'static str,
+    start: impl FnOnce(HerderProvider) -> F,
+) -> Result<Option<Arc<H>>>
+where
+    H: sluice_runtime::herder::Herder,
+    F: std::future::Future<Output = Result<Arc<H>>>,
+{
+    let provider = HerderProvider::starting();
+    let mut serving = tokio::spawn(serve_rest(cfg, listeners, provider.clone(), loggers, mode));
+    let herder = tokio::select! {
+        started = start(provider.clone()) => started?,
+        served = &mut serving => {
+            served.map_err(|e| anyhow!("REST server panicked: {e}"))??;
+            tracing::info!("stopped while starting");
+            return Ok(None);
+        }
+    };
+    provider.set(herder.clone());
+    tracing::info!("Sluice {mode} worker started");
+    serving
+        .await
+        .map_err(|e| anyhow!("REST server panicked: {e}"))??;
+    Ok(Some(herder))
 }
 
 /// The admin client that creates topics.

@@ -40,7 +40,6 @@ use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, JsonBody, QueryPairs};
-use super::AppState;
 
 /// The name Kafka Connect gives the default level.
 pub const ROOT: &str = "root";
@@ -384,24 +383,24 @@ pub(crate) fn format_utc(secs: u64) -> String {
 }
 
 /// `GET /admin/loggers`.
-pub async fn list(State(s): State<AppState>) -> Response {
+pub async fn list(State(levels): State<LogLevels>) -> Response {
     let mut out = Map::new();
-    for (name, level) in s.loggers.all() {
+    for (name, level) in levels.all() {
         out.insert(name, level.to_json());
     }
     Json(Value::Object(out)).into_response()
 }
 
 /// `GET /admin/loggers/{logger}`.
-pub async fn get(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> Response {
-    Json(s.loggers.get(&name).to_json()).into_response()
+pub async fn get(State(levels): State<LogLevels>, ApiPath(name): ApiPath<String>) -> Response {
+    Json(levels.get(&name).to_json()).into_response()
 }
 
 /// `PUT /admin/loggers/{logger}?scope=worker|cluster` with `{"level": "DEBUG"}`:
 /// 200 with the loggers changed; 204 for cluster scope (this worker is the
 /// only one a standalone cluster has; distributed mode forwards elsewhere).
 pub async fn set(
-    State(s): State<AppState>,
+    State(levels): State<LogLevels>,
     ApiPath(name): ApiPath<String>,
     q: QueryPairs,
     JsonBody(body): JsonBody,
@@ -411,7 +410,7 @@ pub async fn set(
             "Desired 'level' parameter was not specified in request. Send {\"level\": \"DEBUG\"}",
         ));
     };
-    let affected = s.loggers.set(&name, level)?;
+    let affected = levels.set(&name, level)?;
     let cluster = q
         .first("scope")
         .is_some_and(|scope| scope.eq_ignore_ascii_case("cluster"));
