@@ -16,11 +16,13 @@ use sluice_runtime::herder::distributed::{DistributedConfig, DistributedHerder};
 use sluice_runtime::rest::HerderProvider;
 use sluice_runtime::worker::config::WorkerConfig;
 
-use crate::startup::{bind_rest, check_broker, load_plugins, start_serving, topic_admin};
+use crate::startup::{
+    bind_rest, check_broker, init_logging, load_plugins, start_serving, topic_admin,
+};
 
 /// Runs a distributed worker with the plugins of `registry` until SIGINT/SIGTERM.
 pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -> Result<()> {
-    let loggers = sluice_runtime::rest::init_logging("INFO");
+    let loggers = init_logging(&worker_file);
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     crate::startup::check_worker_keys(&cfg)?;
     let dc = DistributedConfig::from_worker(&cfg).map_err(|e| anyhow!("{e}"))?;

@@ -21,7 +21,9 @@ use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
 use sluice_runtime::worker::config::{read_properties, WorkerConfig};
 use sluice_runtime::worker::{TaskEnv, Worker};
 
-use crate::startup::{bind_rest, check_broker, load_plugins, start_serving, topic_admin};
+use crate::startup::{
+    bind_rest, check_broker, init_logging, load_plugins, start_serving, topic_admin,
+};
 
 /// Runs a standalone worker with the plugins of `registry` until SIGINT/SIGTERM.
 ///
@@ -34,7 +36,7 @@ pub async fn run(
     worker_file: PathBuf,
     connector_files: Vec<PathBuf>,
 ) -> Result<()> {
-    let loggers = sluice_runtime::rest::init_logging("INFO");
+    let loggers = init_logging(&worker_file);
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     crate::startup::check_worker_keys(&cfg)?;
     load_plugins(&mut registry, &cfg);

@@ -4,6 +4,7 @@
 //! Each failure is one line naming the problem and the remedy; the caller
 //! ends the process with it and a non-zero exit code.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +13,45 @@ use rdkafka::consumer::BaseConsumer;
 use sluice_runtime::kafka::{client_config, TopicAdmin};
 use sluice_runtime::rest::security::RestSecurity;
 use sluice_runtime::rest::server::{self, Bound};
-use sluice_runtime::rest::{HerderProvider, LogLevels};
-use sluice_runtime::worker::config::WorkerConfig;
+use sluice_runtime::rest::{HerderProvider, LogFormat, LogLevels};
+use sluice_runtime::worker::config::{env_overrides, read_properties, WorkerConfig};
 use sluice_runtime::Registry;
+
+/// Installs logging in the format of the worker config's `log.format`.
+///
+/// The key is read from the file and the environment
+/// (`SLUICE_WORKER_LOG_FORMAT`) before the rest of the config is parsed and
+/// checked, so that everything the start says is in the chosen format:
+/// config warnings, and the errors of a config that does not parse (a
+/// missing file or a bad value leaves text; `WorkerConfig` then names the
+/// problem). Config providers are not applied to this one key.
+pub(crate) fn init_logging(worker_file: &Path) -> LogLevels {
+    let mut props = read_properties(worker_file).unwrap_or_default();
+    env_overrides(&mut props, std::env::vars());
+    let format = props
+        .get("log.format")
+        .and_then(|f| LogFormat::parse(f))
+        .unwrap_or_default();
+    let levels = sluice_runtime::rest::init_logging_as("INFO", format);
+    JSON_LOGS.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    levels
+}
+
+/// Whether the log is JSON: the last line of a failed start is a JSON line too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says why the worker stopped: `sluice: <error>` on stderr, or an ERROR
+/// line when the log is JSON.
+pub(crate) fn report_fatal(e: &anyhow::Error) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("sluice: {e:#}");
+    } else {
+        eprintln!("sluice: {e:#}");
+    }
+}
 
 /// Worker keys Sluice refuses stop the start; keys it will not act on are
 /// named once, each in a warning.

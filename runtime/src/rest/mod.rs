@@ -27,6 +27,7 @@ pub mod connectors;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod json_log;
 pub mod loggers;
 pub mod plugins;
 pub mod security;
@@ -53,7 +54,8 @@ use tower::ServiceExt;
 
 pub use error::{ApiError, ApiResult};
 pub use health::HerderProvider;
-pub use loggers::{init_logging, LogLevels};
+pub use json_log::LogFormat;
+pub use loggers::{init_logging, init_logging_as, LogLevels};
 
 use crate::herder::Herder;
 

@@ -840,7 +840,10 @@ impl std::io::Write for Captured {
 fn setting_a_level_reloads_the_live_filter() {
     let out = Captured::default();
     let writer = out.clone();
-    let (levels, subscriber) = logging_subscriber("WARN", None, false, move || writer.clone());
+    let (levels, subscriber) =
+        logging_subscriber("WARN", None, false, super::LogFormat::Text, move || {
+            writer.clone()
+        });
     tracing::subscriber::with_default(subscriber, || {
         tracing::info!(target: "probe::inner", "hidden before");
         levels.set("probe", "DEBUG").unwrap();
