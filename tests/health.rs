@@ -128,6 +128,7 @@ fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
     let body = wait_health(&s, 500, &[200], Duration::from_secs(60));
     assert_eq!(body["status"], "unhealthy", "{body}");
     let message = body["message"].as_str().unwrap();
+    eprintln!("with the broker down: {message}");
     assert!(
         message.starts_with(
             "Worker was unable to handle this request and may be unable to handle other requests. "
