@@ -71,7 +71,7 @@ fn run(worker: impl std::future::Future<Output = anyhow::Result<()>>) -> i32 {
     match rt.block_on(worker) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("sluice: {e:#}");
+            crate::startup::report_fatal(&e);
             1
         }
     }

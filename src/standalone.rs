@@ -4,7 +4,9 @@
 //!
 //! Every start-up problem (bad worker config, unreachable broker, port in
 //! use, unwritable state file) ends the process with one line naming the
-//! problem and the remedy, and a non-zero exit code.
+//! problem and the remedy, and a non-zero exit code. The REST API answers
+//! from before the broker check: `GET /health` is 503 until the worker has
+//! started (see `sluice_runtime::rest::health`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,21 +15,28 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use sluice_runtime::herder::standalone::StandaloneHerder;
 use sluice_runtime::herder::Herder;
-use sluice_runtime::rest;
+use sluice_runtime::rest::HerderProvider;
 use sluice_runtime::store::file_configs::record_topic;
 use sluice_runtime::store::{FileConfigStore, FileOffsetStore, OffsetStore};
 use sluice_runtime::worker::config::{read_properties, WorkerConfig};
 use sluice_runtime::worker::{TaskEnv, Worker};
 
-use crate::startup::{bind_rest, check_broker, load_plugins, serve_rest, topic_admin};
+use crate::startup::{
+    bind_rest, check_broker, init_logging, load_plugins, start_serving, topic_admin,
+};
 
 /// Runs a standalone worker with the plugins of `registry` until SIGINT/SIGTERM.
+///
+/// What can be checked locally (the worker config, the state files, the
+/// connector files, the REST port) is checked before anything else; then
+/// the REST API answers as a starting worker's (`GET /health` 503) while
+/// the broker is checked and the connectors start.
 pub async fn run(
     mut registry: sluice_runtime::Registry,
     worker_file: PathBuf,
     connector_files: Vec<PathBuf>,
 ) -> Result<()> {
-    let loggers = rest::loggers::init_logging("INFO");
+    let loggers = init_logging(&worker_file);
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     crate::startup::check_worker_keys(&cfg, false)?;
     load_plugins(&mut registry, &cfg);
@@ -46,34 +55,46 @@ pub async fn run(
         .iter()
         .map(|p| read_connector_file(p))
         .collect::<Result<Vec<_>>>()?;
-
-    let cluster_id = check_broker(&cfg).await?;
-    let listener = bind_rest(&cfg).await?;
+    let listeners = bind_rest(&cfg).await?;
 
     let cfg = Arc::new(cfg);
-    let admin = topic_admin(&cfg)?;
-    let topic_store = configs.clone();
-    let env = TaskEnv {
-        worker: cfg.clone(),
-        registry: Arc::new(registry),
-        offsets: offsets.clone(),
-        admin,
-        on_topic: Arc::new(move |connector, topic| record_topic(&topic_store, connector, topic)),
-        lease: None,
+    let serve_cfg = cfg.clone();
+    let start = |provider: HerderProvider| async move {
+        provider.set_stage(format!(
+            "checking the brokers at bootstrap.servers={}",
+            cfg.bootstrap_servers
+        ));
+        let cluster_id = check_broker(&cfg).await?;
+        let admin = topic_admin(&cfg)?;
+        let topic_store = configs.clone();
+        let env = TaskEnv {
+            worker: cfg.clone(),
+            registry: Arc::new(registry),
+            offsets: offsets.clone(),
+            admin,
+            on_topic: Arc::new(move |connector, topic| {
+                record_topic(&topic_store, connector, topic)
+            }),
+            lease: None,
+        };
+        let worker = Arc::new(Worker::new(env));
+        let herder = StandaloneHerder::new(worker.clone(), configs, cluster_id);
+        provider.set_stage("starting the stored connectors");
+        herder.start_stored().await;
+        provider.set_stage("creating the connectors given on the command line");
+        for (name, config) in connector_configs {
+            herder
+                .put_connector_config(&name, config, true, None)
+                .await
+                .map_err(|e| anyhow!("connector {name}: {e}"))?;
+        }
+        Ok(herder)
     };
-    let worker = Arc::new(Worker::new(env));
-    let herder = StandaloneHerder::new(worker.clone(), configs, cluster_id);
-    herder.start_stored().await;
-    for (name, config) in connector_configs {
-        herder
-            .put_connector_config(&name, config, true, None)
-            .await
-            .map_err(|e| anyhow!("connector {name}: {e}"))?;
+    let started = start_serving(serve_cfg, listeners, loggers, "standalone", start).await?;
+    if let Some(herder) = started {
+        tracing::info!("stopping: committing offsets of acknowledged records");
+        herder.shutdown().await;
     }
-
-    serve_rest(&cfg, listener, herder.clone(), loggers, "standalone").await?;
-    tracing::info!("stopping: committing offsets of acknowledged records");
-    herder.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

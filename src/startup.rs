@@ -4,18 +4,54 @@
 //! Each failure is one line naming the problem and the remedy; the caller
 //! ends the process with it and a non-zero exit code.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use rdkafka::consumer::BaseConsumer;
-use sluice_runtime::herder::Herder;
 use sluice_runtime::kafka::{client_config, TopicAdmin};
 use sluice_runtime::rest::security::RestSecurity;
 use sluice_runtime::rest::server::{self, Bound};
-use sluice_runtime::rest::LogLevels;
-use sluice_runtime::worker::config::WorkerConfig;
+use sluice_runtime::rest::{HerderProvider, LogFormat, LogLevels};
+use sluice_runtime::worker::config::{env_overrides, read_properties, WorkerConfig};
 use sluice_runtime::Registry;
+
+/// Installs logging in the format of the worker config's `log.format`.
+///
+/// The key is read from the file and the environment
+/// (`SLUICE_WORKER_LOG_FORMAT`) before the rest of the config is parsed and
+/// checked, so that everything the start says is in the chosen format:
+/// config warnings, and the errors of a config that does not parse (a
+/// missing file or a bad value leaves text; `WorkerConfig` then names the
+/// problem). Config providers are not applied to this one key.
+pub(crate) fn init_logging(worker_file: &Path) -> LogLevels {
+    let mut props = read_properties(worker_file).unwrap_or_default();
+    env_overrides(&mut props, std::env::vars());
+    let format = props
+        .get("log.format")
+        .and_then(|f| LogFormat::parse(f))
+        .unwrap_or_default();
+    let levels = sluice_runtime::rest::init_logging_as("INFO", format);
+    JSON_LOGS.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    levels
+}
+
+/// Whether the log is JSON: the last line of a failed start is a JSON line too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says why the worker stopped: `sluice: <error>` on stderr, or an ERROR
+/// line when the log is JSON.
+pub(crate) fn report_fatal(e: &anyhow::Error) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("sluice: {e:#}");
+    } else {
+        eprintln!("sluice: {e:#}");
+    }
+}
 
 /// Worker keys Sluice refuses stop the start; keys it will not act on are
 /// named once, each in a warning.
@@ -48,13 +84,14 @@ pub(crate) async fn bind_rest(cfg: &WorkerConfig) -> Result<(Vec<Bound>, Arc<Res
     Ok((listeners, Arc::new(security)))
 }
 
-/// Serves the REST API until SIGINT/SIGTERM.
+/// Serves the REST API until SIGINT/SIGTERM: as a starting worker's until
+/// the herder is handed to `herder`, then over it.
 pub(crate) async fn serve_rest(
-    cfg: &WorkerConfig,
+    cfg: Arc<WorkerConfig>,
     (listeners, security): (Vec<Bound>, Arc<RestSecurity>),
-    herder: Arc<dyn Herder>,
+    herder: HerderProvider,
     loggers: LogLevels,
-    mode: &str,
+    mode: &'static str,
 ) -> Result<()> {
     for l in &listeners {
         tracing::info!(
@@ -76,6 +113,40 @@ pub(crate) async fn serve_rest(
     )
     .await
     .map_err(|e| anyhow!("REST server failed: {e}"))
+}
+
+/// Runs `start` while the REST API answers as a starting worker's, then
+/// hands the herder it returns to the API and serves until SIGINT/SIGTERM;
+/// returns the herder to stop (None when stopped or failed while starting:
+/// a stop signal during the start ends it there, as nothing has been
+/// acknowledged that a graceful stop would commit).
+pub(crate) async fn start_serving<H, F>(
+    cfg: Arc<WorkerConfig>,
+    listeners: (Vec<Bound>, Arc<RestSecurity>),
+    loggers: LogLevels,
+    mode: &'static str,
+    start: impl FnOnce(HerderProvider) -> F,
+) -> Result<Option<Arc<H>>>
+where
+    H: sluice_runtime::herder::Herder,
+    F: std::future::Future<Output = Result<Arc<H>>>,
+{
+    let provider = HerderProvider::starting();
+    let mut serving = tokio::spawn(serve_rest(cfg, listeners, provider.clone(), loggers, mode));
+    let herder = tokio::select! {
+        started = start(provider.clone()) => started?,
+        served = &mut serving => {
+            served.map_err(|e| anyhow!("REST server panicked: {e}"))??;
+            tracing::info!("stopped while starting");
+            return Ok(None);
+        }
+    };
+    provider.set(herder.clone());
+    tracing::info!("Sluice {mode} worker started");
+    serving
+        .await
+        .map_err(|e| anyhow!("REST server panicked: {e}"))??;
+    Ok(Some(herder))
 }
 
 /// The admin client that creates topics.

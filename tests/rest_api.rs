@@ -418,15 +418,20 @@ fn sink_offsets_read_alter_and_reset() {
 
 #[test]
 fn exactly_once_required_is_refused_not_silently_downgraded() {
-    // Sluice delivers at least once: a connector that requires
-    // exactly-once must be refused with the reason, not run without it.
+    // A standalone worker delivers at least once: a connector that requires
+    // exactly-once is refused with Kafka Connect's message, not run without it.
     let dir = TempDir::new("rest-eos");
     let s = Sluice::start(dir.path(), &[]);
     let mut cfg = source_config(&dir, &unique("rest-eos"));
     cfg["exactly.once.support"] = json!("required");
     let r = create(&s, &unique("eos"), &cfg);
     assert_error(&r, 400, "exactly.once.support");
-    assert!(r.body.contains("at least once"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("This worker does not have exactly-once source support enabled."),
+        "{}",
+        r.body
+    );
     // requested (Kafka Connect's default) is accepted.
     cfg["exactly.once.support"] = json!("requested");
     assert_eq!(create(&s, &unique("eos"), &cfg).status, 201);

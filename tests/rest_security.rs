@@ -16,7 +16,8 @@ use common::*;
 use serde_json::Value;
 
 /// A worker started on `props` (beside the usual ones), waited for until it
-/// answers anything on `probe_url` (an answer of any status: it may be 401).
+/// answers `probe` with anything but 503 (the answer of a worker still
+/// starting; it may be 401).
 struct Worker {
     child: Child,
     log: PathBuf,
@@ -48,7 +49,8 @@ impl Worker {
             if let Ok(Some(status)) = w.child.try_wait() {
                 panic!("sluice exited ({status}); its log:\n{}", w.log_text());
             }
-            (curl(probe).status != 0).then_some(())
+            // 503: listening, but still starting (GET /health says so).
+            (!matches!(curl(probe).status, 0 | 503)).then_some(())
         });
         if answered.is_none() {
             w.stop();
@@ -229,7 +231,7 @@ fn basic_authentication_with_kafka_connects_files() {
             ),
             ("java.security.auth.login.config", &jaas_path),
         ],
-        &[&root],
+        &["-u", "alice:alice-secret", &root],
     );
     let connectors = format!("{base}/connectors");
     for args in [

@@ -10,6 +10,7 @@
 //!   and BEGIN/END events, the heartbeat schemas, and topic naming;
 //! - [`events`]: the operation codes and the heartbeat record;
 //! - [`feed`]: the bounded hand-over from a reader to `SourceTask::poll`;
+//! - [`progress`]: snapshot progress lines in the log, at a steady pace;
 //! - [`task`]: the source task itself (start from the committed offset,
 //!   spawn the reader, poll its batches, restart it after an error from the
 //!   last offset handed over, stop), generic over a connector's
@@ -20,6 +21,7 @@
 pub mod config;
 pub mod events;
 pub mod feed;
+pub mod progress;
 pub mod schema;
 pub mod task;
 pub mod time;

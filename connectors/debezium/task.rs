@@ -24,6 +24,7 @@ use sluice_api::{
     BoxFuture, ConfigDef, ConfigError, Props, SourceTask, SourceTaskContext, TaskError,
 };
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::config::CommonConfig;
 use super::feed::{self, FeedRx, FeedTx};
@@ -112,11 +113,15 @@ impl<R: Reader> ReaderTask<R> {
         let (tx, rx) = feed::queue(common.max_queue_size, common.max_queue_size_in_bytes);
         self.rx = Some(rx);
         let (reader, cfg, ctx) = (self.reader.clone(), run.cfg.clone(), run.ctx.clone());
-        self.handle = Some(tokio::spawn(async move {
-            if let Err(e) = reader.read(cfg, ctx, start, &tx).await {
-                let _ = tx.send(Err(e)).await;
+        // The reader logs in the task's span (connector, task).
+        self.handle = Some(tokio::spawn(
+            async move {
+                if let Err(e) = reader.read(cfg, ctx, start, &tx).await {
+                    let _ = tx.send(Err(e)).await;
+                }
             }
-        }));
+            .in_current_span(),
+        ));
     }
 }
 
@@ -129,7 +134,7 @@ impl<R: Reader> SourceTask for ReaderTask<R> {
         Box::pin(async move {
             let cfg = Arc::new(self.reader.parse(&props)?);
             let start = R::plan(&cfg, &ctx)?;
-            tracing::info!(connector = %ctx.connector, "starting: {start:?}");
+            tracing::info!("starting: {start:?}");
             self.run = Some(Run { cfg, ctx, start });
             self.spawn();
             Ok(())

@@ -79,7 +79,7 @@ pub async fn run(
         Start::Snapshot { only } => {
             let pos = snapshot_from_now(&client, &cfg, &mut builder, &ctx, tx).await?;
             if only {
-                tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: snapshot done; not streaming");
+                tracing::info!("snapshot.mode=initial_only: snapshot done; not streaming");
                 return Ok(());
             }
             pos
@@ -90,7 +90,7 @@ pub async fn run(
         Err(StreamError::PositionLost(msg))
             if cfg.common.snapshot_mode == SnapshotMode::WhenNeeded =>
         {
-            tracing::warn!(connector = %ctx.connector, "{msg}; snapshot.mode=when_needed: taking a new snapshot");
+            tracing::warn!("{msg}; snapshot.mode=when_needed: taking a new snapshot");
             let pos = snapshot_from_now(&client, &cfg, &mut builder, &ctx, tx).await?;
             follow(&client, &cfg, &mut builder, pos, tx)
                 .await

@@ -37,6 +37,7 @@ use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::stream::{flush, task_error, StreamError};
 use crate::debezium::feed::FeedTx;
+use crate::debezium::progress::SnapshotProgress;
 
 /// The captured collections, in a stable order.
 pub async fn captured_collections(
@@ -82,7 +83,12 @@ pub async fn snapshot(
     tx: &FeedTx,
 ) -> Result<MongoOffset, StreamError> {
     let collections = captured_collections(client, cfg).await?;
-    tracing::info!(connector = %ctx.connector, "snapshot of {} collections from sec={} ord={}", collections.len(), pos.sec, pos.ord);
+    tracing::info!(
+        "snapshot of {} collections from sec={} ord={}",
+        collections.len(),
+        pos.sec,
+        pos.ord
+    );
     let pending = Arc::new(
         MongoOffset {
             initsync: true,
@@ -104,9 +110,12 @@ pub async fn snapshot(
             "collections_total": collections.len(),
             "documents": total,
         }));
-        let mut cursor = client
-            .database(db)
-            .collection::<Document>(coll)
+        let collection = client.database(db).collection::<Document>(coll);
+        // The collection's metadata count: cheap, and good enough for an ETA.
+        let estimate = collection.estimated_document_count().await.unwrap_or(0);
+        let mut logged = SnapshotProgress::start(format!("{db}.{coll}"), estimate);
+        let mut read: u64 = 0;
+        let mut cursor = collection
             .find(doc! {})
             .optional(
                 (cfg.snapshot_fetch_size > 0).then_some(cfg.snapshot_fetch_size),
@@ -119,14 +128,17 @@ pub async fn snapshot(
         };
         while cursor.advance().await.map_err(read_err)? {
             let d = cursor.deserialize_current().map_err(read_err)?;
+            read += 1;
             if let Some((hdb, hcoll, hdoc)) = held.replace((db.clone(), coll.clone(), d)) {
                 batch.push(builder.snapshot(&hdb, &hcoll, &hdoc, "true", &pos, &pending));
                 total += 1;
                 if batch.len() >= cfg.common.max_batch_size {
                     flush(&mut batch, tx).await?;
+                    logged.rows(read);
                 }
             }
         }
+        logged.done(read);
     }
     if let Some((hdb, hcoll, hdoc)) = held {
         batch.push(builder.snapshot(&hdb, &hcoll, &hdoc, "last", &pos, &done));
@@ -137,6 +149,6 @@ pub async fn snapshot(
         "phase": "streaming",
         "snapshot": {"collections": collections.len(), "documents": total},
     }));
-    tracing::info!(connector = %ctx.connector, "snapshot done: {total} documents");
+    tracing::info!("snapshot done: {total} documents");
     Ok(pos)
 }

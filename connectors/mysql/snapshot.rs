@@ -32,7 +32,7 @@
 //! bounded channel, so a slow broker slows the read.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 use sluice_api::data::{SourceRecord, Value};
@@ -49,6 +49,7 @@ use super::stream::Capture;
 use super::text::decode_text_row;
 use crate::debezium::events::Op;
 use crate::debezium::feed::FeedTx;
+use crate::debezium::progress::SnapshotProgress;
 
 /// FLUSH TABLES WITH READ LOCK, naming the privilege it needs.
 async fn read_lock(conn: &mut Connection) -> Result<(), MySqlError> {
@@ -263,7 +264,7 @@ pub async fn snapshot(
         // position, so that changes between the two snapshots, deletes
         // of rows the first one already emitted included, reach the topic.
         if still_on_server(&mut conn, &e.file).await {
-            tracing::info!(connector = %ctx.connector, "an earlier snapshot did not complete; streaming will start from its position {}:{}", e.file, e.pos);
+            tracing::info!("an earlier snapshot did not complete; streaming will start from its position {}:{}", e.file, e.pos);
             pos = BinlogOffset {
                 snapshot: false,
                 event: 0,
@@ -272,7 +273,12 @@ pub async fn snapshot(
             };
         }
     }
-    tracing::info!(connector = %ctx.connector, "snapshot of {} tables at {}:{}", tables.len(), pos.file, pos.pos);
+    tracing::info!(
+        "snapshot of {} tables at {}:{}",
+        tables.len(),
+        pos.file,
+        pos.pos
+    );
     let done_offset = Arc::new(pos.to_json());
     let running = Arc::new(
         BinlogOffset {
@@ -371,7 +377,10 @@ pub async fn snapshot(
             .and_then(|rs| rs.text(0, 0).and_then(|v| v.parse().ok()))
             .unwrap_or(0);
         let id = format!("{}.{}", def.db, def.table);
-        tracing::info!(connector = %ctx.connector, "snapshot: table {}/{n_tables} {id} (~{estimate} rows)", ti + 1);
+        tracing::info!(
+            "snapshot: table {}/{n_tables} {id} (~{estimate} rows)",
+            ti + 1
+        );
         let cols: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
         let sql = format!(
             "SELECT {} FROM {}.{}",
@@ -382,8 +391,7 @@ pub async fn snapshot(
         let ncols = conn.query_start(&sql).await?.len();
         let mut rows: u64 = 0;
         let mut first_in_table = true;
-        let table_started = Instant::now();
-        let mut last_log = Instant::now();
+        let mut logged = SnapshotProgress::start(&id, estimate);
         // Per-row buffers, reused: the column slices, and the row's values
         // (the held row's vector once it has been emitted).
         let mut vals_store: Vec<Option<&'static [u8]>> = Vec::new();
@@ -421,11 +429,7 @@ pub async fn snapshot(
                     );
                     ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
                 }
-                if last_log.elapsed() >= Duration::from_secs(10) {
-                    last_log = Instant::now();
-                    let total = estimate.max(rows);
-                    tracing::info!(connector = %ctx.connector, "snapshot: {id} {rows} of ~{total} rows ({:.0}%), {:.0} rows/s", rows as f64 * 100.0 / total as f64, rows as f64 / table_started.elapsed().as_secs_f64());
-                }
+                logged.rows(rows);
             }
         }
         total_rows += rows;
@@ -434,7 +438,7 @@ pub async fn snapshot(
             json!({"rows": rows, "estimated_total": estimate.max(rows), "done": true}),
         );
         ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
-        tracing::info!(connector = %ctx.connector, "snapshot: {id} done, {rows} rows in {:.1?}", table_started.elapsed());
+        logged.done(rows);
     }
     end_consistent(&mut conn, cfg.locking_mode).await;
     if let Some(mut h) = held.take() {
@@ -449,7 +453,12 @@ pub async fn snapshot(
     ctx.set_progress(
         json!({"snapshot": {"running": false, "rows": total_rows, "tables": progress}}),
     );
-    tracing::info!(connector = %ctx.connector, "snapshot complete: {total_rows} rows in {:.1?}; streaming from {}:{}", started.elapsed(), pos.file, pos.pos);
+    tracing::info!(
+        "snapshot complete: {total_rows} rows in {:.1?}; streaming from {}:{}",
+        started.elapsed(),
+        pos.file,
+        pos.pos
+    );
     pos.snapshot = false;
     Ok(Some(pos))
 }

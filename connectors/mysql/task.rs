@@ -197,16 +197,16 @@ async fn run(
             // Not fatal (Debezium does not need it, and it is not the
             // servers' default): the schema model gives names and types,
             // but a DDL it cannot read is read from information_schema.
-            tracing::warn!(connector = %ctx.connector, "binlog_row_metadata is not FULL on {}; column names and types come from the schema model, which reads information_schema for the DDL it cannot read (rows behind such a DDL can then be decoded with a later definition); set binlog_row_metadata=FULL so that each row event carries its own", c.addr());
+            tracing::warn!("binlog_row_metadata is not FULL on {}; column names and types come from the schema model, which reads information_schema for the DDL it cannot read (rows behind such a DDL can then be decoded with a later definition); set binlog_row_metadata=FULL so that each row event carries its own", c.addr());
         }
         if warn && cfg.include_query {
             match super::binlog::statement_text_logged(&mut c).await? {
                 Some((_, true)) => {}
                 Some((name, false)) => {
-                    tracing::warn!(connector = %ctx.connector, "include.query=true, but {name} is OFF on {}: changes will carry no source.query; set {name}=ON (SET GLOBAL {name}=ON and in the server config)", c.addr())
+                    tracing::warn!("include.query=true, but {name} is OFF on {}: changes will carry no source.query; set {name}=ON (SET GLOBAL {name}=ON and in the server config)", c.addr())
                 }
                 None => {
-                    tracing::warn!(connector = %ctx.connector, "include.query=true, but {} logs no statement text (neither binlog_annotate_row_events nor binlog_rows_query_log_events exists): changes will carry no source.query", c.addr())
+                    tracing::warn!("include.query=true, but {} logs no statement text (neither binlog_annotate_row_events nor binlog_rows_query_log_events exists): changes will carry no source.query", c.addr())
                 }
             }
         }
@@ -239,13 +239,15 @@ async fn run(
         } => match snapshot(&mut cap, &ctx, with_data, earlier, tx).await? {
             None => return Ok(()),
             Some(pos) if only => {
-                tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: snapshot done at {pos}; not streaming");
+                tracing::info!("snapshot.mode=initial_only: snapshot done at {pos}; not streaming");
                 return Ok(());
             }
             Some(pos) => pos,
         },
         Start::Done => {
-            tracing::info!(connector = %ctx.connector, "snapshot.mode=initial_only: the snapshot was completed before; nothing to stream");
+            tracing::info!(
+                "snapshot.mode=initial_only: the snapshot was completed before; nothing to stream"
+            );
             return Ok(());
         }
         Start::StreamFromOldest => {
@@ -269,7 +271,7 @@ async fn run(
     match stream(&mut cap, from.clone(), tx).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_position_lost() && cfg.common.snapshot_mode == SnapshotMode::WhenNeeded => {
-            tracing::warn!(connector = %ctx.connector, "{e}; snapshot.mode=when_needed: taking a new snapshot");
+            tracing::warn!("{e}; snapshot.mode=when_needed: taking a new snapshot");
             let Some(pos) = snapshot(&mut cap, &ctx, true, None, tx).await? else {
                 return Ok(());
             };

@@ -177,6 +177,8 @@ impl HerderCore {
     /// make. An unknown class or a failed start leaves it FAILED with the
     /// reason as its trace; STOPPED starts no instance and has no tasks.
     pub fn start_connector(&self, name: &str, config: &Props, target: TargetState) -> Started {
+        // What the connector's own code logs while it starts carries its name.
+        let _span = tracing::info_span!("connector", connector = %name).entered();
         let kind = self.connector_kind(config);
         let mut connector = LocalConnector {
             kind,
@@ -228,7 +230,7 @@ impl HerderCore {
             }
             Err(e) => {
                 let trace = self.secrets(config).redact(&e.to_string());
-                tracing::error!(connector = name, "connector failed to start: {trace}");
+                tracing::error!("connector failed to start: {trace}");
                 connector.state = State::Failed;
                 connector.trace = Some(trace);
                 Started {

@@ -167,6 +167,20 @@ impl From<crate::store::error::StoreError> for HerderError {
 
 pub type HerderResult<T> = Result<T, HerderError>;
 
+/// What a herder says of itself to `GET /health` (KIP-1017). The REST layer
+/// adds Kafka Connect's fixed opening sentence to each detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Started and able to answer requests.
+    Healthy,
+    /// Still starting; the detail says at what, e.g. "The worker is
+    /// currently joining the group g, which began at ...".
+    Starting(Option<String>),
+    /// Started, but something it needs did not answer: what, and what to
+    /// check.
+    Unhealthy(String),
+}
+
 /// What the REST API asks of the worker.
 pub trait Herder: Send + Sync + 'static {
     /// `{"version", "commit", "kafka_cluster_id"}` for `GET /`.
@@ -215,4 +229,12 @@ pub trait Herder: Send + Sync + 'static {
     fn plugins(&self, connectors_only: bool) -> Vec<serde_json::Value>;
     /// `GET /connector-plugins/{type}/config`.
     fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<serde_json::Value>>;
+    /// The health check of `GET /health`, to be answered within `timeout`
+    /// (the REST layer gives up a little after it and calls the worker
+    /// unhealthy). A herder that has nothing to check is healthy once it
+    /// exists.
+    fn health_check(&self, timeout: std::time::Duration) -> BoxFuture<'_, Health> {
+        let _ = timeout;
+        Box::pin(async { Health::Healthy })
+    }
 }

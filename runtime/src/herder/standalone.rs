@@ -413,4 +413,19 @@ impl Herder for StandaloneHerder {
     fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<serde_json::Value>> {
         self.core.plugin_config(plugin)
     }
+
+    /// Kafka Connect's standalone criterion: the herder is not stuck, i.e.
+    /// its lock (held by every connector start, stop and change) can be
+    /// taken within `timeout`.
+    fn health_check(&self, timeout: std::time::Duration) -> BoxFuture<'_, Health> {
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, self.connectors.lock()).await {
+                Ok(_) => Health::Healthy,
+                Err(_) => Health::Unhealthy(format!(
+                    "Its connector lock stayed held for {} ms: a connector start, stop or config change has not finished; the worker's log says which.",
+                    timeout.as_millis()
+                )),
+            }
+        })
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use crate::herder::{
-    ConnectorInfo, ConnectorOffset, ConnectorState, ConnectorStatus, ConnectorType, Herder,
+    ConnectorInfo, ConnectorOffset, ConnectorState, ConnectorStatus, ConnectorType, Health, Herder,
     HerderError, HerderResult, State, TargetState, TaskId, TaskInfo, TaskState,
 };
 use crate::plugin::{BoxFuture, Props};
@@ -26,6 +26,8 @@ struct Connector {
 #[derive(Default)]
 pub struct FakeHerder {
     connectors: Mutex<BTreeMap<String, Connector>>,
+    /// What the health check answers; `Some(None)`: it never answers.
+    pub health: Mutex<Option<Option<Health>>>,
 }
 
 impl FakeHerder {
@@ -266,6 +268,17 @@ impl Herder for FakeHerder {
             }));
         }
         out
+    }
+
+    fn health_check(&self, _timeout: std::time::Duration) -> BoxFuture<'_, Health> {
+        let health = self.health.lock().unwrap().clone();
+        Box::pin(async move {
+            match health {
+                None => Health::Healthy,
+                Some(Some(h)) => h,
+                Some(None) => std::future::pending().await,
+            }
+        })
     }
 
     fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<Value>> {

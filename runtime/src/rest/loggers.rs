@@ -40,7 +40,7 @@ use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, JsonBody, QueryPairs};
-use super::AppState;
+use super::json_log::{JsonFields, JsonLines, LogFormat};
 
 /// The name Kafka Connect gives the default level.
 pub const ROOT: &str = "root";
@@ -282,22 +282,34 @@ fn now_millis() -> u64 {
 /// `RUST_LOG`. Returns the handle that `/admin/loggers` changes. If a global
 /// subscriber is already installed the levels are returned detached.
 pub fn init_logging(default_level: &str) -> LogLevels {
+    init_logging_as(default_level, LogFormat::Text)
+}
+
+/// [`init_logging`] in `format`: text, or one JSON object per line (see
+/// [`super::json_log`]).
+pub fn init_logging_as(default_level: &str, format: LogFormat) -> LogLevels {
     let rust_log = std::env::var("RUST_LOG").ok();
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (levels, subscriber) =
-        logging_subscriber(default_level, rust_log.as_deref(), ansi, std::io::stderr);
+    let (levels, subscriber) = logging_subscriber(
+        default_level,
+        rust_log.as_deref(),
+        ansi,
+        format,
+        std::io::stderr,
+    );
     if subscriber.try_init().is_err() {
         levels.lock().handle = None;
     }
     levels
 }
 
-/// The subscriber [`init_logging`] installs, writing to `writer`, and the
-/// levels attached to its filter.
+/// The subscriber [`init_logging_as`] installs, writing to `writer`, and the
+/// levels attached to its filter (the same filter whatever the format).
 pub(crate) fn logging_subscriber<W>(
     default_level: &str,
     rust_log: Option<&str>,
     ansi: bool,
+    format: LogFormat,
     writer: W,
 ) -> (LogLevels, impl tracing::Subscriber + Send + Sync + 'static)
 where
@@ -316,11 +328,27 @@ where
     let filter = EnvFilter::try_new(levels.directives()).unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
     levels.lock().handle = Some(handle);
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_timer(UtcSeconds)
-        .with_ansi(ansi);
-    let subscriber = tracing_subscriber::registry().with(filter).with(fmt);
+    let (text, json) = match format {
+        LogFormat::Text => {
+            let text = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_timer(UtcSeconds)
+                .with_ansi(ansi);
+            (Some(text), None)
+        }
+        LogFormat::Json => {
+            let json = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .fmt_fields(JsonFields)
+                .event_format(JsonLines);
+            (None, Some(json))
+        }
+    };
+    let subscriber = tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json);
     (levels, subscriber)
 }
 
@@ -384,24 +412,24 @@ pub(crate) fn format_utc(secs: u64) -> String {
 }
 
 /// `GET /admin/loggers`.
-pub async fn list(State(s): State<AppState>) -> Response {
+pub async fn list(State(levels): State<LogLevels>) -> Response {
     let mut out = Map::new();
-    for (name, level) in s.loggers.all() {
+    for (name, level) in levels.all() {
         out.insert(name, level.to_json());
     }
     Json(Value::Object(out)).into_response()
 }
 
 /// `GET /admin/loggers/{logger}`.
-pub async fn get(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> Response {
-    Json(s.loggers.get(&name).to_json()).into_response()
+pub async fn get(State(levels): State<LogLevels>, ApiPath(name): ApiPath<String>) -> Response {
+    Json(levels.get(&name).to_json()).into_response()
 }
 
 /// `PUT /admin/loggers/{logger}?scope=worker|cluster` with `{"level": "DEBUG"}`:
 /// 200 with the loggers changed; 204 for cluster scope (this worker is the
 /// only one a standalone cluster has; distributed mode forwards elsewhere).
 pub async fn set(
-    State(s): State<AppState>,
+    State(levels): State<LogLevels>,
     ApiPath(name): ApiPath<String>,
     q: QueryPairs,
     JsonBody(body): JsonBody,
@@ -411,7 +439,7 @@ pub async fn set(
             "Desired 'level' parameter was not specified in request. Send {\"level\": \"DEBUG\"}",
         ));
     };
-    let affected = s.loggers.set(&name, level)?;
+    let affected = levels.set(&name, level)?;
     let cluster = q
         .first("scope")
         .is_some_and(|scope| scope.eq_ignore_ascii_case("cluster"));

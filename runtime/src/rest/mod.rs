@@ -15,12 +15,19 @@
 //! body sent without a `Content-Type` (see [`extract`]): a `text/plain` or
 //! form POST never creates a connector. Paths are also served with a
 //! trailing slash, as Jersey does (`POST /connectors/` is common in
-//! scripts). `GET /health` is KIP-1017's health check; `GET /openapi.json`
-//! describes the API.
+//! scripts). `GET /health` is KIP-1017's health check (see [`health`]);
+//! `GET /openapi.json` describes the API.
+//!
+//! The router is served from before the worker has started, over a
+//! [`HerderProvider`]: `/health`, `/openapi.json` and `/admin/loggers` are
+//! answered throughout; the routes that need the herder answer 503 until
+//! it is there, then go to a router built over it once.
 
 pub mod connectors;
 pub mod error;
 pub mod extract;
+pub mod health;
+pub mod json_log;
 pub mod loggers;
 pub mod plugins;
 pub mod security;
@@ -30,28 +37,61 @@ pub mod tls;
 #[cfg(test)]
 mod fake_herder;
 #[cfg(test)]
+mod health_tests;
+#[cfg(test)]
 mod tests;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
+use tower::ServiceExt;
 
 pub use error::{ApiError, ApiResult};
-pub use loggers::{init_logging, LogLevels};
+pub use health::HerderProvider;
+pub use json_log::LogFormat;
+pub use loggers::{init_logging, init_logging_as, LogLevels};
 
 use crate::herder::Herder;
 
-/// What every handler sees.
+/// What every handler that needs the herder sees.
 #[derive(Clone)]
 pub struct AppState {
     pub herder: Arc<dyn Herder>,
     pub loggers: LogLevels,
+}
+
+impl FromRef<AppState> for LogLevels {
+    fn from_ref(s: &AppState) -> LogLevels {
+        s.loggers.clone()
+    }
+}
+
+/// What the routes served from the start see: the provider, the levels,
+/// and the herder's router once the herder is there.
+#[derive(Clone)]
+struct Gate {
+    provider: HerderProvider,
+    loggers: LogLevels,
+    scope: Scope,
+    started: Arc<OnceLock<Router>>,
+}
+
+impl FromRef<Gate> for LogLevels {
+    fn from_ref(g: &Gate) -> LogLevels {
+        g.loggers.clone()
+    }
+}
+
+impl FromRef<Gate> for HerderProvider {
+    fn from_ref(g: &Gate) -> HerderProvider {
+        g.provider.clone()
+    }
 }
 
 /// The OpenAPI 3 document served at `GET /openapi.json`.
@@ -68,18 +108,39 @@ pub enum Scope {
     Admin,
 }
 
-/// The REST API over `herder`, with `/admin/loggers` over `loggers`.
+/// The REST API over a started `herder`, with `/admin/loggers` over `loggers`.
 pub fn router(herder: Arc<dyn Herder>, loggers: LogLevels) -> Router {
-    router_scoped(herder, loggers, Scope::All)
+    router_scoped(HerderProvider::started(herder), loggers, Scope::All)
 }
 
-/// The routes of `scope`; the others answer 404.
-pub fn router_scoped(herder: Arc<dyn Herder>, loggers: LogLevels, scope: Scope) -> Router {
+/// The routes of `scope` over the herder `provider` has or will have; the
+/// others answer 404.
+pub fn router_scoped(provider: HerderProvider, loggers: LogLevels, scope: Scope) -> Router {
+    let always: Vec<(&str, MethodRouter<Gate>)> = vec![
+        ("/health", get(health::health)),
+        ("/openapi.json", get(openapi)),
+        ("/admin/loggers", get(loggers::list)),
+        (
+            "/admin/loggers/{logger}",
+            get(loggers::get).put(loggers::set),
+        ),
+    ];
+    add_routes(Router::new(), always, scope)
+        .fallback(to_herder)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Gate {
+            provider,
+            loggers,
+            scope,
+            started: Arc::new(OnceLock::new()),
+        })
+}
+
+/// The routes that need the herder.
+fn herder_router(herder: Arc<dyn Herder>, loggers: LogLevels, scope: Scope) -> Router {
     use connectors as c;
     let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
         ("/", get(server_info)),
-        ("/health", get(health)),
-        ("/openapi.json", get(openapi)),
         ("/connectors", get(c::list).post(c::create)),
         ("/connectors/{name}", get(c::info).delete(c::delete)),
         (
@@ -114,13 +175,21 @@ pub fn router_scoped(herder: Arc<dyn Herder>, loggers: LogLevels, scope: Scope) 
             "/connector-plugins/{plugin}/config/validate",
             put(plugins::validate),
         ),
-        ("/admin/loggers", get(loggers::list)),
-        (
-            "/admin/loggers/{logger}",
-            get(loggers::get).put(loggers::set),
-        ),
     ];
-    let mut router = Router::new();
+    add_routes(Router::new(), routes, scope)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(AppState { herder, loggers })
+}
+
+/// Adds the routes of `scope`, each also with a trailing slash, the JSON
+/// content-type check on all but the root, the health check and the
+/// OpenAPI document.
+fn add_routes<S: Clone + Send + Sync + 'static>(
+    mut router: Router<S>,
+    routes: Vec<(&str, MethodRouter<S>)>,
+    scope: Scope,
+) -> Router<S> {
     for (path, mut method_router) in routes {
         let admin = path.starts_with("/admin");
         if (admin && scope == Scope::Api) || (!admin && scope == Scope::Admin) {
@@ -135,9 +204,25 @@ pub fn router_scoped(herder: Arc<dyn Herder>, loggers: LogLevels, scope: Scope) 
         router = router.route(path, method_router);
     }
     router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(AppState { herder, loggers })
+}
+
+/// Everything but the routes served from the start: the herder's router
+/// once the worker has started, a 503 until then.
+async fn to_herder(State(g): State<Gate>, req: Request) -> Response {
+    let Some(herder) = g.provider.get() else {
+        if g.scope == Scope::Admin {
+            return not_found(req.uri().clone()).await.into_response();
+        }
+        return g.provider.starting_error().into_response();
+    };
+    let router = g
+        .started
+        .get_or_init(|| herder_router(herder, g.loggers.clone(), g.scope))
+        .clone();
+    match router.oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets
@@ -158,16 +243,6 @@ where
 /// `GET /`: `{"version", "commit", "kafka_cluster_id"}`.
 async fn server_info(State(s): State<AppState>) -> Response {
     Json(s.herder.server_info().await).into_response()
-}
-
-/// `GET /health` (KIP-1017): the REST server answers once the worker has
-/// started, so it is healthy whenever it answers.
-async fn health() -> Response {
-    Json(serde_json::json!({
-        "status": "healthy",
-        "message": "Worker has completed startup and is ready to handle requests.",
-    }))
-    .into_response()
 }
 
 /// Jersey's `@Consumes(APPLICATION_JSON)`: a request that says its body is

@@ -29,8 +29,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::security::{self, RestSecurity};
-use super::{router_scoped, LogLevels, Scope};
-use crate::herder::Herder;
+use super::{router_scoped, HerderProvider, LogLevels, Scope};
 use crate::plugin::Props;
 
 /// How long requests in flight may run on after a shutdown begins.
@@ -106,10 +105,12 @@ pub async fn bind(specs: &[ListenerSpec], props: &Props) -> Result<Vec<Bound>, S
 }
 
 /// Serves the API on every listener until `shutdown` completes, then lets
-/// requests in flight finish for at most [`SHUTDOWN_GRACE`].
+/// requests in flight finish for at most [`SHUTDOWN_GRACE`]. Until the
+/// worker hands its herder to `herder`, the API answers as a starting
+/// worker's (see [`super::health`]).
 pub async fn serve<F>(
     listeners: Vec<Bound>,
-    herder: Arc<dyn Herder>,
+    herder: HerderProvider,
     loggers: LogLevels,
     security: Arc<RestSecurity>,
     admin_elsewhere: bool,

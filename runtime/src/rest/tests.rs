@@ -19,13 +19,13 @@ fn app() -> Router {
     router(Arc::new(FakeHerder::default()), LogLevels::detached("INFO"))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Value,
 }
 
-async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> Reply {
+pub(super) async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> Reply {
     let mut req = Request::builder().method(method).uri(uri);
     if matches!(method, "POST" | "PUT" | "PATCH") {
         req = req.header("content-type", "application/json");
@@ -49,7 +49,7 @@ async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> Repl
     }
 }
 
-fn assert_error(r: &Reply, status: u16, needle: &str) {
+pub(super) fn assert_error(r: &Reply, status: u16, needle: &str) {
     assert_eq!(r.status.as_u16(), status, "body: {}", r.body);
     assert_eq!(r.body["error_code"], json!(status), "body: {}", r.body);
     let message = r.body["message"].as_str().unwrap_or_default();
@@ -840,7 +840,10 @@ impl std::io::Write for Captured {
 fn setting_a_level_reloads_the_live_filter() {
     let out = Captured::default();
     let writer = out.clone();
-    let (levels, subscriber) = logging_subscriber("WARN", None, false, move || writer.clone());
+    let (levels, subscriber) =
+        logging_subscriber("WARN", None, false, super::LogFormat::Text, move || {
+            writer.clone()
+        });
     tracing::subscriber::with_default(subscriber, || {
         tracing::info!(target: "probe::inner", "hidden before");
         levels.set("probe", "DEBUG").unwrap();

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{sub_map, Config, ConfigDef, ConfigType, Importance};
+use crate::config::{sub_map, Config, ConfigDef, ConfigType, Importance, Validator};
 use crate::config_providers::ConfigProviders;
 use crate::rest::server::ListenerSpec;
 
@@ -77,6 +77,9 @@ pub fn worker_config_def() -> ConfigDef {
             "Which client settings connectors may override (producer.override.*, consumer.override.*, admin.override.*): All, Principal (security.protocol, sasl.mechanism, sasl.jaas.config only) or None; Kafka Connect's class names work too.")
         .define("task.shutdown.graceful.timeout.ms", ConfigType::Long, Some("5000"), Importance::Low,
             "How long a stopping task may take to finish.")
+        .define("log.format", ConfigType::String, Some("text"), Importance::Low,
+            "Sluice: the log format on stderr. text: one line per event, a task's lines prefixed with task{connector=... task=...}. json: one JSON object per line with timestamp, level, logger, message, the connector and task of a task's lines, and the event's fields (see docs/operations.md). Read before the rest of the worker config, so every line of the start is in it; SLUICE_WORKER_LOG_FORMAT=json sets it from the environment.")
+        .validate(Validator::OneOf(vec!["text", "json"]))
 }
 
 /// Applies environment overrides from `SLUICE_*` and `CONNECT_*` variables.

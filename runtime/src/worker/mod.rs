@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::herder::{State, TargetState};
 use crate::kafka::TopicAdmin;
@@ -423,39 +424,49 @@ impl Worker {
             [&spec.connector_config, &spec.task_config, &env.worker.props],
             |k| declared.iter().any(|d| d == k),
         );
-        let join = tokio::spawn(async move {
-            let name = format!("{}-{}", spec.connector, spec.task);
-            let connector = spec.connector.clone();
-            let task = spec.task;
-            let is_source = spec.is_source;
-            let sh2 = sh.clone();
-            // The loop runs as a task of its own so that a panic in it (a bug
-            // in a transform, converter, `poll` or `put`) ends there and
-            // reaches us as an error: the task goes FAILED, where operators
-            // and auto-restart see it, instead of staying RUNNING and idle.
-            // Aborting this outer task (a stop past its grace period) aborts
-            // the loop too.
-            let mut inner = AbortOnDrop(tokio::spawn(async move {
-                if let Some(e) = unresolvable {
-                    return Err(e);
+        // Every line the task logs, its connector's code included, carries
+        // the connector and task (text: a `task{connector=.. task=..}`
+        // prefix; JSON: fields).
+        let span = tracing::info_span!("task", connector = %spec.connector, task = spec.task);
+        let inner_span = span.clone();
+        let join = tokio::spawn(
+            async move {
+                let connector = spec.connector.clone();
+                let task = spec.task;
+                let is_source = spec.is_source;
+                let sh2 = sh.clone();
+                // The loop runs as a task of its own so that a panic in it (a bug
+                // in a transform, converter, `poll` or `put`) ends there and
+                // reaches us as an error: the task goes FAILED, where operators
+                // and auto-restart see it, instead of staying RUNNING and idle.
+                // Aborting this outer task (a stop past its grace period) aborts
+                // the loop too.
+                let mut inner = AbortOnDrop(tokio::spawn(
+                    async move {
+                        if let Some(e) = unresolvable {
+                            return Err(e);
+                        }
+                        if is_source {
+                            source::run(env, spec, rx, sh2).await
+                        } else {
+                            sink::run(env, spec, rx, sh2).await
+                        }
+                    }
+                    .instrument(inner_span),
+                ));
+                let result = match (&mut inner.0).await {
+                    Ok(result) => result,
+                    Err(e) if e.is_panic() => Err(panic_trace(&connector, task, e.into_panic())),
+                    Err(_) => Ok(()), // cancelled: stopped past its grace period
+                };
+                if let Err(trace) = result {
+                    let trace = secrets.redact(&trace);
+                    tracing::error!("task failed: {trace}");
+                    sh.set_state(State::Failed, Some(trace));
                 }
-                if is_source {
-                    source::run(env, spec, rx, sh2).await
-                } else {
-                    sink::run(env, spec, rx, sh2).await
-                }
-            }));
-            let result = match (&mut inner.0).await {
-                Ok(result) => result,
-                Err(e) if e.is_panic() => Err(panic_trace(&connector, task, e.into_panic())),
-                Err(_) => Ok(()), // cancelled: stopped past its grace period
-            };
-            if let Err(trace) = result {
-                let trace = secrets.redact(&trace);
-                tracing::error!(task = %name, "task failed: {trace}");
-                sh.set_state(State::Failed, Some(trace));
             }
-        });
+            .instrument(span),
+        );
         self.tasks.lock().unwrap_or_else(|p| p.into_inner()).insert(
             key,
             TaskHandle {

@@ -235,7 +235,7 @@ pub(super) async fn run(
                                 } else {
                                     String::new()
                                 };
-                                tracing::warn!(connector = %spec.connector, "skipping a record (errors.tolerance=all): {}{record}", f.message);
+                                tracing::warn!("skipping a record (errors.tolerance=all): {}{record}", f.message);
                             }
                             if let Some(dlq) = dlq.as_mut() {
                                 dlq.send(&m, &f, &spec.connector, spec.task).await?;

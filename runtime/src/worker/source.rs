@@ -76,7 +76,7 @@ pub(super) async fn run(
         match task.start(spec.task_config.clone(), ctx.clone()).await {
             Ok(()) => break,
             Err(e) if e.is_retriable() => {
-                tracing::warn!(connector = %spec.connector, task = spec.task, "start failed, retrying: {e}");
+                tracing::warn!("start failed, retrying: {e}");
                 let _ = tokio::time::timeout(backoff(attempt), control.changed()).await;
                 attempt += 1;
             }
@@ -268,7 +268,7 @@ impl Loop<'_> {
                     b
                 }
                 Err(e) if e.is_retriable() => {
-                    tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "poll failed, retrying: {e}");
+                    tracing::warn!("poll failed, retrying: {e}");
                     let _ = tokio::time::timeout(backoff(attempt), control.changed()).await;
                     attempt += 1;
                     continue;
@@ -442,7 +442,10 @@ impl Loop<'_> {
                         )
                     })
                     .unwrap_or_default();
-                tracing::warn!(connector = %self.spec.connector, task = self.spec.task, "skipping a record (errors.tolerance=all): {}{record}", e.message);
+                tracing::warn!(
+                    "skipping a record (errors.tolerance=all): {}{record}",
+                    e.message
+                );
             }
             self.submitted.ack(seq);
             Ok(())
@@ -566,7 +569,7 @@ impl Loop<'_> {
             .map_err(|e| format!("offset commit panicked: {e}"))?
             .map_err(|e| format!("cannot commit source offsets: {e}"))?;
         if let Err(e) = task.commit(&offsets).await {
-            tracing::warn!(connector = %self.spec.connector, "task commit hook failed: {e}");
+            tracing::warn!("task commit hook failed: {e}");
         }
         Ok(())
     }

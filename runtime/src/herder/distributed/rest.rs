@@ -3,12 +3,13 @@
 //! owns a unit acts on the record, see [`super::config_events`]), and the
 //! rest from the [`HerderCore`](crate::herder::core::HerderCore).
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::DistributedHerder;
 use crate::herder::core::task_ids;
 use crate::herder::{
-    ConnectorInfo, ConnectorOffset, ConnectorStatus, Herder, HerderError, HerderResult,
+    ConnectorInfo, ConnectorOffset, ConnectorStatus, Health, Herder, HerderError, HerderResult,
     TargetState, TaskInfo, TaskState,
 };
 use crate::plugin::{BoxFuture, Props};
@@ -243,6 +244,59 @@ impl Herder for DistributedHerder {
 
     fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<serde_json::Value>> {
         self.core.plugin_config(plugin)
+    }
+
+    /// Starting until the first assignment is applied; then healthy while
+    /// the worker holds its group membership (its lease is current), can
+    /// read the config topic to its end (what every REST write does first),
+    /// and can take its local-state lock, all within `timeout`. The causes
+    /// Kafka Connect's tick thread would be stuck on (a broker that does not
+    /// answer, a rebalance that does not finish) fail it.
+    fn health_check(&self, timeout: Duration) -> BoxFuture<'_, Health> {
+        Box::pin(async move {
+            if self.generation.load(Ordering::SeqCst) < 0 {
+                return Health::Starting(Some(format!(
+                    "The worker is currently joining the group {} (group.id) through the brokers at bootstrap.servers={}.",
+                    self.dc.group_id, self.bootstrap
+                )));
+            }
+            if !self.lease.valid() && !self.stopping.load(Ordering::SeqCst) {
+                return Health::Unhealthy(format!(
+                    "It has lost its membership of group {}: no heartbeat was answered within session.timeout.ms ({} ms), so its tasks are stopped until it rejoins. Check that the brokers at bootstrap.servers={} are up and reachable.",
+                    self.dc.group_id,
+                    self.dc.session_timeout.as_millis(),
+                    self.bootstrap
+                ));
+            }
+            let deadline = tokio::time::Instant::now() + timeout;
+            match tokio::time::timeout_at(deadline, self.read_configs()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Health::Unhealthy(format!(
+                        "It cannot read the config topic {} to its end: {e}. Check that the brokers at bootstrap.servers={} are up and reachable.",
+                        self.dc.config_topic, self.bootstrap
+                    ))
+                }
+                Err(_) => {
+                    return Health::Unhealthy(format!(
+                        "It could not read the config topic {} to its end within {} ms. Check that the brokers at bootstrap.servers={} are up and reachable.",
+                        self.dc.config_topic,
+                        timeout.as_millis(),
+                        self.bootstrap
+                    ))
+                }
+            }
+            if tokio::time::timeout_at(deadline, self.local.lock())
+                .await
+                .is_err()
+            {
+                return Health::Unhealthy(format!(
+                    "Its connector and task state stayed locked for {} ms: a rebalance, or a connector or task start or stop, has not finished; the worker's log says which.",
+                    timeout.as_millis()
+                ));
+            }
+            Health::Healthy
+        })
     }
 }
 

@@ -1,0 +1,142 @@
+//! `GET /health` (KIP-1017) of real workers:
+//!
+//! - a standalone worker whose broker is not there answers 503 "starting"
+//!   (and 503 on the API) while it checks the broker, then gives up with
+//!   its one-line error;
+//! - a distributed worker on a private broker answers 503 "starting" (if
+//!   asked early enough) and then 200 "healthy"; with its broker killed it
+//!   answers 500 "unhealthy" naming the brokers, and 200 again once the
+//!   broker is back.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Starts `sluice MODE worker_file` with its output in `dir`, without
+/// waiting for it to answer.
+fn spawn(mode: &str, worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
+    let log = dir.join(format!("sluice-{}.log", unique("run")));
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg(mode)
+        .arg(&worker_file)
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("start sluice");
+    Sluice {
+        child,
+        port,
+        worker_file,
+        log,
+    }
+}
+
+/// `GET /health` as (status code, body); None while nothing listens.
+fn health(s: &Sluice) -> Option<(u16, serde_json::Value)> {
+    let r = http(s.port, "GET", "/health", None).ok()?;
+    Some((r.status, r.json()))
+}
+
+/// Polls `/health` until it answers `want`; every other answer meanwhile
+/// must be one of `allowed`. Returns the body.
+fn wait_health(s: &Sluice, want: u16, allowed: &[u16], timeout: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    loop {
+        if let Some((code, body)) = health(s) {
+            if code == want {
+                return body;
+            }
+            assert!(
+                allowed.contains(&code),
+                "GET /health answered {code} {body} while waiting for {want}\nlog:\n{}",
+                s.log_text()
+            );
+            seen.push(code);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GET /health did not answer {want} within {timeout:?} (answers: {seen:?})\nlog:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn standalone_worker_without_its_broker_is_starting_then_gives_up() {
+    let dir = TempDir::new("health-nobroker");
+    let broker_port = free_port();
+    let (file, port) = Sluice::worker_config(
+        dir.path(),
+        &[("bootstrap.servers", &format!("127.0.0.1:{broker_port}"))],
+    );
+    let mut s = spawn("standalone", file, port, dir.path());
+
+    // The broker check takes 10 s to give up: the listener answers before.
+    let body = wait_health(&s, 503, &[], Duration::from_secs(8));
+    assert_eq!(body["status"], "starting", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Worker is still starting up. The worker is currently checking the brokers at bootstrap.servers=127.0.0.1:"),
+        "{message}"
+    );
+    let r = s.get("/connectors");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error_code"], 503);
+
+    let status = wait_for("the worker to give up", Duration::from_secs(30), || {
+        s.child.try_wait().unwrap()
+    });
+    assert!(!status.success());
+    let log = s.log_text();
+    assert!(log.contains("sluice: cannot reach Kafka"), "{log}");
+}
+
+#[test]
+fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
+    let mut broker = RestartableBroker::start();
+    let dir = TempDir::new("health-dist");
+    let group = unique("health");
+    let (file, port) = Sluice::worker_config(
+        dir.path(),
+        &[
+            ("bootstrap.servers", &broker.bootstrap),
+            ("group.id", &group),
+            ("config.storage.topic", &format!("{group}-configs")),
+            ("offset.storage.topic", &format!("{group}-offsets")),
+            ("status.storage.topic", &format!("{group}-status")),
+            ("offset.storage.partitions", "1"),
+            ("status.storage.partitions", "1"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1000"),
+        ],
+    );
+    let mut s = spawn("distributed", file, port, dir.path());
+    let body = wait_health(&s, 200, &[503], Duration::from_secs(60));
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})
+    );
+
+    broker.kill9();
+    let body = wait_health(&s, 500, &[200], Duration::from_secs(60));
+    assert_eq!(body["status"], "unhealthy", "{body}");
+    let message = body["message"].as_str().unwrap();
+    eprintln!("with the broker down: {message}");
+    assert!(
+        message.starts_with(
+            "Worker was unable to handle this request and may be unable to handle other requests. "
+        ) && message.contains(&format!("bootstrap.servers={}", broker.bootstrap)),
+        "{message}"
+    );
+
+    broker.start_again();
+    wait_health(&s, 200, &[500], Duration::from_secs(90));
+    assert!(s.terminate().success(), "{}", s.log_text());
+}
