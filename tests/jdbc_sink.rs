@@ -926,6 +926,65 @@ fn refused_records_fail_the_task_or_are_skipped_under_errors_tolerance_all() {
         "{}",
         s.log_text()
     );
+    // With a dead letter queue, the refused records go there as they were
+    // consumed, with Kafka Connect's context headers (KIP-610).
+    psql(&format!("TRUNCATE {table}"));
+    let dlq = unique("jdbc-poison-dlq");
+    let name = unique("jdbc-dlq");
+    let r = s.post(
+        "/connectors",
+        &plain_sink(
+            &name,
+            &topic,
+            &table,
+            &[
+                ("errors.tolerance", "all"),
+                ("errors.deadletterqueue.topic.name", &dlq),
+                ("errors.deadletterqueue.topic.replication.factor", "1"),
+                ("errors.deadletterqueue.context.headers.enable", "true"),
+            ],
+        )
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let dead = consume(&bootstrap, &dlq, 2, Duration::from_secs(60));
+    assert_eq!(
+        dead.len(),
+        2,
+        "two refused records in the dead letter queue"
+    );
+    for (r, id) in dead.iter().zip([2, 5]) {
+        let value = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned();
+        assert_eq!(value, json_row(id, "poison"), "the record as consumed");
+        let header = |k: &str| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.as_deref())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("__connect.errors.topic"), topic);
+        assert_eq!(header("__connect.errors.stage"), "TASK_PUT");
+        assert!(
+            header("__connect.errors.exception.message").contains("check constraint"),
+            "{:?}",
+            r.headers
+        );
+    }
+    wait_for("the good rows again", Duration::from_secs(60), || {
+        (psql(&format!(
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM {table}"
+        ))
+        .trim()
+            == "1,3,4,6")
+            .then_some(())
+    });
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(
+        st["tasks"][0]["errors"]["deadletterqueue-produce-requests"], 2,
+        "{st}"
+    );
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
 

@@ -19,7 +19,7 @@ pub mod secrets;
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Validator};
 pub use plugin::{
-    BoxFuture, Converter, HeaderConverter, OffsetReader, PluginKind, Predicate, Props, RecordError,
-    RecordErrorKind, Registry, SinkConnector, SinkTask, SinkTaskContext, SourceConnector,
-    SourceTask, SourceTaskContext, TaskError, Transform,
+    BoxFuture, Converter, ErrantRecord, HeaderConverter, OffsetReader, PluginKind, Predicate,
+    Props, RecordError, RecordErrorKind, Registry, SinkConnector, SinkTask, SinkTaskContext,
+    SourceConnector, SourceTask, SourceTaskContext, TaskError, Transform,
 };

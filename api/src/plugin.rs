@@ -213,6 +213,22 @@ pub trait SinkTask: Send {
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// Records of the last `put` the task could not write and skipped
+    /// (Kafka Connect's `ErrantRecordReporter`, KIP-610): the runtime sends
+    /// each, as it was consumed, to the dead letter queue when one is
+    /// configured, before it commits past them. Taken once.
+    fn take_errant(&mut self) -> Vec<ErrantRecord> {
+        Vec::new()
+    }
+}
+
+/// A consumed record a sink task could not write, by where it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrantRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub message: String,
 }
 
 /// A single message transform (Kafka Connect's `Transformation`).

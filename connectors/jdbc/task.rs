@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use sluice_api::data::SinkRecord;
-use sluice_api::{BoxFuture, Props, SinkTask, SinkTaskContext, TaskError};
+use sluice_api::{BoxFuture, ErrantRecord, Props, SinkTask, SinkTaskContext, TaskError};
 
 use super::config::{Flavor, InsertMode, JdbcSinkConfig};
 use super::plan::plan;
@@ -41,6 +41,8 @@ struct Tolerance {
     all: bool,
     dlq: Option<String>,
     connector: String,
+    /// Refused records of the current put, for the runtime's DLQ.
+    errant: Vec<ErrantRecord>,
 }
 
 impl Tolerance {
@@ -54,28 +56,36 @@ impl Tolerance {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty()),
             connector: connector.to_string(),
+            errant: Vec::new(),
         }
     }
 
-    /// A refused record: skipped (and logged) under errors.tolerance=all,
-    /// otherwise the task fails. With a dead letter queue configured the
-    /// task fails too: Sluice's runtime has no way yet for a sink task to
-    /// hand a record to the DLQ, and skipping it there would lose it.
-    fn refuse(&self, at: &str, message: &str) -> Result<(), TaskError> {
+    /// A refused record: skipped (logged, and reported errant so that the
+    /// runtime sends it to the dead letter queue when one is configured)
+    /// under errors.tolerance=all, otherwise the task fails.
+    fn refuse(&mut self, r: &SinkRecord, message: &str) -> Result<(), TaskError> {
+        let at = coordinates(r);
         if !self.all {
             return Err(TaskError::Fatal(format!(
                 "{message} (record {at})\nTolerance exceeded in error handler (errors.tolerance=none); fix the record or the table, or set errors.tolerance=all to skip such records"
             )));
         }
-        if let Some(dlq) = &self.dlq {
-            return Err(TaskError::Fatal(format!(
-                "{message} (record {at}); errors.tolerance=all with a dead letter queue ({dlq}) is set, but Sluice cannot send records the database refused to a dead letter queue yet: fix the record or the table, or remove errors.deadletterqueue.topic.name to skip such records"
-            )));
+        match &self.dlq {
+            Some(dlq) => tracing::warn!(
+                connector = %self.connector,
+                "a record the database refused goes to the dead letter queue {dlq} (errors.tolerance=all): {message}; consumed record is {at}"
+            ),
+            None => tracing::warn!(
+                connector = %self.connector,
+                "skipping a record the database refused (errors.tolerance=all): {message}; consumed record is {at}"
+            ),
         }
-        tracing::warn!(
-            connector = %self.connector,
-            "skipping a record the database refused (errors.tolerance=all): {message}; consumed record is {at}"
-        );
+        self.errant.push(ErrantRecord {
+            topic: r.original_topic.clone(),
+            partition: r.original_partition,
+            offset: r.kafka_offset,
+            message: message.to_string(),
+        });
         Ok(())
     }
 }
@@ -107,6 +117,8 @@ impl JdbcSinkTask {
     }
 
     async fn put_records(&mut self, records: Vec<SinkRecord>) -> Result<(), TaskError> {
+        // A put retried after a lost connection reports its records anew.
+        self.errors.errant.clear();
         let (Some(decoder), Some(target), Some(cfg)) = (
             self.decoder.as_mut(),
             self.target.as_mut(),
@@ -122,7 +134,7 @@ impl JdbcSinkTask {
                 Ok(c) => changes.push((c, i)),
                 Err(e) => self
                     .errors
-                    .refuse(&coordinates(r), &format!("cannot write the record: {e}"))?,
+                    .refuse(r, &format!("cannot write the record: {e}"))?,
             }
         }
         if !self.errors.all {
@@ -132,8 +144,8 @@ impl JdbcSinkTask {
             return match target.write(&plan(all, upsert)).await {
                 Ok(()) => Ok(()),
                 Err(WriteError::Data(m)) if only.is_some() => {
-                    let at = only.map(|i| coordinates(&records[i])).unwrap_or_default();
-                    self.errors.refuse(&at, &m)
+                    let i = only.unwrap_or_default();
+                    self.errors.refuse(&records[i], &m)
                 }
                 Err(e) => Err(task_error(e)),
             };
@@ -149,7 +161,7 @@ impl JdbcSinkTask {
                 );
             }
             Err(WriteError::Data(m)) if changes.len() == 1 => {
-                return self.errors.refuse(&coordinates(&records[changes[0].1]), &m)
+                return self.errors.refuse(&records[changes[0].1], &m)
             }
             Err(e) => return Err(task_error(e)),
         }
@@ -160,9 +172,9 @@ impl JdbcSinkTask {
             let part: Vec<_> = changes[lo..hi].iter().map(|(c, _)| c.clone()).collect();
             match target.write(&plan(part, upsert)).await {
                 Ok(()) => {}
-                Err(WriteError::Data(m)) if hi - lo == 1 => self
-                    .errors
-                    .refuse(&coordinates(&records[changes[lo].1]), &m)?,
+                Err(WriteError::Data(m)) if hi - lo == 1 => {
+                    self.errors.refuse(&records[changes[lo].1], &m)?
+                }
                 Err(WriteError::Data(_)) => {
                     let mid = lo + (hi - lo) / 2;
                     parts.push_front((mid, hi));
@@ -209,6 +221,10 @@ impl SinkTask for JdbcSinkTask {
 
     fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<(), TaskError>> {
         Box::pin(self.put_records(records))
+    }
+
+    fn take_errant(&mut self) -> Vec<ErrantRecord> {
+        std::mem::take(&mut self.errors.errant)
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), TaskError>> {

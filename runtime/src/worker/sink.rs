@@ -190,6 +190,8 @@ pub(super) async fn run(
             };
             if !batch.is_empty() {
                 let mut records = Vec::with_capacity(batch.len());
+                // The batch as consumed, for records the task reports errant.
+                let mut consumed: Vec<Msg> = Vec::new();
                 for m in batch {
                     pending.insert((m.topic.clone(), m.partition), m.offset + 1);
                     if seen_topics.insert(m.topic.clone()) {
@@ -243,8 +245,32 @@ pub(super) async fn run(
                             }
                         }
                     }
+                    if dlq.is_some() {
+                        consumed.push(m);
+                    }
                 }
                 put_with_retry(task.as_mut(), records, &mut control).await?;
+                // Records the task skipped (KIP-610's errant record reporter).
+                for e in task.take_errant() {
+                    policy.count_error(true);
+                    let Some(dlq) = dlq.as_mut() else { continue };
+                    let Some(m) = consumed.iter().find(|m| {
+                        m.topic == e.topic && m.partition == e.partition && m.offset == e.offset
+                    }) else {
+                        return Err(format!(
+                            "the task reported record {}-{}@{} errant, which was not in the batch it was given",
+                            e.topic, e.partition, e.offset
+                        ));
+                    };
+                    let f = Failure {
+                        stage: "TASK_PUT",
+                        class: "org.apache.kafka.connect.errors.ConnectException",
+                        message: e.message,
+                        kind: RecordErrorKind::Data,
+                    };
+                    dlq.send(m, &f, &spec.connector, spec.task).await?;
+                    ErrorCounts::add(&policy.counts.dlq_requests);
+                }
             }
             if last_flush.elapsed() >= flush_every {
                 if let Some(dlq) = dlq.as_mut() {
