@@ -237,4 +237,8 @@ pub trait Herder: Send + Sync + 'static {
         let _ = timeout;
         Box::pin(async { Health::Healthy })
     }
+    /// `GET /metrics`: this worker's metrics as Prometheus text.
+    fn metrics(&self) -> String {
+        String::new()
+    }
 }

@@ -417,6 +417,12 @@ impl Herder for StandaloneHerder {
     /// Kafka Connect's standalone criterion: the herder is not stuck, i.e.
     /// its lock (held by every connector start, stop and change) can be
     /// taken within `timeout`.
+    fn metrics(&self) -> String {
+        self.core
+            .worker
+            .metrics_text(self.core.configs.connectors().len())
+    }
+
     fn health_check(&self, timeout: std::time::Duration) -> BoxFuture<'_, Health> {
         Box::pin(async move {
             match tokio::time::timeout(timeout, self.connectors.lock()).await {

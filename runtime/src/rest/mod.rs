@@ -141,6 +141,7 @@ fn herder_router(herder: Arc<dyn Herder>, loggers: LogLevels, scope: Scope) -> R
     use connectors as c;
     let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
         ("/", get(server_info)),
+        ("/metrics", get(metrics)),
         ("/connectors", get(c::list).post(c::create)),
         ("/connectors/{name}", get(c::info).delete(c::delete)),
         (
@@ -195,7 +196,7 @@ fn add_routes<S: Clone + Send + Sync + 'static>(
         if (admin && scope == Scope::Api) || (!admin && scope == Scope::Admin) {
             continue;
         }
-        if !matches!(path, "/" | "/health" | "/openapi.json") {
+        if !matches!(path, "/" | "/health" | "/openapi.json" | "/metrics") {
             method_router = method_router.route_layer(middleware::from_fn(require_json));
         }
         if path != "/" {
@@ -243,6 +244,18 @@ where
 /// `GET /`: `{"version", "commit", "kafka_cluster_id"}`.
 async fn server_info(State(s): State<AppState>) -> Response {
     Json(s.herder.server_info().await).into_response()
+}
+
+/// `GET /metrics`: Prometheus's text format (see `worker::metrics`).
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.herder.metrics(),
+    )
+        .into_response()
 }
 
 /// Jersey's `@Consumes(APPLICATION_JSON)`: a request that says its body is

@@ -8,6 +8,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod metrics;
 mod sink;
 mod source;
 pub mod submitted;
@@ -169,6 +170,7 @@ pub(crate) struct TaskShared {
     pub status: Mutex<TaskStatus>,
     pub progress: Arc<Mutex<Option<serde_json::Value>>>,
     pub errors: Arc<ErrorCounts>,
+    pub metrics: metrics::TaskMetrics,
 }
 
 impl TaskShared {
@@ -183,6 +185,7 @@ struct TaskHandle {
     control: watch::Sender<TargetState>,
     shared: Arc<TaskShared>,
     join: Option<JoinHandle<()>>,
+    is_source: bool,
 }
 
 /// Runs this worker's tasks.
@@ -368,6 +371,38 @@ impl Worker {
         self.env.worker.worker_id()
     }
 
+    /// `GET /metrics`: the worker's and its tasks' metrics as Prometheus
+    /// text (see [`metrics`]).
+    pub fn metrics_text(&self, connector_count: usize) -> String {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        let states: Vec<(String, u32, bool, String, Arc<TaskShared>)> = tasks
+            .iter()
+            .map(|((c, t), h)| {
+                let state = h
+                    .shared
+                    .status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .state;
+                let status = format!("{state:?}").to_ascii_lowercase();
+                (c.clone(), *t, h.is_source, status, h.shared.clone())
+            })
+            .collect();
+        drop(tasks);
+        let samples: Vec<metrics::TaskSample<'_>> = states
+            .iter()
+            .map(|(c, t, src, status, sh)| metrics::TaskSample {
+                connector: c,
+                task: *t,
+                is_source: *src,
+                status,
+                metrics: &sh.metrics,
+                errors: &sh.errors,
+            })
+            .collect();
+        metrics::render(connector_count, &samples)
+    }
+
     /// Starts a task in the given target state (replacing none: the caller
     /// stops an old instance first).
     pub fn start_task(&self, spec: TaskSpec, target: TargetState) {
@@ -409,10 +444,12 @@ impl Worker {
             }),
             progress: Arc::new(Mutex::new(None)),
             errors: Arc::new(ErrorCounts::default()),
+            metrics: metrics::TaskMetrics::default(),
         });
         let (tx, rx) = watch::channel(target);
         let env = self.env.clone();
         let sh = shared.clone();
+        let handle_is_source = spec.is_source;
         // Texts about a failure leave the worker with no secret in them.
         let declared = env.registry.password_keys(
             spec.connector_config
@@ -473,6 +510,7 @@ impl Worker {
                 control: tx,
                 shared,
                 join: Some(join),
+                is_source: handle_is_source,
             },
         );
     }

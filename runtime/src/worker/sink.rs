@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::chain::{Chain, Converters};
+use super::metrics::TaskMetrics;
 use super::{backoff, wait_while_paused, ErrorCounts, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
 use crate::config::{split_list, sub_map};
 use crate::data::{Headers, RecordData, SinkRecord};
@@ -143,7 +144,7 @@ pub(super) async fn run(
                     if let Some(dlq) = dlq.as_mut() {
                         dlq.settle().await?;
                     }
-                    flush_and_commit(task.as_mut(), &consumer, &mut pending).await?;
+                    flush_and_commit(task.as_mut(), &consumer, &mut pending, &shared.metrics).await?;
                     if let Ok(a) = consumer.assignment() {
                         let _ = consumer.pause(&a);
                     }
@@ -189,6 +190,7 @@ pub(super) async fn run(
                 std::mem::take(&mut held)
             };
             if !batch.is_empty() {
+                TaskMetrics::add(&shared.metrics.sink_record_read_total, batch.len() as u64);
                 let mut records = Vec::with_capacity(batch.len());
                 // The batch as consumed, for records the task reports errant.
                 let mut consumed: Vec<Msg> = Vec::new();
@@ -249,7 +251,10 @@ pub(super) async fn run(
                         consumed.push(m);
                     }
                 }
+                let n = records.len() as u64;
+                shared.metrics.batch(n);
                 put_with_retry(task.as_mut(), records, &mut control).await?;
+                TaskMetrics::add(&shared.metrics.sink_record_send_total, n);
                 // Records the task skipped (KIP-610's errant record reporter).
                 for e in task.take_errant() {
                     policy.count_error(true);
@@ -276,7 +281,7 @@ pub(super) async fn run(
                 if let Some(dlq) = dlq.as_mut() {
                     dlq.settle().await?;
                 }
-                flush_and_commit(task.as_mut(), &consumer, &mut pending).await?;
+                flush_and_commit(task.as_mut(), &consumer, &mut pending, &shared.metrics).await?;
                 last_flush = Instant::now();
             }
         }
@@ -287,7 +292,7 @@ pub(super) async fn run(
             Some(d) => d.settle().await,
             None => Ok(()),
         }?;
-        flush_and_commit(task.as_mut(), &consumer, &mut pending).await
+        flush_and_commit(task.as_mut(), &consumer, &mut pending, &shared.metrics).await
     } else {
         Ok(())
     };
@@ -633,6 +638,7 @@ async fn flush_and_commit(
     task: &mut dyn SinkTask,
     consumer: &Arc<BaseConsumer>,
     pending: &mut BTreeMap<(String, i32), i64>,
+    metrics: &TaskMetrics,
 ) -> Result<(), String> {
     task.flush()
         .await
@@ -650,10 +656,16 @@ async fn flush_and_commit(
         .await
         .map_err(|e| format!("commit panicked: {e}"))?;
     match res {
-        Ok(()) => pending.clear(),
+        Ok(()) => {
+            pending.clear();
+            TaskMetrics::add(&metrics.offset_commit_completion_total, 1);
+        }
         // A failed commit (rebalance, broker restart) is retried at the next
         // flush; the records are redelivered at worst.
-        Err(e) => tracing::warn!("consumer offset commit failed, will retry: {e}"),
+        Err(e) => {
+            TaskMetrics::add(&metrics.offset_commit_skip_total, 1);
+            tracing::warn!("consumer offset commit failed, will retry: {e}")
+        }
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::chain::{Chain, Converters};
+use super::metrics::TaskMetrics;
 use super::submitted::SubmittedRecords;
 use super::{backoff, wait_while_paused, ErrorCounts, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
 use crate::config::sub_map;
@@ -100,6 +101,7 @@ pub(super) async fn run(
         seen_topics: std::collections::HashSet::new(),
         last_topic: "".into(),
         eos,
+        shared: &shared,
     };
     let result = lp.run(task.as_mut(), &mut control, &shared).await;
     if lp.eos.is_some() {
@@ -152,6 +154,8 @@ struct Loop<'a> {
     last_topic: Arc<str>,
     /// Exactly-once delivery: the open transaction (None: at least once).
     eos: Option<Eos>,
+    /// Status and metrics, shared with the worker.
+    shared: &'a TaskShared,
 }
 
 /// How long librdkafka may take to commit or abort a transaction, and the
@@ -292,6 +296,12 @@ impl Loop<'_> {
                 }
             }
             let batch_done = !batch.is_empty();
+            if batch_done {
+                let n = batch.len() as u64;
+                TaskMetrics::add(&self.shared.metrics.source_record_poll_total, n);
+                self.shared.metrics.batch(n);
+            }
+            let mut written = 0u64;
             for rec in batch {
                 let seq = self
                     .submitted
@@ -328,13 +338,13 @@ impl Loop<'_> {
                         continue;
                     }
                 };
-                if let Err(e) = self.send(data, seq, control).await {
-                    match e {
-                        SendError::Record(e) => self.tolerate(seq, &e, kept.as_ref())?,
-                        SendError::Fatal(msg) => return Err(msg),
-                    }
+                match self.send(data, seq, control).await {
+                    Ok(()) => written += 1,
+                    Err(SendError::Record(e)) => self.tolerate(seq, &e, kept.as_ref())?,
+                    Err(SendError::Fatal(msg)) => return Err(msg),
                 }
             }
+            TaskMetrics::add(&self.shared.metrics.source_record_write_total, written);
             let boundary = match &self.eos {
                 Some(e) if e.open => match e.interval {
                     None => batch_done,
@@ -391,11 +401,13 @@ impl Loop<'_> {
                 .map_err(|e| e.to_string())?;
         }
         if let Err(e) = self.producer.commit_transaction(TRANSACTION_TIMEOUT) {
+            TaskMetrics::add(&self.shared.metrics.offset_commit_skip_total, 1);
             let _ = self.producer.abort_transaction(TRANSACTION_TIMEOUT);
             return Err(format!(
                 "{e}; the transaction was aborted and the task resumes from the offsets of the last one committed"
             ));
         }
+        TaskMetrics::add(&self.shared.metrics.offset_commit_completion_total, 1);
         // Every record of the transaction is delivered: what at-least-once
         // would have committed is done, and its bookkeeping is dropped.
         self.process_acks()?;
@@ -564,10 +576,15 @@ impl Loop<'_> {
             .iter()
             .map(|(p, o)| (p.clone(), Some(o.clone())))
             .collect();
-        tokio::task::spawn_blocking(move || store.put(&connector, entries))
+        let done = tokio::task::spawn_blocking(move || store.put(&connector, entries))
             .await
-            .map_err(|e| format!("offset commit panicked: {e}"))?
-            .map_err(|e| format!("cannot commit source offsets: {e}"))?;
+            .map_err(|e| format!("offset commit panicked: {e}"))?;
+        let m = &self.shared.metrics;
+        match &done {
+            Ok(()) => TaskMetrics::add(&m.offset_commit_completion_total, 1),
+            Err(_) => TaskMetrics::add(&m.offset_commit_skip_total, 1),
+        }
+        done.map_err(|e| format!("cannot commit source offsets: {e}"))?;
         if let Err(e) = task.commit(&offsets).await {
             tracing::warn!("task commit hook failed: {e}");
         }

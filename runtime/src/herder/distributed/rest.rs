@@ -252,6 +252,16 @@ impl Herder for DistributedHerder {
     /// and can take its local-state lock, all within `timeout`. The causes
     /// Kafka Connect's tick thread would be stuck on (a broker that does not
     /// answer, a rebalance that does not finish) fail it.
+    fn metrics(&self) -> String {
+        // The connectors this worker runs; the lock is not waited for.
+        let connectors = self
+            .local
+            .try_lock()
+            .map(|l| l.connectors.len())
+            .unwrap_or(0);
+        self.core.worker.metrics_text(connectors)
+    }
+
     fn health_check(&self, timeout: Duration) -> BoxFuture<'_, Health> {
         Box::pin(async move {
             if self.generation.load(Ordering::SeqCst) < 0 {

@@ -1,0 +1,301 @@
+//! Task metrics and their Prometheus text (`GET /metrics`).
+//!
+//! Names map one to one from Kafka Connect's MBeans, as a JMX exporter's
+//! usual rule writes them: `kafka.connect:type=<type>,connector=<c>,task=<t>`
+//! attribute `<attr>` becomes `kafka_connect_<type>_<attr>` with `-` as `_`
+//! and the connector and task as labels. So `source-task-metrics`'
+//! `source-record-poll-total` is
+//! `kafka_connect_source_task_metrics_source_record_poll_total{connector="c",task="0"}`.
+//! docs/operations.md lists every one.
+//!
+//! The counters are atomics the task loops add to once per batch (not per
+//! record), so keeping them costs nothing measurable on the hot path.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One task's counters (Kafka Connect's source-task-metrics,
+/// sink-task-metrics and the offset commit attributes of
+/// connector-task-metrics).
+#[derive(Debug, Default)]
+pub struct TaskMetrics {
+    /// Records a source task's `poll` returned (`source-record-poll-total`).
+    pub source_record_poll_total: AtomicU64,
+    /// Records handed to the producer after transforms and conversion
+    /// (`source-record-write-total`).
+    pub source_record_write_total: AtomicU64,
+    /// Records a sink task's consumer read (`sink-record-read-total`).
+    pub sink_record_read_total: AtomicU64,
+    /// Records handed to the sink task's `put` (`sink-record-send-total`).
+    pub sink_record_send_total: AtomicU64,
+    /// Offset commits that succeeded (`offset-commit-completion-total`).
+    pub offset_commit_completion_total: AtomicU64,
+    /// Offset commits that failed or were skipped (`offset-commit-skip-total`).
+    pub offset_commit_skip_total: AtomicU64,
+    /// The largest batch a poll or put carried (`batch-size-max`).
+    pub batch_size_max: AtomicU64,
+    /// Batches seen, for `batch-size-avg` (the sum below over this).
+    pub batches: AtomicU64,
+    pub batch_records: AtomicU64,
+}
+
+impl TaskMetrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One batch of `n` records (a poll's or a put's).
+    pub fn batch(&self, n: u64) {
+        self.batch_size_max.fetch_max(n, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.batch_records.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What `GET /metrics` reports of one task.
+pub struct TaskSample<'a> {
+    pub connector: &'a str,
+    pub task: u32,
+    pub is_source: bool,
+    /// `running`, `paused`, `failed`, ... (connector-task-metrics `status`).
+    pub status: &'a str,
+    pub metrics: &'a TaskMetrics,
+    pub errors: &'a super::ErrorCounts,
+}
+
+/// A Prometheus label value, escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The Prometheus text exposition of the worker and its tasks.
+pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
+    let mut out = String::new();
+    let g = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+    };
+    g(
+        &mut out,
+        "kafka_connect_connect_worker_metrics_connector_count",
+        "gauge",
+        "Connectors this worker runs.",
+    );
+    let _ = writeln!(
+        out,
+        "kafka_connect_connect_worker_metrics_connector_count {connector_count}"
+    );
+    g(
+        &mut out,
+        "kafka_connect_connect_worker_metrics_task_count",
+        "gauge",
+        "Tasks this worker runs.",
+    );
+    let _ = writeln!(
+        out,
+        "kafka_connect_connect_worker_metrics_task_count {}",
+        tasks.len()
+    );
+
+    type Get = fn(&TaskSample<'_>) -> Option<u64>;
+    let series: Vec<(&str, &str, &str, Get)> = vec![
+        (
+            "source_task_metrics",
+            "source_record_poll_total",
+            "Records the source task's poll returned.",
+            |t| {
+                t.is_source
+                    .then(|| t.metrics.source_record_poll_total.load(Ordering::Relaxed))
+            },
+        ),
+        (
+            "source_task_metrics",
+            "source_record_write_total",
+            "Records the source task handed to the producer.",
+            |t| {
+                t.is_source
+                    .then(|| t.metrics.source_record_write_total.load(Ordering::Relaxed))
+            },
+        ),
+        (
+            "sink_task_metrics",
+            "sink_record_read_total",
+            "Records the sink task's consumer read.",
+            |t| (!t.is_source).then(|| t.metrics.sink_record_read_total.load(Ordering::Relaxed)),
+        ),
+        (
+            "sink_task_metrics",
+            "sink_record_send_total",
+            "Records handed to the sink task's put.",
+            |t| (!t.is_source).then(|| t.metrics.sink_record_send_total.load(Ordering::Relaxed)),
+        ),
+        (
+            "connector_task_metrics",
+            "offset_commit_completion_total",
+            "Offset commits that succeeded.",
+            |t| {
+                Some(
+                    t.metrics
+                        .offset_commit_completion_total
+                        .load(Ordering::Relaxed),
+                )
+            },
+        ),
+        (
+            "connector_task_metrics",
+            "offset_commit_skip_total",
+            "Offset commits that failed.",
+            |t| Some(t.metrics.offset_commit_skip_total.load(Ordering::Relaxed)),
+        ),
+        (
+            "connector_task_metrics",
+            "batch_size_max",
+            "The largest batch a poll or put carried.",
+            |t| Some(t.metrics.batch_size_max.load(Ordering::Relaxed)),
+        ),
+        (
+            "task_error_metrics",
+            "total_record_failures",
+            "Record processing failures, retries included.",
+            |t| Some(t.errors.record_failures.load(Ordering::Relaxed)),
+        ),
+        (
+            "task_error_metrics",
+            "total_record_errors",
+            "Records that failed after their retries.",
+            |t| Some(t.errors.record_errors.load(Ordering::Relaxed)),
+        ),
+        (
+            "task_error_metrics",
+            "total_records_skipped",
+            "Records skipped under errors.tolerance=all.",
+            |t| Some(t.errors.records_skipped.load(Ordering::Relaxed)),
+        ),
+        (
+            "task_error_metrics",
+            "total_retries",
+            "Retries of failed operations.",
+            |t| Some(t.errors.retries.load(Ordering::Relaxed)),
+        ),
+        (
+            "task_error_metrics",
+            "total_errors_logged",
+            "Errors written to the log.",
+            |t| Some(t.errors.errors_logged.load(Ordering::Relaxed)),
+        ),
+        (
+            "task_error_metrics",
+            "deadletterqueue_produce_requests",
+            "Records sent to the dead letter queue.",
+            |t| Some(t.errors.dlq_requests.load(Ordering::Relaxed)),
+        ),
+    ];
+    for (group, attr, help, get) in series {
+        let name = format!("kafka_connect_{group}_{attr}");
+        let kind = if attr.ends_with("_max") {
+            "gauge"
+        } else {
+            "counter"
+        };
+        let values: Vec<String> = tasks
+            .iter()
+            .filter_map(|t| {
+                get(t).map(|v| {
+                    format!(
+                        "{name}{{connector=\"{}\",task=\"{}\"}} {v}",
+                        label(t.connector),
+                        t.task
+                    )
+                })
+            })
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        g(&mut out, &name, kind, help);
+        for v in values {
+            out.push_str(&v);
+            out.push('\n');
+        }
+    }
+    if !tasks.is_empty() {
+        let name = "kafka_connect_connector_task_metrics_batch_size_avg";
+        g(
+            &mut out,
+            name,
+            "gauge",
+            "Records per poll or put, on average.",
+        );
+        for t in tasks {
+            let n = t.metrics.batches.load(Ordering::Relaxed);
+            let avg = if n == 0 {
+                0.0
+            } else {
+                t.metrics.batch_records.load(Ordering::Relaxed) as f64 / n as f64
+            };
+            let _ = writeln!(
+                out,
+                "{name}{{connector=\"{}\",task=\"{}\"}} {avg}",
+                label(t.connector),
+                t.task
+            );
+        }
+        let name = "kafka_connect_connector_task_metrics_status";
+        g(
+            &mut out,
+            name,
+            "gauge",
+            "1 for the task's current status (running, paused, failed, ...).",
+        );
+        for t in tasks {
+            let _ = writeln!(
+                out,
+                "{name}{{connector=\"{}\",task=\"{}\",status=\"{}\"}} 1",
+                label(t.connector),
+                t.task,
+                t.status
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_kafka_connects_names_as_prometheus_text() {
+        let m = TaskMetrics::default();
+        TaskMetrics::add(&m.source_record_poll_total, 5);
+        TaskMetrics::add(&m.source_record_write_total, 4);
+        m.batch(5);
+        let e = crate::worker::ErrorCounts::default();
+        let text = render(
+            1,
+            &[TaskSample {
+                connector: "orders\"x",
+                task: 0,
+                is_source: true,
+                status: "running",
+                metrics: &m,
+                errors: &e,
+            }],
+        );
+        assert!(
+            text.contains("kafka_connect_connect_worker_metrics_task_count 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("kafka_connect_source_task_metrics_source_record_poll_total{connector=\"orders\\\"x\",task=\"0\"} 5\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE kafka_connect_source_task_metrics_source_record_write_total counter"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("sink_record_read_total"), "{text}");
+        assert!(text.contains("kafka_connect_connector_task_metrics_status{connector=\"orders\\\"x\",task=\"0\",status=\"running\"} 1"), "{text}");
+    }
+}

@@ -1,0 +1,116 @@
+//! `GET /metrics`: Kafka Connect's task metrics in Prometheus's text
+//! format, checked against what a FileStreamSource wrote to Kafka and what
+//! a FileStreamSink read back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+/// The value of one series (`name{labels}`), if present.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+}
+
+#[test]
+fn task_counters_match_the_records_in_kafka() {
+    let dir = TempDir::new("metrics");
+    let s = Sluice::start(dir.path(), &[]);
+    let input = dir.path().join("in.txt");
+    let lines: String = (0..50).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&input, lines).unwrap();
+    let topic = unique("metrics");
+    let (source, sink) = (unique("msrc"), unique("msink"));
+    let out = dir.path().join("out.txt");
+    for body in [
+        json!({"name": source, "config": {"connector.class": "FileStreamSource", "file": input, "topic": topic}}),
+        json!({"name": sink, "config": {"connector.class": "FileStreamSink", "file": out, "topics": topic}}),
+    ] {
+        assert_eq!(s.post("/connectors", &body.to_string()).status, 201);
+    }
+    wait_for("50 lines through the sink", Duration::from_secs(60), || {
+        let n = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        (n == 50).then_some(())
+    });
+    let (_, high) = watermarks(&kafka_bootstrap(), &topic, 0);
+    assert_eq!(high, 50, "records in the topic");
+    let src = format!("{{connector=\"{source}\",task=\"0\"}}");
+    let snk = format!("{{connector=\"{sink}\",task=\"0\"}}");
+    // The counters as of now, and a commit of each (1 s flush interval).
+    let text = wait_for(
+        "a committed offset of each task",
+        Duration::from_secs(30),
+        || {
+            let r = s.get("/metrics");
+            assert_eq!(r.status, 200);
+            assert!(
+                r.header("content-type")
+                    .is_some_and(|c| c.starts_with("text/plain")),
+                "{:?}",
+                r.headers
+            );
+            let t = r.body;
+            let done = |k: &str| {
+                value(
+                    &t,
+                    &format!(
+                        "kafka_connect_connector_task_metrics_offset_commit_completion_total{k}"
+                    ),
+                )
+                .unwrap_or(0.0)
+                    >= 1.0
+            };
+            (done(&src) && done(&snk)).then_some(t)
+        },
+    );
+    let v = |name: &str, labels: &str| {
+        value(&text, &format!("{name}{labels}"))
+            .unwrap_or_else(|| panic!("no {name}{labels} in:\n{text}"))
+    };
+    assert_eq!(
+        v(
+            "kafka_connect_source_task_metrics_source_record_poll_total",
+            &src
+        ),
+        high as f64
+    );
+    assert_eq!(
+        v(
+            "kafka_connect_source_task_metrics_source_record_write_total",
+            &src
+        ),
+        high as f64
+    );
+    assert_eq!(
+        v(
+            "kafka_connect_sink_task_metrics_sink_record_read_total",
+            &snk
+        ),
+        high as f64
+    );
+    assert_eq!(
+        v(
+            "kafka_connect_sink_task_metrics_sink_record_send_total",
+            &snk
+        ),
+        high as f64
+    );
+    assert_eq!(
+        v("kafka_connect_task_error_metrics_total_record_errors", &src),
+        0.0
+    );
+    assert_eq!(
+        v("kafka_connect_connect_worker_metrics_task_count", ""),
+        2.0
+    );
+    assert!(v("kafka_connect_connector_task_metrics_batch_size_max", &src) >= 1.0);
+    assert!(text.contains(&format!(
+        "kafka_connect_connector_task_metrics_status{{connector=\"{source}\",task=\"0\",status=\"running\"}} 1"
+    )), "{text}");
+}
