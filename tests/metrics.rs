@@ -114,3 +114,76 @@ fn task_counters_match_the_records_in_kafka() {
         "kafka_connect_connector_task_metrics_status{{connector=\"{source}\",task=\"0\",status=\"running\"}} 1"
     )), "{text}");
 }
+
+#[test]
+fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero() {
+    let db = format!("metrics_{}", std::process::id());
+    mariadb(&format!(
+        "CREATE DATABASE IF NOT EXISTS {db}; CREATE OR REPLACE TABLE {db}.t (id INT PRIMARY KEY, v TEXT);"
+    ));
+    let dir = TempDir::new("metrics-mysql");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mmysql");
+    let prefix = unique("mmysql");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("history.dat"),
+        &[
+            ("snapshot.mode", "no_data"),
+            ("table.include.list", &format!("{db}.t")),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    wait_for("streaming", Duration::from_secs(60), || {
+        let o = s.get(&format!("/connectors/{name}/offsets")).json();
+        o["offsets"][0]["offset"]["pos"].is_i64().then_some(())
+    });
+    let labels = format!(
+        "{{plugin=\"mysql\",context=\"streaming\",name=\"{prefix}\",connector=\"{name}\",task=\"0\"}}"
+    );
+    let metric = |attr: &str| -> Option<f64> {
+        value(
+            &s.get("/metrics").body,
+            &format!("debezium_metrics_{attr}{labels}"),
+        )
+    };
+
+    // A backlog written while the task is paused, read 3 s later: the task
+    // is behind by about that much.
+    assert_eq!(s.put(&format!("/connectors/{name}/pause"), "").status, 202);
+    s.wait_status(&name, "PAUSED", |v| v["tasks"][0]["state"] == "PAUSED");
+    let seen_before = metric("TotalNumberOfEventsSeen").unwrap_or(0.0);
+    mariadb(&format!(
+        "USE {db}; INSERT INTO {db}.t SELECT seq, 'x' FROM seq_1_to_200"
+    ));
+    let written = std::time::Instant::now();
+    wait_for("3 s to pass", Duration::from_secs(10), || {
+        (written.elapsed() >= Duration::from_secs(3)).then_some(())
+    });
+    assert_eq!(s.put(&format!("/connectors/{name}/resume"), "").status, 202);
+    let behind = wait_for("the backlog seen", Duration::from_secs(60), || {
+        let seen = metric("TotalNumberOfEventsSeen")?;
+        (seen >= seen_before + 200.0).then(|| metric("MilliSecondsBehindSource"))?
+    });
+    assert!(
+        behind >= 2000.0,
+        "MilliSecondsBehindSource {behind} after a 3 s backlog"
+    );
+    assert_eq!(metric("Connected"), Some(1.0));
+    // A change made now is seen at once: behind falls to near zero.
+    let seen = metric("TotalNumberOfEventsSeen").unwrap_or(0.0);
+    mariadb(&format!("INSERT INTO {db}.t VALUES (1000, 'now')"));
+    let behind = wait_for("the live change seen", Duration::from_secs(30), || {
+        let now_seen = metric("TotalNumberOfEventsSeen")?;
+        (now_seen > seen).then(|| metric("MilliSecondsBehindSource"))?
+    });
+    assert!(
+        behind < 2500.0,
+        "MilliSecondsBehindSource {behind} for a live change (binlog times are in seconds)"
+    );
+    let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.{db}.t"));
+    r.read_until("201 changes", Duration::from_secs(30), |r| r.len() >= 201);
+    mariadb(&format!("DROP DATABASE {db}"));
+}

@@ -140,6 +140,19 @@ impl SourceTaskContext {
             *p = Some(value);
         }
     }
+
+    /// Sets one part of the progress (`"streaming"`, `"snapshot"`), keeping
+    /// the others.
+    pub fn update_progress(&self, key: &str, value: serde_json::Value) {
+        if let Ok(mut p) = self.progress.lock() {
+            match p.as_mut().and_then(serde_json::Value::as_object_mut) {
+                Some(o) => {
+                    o.insert(key.to_string(), value);
+                }
+                None => *p = Some(serde_json::json!({ key: value })),
+            }
+        }
+    }
 }
 
 /// What a sink task knows about where it runs.

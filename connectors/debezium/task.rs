@@ -86,6 +86,56 @@ pub struct ReaderTask<R: Reader> {
     leftover: VecDeque<SourceRecord>,
     /// The offset of the last record handed to the worker.
     last: Option<R::Offset>,
+    streaming: StreamingMetrics,
+}
+
+/// Debezium's streaming metrics of a task (its `connector-metrics,
+/// context=streaming` MBean), published in the task's progress for the
+/// worker's `GET /metrics` and the status JSON.
+#[derive(Default)]
+struct StreamingMetrics {
+    plugin: String,
+    server: String,
+    events_seen: u64,
+    last_event: Option<std::time::Instant>,
+    behind_ms: Option<i64>,
+}
+
+impl StreamingMetrics {
+    /// After a poll that returned `batch`.
+    fn observe(&mut self, batch: &[SourceRecord]) {
+        if !batch.is_empty() {
+            self.events_seen += batch.len() as u64;
+            self.last_event = Some(std::time::Instant::now());
+        }
+        // The source's own time of the newest change: a MySQL offset's
+        // ts_sec (the binlog event's), a MongoDB one's sec.
+        let ts = batch.iter().rev().find_map(|r| {
+            let o = r.source_offset.as_ref()?;
+            o.get("ts_sec").or_else(|| o.get("sec"))?.as_i64()
+        });
+        if let Some(sec) = ts {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            self.behind_ms = Some((now - sec * 1000).max(0));
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "plugin": self.plugin,
+            "name": self.server,
+            "TotalNumberOfEventsSeen": self.events_seen,
+            "MilliSecondsBehindSource": self.behind_ms.unwrap_or(-1),
+            "MilliSecondsSinceLastEvent": self
+                .last_event
+                .map(|t| t.elapsed().as_millis() as i64)
+                .unwrap_or(-1),
+            "Connected": self.last_event.is_some() || self.behind_ms.is_some(),
+        })
+    }
 }
 
 impl<R: Reader> ReaderTask<R> {
@@ -97,6 +147,7 @@ impl<R: Reader> ReaderTask<R> {
             handle: None,
             leftover: VecDeque::new(),
             last: None,
+            streaming: StreamingMetrics::default(),
         }
     }
 
@@ -133,6 +184,19 @@ impl<R: Reader> SourceTask for ReaderTask<R> {
     ) -> BoxFuture<'_, Result<(), TaskError>> {
         Box::pin(async move {
             let cfg = Arc::new(self.reader.parse(&props)?);
+            let class = props
+                .get("connector.class")
+                .map(String::as_str)
+                .unwrap_or("");
+            self.streaming.plugin = if class.contains("mongodb") {
+                "mongodb"
+            } else if class.contains("mariadb") {
+                "mariadb"
+            } else {
+                "mysql"
+            }
+            .to_string();
+            self.streaming.server = props.get("topic.prefix").cloned().unwrap_or_default();
             let start = R::plan(&cfg, &ctx)?;
             tracing::info!("starting: {start:?}");
             self.run = Some(Run { cfg, ctx, start });
@@ -163,6 +227,11 @@ impl<R: Reader> SourceTask for ReaderTask<R> {
                 if let Some(o) = R::offset(off) {
                     self.last = Some(o);
                 }
+            }
+            self.streaming.observe(&batch);
+            if let Some(run) = &self.run {
+                run.ctx
+                    .update_progress("streaming", self.streaming.to_json());
             }
             Ok(batch)
         })

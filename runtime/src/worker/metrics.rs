@@ -61,6 +61,9 @@ pub struct TaskSample<'a> {
     pub status: &'a str,
     pub metrics: &'a TaskMetrics,
     pub errors: &'a super::ErrorCounts,
+    /// The task's progress JSON; its `streaming` part holds a Debezium
+    /// task's streaming metrics.
+    pub progress: Option<serde_json::Value>,
 }
 
 /// A Prometheus label value, escaped.
@@ -220,6 +223,55 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
             out.push('\n');
         }
     }
+    // Debezium's streaming metrics, as its JMX exporter example names them:
+    // debezium.<plugin>:type=connector-metrics,context=streaming,server=<name>
+    // attribute A is debezium_metrics_A{plugin,context,name}.
+    let mut debezium: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for t in tasks {
+        let Some(s) = t
+            .progress
+            .as_ref()
+            .and_then(|p| p.get("streaming"))
+            .and_then(|s| s.as_object())
+        else {
+            continue;
+        };
+        let plugin = s.get("plugin").and_then(|v| v.as_str()).unwrap_or("");
+        let server = s.get("name").and_then(|v| v.as_str()).unwrap_or("");
+        for (attr, v) in s {
+            let value = match v {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+                _ => None,
+            };
+            let Some(value) = value else { continue };
+            debezium.entry(attr.clone()).or_default().push(format!(
+                "debezium_metrics_{attr}{{plugin=\"{}\",context=\"streaming\",name=\"{}\",connector=\"{}\",task=\"{}\"}} {value}",
+                label(plugin),
+                label(server),
+                label(t.connector),
+                t.task
+            ));
+        }
+    }
+    for (attr, lines) in debezium {
+        let name = format!("debezium_metrics_{attr}");
+        let kind = if attr.starts_with("Total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        g(
+            &mut out,
+            &name,
+            kind,
+            &format!("Debezium's streaming {attr}."),
+        );
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
     if !tasks.is_empty() {
         let name = "kafka_connect_connector_task_metrics_batch_size_avg";
         g(
@@ -282,6 +334,9 @@ mod tests {
                 status: "running",
                 metrics: &m,
                 errors: &e,
+                progress: Some(
+                    serde_json::json!({"streaming": {"plugin": "mysql", "name": "inv", "MilliSecondsBehindSource": 12, "Connected": true}}),
+                ),
             }],
         );
         assert!(
@@ -297,5 +352,10 @@ mod tests {
         );
         assert!(!text.contains("sink_record_read_total"), "{text}");
         assert!(text.contains("kafka_connect_connector_task_metrics_status{connector=\"orders\\\"x\",task=\"0\",status=\"running\"} 1"), "{text}");
+        assert!(text.contains("debezium_metrics_MilliSecondsBehindSource{plugin=\"mysql\",context=\"streaming\",name=\"inv\",connector=\"orders\\\"x\",task=\"0\"} 12\n"), "{text}");
+        assert!(
+            text.contains("debezium_metrics_Connected{plugin=\"mysql\""),
+            "{text}"
+        );
     }
 }

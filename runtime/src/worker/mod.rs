@@ -398,6 +398,11 @@ impl Worker {
                 status,
                 metrics: &sh.metrics,
                 errors: &sh.errors,
+                progress: sh
+                    .progress
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
             })
             .collect();
         metrics::render(connector_count, &samples)
