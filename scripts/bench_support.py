@@ -456,11 +456,15 @@ def plain_ceiling(plain, b, workdir, run, topic, n, producer=None, timeout=900):
 
 
 class SluiceWorker:
-    """A release `sluice standalone` with its own REST port and files; a context manager."""
+    """A release `sluice standalone` (or, with mode="distributed", a one-worker
+    cluster with its own group and internal topics) with its own REST port
+    and files; a context manager."""
 
-    def __init__(self, sluice, workdir, tag, bootstrap, extra_props=(), flush_ms=1000):
+    def __init__(self, sluice, workdir, tag, bootstrap, extra_props=(), flush_ms=1000,
+                 mode="standalone"):
         self.sluice, self.workdir, self.tag = sluice, workdir, tag
         self.bootstrap, self.extra, self.flush_ms = bootstrap, list(extra_props), flush_ms
+        self.mode = mode
         self.port = free_port()
         self.p = None
 
@@ -472,11 +476,17 @@ class SluiceWorker:
                     f"offset.flush.interval.ms={self.flush_ms}\n"
                     "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
                     "value.converter=org.apache.kafka.connect.json.JsonConverter\n")
+            if self.mode == "distributed":
+                g = f"bench-{self.tag}"
+                f.write(f"group.id={g}\nconfig.storage.topic={g}-configs\n"
+                        f"offset.storage.topic={g}-offsets\nstatus.storage.topic={g}-status\n"
+                        "config.storage.replication.factor=1\noffset.storage.replication.factor=1\n"
+                        "status.storage.replication.factor=1\n")
             for line in self.extra:
                 f.write(line + "\n")
         self.log = os.path.join(self.workdir, f"sluice-{self.tag}.log")
         logf = open(self.log, "w")
-        self.p = subprocess.Popen([self.sluice, "standalone", worker], stdout=logf, stderr=logf)
+        self.p = subprocess.Popen([self.sluice, self.mode, worker], stdout=logf, stderr=logf)
         self.pid = self.p.pid
 
         def up():
