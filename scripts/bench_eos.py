@@ -66,6 +66,9 @@ def main():
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--connector", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra connector settings for the exactly-once rounds"
+                         " (e.g. transaction.boundary=interval)")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     run = str(int(time.time()))
@@ -100,6 +103,8 @@ def main():
                            "schema.history.internal.kafka.bootstrap.servers": b.bootstrap,
                            "schema.history.internal.kafka.topic": f"{prefix}-history",
                            "tasks.max": "1"}
+                    if mode == "eos":
+                        cfg.update(dict(kv.split("=", 1) for kv in a.connector))
                     cpu0 = cpu_secs(w.pid)
                     t0 = time.time()
                     create_connector(w.port, f"bench-{mode}", cfg)
@@ -119,7 +124,8 @@ def main():
                     results[mode].append(r)
                     note(f"{mode} round {rnd}: {a.rows} rows in {secs:.2f} s = {r['rows_s']:,.0f} rows/s,"
                          f" {cpu:.1f} CPU-s, peak RSS {r['rss_mib']:.1f} MiB, {dups} duplicates")
-    print(f"\nMySQL snapshot of {a.rows} rows, one-worker distributed Sluice, same broker and database:")
+    extra = f" (exactly-once rounds with {', '.join(a.connector)})" if a.connector else ""
+    print(f"\nMySQL snapshot of {a.rows} rows, one-worker distributed Sluice, same broker and database{extra}:")
     print("| mode | rows/s per round | median rows/s | CPU-s (median) | peak RSS MiB (max) |")
     print("|---|---|---|---|---|")
     med = {}
