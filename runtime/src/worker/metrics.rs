@@ -254,6 +254,63 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
             ));
         }
     }
+    // Debezium's snapshot metrics from a MySQL task's snapshot progress
+    // ({"snapshot": {"running", "tables": {table: {"rows", ...}}}}).
+    for t in tasks {
+        let Some(p) = t.progress.as_ref() else {
+            continue;
+        };
+        let Some(snap) = p.get("snapshot").and_then(|s| s.as_object()) else {
+            continue;
+        };
+        let Some(running) = snap.get("running").and_then(|r| r.as_bool()) else {
+            continue;
+        };
+        let streaming = p.get("streaming");
+        let plugin = streaming
+            .and_then(|s| s.get("plugin"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let server = streaming
+            .and_then(|s| s.get("name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let labels = format!(
+            "plugin=\"{}\",context=\"snapshot\",name=\"{}\",connector=\"{}\",task=\"{}\"",
+            label(plugin),
+            label(server),
+            label(t.connector),
+            t.task
+        );
+        let flag = |b: bool| if b { 1 } else { 0 };
+        debezium
+            .entry("SnapshotRunning".into())
+            .or_default()
+            .push(format!(
+                "debezium_metrics_SnapshotRunning{{{labels}}} {}",
+                flag(running)
+            ));
+        debezium
+            .entry("SnapshotCompleted".into())
+            .or_default()
+            .push(format!(
+                "debezium_metrics_SnapshotCompleted{{{labels}}} {}",
+                flag(!running)
+            ));
+        if let Some(tables) = snap.get("tables").and_then(|v| v.as_object()) {
+            for (table, st) in tables {
+                if let Some(rows) = st.get("rows").and_then(|r| r.as_u64()) {
+                    debezium
+                        .entry("RowsScanned".into())
+                        .or_default()
+                        .push(format!(
+                            "debezium_metrics_RowsScanned{{{labels},table=\"{}\"}} {rows}",
+                            label(table)
+                        ));
+                }
+            }
+        }
+    }
     for (attr, lines) in debezium {
         let name = format!("debezium_metrics_{attr}");
         let kind = if attr.starts_with("Total") {
@@ -261,12 +318,7 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
         } else {
             "gauge"
         };
-        g(
-            &mut out,
-            &name,
-            kind,
-            &format!("Debezium's streaming {attr}."),
-        );
+        g(&mut out, &name, kind, &format!("Debezium's {attr}."));
         for l in lines {
             out.push_str(&l);
             out.push('\n');
@@ -334,9 +386,10 @@ mod tests {
                 status: "running",
                 metrics: &m,
                 errors: &e,
-                progress: Some(
-                    serde_json::json!({"streaming": {"plugin": "mysql", "name": "inv", "MilliSecondsBehindSource": 12, "Connected": true}}),
-                ),
+                progress: Some(serde_json::json!({
+                    "streaming": {"plugin": "mysql", "name": "inv", "MilliSecondsBehindSource": 12, "Connected": true},
+                    "snapshot": {"running": false, "tables": {"inv.orders": {"rows": 7, "done": true}}}
+                })),
             }],
         );
         assert!(
@@ -357,5 +410,10 @@ mod tests {
             text.contains("debezium_metrics_Connected{plugin=\"mysql\""),
             "{text}"
         );
+        assert!(
+            text.contains("debezium_metrics_SnapshotCompleted{plugin=\"mysql\",context=\"snapshot\",name=\"inv\""),
+            "{text}"
+        );
+        assert!(text.contains(",table=\"inv.orders\"} 7\n"), "{text}");
     }
 }
