@@ -714,6 +714,9 @@ fn an_offsets_reset_right_after_stop_is_not_undone_by_the_stopping_task() {
     std::fs::write(&input, "").unwrap();
     let name = unique("reset");
     let topic = unique("reset");
+    // Made first: the records are counted from the start, before the task
+    // would have created it.
+    create_topic(&kafka_bootstrap(), &topic, 1, &[]);
     assert_eq!(
         cl.w(0)
             .post("/connectors", &file_source(&name, &input, &topic))
