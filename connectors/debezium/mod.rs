@@ -21,7 +21,9 @@
 pub mod config;
 pub mod events;
 pub mod feed;
+pub mod incremental;
 pub mod progress;
 pub mod schema;
+pub mod signal;
 pub mod task;
 pub mod time;
