@@ -220,7 +220,6 @@ impl Incremental {
             return (Vec::new(), false);
         };
         let rows: Vec<SourceRecord> = w.rows.into_iter().flatten().collect();
-        self.rows_scanned += rows.len() as u64;
         if w.last_key.is_some() {
             self.emitted_key = w.last_key;
         }

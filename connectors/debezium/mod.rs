@@ -22,6 +22,7 @@ pub mod config;
 pub mod events;
 pub mod feed;
 pub mod incremental;
+pub mod notify;
 pub mod progress;
 pub mod schema;
 pub mod signal;

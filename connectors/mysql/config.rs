@@ -192,13 +192,19 @@ pub struct MySqlConfig {
     pub provide_transaction_metadata: bool,
     pub history: HistoryKind,
     pub tls: super::tls::TlsOptions,
+    /// signal.*, incremental.snapshot.*.
+    pub signal: crate::debezium::signal::SignalConfig,
+    /// notification.*.
+    pub notifier: crate::debezium::notify::Notifier,
+    /// heartbeat.action.query: run on each heartbeat.
+    pub heartbeat_action_query: Option<String>,
 }
 
 /// Every key the connector reads, with Debezium's defaults.
 pub fn config_def() -> ConfigDef {
     use ConfigType::*;
     use Importance::*;
-    ConfigDef::new()
+    let def = ConfigDef::new()
         .define("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.")
         .validate(Validator::NonEmpty)
         .define("database.port", Int, Some("3306"), High, "Port of the database server.")
@@ -247,6 +253,7 @@ pub fn config_def() -> ConfigDef {
         .skipped_operations()
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction and fill each change event's transaction block (id, total_order, data_collection_order).")
         .heartbeat_and_queue("the binlog reader", "Milliseconds between heartbeat messages; 0 disables them.")
+        .define("heartbeat.action.query", String, Some(""), Low, "A statement run against the source database at each heartbeat (heartbeat.interval.ms), so that a quiet captured database still moves the binlog position (an UPDATE of a heartbeat table).")
         .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A connector with offsets whose history is missing, empty or damaged fails naming snapshot.mode=recovery, as Debezium's does.")
         .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (FileSchemaHistory).")
         .define("schema.history.internal.kafka.topic", String, Some(""), Low, "Topic of the schema history (KafkaSchemaHistory); created with one partition and infinite retention when missing.")
@@ -261,7 +268,8 @@ pub fn config_def() -> ConfigDef {
         .define("database.ssl.ca", String, Some(""), Medium, "Sluice: PEM file of the CA certificates trusted with verify_ca / verify_identity (default: the Mozilla root CAs). Debezium's JKS database.ssl.truststore is not read: export its CA with keytool -exportcert -rfc.")
         .define("include.query", Boolean, Some("false"), Low, "Put the SQL statement that made each streamed change in source.query (needs binlog_annotate_row_events=ON on MariaDB, its default, or binlog_rows_query_log_events=ON on MySQL; snapshot events have none).")
         .define("event.processing.failure.handling.mode", String, Some("fail"), Low, "A binlog row event that cannot be decoded: fail (the task FAILS naming the event), warn (the rest of the event is skipped and logged with its position) or skip (skipped silently; ignore is the same).")
-        .validate(one_of(&["fail", "warn", "skip", "ignore"]))
+        .validate(one_of(&["fail", "warn", "skip", "ignore"]));
+    crate::debezium::signal::define(def)
 }
 
 fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
@@ -336,6 +344,9 @@ impl MySqlConfig {
         let common = CommonConfig::parse(&cfg, SNAPSHOT_MODES)?;
         let server_id = cfg.i64("database.server.id")?;
         let history = history_kind(&cfg, props)?;
+        let topic_prefix = cfg.string("topic.prefix")?;
+        let mut partition = sluice_api::data::JsonMap::new();
+        partition.insert("server".into(), serde_json::Value::String(topic_prefix.clone()));
         Ok(MySqlConfig {
             flavor,
             hostname: cfg.string("database.hostname")?,
@@ -402,6 +413,13 @@ impl MySqlConfig {
                     .ok_or_else(|| ConfigError::one("database.ssl.mode: unknown mode"))?,
                 ca_file: cfg.opt_string("database.ssl.ca"),
             },
+            signal: crate::debezium::signal::SignalConfig::parse(&cfg, &topic_prefix)?,
+            notifier: crate::debezium::notify::Notifier::parse(
+                &cfg,
+                &topic_prefix,
+                std::sync::Arc::new(partition),
+            )?,
+            heartbeat_action_query: cfg.opt_string("heartbeat.action.query"),
         })
     }
 

@@ -39,6 +39,7 @@ pub mod event;
 pub mod events;
 pub mod gtid;
 pub mod history;
+pub mod incremental;
 pub mod json_binary;
 pub mod model;
 pub mod offset;

@@ -33,10 +33,12 @@
 //! - Zero `event`, `row`, `server_id` and `ts_sec` are left out, as
 //!   Debezium leaves them out; a missing number reads as 0.
 //! - `transaction_id` and `transaction_data_collection_order_*`
-//!   (provide.transaction.metadata) and incremental snapshot keys are
-//!   accepted and not used: on a resume inside a transaction Sluice counts
-//!   the skipped rows again (and Debezium re-reads the transaction's GTID
-//!   event, which sets them afresh).
+//!   (provide.transaction.metadata) are accepted and not used: on a resume
+//!   inside a transaction Sluice counts the skipped rows again (and
+//!   Debezium re-reads the transaction's GTID event, which sets them
+//!   afresh).
+//! - `incremental_snapshot_*`: a running incremental snapshot's state
+//!   ([`crate::debezium::incremental`]); the stream resumes it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,6 +64,9 @@ pub struct BinlogOffset {
     /// The offset of a snapshot that has not completed: a restart takes
     /// the snapshot again.
     pub snapshot: bool,
+    /// The `incremental_snapshot_*` fields of a running incremental
+    /// snapshot, as read (the stream writes them afresh on each hand-over).
+    pub incremental: Option<JsonMap>,
 }
 
 impl BinlogOffset {
@@ -88,6 +93,9 @@ impl BinlogOffset {
         }
         if self.snapshot {
             m.insert("snapshot".into(), json!(true));
+        }
+        if let Some(inc) = &self.incremental {
+            m.extend(inc.clone());
         }
         m
     }
@@ -124,6 +132,7 @@ impl BinlogOffset {
             ts_sec: num("ts_sec")? as i64,
             server_id: num("server_id")? as u32,
             snapshot: initial_snapshot_running(m),
+            incremental: crate::debezium::incremental::Incremental::offset_part(m),
         })
     }
 }
@@ -177,6 +186,7 @@ mod tests {
             ts_sec: 1_700_000_000,
             server_id: 1,
             snapshot: true,
+            incremental: None,
         };
         assert_eq!(o.to_string().parse::<BinlogOffset>().unwrap(), o);
         let plain = BinlogOffset {
@@ -256,6 +266,7 @@ mod tests {
             ts_sec: 1796606457,
             server_id: 1,
             snapshot: false,
+            incremental: None,
         };
         let keys = |o: &BinlogOffset| {
             let mut k: Vec<String> = o.to_json().keys().cloned().collect();

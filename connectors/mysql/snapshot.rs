@@ -359,6 +359,11 @@ pub async fn snapshot(
     let mut spans = Vec::new();
     let n_tables = defs.len();
     for (ti, def) in defs.iter().enumerate() {
+        // The signal table's rows are signals, not data (Debezium leaves
+        // them out of snapshots too).
+        if cfg.signal.data_collection.as_deref() == Some(format!("{}.{}", def.db, def.table).as_str()) {
+            continue;
+        }
         let plans = def.plans(&cfg.decode)?;
         let ts = Arc::new(
             TableSchema::new(&cfg, &def.db, &def.table, plans, &def.primary_key_indexes())

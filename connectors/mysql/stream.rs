@@ -52,6 +52,7 @@ use super::event::{
 use super::events::{keep_pending, EventBuilder, SourceInfo, TxnState};
 use super::gtid::{GtidSet, MariaGtidPosition, Uuid};
 use super::history::{Position, SchemaHistory};
+use super::incremental::{At, Snapshots};
 use super::offset::BinlogOffset;
 use super::protocol::Connection;
 use super::rows::{check_full_image, decode_row};
@@ -345,6 +346,7 @@ impl Position_ {
             ts_sec,
             server_id,
             snapshot: false,
+            incremental: None,
         }
     }
 }
@@ -418,6 +420,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     };
     (p.gtids, p.mysql_gtids) = Position_::parse_gtids(start.gtids.as_deref());
     let metadata = cfg.provide_transaction_metadata;
+    let mut snaps = Snapshots::new(cfg.clone(), start.incremental.as_ref());
     // Records of skipped rows, built only to count them (then dropped).
     let mut uncounted: Vec<SourceRecord> = Vec::new();
     let mut tables: HashMap<u64, (TableMap, Option<Arc<TableSchema>>)> = HashMap::new();
@@ -434,6 +437,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         addr: addr.clone(),
         source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, detail),
     };
+    // A resumed incremental snapshot reads its next chunk now (its
+    // watermarks come later in the binlog).
+    snaps.read_chunk(cap, &mut out).await?;
     loop {
         let id_len = bs.table_id_len();
         // The server ends a blocking dump only when it shuts down: a lost
@@ -567,7 +573,11 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 let map = TableMap::parse(ev.body, id_len)?;
                 let reuse = matches!(tables.get(&map.table_id), Some((m, _)) if *m == map);
                 if !reuse {
-                    let schema = if cfg.filters.captures_table(&map.schema, &map.table) {
+                    // The signal table is read whatever the filters say
+                    // (as Debezium adds it to them).
+                    let schema = if cfg.filters.captures_table(&map.schema, &map.table)
+                        || snaps.is_signal_table(&map.schema, &map.table)
+                    {
                         let pos: Position = (p.file.to_string(), p.txn_start);
                         let def = cap.def_as_of(&pos, &map.schema, &map.table).await?;
                         let plans = plans_for_map(&map, def.as_ref(), &cfg.decode)?;
@@ -611,6 +621,8 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     continue;
                 };
                 let ts = ts.clone();
+                let signals =
+                    re.kind == RowsKind::Write && snaps.is_signal_table(&ts.db, &ts.table);
                 let op = match re.kind {
                     RowsKind::Write if !cfg.common.skipped.create => Op::Create,
                     RowsKind::Update if !cfg.common.skipped.update => Op::Update,
@@ -664,11 +676,6 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             thread: p.thread,
                             query: query.as_ref(),
                         };
-                        let (before, aft) = match op {
-                            Op::Update => (Some(values.as_mut_slice()), Some(after.as_mut_slice())),
-                            Op::Delete => (Some(values.as_mut_slice()), None),
-                            _ => (None, Some(values.as_mut_slice())),
-                        };
                         if emit && p.txn.as_ref().is_some_and(|t| !t.begun) {
                             let pending =
                                 Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json());
@@ -682,6 +689,29 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                 ));
                             }
                         }
+                        if emit && signals {
+                            // Handled before the row's own event, as
+                            // Debezium does: a window's rows come before
+                            // its close watermark's event.
+                            match Snapshots::row_signal(&values) {
+                                Some(Ok(sig)) => {
+                                    let at = At {
+                                        file: p.file.clone(),
+                                        pos: ev_start,
+                                        server_id: h.server_id,
+                                    };
+                                    snaps.handle(cap, sig, &at, &mut out).await?;
+                                }
+                                Some(Err(e)) => tracing::warn!("{e}; the signal is ignored"),
+                                None => tracing::warn!("a row of the signal table {}.{} at {}:{ev_start} has no id and type; the signal table's first columns must be id VARCHAR(42), type VARCHAR(32), data VARCHAR(2048)", ts.db, ts.table, p.file),
+                            }
+                        }
+                        let (before, aft) = match op {
+                            Op::Update => (Some(values.as_mut_slice()), Some(after.as_mut_slice())),
+                            Op::Delete => (Some(values.as_mut_slice()), None),
+                            _ => (None, Some(values.as_mut_slice())),
+                        };
+                        let first = out.len();
                         let sink = if emit { &mut out } else { &mut uncounted };
                         cap.eb.change_in_txn(
                             &ts,
@@ -693,6 +723,13 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             p.txn.as_mut(),
                             sink,
                         );
+                        if emit && snaps.inc.watches(&ts.collection) {
+                            for r in &out[first..] {
+                                if !r.data.value.is_null() {
+                                    snaps.inc.dedup(&ts.collection, &r.data.key);
+                                }
+                            }
+                        }
                         if emit && last_in_event && !out.is_empty() {
                             noted = Some((
                                 out.len() - 1,
@@ -704,7 +741,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     row_no += 1;
                 }
                 if out.len() >= cfg.common.max_batch_size
-                    && hand_over(tx, &mut out, &mut noted).await.is_err()
+                    && hand_over(tx, &mut out, &mut noted, snaps.fields())
+                        .await
+                        .is_err()
                 {
                     return Ok(());
                 }
@@ -748,17 +787,38 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             }
         }
         if !p.in_txn {
+            // Signals of the Kafka and file channels, between transactions.
+            while let Some(sig) = snaps.next_channel_signal() {
+                let at = At {
+                    file: p.file.clone(),
+                    pos: h.log_pos as u64,
+                    server_id: h.server_id,
+                };
+                snaps.handle(cap, sig, &at, &mut out).await?;
+            }
             if !heartbeat_every.is_zero() && last_heartbeat.elapsed() >= heartbeat_every {
                 last_heartbeat = Instant::now();
                 let off = Arc::new(p.offset(0, 0, h.timestamp as i64, h.server_id).to_json());
                 out.push(cap.eb.heartbeat(&off));
+                if let Some(q) = &cfg.heartbeat_action_query {
+                    // On the metadata connection; a failure is said and
+                    // the stream goes on (the next heartbeat tries again).
+                    if let Err(e) = cap.meta().await?.exec(q).await {
+                        tracing::warn!("heartbeat.action.query failed: {e}");
+                    }
+                }
             }
             // Between transactions the batch goes to the worker unless more
             // of the binlog is already here: small transactions read in a
             // run (catching up) share batches instead of each being one
             // hand-over, and nothing waits once the reader would wait.
             let flush = out.len() >= cfg.common.max_batch_size || !bs.has_buffered();
-            if flush && !out.is_empty() && hand_over(tx, &mut out, &mut noted).await.is_err() {
+            if flush
+                && !out.is_empty()
+                && hand_over(tx, &mut out, &mut noted, snaps.fields())
+                    .await
+                    .is_err()
+            {
                 return Ok(());
             }
         }
@@ -798,6 +858,7 @@ async fn hand_over(
     tx: &FeedTx,
     out: &mut Vec<SourceRecord>,
     noted: &mut Option<(usize, BinlogOffset)>,
+    incremental: Option<JsonMap>,
 ) -> Result<(), crate::debezium::feed::Closed> {
     let own = out.iter().rposition(|r| r.source_offset.is_some());
     let keep = match (noted.take(), own) {
@@ -810,6 +871,11 @@ async fn hand_over(
     if let Some(keep) = keep {
         for r in &mut out[..keep] {
             r.source_offset = None;
+        }
+        // A running incremental snapshot's state, as of everything handed
+        // over here (see crate::debezium::incremental).
+        if let (Some(fields), Some(o)) = (incremental, out[keep].source_offset.as_mut()) {
+            Arc::make_mut(o).extend(fields);
         }
     }
     tx.send(Ok(std::mem::take(out))).await
@@ -1086,7 +1152,7 @@ mod tests {
             };
             (at, off)
         });
-        hand_over(&tx, &mut out, &mut noted).await.unwrap();
+        hand_over(&tx, &mut out, &mut noted, None).await.unwrap();
         assert!(out.is_empty() && noted.is_none());
         let batch = rx.recv().await.unwrap().unwrap();
         batch.iter().map(pos).collect()
