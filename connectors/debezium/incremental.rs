@@ -99,7 +99,7 @@ impl Incremental {
     /// Returns those added.
     pub fn add(&mut self, correlation: &str, add: Vec<Collection>) -> Vec<Collection> {
         if self.collections.is_empty() {
-            self.correlation = Some(correlation.to_string());
+            self.correlation = (!correlation.is_empty()).then(|| correlation.to_string());
             self.emitted_key = None;
             self.max_key = None;
             self.rows_scanned = 0;
@@ -243,7 +243,10 @@ impl Incremental {
             })
             .collect();
         let mut m = JsonMap::new();
-        m.insert(COLLECTIONS.into(), Json::String(Json::Array(list).to_string()));
+        m.insert(
+            COLLECTIONS.into(),
+            Json::String(Json::Array(list).to_string()),
+        );
         let key = |k: &Option<Vec<Json>>| {
             k.as_ref()
                 .map(|k| Json::String(format!("{KEY_TAG}{}", Json::Array(k.clone()))))
@@ -290,7 +293,10 @@ impl Incremental {
         }
         let key = |k: &str| -> Option<Vec<Json>> {
             let s = m.get(k)?.as_str()?;
-            match s.strip_prefix(KEY_TAG).map(serde_json::from_str::<Vec<Json>>) {
+            match s
+                .strip_prefix(KEY_TAG)
+                .map(serde_json::from_str::<Vec<Json>>)
+            {
                 Some(Ok(v)) => Some(v),
                 _ => {
                     tracing::warn!("the offset's {k} was not written by Sluice (Debezium's serialized form?); the current table's incremental snapshot starts from its first row again");
@@ -347,7 +353,12 @@ mod tests {
     fn streamed_changes_inside_the_window_win_over_the_chunk() {
         let mut inc = Incremental::default();
         inc.add("sig-1", vec![coll("db.t")]);
-        inc.set_window("c1".into(), (1..=4).map(rec).collect(), Some(vec![json!("4")]), false);
+        inc.set_window(
+            "c1".into(),
+            (1..=4).map(rec).collect(),
+            Some(vec![json!("4")]),
+            false,
+        );
         // Before the open watermark: not deduplicated.
         inc.dedup("db.t", &rec(1).data.key);
         assert!(!inc.open("c0-open"));
@@ -374,7 +385,12 @@ mod tests {
         let mut inc = Incremental::default();
         inc.add("sig-1", vec![coll("db.a"), coll("db.b")]);
         inc.max_key = Some(vec![json!("9"), json!("x")]);
-        inc.set_window("c1".into(), vec![rec(1)], Some(vec![json!("1"), json!("a")]), false);
+        inc.set_window(
+            "c1".into(),
+            vec![rec(1)],
+            Some(vec![json!("1"), json!("a")]),
+            false,
+        );
         inc.open("c1-open");
         inc.close();
         let m = inc.offset_fields().unwrap();

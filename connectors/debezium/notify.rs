@@ -173,7 +173,13 @@ mod tests {
             partition: Arc::new(JsonMap::new()),
         };
         let mut out = Vec::new();
-        n.notify("sig-1", INCREMENTAL, "STARTED", &[("data_collections", "db.a,db.b".into())], &mut out);
+        n.notify(
+            "sig-1",
+            INCREMENTAL,
+            "STARTED",
+            &[("data_collections", "db.a,db.b".into())],
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
         let r = &out[0];
         assert_eq!(&*r.data.topic, "notes");
@@ -181,11 +187,16 @@ mod tests {
         let Value::Struct(v) = &r.data.value else {
             panic!()
         };
-        assert_eq!(v.schema.name.as_deref(), Some("io.debezium.connector.common.Notification"));
+        assert_eq!(
+            v.schema.name.as_deref(),
+            Some("io.debezium.connector.common.Notification")
+        );
         assert_eq!(v.values[0], Value::from("sig-1"));
         assert_eq!(v.values[1], Value::from("STARTED"));
         assert_eq!(v.values[2], Value::from("Incremental Snapshot"));
-        let Value::Map(m) = &v.values[3] else { panic!() };
+        let Value::Map(m) = &v.values[3] else {
+            panic!()
+        };
         assert!(m.contains(&(Value::from("connector_name"), Value::from("srv"))));
         assert!(m.contains(&(Value::from("data_collections"), Value::from("db.a,db.b"))));
     }

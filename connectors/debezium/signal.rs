@@ -8,8 +8,8 @@
 //!   (columns id, type, data), seen in the change log like any change, so
 //!   that it takes effect at its place in the stream;
 //! - `kafka`: a record on `signal.kafka.topic` whose key is the connector's
-//!   `topic.prefix` and whose value is `{"type": ..., "data": {...}}` (its
-//!   id is the record's offset);
+//!   `topic.prefix` and whose value is `{"id"?: ..., "type": ..., "data":
+//!   {...}}`;
 //! - `file`: a line `{"id": ..., "type": ..., "data": {...}}` appended to
 //!   `signal.file`; the lines read are removed from the file.
 //!
@@ -248,11 +248,9 @@ impl SignalConfig {
                     ))
                 }
                 "" => {}
-                other => {
-                    return Err(ConfigError::one(format!(
-                        "signal.enabled.channels: unknown channel '{other}'; use source, kafka or file"
-                    )))
-                }
+                other => return Err(ConfigError::one(format!(
+                    "signal.enabled.channels: unknown channel '{other}'; use source, kafka or file"
+                ))),
             }
         }
         let dc = cfg.string("signal.data.collection")?;
@@ -269,7 +267,8 @@ impl SignalConfig {
         sc.kafka_group = cfg.string("signal.kafka.groupId")?;
         sc.kafka_props = cfg.with_prefix("signal.consumer.");
         sc.file_path = PathBuf::from(cfg.string("signal.file")?);
-        sc.poll_interval = Duration::from_millis(cfg.i64("signal.poll.interval.ms")?.max(10) as u64);
+        sc.poll_interval =
+            Duration::from_millis(cfg.i64("signal.poll.interval.ms")?.max(10) as u64);
         sc.chunk_size = cfg.i32("incremental.snapshot.chunk.size")?.max(1) as usize;
         Ok(sc)
     }
@@ -383,11 +382,7 @@ fn parse_file_line(line: &str) -> Result<Signal, String> {
 /// Consumes `signal.kafka.topic` from its end as of the channel's start
 /// (committed offsets of signal.kafka.groupId win); records keyed by
 /// another `topic.prefix` are someone else's.
-async fn kafka_channel(
-    sc: SignalConfig,
-    topic_prefix: String,
-    tx: mpsc::UnboundedSender<Signal>,
-) {
+async fn kafka_channel(sc: SignalConfig, topic_prefix: String, tx: mpsc::UnboundedSender<Signal>) {
     use rdkafka::consumer::{Consumer, StreamConsumer};
     use rdkafka::Message;
     let mut props: std::collections::BTreeMap<String, String> = [
@@ -399,8 +394,10 @@ async fn kafka_channel(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     props.extend(sc.kafka_props.clone());
-    let created = sluice_runtime::kafka::client_config(&sc.kafka_bootstrap, &props)
-        .and_then(|c| c.create::<StreamConsumer>().map_err(|_| "librdkafka refused the settings".to_string()));
+    let created = sluice_runtime::kafka::client_config(&sc.kafka_bootstrap, &props).and_then(|c| {
+        c.create::<StreamConsumer>()
+            .map_err(|_| "librdkafka refused the settings".to_string())
+    });
     let consumer = match created {
         Ok(c) => c,
         Err(e) => {
@@ -427,10 +424,7 @@ async fn kafka_channel(
                 if key.as_deref() != Some(topic_prefix.as_str()) {
                     continue;
                 }
-                let value = m
-                    .payload()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default();
+                let value = m.payload().map(String::from_utf8_lossy).unwrap_or_default();
                 let parsed: Result<Json, _> = serde_json::from_str(&value);
                 match parsed {
                     Ok(v) => {
@@ -441,8 +435,14 @@ async fn kafka_channel(
                             );
                             continue;
                         };
+                        // Debezium takes the value's id (often absent).
+                        let id = match v.get("id") {
+                            Some(Json::String(s)) => s.clone(),
+                            Some(Json::Number(n)) => n.to_string(),
+                            _ => String::new(),
+                        };
                         let s = Signal {
-                            id: m.offset().to_string(),
+                            id,
                             kind: kind.to_string(),
                             data: v.get("data").cloned().unwrap_or(Json::Null),
                         };
@@ -481,32 +481,74 @@ mod tests {
         };
         assert_eq!(r.kind, SnapshotKind::Incremental);
         assert_eq!(r.collections, ["inventory.orders", "inventory\\.c.*"]);
-        assert_eq!(r.conditions, [("inventory.orders".to_string(), "qty > 10".to_string())]);
+        assert_eq!(
+            r.conditions,
+            [("inventory.orders".to_string(), "qty > 10".to_string())]
+        );
         assert_eq!(r.surrogate_key.as_deref(), Some("code"));
-        let b = Signal::new("b", "execute-snapshot", Some(r#"{"data-collections": ["a.b"], "type": "BLOCKING"}"#)).unwrap();
-        assert!(matches!(b.action().unwrap(), Action::Execute(SnapshotRequest { kind: SnapshotKind::Blocking, .. })));
+        let b = Signal::new(
+            "b",
+            "execute-snapshot",
+            Some(r#"{"data-collections": ["a.b"], "type": "BLOCKING"}"#),
+        )
+        .unwrap();
+        assert!(matches!(
+            b.action().unwrap(),
+            Action::Execute(SnapshotRequest {
+                kind: SnapshotKind::Blocking,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn bad_signals_say_what_is_wrong() {
-        let e = Signal::new("x", "execute-snapshot", Some("{}")).unwrap().action().unwrap_err();
+        let e = Signal::new("x", "execute-snapshot", Some("{}"))
+            .unwrap()
+            .action()
+            .unwrap_err();
         assert!(e.contains("data-collections"), "{e}");
-        let e = Signal::new("x", "reboot", None).unwrap().action().unwrap_err();
-        assert!(e.contains("reboot") && e.contains("execute-snapshot"), "{e}");
+        let e = Signal::new("x", "reboot", None)
+            .unwrap()
+            .action()
+            .unwrap_err();
+        assert!(
+            e.contains("reboot") && e.contains("execute-snapshot"),
+            "{e}"
+        );
         let e = Signal::new("x", "log", Some("{not json")).unwrap_err();
         assert!(e.contains("not JSON"), "{e}");
-        let e = Signal::new("x", "execute-snapshot", Some(r#"{"data-collections":["a.b"],"type":"full"}"#)).unwrap().action().unwrap_err();
+        let e = Signal::new(
+            "x",
+            "execute-snapshot",
+            Some(r#"{"data-collections":["a.b"],"type":"full"}"#),
+        )
+        .unwrap()
+        .action()
+        .unwrap_err();
         assert!(e.contains("incremental or blocking"), "{e}");
     }
 
     #[test]
     fn log_pause_resume_stop() {
         let a = |k: &str, d: Option<&str>| Signal::new("1", k, d).unwrap().action().unwrap();
-        assert_eq!(a("log", Some(r#"{"message": "hello {}"}"#)), Action::Log("hello {}".into()));
+        assert_eq!(
+            a("log", Some(r#"{"message": "hello {}"}"#)),
+            Action::Log("hello {}".into())
+        );
         assert_eq!(a("pause-snapshot", None), Action::Pause);
         assert_eq!(a("resume-snapshot", Some("{}")), Action::Resume);
-        assert_eq!(a("stop-snapshot", Some(r#"{"data-collections": ["a.b"], "type": "INCREMENTAL"}"#)), Action::Stop(vec!["a.b".into()]));
-        assert_eq!(a(WINDOW_OPEN, Some(r#"{"openWindowTimestamp": "x"}"#)), Action::WindowOpen);
+        assert_eq!(
+            a(
+                "stop-snapshot",
+                Some(r#"{"data-collections": ["a.b"], "type": "INCREMENTAL"}"#)
+            ),
+            Action::Stop(vec!["a.b".into()])
+        );
+        assert_eq!(
+            a(WINDOW_OPEN, Some(r#"{"openWindowTimestamp": "x"}"#)),
+            Action::WindowOpen
+        );
     }
 
     #[tokio::test]
@@ -514,7 +556,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sluice-signal-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("signals.txt");
-        std::fs::write(&f, "{\"id\":\"1\",\"type\":\"log\",\"data\":{\"message\":\"m\"}}\n{\"id\":\"2\",\"ty").unwrap();
+        std::fs::write(
+            &f,
+            "{\"id\":\"1\",\"type\":\"log\",\"data\":{\"message\":\"m\"}}\n{\"id\":\"2\",\"ty",
+        )
+        .unwrap();
         let lines = take_lines(&f).await.unwrap();
         assert_eq!(lines.len(), 1);
         assert_eq!(parse_file_line(&lines[0]).unwrap().id, "1");

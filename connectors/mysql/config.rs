@@ -346,7 +346,10 @@ impl MySqlConfig {
         let history = history_kind(&cfg, props)?;
         let topic_prefix = cfg.string("topic.prefix")?;
         let mut partition = sluice_api::data::JsonMap::new();
-        partition.insert("server".into(), serde_json::Value::String(topic_prefix.clone()));
+        partition.insert(
+            "server".into(),
+            serde_json::Value::String(topic_prefix.clone()),
+        );
         Ok(MySqlConfig {
             flavor,
             hostname: cfg.string("database.hostname")?,

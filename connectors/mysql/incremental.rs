@@ -234,7 +234,11 @@ impl Snapshots {
                 if self.inc.active() && !self.inc.paused {
                     self.inc.paused = true;
                     tracing::info!("signal {}: incremental snapshot paused", sig.id);
-                    self.notify("PAUSED", &[("data_collections", self.collections_text())], out);
+                    self.notify(
+                        "PAUSED",
+                        &[("data_collections", self.collections_text())],
+                        out,
+                    );
                 }
                 Ok(false)
             }
@@ -242,7 +246,11 @@ impl Snapshots {
                 if self.inc.paused {
                     self.inc.paused = false;
                     tracing::info!("signal {}: incremental snapshot resumed", sig.id);
-                    self.notify("RESUMED", &[("data_collections", self.collections_text())], out);
+                    self.notify(
+                        "RESUMED",
+                        &[("data_collections", self.collections_text())],
+                        out,
+                    );
                     if !self.inc.in_window() {
                         self.read_chunk(cap, out).await?;
                     }
@@ -379,7 +387,10 @@ impl Snapshots {
                 continue;
             };
             let Some(def) = load_table(cap.meta().await?, db, table).await? else {
-                tracing::warn!("incremental snapshot: table {} does not exist (any more); skipped", c.id);
+                tracing::warn!(
+                    "incremental snapshot: table {} does not exist (any more); skipped",
+                    c.id
+                );
                 self.table_done("UNKNOWN_SCHEMA", out);
                 continue;
             };
@@ -401,7 +412,10 @@ impl Snapshots {
             }
             if self.inc.max_key.is_none() {
                 self.inc.emitted_key = None;
-                match self.max_key(&def, &key_cols, c.condition.as_deref()).await? {
+                match self
+                    .max_key(&def, &key_cols, c.condition.as_deref())
+                    .await?
+                {
                     Some(k) => self.inc.max_key = Some(k),
                     None => {
                         self.table_done("EMPTY", out);
@@ -434,7 +448,9 @@ impl Snapshots {
             cols.join(", "),
             quote_ident(&def.db),
             quote_ident(&def.table),
-            condition.map(|f| format!(" WHERE ({f})")).unwrap_or_default(),
+            condition
+                .map(|f| format!(" WHERE ({f})"))
+                .unwrap_or_default(),
             desc.join(", ")
         );
         let conn = self.conn().await?;
@@ -447,9 +463,7 @@ impl Snapshots {
                     key_cols
                         .iter()
                         .enumerate()
-                        .map(|(j, &i)| {
-                            key_part(&def.columns[i], spans[j].map(|(a, b)| &buf[a..b]))
-                        })
+                        .map(|(j, &i)| key_part(&def.columns[i], spans[j].map(|(a, b)| &buf[a..b])))
                         .collect(),
                 );
             }
@@ -484,7 +498,11 @@ impl Snapshots {
         if let Some(f) = &c.condition {
             filter.push(format!("({f})"));
         }
-        let cols: Vec<String> = def.columns.iter().map(|col| quote_ident(&col.name)).collect();
+        let cols: Vec<String> = def
+            .columns
+            .iter()
+            .map(|col| quote_ident(&col.name))
+            .collect();
         let order: Vec<String> = key_cols
             .iter()
             .map(|&i| quote_ident(&def.columns[i].name))
@@ -532,7 +550,8 @@ impl Snapshots {
         let file: Arc<str> = "".into();
         let id = c.id.clone();
         while conn.next_row(n, &mut buf, &mut spans).await? {
-            let raw: Vec<Option<&[u8]>> = spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
+            let raw: Vec<Option<&[u8]>> =
+                spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
             last_key = Some(
                 key_cols
                     .iter()
@@ -640,7 +659,17 @@ fn full_match(re: &str, s: &str) -> bool {
 fn numeric(c: &ColumnDesc) -> bool {
     matches!(
         c.data_type.as_str(),
-        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal" | "numeric" | "float" | "double" | "year"
+        "tinyint"
+            | "smallint"
+            | "mediumint"
+            | "int"
+            | "integer"
+            | "bigint"
+            | "decimal"
+            | "numeric"
+            | "float"
+            | "double"
+            | "year"
     )
 }
 
@@ -676,7 +705,9 @@ fn literal(c: &ColumnDesc, v: &Json) -> String {
     };
     if numeric(c) {
         // Checked: only a number's characters reach the statement.
-        if s.chars().all(|ch| ch.is_ascii_digit() || matches!(ch, '-' | '+' | '.' | 'e' | 'E')) {
+        if s.chars()
+            .all(|ch| ch.is_ascii_digit() || matches!(ch, '-' | '+' | '.' | 'e' | 'E'))
+        {
             return s.to_string();
         }
         return sql_string(s);
@@ -712,11 +743,19 @@ fn compare(def: &TableDef, key_cols: &[usize], key: &[Json], op: &str) -> String
         let mut terms = Vec::new();
         for (j, &i) in key_cols.iter().enumerate().take(n) {
             let c = &def.columns[i];
-            terms.push(format!("{} = {}", quote_ident(&c.name), literal(c, &key[j])));
+            terms.push(format!(
+                "{} = {}",
+                quote_ident(&c.name),
+                literal(c, &key[j])
+            ));
         }
         let c = &def.columns[key_cols[n]];
         let last_op = if n + 1 == key_cols.len() { op } else { strict };
-        terms.push(format!("{} {last_op} {}", quote_ident(&c.name), literal(c, &key[n])));
+        terms.push(format!(
+            "{} {last_op} {}",
+            quote_ident(&c.name),
+            literal(c, &key[n])
+        ));
         alternatives.push(format!("({})", terms.join(" AND ")));
     }
     format!("({})", alternatives.join(" OR "))
@@ -787,7 +826,10 @@ mod tests {
         let c = col("a", "int", None);
         assert_eq!(literal(&c, &json!("1; DROP TABLE x")), "'1; DROP TABLE x'");
         let d = col("d", "datetime", None);
-        assert_eq!(literal(&d, &json!(hex(b"2024-01-02 03:04:05"))), "'2024-01-02 03:04:05'");
+        assert_eq!(
+            literal(&d, &json!(hex(b"2024-01-02 03:04:05"))),
+            "'2024-01-02 03:04:05'"
+        );
         let b = col("b", "varbinary", None);
         assert_eq!(literal(&b, &json!("00ff")), "X'00ff'");
     }

@@ -361,7 +361,9 @@ pub async fn snapshot(
     for (ti, def) in defs.iter().enumerate() {
         // The signal table's rows are signals, not data (Debezium leaves
         // them out of snapshots too).
-        if cfg.signal.data_collection.as_deref() == Some(format!("{}.{}", def.db, def.table).as_str()) {
+        if cfg.signal.data_collection.as_deref()
+            == Some(format!("{}.{}", def.db, def.table).as_str())
+        {
             continue;
         }
         let plans = def.plans(&cfg.decode)?;
