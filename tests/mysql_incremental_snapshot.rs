@@ -530,3 +530,79 @@ fn a_table_added_to_the_include_list_is_snapshotted_on_request_alone() {
     assert!(incremental_reads(&ra.parsed).is_empty());
     assert!(ra.parsed.iter().all(|(_, v)| v["op"] != "r"));
 }
+
+#[test]
+fn a_blocking_snapshots_events_sit_between_the_streams_events_before_and_after_it() {
+    let st = Setup::start(&[&table_def("a"), &table_def("b")], &[]);
+    small(&st, "a", 2_000);
+    small(&st, "b", 500);
+    st.db.sql("UPDATE inc.a SET v = -1 WHERE id = 1");
+    st.db.sql(
+        "INSERT INTO inc.debezium_signal VALUES ('block-1', 'execute-snapshot', '{\"data-collections\": [\"INC.A\"], \"type\": \"BLOCKING\"}')",
+    );
+    st.db.sql("UPDATE inc.a SET v = -2 WHERE id = 2");
+    let bootstrap = kafka_bootstrap();
+    let mut ra = TopicReader::new(&bootstrap, &st.topic("a"));
+    ra.read_until(
+        "the update after the blocking snapshot",
+        Duration::from_secs(120),
+        |p| {
+            p.iter()
+                .any(|(_, v)| v["op"] == "u" && v["after"]["v"] == -2)
+        },
+    );
+    let at = |f: &dyn Fn(&Value) -> bool| -> Vec<usize> {
+        ra.parsed
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, v))| f(v))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let reads = at(&|v| v["op"] == "r");
+    let before = at(&|v| v["op"] == "u" && v["after"]["v"] == -1);
+    let after = at(&|v| v["op"] == "u" && v["after"]["v"] == -2);
+    assert_eq!(reads.len(), 2_000, "every row of a read once");
+    assert!(
+        before[0] < reads[0],
+        "the stream's earlier change comes first"
+    );
+    assert!(
+        after[0] > *reads.last().unwrap(),
+        "the stream's later change comes after"
+    );
+    let marks: Vec<&str> = reads
+        .iter()
+        .map(|&i| ra.parsed[i].1["source"]["snapshot"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(marks.first(), Some(&"first"));
+    assert_eq!(marks.last(), Some(&"last"));
+    // b was not asked for.
+    let mut rb = TopicReader::new(&bootstrap, &st.topic("b"));
+    rb.read_until("b's streamed rows", Duration::from_secs(60), |p| {
+        p.len() >= 500
+    });
+    assert!(rb.parsed.iter().all(|(_, v)| v["op"] != "r"));
+    let mut notes = st.notes();
+    notes.read_until(
+        "the blocking snapshot's notifications",
+        Duration::from_secs(60),
+        |p| note_types(p).iter().any(|t| t == "COMPLETED"),
+    );
+    let types = note_types(&notes.parsed);
+    assert_eq!(
+        types,
+        [
+            "STARTED",
+            "IN_PROGRESS",
+            "TABLE_SCAN_COMPLETED",
+            "COMPLETED"
+        ],
+        "{:?}",
+        notes.parsed
+    );
+    assert!(notes
+        .parsed
+        .iter()
+        .all(|(_, v)| v["aggregate_type"] == "Initial Snapshot"));
+}

@@ -248,9 +248,11 @@ impl SignalConfig {
                     ))
                 }
                 "" => {}
-                other => return Err(ConfigError::one(format!(
+                other => {
+                    return Err(ConfigError::one(format!(
                     "signal.enabled.channels: unknown channel '{other}'; use source, kafka or file"
-                ))),
+                )))
+                }
             }
         }
         let dc = cfg.string("signal.data.collection")?;

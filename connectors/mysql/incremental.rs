@@ -60,6 +60,9 @@ pub struct Snapshots {
     cfg: Arc<MySqlConfig>,
     /// Chunks read since the task started (progress and logs).
     pub chunks_read: u64,
+    /// A blocking snapshot asked for: (signal id, data-collections), run
+    /// by the stream at the end of the signal's transaction.
+    blocking: Option<(String, Vec<String>)>,
 }
 
 impl Snapshots {
@@ -97,6 +100,7 @@ impl Snapshots {
             conn: None,
             cfg,
             chunks_read: 0,
+            blocking: None,
         }
     }
 
@@ -190,10 +194,7 @@ impl Snapshots {
                 Ok(false)
             }
             Action::Execute(req) if req.kind == SnapshotKind::Blocking => {
-                tracing::warn!(
-                    "signal {}: blocking snapshots are not supported by Sluice yet; use type incremental",
-                    sig.id
-                );
+                self.blocking = Some((sig.id.clone(), req.collections));
                 Ok(false)
             }
             Action::Execute(req) => {
@@ -258,6 +259,188 @@ impl Snapshots {
                 Ok(false)
             }
         }
+    }
+
+    /// A blocking snapshot asked for, to run now (between transactions,
+    /// everything before it handed over).
+    pub fn take_blocking(&mut self) -> Option<(String, Vec<String>)> {
+        self.blocking.take()
+    }
+
+    /// A blocking snapshot (Debezium's `execute-snapshot` type blocking):
+    /// the stream waits while the tables the request names are read in
+    /// one consistent snapshot, and then goes on where it stopped. The rows
+    /// are `r` events marked as an initial snapshot's are, named by the
+    /// stream's position `at`, sent in batches to `tx` without offsets: the
+    /// committed offset stays where the stream stopped.
+    pub async fn blocking(
+        &mut self,
+        cap: &mut Capture,
+        (id, collections): (String, Vec<String>),
+        at: &At,
+        tx: &crate::debezium::feed::FeedTx,
+    ) -> Result<(), MySqlError> {
+        use crate::debezium::notify::INITIAL;
+        let mut regexes = Vec::new();
+        for r in collections.iter().flat_map(|c| c.split(',')) {
+            match regex::RegexBuilder::new(&format!("^(?:{})$", r.trim()))
+                .case_insensitive(true)
+                .build()
+            {
+                Ok(re) => regexes.push(re),
+                Err(e) => {
+                    tracing::warn!("signal {id}: data-collections entry '{r}' is not a regular expression ({e}); the blocking snapshot is not taken");
+                    return Ok(());
+                }
+            }
+        }
+        let tables: Vec<(String, String)> = list_tables(cap.meta().await?, &self.cfg.filters)
+            .await?
+            .into_iter()
+            .filter(|(db, t)| {
+                !self.is_signal_table(db, t)
+                    && regexes.iter().any(|re| re.is_match(&format!("{db}.{t}")))
+            })
+            .collect();
+        if tables.is_empty() {
+            tracing::warn!("signal {id}: no captured table matches {collections:?}; no blocking snapshot is taken");
+            return Ok(());
+        }
+        let names: Vec<String> = tables.iter().map(|(d, t)| format!("{d}.{t}")).collect();
+        tracing::info!(
+            "signal {id}: blocking snapshot of {}; streaming waits",
+            names.join(",")
+        );
+        let notify_id = new_uuid();
+        let notifier = self.cfg.notifier.clone();
+        let cfg = self.cfg.clone();
+        let mut out: Vec<SourceRecord> = Vec::new();
+        notifier.notify(&notify_id, INITIAL, "STARTED", &[], &mut out);
+        let mut defs = Vec::new();
+        for (db, t) in &tables {
+            if let Some(def) = load_table(cap.meta().await?, db, t).await? {
+                defs.push(def);
+            }
+        }
+        let conn = self.conn().await?;
+        conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            .await?;
+        let mut held: Option<(Arc<TableSchema>, Vec<Value>, bool)> = None;
+        let mut first_overall = true;
+        let (mut buf, mut spans) = (Vec::new(), Vec::new());
+        let file: Arc<str> = at.file.clone();
+        let emit = |cap: &Capture,
+                    h: &mut (Arc<TableSchema>, Vec<Value>, bool),
+                    mark: &'static str,
+                    out: &mut Vec<SourceRecord>| {
+            let src = SourceInfo {
+                ts_ms: crate::debezium::time::now().0,
+                snapshot: mark,
+                db: &h.0.db,
+                table: Some(&h.0.table),
+                server_id: at.server_id,
+                gtid: None,
+                file: &file,
+                pos: at.pos,
+                row: 0,
+                thread: None,
+                query: None,
+            };
+            cap.eb.change_in_txn(
+                &h.0,
+                Op::Read,
+                None,
+                Some(h.1.as_mut_slice()),
+                &src,
+                None,
+                None,
+                out,
+            );
+        };
+        for (ti, def) in defs.iter().enumerate() {
+            let ts = Arc::new(
+                TableSchema::new(
+                    &cfg,
+                    &def.db,
+                    &def.table,
+                    def.plans(&cfg.decode)?,
+                    &def.primary_key_indexes(),
+                )
+                .map_err(MySqlError::Config)?,
+            );
+            let name = format!("{}.{}", def.db, def.table);
+            notifier.notify(
+                &notify_id,
+                INITIAL,
+                "IN_PROGRESS",
+                &[
+                    ("current_collection_in_progress", name.clone()),
+                    ("data_collections", names.join(",")),
+                ],
+                &mut out,
+            );
+            let cols: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let sql = format!(
+                "SELECT {} FROM {}.{}",
+                cols.join(", "),
+                quote_ident(&def.db),
+                quote_ident(&def.table)
+            );
+            let n = conn.query_start(&sql).await?.len();
+            let mut rows: u64 = 0;
+            let mut first_in_table = true;
+            while conn.next_row(n, &mut buf, &mut spans).await? {
+                let raw: Vec<Option<&[u8]>> =
+                    spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
+                let mut values = Vec::new();
+                decode_text_row(&ts.plans, &raw, &mut values).map_err(|e| {
+                    MySqlError::decode(format!("blocking snapshot row of {name}"), e)
+                })?;
+                if let Some(mut h) = held.take() {
+                    let mark = super::snapshot::marker(first_overall, h.2, false, false);
+                    emit(cap, &mut h, mark, &mut out);
+                    first_overall = false;
+                }
+                held = Some((ts.clone(), values, first_in_table));
+                first_in_table = false;
+                rows += 1;
+                if out.len() >= cfg.common.max_batch_size
+                    && tx.send(Ok(std::mem::take(&mut out))).await.is_err()
+                {
+                    let _ = conn.exec("COMMIT").await;
+                    return Ok(());
+                }
+            }
+            if let Some(mut h) = held.take() {
+                let mark = super::snapshot::marker(first_overall, h.2, true, ti + 1 == defs.len());
+                emit(cap, &mut h, mark, &mut out);
+                first_overall = false;
+            }
+            notifier.notify(
+                &notify_id,
+                INITIAL,
+                "TABLE_SCAN_COMPLETED",
+                &[
+                    ("scanned_collection", name.clone()),
+                    ("data_collections", names.join(",")),
+                    ("total_rows_scanned", rows.to_string()),
+                    ("status", "SUCCEEDED".into()),
+                ],
+                &mut out,
+            );
+            tracing::info!("blocking snapshot of {name}: {rows} rows");
+        }
+        conn.exec("COMMIT").await?;
+        notifier.notify(&notify_id, INITIAL, "COMPLETED", &[], &mut out);
+        tracing::info!(
+            "blocking snapshot done; streaming goes on from {}:{}",
+            at.file,
+            at.pos
+        );
+        if !out.is_empty() {
+            let _ = tx.send(Ok(out)).await;
+        }
+        Ok(())
     }
 
     /// `execute-snapshot` (incremental): queues the captured tables the

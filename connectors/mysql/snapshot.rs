@@ -178,7 +178,7 @@ async fn create_statement(conn: &mut Connection, def: &TableDef) -> Option<Strin
 }
 
 /// Which snapshot marker a record gets (Debezium 2.x values).
-fn marker(
+pub(crate) fn marker(
     first_overall: bool,
     first_in_table: bool,
     last_in_table: bool,

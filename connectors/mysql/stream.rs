@@ -796,6 +796,23 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 };
                 snaps.handle(cap, sig, &at, &mut out).await?;
             }
+            if let Some(req) = snaps.take_blocking() {
+                // Everything before the snapshot goes first; the stream
+                // then waits for it (its position stays committed).
+                if !out.is_empty()
+                    && hand_over(tx, &mut out, &mut noted, snaps.fields())
+                        .await
+                        .is_err()
+                {
+                    return Ok(());
+                }
+                let at = At {
+                    file: p.file.clone(),
+                    pos: h.log_pos as u64,
+                    server_id: h.server_id,
+                };
+                snaps.blocking(cap, req, &at, tx).await?;
+            }
             if !heartbeat_every.is_zero() && last_heartbeat.elapsed() >= heartbeat_every {
                 last_heartbeat = Instant::now();
                 let off = Arc::new(p.offset(0, 0, h.timestamp as i64, h.server_id).to_json());
