@@ -44,6 +44,8 @@ pub struct At {
     pub file: Arc<str>,
     pub pos: u64,
     pub server_id: u32,
+    /// The GTID of the transaction the stream is in.
+    pub gtid: Option<Arc<str>>,
 }
 
 /// The stream's signals and incremental snapshot.
@@ -468,9 +470,15 @@ impl Snapshots {
         }
         let tables = list_tables(cap.meta().await?, &self.cfg.filters).await?;
         let mut add = Vec::new();
-        for (db, table) in tables {
-            let name = format!("{db}.{table}");
-            if self.is_signal_table(&db, &table) || !regexes.iter().any(|re| re.is_match(&name)) {
+        // In the request's order (Debezium's), each entry's tables sorted.
+        let names = regexes.iter().flat_map(|re| {
+            tables
+                .iter()
+                .map(|(db, table)| (db, table, format!("{db}.{table}")))
+                .filter(move |(_, _, name)| re.is_match(name))
+        });
+        for (db, table, name) in names {
+            if self.is_signal_table(db, table) || add.iter().any(|c: &Collection| c.id == name) {
                 continue;
             }
             let condition = req
@@ -832,6 +840,7 @@ fn restamp(r: &mut SourceRecord, at: &At) {
     src.values[source_field::FILE] = Value::String(at.file.clone());
     src.values[source_field::POS] = Value::Int64(at.pos as i64);
     src.values[source_field::SERVER_ID] = Value::Int64(at.server_id as i64);
+    src.values[source_field::GTID] = at.gtid.clone().map_or(Value::Null, Value::String);
 }
 
 fn full_match(re: &str, s: &str) -> bool {
@@ -862,14 +871,29 @@ fn key_part(c: &ColumnDesc, raw: Option<&[u8]>) -> Json {
     match raw {
         None => Json::Null,
         Some(b) if numeric(c) => Json::String(String::from_utf8_lossy(b).into_owned()),
-        Some(b) => Json::String(hex(b)),
+        Some(b) => Json::String(format!("x{}", hex(b))),
     }
+}
+
+/// The bytes of a key part written as `x<hex>`.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    let h = s.strip_prefix('x')?;
+    if h.len() % 2 != 0 {
+        return None;
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// A key part as notifications show it.
 fn key_part_text(v: &Json) -> String {
     match v {
-        Json::String(s) => s.clone(),
+        Json::String(s) => match unhex(s) {
+            Some(b) => String::from_utf8_lossy(&b).into_owned(),
+            None => s.clone(),
+        },
         Json::Null => "<null>".into(),
         other => other.to_string(),
     }
@@ -895,17 +919,13 @@ fn literal(c: &ColumnDesc, v: &Json) -> String {
         }
         return sql_string(s);
     }
-    let hex_ok = s.len() % 2 == 0 && s.chars().all(|ch| ch.is_ascii_hexdigit());
-    if !hex_ok {
+    let Some(bytes) = unhex(s) else {
         return sql_string(s);
-    }
+    };
+    let s = &s[1..];
     match c.data_type.as_str() {
         "date" | "datetime" | "timestamp" | "time" => {
             // Temporal text is ASCII: the stored text itself.
-            let bytes: Vec<u8> = (0..s.len())
-                .step_by(2)
-                .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-                .collect();
             sql_string(&String::from_utf8_lossy(&bytes))
         }
         _ => match &c.charset {
@@ -996,7 +1016,7 @@ mod tests {
             primary_key: vec!["a".into(), "b".into()],
             charset: None,
         };
-        let key = vec![json!("7"), json!(hex(b"x'y"))];
+        let key = vec![json!("7"), json!(format!("x{}", hex(b"x'y")))];
         assert_eq!(
             compare(&def, &[0, 1], &key, ">"),
             "((`a` > 7) OR (`a` = 7 AND `b` > _utf8mb4 X'782779'))"
@@ -1010,11 +1030,12 @@ mod tests {
         assert_eq!(literal(&c, &json!("1; DROP TABLE x")), "'1; DROP TABLE x'");
         let d = col("d", "datetime", None);
         assert_eq!(
-            literal(&d, &json!(hex(b"2024-01-02 03:04:05"))),
+            literal(&d, &json!(format!("x{}", hex(b"2024-01-02 03:04:05")))),
             "'2024-01-02 03:04:05'"
         );
         let b = col("b", "varbinary", None);
-        assert_eq!(literal(&b, &json!("00ff")), "X'00ff'");
+        assert_eq!(literal(&b, &json!("x00ff")), "X'00ff'");
+        assert_eq!(key_part_text(&json!("x6b3239")), "k29");
     }
 
     #[test]

@@ -351,6 +351,21 @@ pub async fn snapshot(
         return Ok(Some(pos));
     }
 
+    // Debezium's Initial Snapshot notifications (notification.enabled.channels).
+    use crate::debezium::notify::INITIAL;
+    let note_id = super::incremental::new_uuid();
+    let data_tables: Vec<String> = defs
+        .iter()
+        .map(|d| format!("{}.{}", d.db, d.table))
+        .filter(|id| cfg.signal.data_collection.as_deref() != Some(id.as_str()))
+        .collect();
+    let mut captured: Vec<String> = defs
+        .iter()
+        .map(|d| format!("{}.{}", d.db, d.table))
+        .collect();
+    captured.sort();
+    cfg.notifier
+        .notify(&note_id, INITIAL, "STARTED", &[], &mut out);
     let mut held: Option<Held> = None;
     let mut first_overall = true;
     let mut progress = serde_json::Map::new();
@@ -384,6 +399,16 @@ pub async fn snapshot(
             .and_then(|rs| rs.text(0, 0).and_then(|v| v.parse().ok()))
             .unwrap_or(0);
         let id = format!("{}.{}", def.db, def.table);
+        cfg.notifier.notify(
+            &note_id,
+            INITIAL,
+            "IN_PROGRESS",
+            &[
+                ("current_collection_in_progress", id.clone()),
+                ("data_collections", data_tables.join(",")),
+            ],
+            &mut out,
+        );
         tracing::info!(
             "snapshot: table {}/{n_tables} {id} (~{estimate} rows)",
             ti + 1
@@ -446,6 +471,18 @@ pub async fn snapshot(
         );
         ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
         logged.done(rows);
+        cfg.notifier.notify(
+            &note_id,
+            INITIAL,
+            "TABLE_SCAN_COMPLETED",
+            &[
+                ("scanned_collection", id.clone()),
+                ("data_collections", captured.join(",")),
+                ("total_rows_scanned", rows.to_string()),
+                ("status", "SUCCEEDED".into()),
+            ],
+            &mut out,
+        );
     }
     end_consistent(&mut conn, cfg.locking_mode).await;
     if let Some(mut h) = held.take() {
@@ -454,6 +491,8 @@ pub async fn snapshot(
     } else if let Some(last) = out.last_mut() {
         last.source_offset = Some(done_offset.clone());
     }
+    cfg.notifier
+        .notify(&note_id, INITIAL, "COMPLETED", &[], &mut out);
     if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
         return Ok(None);
     }

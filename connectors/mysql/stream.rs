@@ -699,6 +699,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                         file: p.file.clone(),
                                         pos: ev_start,
                                         server_id: h.server_id,
+                                        gtid: p.cur_gtid.clone(),
                                     };
                                     snaps.handle(cap, sig, &at, &mut out).await?;
                                 }
@@ -793,6 +794,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     file: p.file.clone(),
                     pos: h.log_pos as u64,
                     server_id: h.server_id,
+                    gtid: p.cur_gtid.clone(),
                 };
                 snaps.handle(cap, sig, &at, &mut out).await?;
             }
@@ -810,6 +812,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     file: p.file.clone(),
                     pos: h.log_pos as u64,
                     server_id: h.server_id,
+                    gtid: p.cur_gtid.clone(),
                 };
                 snaps.blocking(cap, req, &at, tx).await?;
             }

@@ -209,7 +209,8 @@ pub struct Scenario<'a> {
     pub server: Server<'a>,
     pub setup: String,
     pub changes: Vec<String>,
-    /// Connector config common to all variants (`{db}` is replaced).
+    /// Connector config common to all variants (`{db}` and `{prefix}`, the
+    /// side's topic.prefix, are replaced).
     pub config: Vec<(String, String)>,
     pub variants: Vec<Variant>,
     /// Heartbeat topics: wait until each side has this many.
@@ -598,7 +599,10 @@ pub fn run(sc: &Scenario) -> Outcome {
             );
             cfg.insert("tasks.max".into(), json!("1"));
             for (k, v) in sc.config.iter().chain(variant.config.iter()) {
-                cfg.insert(k.clone(), json!(v.replace("{db}", &db)));
+                cfg.insert(
+                    k.clone(),
+                    json!(v.replace("{db}", &db).replace("{prefix}", &prefix)),
+                );
             }
             let port = match side {
                 Side::Debezium => dbz_port,
@@ -1223,6 +1227,12 @@ fn qualifier(d: &Decoded) -> String {
     let p = payload_of(&d.value);
     if let (Some(status), Some(_)) = (p.get("status").and_then(Value::as_str), p.get("id")) {
         return format!(" (transaction {status})");
+    }
+    if let (Some(agg), Some(kind)) = (
+        p.get("aggregate_type").and_then(Value::as_str),
+        p.get("type").and_then(Value::as_str),
+    ) {
+        return format!(" (notification, {agg} {kind})");
     }
     let whose = match p.get("databaseName").and_then(Value::as_str) {
         Some("<db>") => "captured database",
