@@ -606,3 +606,38 @@ fn a_blocking_snapshots_events_sit_between_the_streams_events_before_and_after_i
         .iter()
         .all(|(_, v)| v["aggregate_type"] == "Initial Snapshot"));
 }
+
+#[test]
+fn heartbeat_action_query_runs_on_each_heartbeat() {
+    let st = Setup::start(
+        &["CREATE TABLE hb (id INT PRIMARY KEY, beats BIGINT NOT NULL)"],
+        &[
+            ("heartbeat.interval.ms", "300"),
+            (
+                "heartbeat.action.query",
+                "INSERT INTO inc.hb VALUES (1, 1) ON DUPLICATE KEY UPDATE beats = beats + 1",
+            ),
+        ],
+    );
+    st.db
+        .sql("GRANT INSERT, UPDATE ON inc.hb TO 'cdc'@'%'; FLUSH PRIVILEGES;");
+    let beats = || -> i64 {
+        st.db
+            .sql("SELECT COALESCE(MAX(beats), 0) FROM inc.hb")
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    wait_for(
+        "three heartbeat action queries",
+        Duration::from_secs(60),
+        || (beats() >= 3).then_some(()),
+    );
+    // Its own changes stream like any other (the table is captured).
+    let mut r = TopicReader::new(&kafka_bootstrap(), &st.topic("hb"));
+    r.read_until(
+        "the heartbeat table's events",
+        Duration::from_secs(60),
+        |p| p.iter().any(|(_, v)| v["op"] == "u"),
+    );
+}

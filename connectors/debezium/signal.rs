@@ -228,7 +228,7 @@ pub fn define(def: ConfigDef) -> ConfigDef {
         .prefix("signal.consumer.")
         .define("signal.file", String, Some("file-signals.txt"), Low, "The file signal channel: one JSON signal {\"id\", \"type\", \"data\"} per line; lines read are removed.")
         .define("incremental.snapshot.chunk.size", Int, Some("1024"), Medium, "Rows read per chunk of an incremental snapshot.")
-        .define("incremental.snapshot.watermarking.strategy", String, Some("insert_insert"), Low, "How the window watermarks are written to the signal table: insert_insert (an open and a close row per chunk) or insert_delete (the open row, deleted at the close).")
+        .define("incremental.snapshot.watermarking.strategy", String, Some("insert_insert"), Low, "How the window watermarks are written to the signal table: insert_insert (an open and a close row per chunk; insert_delete is refused).")
         .validate(one_of(&["insert_insert", "insert_delete"]))
         .define("notification.enabled.channels", List, Some(""), Low, "Where notifications go: sink (notification.sink.topic.name), log.")
         .define("notification.sink.topic.name", String, Some(""), Low, "Topic of the sink notification channel (required with it).")
@@ -272,6 +272,12 @@ impl SignalConfig {
         sc.poll_interval =
             Duration::from_millis(cfg.i64("signal.poll.interval.ms")?.max(10) as u64);
         sc.chunk_size = cfg.i32("incremental.snapshot.chunk.size")?.max(1) as usize;
+        if cfg
+            .string("incremental.snapshot.watermarking.strategy")?
+            .eq_ignore_ascii_case("insert_delete")
+        {
+            return Err(ConfigError::one("incremental.snapshot.watermarking.strategy: insert_delete is not supported by Sluice yet; use insert_insert (the default), which writes an open and a close row per chunk"));
+        }
         Ok(sc)
     }
 }
