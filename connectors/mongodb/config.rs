@@ -131,6 +131,10 @@ impl Filters {
 /// Everything the task needs, typed.
 #[derive(Debug, Clone)]
 pub struct MongoConfig {
+    /// signal.*, incremental.snapshot.*.
+    pub signal: crate::debezium::signal::SignalConfig,
+    /// notification.*.
+    pub notifier: crate::debezium::notify::Notifier,
     pub connection_string: String,
     pub topic_prefix: String,
     pub capture_mode: CaptureMode,
@@ -162,7 +166,7 @@ pub fn config_def() -> ConfigDef {
         min: Some(n),
         max: None,
     };
-    ConfigDef::new()
+    let def = ConfigDef::new()
         .define("mongodb.connection.string", String, None, High, "Database connection string (mongodb://...); the driver discovers the replica set from it.")
         .validate(Validator::NonEmpty)
         .define("topic.prefix", String, None, High, "Topic prefix naming this MongoDB server or cluster; prefixes every topic the connector writes.")
@@ -230,7 +234,8 @@ pub fn config_def() -> ConfigDef {
         .define("schema.name.adjustment.mode", String, Some("none"), Low, "How schema names are adjusted (Sluice: none).")
         .unsupported()
         .define("topic.naming.strategy", Class, Some("io.debezium.schema.DefaultTopicNamingStrategy"), Low, "Topic naming strategy (Sluice: <topic.prefix>.<db>.<collection>).")
-        .unsupported()
+        .unsupported();
+    crate::debezium::signal::define(def)
 }
 
 /// `*` in the db and collection parts of field.exclude.list matches anything.
@@ -377,7 +382,19 @@ impl MongoConfig {
             "split" => Oversize::Split,
             _ => Oversize::Fail,
         };
+        let topic_prefix = cfg.string("topic.prefix")?.trim().to_string();
+        let mut partition = JsonMap::new();
+        partition.insert(
+            "server_id".into(),
+            serde_json::Value::String(topic_prefix.clone()),
+        );
         Ok(MongoConfig {
+            signal: crate::debezium::signal::SignalConfig::parse(&cfg, &topic_prefix)?,
+            notifier: crate::debezium::notify::Notifier::parse(
+                &cfg,
+                &topic_prefix,
+                std::sync::Arc::new(partition),
+            )?,
             oversize,
             connection_string: connection_string(&cfg)?,
             topic_prefix: cfg.string("topic.prefix")?.trim().to_string(),

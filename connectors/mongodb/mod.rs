@@ -26,6 +26,7 @@
 pub mod capture;
 pub mod config;
 pub mod events;
+pub mod incremental;
 pub mod json;
 pub mod offset;
 pub mod oplog;

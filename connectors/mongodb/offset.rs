@@ -53,6 +53,8 @@ pub struct MongoOffset {
     /// Oplog mode: changes at `(sec, ord)` already delivered (see the module doc).
     pub tord: Option<u32>,
     pub initsync: bool,
+    /// A running incremental snapshot's `incremental_snapshot_*` fields.
+    pub incremental: Option<Box<JsonMap>>,
 }
 
 /// Which capture mode wrote an offset, as far as it shows.
@@ -134,6 +136,7 @@ impl MongoOffset {
             txn_number: None,
             tord: None,
             initsync: self.initsync,
+            incremental: self.incremental.clone(),
         }))
     }
 
@@ -159,6 +162,9 @@ impl MongoOffset {
         }
         if self.initsync {
             m.insert("initsync".into(), true.into());
+        }
+        if let Some(inc) = &self.incremental {
+            m.extend((**inc).clone());
         }
         m
     }
@@ -195,6 +201,7 @@ impl MongoOffset {
                 .get("initsync")
                 .map(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"))
                 .unwrap_or(false),
+            incremental: crate::debezium::incremental::Incremental::offset_part(m).map(Box::new),
         })
     }
 }
@@ -232,6 +239,7 @@ mod tests {
             txn_number: Some(3),
             tord: Some(2),
             initsync: true,
+            incremental: None,
         };
         let j = o.to_json();
         assert_eq!(j["sec"], 1_700_000_000u32);

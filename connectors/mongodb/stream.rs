@@ -48,6 +48,7 @@ use sluice_api::TaskError;
 
 use super::config::{CaptureScope, MongoConfig, Oversize};
 use super::events::{ChangeEvent, EventBuilder, UpdateDesc};
+use super::incremental::MongoSnapshots;
 use super::offset::MongoOffset;
 use crate::debezium::events::Op;
 use crate::debezium::feed::FeedTx;
@@ -375,7 +376,17 @@ pub async fn stream(
     let mut sent_token = last.resume_token.clone();
     let mut batch: Vec<SourceRecord> = Vec::new();
     let mut batch_start = Instant::now();
+    let mut snaps = MongoSnapshots::new(cfg.clone(), last.incremental.as_deref());
+    // A resumed incremental snapshot reads its next chunk now.
+    snaps.read_chunk(client, builder, &last, &mut batch).await?;
     loop {
+        // Signals of the Kafka and file channels.
+        while let Some(sig) = snaps.next_channel_signal() {
+            snaps
+                .handle(client, builder, sig, &last, &mut batch)
+                .await?;
+            last.incremental = snaps.fields().map(Box::new);
+        }
         let next = cs.next_if_any().await;
         match next {
             Ok(Some(doc)) => {
@@ -410,7 +421,25 @@ pub async fn stream(
                     txn_number: ev.txn_number,
                     tord: None,
                     initsync: false,
+                    incremental: snaps.fields().map(Box::new),
                 };
+                let signal = snaps.is_signal(&ev.db, &ev.coll);
+                if signal && ev.op == Op::Create {
+                    // Acted on before the document's own event, as
+                    // Debezium does (a window's documents come first).
+                    match ev.after.as_ref().and_then(MongoSnapshots::doc_signal) {
+                        Some(Ok(sig)) => {
+                            snaps.handle(client, builder, sig, &last, &mut batch).await?;
+                            last.incremental = snaps.fields().map(Box::new);
+                        }
+                        Some(Err(e)) => tracing::warn!("{e}; the signal is ignored"),
+                        None => tracing::warn!(
+                            "a document of the signal collection {}.{} has no _id and type; ignored",
+                            ev.db,
+                            ev.coll
+                        ),
+                    }
+                }
                 if !cfg.captures(&ev.db, &ev.coll) {
                     continue;
                 }
@@ -420,6 +449,14 @@ pub async fn stream(
                 let offset = Arc::new(last.to_json());
                 let before = batch.len();
                 builder.change(&ev, &offset, &mut batch);
+                let ns = format!("{}.{}", ev.db, ev.coll);
+                if snaps.inc.watches(&ns) {
+                    for r in &batch[before..] {
+                        if !r.data.value.is_null() {
+                            snaps.inc.dedup(&ns, &r.data.key);
+                        }
+                    }
+                }
                 if batch.len() > before {
                     sent_token = last.resume_token.clone();
                 }

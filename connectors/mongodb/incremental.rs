@@ -1,0 +1,477 @@
+//! Signals and incremental snapshots while the change stream runs
+//! (Debezium's `MongoDbIncrementalSnapshotChangeEventSource`).
+//!
+//! The same watermark algorithm as the MySQL source's
+//! ([`crate::debezium::incremental`] says why it is right), with MongoDB's
+//! pieces: the signal collection (`signal.data.collection`,
+//! `<db>.<collection>`) holds signal documents `{_id, type, data}` and the
+//! window watermarks, inserted as `{_id: "<chunk id>-open", type:
+//! "snapshot-window-open", payload: ""}` and `...-close` /
+//! `snapshot-window-close`; a chunk is the next
+//! `incremental.snapshot.chunk.size` documents by `_id` after the last one
+//! emitted, up to the greatest `_id` when the collection's scan started
+//! (each find is one read, after the open insert and before the close one).
+//! Keys in the offset are `_id`s as canonical extended JSON.
+
+use std::sync::Arc;
+
+use bson::{doc, Bson, Document};
+use mongodb::Client;
+use serde_json::Value as Json;
+use sluice_api::data::{JsonMap, SourceRecord};
+
+use super::config::MongoConfig;
+use super::events::EventBuilder;
+use super::offset::MongoOffset;
+use super::stream::{task_error, StreamError};
+use crate::debezium::incremental::{Collection, Incremental};
+use crate::debezium::notify::INCREMENTAL;
+use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, WINDOW_CLOSE, WINDOW_OPEN};
+
+/// The change stream's signals and incremental snapshot.
+pub struct MongoSnapshots {
+    pub inc: Incremental,
+    signal: Option<(String, String)>,
+    channels: Channels,
+    cfg: Arc<MongoConfig>,
+}
+
+fn failed(e: mongodb::error::Error, what: &str) -> StreamError {
+    StreamError::Task(task_error(&e, what))
+}
+
+impl MongoSnapshots {
+    pub fn new(cfg: Arc<MongoConfig>, resumed: Option<&JsonMap>) -> MongoSnapshots {
+        let signal = cfg.signal.data_collection.as_deref().and_then(|dc| {
+            let (db, c) = dc.split_once('.')?;
+            Some((db.to_string(), c.to_string()))
+        });
+        let inc = resumed.map(Incremental::from_offset).unwrap_or_default();
+        if inc.active() {
+            tracing::info!(
+                "resuming the incremental snapshot of {} after _id {:?}",
+                names(&inc),
+                inc.emitted_key
+            );
+        }
+        MongoSnapshots {
+            inc,
+            signal,
+            channels: Channels::start(&cfg.signal, &cfg.topic_prefix),
+            cfg,
+        }
+    }
+
+    pub fn is_signal(&self, db: &str, coll: &str) -> bool {
+        self.signal
+            .as_ref()
+            .is_some_and(|(d, c)| d == db && c == coll)
+    }
+
+    pub fn fields(&self) -> Option<JsonMap> {
+        self.inc.offset_fields()
+    }
+
+    pub fn next_channel_signal(&mut self) -> Option<Signal> {
+        self.channels.try_next()
+    }
+
+    /// The signal of a document inserted into the signal collection.
+    pub fn doc_signal(d: &Document) -> Option<Result<Signal, String>> {
+        let id = match d.get("_id")? {
+            Bson::String(s) => s.clone(),
+            Bson::ObjectId(o) => o.to_hex(),
+            other => other.clone().into_relaxed_extjson().to_string(),
+        };
+        let kind = d.get_str("type").ok()?;
+        let data = match d.get("data") {
+            None | Some(Bson::Null) => None,
+            Some(Bson::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.clone().into_relaxed_extjson().to_string()),
+        };
+        Some(Signal::new(&id, kind, data.as_deref()))
+    }
+
+    fn notify(&self, kind: &str, data: &[(&str, String)], out: &mut Vec<SourceRecord>) {
+        let id = self
+            .inc
+            .correlation
+            .clone()
+            .unwrap_or_else(crate::mysql::incremental::new_uuid);
+        self.cfg.notifier.notify(&id, INCREMENTAL, kind, data, out);
+    }
+
+    /// Acts on `sig`, the stream being at `pos`; chunk documents and
+    /// notifications are appended to `out` (the last chunk document
+    /// carries `pos` with the new state).
+    pub async fn handle(
+        &mut self,
+        client: &Client,
+        builder: &mut EventBuilder,
+        sig: Signal,
+        pos: &MongoOffset,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        let action = match sig.action() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("{e}; the signal is ignored");
+                return Ok(());
+            }
+        };
+        match action {
+            Action::WindowOpen => {
+                self.inc.open(&sig.id);
+            }
+            Action::WindowClose => {
+                if self.inc.is_close(&sig.id) {
+                    let (mut rows, _) = self.inc.close();
+                    if let Some(last) = rows.last_mut() {
+                        let off = MongoOffset {
+                            incremental: self.fields().map(Box::new),
+                            ..pos.clone()
+                        };
+                        last.source_offset = Some(Arc::new(off.to_json()));
+                    }
+                    out.append(&mut rows);
+                    self.read_chunk(client, builder, pos, out).await?;
+                }
+            }
+            Action::Log(m) => {
+                tracing::info!("{}", m.replace("{}", &format!("{:?}", pos.to_json())))
+            }
+            Action::Execute(req) if req.kind == SnapshotKind::Blocking => {
+                tracing::warn!("signal {}: blocking snapshots of MongoDB collections are not supported by Sluice yet; use type incremental", sig.id);
+            }
+            Action::Execute(req) => {
+                if self.signal.is_none() {
+                    tracing::error!("signal {}: an incremental snapshot needs the signal collection for its watermarks; set signal.data.collection (<db>.<collection>) and send the signal again", sig.id);
+                    return Ok(());
+                }
+                let all = super::snapshot::captured_collections(client, &self.cfg).await?;
+                let mut add: Vec<Collection> = Vec::new();
+                for r in &req.collections {
+                    let Ok(re) = regex::Regex::new(&format!("^(?:{r})$")) else {
+                        tracing::warn!(
+                            "signal {}: '{r}' is not a regular expression; ignored",
+                            sig.id
+                        );
+                        continue;
+                    };
+                    for (db, c) in &all {
+                        let name = format!("{db}.{c}");
+                        if re.is_match(&name)
+                            && !self.is_signal(db, c)
+                            && !add.iter().any(|a| a.id == name)
+                        {
+                            let condition = req
+                                .conditions
+                                .iter()
+                                .find(|(dc, _)| {
+                                    regex::Regex::new(&format!("^(?:{dc})$"))
+                                        .is_ok_and(|x| x.is_match(&name))
+                                })
+                                .map(|(_, f)| f.clone());
+                            add.push(Collection {
+                                id: name,
+                                condition,
+                                surrogate_key: None,
+                            });
+                        }
+                    }
+                }
+                if add.is_empty() {
+                    tracing::warn!(
+                        "signal {}: no captured collection matches {:?}",
+                        sig.id,
+                        req.collections
+                    );
+                    return Ok(());
+                }
+                let was_active = self.inc.active();
+                let added = self.inc.add(&sig.id, add);
+                if !added.is_empty() {
+                    let list: Vec<&str> = added.iter().map(|c| c.id.as_str()).collect();
+                    tracing::info!(
+                        "signal {}: incremental snapshot of {}",
+                        sig.id,
+                        list.join(",")
+                    );
+                    if !was_active {
+                        self.notify("STARTED", &[("data_collections", list.join(","))], out);
+                    }
+                    if !self.inc.in_window() {
+                        self.read_chunk(client, builder, pos, out).await?;
+                    }
+                }
+            }
+            Action::Stop(ids) => {
+                let matching: Vec<String> = self
+                    .inc
+                    .collections
+                    .iter()
+                    .filter(|c| {
+                        ids.is_empty()
+                            || ids.iter().any(|r| {
+                                regex::Regex::new(&format!("^(?:{r})$"))
+                                    .is_ok_and(|x| x.is_match(&c.id))
+                            })
+                    })
+                    .map(|c| c.id.clone())
+                    .collect();
+                if matching.is_empty() {
+                    return Ok(());
+                }
+                let id = self
+                    .inc
+                    .correlation
+                    .clone()
+                    .unwrap_or_else(|| sig.id.clone());
+                let dropped = self.inc.stop(&matching);
+                self.cfg.notifier.notify(
+                    &id,
+                    INCREMENTAL,
+                    "ABORTED",
+                    &[("data_collections", dropped.join(","))],
+                    out,
+                );
+                self.read_chunk(client, builder, pos, out).await?;
+            }
+            Action::Pause => {
+                if self.inc.active() && !self.inc.paused {
+                    self.inc.paused = true;
+                    self.notify("PAUSED", &[("data_collections", names(&self.inc))], out);
+                }
+            }
+            Action::Resume => {
+                if self.inc.paused {
+                    self.inc.paused = false;
+                    self.notify("RESUMED", &[("data_collections", names(&self.inc))], out);
+                    if !self.inc.in_window() {
+                        self.read_chunk(client, builder, pos, out).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn table_done(&mut self, status: &str, out: &mut Vec<SourceRecord>) {
+        let current = self.inc.current().map(|c| c.id.clone()).unwrap_or_default();
+        tracing::info!(
+            "incremental snapshot of {current}: {} documents ({status})",
+            self.inc.rows_scanned
+        );
+        self.notify(
+            "TABLE_SCAN_COMPLETED",
+            &[
+                ("data_collections", names(&self.inc)),
+                ("scanned_collection", current),
+                ("total_rows_scanned", self.inc.rows_scanned.to_string()),
+                ("status", status.to_string()),
+            ],
+            out,
+        );
+        let correlation = self.inc.correlation.clone();
+        self.inc.finish_current();
+        if !self.inc.active() {
+            let id = correlation.unwrap_or_else(crate::mysql::incremental::new_uuid);
+            self.cfg
+                .notifier
+                .notify(&id, INCREMENTAL, "COMPLETED", &[], out);
+        }
+    }
+
+    /// Reads the next chunk into the window between its watermarks.
+    pub async fn read_chunk(
+        &mut self,
+        client: &Client,
+        builder: &mut EventBuilder,
+        pos: &MongoOffset,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        while self.inc.active() && !self.inc.paused && !self.inc.in_window() {
+            let c = self.inc.current().expect("active").clone();
+            let Some((db, coll)) = c.id.split_once('.') else {
+                self.table_done("UNKNOWN_SCHEMA", out);
+                continue;
+            };
+            let condition = match &c.condition {
+                None => None,
+                Some(f) => match serde_json::from_str::<Json>(f)
+                    .ok()
+                    .and_then(|v| Bson::try_from(v).ok())
+                {
+                    Some(Bson::Document(d)) => Some(d),
+                    _ => {
+                        tracing::warn!("incremental snapshot of {}: additional condition {f} is not a JSON query document; the collection is skipped", c.id);
+                        self.table_done("SQL_EXCEPTION", out);
+                        continue;
+                    }
+                },
+            };
+            let collection = client.database(db).collection::<Document>(coll);
+            if self.inc.max_key.is_none() {
+                self.inc.emitted_key = None;
+                let last = collection
+                    .find(condition.clone().unwrap_or_default())
+                    .sort(doc! {"_id": -1})
+                    .limit(1)
+                    .await
+                    .map_err(|e| failed(e, "reading the greatest _id"))?;
+                let mut last = last;
+                let max = match last
+                    .advance()
+                    .await
+                    .map_err(|e| failed(e, "reading the greatest _id"))?
+                {
+                    true => {
+                        let d = last
+                            .deserialize_current()
+                            .map_err(|e| failed(e, "reading the greatest _id"))?;
+                        d.get("_id").cloned()
+                    }
+                    false => None,
+                };
+                match max {
+                    Some(id) => self.inc.max_key = Some(vec![key_json(&id)]),
+                    None => {
+                        self.table_done("EMPTY", out);
+                        continue;
+                    }
+                }
+            }
+            let (sdb, scoll) = self.signal.clone().expect("checked at execute");
+            let signals = client.database(&sdb).collection::<Document>(&scoll);
+            let chunk = crate::mysql::incremental::new_uuid();
+            signals
+                .insert_one(doc! {"_id": format!("{chunk}-open"), "type": WINDOW_OPEN, "payload": ""})
+                .await
+                .map_err(|e| failed(e, &format!("writing the incremental snapshot's open watermark into {sdb}.{scoll} (the connector's user needs insert on it)")))?;
+            let mut parts = Vec::new();
+            if let Some(k) = self
+                .inc
+                .emitted_key
+                .as_ref()
+                .and_then(|k| key_bson(k.first()?))
+            {
+                parts.push(doc! {"_id": {"$gt": k}});
+            }
+            if let Some(k) = self.inc.max_key.as_ref().and_then(|k| key_bson(k.first()?)) {
+                parts.push(doc! {"_id": {"$lte": k}});
+            }
+            if let Some(d) = condition {
+                parts.push(d);
+            }
+            let filter = if parts.is_empty() {
+                Document::new()
+            } else {
+                doc! {"$and": parts}
+            };
+            let mut cursor = collection
+                .find(filter)
+                .sort(doc! {"_id": 1})
+                .limit(self.cfg.signal.chunk_size as i64)
+                .await
+                .map_err(|e| failed(e, &format!("reading a chunk of {}", c.id)))?;
+            let mut rows = Vec::new();
+            let mut last_key = None;
+            let snapshot_offset = Arc::new(JsonMap::new());
+            while cursor
+                .advance()
+                .await
+                .map_err(|e| failed(e, &format!("reading a chunk of {}", c.id)))?
+            {
+                let d = cursor
+                    .deserialize_current()
+                    .map_err(|e| failed(e, &format!("reading a chunk of {}", c.id)))?;
+                if let Some(id) = d.get("_id") {
+                    last_key = Some(vec![key_json(id)]);
+                }
+                let mut r = builder.snapshot(db, coll, &d, "incremental", pos, &snapshot_offset);
+                r.source_offset = None;
+                rows.push(r);
+            }
+            signals
+                .insert_one(
+                    doc! {"_id": format!("{chunk}-close"), "type": WINDOW_CLOSE, "payload": ""},
+                )
+                .await
+                .map_err(|e| failed(e, "writing the incremental snapshot's close watermark"))?;
+            let n = rows.len();
+            self.inc.rows_scanned += n as u64;
+            if n == 0 {
+                self.table_done("SUCCEEDED", out);
+                continue;
+            }
+            let text = |k: &Option<Vec<Json>>| match k {
+                Some(k) => k
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                None => "\"<null>\"".into(),
+            };
+            self.notify(
+                "IN_PROGRESS",
+                &[
+                    ("data_collections", names(&self.inc)),
+                    ("current_collection_in_progress", c.id.clone()),
+                    ("maximum_key", text(&self.inc.max_key)),
+                    ("last_processed_key", text(&last_key)),
+                ],
+                out,
+            );
+            self.inc.set_window(chunk, rows, last_key, false);
+        }
+        Ok(())
+    }
+}
+
+fn names(inc: &Incremental) -> String {
+    inc.collections
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An `_id` as the offset keeps it: its canonical extended JSON text.
+fn key_json(id: &Bson) -> Json {
+    Json::String(id.clone().into_canonical_extjson().to_string())
+}
+
+fn key_bson(v: &Json) -> Option<Bson> {
+    let text = v.as_str()?;
+    let j: Json = serde_json::from_str(text).ok()?;
+    Bson::try_from(j).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_keep_their_type_through_the_offset() {
+        for id in [
+            Bson::Int32(7),
+            Bson::Int64(1 << 40),
+            Bson::String("k1".into()),
+            Bson::ObjectId(bson::oid::ObjectId::parse_str("65f0c0ffee0000000000abcd").unwrap()),
+        ] {
+            assert_eq!(key_bson(&key_json(&id)), Some(id));
+        }
+    }
+
+    #[test]
+    fn signal_documents_read_like_debeziums() {
+        let d =
+            doc! {"_id": "s1", "type": "execute-snapshot", "data": {"data-collections": ["db.c"]}};
+        let s = MongoSnapshots::doc_signal(&d).unwrap().unwrap();
+        assert_eq!(s.id, "s1");
+        assert!(matches!(s.action().unwrap(), Action::Execute(_)));
+        let d = doc! {"_id": "x-open", "type": WINDOW_OPEN, "payload": ""};
+        let s = MongoSnapshots::doc_signal(&d).unwrap().unwrap();
+        assert_eq!(s.action().unwrap(), Action::WindowOpen);
+    }
+}
