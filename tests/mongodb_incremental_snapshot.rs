@@ -1,0 +1,232 @@
+//! Incremental snapshots of the MongoDB source on SecantusDB, started by a
+//! document inserted into the signal collection, while four writers insert,
+//! update, replace and delete random documents: replaying the topic by key
+//! gives exactly the collection at the end (every `_id`, every field); the
+//! notifications tell the progress; a worker killed with SIGKILL
+//! mid-snapshot resumes from its last chunk.
+//!
+//!   scripts/test -p sluice --test mongodb_incremental_snapshot -- --nocapture
+
+mod common;
+mod mongodb_support;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mongodb_support::*;
+use serde_json::{json, Value};
+
+const DOCS: u64 = 200_000;
+
+struct Writers(Vec<Child>, std::path::PathBuf);
+
+impl Writers {
+    /// Four writers on `db.docs` until `stop` exists (at most 300 s).
+    fn start(db: &str, dir: &TempDir) -> Writers {
+        let stop = dir.path().join("stop-writers");
+        let kids = (0..4)
+            .map(|w| {
+                Command::new(python())
+                    .arg("-c")
+                    .arg(format!(
+                        "import os, random, time, pymongo\nrandom.seed({w})\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 300\nn = 0\nwhile time.time() < end and not os.path.exists('{stop}'):\n    i = random.randrange({max})\n    r = random.random()\n    if r < 0.4:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'w{w}', 'v': n}}}})\n    elif r < 0.6:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced{w}'}}, upsert=True)\n    elif r < 0.8:\n        t.delete_one({{'_id': i}})\n    else:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'ins{w}'}}}}, upsert=True)\n    n += 1\nprint(n)\n",
+                        stop = stop.display(),
+                        max = DOCS + 5_000
+                    ))
+                    .env("URI", mongo_uri())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .expect("writer")
+            })
+            .collect();
+        Writers(kids, stop)
+    }
+
+    /// Stops them; returns the operations they made.
+    fn stop(self) -> u64 {
+        std::fs::write(&self.1, "").unwrap();
+        self.0
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+struct Setup {
+    db: String,
+    dir: TempDir,
+    s: Sluice,
+    name: String,
+    prefix: String,
+}
+
+fn setup() -> Setup {
+    require_mongodb();
+    let db = unique("incdb").replace('-', "_");
+    py(&format!(
+        "t = c['{db}'].docs\nfor s in range(0, {DOCS}, 10000):\n    t.insert_many([{{'_id': i, 'n': i, 'tag': 'seed'}} for i in range(s, min(s + 10000, {DOCS}))])\nc['{db}'].create_collection('dbz_signal')"
+    ));
+    let dir = TempDir::new("mongo-incremental");
+    let s = worker(&dir);
+    let prefix = unique("minc");
+    let name = unique("mongo-incremental");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["snapshot.mode"] = json!("no_data");
+    cfg["signal.data.collection"] = json!(format!("{db}.dbz_signal"));
+    cfg["notification.enabled.channels"] = json!("sink");
+    cfg["notification.sink.topic.name"] = json!(format!("{prefix}.notes"));
+    create(&s, &name, cfg);
+    s.wait_committed_offset(&name, Duration::from_secs(60));
+    Setup {
+        db,
+        dir,
+        s,
+        name,
+        prefix,
+    }
+}
+
+fn signal(db: &str, id: &str) {
+    py(&format!(
+        "c['{db}'].dbz_signal.insert_one({{'_id': '{id}', 'type': 'execute-snapshot', 'data': '{{\"data-collections\": [\"{db}.docs\"], \"type\": \"incremental\"}}'}})"
+    ));
+}
+
+fn note_types(tail: &TopicTail) -> Vec<String> {
+    tail.events
+        .iter()
+        .filter_map(|e| e.value.as_ref()?["type"].as_str().map(String::from))
+        .collect()
+}
+
+/// Reads the collection's topic until the sentinel `_id` -1, then checks
+/// the replay against the collection; returns the incremental reads by id.
+fn check_replay(st: &Setup) -> HashMap<String, usize> {
+    py(&format!(
+        "c['{}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})",
+        st.db
+    ));
+    let mut tail = TopicTail::new(&format!("{}.{}.docs", st.prefix, st.db));
+    let mut seen = false;
+    tail.until("the sentinel document", Duration::from_secs(300), |ev| {
+        seen = seen || ev.last().is_some_and(|e| e.id == "-1");
+        seen
+    });
+    let want = collection_state(&st.db, "docs");
+    let got = replay(&tail.events);
+    if got != want {
+        let diff: Vec<_> = want
+            .iter()
+            .filter(|(k, v)| got.get(*k) != Some(v))
+            .take(5)
+            .map(|(k, v)| (k.clone(), v.clone(), got.get(k).cloned()))
+            .collect();
+        panic!(
+            "the topic does not replay to the collection: {} documents, {} replayed; first differences (id, collection, topic): {diff:?}",
+            want.len(),
+            got.len()
+        );
+    }
+    let mut reads = HashMap::new();
+    for e in &tail.events {
+        let v = e.value.as_ref();
+        if e.op() == "r" && v.is_some_and(|v| v["source"]["snapshot"] == "incremental") {
+            *reads.entry(e.id.clone()).or_insert(0) += 1;
+        }
+    }
+    reads
+}
+
+#[test]
+fn an_incremental_snapshot_under_four_writers_replays_to_the_collection() {
+    let st = setup();
+    let mut notes = TopicTail::new(&format!("{}.notes", st.prefix));
+    let writers = Writers::start(&st.db, &st.dir);
+    let started = Instant::now();
+    signal(&st.db, "mongo-1");
+    notes.until("the snapshot to complete", Duration::from_secs(600), |ev| {
+        ev.iter()
+            .any(|e| e.value.as_ref().is_some_and(|v| v["type"] == "COMPLETED"))
+    });
+    let ops = writers.stop();
+    eprintln!(
+        "incremental snapshot of {DOCS} documents under {ops} writer operations: {:.1?}",
+        started.elapsed()
+    );
+    assert!(ops >= 400, "the writers wrote during the snapshot ({ops})");
+    let reads = check_replay(&st);
+    let twice = reads.values().filter(|&&n| n > 1).count();
+    eprintln!(
+        "{} documents read by the snapshot, {twice} twice",
+        reads.len()
+    );
+    assert_eq!(twice, 0);
+    assert!(reads.len() as u64 > DOCS - ops);
+    let types = note_types(&notes);
+    assert_eq!(
+        types.first().map(String::as_str),
+        Some("STARTED"),
+        "{types:?}"
+    );
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("COMPLETED"),
+        "{types:?}"
+    );
+    assert!(types.iter().filter(|t| *t == "IN_PROGRESS").count() >= reads.len() / 1024);
+    assert!(notes.events.iter().all(|e| e.id == "mongo-1"));
+    let s = st.s.get(&format!("/connectors/{}/status", st.name)).json();
+    assert_eq!(s["tasks"][0]["state"], "RUNNING", "{s}");
+}
+
+#[test]
+fn a_worker_killed_mid_snapshot_resumes_from_its_last_chunk() {
+    let mut st = setup();
+    let mut notes = TopicTail::new(&format!("{}.notes", st.prefix));
+    let writers = Writers::start(&st.db, &st.dir);
+    signal(&st.db, "mongo-kill");
+    let third = DOCS as usize / 1024 / 3;
+    notes.until("a third of the chunks", Duration::from_secs(600), |ev| {
+        ev.iter()
+            .filter(|e| e.value.as_ref().is_some_and(|v| v["type"] == "IN_PROGRESS"))
+            .count()
+            >= third
+    });
+    st.s.kill9();
+    st.s = Sluice::start_with(st.s.worker_file.clone(), st.s.port, st.dir.path());
+    notes.until(
+        "the snapshot to complete after the restart",
+        Duration::from_secs(600),
+        |ev| {
+            ev.iter()
+                .any(|e| e.value.as_ref().is_some_and(|v| v["type"] == "COMPLETED"))
+        },
+    );
+    let ops = writers.stop();
+    let reads = check_replay(&st);
+    let twice = reads.values().filter(|&&n| n > 1).count();
+    eprintln!(
+        "after kill -9: {} documents read, {twice} read twice (about {} chunks of 1024 read again); {ops} writer operations",
+        reads.len(),
+        twice.div_ceil(1024)
+    );
+    assert!(
+        twice <= 40 * 1024,
+        "{twice} read twice: the snapshot started over"
+    );
+    let started = note_types(&notes)
+        .iter()
+        .filter(|t| *t == "STARTED")
+        .count();
+    assert_eq!(started, 1);
+    let _: Value = st.s.get(&format!("/connectors/{}/status", st.name)).json();
+}
