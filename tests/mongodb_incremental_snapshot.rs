@@ -230,3 +230,61 @@ fn a_worker_killed_mid_snapshot_resumes_from_its_last_chunk() {
     assert_eq!(started, 1);
     let _: Value = st.s.get(&format!("/connectors/{}/status", st.name)).json();
 }
+
+#[test]
+fn transaction_metadata_frames_a_transaction_with_begin_and_end() {
+    require_mongodb();
+    let db = unique("txdb").replace('-', "_");
+    py(&format!(
+        "c['{db}'].create_collection('docs')\nc['{db}'].create_collection('other')"
+    ));
+    let dir = TempDir::new("mongo-txn");
+    let s = worker(&dir);
+    let prefix = unique("mtx");
+    let name = unique("mongo-txn");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["snapshot.mode"] = json!("no_data");
+    cfg["provide.transaction.metadata"] = json!("true");
+    create(&s, &name, cfg);
+    s.wait_committed_offset(&name, Duration::from_secs(60));
+    py(&format!(
+        "t = c['{db}'].docs\nt.insert_one({{'_id': 1, 'v': 'alone'}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': 2, 'v': 'in'}}, session=s)\n        t.update_one({{'_id': 1}}, {{'$set': {{'v': 'in-upd'}}}}, session=s)\n        c['{db}'].other.insert_one({{'_id': 3}}, session=s)\nt.insert_one({{'_id': 4, 'v': 'after'}})"
+    ));
+    let mut tx = TopicTail::new(&format!("{prefix}.transaction"));
+    tx.until("the transaction's END", Duration::from_secs(120), |ev| {
+        ev.iter()
+            .any(|e| e.value.as_ref().is_some_and(|v| v["status"] == "END"))
+    });
+    let begin = tx.events[0].value.clone().unwrap();
+    let end = tx.events[1].value.clone().unwrap();
+    assert_eq!(begin["status"], "BEGIN");
+    let id = begin["id"].as_str().unwrap().to_string();
+    assert!(id.contains(":"), "<lsid>:<txnNumber>: {id}");
+    assert_eq!(end["id"], id.as_str());
+    assert_eq!(end["event_count"], 3);
+    assert_eq!(
+        end["data_collections"],
+        json!([
+            {"data_collection": format!("{db}.docs"), "event_count": 2},
+            {"data_collection": format!("{db}.other"), "event_count": 1}
+        ])
+    );
+    let mut docs = TopicTail::new(&format!("{prefix}.{db}.docs"));
+    docs.until("the four changes of docs", Duration::from_secs(60), |ev| {
+        ev.len() >= 4
+    });
+    let blocks: Vec<Value> = docs
+        .events
+        .iter()
+        .map(|e| e.value.as_ref().unwrap()["transaction"].clone())
+        .collect();
+    assert!(
+        blocks[0].is_null(),
+        "the change outside a transaction has no block"
+    );
+    assert_eq!(blocks[1]["id"], id.as_str());
+    assert_eq!(blocks[1]["total_order"], 1);
+    assert_eq!(blocks[2]["total_order"], 2);
+    assert_eq!(blocks[2]["data_collection_order"], 2);
+    assert!(blocks[3].is_null());
+}

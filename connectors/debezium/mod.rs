@@ -28,3 +28,4 @@ pub mod schema;
 pub mod signal;
 pub mod task;
 pub mod time;
+pub mod transaction;

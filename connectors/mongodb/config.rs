@@ -135,6 +135,7 @@ pub struct MongoConfig {
     pub signal: crate::debezium::signal::SignalConfig,
     /// notification.*.
     pub notifier: crate::debezium::notify::Notifier,
+    pub provide_transaction_metadata: bool,
     pub connection_string: String,
     pub topic_prefix: String,
     pub capture_mode: CaptureMode,
@@ -218,8 +219,7 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .tombstones_on_delete()
         .skipped_operations()
-        .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events and the envelope's transaction block.")
-        .unsupported()
+        .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction (id <lsid>:<txnNumber>; a transaction's END is written when the next change, of another transaction or of none, arrives, as Debezium does) and the envelope's transaction block.")
         .heartbeat_and_queue("the reader", "Milliseconds between heartbeat messages that move the offset while captured collections are idle; 0 disables them.")
         .define("cursor.max.await.time.ms", Int, Some("0"), Low, "Milliseconds the server waits for new changes per getMore (0: poll.interval.ms).")
         .validate(at_least(0.0))
@@ -390,6 +390,7 @@ impl MongoConfig {
         );
         Ok(MongoConfig {
             signal: crate::debezium::signal::SignalConfig::parse(&cfg, &topic_prefix)?,
+            provide_transaction_metadata: cfg.bool("provide.transaction.metadata")?,
             notifier: crate::debezium::notify::Notifier::parse(
                 &cfg,
                 &topic_prefix,
@@ -578,13 +579,10 @@ mod tests {
     #[test]
     fn unsupported_keys_are_declared() {
         let def = config_def();
-        for k in [
-            "field.renames",
-            "provide.transaction.metadata",
-            "cursor.pipeline",
-        ] {
+        for k in ["field.renames", "cursor.pipeline"] {
             assert!(def.key(k).unwrap().unsupported, "{k}");
         }
         assert!(!def.key("collection.include.list").unwrap().unsupported);
+        assert!(!def.key("provide.transaction.metadata").unwrap().unsupported);
     }
 }

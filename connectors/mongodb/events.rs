@@ -141,6 +141,10 @@ pub struct EventBuilder {
     collections: HashMap<(String, String), Arc<CollectionSchema>>,
     /// The collection of the last event: consecutive events mostly share it.
     last: Option<Arc<CollectionSchema>>,
+    /// provide.transaction.metadata: the transaction in progress, and
+    /// where its boundaries go.
+    txn: Option<crate::debezium::transaction::TxnState>,
+    transaction_topic: Arc<str>,
 }
 
 /// What the `source` struct needs besides the collection.
@@ -156,6 +160,7 @@ struct SourceInfo<'a> {
 
 impl EventBuilder {
     pub fn new(cfg: Arc<MongoConfig>) -> EventBuilder {
+        let cfg_topic: Arc<str> = cfg.common.transaction_topic(&cfg.topic_prefix).into();
         EventBuilder {
             partition: Arc::new(cfg.source_partition()),
             heartbeat: Heartbeat {
@@ -177,6 +182,8 @@ impl EventBuilder {
             .map(|w| (w, w.into())),
             collections: HashMap::new(),
             last: None,
+            txn: None,
+            transaction_topic: cfg_topic,
         }
     }
 
@@ -321,6 +328,11 @@ impl EventBuilder {
         let c = self.collection(&ev.db, &ev.coll);
         let now = now_ms();
         let ts_ms = ev.wall_ms.unwrap_or(i64::from(ev.cluster_time.time) * 1000);
+        let block = if self.cfg.provide_transaction_metadata {
+            self.transaction(ev, ts_ms, &c, out)
+        } else {
+            Value::Null
+        };
         let source = self.source(&SourceInfo {
             ts_ms,
             snapshot: "false",
@@ -349,12 +361,66 @@ impl EventBuilder {
         v[envelope_field::SOURCE] = source;
         v[envelope_field::OP] = Value::String(ev.op.code().into());
         v[envelope_field::TS_MS] = Value::Int64(now);
+        v[envelope_field::TRANSACTION] = block;
         let key = Self::key(&c, &ev.id);
         let value = Value::Struct(Struct::from_values(c.envelope.clone(), v));
         out.push(self.record(&c, key.clone(), Some(value), ts_ms, offset));
         if ev.op == Op::Delete && self.cfg.common.tombstones_on_delete {
             out.push(self.record(&c, key, None, ts_ms, offset));
         }
+    }
+
+    /// Debezium's transaction monitor for one change: an event of a new
+    /// transaction ends the one in progress (END) and begins its own
+    /// (BEGIN); an event of none ends the one in progress. Boundaries carry
+    /// no offset (a commit never stops on one). Returns the event's
+    /// `transaction` block.
+    fn transaction(
+        &mut self,
+        ev: &ChangeEvent,
+        ts_ms: i64,
+        c: &CollectionSchema,
+        out: &mut Vec<SourceRecord>,
+    ) -> Value {
+        let lsid = ev.lsid.as_ref().map(|l| json::document(l, Mode::Strict));
+        let id = match (lsid, ev.txn_number) {
+            (Some(l), Some(n)) => Some(format!("{l}:{n}")),
+            (Some(l), None) => Some(l),
+            (None, Some(n)) => Some(n.to_string()),
+            (None, None) => None,
+        };
+        if let Some(t) = &self.txn {
+            if id.as_deref() != Some(&*t.id) {
+                out.push(crate::debezium::transaction::boundary(
+                    &self.transaction_topic,
+                    &self.partition,
+                    t,
+                    true,
+                    ts_ms,
+                    None,
+                ));
+                self.txn = None;
+            }
+        }
+        let Some(id) = id else {
+            return Value::Null;
+        };
+        if self.txn.is_none() {
+            let t = crate::debezium::transaction::TxnState::new(id);
+            out.push(crate::debezium::transaction::boundary(
+                &self.transaction_topic,
+                &self.partition,
+                &t,
+                false,
+                ts_ms,
+                None,
+            ));
+            self.txn = Some(t);
+        }
+        let collection = format!("{}.{}", c.db, c.coll);
+        self.txn
+            .as_mut()
+            .map_or(Value::Null, |t| t.block(&collection))
     }
 
     /// A heartbeat on `<heartbeat.topics.prefix>.<topic.prefix>` carrying

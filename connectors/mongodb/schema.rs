@@ -99,6 +99,7 @@ pub mod envelope_field {
     pub const SOURCE: usize = 3;
     pub const OP: usize = 4;
     pub const TS_MS: usize = 5;
+    pub const TRANSACTION: usize = 6;
     pub const COUNT: usize = 7;
 }
 

@@ -22,54 +22,10 @@ use super::schema::{
     schema_change_key_schema, schema_change_value_schema, source_field, source_schema, TableSchema,
 };
 use crate::debezium::events::{Heartbeat, Op};
-use crate::debezium::schema::{topic_name, transaction_schema, transaction_schemas};
+use crate::debezium::schema::{topic_name, transaction_schema};
 use crate::debezium::time::now;
 
-/// The transaction a streamed event belongs to, with Debezium's counters
-/// (provide.transaction.metadata): `total_order` over every change event
-/// of the transaction, `data_collection_order` per table (`db.table`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TxnState {
-    /// MariaDB `domain-server-seq`, MySQL `uuid:gno`, or `file:pos` of
-    /// the transaction's start on a server without GTIDs.
-    pub id: Arc<str>,
-    /// Whether the BEGIN event was emitted (or, on a resume inside the
-    /// transaction, already acknowledged before the restart).
-    pub begun: bool,
-    pub total: i64,
-    /// Per table, in order of first appearance.
-    pub per_collection: Vec<(String, i64)>,
-}
-
-impl TxnState {
-    pub fn new(id: String) -> TxnState {
-        TxnState {
-            id: id.into(),
-            ..Default::default()
-        }
-    }
-
-    /// Counts one more change event of `collection`: (total_order,
-    /// data_collection_order), both starting at 1.
-    fn next(&mut self, collection: &str) -> (i64, i64) {
-        self.total += 1;
-        let n = match self
-            .per_collection
-            .iter_mut()
-            .find(|(c, _)| c == collection)
-        {
-            Some((_, n)) => {
-                *n += 1;
-                *n
-            }
-            None => {
-                self.per_collection.push((collection.to_string(), 1));
-                1
-            }
-        };
-        (self.total, n)
-    }
-}
+pub use crate::debezium::transaction::TxnState;
 
 /// What `source` says about one event. Borrowed: built once per row, it
 /// costs no allocation of its own, and its strings are shared into the
@@ -504,51 +460,14 @@ impl EventBuilder {
         ts_ms: i64,
         offset: &Arc<JsonMap>,
     ) -> SourceRecord {
-        let (ks, vs, per) = transaction_schemas();
-        let key = Value::Struct(Struct {
-            schema: ks.clone(),
-            values: vec![Value::String(txn.id.clone())],
-        });
-        let (count, collections) = if end {
-            (
-                Value::Int64(txn.total),
-                Value::Array(
-                    txn.per_collection
-                        .iter()
-                        .map(|(c, n)| {
-                            Value::Struct(Struct {
-                                schema: per.clone(),
-                                values: vec![Value::String(c.as_str().into()), Value::Int64(*n)],
-                            })
-                        })
-                        .collect(),
-                ),
-            )
-        } else {
-            (Value::Null, Value::Null)
-        };
-        let value = Value::Struct(Struct {
-            schema: vs.clone(),
-            values: vec![
-                Value::String(if end { "END" } else { "BEGIN" }.into()),
-                Value::String(txn.id.clone()),
-                count,
-                collections,
-                Value::Int64(ts_ms),
-            ],
-        });
-        let topic = self.transaction_topic.clone();
-        // Debezium puts no context headers on transaction boundaries.
-        let mut r = self.record(
-            &topic,
-            (Some(ks), key),
-            Some(vs),
-            value,
+        crate::debezium::transaction::boundary(
+            &self.transaction_topic,
+            &self.partition,
+            txn,
+            end,
             ts_ms,
             Some(offset),
-        );
-        r.data.headers = Headers::new();
-        r
+        )
     }
 
     /// A schema change event on the topic named by topic.prefix.
