@@ -641,3 +641,42 @@ fn heartbeat_action_query_runs_on_each_heartbeat() {
         |p| p.iter().any(|(_, v)| v["op"] == "u"),
     );
 }
+
+#[test]
+fn a_read_only_incremental_snapshot_writes_nothing_and_replays_to_the_table() {
+    let st = Setup::start(
+        &["CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, note VARCHAR(40))"],
+        &[
+            ("read.only", "true"),
+            ("incremental.snapshot.chunk.size", "2000"),
+        ],
+    );
+    // The connector's user may not write at all.
+    st.db
+        .sql("REVOKE INSERT ON inc.debezium_signal FROM 'cdc'@'%'; FLUSH PRIVILEGES;");
+    st.db
+        .sql("USE inc; INSERT INTO inc.t SELECT seq, seq, CONCAT('n', seq) FROM seq_1_to_100000");
+    let mut notes = st.notes();
+    let mut reader = TopicReader::new(&kafka_bootstrap(), &st.topic("t"));
+    let stop = AtomicBool::new(false);
+    let statements = std::thread::scope(|sc| {
+        let w = sc.spawn(|| writers(&st.db, 105_000, 2_000, &stop));
+        st.signal("ro-1", &["t"]);
+        wait_completed(&mut notes, "the read-only snapshot to complete");
+        stop.store(true, Ordering::Relaxed);
+        w.join().unwrap()
+    });
+    let want = check_replay(&st.db, &mut reader);
+    let reads = incremental_reads(&reader.parsed);
+    let twice = reads.values().filter(|&&n| n > 1).count();
+    eprintln!(
+        "read-only: {} keys read under {statements} writer statements ({twice} twice); {} rows in the table",
+        reads.len(),
+        want.len()
+    );
+    assert_eq!(twice, 0);
+    assert!(reads.len() > 90_000, "{}", reads.len());
+    // No watermark rows: the signal table holds the request only.
+    let rows = st.db.sql("SELECT COUNT(*) FROM inc.debezium_signal");
+    assert_eq!(rows.trim(), "1");
+}

@@ -198,6 +198,8 @@ pub struct MySqlConfig {
     pub notifier: crate::debezium::notify::Notifier,
     /// heartbeat.action.query: run on each heartbeat.
     pub heartbeat_action_query: Option<String>,
+    /// read.only: incremental snapshots write nothing.
+    pub read_only: bool,
 }
 
 /// Every key the connector reads, with Debezium's defaults.
@@ -253,6 +255,7 @@ pub fn config_def() -> ConfigDef {
         .skipped_operations()
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction and fill each change event's transaction block (id, total_order, data_collection_order).")
         .heartbeat_and_queue("the binlog reader", "Milliseconds between heartbeat messages; 0 disables them.")
+        .define("read.only", Boolean, Some("false"), Low, "Incremental snapshots without writing to the database: each chunk is read in a consistent snapshot whose binlog position MariaDB reports (binlog_snapshot_position), and emitted when the stream reaches that position; no watermark rows, no dedup window. MariaDB (and Percona Server) only.")
         .define("heartbeat.action.query", String, Some(""), Low, "A statement run against the source database at each heartbeat (heartbeat.interval.ms), so that a quiet captured database still moves the binlog position (an UPDATE of a heartbeat table).")
         .define("schema.history.internal", String, Some("io.debezium.storage.kafka.history.KafkaSchemaHistory"), Low, "Where the schema history is kept: io.debezium.storage.kafka.history.KafkaSchemaHistory (a one-partition topic, Debezium's default), io.debezium.storage.file.history.FileSchemaHistory (a file, standalone) or io.debezium.relational.history.MemorySchemaHistory (nothing kept). With KafkaSchemaHistory and no schema.history.internal.kafka.topic, Sluice uses schema.history.internal.file.filename when set. A connector with offsets whose history is missing, empty or damaged fails naming snapshot.mode=recovery, as Debezium's does.")
         .define("schema.history.internal.file.filename", String, Some(""), Low, "File the schema history is kept in (FileSchemaHistory).")
@@ -423,6 +426,7 @@ impl MySqlConfig {
                 std::sync::Arc::new(partition),
             )?,
             heartbeat_action_query: cfg.opt_string("heartbeat.action.query"),
+            read_only: cfg.bool("read.only")?,
         })
     }
 

@@ -65,6 +65,9 @@ pub struct Snapshots {
     /// A blocking snapshot asked for: (signal id, data-collections), run
     /// by the stream at the end of the signal's transaction.
     blocking: Option<(String, Vec<String>)>,
+    /// read.only: the binlog position (file, pos) the chunk in the window
+    /// is consistent with; the stream emits it on reaching that position.
+    pub read_only_at: Option<(String, u64)>,
 }
 
 impl Snapshots {
@@ -103,6 +106,7 @@ impl Snapshots {
             cfg,
             chunks_read: 0,
             blocking: None,
+            read_only_at: None,
         }
     }
 
@@ -454,8 +458,8 @@ impl Snapshots {
         req: SnapshotRequest,
         out: &mut Vec<SourceRecord>,
     ) -> Result<(), MySqlError> {
-        if self.signal_table.is_none() {
-            tracing::error!("signal {id}: an incremental snapshot needs the signal table for its watermarks; set signal.data.collection (<db>.<table>, with INSERT granted) and send the signal again");
+        if self.signal_table.is_none() && !self.cfg.read_only {
+            tracing::error!("signal {id}: an incremental snapshot needs the signal table for its watermarks; set signal.data.collection (<db>.<table>, with INSERT granted), or read.only=true on MariaDB, and send the signal again");
             return Ok(());
         }
         let mut regexes = Vec::new();
@@ -524,7 +528,8 @@ impl Snapshots {
 
     /// The rows of the closed window, restamped with the stream's
     /// position, appended to `out`.
-    fn emit_window(&mut self, at: &At, out: &mut Vec<SourceRecord>) -> bool {
+    pub fn emit_window(&mut self, at: &At, out: &mut Vec<SourceRecord>) -> bool {
+        self.read_only_at = None;
         let (mut rows, _) = self.inc.close();
         for r in &mut rows {
             restamp(r, at);
@@ -676,8 +681,9 @@ impl Snapshots {
             TableSchema::new(&cfg, &def.db, &def.table, plans, &def.primary_key_indexes())
                 .map_err(MySqlError::Config)?,
         );
-        let (sdb, stable) = self.signal_table.clone().expect("checked at execute");
+        let (sdb, stable) = self.signal_table.clone().unwrap_or_default();
         let signal = format!("{}.{}", quote_ident(&sdb), quote_ident(&stable));
+        let read_only = cfg.read_only;
         let chunk = new_uuid();
         let mut filter = Vec::new();
         if let Some(k) = &self.inc.emitted_key {
@@ -732,7 +738,34 @@ impl Snapshots {
             )
         };
         let conn = self.conn().await?;
-        conn.exec(&open).await.map_err(remedy)?;
+        let mut consistent_at = None;
+        if read_only {
+            // The chunk as of an exact binlog position (see the module
+            // doc): no write, no window.
+            conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                .await?;
+            let rs = conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'").await?;
+            let (mut file, mut pos) = (String::new(), 0u64);
+            for i in 0..rs.rows.len() {
+                match rs.text(i, 0) {
+                    Some("Binlog_snapshot_file") => file = rs.text(i, 1).unwrap_or("").to_string(),
+                    Some("Binlog_snapshot_position") => {
+                        pos = rs.text(i, 1).and_then(|v| v.parse().ok()).unwrap_or(0)
+                    }
+                    _ => {}
+                }
+            }
+            if file.is_empty() {
+                let _ = conn.exec("COMMIT").await;
+                return Err(MySqlError::Config(format!(
+                    "read.only=true: {} reports no binlog_snapshot_file (MariaDB and Percona Server do; MySQL does not), so a chunk cannot be tied to a binlog position without writing; set read.only=false and signal.data.collection",
+                    conn.addr()
+                )));
+            }
+            consistent_at = Some((file, pos));
+        } else {
+            conn.exec(&open).await.map_err(remedy)?;
+        }
         let n = conn.query_start(&select).await?.len();
         let (mut buf, mut spans) = (Vec::new(), Vec::new());
         let mut rows = Vec::new();
@@ -784,7 +817,11 @@ impl Snapshots {
                 instant_text()
             ),
         );
-        conn.exec(&close).await.map_err(remedy)?;
+        if read_only {
+            conn.exec("COMMIT").await?;
+        } else {
+            conn.exec(&close).await.map_err(remedy)?;
+        }
         self.chunks_read += 1;
         let n = rows.len();
         tracing::debug!(
@@ -808,6 +845,7 @@ impl Snapshots {
                 out,
             );
             self.inc.set_window(chunk, rows, last_key, false);
+            self.read_only_at = consistent_at;
         }
         Ok(n)
     }

@@ -454,6 +454,34 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         let h = ev.header;
         let ev_start = (h.log_pos as u64).saturating_sub(h.event_size as u64);
         let mut end_txn = false;
+        // read.only: a chunk consistent with binlog position P goes out
+        // once every event before P is out and before any event after it
+        // (a heartbeat at or past P says the same).
+        if let Some((f, at_pos)) = &snaps.read_only_at {
+            let here = if h.event_type == types::HEARTBEAT {
+                h.log_pos as u64
+            } else {
+                ev_start
+            };
+            let reached = h.log_pos != 0
+                && h.event_type != types::ROTATE
+                && ((&*p.file == f.as_str() && here >= *at_pos) || &*p.file > f.as_str());
+            if reached && !p.in_txn {
+                let at = At {
+                    file: p.file.clone(),
+                    pos: here,
+                    server_id: h.server_id,
+                    gtid: None,
+                };
+                if snaps.emit_window(&at, &mut out) {
+                    noted = Some((
+                        out.len() - 1,
+                        p.offset(0, 0, h.timestamp as i64, h.server_id),
+                    ));
+                }
+                snaps.read_chunk(cap, &mut out).await?;
+            }
+        }
         // This event's number in its transaction (Debezium's `event`).
         let ev_idx = p.event_idx;
         p.event_idx += 1;
