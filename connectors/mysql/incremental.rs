@@ -19,6 +19,16 @@
 //! (autocommit), so the SELECT sees everything committed before the open
 //! row, and nothing committed after the close row. Why the window then
 //! makes replay right is told in [`crate::debezium::incremental`].
+//!
+//! `read.only=true` (MariaDB, Percona Server) writes nothing: a chunk is
+//! read in `START TRANSACTION WITH CONSISTENT SNAPSHOT`, whose binlog
+//! position P the server reports atomically with the read view
+//! (`binlog_snapshot_file` / `_position`): the chunk is exactly the rows as
+//! of P. The stream emits it once every event before P is out and before
+//! any event after P, so no dedup window is needed: what comes before is
+//! older, what comes after is newer. (Debezium's read-only variant brackets
+//! the SELECT with two GTID sets and deduplicates between them; P makes the
+//! bracket a point.)
 
 use std::sync::Arc;
 
