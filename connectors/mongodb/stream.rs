@@ -449,11 +449,13 @@ pub async fn stream(
                 let offset = Arc::new(last.to_json());
                 let before = batch.len();
                 builder.change(&ev, &offset, &mut batch);
-                let ns = format!("{}.{}", ev.db, ev.coll);
-                if snaps.inc.watches(&ns) {
-                    for r in &batch[before..] {
-                        if !r.data.value.is_null() {
-                            snaps.inc.dedup(&ns, &r.data.key);
+                if snaps.inc.in_window() {
+                    let ns = format!("{}.{}", ev.db, ev.coll);
+                    if snaps.inc.watches(&ns) {
+                        for r in &batch[before..] {
+                            if !r.data.value.is_null() {
+                                snaps.inc.dedup(&ns, &r.data.key);
+                            }
                         }
                     }
                 }
