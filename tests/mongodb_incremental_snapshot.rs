@@ -81,6 +81,8 @@ fn setup() -> Setup {
     let name = unique("mongo-incremental");
     let mut cfg = base_config(&prefix, &db);
     cfg["snapshot.mode"] = json!("no_data");
+    // A heartbeat commits the stream's first position: writes after it are captured.
+    cfg["heartbeat.interval.ms"] = json!("500");
     cfg["signal.data.collection"] = json!(format!("{db}.dbz_signal"));
     cfg["notification.enabled.channels"] = json!("sink");
     cfg["notification.sink.topic.name"] = json!(format!("{prefix}.notes"));
@@ -244,6 +246,8 @@ fn transaction_metadata_frames_a_transaction_with_begin_and_end() {
     let name = unique("mongo-txn");
     let mut cfg = base_config(&prefix, &db);
     cfg["snapshot.mode"] = json!("no_data");
+    // A heartbeat commits the stream's first position: writes after it are captured.
+    cfg["heartbeat.interval.ms"] = json!("500");
     cfg["provide.transaction.metadata"] = json!("true");
     create(&s, &name, cfg);
     s.wait_committed_offset(&name, Duration::from_secs(60));
