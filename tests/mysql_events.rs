@@ -468,3 +468,55 @@ fn topic_naming_keys_name_every_topic() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("topic.delimiter"), "{}", r.body);
 }
+
+/// skip.messages.without.change leaves out updates that change no column
+/// the events carry (here `noise` is excluded); message.key.columns takes a
+/// regular expression over `<db>.<table>`, matched without case.
+#[test]
+fn unchanged_updates_are_skipped_and_key_columns_match_by_regex() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("skipunch");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.shard_1 (id INT PRIMARY KEY, tenant INT, v INT, noise INT);
+         INSERT INTO {db}.shard_1 VALUES (1, 7, 1, 0);"
+    ));
+    let dir = TempDir::new("mysql-skipunch");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-skipunch");
+    let prefix = unique("msu");
+    let keys = format!("{}\\.SHARD_[0-9]+:tenant,id", db.to_uppercase());
+    let exclude = format!("{db}.shard_1.noise");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            ("skip.messages.without.change", "true"),
+            ("column.exclude.list", &exclude),
+            ("message.key.columns", &keys),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut t = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.shard_1"));
+    t.read_until("the snapshot", Duration::from_secs(60), |r| !r.is_empty());
+    mariadb(&format!(
+        "UPDATE {db}.shard_1 SET noise = 5 WHERE id = 1; UPDATE {db}.shard_1 SET v = 2 WHERE id = 1;"
+    ));
+    t.read_until("the update of v", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["op"] == "u")
+    });
+    let ops: Vec<&str> = t
+        .parsed
+        .iter()
+        .map(|(_, v)| v["op"].as_str().unwrap_or("tombstone"))
+        .collect();
+    assert_eq!(
+        ops,
+        ["r", "u"],
+        "the update of an excluded column alone is skipped"
+    );
+    let (key, value) = &t.parsed[1];
+    assert_eq!(key, &serde_json::json!({"tenant": 7, "id": 1}));
+    assert_eq!(value["after"]["v"], 2);
+}

@@ -171,8 +171,12 @@ pub struct MySqlConfig {
     pub server_id: u32,
     pub topic_prefix: String,
     pub filters: Filters,
-    /// `db.table` → key column names (message.key.columns).
-    pub key_columns: BTreeMap<String, Vec<String>>,
+    /// message.key.columns: (table regex over `<db>.<table>`, matched whole
+    /// and without case as Debezium's, columns), first match wins.
+    pub key_columns: Vec<(Regex, Vec<String>)>,
+    /// skip.messages.without.change: an update that changes none of the
+    /// columns events carry is not published.
+    pub skip_messages_without_change: bool,
     /// The keys every Debezium source shares (snapshot.mode, queue, heartbeats, ...).
     pub common: CommonConfig,
     pub locking_mode: LockingMode,
@@ -234,7 +238,8 @@ pub fn config_def() -> ConfigDef {
         .prefix("column.mask.hash.")
         .define("column.propagate.source.type", String, Some(""), Low, "Regular expressions (comma-separated) over <db>.<table>.<column>: those columns' schemas carry the source type as parameters (__debezium.source.column.type, .length, .scale, .name). column.mask.with.<N>.chars, column.truncate.to.<N>.chars and column.mask.hash.[v2.]<ALGORITHM>.with.salt.<SALT> take such lists too and mask, cut or hash the text of those columns.")
         .define("datatype.propagate.source.type", String, Some(""), Low, "Regular expressions (comma-separated) over <db>.<table>.<TYPE> or <TYPE>: columns of those types carry the source type as schema parameters.")
-        .define("message.key.columns", String, Some(""), Low, "Key columns per table: <db>.<table>:<col>[,<col>...] entries separated by ';'.")
+        .define("message.key.columns", String, Some(""), Low, "Key columns per table: <table regex>:<col>[,<col>...] entries separated by ';'; the regular expression is matched whole, without case, against <db>.<table> (first match wins).")
+        .define("skip.messages.without.change", Boolean, Some("false"), Low, "Whether an update that changes none of the columns events carry (after column.include.list / column.exclude.list) is left out.")
         .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data (schema_only), never, when_needed, recovery.")
         .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery"]))
         .define("snapshot.locking.mode", String, Some("minimal"), Low, "Locking during the snapshot: minimal (MySQL: a global read lock only while the position is read; MariaDB needs none, its consistent snapshot reports its own binlog position), extended (a global read lock for the whole snapshot: writes wait until it ends), none.")
@@ -275,8 +280,8 @@ pub fn config_def() -> ConfigDef {
     crate::debezium::signal::define(def)
 }
 
-fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
-    let mut out = BTreeMap::new();
+fn key_columns(v: &str) -> Result<Vec<(Regex, Vec<String>)>, ConfigError> {
+    let mut out = Vec::new();
     for entry in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((table, cols)) = entry.split_once(':') else {
             return Err(ConfigError::one(format!(
@@ -293,7 +298,16 @@ fn key_columns(v: &str) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
                 "message.key.columns: '{entry}' names no column"
             )));
         }
-        out.insert(table.trim().to_string(), cols);
+        let table = table.trim();
+        let re = regex::RegexBuilder::new(&format!("^(?:{table})$"))
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| {
+                ConfigError::one(format!(
+                    "message.key.columns: '{table}' is not a regular expression over <db>.<table>: {e}"
+                ))
+            })?;
+        out.push((re, cols));
     }
     Ok(out)
 }
@@ -427,6 +441,7 @@ impl MySqlConfig {
             )?,
             heartbeat_action_query: cfg.opt_string("heartbeat.action.query"),
             read_only: cfg.bool("read.only")?,
+            skip_messages_without_change: cfg.bool("skip.messages.without.change")?,
         })
     }
 
@@ -453,10 +468,13 @@ impl MySqlConfig {
 
     /// Key columns configured for a table, if any.
     pub fn key_columns_for(&self, db: &str, table: &str) -> Option<&Vec<String>> {
+        if self.key_columns.is_empty() {
+            return None;
+        }
         let id = format!("{db}.{table}");
         self.key_columns
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&id))
+            .find(|(k, _)| k.is_match(&id))
             .map(|(_, v)| v)
     }
 
@@ -566,6 +584,17 @@ mod tests {
         assert_eq!(
             c.key_columns_for("INV", "users").unwrap(),
             &vec!["email".to_string()]
+        );
+        let r = MySqlConfig::parse(
+            &props(&[("message.key.columns", "inv\\.shard_[0-9]+:tenant,id")]),
+            Flavor::MySql,
+        )
+        .unwrap();
+        assert_eq!(r.key_columns_for("inv", "shard_12").unwrap().len(), 2);
+        assert!(r.key_columns_for("inv", "shard_x").is_none());
+        assert!(
+            MySqlConfig::parse(&props(&[("message.key.columns", "inv.(:a")]), Flavor::MySql)
+                .is_err()
         );
         let k = &c.common.skipped;
         assert!(k.create && k.delete && !k.update && !k.truncate);

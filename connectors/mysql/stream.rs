@@ -686,6 +686,16 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                         break;
                     }
                     let emit = !skip_all && row_no >= skip_rows;
+                    // skip.messages.without.change: an update that leaves
+                    // every column events carry as it was is no event (and
+                    // not counted in its transaction, as Debezium's).
+                    if op == Op::Update
+                        && cfg.skip_messages_without_change
+                        && ts.kept.iter().all(|&i| values.get(i) == after.get(i))
+                    {
+                        row_no += 1;
+                        continue;
+                    }
                     if emit || p.txn.is_some() {
                         // Offsets: see `hand_over`; a row event's position
                         // is noted at its last row and becomes an offset
