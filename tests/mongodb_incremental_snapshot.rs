@@ -297,3 +297,71 @@ fn transaction_metadata_frames_a_transaction_with_begin_and_end() {
     assert_eq!(blocks[2]["data_collection_order"], 2);
     assert!(blocks[3].is_null());
 }
+
+#[test]
+fn a_blocking_snapshots_events_sit_between_the_streams_events_before_and_after_it() {
+    require_mongodb();
+    let db = unique("blkdb").replace('-', "_");
+    py(&format!(
+        "c['{db}'].docs.insert_many([{{'_id': i, 'n': i}} for i in range(2000)])\nc['{db}'].other.insert_many([{{'_id': i}} for i in range(300)])\nc['{db}'].create_collection('dbz_signal')"
+    ));
+    let dir = TempDir::new("mongo-blocking");
+    let s = worker(&dir);
+    let prefix = unique("mblk");
+    let name = unique("mongo-blocking");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["snapshot.mode"] = json!("no_data");
+    cfg["heartbeat.interval.ms"] = json!("500");
+    cfg["signal.data.collection"] = json!(format!("{db}.dbz_signal"));
+    cfg["notification.enabled.channels"] = json!("sink");
+    cfg["notification.sink.topic.name"] = json!(format!("{prefix}.notes"));
+    create(&s, &name, cfg);
+    s.wait_committed_offset(&name, Duration::from_secs(60));
+    py(&format!(
+        "c['{db}'].docs.update_one({{'_id': 1}}, {{'$set': {{'n': -1}}}})\nc['{db}'].dbz_signal.insert_one({{'_id': 'blk-1', 'type': 'execute-snapshot', 'data': {{'data-collections': ['{db}.DOCS'], 'type': 'blocking'}}}})\nc['{db}'].docs.update_one({{'_id': 2}}, {{'$set': {{'n': -2}}}})"
+    ));
+    let mut tail = TopicTail::new(&format!("{prefix}.{db}.docs"));
+    tail.until(
+        "the update after the blocking snapshot",
+        Duration::from_secs(180),
+        |ev| ev.iter().any(|e| e.op() == "u" && e.id == "2"),
+    );
+    let pos = |f: &dyn Fn(&Event) -> bool| -> Vec<usize> {
+        tail.events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| f(e))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let reads = pos(&|e| e.op() == "r");
+    let before = pos(&|e| e.op() == "u" && e.id == "1");
+    let after = pos(&|e| e.op() == "u" && e.id == "2");
+    assert_eq!(reads.len(), 2000);
+    assert!(before[0] < reads[0]);
+    assert!(after[0] > *reads.last().unwrap());
+    let mark = |i: usize| tail.events[i].value.as_ref().unwrap()["source"]["snapshot"].clone();
+    assert_eq!(mark(reads[0]), "first");
+    assert_eq!(mark(*reads.last().unwrap()), "last");
+    let mut notes = TopicTail::new(&format!("{prefix}.notes"));
+    notes.until("COMPLETED", Duration::from_secs(60), |ev| {
+        ev.iter()
+            .any(|e| e.value.as_ref().is_some_and(|v| v["type"] == "COMPLETED"))
+    });
+    assert_eq!(
+        note_types(&notes),
+        [
+            "STARTED",
+            "IN_PROGRESS",
+            "TABLE_SCAN_COMPLETED",
+            "COMPLETED"
+        ]
+    );
+    // `other` was not asked for.
+    let mut other = TopicTail::new(&format!("{prefix}.{db}.other"));
+    py(&format!("c['{db}'].other.insert_one({{'_id': -1}})"));
+    other.until("other's insert", Duration::from_secs(60), |ev| {
+        !ev.is_empty()
+    });
+    assert!(other.events.iter().all(|e| e.op() != "r"));
+}

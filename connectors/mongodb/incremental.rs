@@ -31,6 +31,8 @@ use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, WINDOW_CLO
 /// The change stream's signals and incremental snapshot.
 pub struct MongoSnapshots {
     pub inc: Incremental,
+    /// A blocking snapshot asked for: (signal id, data-collections).
+    blocking: Option<(String, Vec<String>)>,
     signal: Option<(String, String)>,
     channels: Channels,
     cfg: Arc<MongoConfig>,
@@ -56,6 +58,7 @@ impl MongoSnapshots {
         }
         MongoSnapshots {
             inc,
+            blocking: None,
             signal,
             channels: Channels::start(&cfg.signal, &cfg.topic_prefix),
             cfg,
@@ -141,7 +144,7 @@ impl MongoSnapshots {
                 tracing::info!("{}", m.replace("{}", &format!("{:?}", pos.to_json())))
             }
             Action::Execute(req) if req.kind == SnapshotKind::Blocking => {
-                tracing::warn!("signal {}: blocking snapshots of MongoDB collections are not supported by Sluice yet; use type incremental", sig.id);
+                self.blocking = Some((sig.id.clone(), req.collections));
             }
             Action::Execute(req) => {
                 if self.signal.is_none() {
@@ -253,6 +256,120 @@ impl MongoSnapshots {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A blocking snapshot asked for, to run now (the batch before it
+    /// handed over).
+    pub fn take_blocking(&mut self) -> Option<(String, Vec<String>)> {
+        self.blocking.take()
+    }
+
+    /// A blocking snapshot: the stream waits while the named collections
+    /// are read whole (`r` events marked as an initial snapshot's, at the
+    /// stream's position `pos`), sent to `tx` without offsets, so the
+    /// committed position stays where the stream stopped; then the stream
+    /// goes on.
+    pub async fn blocking(
+        &mut self,
+        client: &Client,
+        builder: &mut EventBuilder,
+        (id, collections): (String, Vec<String>),
+        pos: &MongoOffset,
+        tx: &crate::debezium::feed::FeedTx,
+    ) -> Result<(), StreamError> {
+        use crate::debezium::notify::INITIAL;
+        let all = super::snapshot::captured_collections(client, &self.cfg).await?;
+        let regexes: Vec<regex::Regex> = collections
+            .iter()
+            .flat_map(|c| c.split(','))
+            .filter_map(|r| {
+                regex::RegexBuilder::new(&format!("^(?:{})$", r.trim()))
+                    .case_insensitive(true)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let chosen: Vec<(String, String)> = all
+            .into_iter()
+            .filter(|(d, c)| {
+                !self.is_signal(d, c) && regexes.iter().any(|re| re.is_match(&format!("{d}.{c}")))
+            })
+            .collect();
+        if chosen.is_empty() {
+            tracing::warn!("signal {id}: no captured collection matches {collections:?}; no blocking snapshot is taken");
+            return Ok(());
+        }
+        let names: Vec<String> = chosen.iter().map(|(d, c)| format!("{d}.{c}")).collect();
+        tracing::info!(
+            "signal {id}: blocking snapshot of {}; streaming waits",
+            names.join(",")
+        );
+        let note = crate::mysql::incremental::new_uuid();
+        let notifier = self.cfg.notifier.clone();
+        let max = self.cfg.common.max_batch_size;
+        let mut out = Vec::new();
+        notifier.notify(&note, INITIAL, "STARTED", &[], &mut out);
+        let none = Arc::new(JsonMap::new());
+        let mut first = true;
+        let mut held: Option<SourceRecord> = None;
+        for (i, (db, coll)) in chosen.iter().enumerate() {
+            let name = format!("{db}.{coll}");
+            notifier.notify(
+                &note,
+                INITIAL,
+                "IN_PROGRESS",
+                &[
+                    ("current_collection_in_progress", name.clone()),
+                    ("data_collections", names.join(",")),
+                ],
+                &mut out,
+            );
+            let what = format!("reading {name} for a blocking snapshot");
+            let mut cursor = client
+                .database(db)
+                .collection::<Document>(coll)
+                .find(doc! {})
+                .await
+                .map_err(|e| failed(e, &what))?;
+            let mut rows: u64 = 0;
+            while cursor.advance().await.map_err(|e| failed(e, &what))? {
+                let d = cursor.deserialize_current().map_err(|e| failed(e, &what))?;
+                if let Some(h) = held.take() {
+                    out.push(h);
+                }
+                let mark = if first { "first" } else { "true" };
+                first = false;
+                let mut r = builder.snapshot(db, coll, &d, mark, pos, &none);
+                r.source_offset = None;
+                held = Some(r);
+                rows += 1;
+                if out.len() >= max && tx.send(Ok(std::mem::take(&mut out))).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if i + 1 == chosen.len() {
+                if let Some(mut h) = held.take() {
+                    set_marker(&mut h, "last");
+                    out.push(h);
+                }
+            }
+            notifier.notify(
+                &note,
+                INITIAL,
+                "TABLE_SCAN_COMPLETED",
+                &[
+                    ("scanned_collection", name.clone()),
+                    ("data_collections", names.join(",")),
+                    ("total_rows_scanned", rows.to_string()),
+                    ("status", "SUCCEEDED".into()),
+                ],
+                &mut out,
+            );
+        }
+        notifier.notify(&note, INITIAL, "COMPLETED", &[], &mut out);
+        tracing::info!("blocking snapshot done; streaming goes on");
+        let _ = tx.send(Ok(out)).await;
         Ok(())
     }
 
@@ -425,6 +542,18 @@ impl MongoSnapshots {
             self.inc.set_window(chunk, rows, last_key, false);
         }
         Ok(())
+    }
+}
+
+/// Sets a read event's `source.snapshot` marker.
+fn set_marker(r: &mut SourceRecord, mark: &str) {
+    use super::schema::source_field;
+    if let sluice_api::data::Value::Struct(env) = &mut r.data.value {
+        if let Some(sluice_api::data::Value::Struct(src)) =
+            env.values.get_mut(super::schema::envelope_field::SOURCE)
+        {
+            src.values[source_field::SNAPSHOT] = sluice_api::data::Value::from(mark);
+        }
     }
 }
 

@@ -386,6 +386,10 @@ pub async fn stream(
                 .handle(client, builder, sig, &last, &mut batch)
                 .await?;
             last.incremental = snaps.fields().map(Box::new);
+            if let Some(req) = snaps.take_blocking() {
+                flush(&mut batch, tx).await?;
+                snaps.blocking(client, builder, req, &last, tx).await?;
+            }
         }
         let next = cs.next_if_any().await;
         match next {
@@ -431,6 +435,10 @@ pub async fn stream(
                         Some(Ok(sig)) => {
                             snaps.handle(client, builder, sig, &last, &mut batch).await?;
                             last.incremental = snaps.fields().map(Box::new);
+                            if let Some(req) = snaps.take_blocking() {
+                                flush(&mut batch, tx).await?;
+                                snaps.blocking(client, builder, req, &last, tx).await?;
+                            }
                         }
                         Some(Err(e)) => tracing::warn!("{e}; the signal is ignored"),
                         None => tracing::warn!(
