@@ -150,6 +150,12 @@ impl Incremental {
         c
     }
 
+    /// Drops the chunk in the window unread (its table's definition
+    /// changed): the next read starts after the last key emitted again.
+    pub fn drop_window(&mut self) {
+        self.window = None;
+    }
+
     /// Whether a chunk is in the window (read, not yet emitted).
     pub fn in_window(&self) -> bool {
         self.window.is_some()

@@ -592,6 +592,20 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             &mut out,
                         )
                         .await?;
+                        // A DDL of the table whose chunk is in the window:
+                        // the chunk may have been read with either
+                        // definition, so it is read again (as Debezium
+                        // does) with the one now in force.
+                        if snaps.inc.in_window()
+                            && snaps.read_only_at.is_none()
+                            && snaps.inc.current().is_some_and(|c| {
+                                ddl.tables.iter().any(|(d, t)| c.id == format!("{d}.{t}"))
+                            })
+                        {
+                            tracing::info!("a DDL changed the table of the chunk in the incremental snapshot's window; the chunk is read again");
+                            snaps.inc.drop_window();
+                            snaps.read_chunk(cap, &mut out).await?;
+                        }
                     }
                     end_txn = true;
                 }
