@@ -333,6 +333,19 @@ fn an_incremental_snapshot_under_four_writers_replays_to_the_tables_final_rows()
         .any(|(_, v)| v["after"]["id"] == "ad-hoc-1"));
     let s = st.s.get(&format!("/connectors/{}/status", st.name)).json();
     assert_eq!(s["tasks"][0]["state"], "RUNNING", "{s}");
+    // Progress in the status JSON and Debezium's snapshot metrics.
+    let snap = &s["tasks"][0]["progress"]["snapshot"];
+    assert_eq!(snap["incremental"], true, "{s}");
+    assert_eq!(snap["running"], false, "{s}");
+    assert_eq!(snap["RemainingTableCount"], 0, "{s}");
+    let rows = snap["tables"]["inc.t"]["rows"].as_u64().unwrap_or(0);
+    assert!(rows >= reads.len() as u64, "{s}");
+    let m = st.s.get("/metrics").body;
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("debezium_metrics_RowsScanned{") && l.contains("table=\"inc.t\""))
+        .unwrap_or_else(|| panic!("RowsScanned of inc.t in /metrics:\n{m}"));
+    assert!(line.ends_with(&format!(" {rows}")), "{line}");
 }
 
 #[test]

@@ -78,6 +78,11 @@ pub struct Snapshots {
     /// read.only: the binlog position (file, pos) the chunk in the window
     /// is consistent with; the stream emits it on reaching that position.
     pub read_only_at: Option<(String, u64)>,
+    /// Where progress is published (the status JSON's `snapshot` part,
+    /// Debezium's snapshot metrics in /metrics).
+    pub progress: Option<sluice_api::SourceTaskContext>,
+    /// Rows read per table by this task's incremental snapshots.
+    tables: serde_json::Map<String, Json>,
 }
 
 impl Snapshots {
@@ -117,6 +122,8 @@ impl Snapshots {
             chunks_read: 0,
             blocking: None,
             read_only_at: None,
+            progress: None,
+            tables: serde_json::Map::new(),
         }
     }
 
@@ -172,6 +179,38 @@ impl Snapshots {
             .map(|c| c.id.as_str())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Publishes the snapshot's progress (Debezium's snapshot metrics: the
+    /// running flag, rows per table, the remaining tables and the chunk).
+    fn publish(&mut self, chunk: Option<(&str, &Option<Vec<Json>>)>) {
+        let Some(ctx) = &self.progress else {
+            return;
+        };
+        if let Some(c) = self.inc.current() {
+            self.tables.insert(
+                c.id.clone(),
+                serde_json::json!({"rows": self.inc.rows_scanned}),
+            );
+        }
+        let key = |k: &Option<Vec<Json>>| match k {
+            Some(k) => k.iter().map(key_part_text).collect::<Vec<_>>().join(","),
+            None => String::new(),
+        };
+        let mut v = serde_json::json!({
+            "running": self.inc.active(),
+            "incremental": true,
+            "tables": self.tables,
+            "RemainingTableCount": self.inc.collections.len(),
+        });
+        if let (Some((id, to)), Some(c)) = (chunk, self.inc.current()) {
+            v["ChunkId"] = Json::from(id);
+            v["ChunkFrom"] = Json::from(key(&self.inc.emitted_key));
+            v["ChunkTo"] = Json::from(key(to));
+            v["CurrentTable"] = Json::from(c.id.as_str());
+            v["TableTo"] = Json::from(key(&self.inc.max_key));
+        }
+        ctx.update_progress("snapshot", v);
     }
 
     /// Acts on `sig` at stream position `at`; chunk rows and notifications
@@ -569,6 +608,7 @@ impl Snapshots {
         );
         let correlation = self.inc.correlation.clone();
         self.inc.finish_current();
+        self.publish(None);
         if !self.inc.active() {
             tracing::info!("incremental snapshot completed");
             let id = correlation.unwrap_or_else(new_uuid);
@@ -854,6 +894,7 @@ impl Snapshots {
                 ],
                 out,
             );
+            self.publish(Some((&chunk, &last_key)));
             self.inc.set_window(chunk, rows, last_key, false);
             self.read_only_at = consistent_at;
         }

@@ -76,6 +76,8 @@ pub struct Capture {
     db_charsets: HashMap<String, String>,
     /// The server's explicit_defaults_for_timestamp, once read.
     explicit_ts: Option<bool>,
+    /// Where the task's progress is published (status JSON, /metrics).
+    pub progress: Option<sluice_api::SourceTaskContext>,
 }
 
 impl Capture {
@@ -88,6 +90,7 @@ impl Capture {
             defs: HashMap::new(),
             db_charsets: HashMap::new(),
             explicit_ts: None,
+            progress: None,
         }
     }
 
@@ -421,6 +424,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
     (p.gtids, p.mysql_gtids) = Position_::parse_gtids(start.gtids.as_deref());
     let metadata = cfg.provide_transaction_metadata;
     let mut snaps = Snapshots::new(cfg.clone(), start.incremental.as_ref());
+    snaps.progress = cap.progress.clone();
     // Records of skipped rows, built only to count them (then dropped).
     let mut uncounted: Vec<SourceRecord> = Vec::new();
     let mut tables: HashMap<u64, (TableMap, Option<Arc<TableSchema>>)> = HashMap::new();

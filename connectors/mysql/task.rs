@@ -229,6 +229,7 @@ async fn run(
         )));
     }
     let mut cap = Capture::new(cfg.clone(), history);
+    cap.progress = Some(ctx.clone());
     let resumed = matches!(start, Start::Stream(_));
     let from = match start {
         Start::Stream(o) => o,
