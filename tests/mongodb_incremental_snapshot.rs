@@ -193,6 +193,14 @@ fn an_incremental_snapshot_under_four_writers_replays_to_the_collection() {
     assert!(notes.events.iter().all(|e| e.id == "mongo-1"));
     let s = st.s.get(&format!("/connectors/{}/status", st.name)).json();
     assert_eq!(s["tasks"][0]["state"], "RUNNING", "{s}");
+    let snap = &s["tasks"][0]["progress"]["snapshot"];
+    assert_eq!(snap["incremental"], true, "{s}");
+    assert_eq!(snap["running"], false, "{s}");
+    let ns = format!("{}.docs", st.db);
+    assert!(
+        snap["tables"][ns.as_str()]["rows"].as_u64().unwrap_or(0) >= reads.len() as u64,
+        "{s}"
+    );
 }
 
 #[test]

@@ -232,6 +232,35 @@ impl Incremental {
         (rows, w.last_of_table)
     }
 
+    /// The task progress of the snapshot (the status JSON's `snapshot`
+    /// part, Debezium's snapshot metrics): `tables` keeps the rows read per
+    /// collection across collections; `chunk` is (id, from, to, table's
+    /// greatest key) of the chunk just read, keys as the connector shows
+    /// them.
+    pub fn progress(
+        &self,
+        tables: &mut serde_json::Map<String, Json>,
+        chunk: Option<(&str, String, String, String)>,
+    ) -> Json {
+        if let Some(c) = self.current() {
+            tables.insert(c.id.clone(), json!({"rows": self.rows_scanned}));
+        }
+        let mut v = json!({
+            "running": self.active(),
+            "incremental": true,
+            "tables": tables,
+            "RemainingTableCount": self.collections.len(),
+        });
+        if let (Some((id, from, to, max)), Some(c)) = (chunk, self.current()) {
+            v["ChunkId"] = Json::from(id);
+            v["ChunkFrom"] = Json::from(from);
+            v["ChunkTo"] = Json::from(to);
+            v["CurrentTable"] = Json::from(c.id.as_str());
+            v["TableTo"] = Json::from(max);
+        }
+        v
+    }
+
     /// The offset fields of this state (none when no snapshot runs).
     pub fn offset_fields(&self) -> Option<JsonMap> {
         if self.collections.is_empty() {

@@ -85,14 +85,14 @@ pub async fn run(
             pos
         }
     };
-    match follow(&client, &cfg, &mut builder, from, tx).await {
+    match follow(&client, &cfg, &mut builder, from, &ctx, tx).await {
         Ok(()) => Ok(()),
         Err(StreamError::PositionLost(msg))
             if cfg.common.snapshot_mode == SnapshotMode::WhenNeeded =>
         {
             tracing::warn!("{msg}; snapshot.mode=when_needed: taking a new snapshot");
             let pos = snapshot_from_now(&client, &cfg, &mut builder, &ctx, tx).await?;
-            follow(&client, &cfg, &mut builder, pos, tx)
+            follow(&client, &cfg, &mut builder, pos, &ctx, tx)
                 .await
                 .map_err(into_task)
         }
@@ -129,12 +129,13 @@ async fn follow(
     cfg: &Arc<MongoConfig>,
     builder: &mut EventBuilder,
     from: MongoOffset,
+    ctx: &SourceTaskContext,
     tx: &FeedTx,
 ) -> Result<(), StreamError> {
     if cfg.capture_mode == CaptureMode::Oplog {
         oplog::tail(client, cfg, builder, from, tx).await
     } else {
-        stream::stream(client, cfg, builder, from, tx).await
+        stream::stream(client, cfg, builder, from, ctx, tx).await
     }
 }
 

@@ -31,6 +31,9 @@ use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, WINDOW_CLO
 /// The change stream's signals and incremental snapshot.
 pub struct MongoSnapshots {
     pub inc: Incremental,
+    /// Where progress is published (status JSON, /metrics).
+    pub progress: Option<sluice_api::SourceTaskContext>,
+    tables: serde_json::Map<String, Json>,
     /// A blocking snapshot asked for: (signal id, data-collections).
     blocking: Option<(String, Vec<String>)>,
     signal: Option<(String, String)>,
@@ -58,6 +61,8 @@ impl MongoSnapshots {
         }
         MongoSnapshots {
             inc,
+            progress: None,
+            tables: serde_json::Map::new(),
             blocking: None,
             signal,
             channels: Channels::start(&cfg.signal, &cfg.topic_prefix),
@@ -373,6 +378,15 @@ impl MongoSnapshots {
         Ok(())
     }
 
+    fn publish(&mut self, chunk: Option<(&str, (String, String, String))>) {
+        let Some(ctx) = &self.progress else {
+            return;
+        };
+        let chunk = chunk.map(|(id, (from, to, max))| (id, from, to, max));
+        let v = self.inc.progress(&mut self.tables, chunk);
+        ctx.update_progress("snapshot", v);
+    }
+
     fn table_done(&mut self, status: &str, out: &mut Vec<SourceRecord>) {
         let current = self.inc.current().map(|c| c.id.clone()).unwrap_or_default();
         tracing::info!(
@@ -391,6 +405,7 @@ impl MongoSnapshots {
         );
         let correlation = self.inc.correlation.clone();
         self.inc.finish_current();
+        self.publish(None);
         if !self.inc.active() {
             let id = correlation.unwrap_or_else(crate::mysql::incremental::new_uuid);
             self.cfg
@@ -539,6 +554,13 @@ impl MongoSnapshots {
                 ],
                 out,
             );
+            let text1 = |k: &Option<Vec<Json>>| text(k).trim_matches('"').to_string();
+            let shown = (
+                text1(&self.inc.emitted_key),
+                text1(&last_key),
+                text1(&self.inc.max_key),
+            );
+            self.publish(Some((&chunk, shown)));
             self.inc.set_window(chunk, rows, last_key, false);
         }
         Ok(())

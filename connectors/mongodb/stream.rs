@@ -356,6 +356,7 @@ pub async fn stream(
     cfg: &Arc<MongoConfig>,
     builder: &mut EventBuilder,
     from: MongoOffset,
+    ctx: &sluice_api::SourceTaskContext,
     tx: &FeedTx,
 ) -> Result<(), StreamError> {
     let mut last = MongoOffset {
@@ -377,6 +378,7 @@ pub async fn stream(
     let mut batch: Vec<SourceRecord> = Vec::new();
     let mut batch_start = Instant::now();
     let mut snaps = MongoSnapshots::new(cfg.clone(), last.incremental.as_deref());
+    snaps.progress = Some(ctx.clone());
     // A resumed incremental snapshot reads its next chunk now.
     snaps.read_chunk(client, builder, &last, &mut batch).await?;
     loop {

@@ -187,29 +187,19 @@ impl Snapshots {
         let Some(ctx) = &self.progress else {
             return;
         };
-        if let Some(c) = self.inc.current() {
-            self.tables.insert(
-                c.id.clone(),
-                serde_json::json!({"rows": self.inc.rows_scanned}),
-            );
-        }
         let key = |k: &Option<Vec<Json>>| match k {
             Some(k) => k.iter().map(key_part_text).collect::<Vec<_>>().join(","),
             None => String::new(),
         };
-        let mut v = serde_json::json!({
-            "running": self.inc.active(),
-            "incremental": true,
-            "tables": self.tables,
-            "RemainingTableCount": self.inc.collections.len(),
+        let chunk = chunk.map(|(id, to)| {
+            (
+                id,
+                key(&self.inc.emitted_key),
+                key(to),
+                key(&self.inc.max_key),
+            )
         });
-        if let (Some((id, to)), Some(c)) = (chunk, self.inc.current()) {
-            v["ChunkId"] = Json::from(id);
-            v["ChunkFrom"] = Json::from(key(&self.inc.emitted_key));
-            v["ChunkTo"] = Json::from(key(to));
-            v["CurrentTable"] = Json::from(c.id.as_str());
-            v["TableTo"] = Json::from(key(&self.inc.max_key));
-        }
+        let v = self.inc.progress(&mut self.tables, chunk);
         ctx.update_progress("snapshot", v);
     }
 
