@@ -26,6 +26,10 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{json, Value as Json};
 use sluice_api::data::{JsonMap, SourceRecord, Value};
+use sluice_api::SourceTaskContext;
+
+use super::notify::{Notifier, INCREMENTAL};
+use super::signal::Action;
 
 /// One data collection queued for the incremental snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +67,11 @@ pub struct Incremental {
     /// The current collection's greatest key when its scan started.
     pub max_key: Option<Vec<Json>>,
     pub paused: bool,
-    /// Rows emitted of the current collection.
+    /// Rows read of the current collection.
     pub rows_scanned: u64,
     window: Option<Window>,
+    /// Rows read per collection by this task (its progress).
+    tables: serde_json::Map<String, Json>,
 }
 
 const COLLECTIONS: &str = "incremental_snapshot_collections";
@@ -77,6 +83,40 @@ const CORRELATION: &str = "incremental_snapshot_correlation_id";
 /// text; Debezium writes a hex Java serialization that Sluice does not
 /// read (the current collection is then scanned from its start).
 const KEY_TAG: &str = "sluice:";
+
+/// Whether the regular expression `re` matches all of `s`.
+pub fn full_match(re: &str, s: &str) -> bool {
+    regex::Regex::new(&format!("^(?:{re})$")).is_ok_and(|r| r.is_match(s))
+}
+
+/// A random version 4 UUID's text (36 characters: with `-close`, the 42
+/// of the signal table's id column).
+pub fn new_uuid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut bytes = [0u8; 16];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h: String = bytes.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
 
 /// A key's text for deduplication: the values of its fields.
 pub fn key_text(key: &Value) -> String {
@@ -232,23 +272,27 @@ impl Incremental {
         (rows, w.last_of_table)
     }
 
-    /// The task progress of the snapshot (the status JSON's `snapshot`
-    /// part, Debezium's snapshot metrics): `tables` keeps the rows read per
-    /// collection across collections; `chunk` is (id, from, to, table's
-    /// greatest key) of the chunk just read, keys as the connector shows
-    /// them.
-    pub fn progress(
-        &self,
-        tables: &mut serde_json::Map<String, Json>,
+    /// Publishes the snapshot's progress to `ctx` (the status JSON's
+    /// `snapshot` part, Debezium's snapshot metrics): rows read per
+    /// collection, the collections left, and `chunk` = (id, from, to, the
+    /// collection's greatest key) of the chunk just read, keys as the
+    /// connector shows them.
+    pub fn publish(
+        &mut self,
+        ctx: Option<&SourceTaskContext>,
         chunk: Option<(&str, String, String, String)>,
-    ) -> Json {
+    ) {
+        let Some(ctx) = ctx else {
+            return;
+        };
         if let Some(c) = self.current() {
-            tables.insert(c.id.clone(), json!({"rows": self.rows_scanned}));
+            self.tables
+                .insert(c.id.clone(), json!({"rows": self.rows_scanned}));
         }
         let mut v = json!({
             "running": self.active(),
             "incremental": true,
-            "tables": tables,
+            "tables": self.tables,
             "RemainingTableCount": self.collections.len(),
         });
         if let (Some((id, from, to, max)), Some(c)) = (chunk, self.current()) {
@@ -258,7 +302,191 @@ impl Incremental {
             v["CurrentTable"] = Json::from(c.id.as_str());
             v["TableTo"] = Json::from(max);
         }
-        v
+        ctx.update_progress("snapshot", v);
+    }
+
+    /// The queued collections, comma-separated (notifications'
+    /// `data_collections`).
+    pub fn names(&self) -> String {
+        self.collections
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// An Incremental Snapshot notification, with the snapshot's
+    /// correlation id (the signal's), or a new one.
+    pub fn notify(
+        &self,
+        n: &Notifier,
+        kind: &str,
+        data: &[(&str, String)],
+        out: &mut Vec<SourceRecord>,
+    ) {
+        let id = self.correlation.clone().unwrap_or_else(new_uuid);
+        n.notify(&id, INCREMENTAL, kind, data, out);
+    }
+
+    /// Queues the collections an execute-snapshot named (STARTED when no
+    /// snapshot ran). Returns whether the caller reads a chunk now.
+    pub fn begin(
+        &mut self,
+        n: &Notifier,
+        signal: &str,
+        add: Vec<Collection>,
+        out: &mut Vec<SourceRecord>,
+    ) -> bool {
+        let was_active = self.active();
+        let added = self.add(signal, add);
+        if added.is_empty() {
+            return false;
+        }
+        let list: Vec<&str> = added.iter().map(|c| c.id.as_str()).collect();
+        tracing::info!(
+            "signal {signal}: incremental snapshot of {}",
+            list.join(",")
+        );
+        if !was_active {
+            self.notify(n, "STARTED", &[("data_collections", list.join(","))], out);
+        }
+        !self.in_window()
+    }
+
+    /// `stop-snapshot`, `pause-snapshot`, `resume-snapshot` (their
+    /// notifications included). Returns whether the caller reads a chunk
+    /// now; other actions are not handled here (false).
+    pub fn control(
+        &mut self,
+        n: &Notifier,
+        signal: &str,
+        action: &Action,
+        out: &mut Vec<SourceRecord>,
+    ) -> bool {
+        match action {
+            Action::Stop(ids) => {
+                let matching: Vec<String> = self
+                    .collections
+                    .iter()
+                    .filter(|c| ids.is_empty() || ids.iter().any(|r| full_match(r, &c.id)))
+                    .map(|c| c.id.clone())
+                    .collect();
+                if matching.is_empty() {
+                    tracing::info!("signal {signal}: stop-snapshot names no collection of the running incremental snapshot");
+                    return false;
+                }
+                let id = self
+                    .correlation
+                    .clone()
+                    .unwrap_or_else(|| signal.to_string());
+                let dropped = self.stop(&matching);
+                tracing::info!(
+                    "signal {signal}: incremental snapshot of {} stopped",
+                    dropped.join(",")
+                );
+                n.notify(
+                    &id,
+                    INCREMENTAL,
+                    "ABORTED",
+                    &[("data_collections", dropped.join(","))],
+                    out,
+                );
+                true
+            }
+            Action::Pause if self.active() && !self.paused => {
+                self.paused = true;
+                tracing::info!("signal {signal}: incremental snapshot paused");
+                self.notify(n, "PAUSED", &[("data_collections", self.names())], out);
+                false
+            }
+            Action::Resume if self.paused => {
+                self.paused = false;
+                tracing::info!("signal {signal}: incremental snapshot resumed");
+                self.notify(n, "RESUMED", &[("data_collections", self.names())], out);
+                !self.in_window()
+            }
+            _ => false,
+        }
+    }
+
+    /// The current collection's scan ended (`status`: Debezium's
+    /// TableScanCompletionStatus); COMPLETED when it was the last.
+    pub fn table_done(
+        &mut self,
+        n: &Notifier,
+        ctx: Option<&SourceTaskContext>,
+        status: &str,
+        out: &mut Vec<SourceRecord>,
+    ) {
+        let current = self.current().map(|c| c.id.clone()).unwrap_or_default();
+        tracing::info!(
+            "incremental snapshot of {current}: {} rows ({status})",
+            self.rows_scanned
+        );
+        self.notify(
+            n,
+            "TABLE_SCAN_COMPLETED",
+            &[
+                ("data_collections", self.names()),
+                ("scanned_collection", current),
+                ("total_rows_scanned", self.rows_scanned.to_string()),
+                ("status", status.to_string()),
+            ],
+            out,
+        );
+        let correlation = self.correlation.clone();
+        self.finish_current();
+        self.publish(ctx, None);
+        if !self.active() {
+            tracing::info!("incremental snapshot completed");
+            let id = correlation.unwrap_or_else(new_uuid);
+            n.notify(&id, INCREMENTAL, "COMPLETED", &[], out);
+        }
+    }
+
+    /// A chunk of `rows` read: IN_PROGRESS, progress, and the window.
+    /// `show` writes a key part as the connector shows it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn chunk_read(
+        &mut self,
+        n: &Notifier,
+        ctx: Option<&SourceTaskContext>,
+        chunk: String,
+        rows: Vec<SourceRecord>,
+        last_key: Option<Vec<Json>>,
+        show: &dyn Fn(&Json) -> String,
+        out: &mut Vec<SourceRecord>,
+    ) {
+        let text = |k: &Option<Vec<Json>>| match k {
+            Some(k) => k.iter().map(show).collect::<Vec<_>>().join(","),
+            None => String::new(),
+        };
+        let shown = (
+            text(&self.emitted_key),
+            text(&last_key),
+            text(&self.max_key),
+        );
+        let current = self.current().map(|c| c.id.clone()).unwrap_or_default();
+        let or_null = |s: &str| {
+            if s.is_empty() {
+                "\"<null>\"".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        self.notify(
+            n,
+            "IN_PROGRESS",
+            &[
+                ("data_collections", self.names()),
+                ("current_collection_in_progress", current),
+                ("maximum_key", or_null(&shown.2)),
+                ("last_processed_key", or_null(&shown.1)),
+            ],
+            out,
+        );
+        self.publish(ctx, Some((&chunk, shown.0, shown.1, shown.2)));
+        self.set_window(chunk, rows, last_key, false);
     }
 
     /// The offset fields of this state (none when no snapshot runs).

@@ -25,7 +25,6 @@ use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::stream::{task_error, StreamError};
 use crate::debezium::incremental::{Collection, Incremental};
-use crate::debezium::notify::INCREMENTAL;
 use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, WINDOW_CLOSE, WINDOW_OPEN};
 
 /// The change stream's signals and incremental snapshot.
@@ -33,7 +32,6 @@ pub struct MongoSnapshots {
     pub inc: Incremental,
     /// Where progress is published (status JSON, /metrics).
     pub progress: Option<sluice_api::SourceTaskContext>,
-    tables: serde_json::Map<String, Json>,
     /// A blocking snapshot asked for: (signal id, data-collections).
     blocking: Option<(String, Vec<String>)>,
     signal: Option<(String, String)>,
@@ -55,14 +53,13 @@ impl MongoSnapshots {
         if inc.active() {
             tracing::info!(
                 "resuming the incremental snapshot of {} after _id {:?}",
-                names(&inc),
+                inc.names(),
                 inc.emitted_key
             );
         }
         MongoSnapshots {
             inc,
             progress: None,
-            tables: serde_json::Map::new(),
             blocking: None,
             signal,
             channels: Channels::start(&cfg.signal, &cfg.topic_prefix),
@@ -98,15 +95,6 @@ impl MongoSnapshots {
             Some(other) => Some(other.clone().into_relaxed_extjson().to_string()),
         };
         Some(Signal::new(&id, kind, data.as_deref()))
-    }
-
-    fn notify(&self, kind: &str, data: &[(&str, String)], out: &mut Vec<SourceRecord>) {
-        let id = self
-            .inc
-            .correlation
-            .clone()
-            .unwrap_or_else(crate::mysql::incremental::new_uuid);
-        self.cfg.notifier.notify(&id, INCREMENTAL, kind, data, out);
     }
 
     /// Acts on `sig`, the stream being at `pos`; chunk documents and
@@ -196,68 +184,13 @@ impl MongoSnapshots {
                     );
                     return Ok(());
                 }
-                let was_active = self.inc.active();
-                let added = self.inc.add(&sig.id, add);
-                if !added.is_empty() {
-                    let list: Vec<&str> = added.iter().map(|c| c.id.as_str()).collect();
-                    tracing::info!(
-                        "signal {}: incremental snapshot of {}",
-                        sig.id,
-                        list.join(",")
-                    );
-                    if !was_active {
-                        self.notify("STARTED", &[("data_collections", list.join(","))], out);
-                    }
-                    if !self.inc.in_window() {
-                        self.read_chunk(client, builder, pos, out).await?;
-                    }
+                if self.inc.begin(&self.cfg.notifier, &sig.id, add, out) {
+                    self.read_chunk(client, builder, pos, out).await?;
                 }
             }
-            Action::Stop(ids) => {
-                let matching: Vec<String> = self
-                    .inc
-                    .collections
-                    .iter()
-                    .filter(|c| {
-                        ids.is_empty()
-                            || ids.iter().any(|r| {
-                                regex::Regex::new(&format!("^(?:{r})$"))
-                                    .is_ok_and(|x| x.is_match(&c.id))
-                            })
-                    })
-                    .map(|c| c.id.clone())
-                    .collect();
-                if matching.is_empty() {
-                    return Ok(());
-                }
-                let id = self
-                    .inc
-                    .correlation
-                    .clone()
-                    .unwrap_or_else(|| sig.id.clone());
-                let dropped = self.inc.stop(&matching);
-                self.cfg.notifier.notify(
-                    &id,
-                    INCREMENTAL,
-                    "ABORTED",
-                    &[("data_collections", dropped.join(","))],
-                    out,
-                );
-                self.read_chunk(client, builder, pos, out).await?;
-            }
-            Action::Pause => {
-                if self.inc.active() && !self.inc.paused {
-                    self.inc.paused = true;
-                    self.notify("PAUSED", &[("data_collections", names(&self.inc))], out);
-                }
-            }
-            Action::Resume => {
-                if self.inc.paused {
-                    self.inc.paused = false;
-                    self.notify("RESUMED", &[("data_collections", names(&self.inc))], out);
-                    if !self.inc.in_window() {
-                        self.read_chunk(client, builder, pos, out).await?;
-                    }
+            control => {
+                if self.inc.control(&self.cfg.notifier, &sig.id, &control, out) {
+                    self.read_chunk(client, builder, pos, out).await?;
                 }
             }
         }
@@ -310,7 +243,7 @@ impl MongoSnapshots {
             "signal {id}: blocking snapshot of {}; streaming waits",
             names.join(",")
         );
-        let note = crate::mysql::incremental::new_uuid();
+        let note = crate::debezium::incremental::new_uuid();
         let notifier = self.cfg.notifier.clone();
         let max = self.cfg.common.max_batch_size;
         let mut out = Vec::new();
@@ -378,40 +311,9 @@ impl MongoSnapshots {
         Ok(())
     }
 
-    fn publish(&mut self, chunk: Option<(&str, (String, String, String))>) {
-        let Some(ctx) = &self.progress else {
-            return;
-        };
-        let chunk = chunk.map(|(id, (from, to, max))| (id, from, to, max));
-        let v = self.inc.progress(&mut self.tables, chunk);
-        ctx.update_progress("snapshot", v);
-    }
-
     fn table_done(&mut self, status: &str, out: &mut Vec<SourceRecord>) {
-        let current = self.inc.current().map(|c| c.id.clone()).unwrap_or_default();
-        tracing::info!(
-            "incremental snapshot of {current}: {} documents ({status})",
-            self.inc.rows_scanned
-        );
-        self.notify(
-            "TABLE_SCAN_COMPLETED",
-            &[
-                ("data_collections", names(&self.inc)),
-                ("scanned_collection", current),
-                ("total_rows_scanned", self.inc.rows_scanned.to_string()),
-                ("status", status.to_string()),
-            ],
-            out,
-        );
-        let correlation = self.inc.correlation.clone();
-        self.inc.finish_current();
-        self.publish(None);
-        if !self.inc.active() {
-            let id = correlation.unwrap_or_else(crate::mysql::incremental::new_uuid);
-            self.cfg
-                .notifier
-                .notify(&id, INCREMENTAL, "COMPLETED", &[], out);
-        }
+        self.inc
+            .table_done(&self.cfg.notifier, self.progress.as_ref(), status, out);
     }
 
     /// Reads the next chunk into the window between its watermarks.
@@ -475,7 +377,7 @@ impl MongoSnapshots {
             }
             let (sdb, scoll) = self.signal.clone().expect("checked at execute");
             let signals = client.database(&sdb).collection::<Document>(&scoll);
-            let chunk = crate::mysql::incremental::new_uuid();
+            let chunk = crate::debezium::incremental::new_uuid();
             signals
                 .insert_one(doc! {"_id": format!("{chunk}-open"), "type": WINDOW_OPEN, "payload": ""})
                 .await
@@ -536,32 +438,15 @@ impl MongoSnapshots {
                 self.table_done("SUCCEEDED", out);
                 continue;
             }
-            let text = |k: &Option<Vec<Json>>| match k {
-                Some(k) => k
-                    .iter()
-                    .map(|v| v.as_str().unwrap_or("").to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                None => "\"<null>\"".into(),
-            };
-            self.notify(
-                "IN_PROGRESS",
-                &[
-                    ("data_collections", names(&self.inc)),
-                    ("current_collection_in_progress", c.id.clone()),
-                    ("maximum_key", text(&self.inc.max_key)),
-                    ("last_processed_key", text(&last_key)),
-                ],
+            self.inc.chunk_read(
+                &self.cfg.notifier,
+                self.progress.as_ref(),
+                chunk,
+                rows,
+                last_key,
+                &|v| v.as_str().unwrap_or("").to_string(),
                 out,
             );
-            let text1 = |k: &Option<Vec<Json>>| text(k).trim_matches('"').to_string();
-            let shown = (
-                text1(&self.inc.emitted_key),
-                text1(&last_key),
-                text1(&self.inc.max_key),
-            );
-            self.publish(Some((&chunk, shown)));
-            self.inc.set_window(chunk, rows, last_key, false);
         }
         Ok(())
     }
@@ -577,14 +462,6 @@ fn set_marker(r: &mut SourceRecord, mark: &str) {
             src.values[source_field::SNAPSHOT] = sluice_api::data::Value::from(mark);
         }
     }
-}
-
-fn names(inc: &Incremental) -> String {
-    inc.collections
-        .iter()
-        .map(|c| c.id.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// An `_id` as the offset keeps it: its canonical extended JSON text.

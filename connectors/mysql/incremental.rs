@@ -44,8 +44,7 @@ use super::schema::{source_field, TableSchema};
 use super::stream::Capture;
 use super::text::decode_text_row;
 use crate::debezium::events::Op;
-use crate::debezium::incremental::{Collection, Incremental};
-use crate::debezium::notify::INCREMENTAL;
+use crate::debezium::incremental::{full_match, Collection, Incremental};
 use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, SnapshotRequest};
 
 /// Where the stream is when a chunk is emitted: the source block of its
@@ -81,8 +80,6 @@ pub struct Snapshots {
     /// Where progress is published (the status JSON's `snapshot` part,
     /// Debezium's snapshot metrics in /metrics).
     pub progress: Option<sluice_api::SourceTaskContext>,
-    /// Rows read per table by this task's incremental snapshots.
-    tables: serde_json::Map<String, Json>,
 }
 
 impl Snapshots {
@@ -123,7 +120,6 @@ impl Snapshots {
             blocking: None,
             read_only_at: None,
             progress: None,
-            tables: serde_json::Map::new(),
         }
     }
 
@@ -165,42 +161,6 @@ impl Snapshots {
             self.conn = Some(c);
         }
         Ok(self.conn.as_mut().expect("just set"))
-    }
-
-    fn notify(&self, kind: &str, data: &[(&str, String)], out: &mut Vec<SourceRecord>) {
-        let id = self.inc.correlation.clone().unwrap_or_else(new_uuid);
-        self.cfg.notifier.notify(&id, INCREMENTAL, kind, data, out);
-    }
-
-    fn collections_text(&self) -> String {
-        self.inc
-            .collections
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Publishes the snapshot's progress (Debezium's snapshot metrics: the
-    /// running flag, rows per table, the remaining tables and the chunk).
-    fn publish(&mut self, chunk: Option<(&str, &Option<Vec<Json>>)>) {
-        let Some(ctx) = &self.progress else {
-            return;
-        };
-        let key = |k: &Option<Vec<Json>>| match k {
-            Some(k) => k.iter().map(key_part_text).collect::<Vec<_>>().join(","),
-            None => String::new(),
-        };
-        let chunk = chunk.map(|(id, to)| {
-            (
-                id,
-                key(&self.inc.emitted_key),
-                key(to),
-                key(&self.inc.max_key),
-            )
-        });
-        let v = self.inc.progress(&mut self.tables, chunk);
-        ctx.update_progress("snapshot", v);
     }
 
     /// Acts on `sig` at stream position `at`; chunk rows and notifications
@@ -246,60 +206,9 @@ impl Snapshots {
                 self.execute(cap, &sig.id, req, out).await?;
                 Ok(false)
             }
-            Action::Stop(ids) => {
-                let matching: Vec<String> = if ids.is_empty() {
-                    Vec::new()
-                } else {
-                    self.inc
-                        .collections
-                        .iter()
-                        .filter(|c| ids.iter().any(|r| full_match(r, &c.id)))
-                        .map(|c| c.id.clone())
-                        .collect()
-                };
-                if !ids.is_empty() && matching.is_empty() {
-                    tracing::info!("signal {}: stop-snapshot names no table of the running incremental snapshot", sig.id);
-                    return Ok(false);
-                }
-                let notify_id = self.inc.correlation.clone();
-                let dropped = self.inc.stop(&matching);
-                tracing::info!(
-                    "signal {}: incremental snapshot of {} stopped",
-                    sig.id,
-                    dropped.join(",")
-                );
-                let data = [("data_collections", dropped.join(","))];
-                let id = notify_id.unwrap_or_else(|| sig.id.clone());
-                self.cfg
-                    .notifier
-                    .notify(&id, INCREMENTAL, "ABORTED", &data, out);
-                self.read_chunk(cap, out).await?;
-                Ok(false)
-            }
-            Action::Pause => {
-                if self.inc.active() && !self.inc.paused {
-                    self.inc.paused = true;
-                    tracing::info!("signal {}: incremental snapshot paused", sig.id);
-                    self.notify(
-                        "PAUSED",
-                        &[("data_collections", self.collections_text())],
-                        out,
-                    );
-                }
-                Ok(false)
-            }
-            Action::Resume => {
-                if self.inc.paused {
-                    self.inc.paused = false;
-                    tracing::info!("signal {}: incremental snapshot resumed", sig.id);
-                    self.notify(
-                        "RESUMED",
-                        &[("data_collections", self.collections_text())],
-                        out,
-                    );
-                    if !self.inc.in_window() {
-                        self.read_chunk(cap, out).await?;
-                    }
+            control => {
+                if self.inc.control(&self.cfg.notifier, &sig.id, &control, out) {
+                    self.read_chunk(cap, out).await?;
                 }
                 Ok(false)
             }
@@ -545,21 +454,7 @@ impl Snapshots {
         if add.is_empty() {
             return Ok(());
         }
-        let was_active = self.inc.active();
-        let added = self.inc.add(id, add);
-        if added.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<&str> = added.iter().map(|c| c.id.as_str()).collect();
-        tracing::info!(
-            "signal {id}: incremental snapshot of {} (chunks of {} rows)",
-            names.join(","),
-            self.cfg.signal.chunk_size
-        );
-        if !was_active {
-            self.notify("STARTED", &[("data_collections", names.join(","))], out);
-        }
-        if !self.inc.in_window() {
+        if self.inc.begin(&self.cfg.notifier, id, add, out) {
             self.read_chunk(cap, out).await?;
         }
         Ok(())
@@ -578,34 +473,9 @@ impl Snapshots {
         emitted
     }
 
-    /// The current table's scan ended (`status`: Debezium's
-    /// TableScanCompletionStatus); COMPLETED when it was the last.
     fn table_done(&mut self, status: &str, out: &mut Vec<SourceRecord>) {
-        let current = self.inc.current().map(|c| c.id.clone()).unwrap_or_default();
-        tracing::info!(
-            "incremental snapshot of {current}: {} rows ({status})",
-            self.inc.rows_scanned
-        );
-        self.notify(
-            "TABLE_SCAN_COMPLETED",
-            &[
-                ("data_collections", self.collections_text()),
-                ("scanned_collection", current),
-                ("total_rows_scanned", self.inc.rows_scanned.to_string()),
-                ("status", status.to_string()),
-            ],
-            out,
-        );
-        let correlation = self.inc.correlation.clone();
-        self.inc.finish_current();
-        self.publish(None);
-        if !self.inc.active() {
-            tracing::info!("incremental snapshot completed");
-            let id = correlation.unwrap_or_else(new_uuid);
-            self.cfg
-                .notifier
-                .notify(&id, INCREMENTAL, "COMPLETED", &[], out);
-        }
+        self.inc
+            .table_done(&self.cfg.notifier, self.progress.as_ref(), status, out);
     }
 
     /// Reads the next chunk into the window between its watermarks
@@ -870,22 +740,15 @@ impl Snapshots {
         );
         self.inc.rows_scanned += n as u64;
         if n > 0 {
-            let key_text = |k: &Option<Vec<Json>>| match k {
-                Some(k) => k.iter().map(key_part_text).collect::<Vec<_>>().join(","),
-                None => "\"<null>\"".into(),
-            };
-            self.notify(
-                "IN_PROGRESS",
-                &[
-                    ("data_collections", self.collections_text()),
-                    ("current_collection_in_progress", id.clone()),
-                    ("maximum_key", key_text(&self.inc.max_key)),
-                    ("last_processed_key", key_text(&last_key)),
-                ],
+            self.inc.chunk_read(
+                &self.cfg.notifier,
+                self.progress.as_ref(),
+                chunk,
+                rows,
+                last_key,
+                &key_part_text,
                 out,
             );
-            self.publish(Some((&chunk, &last_key)));
-            self.inc.set_window(chunk, rows, last_key, false);
             self.read_only_at = consistent_at;
         }
         Ok(n)
@@ -920,10 +783,6 @@ fn restamp(r: &mut SourceRecord, at: &At) {
     src.values[source_field::POS] = Value::Int64(at.pos as i64);
     src.values[source_field::SERVER_ID] = Value::Int64(at.server_id as i64);
     src.values[source_field::GTID] = at.gtid.clone().map_or(Value::Null, Value::String);
-}
-
-fn full_match(re: &str, s: &str) -> bool {
-    regex::Regex::new(&format!("^(?:{re})$")).is_ok_and(|r| r.is_match(s))
 }
 
 /// Whether a column compares as a number (its key text is a literal).
@@ -1043,34 +902,7 @@ fn compare(def: &TableDef, key_cols: &[usize], key: &[Json], op: &str) -> String
     format!("({})", alternatives.join(" OR "))
 }
 
-/// A random version 4 UUID's text (36 characters: with `-close`, the 42
-/// of the signal table's id column).
-pub fn new_uuid() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut bytes = [0u8; 16];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        h.write_usize(i);
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h = hex(&bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
+pub use crate::debezium::incremental::new_uuid;
 
 #[cfg(test)]
 mod tests {
