@@ -285,16 +285,7 @@ class PrivateMariaDB:
                               "--skip-test-db"], capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"mariadb-install-db failed: {out.stderr[-2000:]}")
-        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-        self.proc = subprocess.Popen([mariadbd, f"--defaults-file={self.cnf}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.pid = self.proc.pid
-        deadline = time.time() + 60
-        while self._client("-e", "SELECT 1").returncode != 0:
-            if time.time() > deadline or self.proc.poll() is not None:
-                self.__exit__(None, None, None)
-                sys.exit(f"the private MariaDB did not start; see {d}/mariadbd.err")
-            time.sleep(0.1)
+        self.start_server()
         rp, u, p = (x.replace("'", "''") for x in (self.root_password, self.user, self.password))
         hosts = self._client("-e", "SELECT host FROM mysql.user WHERE user = 'root'").stdout.split()
         sql = "".join(f"ALTER USER IF EXISTS 'root'@'{h}' IDENTIFIED BY '{rp}';" for h in hosts
@@ -310,14 +301,31 @@ class PrivateMariaDB:
             sys.exit(f"setting up the private MariaDB's accounts failed: {out.stderr}")
         return self
 
-    def __exit__(self, *exc):
+    def start_server(self):
+        """Starts mariadbd on the existing data directory; returns once it answers."""
+        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        self.proc = subprocess.Popen([mariadbd, f"--defaults-file={self.cnf}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        deadline = time.time() + 60
+        while self._client("-e", "SELECT 1").returncode != 0:
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.__exit__(None, None, None)
+                sys.exit(f"the private MariaDB did not start; see {self.dir}/mariadbd.err")
+            time.sleep(0.1)
+
+    def stop_server(self, kill=False):
+        """Stops mariadbd (SIGTERM, a clean shutdown; SIGKILL with kill=True)."""
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.kill() if kill else self.proc.terminate()
             try:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(15)
+
+    def __exit__(self, *exc):
+        self.stop_server()
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
 
