@@ -7,13 +7,16 @@
 //! "connector.class": "com.example.CounterSource",
 //! "topic": "counter",          (required)
 //! "count": "100",              (how many numbers in all; default 100)
-//! "batch.size": "10"           (numbers per poll; default 10)
+//! "batch.size": "10",          (numbers per poll; default 10)
+//! "counters": "1"              (independent counters, one task each up to
+//!                               tasks.max; default 1)
 //! ```
 //!
 //! Each record has an INT64 key (the number) and a STRING value (`tick N`);
 //! its source offset is `{"next": N+1}` under the partition
-//! `{"counter": <connector name>}`, so a restarted or moved task resumes after
-//! the last number the worker committed, as any Kafka Connect source does.
+//! `{"counter": <connector name>}` (counter 0; `{"counter": <name>, "index":
+//! I}` for the others), so a restarted or moved task resumes after the last
+//! number the worker committed, as any Kafka Connect source does.
 //!
 //! Build and run: `cargo run --example custom_source -- standalone worker.properties`.
 
@@ -50,6 +53,20 @@ fn config_def() -> ConfigDef {
             Importance::Low,
             "How many numbers one poll returns.",
         )
+        .define(
+            "counters",
+            ConfigType::Int,
+            Some("1"),
+            Importance::Low,
+            "How many independent counters to run, one task each (at most tasks.max).",
+        )
+        .define(
+            "counter.index",
+            ConfigType::Int,
+            Some("0"),
+            Importance::Low,
+            "Set by the connector in each task's config: which counter the task runs.",
+        )
 }
 
 /// The connector: checks the config and hands it to one task.
@@ -79,9 +96,20 @@ impl SourceConnector for CounterSource {
         Ok(())
     }
 
-    /// One counter, so one task whatever `tasks.max` says.
-    fn task_configs(&self, _max_tasks: usize) -> Vec<Props> {
-        vec![self.props.clone()]
+    /// One task per counter, at most `tasks.max`.
+    fn task_configs(&self, max_tasks: usize) -> Vec<Props> {
+        let counters = config_def()
+            .parse(&self.props)
+            .and_then(|c| c.i64("counters"))
+            .unwrap_or(1)
+            .max(1) as usize;
+        (0..counters.min(max_tasks.max(1)))
+            .map(|i| {
+                let mut p = self.props.clone();
+                p.insert("counter.index".into(), i.to_string());
+                p
+            })
+            .collect()
     }
 
     fn create_task(&self) -> Box<dyn SourceTask> {
@@ -111,6 +139,10 @@ impl SourceTask for CounterTask {
             self.batch = cfg.i64("batch.size")?.max(1);
             let mut partition = JsonMap::new();
             partition.insert("counter".into(), ctx.connector.clone().into());
+            let index = cfg.i64("counter.index")?;
+            if index > 0 {
+                partition.insert("index".into(), index.into());
+            }
             // Resume after the last number whose record reached Kafka.
             self.next = match ctx.offsets.offset(&partition) {
                 None => 0,

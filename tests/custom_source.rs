@@ -102,3 +102,123 @@ fn a_custom_source_runs_and_resumes_from_its_offset() {
     let want: Vec<(i64, String)> = (0..40).map(|n| (n, format!("tick {n}"))).collect();
     assert_eq!(all, want, "numbers lost or repeated across the restart");
 }
+
+/// Exactly-once delivery (KIP-618): when a source connector's task count
+/// shrinks, the removed tasks' transactional ids are fenced, so an instance
+/// of one still running somewhere cannot commit afterwards. The zombie: the
+/// worker running a removed task is killed (a long session timeout keeps
+/// the group from noticing during the test), and a producer of the test's
+/// own takes that task's transactional id with a transaction open, as the
+/// worker's task would have; the connector is then shrunk on the other
+/// worker.
+#[test]
+fn a_removed_tasks_transactional_id_is_fenced_when_the_task_count_shrinks() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let bootstrap = kafka_bootstrap();
+    let program = example_binary("custom_source");
+    let group = unique("fence");
+    let dirs = [TempDir::new("fence-a"), TempDir::new("fence-b")];
+    let mut workers: Vec<Sluice> = dirs
+        .iter()
+        .map(|dir| {
+            let (file, port) = Sluice::worker_config(
+                dir.path(),
+                &[
+                    ("group.id", &group),
+                    ("config.storage.topic", &format!("{group}-configs")),
+                    ("offset.storage.topic", &format!("{group}-offsets")),
+                    ("status.storage.topic", &format!("{group}-status")),
+                    ("exactly.once.source.support", "enabled"),
+                    ("session.timeout.ms", "60000"),
+                    ("heartbeat.interval.ms", "3000"),
+                ],
+            );
+            Sluice::start_program_distributed(&program, file, port, dir.path())
+        })
+        .collect();
+    let topic = unique("counter");
+    let name = unique("counter");
+    let config = |counters: usize| {
+        json!({"connector.class": "com.example.CounterSource", "topic": topic, "count": "20",
+               "counters": counters.to_string(), "tasks.max": "3"})
+    };
+    let r = workers[0].post(
+        "/connectors",
+        &json!({"name": name, "config": config(3)}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Both workers in the group, the connector and its three tasks placed.
+    let st = workers[0].wait_status(&name, "three tasks RUNNING on two workers", |v| {
+        let t = v["tasks"].as_array().map(|t| t.as_slice()).unwrap_or(&[]);
+        let on: std::collections::BTreeSet<&str> =
+            t.iter().filter_map(|t| t["worker_id"].as_str()).collect();
+        t.len() == 3 && t.iter().all(|t| t["state"] == "RUNNING") && on.len() == 2
+    });
+    consume(&bootstrap, &topic, 60, Duration::from_secs(60));
+    let port_of = |id: &Value| -> u16 {
+        id.as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let connector_port = port_of(&st["connector"]["worker_id"]);
+    let other = workers
+        .iter()
+        .position(|w| w.port != connector_port)
+        .unwrap();
+    // The highest task id on the other worker (at least 1: it holds two of
+    // the four units) is the first one the shrink removes.
+    let removed = st["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| port_of(&t["worker_id"]) == workers[other].port)
+        .map(|t| t["id"].as_u64().unwrap() as usize)
+        .max()
+        .unwrap();
+    assert!(removed >= 1, "{st}");
+    workers[other].kill9();
+
+    let zombie: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("transactional.id", format!("{group}-{name}-{removed}"))
+        // Long enough that the coordinator does not abort it on its own.
+        .set("transaction.timeout.ms", "600000")
+        .create()
+        .unwrap();
+    zombie.init_transactions(Duration::from_secs(30)).unwrap();
+    zombie.begin_transaction().unwrap();
+    zombie
+        .send(
+            BaseRecord::to(&topic)
+                .key("zombie")
+                .payload("from a removed task"),
+        )
+        .unwrap();
+    zombie.flush(Duration::from_secs(30)).unwrap();
+
+    let live = workers
+        .iter()
+        .position(|w| w.port == connector_port)
+        .unwrap();
+    let r = workers[live].put(
+        &format!("/connectors/{name}/config"),
+        &config(removed).to_string(),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    workers[live].wait_status(&name, "the task count shrunk", |v| {
+        v["tasks"].as_array().is_some_and(|t| t.len() == removed)
+    });
+    let commit = zombie.commit_transaction(Duration::from_secs(30));
+    assert!(
+        commit.is_err(),
+        "task {removed}'s transactional id was not fenced when the task count shrank: the zombie committed\n{}",
+        workers[live].log_text()
+    );
+    let e = commit.unwrap_err().to_string();
+    assert!(e.to_lowercase().contains("fenc"), "{e}");
+}

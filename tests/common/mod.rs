@@ -175,6 +175,16 @@ impl Sluice {
         Self::start_mode(program, "standalone", worker_file, port, dir)
     }
 
+    /// Starts another binary built on Sluice's library as a distributed worker.
+    pub fn start_program_distributed(
+        program: &Path,
+        worker_file: PathBuf,
+        port: u16,
+        dir: &Path,
+    ) -> Sluice {
+        Self::start_mode(program, "distributed", worker_file, port, dir)
+    }
+
     /// Starts `sluice distributed` on a worker config.
     pub fn start_distributed(worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
         Self::start_mode(

@@ -11,6 +11,7 @@ pub mod config;
 pub mod metrics;
 mod sink;
 mod source;
+pub use source::fence_removed_tasks;
 pub mod submitted;
 
 use std::collections::BTreeMap;

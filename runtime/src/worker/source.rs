@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::chain::{Chain, Converters};
+use super::config::WorkerConfig;
 use super::metrics::TaskMetrics;
 use super::submitted::SubmittedRecords;
 use super::{backoff, wait_while_paused, ErrorCounts, ErrorPolicy, TaskEnv, TaskShared, TaskSpec};
@@ -98,6 +99,7 @@ pub(super) async fn run(
         value_buf: Vec::with_capacity(4096),
         flush_every: Duration::from_millis(env.worker.offset_flush_interval_ms),
         last_commit: Instant::now(),
+        unwritten: Vec::new(),
         seen_topics: std::collections::HashSet::new(),
         last_topic: "".into(),
         eos,
@@ -147,6 +149,10 @@ struct Loop<'a> {
     value_buf: Vec<u8>,
     flush_every: Duration,
     last_commit: Instant,
+    /// Offsets whose write to the store failed (a full disk, say): written
+    /// with the next commit unless a later offset of the same partition
+    /// replaces them.
+    unwritten: Vec<(JsonMap, JsonMap)>,
     seen_topics: std::collections::HashSet<String>,
     /// The topic of the record before (most follow one of the same table):
     /// spares hashing its name once per record. A connector's records
@@ -161,6 +167,42 @@ struct Loop<'a> {
 /// How long librdkafka may take to commit or abort a transaction, and the
 /// broker to hold one open.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The transactional id of a source task under exactly-once delivery, as
+/// Kafka Connect names it: `<group.id>-<connector>-<task>`.
+fn transactional_id(worker: &WorkerConfig, connector: &str, task: usize) -> String {
+    let group = worker.group_id.as_deref().unwrap_or_default();
+    format!("{group}-{connector}-{task}")
+}
+
+/// Kafka Connect's fencing round for a source connector whose task count
+/// shrank under exactly-once delivery: each removed task's transactional id
+/// gets a new epoch (and its open transaction is aborted), so an instance of
+/// it still running on some worker (a zombie that missed the rebalance) can
+/// commit nothing more. The tasks that remain fence their own predecessors
+/// when they start. Blocks: call it off the async threads' hot path.
+pub fn fence_removed_tasks(
+    worker: &WorkerConfig,
+    connector: &str,
+    removed: std::ops::Range<usize>,
+) -> Result<(), String> {
+    for task in removed {
+        let id = transactional_id(worker, connector, task);
+        let mut settings = worker.producer_overrides();
+        settings.insert("transactional.id".into(), id.clone());
+        let producer = TaskProducer::new(&worker.bootstrap_servers, &settings)
+            .map_err(|e| format!("cannot fence task {task} ({id}): {e}"))?;
+        producer
+            .init_transactions(TRANSACTION_TIMEOUT)
+            .map_err(|e| format!("cannot fence task {task} ({id}): {e}"))?;
+        tracing::info!(
+            connector,
+            task,
+            "fenced the removed task's transactional id {id}"
+        );
+    }
+    Ok(())
+}
 
 /// Exactly-once delivery (KIP-618, a distributed worker with
 /// `exactly.once.source.support=enabled`): the task's records and its
@@ -220,10 +262,9 @@ impl Eos {
                 ))
             }
         };
-        let group = env.worker.group_id.clone().unwrap_or_default();
         producer.insert(
             "transactional.id".into(),
-            format!("{group}-{}-{}", spec.connector, spec.task),
+            transactional_id(&env.worker, &spec.connector, spec.task as usize),
         );
         let ms = TRANSACTION_TIMEOUT.as_millis().to_string();
         producer
@@ -566,7 +607,13 @@ impl Loop<'_> {
             return Err(super::LEASE_LOST.to_string());
         }
         let _ = self.process_acks();
-        let offsets = self.submitted.take_committable();
+        let mut offsets = std::mem::take(&mut self.unwritten);
+        for (p, o) in self.submitted.take_committable() {
+            match offsets.iter_mut().find(|(q, _)| *q == p) {
+                Some(slot) => slot.1 = o,
+                None => offsets.push((p, o)),
+            }
+        }
         if offsets.is_empty() {
             return Ok(());
         }
@@ -584,7 +631,18 @@ impl Loop<'_> {
             Ok(()) => TaskMetrics::add(&m.offset_commit_completion_total, 1),
             Err(_) => TaskMetrics::add(&m.offset_commit_skip_total, 1),
         }
-        done.map_err(|e| format!("cannot commit source offsets: {e}"))?;
+        if let Err(e) = done {
+            // As Kafka Connect: a failed offset flush is logged and retried
+            // at the next one; the task goes on (its records are in Kafka,
+            // and a restart before a flush succeeds re-sends, never skips).
+            tracing::error!(
+                "cannot commit source offsets, retrying at the next flush \
+                 (offset.flush.interval.ms); a restart until then sends the \
+                 records since the last committed offset again: {e}"
+            );
+            self.unwritten = offsets;
+            return Ok(());
+        }
         if let Err(e) = task.commit(&offsets).await {
             tracing::warn!("task commit hook failed: {e}");
         }

@@ -103,12 +103,45 @@ impl DistributedHerder {
         local.connectors.insert(name.to_string(), started.connector);
         if let Some(t) = started.tasks {
             if t != committed {
+                self.fence_removed_tasks(name, &config, t.len()..committed.len())
+                    .await;
                 if let Err(e) = self.configs.put_task_configs(name, &t).await {
                     tracing::error!(connector = name, "cannot write task configs: {e}");
                 }
             }
         }
     }
+    /// Under exactly-once delivery, a source connector whose task count
+    /// shrank has its removed tasks' transactional ids fenced before the new
+    /// task configs are written, as Kafka Connect's fencing round does: a
+    /// removed task still running on a worker that missed the change can
+    /// then commit nothing. A failed fencing is logged; the new tasks fence
+    /// their own predecessors when they start in any case.
+    async fn fence_removed_tasks(
+        &self,
+        name: &str,
+        config: &crate::plugin::Props,
+        removed: std::ops::Range<usize>,
+    ) {
+        let worker = self.core.worker.env.worker.clone();
+        if removed.is_empty()
+            || !worker.exactly_once_enabled()
+            || self.core.connector_kind(config) != crate::herder::ConnectorType::Source
+        {
+            return;
+        }
+        let name = name.to_string();
+        let fenced = tokio::task::spawn_blocking(move || {
+            crate::worker::fence_removed_tasks(&worker, &name, removed)
+        })
+        .await;
+        match fenced {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("{e}"),
+            Err(e) => tracing::error!("fencing removed tasks stopped: {e}"),
+        }
+    }
+
     pub(super) async fn stop_connector(&self, local: &mut Local, name: &str, write_status: bool) {
         if let Some(mut lc) = local.connectors.remove(name) {
             lc.stop_instance();
