@@ -976,3 +976,41 @@ fn exactly_once_mysql_task_killed_five_times_under_load_delivers_each_change_onc
         let _ = w.terminate();
     }
 }
+
+/// Under exactly-once delivery the offset topic ends with transaction
+/// markers, which a consumer never returns but the high watermark counts:
+/// a restarted worker must still see its offset topic as read to the end
+/// (it waited out a 30 s timeout at start and before starting each task).
+#[test]
+fn an_exactly_once_worker_restarts_without_waiting_on_transaction_markers() {
+    let _serial = serial();
+    let bootstrap = kafka_bootstrap();
+    let name = unique("dist-eos-markers");
+    let mut cl = Cluster::start_with(&name, 1, &[("exactly.once.source.support", "enabled")]);
+    let input = cl.dirs[0].path().join("in.txt");
+    std::fs::write(&input, "one\ntwo\nthree\n").unwrap();
+    let topic = unique("eos-markers");
+    let r = cl
+        .w(0)
+        .post("/connectors", &file_source("src", &input, &topic));
+    assert_eq!(r.status, 201, "{}", r.body);
+    consume(&bootstrap, &topic, 3, Duration::from_secs(60));
+    // The three lines' offsets committed in a transaction: wait for them.
+    wait_for("the offsets committed", Duration::from_secs(30), || {
+        let v = cl.w(0).get("/connectors/src/offsets").json();
+        v["offsets"][0]["offset"].is_object().then_some(())
+    });
+    cl.workers[0].as_mut().unwrap().terminate();
+    cl.workers[0] = None;
+    cl.launch(0);
+    cl.w(0).wait_status("src", "task RUNNING", running);
+    std::fs::write(&input, "one\ntwo\nthree\nfour\n").unwrap();
+    let recs = consume(&bootstrap, &topic, 4, Duration::from_secs(60));
+    assert_eq!(recs.len(), 4);
+    let log = cl.w(0).log_text();
+    assert!(
+        !log.contains("to its end took longer"),
+        "the restarted worker waited for the end of a topic that ends in transaction markers:\n{}",
+        tail(&log, 40)
+    );
+}

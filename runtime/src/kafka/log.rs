@@ -180,7 +180,25 @@ impl KafkaLog {
                         Some(Err(e)) => {
                             tracing::debug!(topic = %name, "internal topic read: {e}");
                         }
-                        None => applied.notify_waiters(),
+                        None => {
+                            // Nothing more to read for now: every record
+                            // returned so far is applied, and the consumer's
+                            // position has also stepped over what it does
+                            // not return (transaction markers, aborted
+                            // records), which the high watermark counts.
+                            if let Ok(tpl) = consumer.position() {
+                                if let Ok(mut pos) = positions.lock() {
+                                    for e in tpl.elements() {
+                                        if let (Offset::Offset(o), Some(slot)) =
+                                            (e.offset(), pos.get_mut(e.partition() as usize))
+                                        {
+                                            *slot = (*slot).max(o);
+                                        }
+                                    }
+                                }
+                            }
+                            applied.notify_waiters()
+                        }
                     }
                 }
             })
