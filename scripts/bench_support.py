@@ -254,7 +254,9 @@ class PrivateMariaDB:
     root (password `root_password`, over TCP) and `user`/`password` with a
     CDC connector's grants."""
 
-    def __init__(self, workdir, run, root_password="sluice", user="sluice", password="sluice"):
+    def __init__(self, workdir, run, root_password="sluice", user="sluice", password="sluice",
+                 row_metadata="FULL"):
+        self.row_metadata = row_metadata
         self.dir = os.path.join(workdir, f"mariadb-{run}")
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -278,8 +280,9 @@ class PrivateMariaDB:
                     f"skip-name-resolve\nlog-error = {d}/mariadbd.err\n"
                     "character-set-server = utf8mb4\ncollation-server = utf8mb4_general_ci\n"
                     "server_id = 1\nlog_bin = mariadb-bin\nbinlog_format = ROW\n"
-                    "binlog_row_image = FULL\nbinlog_row_metadata = FULL\n"
-                    "max_allowed_packet = 64M\ninnodb_buffer_pool_size = 256M\n")
+                    "binlog_row_image = FULL\n"
+                    + (f"binlog_row_metadata = {self.row_metadata}\n" if self.row_metadata else "")
+                    + "max_allowed_packet = 64M\ninnodb_buffer_pool_size = 256M\n")
         out = subprocess.run(["mariadb-install-db", f"--defaults-file={self.cnf}",
                               f"--datadir={d}/data", "--auth-root-authentication-method=normal",
                               "--skip-test-db"], capture_output=True, text=True)

@@ -18,7 +18,8 @@ rows committed in the database during the run:
 
 Everything is private to the run and bounded in time: a 3-broker Apache
 Kafka cluster (KRaft, replication factor 3, min.insync.replicas 2), a
-MariaDB server, and for each scenario a fresh 3-worker distributed Sluice
+MariaDB server (binlog_format=ROW as CDC requires, the rest of the binlog
+settings MariaDB's defaults: binlog_row_metadata NO_LOG), and for each scenario a fresh 3-worker distributed Sluice
 cluster (its own group and internal topics) or a standalone worker, all on
 loopback. The network cut puts each worker in a network namespace of its
 own, reached through a forwarder that this script runs (namespaces need
@@ -708,7 +709,7 @@ def main():
     rows = []
     started = time.time()
     with KafkaCluster(a.kafka_libs, a.workdir) as kafka, \
-            PrivateMariaDB(a.workdir, "chaos") as db:
+            PrivateMariaDB(a.workdir, "chaos", row_metadata=None) as db:
         db._client("-e", "CREATE DATABASE chaos")
         suite = Suite(a, kafka, db)
         try:
