@@ -140,3 +140,66 @@ fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
     wait_health(&s, 200, &[500], Duration::from_secs(90));
     assert!(s.terminate().success(), "{}", s.log_text());
 }
+
+/// REST reads never wait behind the worker's broker calls (#16): with the
+/// broker gone, the worker loses the group and its loops write task and
+/// connector statuses (each write waiting up to its 30 s delivery timeout)
+/// while holding the worker's local lock; a connector's status is still
+/// answered at once, from the task table and the last status read, for the
+/// whole outage.
+#[test]
+fn status_reads_answer_at_once_while_the_broker_is_away() {
+    let mut broker = RestartableBroker::start();
+    let dir = TempDir::new("status-outage");
+    let group = unique("status-outage");
+    let (file, port) = Sluice::worker_config(
+        dir.path(),
+        &[
+            ("bootstrap.servers", &broker.bootstrap),
+            ("group.id", &group),
+            ("config.storage.topic", &format!("{group}-configs")),
+            ("offset.storage.topic", &format!("{group}-offsets")),
+            ("status.storage.topic", &format!("{group}-status")),
+            ("offset.storage.partitions", "1"),
+            ("status.storage.partitions", "1"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1000"),
+        ],
+    );
+    let mut s = spawn("distributed", file, port, dir.path());
+    wait_health(&s, 200, &[503], Duration::from_secs(60));
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    let r = s.post(
+        "/connectors",
+        &serde_json::json!({"name": "src", "config": {"connector.class": "FileStreamSource",
+            "file": input.display().to_string(), "topic": unique("status-outage"), "tasks.max": "1"}})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.wait_status("src", "task RUNNING", |v| {
+        v["tasks"][0]["state"] == "RUNNING"
+    });
+
+    broker.kill9();
+    // Through the group loss and the status writes that follow it.
+    let until = Instant::now() + Duration::from_secs(45);
+    let (mut worst, mut reads) = (Duration::ZERO, 0);
+    while Instant::now() < until {
+        let t = Instant::now();
+        let r = s.get("/connectors/src/status");
+        let took = t.elapsed();
+        assert_eq!(r.status, 200, "{}", r.body);
+        worst = worst.max(took);
+        reads += 1;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!("{reads} status reads during the outage, the slowest {worst:?}");
+    assert!(
+        worst < Duration::from_secs(5),
+        "a status read waited {worst:?} behind the worker's broker calls\n{}",
+        s.log_text()
+    );
+    broker.start_again();
+    assert!(s.terminate().success(), "{}", s.log_text());
+}
