@@ -222,3 +222,84 @@ fn a_removed_tasks_transactional_id_is_fenced_when_the_task_count_shrinks() {
     let e = commit.unwrap_err().to_string();
     assert!(e.to_lowercase().contains("fenc"), "{e}");
 }
+
+/// The same fencing after a stop: a stopped connector has no task configs,
+/// so the task count to fence from is Kafka Connect's task count record in
+/// the config topic. A zombie holding task 2's transactional id is fenced
+/// when the connector resumes with one task.
+#[test]
+fn a_connector_resumed_with_fewer_tasks_after_a_stop_fences_the_removed_ids() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let bootstrap = kafka_bootstrap();
+    let program = example_binary("custom_source");
+    let group = unique("fence-stop");
+    let dir = TempDir::new("fence-stop");
+    let (file, port) = Sluice::worker_config(
+        dir.path(),
+        &[
+            ("group.id", &group),
+            ("config.storage.topic", &format!("{group}-configs")),
+            ("offset.storage.topic", &format!("{group}-offsets")),
+            ("status.storage.topic", &format!("{group}-status")),
+            ("exactly.once.source.support", "enabled"),
+        ],
+    );
+    let s = Sluice::start_program_distributed(&program, file, port, dir.path());
+    let topic = unique("counter");
+    let name = unique("counter");
+    let config = |counters: usize| {
+        json!({"connector.class": "com.example.CounterSource", "topic": topic, "count": "20",
+               "counters": counters.to_string(), "tasks.max": "3"})
+    };
+    let r = s.post(
+        "/connectors",
+        &json!({"name": name, "config": config(3)}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.wait_status(&name, "three tasks RUNNING", |v| {
+        let t = v["tasks"].as_array().map(|t| t.as_slice()).unwrap_or(&[]);
+        t.len() == 3 && t.iter().all(|t| t["state"] == "RUNNING")
+    });
+    consume(&bootstrap, &topic, 60, Duration::from_secs(60));
+    let r = s.put(&format!("/connectors/{name}/stop"), "");
+    assert!(r.status == 202 || r.status == 204, "{}", r.body);
+    s.wait_status(&name, "STOPPED with no tasks", |v| {
+        v["connector"]["state"] == "STOPPED" && v["tasks"].as_array().is_some_and(|t| t.is_empty())
+    });
+
+    let zombie: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("transactional.id", format!("{group}-{name}-2"))
+        .set("transaction.timeout.ms", "600000")
+        .create()
+        .unwrap();
+    zombie.init_transactions(Duration::from_secs(30)).unwrap();
+    zombie.begin_transaction().unwrap();
+    zombie
+        .send(
+            BaseRecord::to(&topic)
+                .key("zombie")
+                .payload("from a removed task"),
+        )
+        .unwrap();
+    zombie.flush(Duration::from_secs(30)).unwrap();
+
+    let r = s.put(
+        &format!("/connectors/{name}/config"),
+        &config(1).to_string(),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = s.put(&format!("/connectors/{name}/resume"), "");
+    assert!(r.status == 202 || r.status == 204, "{}", r.body);
+    s.wait_status(&name, "one task RUNNING", |v| {
+        let t = v["tasks"].as_array().map(|t| t.as_slice()).unwrap_or(&[]);
+        t.len() == 1 && t[0]["state"] == "RUNNING"
+    });
+    let commit = zombie.commit_transaction(Duration::from_secs(30));
+    assert!(
+        commit.is_err(),
+        "task 2's transactional id was not fenced when the connector resumed with one task\n{}",
+        s.log_text()
+    );
+}

@@ -58,6 +58,11 @@ pub struct ClusterConfig {
     staged: BTreeMap<(String, u32), Props>,
     /// Names being created: the winning claim (nonce, its timestamp in ms).
     claims: BTreeMap<String, (String, i64)>,
+    /// Exactly-once source connectors' task counts as last fenced
+    /// (Kafka Connect's `task-count-record-<name>`, `{"task-count": N}`):
+    /// kept through a stop, so that a resume with fewer tasks knows which
+    /// transactional ids to fence.
+    pub fenced_task_counts: BTreeMap<String, usize>,
     /// The offset after the last record applied (0: none yet).
     pub offset: i64,
 }
@@ -121,6 +126,7 @@ impl ClusterConfig {
                 None => {
                     self.connectors.remove(name);
                     self.tasks.remove(name);
+                    self.fenced_task_counts.remove(name);
                     self.targets.remove(name);
                     self.staged.retain(|(c, _), _| c != name);
                     Some(ConfigEvent::Removed(name.to_string()))
@@ -146,6 +152,17 @@ impl ClusterConfig {
                 }
             }
             return Some(ConfigEvent::Target(name.to_string()));
+        }
+        if let Some(name) = key.strip_prefix("task-count-record-") {
+            match value
+                .as_ref()
+                .and_then(|v| v.get("task-count"))
+                .and_then(Json::as_u64)
+            {
+                Some(n) => self.fenced_task_counts.insert(name.to_string(), n as usize),
+                None => self.fenced_task_counts.remove(name),
+            };
+            return None;
         }
         if let Some(rest) = key.strip_prefix("task-") {
             let (name, n) = split_task(rest)?;
@@ -327,6 +344,14 @@ impl TopicConfigStore {
         Ok(())
     }
 
+    /// Records an exactly-once source connector's task count once its
+    /// earlier tasks are fenced (Kafka Connect's task count record).
+    pub async fn put_fenced_task_count(&self, connector: &str, n: usize) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(&serde_json::json!({ "task-count": n })).unwrap_or_default();
+        self.write(&format!("task-count-record-{connector}"), Some(value))
+            .await
+    }
+
     /// How many `task-<connector>-<n>` records may hold a config: the
     /// committed ones and any staged beyond them.
     fn task_records(&self, connector: &str) -> usize {
@@ -434,6 +459,10 @@ impl ConfigStore for TopicConfigStore {
                 self.write(&format!("task-{connector}-{i}"), None).await?;
             }
             self.write(&format!("commit-{connector}"), None).await?;
+            if self.state().fenced_task_counts.contains_key(&connector) {
+                self.write(&format!("task-count-record-{connector}"), None)
+                    .await?;
+            }
             self.write(&format!("target-state-{connector}"), None).await
         })
     }
@@ -489,6 +518,22 @@ mod tests {
             Some(&claim("f", 1_000 + CLAIM_TTL_MS)),
         );
         assert_eq!(c.claim_winner("y"), Some("f"));
+    }
+
+    #[test]
+    fn task_count_records_are_kept_apart_from_task_configs() {
+        let mut c = ClusterConfig::default();
+        let p = props(&[("connector.class", "X")]);
+        c.apply(0, "connector-a-b", Some(&connector_value(&p)));
+        // Kafka Connect's record, as its JsonConverter (no schemas) writes it.
+        assert_eq!(
+            c.apply(1, "task-count-record-a-b", Some(br#"{"task-count":3}"#)),
+            None
+        );
+        assert_eq!(c.fenced_task_counts.get("a-b"), Some(&3));
+        assert_eq!(c.task_count("a-b"), 0);
+        c.apply(2, "connector-a-b", None);
+        assert_eq!(c.fenced_task_counts.get("a-b"), None);
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl DistributedHerder {
         local.connectors.insert(name.to_string(), started.connector);
         if let Some(t) = started.tasks {
             if t != committed {
-                self.fence_removed_tasks(name, &config, t.len()..committed.len())
+                self.fence_removed_tasks(name, &config, t.len(), committed.len())
                     .await;
                 if let Err(e) = self.configs.put_task_configs(name, &t).await {
                     tracing::error!(connector = name, "cannot write task configs: {e}");
@@ -115,30 +115,49 @@ impl DistributedHerder {
     /// shrank has its removed tasks' transactional ids fenced before the new
     /// task configs are written, as Kafka Connect's fencing round does: a
     /// removed task still running on a worker that missed the change can
-    /// then commit nothing. A failed fencing is logged; the new tasks fence
-    /// their own predecessors when they start in any case.
+    /// then commit nothing. The count fenced is recorded in the config topic
+    /// (Kafka Connect's task count record), so a connector stopped (no task
+    /// configs) and resumed with fewer tasks fences the right ids too. A
+    /// failed fencing is logged; the new tasks fence their own predecessors
+    /// when they start in any case.
     async fn fence_removed_tasks(
         &self,
         name: &str,
         config: &crate::plugin::Props,
-        removed: std::ops::Range<usize>,
+        new: usize,
+        committed: usize,
     ) {
         let worker = self.core.worker.env.worker.clone();
-        if removed.is_empty()
-            || !worker.exactly_once_enabled()
+        if !worker.exactly_once_enabled()
             || self.core.connector_kind(config) != crate::herder::ConnectorType::Source
+            || new == 0
         {
             return;
         }
-        let name = name.to_string();
-        let fenced = tokio::task::spawn_blocking(move || {
-            crate::worker::fence_removed_tasks(&worker, &name, removed)
-        })
-        .await;
-        match fenced {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!("{e}"),
-            Err(e) => tracing::error!("fencing removed tasks stopped: {e}"),
+        let recorded = self.cfg().fenced_task_counts.get(name).copied();
+        let before = committed.max(recorded.unwrap_or(0));
+        if new < before {
+            let (name, removed) = (name.to_string(), new..before);
+            let fenced = tokio::task::spawn_blocking(move || {
+                crate::worker::fence_removed_tasks(&worker, &name, removed)
+            })
+            .await;
+            match fenced {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!("{e}");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!("fencing removed tasks stopped: {e}");
+                    return;
+                }
+            }
+        }
+        if recorded != Some(new) {
+            if let Err(e) = self.configs.put_fenced_task_count(name, new).await {
+                tracing::warn!(connector = name, "cannot write the task count record: {e}");
+            }
         }
     }
 
