@@ -1014,3 +1014,93 @@ fn an_exactly_once_worker_restarts_without_waiting_on_transaction_markers() {
         tail(&log, 40)
     );
 }
+
+/// The last value of each key of an offset topic (key ["connector", {partition}]).
+fn offset_topic_view(topic: &str) -> HashMap<String, Option<Value>> {
+    let mut view = HashMap::new();
+    // Every partition, for a few seconds: what there is.
+    for r in consume(
+        &kafka_bootstrap(),
+        topic,
+        usize::MAX,
+        Duration::from_secs(8),
+    ) {
+        let key = String::from_utf8(r.key.unwrap_or_default()).unwrap();
+        let value = r
+            .value
+            .map(|v| serde_json::from_slice::<Value>(&v).unwrap());
+        view.insert(key, value);
+    }
+    view
+}
+
+/// A source connector's own offset topic (`offsets.storage.topic`,
+/// KIP-618), at least once and exactly once: its offsets are written there
+/// (and copied to the worker's topic at least once), the REST API reads
+/// them from it, a reset clears it, and the resumed task starts over from
+/// what it holds.
+#[test]
+fn a_connectors_own_offset_topic_holds_its_offsets() {
+    let _serial = serial();
+    for eos in [false, true] {
+        let name = unique(if eos { "dist-own-eos" } else { "dist-own" });
+        let extra: &[(&str, &str)] = if eos {
+            &[("exactly.once.source.support", "enabled")]
+        } else {
+            &[]
+        };
+        let cl = Cluster::start_with(&name, 1, extra);
+        let input = cl.dirs[0].path().join("in.txt");
+        std::fs::write(&input, "a\nb\nc\n").unwrap();
+        let topic = unique("own-offsets-data");
+        let own = unique("own-offsets");
+        let config = json!({"connector.class": "FileStreamSource",
+            "file": input.display().to_string(), "topic": topic, "tasks.max": "1",
+            "offsets.storage.topic": own});
+        let r = cl.w(0).post(
+            "/connectors",
+            &json!({"name": "src", "config": config}).to_string(),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        consume(&kafka_bootstrap(), &topic, 3, Duration::from_secs(60));
+        let offsets = wait_for(
+            "the offset at the end of the file",
+            Duration::from_secs(30),
+            || {
+                let v = cl.w(0).get("/connectors/src/offsets").json();
+                (v["offsets"][0]["offset"]["position"] == 6).then_some(v)
+            },
+        );
+        let key = json!(["src", offsets["offsets"][0]["partition"]]).to_string();
+        let mine = offset_topic_view(&own);
+        assert_eq!(
+            mine.get(&key),
+            Some(&Some(json!({"position": 6}))),
+            "eos={eos}: the connector's own offset topic {own}: {mine:?}"
+        );
+        if !eos {
+            let workers = offset_topic_view(&format!("{name}-offsets"));
+            assert_eq!(
+                workers.get(&key),
+                Some(&Some(json!({"position": 6}))),
+                "the copy in the worker's offset topic: {workers:?}"
+            );
+        }
+
+        // Reset: the connector's own topic is cleared too, so the resumed
+        // task reads the file again from the start.
+        assert_eq!(cl.w(0).put("/connectors/src/stop", "").status, 204);
+        wait_for("the reset accepted", Duration::from_secs(60), || {
+            let r = cl.w(0).delete("/connectors/src/offsets");
+            (r.status == 200).then_some(())
+        });
+        assert_eq!(
+            offset_topic_view(&own).get(&key),
+            Some(&None),
+            "eos={eos}: no tombstone in {own}"
+        );
+        assert_eq!(cl.w(0).put("/connectors/src/resume", "").status, 202);
+        let again = consume(&kafka_bootstrap(), &topic, 6, Duration::from_secs(60));
+        assert_eq!(again.len(), 6, "eos={eos}: the file was not read again");
+    }
+}

@@ -223,10 +223,9 @@ pub fn common_def(kind: ConnectorType) -> ConfigDef {
                     ConfigType::String,
                     Some(""),
                     Importance::Low,
-                    "Separate offsets topic for this connector.",
+                    "A source connector's own offsets topic (distributed mode): read first, the worker's offset.storage.topic as the fallback; written first, then copied to the worker's topic.",
                 )
-                .group("offsets.topic")
-                .unsupported();
+                .group("offsets.topic");
         }
     }
     d

@@ -367,6 +367,7 @@ impl HerderCore {
         let config = self.existing(name)?;
         match self.source_or_sink(&config)? {
             ConnectorType::Source => {
+                self.offset_store().prepare(name, &config).await?;
                 self.offset_store().refresh().await;
                 Ok(self
                     .offset_store()
@@ -398,6 +399,7 @@ impl HerderCore {
         }
         match kind {
             ConnectorType::Source => {
+                self.offset_store().prepare(name, &config).await?;
                 let entries: Vec<(JsonMap, Option<JsonMap>)> = match offsets {
                     Some(list) => list.into_iter().map(|o| (o.partition, o.offset)).collect(),
                     None => self

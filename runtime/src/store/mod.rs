@@ -17,6 +17,7 @@
 //! `[connector, partition]`, so a partition map identifies the same offset
 //! whichever store holds it.
 
+pub mod connector_offsets;
 pub mod error;
 pub mod file;
 pub mod file_configs;
@@ -63,6 +64,27 @@ pub trait OffsetStore: Send + Sync {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let done = self.put(connector, entries);
         Box::pin(async move { done })
+    }
+    /// Makes ready the store a connector's offsets live in: its own
+    /// `offsets.storage.topic` in distributed mode (see
+    /// [`connector_offsets`]). Called before a source task starts and before
+    /// the REST API reads or changes the connector's offsets. A store with
+    /// no such topics (the standalone file) only says the key does nothing.
+    fn prepare<'a>(
+        &'a self,
+        connector: &'a str,
+        config: &'a Props,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        if config
+            .get("offsets.storage.topic")
+            .is_some_and(|t| !t.trim().is_empty())
+        {
+            tracing::warn!(
+                connector,
+                "offsets.storage.topic has no effect on a standalone worker: its offsets are in offset.storage.file.filename"
+            );
+        }
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -59,6 +59,10 @@ pub(super) async fn run(
     topic_props.extend(sub_map(props, "topic.creation.default."));
     let topic_settings = TopicSettings::from_props(&topic_props)?;
 
+    env.offsets
+        .prepare(&spec.connector, props)
+        .await
+        .map_err(|e| e.to_string())?;
     let ctx = SourceTaskContext {
         connector: spec.connector.clone(),
         task_id: spec.task,
@@ -232,17 +236,13 @@ impl Eos {
             return Ok(None);
         }
         let props = &spec.connector_config;
-        if props
+        // The connector's own offset topic when it names one (KIP-618): the
+        // transactions write its offsets there; the store reads it first.
+        let offsets_topic = props
             .get("offsets.storage.topic")
-            .is_some_and(|t| !t.trim().is_empty())
-        {
-            return Err("offsets.storage.topic: a connector's own offset topic is not supported; remove it (the worker's offset.storage.topic holds the offsets)".into());
-        }
-        let offsets_topic = env
-            .worker
-            .props
-            .get("offset.storage.topic")
-            .cloned()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .or_else(|| env.worker.props.get("offset.storage.topic").cloned())
             .ok_or("exactly-once delivery needs the worker's offset.storage.topic")?;
         let interval = match props
             .get("transaction.boundary")

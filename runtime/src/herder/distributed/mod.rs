@@ -217,11 +217,48 @@ impl DistributedHerder {
                 .map_err(|e| StartupError::Kafka(e.to_string()))?;
         }
 
+        let connector_offsets = {
+            let (bootstrap, admin, overrides, lease) = (
+                bootstrap.clone(),
+                admin.clone(),
+                producer_overrides.clone(),
+                lease.clone(),
+            );
+            let (partitions, rf) = (dc.offset_partitions, dc.offset_rf);
+            crate::store::connector_offsets::ConnectorOffsetStores::new(
+                offsets.clone(),
+                &dc.offset_topic,
+                Box::new(move |topic: String| {
+                    let (bootstrap, admin, overrides, lease) = (
+                        bootstrap.clone(),
+                        admin.clone(),
+                        overrides.clone(),
+                        lease.clone(),
+                    );
+                    Box::pin(async move {
+                        let store = TopicOffsetStore::new(lease);
+                        let log = KafkaLog::open(
+                            &bootstrap,
+                            &admin,
+                            &topic,
+                            partitions,
+                            rf,
+                            &overrides,
+                            store.applier(),
+                        )
+                        .await
+                        .map_err(|e| crate::store::StoreError::Topic(e.to_string()))?;
+                        store.set_log(log);
+                        Ok(store)
+                    })
+                }),
+            )
+        };
         let topic_log = status_log.clone();
         let env = TaskEnv {
             worker: worker_cfg.clone(),
             registry,
-            offsets: offsets.clone(),
+            offsets: connector_offsets,
             admin,
             on_topic: Arc::new(move |connector, topic| {
                 let log = topic_log.clone();
