@@ -9,7 +9,9 @@
 //!   topic as a secondary copy whose failure is only logged (a downgrade,
 //!   or the connector's topic dropped from the config, still finds them);
 //!   tombstones go to the worker's topic first, so that a partition removed
-//!   from the connector's topic cannot come back from the fallback.
+//!   from the connector's topic cannot come back from the fallback. Under
+//!   exactly-once the transaction writes the connector's topic and the copy
+//!   follows each commit.
 //!
 //! Connectors without the key use the worker's topic alone. The connector's
 //! topic is created like the worker's (compacted, the worker's offset
@@ -149,6 +151,25 @@ impl OffsetStore for ConnectorOffsetStores {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let connector = connector.to_string();
         Box::pin(async move { self.write(&connector, entries, false).await })
+    }
+
+    fn committed_in_transaction<'a>(
+        &'a self,
+        connector: &'a str,
+        entries: Vec<(JsonMap, JsonMap)>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if self.own(connector).is_none() || entries.is_empty() {
+                return;
+            }
+            let entries = entries.into_iter().map(|(p, o)| (p, Some(o))).collect();
+            if let Err(e) = self.worker.write(connector, entries, true).await {
+                tracing::warn!(
+                    connector,
+                    "offsets committed to the connector's own offset topic but not copied to the worker's: {e}"
+                );
+            }
+        })
     }
 
     fn prepare<'a>(

@@ -65,6 +65,16 @@ pub trait OffsetStore: Send + Sync {
         let done = self.put(connector, entries);
         Box::pin(async move { done })
     }
+    /// Offsets an exactly-once transaction committed to the connector's own
+    /// offset topic: copied to the worker's topic, as Kafka Connect does
+    /// (nothing to do for a connector without its own topic).
+    fn committed_in_transaction<'a>(
+        &'a self,
+        _connector: &'a str,
+        _entries: Vec<(JsonMap, JsonMap)>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
     /// Makes ready the store a connector's offsets live in: its own
     /// `offsets.storage.topic` in distributed mode (see
     /// [`connector_offsets`]). Called before a source task starts and before

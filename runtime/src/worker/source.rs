@@ -458,6 +458,10 @@ impl Loop<'_> {
             .into_values()
             .map(|(p, o)| ((*p).clone(), (*o).clone()))
             .collect();
+        self.env
+            .offsets
+            .committed_in_transaction(&self.spec.connector, offsets.clone())
+            .await;
         if let Err(e) = task.commit(&offsets).await {
             tracing::warn!(connector = %self.spec.connector, "task commit hook failed: {e}");
         }
