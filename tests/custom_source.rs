@@ -103,6 +103,30 @@ fn a_custom_source_runs_and_resumes_from_its_offset() {
     assert_eq!(all, want, "numbers lost or repeated across the restart");
 }
 
+/// A task instance that missed a change (a zombie): a producer holding the
+/// task's transactional id with a transaction open and a record sent in it.
+fn zombie(bootstrap: &str, transactional_id: &str, topic: &str) -> rdkafka::producer::BaseProducer {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let zombie: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", transactional_id)
+        // Long enough that the coordinator does not abort it on its own.
+        .set("transaction.timeout.ms", "600000")
+        .create()
+        .unwrap();
+    zombie.init_transactions(Duration::from_secs(30)).unwrap();
+    zombie.begin_transaction().unwrap();
+    zombie
+        .send(
+            BaseRecord::to(topic)
+                .key("zombie")
+                .payload("from a removed task"),
+        )
+        .unwrap();
+    zombie.flush(Duration::from_secs(30)).unwrap();
+    zombie
+}
+
 /// Exactly-once delivery (KIP-618): when a source connector's task count
 /// shrinks, the removed tasks' transactional ids are fenced, so an instance
 /// of one still running somewhere cannot commit afterwards. The zombie: the
@@ -113,7 +137,7 @@ fn a_custom_source_runs_and_resumes_from_its_offset() {
 /// worker.
 #[test]
 fn a_removed_tasks_transactional_id_is_fenced_when_the_task_count_shrinks() {
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::producer::Producer;
 
     let bootstrap = kafka_bootstrap();
     let program = example_binary("custom_source");
@@ -183,23 +207,7 @@ fn a_removed_tasks_transactional_id_is_fenced_when_the_task_count_shrinks() {
     assert!(removed >= 1, "{st}");
     workers[other].kill9();
 
-    let zombie: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("transactional.id", format!("{group}-{name}-{removed}"))
-        // Long enough that the coordinator does not abort it on its own.
-        .set("transaction.timeout.ms", "600000")
-        .create()
-        .unwrap();
-    zombie.init_transactions(Duration::from_secs(30)).unwrap();
-    zombie.begin_transaction().unwrap();
-    zombie
-        .send(
-            BaseRecord::to(&topic)
-                .key("zombie")
-                .payload("from a removed task"),
-        )
-        .unwrap();
-    zombie.flush(Duration::from_secs(30)).unwrap();
+    let zombie = zombie(&bootstrap, &format!("{group}-{name}-{removed}"), &topic);
 
     let live = workers
         .iter()
@@ -229,7 +237,7 @@ fn a_removed_tasks_transactional_id_is_fenced_when_the_task_count_shrinks() {
 /// when the connector resumes with one task.
 #[test]
 fn a_connector_resumed_with_fewer_tasks_after_a_stop_fences_the_removed_ids() {
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::producer::Producer;
 
     let bootstrap = kafka_bootstrap();
     let program = example_binary("custom_source");
@@ -268,22 +276,7 @@ fn a_connector_resumed_with_fewer_tasks_after_a_stop_fences_the_removed_ids() {
         v["connector"]["state"] == "STOPPED" && v["tasks"].as_array().is_some_and(|t| t.is_empty())
     });
 
-    let zombie: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("transactional.id", format!("{group}-{name}-2"))
-        .set("transaction.timeout.ms", "600000")
-        .create()
-        .unwrap();
-    zombie.init_transactions(Duration::from_secs(30)).unwrap();
-    zombie.begin_transaction().unwrap();
-    zombie
-        .send(
-            BaseRecord::to(&topic)
-                .key("zombie")
-                .payload("from a removed task"),
-        )
-        .unwrap();
-    zombie.flush(Duration::from_secs(30)).unwrap();
+    let zombie = zombie(&bootstrap, &format!("{group}-{name}-2"), &topic);
 
     let r = s.put(
         &format!("/connectors/{name}/config"),

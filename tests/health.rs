@@ -98,13 +98,12 @@ fn standalone_worker_without_its_broker_is_starting_then_gives_up() {
     assert!(log.contains("sluice: cannot reach Kafka"), "{log}");
 }
 
-#[test]
-fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
-    let mut broker = RestartableBroker::start();
-    let dir = TempDir::new("health-dist");
-    let group = unique("health");
+/// A distributed worker of a group of its own on a private broker, with a
+/// short session timeout so that it notices the broker's loss quickly.
+fn distributed_on(broker: &RestartableBroker, dir: &Path, prefix: &str) -> Sluice {
+    let group = unique(prefix);
     let (file, port) = Sluice::worker_config(
-        dir.path(),
+        dir,
         &[
             ("bootstrap.servers", &broker.bootstrap),
             ("group.id", &group),
@@ -117,7 +116,14 @@ fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
             ("heartbeat.interval.ms", "1000"),
         ],
     );
-    let mut s = spawn("distributed", file, port, dir.path());
+    spawn("distributed", file, port, dir)
+}
+
+#[test]
+fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
+    let mut broker = RestartableBroker::start();
+    let dir = TempDir::new("health-dist");
+    let mut s = distributed_on(&broker, dir.path(), "health");
     let body = wait_health(&s, 200, &[503], Duration::from_secs(60));
     assert_eq!(
         body,
@@ -151,22 +157,7 @@ fn distributed_worker_is_unhealthy_while_its_broker_is_down() {
 fn status_reads_answer_at_once_while_the_broker_is_away() {
     let mut broker = RestartableBroker::start();
     let dir = TempDir::new("status-outage");
-    let group = unique("status-outage");
-    let (file, port) = Sluice::worker_config(
-        dir.path(),
-        &[
-            ("bootstrap.servers", &broker.bootstrap),
-            ("group.id", &group),
-            ("config.storage.topic", &format!("{group}-configs")),
-            ("offset.storage.topic", &format!("{group}-offsets")),
-            ("status.storage.topic", &format!("{group}-status")),
-            ("offset.storage.partitions", "1"),
-            ("status.storage.partitions", "1"),
-            ("session.timeout.ms", "6000"),
-            ("heartbeat.interval.ms", "1000"),
-        ],
-    );
-    let mut s = spawn("distributed", file, port, dir.path());
+    let mut s = distributed_on(&broker, dir.path(), "status-outage");
     wait_health(&s, 200, &[503], Duration::from_secs(60));
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "a\nb\n").unwrap();

@@ -129,9 +129,7 @@ impl OffsetStore for ConnectorOffsetStores {
         connector: &str,
         entries: Vec<(JsonMap, Option<JsonMap>)>,
     ) -> Result<(), StoreError> {
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| StoreError::Topic("offset commit outside the worker's runtime".into()))?;
-        handle.block_on(self.write(connector, entries, true))
+        super::block_on_worker_runtime(self.write(connector, entries, true))
     }
 
     fn refresh(&self) -> BoxFuture<'_, ()> {

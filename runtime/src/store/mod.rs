@@ -40,6 +40,16 @@ pub use file_offsets::FileOffsetStore;
 pub use topic_configs::TopicConfigStore;
 pub use topic_offsets::TopicOffsetStore;
 
+/// Runs a topic store's write from a blocking thread of the worker's
+/// runtime (a source loop's commit), waiting for it.
+fn block_on_worker_runtime(
+    write: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| StoreError::Topic("offset commit outside the worker's runtime".into()))?;
+    handle.block_on(write)
+}
+
 /// Source offsets, by connector and source partition.
 pub trait OffsetStore: Send + Sync {
     fn get(&self, connector: &str, partition: &JsonMap) -> Option<JsonMap>;
