@@ -272,12 +272,15 @@ class PrivateMariaDB:
         os.makedirs(self.dir)
         d = self.dir
         self.cnf = os.path.join(d, "my.cnf")
+        # Its own tmpdir: a server starting removes every #sql* file in its
+        # tmpdir, another server's being initialised in /tmp included.
+        os.makedirs(os.path.join(d, "tmp"))
         user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
         with open(self.cnf, "w") as f:
             f.write(f"[client]\nport = {self.port}\nsocket = {d}/mariadb.sock\n"
                     f"[mariadbd]\nuser = {user}\ndatadir = {d}/data\nsocket = {d}/mariadb.sock\n"
                     f"pid-file = {d}/mariadbd.pid\nport = {self.port}\nbind-address = 127.0.0.1\n"
-                    f"skip-name-resolve\nlog-error = {d}/mariadbd.err\n"
+                    f"skip-name-resolve\nlog-error = {d}/mariadbd.err\ntmpdir = {d}/tmp\n"
                     "character-set-server = utf8mb4\ncollation-server = utf8mb4_general_ci\n"
                     "server_id = 1\nlog_bin = mariadb-bin\nbinlog_format = ROW\n"
                     "binlog_row_image = FULL\n"

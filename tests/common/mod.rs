@@ -697,8 +697,11 @@ impl PrivateMariaDb {
         let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().unwrap().stdout)
             .trim()
             .to_string();
+        // Its own tmpdir: a server starting removes every #sql* file in its
+        // tmpdir, another test's server being initialised in /tmp included.
+        std::fs::create_dir_all(d.join("tmp")).unwrap();
         let cnf = format!(
-            "[mariadbd]\nuser = {user}\ndatadir = {data}\nsocket = {d}/mariadb.sock\npid-file = {d}/mariadbd.pid\nport = {port}\nbind-address = 127.0.0.1\nskip-name-resolve\nlog-error = {d}/mariadbd.err\nserver_id = 1\ninnodb_buffer_pool_size = 16M\n{extra}\n",
+            "[mariadbd]\nuser = {user}\ndatadir = {data}\nsocket = {d}/mariadb.sock\npid-file = {d}/mariadbd.pid\nport = {port}\nbind-address = 127.0.0.1\nskip-name-resolve\nlog-error = {d}/mariadbd.err\ntmpdir = {d}/tmp\nserver_id = 1\ninnodb_buffer_pool_size = 16M\n{extra}\n",
             data = d.join("data").display(),
             d = d.display(),
             port = self.port,
