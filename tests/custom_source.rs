@@ -146,13 +146,10 @@ fn a_removed_tasks_transactional_id_is_fenced_when_the_task_count_shrinks() {
     let mut workers: Vec<Sluice> = dirs
         .iter()
         .map(|dir| {
-            let (file, port) = Sluice::worker_config(
+            let (file, port) = Sluice::distributed_config(
                 dir.path(),
+                &group,
                 &[
-                    ("group.id", &group),
-                    ("config.storage.topic", &format!("{group}-configs")),
-                    ("offset.storage.topic", &format!("{group}-offsets")),
-                    ("status.storage.topic", &format!("{group}-status")),
                     ("exactly.once.source.support", "enabled"),
                     ("session.timeout.ms", "60000"),
                     ("heartbeat.interval.ms", "3000"),
@@ -243,15 +240,10 @@ fn a_connector_resumed_with_fewer_tasks_after_a_stop_fences_the_removed_ids() {
     let program = example_binary("custom_source");
     let group = unique("fence-stop");
     let dir = TempDir::new("fence-stop");
-    let (file, port) = Sluice::worker_config(
+    let (file, port) = Sluice::distributed_config(
         dir.path(),
-        &[
-            ("group.id", &group),
-            ("config.storage.topic", &format!("{group}-configs")),
-            ("offset.storage.topic", &format!("{group}-offsets")),
-            ("status.storage.topic", &format!("{group}-status")),
-            ("exactly.once.source.support", "enabled"),
-        ],
+        &group,
+        &[("exactly.once.source.support", "enabled")],
     );
     let s = Sluice::start_program_distributed(&program, file, port, dir.path());
     let topic = unique("counter");

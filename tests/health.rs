@@ -102,14 +102,11 @@ fn standalone_worker_without_its_broker_is_starting_then_gives_up() {
 /// short session timeout so that it notices the broker's loss quickly.
 fn distributed_on(broker: &RestartableBroker, dir: &Path, prefix: &str) -> Sluice {
     let group = unique(prefix);
-    let (file, port) = Sluice::worker_config(
+    let (file, port) = Sluice::distributed_config(
         dir,
+        &group,
         &[
             ("bootstrap.servers", &broker.bootstrap),
-            ("group.id", &group),
-            ("config.storage.topic", &format!("{group}-configs")),
-            ("offset.storage.topic", &format!("{group}-offsets")),
-            ("status.storage.topic", &format!("{group}-status")),
             ("offset.storage.partitions", "1"),
             ("status.storage.partitions", "1"),
             ("session.timeout.ms", "6000"),
@@ -173,18 +170,27 @@ fn status_reads_answer_at_once_while_the_broker_is_away() {
     });
 
     broker.kill9();
-    // Through the group loss and the status writes that follow it.
-    let until = Instant::now() + Duration::from_secs(45);
+    // Reads until the worker has lost the group, then for the 30 s after
+    // it, while the status writes of its stopped task wait on the broker.
     let (mut worst, mut reads) = (Duration::ZERO, 0);
-    while Instant::now() < until {
+    let mut read = || {
         let t = Instant::now();
         let r = s.get("/connectors/src/status");
         let took = t.elapsed();
         assert_eq!(r.status, 200, "{}", r.body);
         worst = worst.max(took);
         reads += 1;
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    };
+    wait_for("the group membership lost", Duration::from_secs(60), || {
+        read();
+        s.log_text()
+            .contains("lost its group membership")
+            .then_some(())
+    });
+    poll(Duration::from_secs(30), || {
+        read();
+        None::<()>
+    });
     eprintln!("{reads} status reads during the outage, the slowest {worst:?}");
     assert!(
         worst < Duration::from_secs(5),

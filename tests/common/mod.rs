@@ -160,6 +160,24 @@ impl Sluice {
         (worker_file, port)
     }
 
+    /// A distributed worker's config for `group`, its internal topics named
+    /// after it (`<group>-configs`, `-offsets`, `-status`), plus `extra`.
+    pub fn distributed_config(dir: &Path, group: &str, extra: &[(&str, &str)]) -> (PathBuf, u16) {
+        let topics = [
+            format!("{group}-configs"),
+            format!("{group}-offsets"),
+            format!("{group}-status"),
+        ];
+        let mut props = vec![
+            ("group.id", group),
+            ("config.storage.topic", topics[0].as_str()),
+            ("offset.storage.topic", topics[1].as_str()),
+            ("status.storage.topic", topics[2].as_str()),
+        ];
+        props.extend_from_slice(extra);
+        Self::worker_config(dir, &props)
+    }
+
     /// Starts a worker on an existing config (after a kill, say).
     pub fn start_with(worker_file: PathBuf, port: u16, dir: &Path) -> Sluice {
         Self::start_program(

@@ -26,6 +26,14 @@ use super::{OffsetStore, StoreError, TopicOffsetStore};
 use crate::data::JsonMap;
 use crate::plugin::{BoxFuture, Props};
 
+/// The offset topic a connector's config names for itself, if any.
+pub fn own_topic(config: &Props) -> Option<&str> {
+    config
+        .get("offsets.storage.topic")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Opens (creates if needed, starts reading) an offset topic by name.
 pub type OpenTopic = Box<
     dyn Fn(String) -> BoxFuture<'static, Result<Arc<TopicOffsetStore>, StoreError>> + Send + Sync,
@@ -64,10 +72,7 @@ impl ConnectorOffsetStores {
     /// The connector's own topic, if its config names one other than the
     /// worker's.
     fn topic_of<'a>(&self, config: &'a Props) -> Option<&'a str> {
-        config
-            .get("offsets.storage.topic")
-            .map(|t| t.trim())
-            .filter(|t| !t.is_empty() && *t != self.worker_topic)
+        own_topic(config).filter(|t| *t != self.worker_topic)
     }
 
     async fn write(
@@ -113,12 +118,7 @@ impl OffsetStore for ConnectorOffsetStores {
     fn all(&self, connector: &str) -> Vec<(JsonMap, JsonMap)> {
         let mut all = self.worker.all(connector);
         if let Some(own) = self.own(connector) {
-            for (p, o) in own.all(connector) {
-                match all.iter_mut().find(|(q, _)| *q == p) {
-                    Some(slot) => slot.1 = o,
-                    None => all.push((p, o)),
-                }
-            }
+            super::overlay(&mut all, own.all(connector));
         }
         all
     }
@@ -154,13 +154,16 @@ impl OffsetStore for ConnectorOffsetStores {
     fn committed_in_transaction<'a>(
         &'a self,
         connector: &'a str,
-        entries: Vec<(JsonMap, JsonMap)>,
+        entries: &'a [(JsonMap, JsonMap)],
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if self.own(connector).is_none() || entries.is_empty() {
                 return;
             }
-            let entries = entries.into_iter().map(|(p, o)| (p, Some(o))).collect();
+            let entries = entries
+                .iter()
+                .map(|(p, o)| (p.clone(), Some(o.clone())))
+                .collect();
             if let Err(e) = self.worker.write(connector, entries, true).await {
                 tracing::warn!(
                     connector,

@@ -40,6 +40,21 @@ pub use file_offsets::FileOffsetStore;
 pub use topic_configs::TopicConfigStore;
 pub use topic_offsets::TopicOffsetStore;
 
+/// Lays `over` on `base`, partition by partition: an offset in `over`
+/// replaces the one of the same partition in `base`.
+pub fn overlay(base: &mut Vec<(JsonMap, JsonMap)>, over: Vec<(JsonMap, JsonMap)>) {
+    if base.is_empty() {
+        *base = over;
+        return;
+    }
+    for (p, o) in over {
+        match base.iter_mut().find(|(q, _)| *q == p) {
+            Some(slot) => slot.1 = o,
+            None => base.push((p, o)),
+        }
+    }
+}
+
 /// Runs a topic store's write from a blocking thread of the worker's
 /// runtime (a source loop's commit), waiting for it.
 fn block_on_worker_runtime(
@@ -81,7 +96,7 @@ pub trait OffsetStore: Send + Sync {
     fn committed_in_transaction<'a>(
         &'a self,
         _connector: &'a str,
-        _entries: Vec<(JsonMap, JsonMap)>,
+        _entries: &'a [(JsonMap, JsonMap)],
     ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
@@ -95,10 +110,7 @@ pub trait OffsetStore: Send + Sync {
         connector: &'a str,
         config: &'a Props,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        if config
-            .get("offsets.storage.topic")
-            .is_some_and(|t| !t.trim().is_empty())
-        {
+        if connector_offsets::own_topic(config).is_some() {
             tracing::warn!(
                 connector,
                 "offsets.storage.topic has no effect on a standalone worker: its offsets are in offset.storage.file.filename"

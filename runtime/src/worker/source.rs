@@ -238,10 +238,8 @@ impl Eos {
         let props = &spec.connector_config;
         // The connector's own offset topic when it names one (KIP-618): the
         // transactions write its offsets there; the store reads it first.
-        let offsets_topic = props
-            .get("offsets.storage.topic")
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
+        let offsets_topic = crate::store::connector_offsets::own_topic(props)
+            .map(str::to_string)
             .or_else(|| env.worker.props.get("offset.storage.topic").cloned())
             .ok_or("exactly-once delivery needs the worker's offset.storage.topic")?;
         let interval = match props
@@ -460,7 +458,7 @@ impl Loop<'_> {
             .collect();
         self.env
             .offsets
-            .committed_in_transaction(&self.spec.connector, offsets.clone())
+            .committed_in_transaction(&self.spec.connector, &offsets)
             .await;
         if let Err(e) = task.commit(&offsets).await {
             tracing::warn!(connector = %self.spec.connector, "task commit hook failed: {e}");
@@ -612,12 +610,7 @@ impl Loop<'_> {
         }
         let _ = self.process_acks();
         let mut offsets = std::mem::take(&mut self.unwritten);
-        for (p, o) in self.submitted.take_committable() {
-            match offsets.iter_mut().find(|(q, _)| *q == p) {
-                Some(slot) => slot.1 = o,
-                None => offsets.push((p, o)),
-            }
-        }
+        crate::store::overlay(&mut offsets, self.submitted.take_committable());
         if offsets.is_empty() {
             return Ok(());
         }
