@@ -84,6 +84,15 @@ impl KafkaLog {
             ("partitioner".to_string(), "murmur2_random".to_string()),
             ("linger.ms".to_string(), "0".to_string()),
         ]);
+        // A write the broker cannot take fails after 30 s (as Kafka
+        // Connect's internal stores give up), not librdkafka's 5 minutes:
+        // a status or config write then neither holds its caller nor
+        // answers a REST request minutes late.
+        if !overrides.contains_key("delivery.timeout.ms")
+            && !overrides.contains_key("message.timeout.ms")
+        {
+            producer_cfg.insert("message.timeout.ms".to_string(), "30000".to_string());
+        }
         producer_cfg.extend(overrides.clone());
         let producer: FutureProducer = client_config(bootstrap, &producer_cfg)
             .map_err(KafkaError::Fatal)?

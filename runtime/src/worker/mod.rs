@@ -137,6 +137,16 @@ impl Lease {
         self.until_ms
             .store(until, std::sync::atomic::Ordering::SeqCst);
     }
+    /// The lease's current end, for [`Lease::restore`].
+    pub fn end(&self) -> u64 {
+        self.until_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Puts back an end read with [`Lease::end`]: an extension granted in
+    /// hope (a join sent) that the coordinator never received.
+    pub fn restore(&self, end: u64) {
+        self.until_ms
+            .store(end, std::sync::atomic::Ordering::SeqCst);
+    }
     pub fn revoke(&self) {
         self.until_ms.store(0, std::sync::atomic::Ordering::SeqCst);
     }

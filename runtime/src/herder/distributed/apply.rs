@@ -227,7 +227,7 @@ impl DistributedHerder {
     /// Marks a unit this worker stopped as UNASSIGNED (its next owner
     /// writes RUNNING), as Kafka Connect does on shutdown.
     pub(super) async fn unassigned(&self, local: &mut Local, key: &str) {
-        local.published.remove(key);
+        local.forget_published(key);
         if !self.lease.valid() {
             return;
         }

@@ -68,7 +68,7 @@ impl DistributedHerder {
                     let mut keys = vec![status_key_connector(&name)];
                     keys.extend((0..n as u32).map(|i| status_key_task(&name, i)));
                     for k in keys {
-                        local.published.remove(&k);
+                        local.forget_published(&k);
                         let _ = self.status_log.send(&k, None).await;
                     }
                 }

@@ -75,7 +75,10 @@ impl DistributedHerder {
             }
             let c = conn.as_mut().expect("connected above");
             let meta = self.metadata(nonce);
-            // A pending join keeps the membership for up to the rebalance timeout.
+            // A pending join keeps the membership for up to the rebalance
+            // timeout, once the coordinator has it: a join that never reached
+            // it (the connection broken) takes the extension back.
+            let lease_before = self.lease.end();
             self.lease
                 .extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
             // Joins do not count as liveness on every coordinator, and
@@ -98,6 +101,9 @@ impl DistributedHerder {
             let j = match joined {
                 Ok(j) => j,
                 Err(e) => {
+                    if matches!(e, GroupError::Io(_)) {
+                        self.lease.restore(lease_before);
+                    }
                     self.on_group_error(&e, &mut member_id, &mut conn).await;
                     tokio::time::sleep(crate::worker::backoff(attempt.min(4))).await;
                     attempt += 1;

@@ -73,7 +73,12 @@ struct Local {
     tasks: BTreeMap<TaskKey, Props>,
     /// Connector names and task counts the last rebalance knew.
     known: BTreeMap<String, usize>,
+    /// The status this worker last wrote for each unit it runs.
     published: BTreeMap<String, StatusRecord>,
+    /// Counts the statuses written outside the status loop (a unit
+    /// stopped, a connector deleted): a status loop write in flight across
+    /// one of those must not record itself as the latest.
+    status_epoch: u64,
     restarts: BTreeMap<TaskKey, Restarts>,
 }
 
@@ -85,6 +90,13 @@ impl Local {
             .filter(|t| t.0 == connector)
             .cloned()
             .collect()
+    }
+
+    /// Forgets the status written for `key`, before another is written
+    /// for it outside the status loop.
+    fn forget_published(&mut self, key: &str) {
+        self.published.remove(key);
+        self.status_epoch += 1;
     }
 }
 
@@ -311,6 +323,7 @@ impl DistributedHerder {
         tokio::spawn(herder.clone().side_heartbeats());
         tokio::spawn(herder.clone().config_events(events_rx));
         tokio::spawn(herder.clone().status_loop());
+        tokio::spawn(herder.clone().lease_watch());
         tracing::info!(
             group = %herder.dc.group_id,
             "distributed worker {} joining the cluster",

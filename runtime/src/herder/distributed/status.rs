@@ -23,16 +23,6 @@ impl DistributedHerder {
                 return;
             }
             if !self.lease.valid() {
-                let held = {
-                    let l = self.local.lock().await;
-                    !l.tasks.is_empty() || !l.connectors.is_empty()
-                };
-                if held {
-                    tracing::error!("{LEASE_LOST}");
-                    self.release_all(false).await;
-                    // Rejoin: the group places the work again (here or elsewhere).
-                    self.rejoin.notify_one();
-                }
                 continue;
             }
             self.publish_statuses().await;
@@ -42,38 +32,78 @@ impl DistributedHerder {
         }
     }
 
-    pub(super) async fn publish_statuses(&self) {
-        let generation = self.generation.load(Ordering::SeqCst);
-        let mut local = self.local.lock().await;
-        let mut updates = Vec::new();
-        for (name, lc) in &local.connectors {
-            updates.push((status_key_connector(name), lc.state, lc.trace.clone()));
-        }
-        for t in local.tasks.keys() {
-            if let Some(s) = self.worker().task_status(&t.0, t.1) {
-                updates.push((status_key_task(&t.0, t.1), s.state, s.trace));
+    /// Stops the local work once the lease lapsed. A loop of its own: the
+    /// status loop may be waiting on a status write to a broker that is
+    /// gone, and the work must stop on time all the same.
+    pub(super) async fn lease_watch(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            if self.lease.valid() {
+                continue;
+            }
+            let held = {
+                let l = self.local.lock().await;
+                !l.tasks.is_empty() || !l.connectors.is_empty()
+            };
+            if held {
+                tracing::error!("{LEASE_LOST}");
+                self.release_all(false).await;
+                // Rejoin: the group places the work again (here or elsewhere).
+                self.rejoin.notify_one();
             }
         }
-        for (key, state, trace) in updates {
-            let rec = StatusRecord {
-                state,
-                trace,
-                worker_id: self.dc.worker_id.clone(),
-                generation,
-            };
-            let same = local
-                .published
-                .get(&key)
-                .map(|p| {
-                    p.state == rec.state && p.trace == rec.trace && p.worker_id == rec.worker_id
+    }
+
+    /// Writes the statuses of the local work that changed since they were
+    /// last written. The local lock is not held during the writes (each may
+    /// wait on the broker), so neither the REST reads nor the lease watch
+    /// wait behind them.
+    pub(super) async fn publish_statuses(&self) {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let (updates, epoch) = {
+            let local = self.local.lock().await;
+            let mut current = Vec::new();
+            for (name, lc) in &local.connectors {
+                current.push((status_key_connector(name), lc.state, lc.trace.clone()));
+            }
+            for t in local.tasks.keys() {
+                if let Some(s) = self.worker().task_status(&t.0, t.1) {
+                    current.push((status_key_task(&t.0, t.1), s.state, s.trace));
+                }
+            }
+            let current = current
+                .into_iter()
+                .map(|(key, state, trace)| {
+                    let rec = StatusRecord {
+                        state,
+                        trace,
+                        worker_id: self.dc.worker_id.clone(),
+                        generation,
+                    };
+                    (key, rec)
                 })
-                .unwrap_or(false);
-            if same {
-                continue;
+                .filter(|(key, rec)| {
+                    local.published.get(key).is_none_or(|p| {
+                        p.state != rec.state || p.trace != rec.trace || p.worker_id != rec.worker_id
+                    })
+                })
+                .collect::<Vec<_>>();
+            (current, local.status_epoch)
+        };
+        for (key, rec) in updates {
+            if !self.lease.valid() {
+                return;
             }
             match self.status_log.send(&key, Some(&rec.to_bytes())).await {
                 Ok(()) => {
-                    local.published.insert(key, rec);
+                    let mut local = self.local.lock().await;
+                    if local.status_epoch == epoch {
+                        local.published.insert(key, rec);
+                    }
                 }
                 Err(e) => tracing::warn!("cannot write status {key}: {e}"),
             }
