@@ -79,6 +79,49 @@ def parse_field(s):
     return s.encode("utf-8")
 
 
+def _payload(b):
+    """A JSON converter record's payload (with or without its schema), or None."""
+    if b is None:
+        return None
+    try:
+        doc = json.loads(b)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if isinstance(doc, dict) and "payload" in doc and "schema" in doc:
+        return doc["payload"]
+    return doc
+
+
+def _fields(row):
+    return " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in row.items())
+
+
+def digest(key, value):
+    """One readable line for a Debezium change event: op, key, and the columns
+    it set (c, r), changed (u: old -> new) or removed (d); a tombstone says so."""
+    k = _payload(key)
+    ktext = _fields(k) if isinstance(k, dict) else render(key)
+    if value is None:
+        return f"tombstone  {ktext}"
+    v = _payload(value)
+    if not isinstance(v, dict) or "op" not in v:
+        return f"?  {ktext}  {render(value)}"
+    op, before, after = v.get("op"), v.get("before") or {}, v.get("after") or {}
+    keys = set(k) if isinstance(k, dict) else set()
+    if op in ("c", "r"):
+        cols = {c: x for c, x in after.items() if c not in keys}
+        return f"{op}  {ktext}  {_fields(cols)}"
+    if op == "u":
+        changed = [c for c in after if before.get(c) != after.get(c)]
+        text = ", ".join(
+            f"{c}: {json.dumps(before.get(c), ensure_ascii=False)} -> {json.dumps(after.get(c), ensure_ascii=False)}"
+            for c in changed)
+        return f"u  {ktext}  {text or '(no column changed)'}"
+    if op == "d":
+        return f"d  {ktext}  (was {_fields({c: x for c, x in before.items() if c not in keys})})"
+    return f"{op}  {ktext}"
+
+
 def json_bytes(b):
     if b is None:
         return None
@@ -227,6 +270,9 @@ def cmd_consume(args):
                     "headers": [[k, json_bytes(v)] for k, v in headers],
                 }, ensure_ascii=False), flush=True)
                 continue
+            if args.digest:
+                print(digest(msg.key(), msg.value()), flush=True)
+                continue
             fields = []
             if args.keys:
                 fields.append(render(msg.key()))
@@ -363,6 +409,8 @@ def main():
     s.add_argument("--keys", action="store_true", help="print key<TAB>value")
     s.add_argument("--headers", action="store_true", help="append a TAB and name=value,... headers")
     s.add_argument("--json", action="store_true", help="one JSON object per message")
+    s.add_argument("--digest", action="store_true",
+                   help="Debezium change events as one readable line each: op, key, the columns set or changed")
     s.add_argument("--group", help="consume as this consumer group (subscribe + commit)")
     s.set_defaults(fn=cmd_consume)
 

@@ -4,6 +4,7 @@
 
 pub mod config_providers;
 pub mod connector_config;
+pub mod console;
 pub mod herder;
 pub mod kafka;
 pub mod pkcs12;

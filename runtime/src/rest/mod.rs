@@ -119,6 +119,7 @@ pub fn router_scoped(provider: HerderProvider, loggers: LogLevels, scope: Scope)
     let always: Vec<(&str, MethodRouter<Gate>)> = vec![
         ("/health", get(health::health)),
         ("/openapi.json", get(openapi)),
+        ("/ui", get(crate::console::page)),
         ("/admin/loggers", get(loggers::list)),
         (
             "/admin/loggers/{logger}",
@@ -196,7 +197,7 @@ fn add_routes<S: Clone + Send + Sync + 'static>(
         if (admin && scope == Scope::Api) || (!admin && scope == Scope::Admin) {
             continue;
         }
-        if !matches!(path, "/" | "/health" | "/openapi.json" | "/metrics") {
+        if !matches!(path, "/" | "/health" | "/openapi.json" | "/metrics" | "/ui") {
             method_router = method_router.route_layer(middleware::from_fn(require_json));
         }
         if path != "/" {
