@@ -27,6 +27,50 @@ fn node_modules() -> PathBuf {
     cache.join("console-node/node_modules")
 }
 
+/// Runs tests/console/drive.cjs on `scenario` (written into `dir`) and
+/// panics with what it printed and the worker's log if it fails. The
+/// screenshots are also copied to `target/console-screenshots/`.
+fn drive(scenario: &Value, dir: &std::path::Path, s: &Sluice) {
+    let modules = node_modules();
+    assert!(
+        modules.join("playwright-core").is_dir(),
+        "playwright-core is not in {}: run scripts/setup console",
+        modules.display()
+    );
+    let chromium = std::env::var("SLUICE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "no browser at {chromium}: run scripts/setup apt (Debian's chromium package)"
+    );
+    let file = dir.join("scenario.json");
+    std::fs::write(&file, scenario.to_string()).unwrap();
+    let run = Command::new("node")
+        .arg(manifest_dir().join("tests/console/drive.cjs"))
+        .arg(&file)
+        .env("NODE_PATH", &modules)
+        .env("SLUICE_CHROMIUM", &chromium)
+        .output()
+        .expect("run node (scripts/setup console installs Node.js)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = PathBuf::from(scenario["out"].as_str().unwrap());
+    eprintln!("{said}\nscreenshots in {}", out.display());
+    let kept = manifest_dir().join("target/console-screenshots");
+    if std::fs::create_dir_all(&kept).is_ok() {
+        for f in std::fs::read_dir(&out).unwrap().flatten() {
+            let _ = std::fs::copy(f.path(), kept.join(f.file_name()));
+        }
+    }
+    assert!(
+        run.status.success(),
+        "the browser scenario failed:\n{said}\n{}",
+        s.log_text()
+    );
+}
+
 #[test]
 fn the_page_is_served_by_the_worker_with_nothing_from_elsewhere() {
     let dir = TempDir::new("console-page");
@@ -51,18 +95,6 @@ fn the_page_is_served_by_the_worker_with_nothing_from_elsewhere() {
 
 #[test]
 fn a_user_runs_a_mysql_connector_from_the_console() {
-    let modules = node_modules();
-    assert!(
-        modules.join("playwright-core").is_dir(),
-        "playwright-core is not in {}: run scripts/setup console",
-        modules.display()
-    );
-    let chromium = std::env::var("SLUICE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "no browser at {chromium}: run scripts/setup apt (Debian's chromium package)"
-    );
-
     let db = format!("console_{}", std::process::id());
     let rows = 3000;
     mariadb(&format!(
@@ -114,33 +146,7 @@ fn a_user_runs_a_mysql_connector_from_the_console() {
         "failing": failing,
         "failing_trace": "Only SinkRecord supported",
     });
-    let scenario_file = dir.path().join("scenario.json");
-    std::fs::write(&scenario_file, scenario.to_string()).unwrap();
-    let run = Command::new("node")
-        .arg(manifest_dir().join("tests/console/drive.cjs"))
-        .arg(&scenario_file)
-        .env("NODE_PATH", &modules)
-        .env("SLUICE_CHROMIUM", &chromium)
-        .output()
-        .expect("run node (scripts/setup console installs Node.js)");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    eprintln!("{said}\nscreenshots in {}", out.display());
-    let kept = manifest_dir().join("target/console-screenshots");
-    let _ = std::fs::remove_dir_all(&kept);
-    if std::fs::create_dir_all(&kept).is_ok() {
-        for f in std::fs::read_dir(&out).unwrap().flatten() {
-            let _ = std::fs::copy(f.path(), kept.join(f.file_name()));
-        }
-    }
-    assert!(
-        run.status.success(),
-        "the browser scenario failed:\n{said}\n{}",
-        s.log_text()
-    );
+    drive(&scenario, dir.path(), &s);
     let shots = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(shots, 9, "a screenshot per step in {}", out.display());
 
@@ -170,4 +176,58 @@ fn a_user_runs_a_mysql_connector_from_the_console() {
         .collect();
     assert_eq!(ids.len(), rows, "distinct ids in the topic");
     mariadb(&format!("DROP DATABASE {db}"));
+}
+
+#[test]
+fn the_console_works_behind_basic_authentication() {
+    let dir = TempDir::new("console-auth");
+    let creds = dir.path().join("credentials.properties");
+    std::fs::write(&creds, "admin=console-secret\n").unwrap();
+    let jaas = dir.path().join("connect_jaas.conf");
+    std::fs::write(
+        &jaas,
+        format!(
+            "KafkaConnect {{\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required\n  file=\"{}\";\n}};\n",
+            creds.display()
+        ),
+    )
+    .unwrap();
+    let jaas_path = jaas.display().to_string();
+    let s = Sluice::start(
+        dir.path(),
+        &[
+            (
+                "rest.extension.classes",
+                "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
+            ),
+            ("java.security.auth.login.config", &jaas_path),
+        ],
+    );
+    assert_eq!(
+        s.get("/ui").status,
+        401,
+        "the console needs credentials too"
+    );
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    let out = dir.path().join("screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    let name = unique("console-auth");
+    let topic = unique("console-auth");
+    drive(
+        &json!({
+            "url": format!("http://127.0.0.1:{}", s.port),
+            "out": out,
+            "user": "admin",
+            "password": "console-secret",
+            "name": name,
+            "plugin": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "config": {"connector.class": "FileStreamSource", "file": input, "topic": topic},
+        }),
+        dir.path(),
+        &s,
+    );
+    // The connector the browser created, as Kafka sees it.
+    let records = consume(&kafka_bootstrap(), &topic, 2, Duration::from_secs(30));
+    assert_eq!(records.len(), 2, "the file's lines in {topic}");
 }

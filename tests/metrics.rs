@@ -172,6 +172,13 @@ fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero(
         "MilliSecondsBehindSource {behind} after a 3 s backlog"
     );
     assert_eq!(metric("Connected"), Some(1.0));
+    // The reader's queue: Debezium's default bound, and room left in it.
+    assert_eq!(metric("QueueTotalCapacity"), Some(8192.0));
+    let room = metric("QueueRemainingCapacity").expect("QueueRemainingCapacity");
+    assert!(
+        (0.0..=8192.0).contains(&room),
+        "QueueRemainingCapacity {room}"
+    );
     // A change made now is seen at once: behind falls to near zero.
     let seen = metric("TotalNumberOfEventsSeen").unwrap_or(0.0);
     mariadb(&format!("INSERT INTO {db}.t VALUES (1000, 'now')"));
@@ -185,5 +192,30 @@ fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero(
     );
     let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.{db}.t"));
     r.read_until("201 changes", Duration::from_secs(30), |r| r.len() >= 201);
+    // Commit→ack: the backlog's newest change waited at least 3 s for its
+    // ack, the live change less than 2.5 s (the binlog's time is in seconds).
+    let task = format!("connector=\"{name}\",task=\"0\"");
+    let series = |suffix: &str| {
+        value(
+            &s.get("/metrics").body,
+            &format!("sluice_source_commit_to_ack_seconds{suffix}"),
+        )
+    };
+    let count = wait_for(
+        "two commit→ack observations",
+        Duration::from_secs(30),
+        || series(&format!("_count{{{task}}}")).filter(|c| *c >= 2.0),
+    );
+    let fast = series(&format!("_bucket{{{task},le=\"2.5\"}}")).unwrap();
+    let all = series(&format!("_bucket{{{task},le=\"+Inf\"}}")).unwrap();
+    assert_eq!(all, count, "the +Inf bucket holds every observation");
+    assert!(
+        fast >= 1.0,
+        "the live change acked within 2.5 s: {fast} of {count}"
+    );
+    assert!(
+        count - fast >= 1.0,
+        "the backlog acked after 2.5 s or more: {fast} of {count} within"
+    );
     mariadb(&format!("DROP DATABASE {db}"));
 }

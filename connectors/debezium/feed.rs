@@ -54,6 +54,17 @@ pub struct FeedRx {
     bound: Arc<Bound>,
 }
 
+impl FeedRx {
+    /// The queue's bound and the room left in it, in records (Debezium's
+    /// `QueueTotalCapacity` and `QueueRemainingCapacity`).
+    pub fn room(&self) -> (u64, u64) {
+        (
+            u64::from(self.bound.max_records),
+            self.bound.records.available_permits() as u64,
+        )
+    }
+}
+
 /// The receiver is gone (the task stopped or restarts its reader).
 #[derive(Debug)]
 pub struct Closed;

@@ -99,6 +99,8 @@ struct StreamingMetrics {
     events_seen: u64,
     last_event: Option<std::time::Instant>,
     behind_ms: Option<i64>,
+    /// The reader's queue: its bound and the room left, in records.
+    queue: Option<(u64, u64)>,
 }
 
 impl StreamingMetrics {
@@ -134,6 +136,8 @@ impl StreamingMetrics {
                 .map(|t| t.elapsed().as_millis() as i64)
                 .unwrap_or(-1),
             "Connected": self.last_event.is_some() || self.behind_ms.is_some(),
+            "QueueTotalCapacity": self.queue.map(|q| q.0),
+            "QueueRemainingCapacity": self.queue.map(|q| q.1),
         })
     }
 }
@@ -229,6 +233,7 @@ impl<R: Reader> SourceTask for ReaderTask<R> {
                 }
             }
             self.streaming.observe(&batch);
+            self.streaming.queue = self.rx.as_ref().map(FeedRx::room);
             if let Some(run) = &self.run {
                 run.ctx
                     .update_progress("streaming", self.streaming.to_json());

@@ -244,7 +244,8 @@ impl Sluice {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(r) = http(self.port, "GET", "/", None) {
-                if r.status == 200 {
+                // 401: up, behind Basic authentication.
+                if r.status == 200 || r.status == 401 {
                     return;
                 }
             }

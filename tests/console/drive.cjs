@@ -7,7 +7,9 @@
 // SCENARIO.json: {"url", "out" (screenshot folder), "name", "plugin",
 //   "config" (the MySQL connector's settings to type), "bad_key",
 //   "bad_value" (typed first, to be shown invalid), "failing" (the name of
-//   a connector whose task fails)}.
+//   a connector whose task fails), "failing_trace"}; or, behind Basic
+//   authentication, {"url", "out", "user", "password", "name", "plugin",
+//   "config" (pasted as JSON)}.
 // Needs playwright-core on NODE_PATH (scripts/setup console) and
 // /usr/bin/chromium (scripts/setup apt). Exits non-zero on the first step
 // that does not happen within its deadline, naming it.
@@ -135,7 +137,37 @@ async function main() {
   if (problems.length) throw new Error("the page reported errors:\n" + problems.join("\n"));
 }
 
-main().then(
+// Behind Basic authentication: the page asks for credentials, then works.
+async function behindAuthentication() {
+  const browser = await chromium.launch({
+    executablePath: process.env.SLUICE_CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  // Without credentials the browser is refused (a navigation answered 401
+  // fails in headless Chromium, which has no prompt to show).
+  const anonymous = await browser.newPage();
+  const refused = await anonymous.goto(scenario.url + "/ui").then(() => null, (e) => e.message);
+  if (!refused || !/AUTH/.test(refused)) throw new Error("/ui without credentials was not refused: " + refused);
+  console.log("without credentials: " + refused.split("\n")[0]);
+  const context = await browser.newContext({ httpCredentials: { username: scenario.user, password: scenario.password } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.on("dialog", (d) => d.accept());
+  const tid = (id) => page.locator(`[data-testid="${id}"]`);
+  await page.goto(scenario.url + "/ui");
+  await tid("nav-new").click();
+  await tid("field-plugin").selectOption(scenario.plugin);
+  await tid("field-name").fill(scenario.name);
+  await page.locator("#show-json").check();
+  await tid("json").fill(JSON.stringify(scenario.config));
+  await tid("save").click();
+  await tid("task-state-0").filter({ hasText: /^RUNNING$/ }).waitFor();
+  await page.screenshot({ path: path.join(scenario.out, "auth-running.png"), fullPage: true });
+  console.log("created and RUNNING behind authentication");
+  await browser.close();
+}
+
+(scenario.user ? behindAuthentication : main)().then(
   () => console.log("console scenario done"),
   (e) => { console.error("console scenario failed: " + (e && e.stack || e)); process.exit(1); }
 );

@@ -37,11 +37,85 @@ pub struct TaskMetrics {
     /// Batches seen, for `batch-size-avg` (the sum below over this).
     pub batches: AtomicU64,
     pub batch_records: AtomicU64,
+    /// Milliseconds spent in offset commits, for `offset-commit-avg-time-ms`
+    /// (over the completions and skips), and the longest one
+    /// (`offset-commit-max-time-ms`).
+    pub offset_commit_time_ms_total: AtomicU64,
+    pub offset_commit_max_time_ms: AtomicU64,
+    /// A source task's commit→ack latency: from the source's commit of a
+    /// change to the broker's acknowledgement of its record.
+    pub commit_to_ack: Histogram,
+}
+
+/// Upper bounds, in seconds, of [`Histogram`]'s buckets.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+];
+
+/// A latency histogram with fixed buckets ([`LATENCY_BUCKETS`]), in
+/// Prometheus's cumulative form when rendered.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_ms(&self, ms: u64) {
+        let secs = ms as f64 / 1000.0;
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// `name_bucket{labels,le=...}`, `name_sum`, `name_count` lines.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (b, n) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels},le=\"+Inf\"}} {}",
+            self.count()
+        );
+        let sum = self.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count());
+    }
+}
+
+/// The source's own time of a change, in milliseconds, from its source
+/// offset: Debezium's MySQL offsets carry the binlog event's `ts_sec`,
+/// MongoDB's the oplog entry's `sec` (both whole seconds). Snapshot
+/// offsets carry neither.
+pub fn source_time_ms(offset: &serde_json::Map<String, serde_json::Value>) -> Option<i64> {
+    offset
+        .get("ts_sec")
+        .or_else(|| offset.get("sec"))?
+        .as_i64()
+        .map(|s| s * 1000)
 }
 
 impl TaskMetrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One offset commit that took `ms`.
+    pub fn commit_took(&self, ms: u64) {
+        self.offset_commit_time_ms_total
+            .fetch_add(ms, Ordering::Relaxed);
+        self.offset_commit_max_time_ms
+            .fetch_max(ms, Ordering::Relaxed);
     }
 
     /// One batch of `n` records (a poll's or a put's).
@@ -151,6 +225,12 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
             "offset_commit_skip_total",
             "Offset commits that failed.",
             |t| Some(t.metrics.offset_commit_skip_total.load(Ordering::Relaxed)),
+        ),
+        (
+            "connector_task_metrics",
+            "offset_commit_max_time_ms",
+            "The longest offset commit, in milliseconds.",
+            |t| Some(t.metrics.offset_commit_max_time_ms.load(Ordering::Relaxed)),
         ),
         (
             "connector_task_metrics",
@@ -354,6 +434,46 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
                 t.task
             );
         }
+        let name = "kafka_connect_connector_task_metrics_offset_commit_avg_time_ms";
+        g(
+            &mut out,
+            name,
+            "gauge",
+            "Milliseconds an offset commit takes, on average.",
+        );
+        for t in tasks {
+            let m = t.metrics;
+            let n = m.offset_commit_completion_total.load(Ordering::Relaxed)
+                + m.offset_commit_skip_total.load(Ordering::Relaxed);
+            let avg = if n == 0 {
+                0.0
+            } else {
+                m.offset_commit_time_ms_total.load(Ordering::Relaxed) as f64 / n as f64
+            };
+            let _ = writeln!(
+                out,
+                "{name}{{connector=\"{}\",task=\"{}\"}} {avg}",
+                label(t.connector),
+                t.task
+            );
+        }
+        let name = "sluice_source_commit_to_ack_seconds";
+        let observed: Vec<_> = tasks
+            .iter()
+            .filter(|t| t.is_source && t.metrics.commit_to_ack.count() > 0)
+            .collect();
+        if !observed.is_empty() {
+            g(
+                &mut out,
+                name,
+                "histogram",
+                "From the source's commit of a change (its offset's time, in whole seconds) to the broker's acknowledgement of its record; the newest change of each batch.",
+            );
+            for t in observed {
+                let labels = format!("connector=\"{}\",task=\"{}\"", label(t.connector), t.task);
+                t.metrics.commit_to_ack.render(&mut out, name, &labels);
+            }
+        }
         let name = "kafka_connect_connector_task_metrics_status";
         g(
             &mut out,
@@ -377,6 +497,56 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_to_ack_is_a_cumulative_histogram_and_commit_times_average() {
+        let m = TaskMetrics::default();
+        for ms in [5, 400, 1200, 1200, 7_000_000] {
+            m.commit_to_ack.observe_ms(ms);
+        }
+        TaskMetrics::add(&m.offset_commit_completion_total, 2);
+        m.commit_took(10);
+        m.commit_took(30);
+        let e = crate::worker::ErrorCounts::default();
+        let sample = TaskSample {
+            connector: "c",
+            task: 1,
+            is_source: true,
+            status: "running",
+            metrics: &m,
+            errors: &e,
+            progress: None,
+        };
+        let text = render(1, &[sample]);
+        let name = "sluice_source_commit_to_ack_seconds";
+        assert!(
+            text.contains(&format!("# TYPE {name} histogram\n")),
+            "{text}"
+        );
+        for (le, n) in [
+            ("0.01", 1),
+            ("0.5", 2),
+            ("1", 2),
+            ("2.5", 4),
+            ("1800", 4),
+            ("+Inf", 5),
+        ] {
+            let line = format!("{name}_bucket{{connector=\"c\",task=\"1\",le=\"{le}\"}} {n}\n");
+            assert!(text.contains(&line), "no {line} in {text}");
+        }
+        assert!(
+            text.contains(&format!("{name}_count{{connector=\"c\",task=\"1\"}} 5\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "{name}_sum{{connector=\"c\",task=\"1\"}} 7002.805\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("kafka_connect_connector_task_metrics_offset_commit_avg_time_ms{connector=\"c\",task=\"1\"} 20\n"), "{text}");
+        assert!(text.contains("kafka_connect_connector_task_metrics_offset_commit_max_time_ms{connector=\"c\",task=\"1\"} 30\n"), "{text}");
+    }
 
     #[test]
     fn renders_kafka_connects_names_as_prometheus_text() {

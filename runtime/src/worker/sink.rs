@@ -640,6 +640,8 @@ async fn flush_and_commit(
     pending: &mut BTreeMap<(String, i32), i64>,
     metrics: &TaskMetrics,
 ) -> Result<(), String> {
+    // Kafka Connect times a sink's commit from its flush on.
+    let started = std::time::Instant::now();
     task.flush()
         .await
         .map_err(|e| format!("flush failed: {e}"))?;
@@ -655,6 +657,7 @@ async fn flush_and_commit(
     let res = tokio::task::spawn_blocking(move || c.commit(&tpl, CommitMode::Sync))
         .await
         .map_err(|e| format!("commit panicked: {e}"))?;
+    metrics.commit_took(started.elapsed().as_millis() as u64);
     match res {
         Ok(()) => {
             pending.clear();

@@ -104,6 +104,7 @@ pub(super) async fn run(
         flush_every: Duration::from_millis(env.worker.offset_flush_interval_ms),
         last_commit: Instant::now(),
         unwritten: Vec::new(),
+        latency_marks: Default::default(),
         seen_topics: std::collections::HashSet::new(),
         last_topic: "".into(),
         eos,
@@ -164,6 +165,9 @@ struct Loop<'a> {
     last_topic: Arc<str>,
     /// Exactly-once delivery: the open transaction (None: at least once).
     eos: Option<Eos>,
+    /// For the commit→ack histogram: the sequence number of each batch's
+    /// newest record that carries a source time, and that time (ms).
+    latency_marks: std::collections::BTreeMap<u64, i64>,
     /// Status and metrics, shared with the worker.
     shared: &'a TaskShared,
 }
@@ -341,10 +345,24 @@ impl Loop<'_> {
                 self.shared.metrics.batch(n);
             }
             let mut written = 0u64;
-            for rec in batch {
+            // The batch's newest change with a source time: its ack is timed.
+            let timed = batch.iter().rposition(|r| {
+                r.source_offset
+                    .as_deref()
+                    .and_then(super::metrics::source_time_ms)
+                    .is_some()
+            });
+            for (i, rec) in batch.into_iter().enumerate() {
                 let seq = self
                     .submitted
                     .submit(&rec.source_partition, rec.source_offset.clone());
+                let mark = (Some(i) == timed)
+                    .then(|| {
+                        rec.source_offset
+                            .as_deref()
+                            .and_then(super::metrics::source_time_ms)
+                    })
+                    .flatten();
                 if rec.is_offset_only() {
                     self.submitted.ack(seq);
                     continue;
@@ -377,6 +395,10 @@ impl Loop<'_> {
                         continue;
                     }
                 };
+                // Marked before the send: its ack is read only after it.
+                if let Some(ms) = mark {
+                    self.latency_marks.insert(seq, ms);
+                }
                 match self.send(data, seq, control).await {
                     Ok(()) => written += 1,
                     Err(SendError::Record(e)) => self.tolerate(seq, &e, kept.as_ref())?,
@@ -439,7 +461,12 @@ impl Loop<'_> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        if let Err(e) = self.producer.commit_transaction(TRANSACTION_TIMEOUT) {
+        let started = Instant::now();
+        let committed = self.producer.commit_transaction(TRANSACTION_TIMEOUT);
+        self.shared
+            .metrics
+            .commit_took(started.elapsed().as_millis() as u64);
+        if let Err(e) = committed {
             TaskMetrics::add(&self.shared.metrics.offset_commit_skip_total, 1);
             let _ = self.producer.abort_transaction(TRANSACTION_TIMEOUT);
             return Err(format!(
@@ -569,6 +596,25 @@ impl Loop<'_> {
     /// Applies delivery reports; a failed delivery fails the task.
     fn process_acks(&mut self) -> Result<(), String> {
         let (acked, failed) = self.producer.acks.drain();
+        if !self.latency_marks.is_empty() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            for s in &acked {
+                if let Some(at) = self.latency_marks.remove(s) {
+                    self.shared
+                        .metrics
+                        .commit_to_ack
+                        .observe_ms((now - at).max(0) as u64);
+                }
+            }
+            // A record whose send failed (skipped under errors.tolerance)
+            // is never acknowledged: keep the marks bounded.
+            while self.latency_marks.len() > 1024 {
+                self.latency_marks.pop_first();
+            }
+        }
         for s in acked {
             self.submitted.ack(s);
         }
@@ -620,10 +666,12 @@ impl Loop<'_> {
             .iter()
             .map(|(p, o)| (p.clone(), Some(o.clone())))
             .collect();
+        let started = Instant::now();
         let done = tokio::task::spawn_blocking(move || store.put(&connector, entries))
             .await
             .map_err(|e| format!("offset commit panicked: {e}"))?;
         let m = &self.shared.metrics;
+        m.commit_took(started.elapsed().as_millis() as u64);
         match &done {
             Ok(()) => TaskMetrics::add(&m.offset_commit_completion_total, 1),
             Err(_) => TaskMetrics::add(&m.offset_commit_skip_total, 1),
