@@ -217,6 +217,36 @@ fn configs_and_statuses_are_shared_and_new_connectors_move_nothing() {
         3,
         "tasks not spread over the workers: {owners:?}"
     );
+    // Kafka Connect's rebalance metrics: every worker completed rounds, is
+    // not in one now, and is at the same generation as the others.
+    let metric = |text: &str, attr: &str| -> f64 {
+        let series = format!("kafka_connect_connect_worker_rebalance_metrics_{attr} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    let epochs: Vec<f64> = (0..3)
+        .map(|i| {
+            let text = wait_for("no rebalance under way", Duration::from_secs(30), || {
+                let t = cl.w(i).get("/metrics").body;
+                (metric(&t, "rebalancing") == 0.0).then_some(t)
+            });
+            assert!(metric(&text, "completed_rebalances_total") >= 2.0, "{text}");
+            assert!(
+                metric(&text, "time_since_last_rebalance_ms") >= 0.0,
+                "{text}"
+            );
+            assert!(
+                metric(&text, "rebalance_avg_time_ms") <= metric(&text, "rebalance_max_time_ms"),
+                "{text}"
+            );
+            metric(&text, "epoch")
+        })
+        .collect();
+    assert!(
+        epochs.iter().all(|e| *e == epochs[0] && *e >= 1.0),
+        "generations {epochs:?}"
+    );
 
     // Pause through one worker; every worker reports it.
     assert_eq!(

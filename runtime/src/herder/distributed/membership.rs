@@ -78,6 +78,10 @@ impl DistributedHerder {
             // A pending join keeps the membership for up to the rebalance
             // timeout, once the coordinator has it: a join that never reached
             // it (the connection broken) takes the extension back.
+            self.rebalances
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .joining();
             let lease_before = self.lease.end();
             self.lease
                 .extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
@@ -187,6 +191,10 @@ impl DistributedHerder {
             }
             applied_generation = j.generation;
             applied_bytes = bytes;
+            self.rebalances
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .completed(j.generation);
             // Steady state: heartbeat, then look at the stored assignment.
             while !rejoin {
                 let far = tokio::time::Instant::now() + Duration::from_secs(86400);

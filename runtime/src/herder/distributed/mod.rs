@@ -100,6 +100,95 @@ impl Local {
     }
 }
 
+/// Kafka Connect's `connect-worker-rebalance-metrics` of this worker.
+#[derive(Default)]
+struct RebalanceStats {
+    /// When the round under way began (this worker's first join of it).
+    started: Option<std::time::Instant>,
+    completed: u64,
+    total_ms: u64,
+    max_ms: u64,
+    last_completed: Option<std::time::Instant>,
+    epoch: i32,
+}
+
+impl RebalanceStats {
+    fn joining(&mut self) {
+        self.started.get_or_insert_with(std::time::Instant::now);
+    }
+
+    fn completed(&mut self, generation: i32) {
+        let ms = self
+            .started
+            .take()
+            .map(|t| t.elapsed().as_millis() as u64)
+            .unwrap_or(0);
+        self.completed += 1;
+        self.total_ms += ms;
+        self.max_ms = self.max_ms.max(ms);
+        self.last_completed = Some(std::time::Instant::now());
+        self.epoch = generation;
+    }
+
+    /// The Prometheus lines, named from Kafka Connect's MBean
+    /// `kafka.connect:type=connect-worker-rebalance-metrics`.
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let p = "kafka_connect_connect_worker_rebalance_metrics";
+        let avg = if self.completed == 0 {
+            0.0
+        } else {
+            self.total_ms as f64 / self.completed as f64
+        };
+        let since = self
+            .last_completed
+            .map(|t| t.elapsed().as_millis() as f64)
+            .unwrap_or(-1.0);
+        for (attr, kind, help, value) in [
+            (
+                "completed_rebalances_total",
+                "counter",
+                "Rebalances this worker completed.",
+                self.completed as f64,
+            ),
+            (
+                "rebalancing",
+                "gauge",
+                "1 while a rebalance is under way.",
+                f64::from(u8::from(self.started.is_some())),
+            ),
+            (
+                "epoch",
+                "gauge",
+                "The group generation of the last completed rebalance.",
+                f64::from(self.epoch),
+            ),
+            (
+                "rebalance_avg_time_ms",
+                "gauge",
+                "Milliseconds a rebalance took, on average.",
+                avg,
+            ),
+            (
+                "rebalance_max_time_ms",
+                "gauge",
+                "The longest rebalance, in milliseconds.",
+                self.max_ms as f64,
+            ),
+            (
+                "time_since_last_rebalance_ms",
+                "gauge",
+                "Milliseconds since the last completed rebalance (-1: none yet).",
+                since,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {p}_{attr} {help}");
+            let _ = writeln!(out, "# TYPE {p}_{attr} {kind}");
+            let _ = writeln!(out, "{p}_{attr} {value}");
+        }
+    }
+}
+
 /// The distributed herder.
 pub struct DistributedHerder {
     core: HerderCore,
@@ -128,6 +217,7 @@ pub struct DistributedHerder {
     leaving: AtomicBool,
     left: Notify,
     leader_memory: StdMutex<LeaderMemory>,
+    rebalances: StdMutex<RebalanceStats>,
     /// When this worker saw each connector's target become STOPPED (for
     /// offset changes, which wait until the tasks are gone).
     stopped_seen: StdMutex<BTreeMap<String, std::time::Instant>>,
@@ -313,6 +403,7 @@ impl DistributedHerder {
             leaving: AtomicBool::new(false),
             left: Notify::new(),
             leader_memory: StdMutex::new(LeaderMemory::default()),
+            rebalances: StdMutex::new(RebalanceStats::default()),
             stopped_seen: StdMutex::new(BTreeMap::new()),
             stopped_at: AtomicI32::new(-1),
         });

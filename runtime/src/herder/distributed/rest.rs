@@ -259,7 +259,12 @@ impl Herder for DistributedHerder {
             .try_lock()
             .map(|l| l.connectors.len())
             .unwrap_or(0);
-        self.core.worker.metrics_text(connectors)
+        let mut text = self.core.worker.metrics_text(connectors);
+        self.rebalances
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .render(&mut text);
+        text
     }
 
     fn health_check(&self, timeout: Duration) -> BoxFuture<'_, Health> {
