@@ -110,6 +110,27 @@ fn task_counters_match_the_records_in_kafka() {
         2.0
     );
     assert!(v("kafka_connect_connector_task_metrics_batch_size_max", &src) >= 1.0);
+    // The -rate attributes: the 50 records over the task's life so far
+    // (under a minute), a positive rate no larger than 50 per the time.
+    for (name, labels) in [
+        (
+            "kafka_connect_source_task_metrics_source_record_poll_rate",
+            &src,
+        ),
+        (
+            "kafka_connect_sink_task_metrics_sink_record_send_rate",
+            &snk,
+        ),
+    ] {
+        let rate = v(name, labels);
+        assert!(rate > 0.0, "{name} {rate}");
+    }
+    assert!(
+        !text.contains(&format!(
+            "kafka_connect_sink_task_metrics_sink_record_read_rate{src}"
+        )),
+        "a source task has no sink rate"
+    );
     assert!(text.contains(&format!(
         "kafka_connect_connector_task_metrics_status{{connector=\"{source}\",task=\"0\",status=\"running\"}} 1"
     )), "{text}");

@@ -45,6 +45,28 @@ pub struct TaskMetrics {
     /// A source task's commit→ack latency: from the source's commit of a
     /// change to the broker's acknowledgement of its record.
     pub commit_to_ack: Histogram,
+    /// Samples of the record totals, for the `-rate` attributes.
+    rates: std::sync::Mutex<RateWindow>,
+}
+
+/// How far back the `-rate` attributes look (Kafka Connect's default
+/// metrics window is two 30 s samples).
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The record totals (poll, write, read, send) as of a few instants: taken
+/// when the metrics are read, never on the task's path.
+#[derive(Debug)]
+struct RateWindow {
+    samples: std::collections::VecDeque<(std::time::Instant, [u64; 4])>,
+}
+
+impl Default for RateWindow {
+    fn default() -> Self {
+        // The task's start, when every total was zero.
+        RateWindow {
+            samples: [(std::time::Instant::now(), [0; 4])].into(),
+        }
+    }
 }
 
 /// Upper bounds, in seconds, of [`Histogram`]'s buckets.
@@ -108,6 +130,38 @@ pub fn source_time_ms(offset: &serde_json::Map<String, serde_json::Value>) -> Op
 impl TaskMetrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records per second of each total (poll, write, read, send) over the
+    /// last [`RATE_WINDOW`] (from the task's start while younger).
+    pub fn rates(&self) -> [f64; 4] {
+        let now = std::time::Instant::now();
+        let totals = [
+            self.source_record_poll_total.load(Ordering::Relaxed),
+            self.source_record_write_total.load(Ordering::Relaxed),
+            self.sink_record_read_total.load(Ordering::Relaxed),
+            self.sink_record_send_total.load(Ordering::Relaxed),
+        ];
+        let mut w = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep one sample at least a window old, and none older than needed.
+        while w.samples.len() > 1 && now.duration_since(w.samples[1].0) >= RATE_WINDOW {
+            w.samples.pop_front();
+        }
+        let (then, old) = w.samples[0];
+        if w.samples
+            .back()
+            .is_none_or(|(t, _)| now.duration_since(*t).as_secs() >= 1)
+        {
+            w.samples.push_back((now, totals));
+        }
+        let secs = now.duration_since(then).as_secs_f64();
+        let mut out = [0.0; 4];
+        if secs > 0.0 {
+            for i in 0..4 {
+                out[i] = totals[i].saturating_sub(old[i]) as f64 / secs;
+            }
+        }
+        out
     }
 
     /// One offset commit that took `ms`.
@@ -434,6 +488,57 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
                 t.task
             );
         }
+        // Kafka Connect's -rate attributes, over the last minute.
+        let rates: Vec<[f64; 4]> = tasks.iter().map(|t| t.metrics.rates()).collect();
+        for (i, group, attr, help, for_source) in [
+            (
+                0,
+                "source_task_metrics",
+                "source_record_poll_rate",
+                "Records per second the source task's poll returned, over the last minute.",
+                true,
+            ),
+            (
+                1,
+                "source_task_metrics",
+                "source_record_write_rate",
+                "Records per second the source task handed to the producer, over the last minute.",
+                true,
+            ),
+            (
+                2,
+                "sink_task_metrics",
+                "sink_record_read_rate",
+                "Records per second the sink task's consumer read, over the last minute.",
+                false,
+            ),
+            (
+                3,
+                "sink_task_metrics",
+                "sink_record_send_rate",
+                "Records per second handed to the sink task's put, over the last minute.",
+                false,
+            ),
+        ] {
+            let name = format!("kafka_connect_{group}_{attr}");
+            let mut header = false;
+            for (t, r) in tasks.iter().zip(&rates) {
+                if t.is_source != for_source {
+                    continue;
+                }
+                if !header {
+                    g(&mut out, &name, "gauge", help);
+                    header = true;
+                }
+                let _ = writeln!(
+                    out,
+                    "{name}{{connector=\"{}\",task=\"{}\"}} {}",
+                    label(t.connector),
+                    t.task,
+                    r[i]
+                );
+            }
+        }
         let name = "kafka_connect_connector_task_metrics_offset_commit_avg_time_ms";
         g(
             &mut out,
@@ -497,6 +602,31 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_count_the_records_since_the_oldest_sample() {
+        let m = TaskMetrics::default();
+        TaskMetrics::add(&m.source_record_poll_total, 500);
+        let r = m.rates();
+        assert!(r[0] > 0.0, "since the start: {r:?}");
+        assert_eq!(r[2], 0.0);
+        // The base is the newest sample at least a window old: only what
+        // came after it counts, over the time since it.
+        let now = std::time::Instant::now();
+        m.rates.lock().unwrap().samples = [
+            (now - std::time::Duration::from_secs(90), [0; 4]),
+            (now - std::time::Duration::from_secs(80), [400, 0, 0, 0]),
+            (now - std::time::Duration::from_secs(30), [450, 0, 0, 0]),
+        ]
+        .into();
+        let r = m.rates();
+        assert!((r[0] - 100.0 / 80.0).abs() < 0.05, "{r:?}");
+        assert_eq!(
+            m.rates.lock().unwrap().samples.len(),
+            3,
+            "the oldest dropped, now added"
+        );
+    }
 
     #[test]
     fn commit_to_ack_is_a_cumulative_histogram_and_commit_times_average() {
