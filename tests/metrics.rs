@@ -240,3 +240,50 @@ fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero(
     );
     mariadb(&format!("DROP DATABASE {db}"));
 }
+
+#[test]
+fn a_mysql_snapshots_debezium_metrics_count_its_tables_and_rows() {
+    let db = format!("metrics_snap_{}", std::process::id());
+    mariadb(&format!(
+        "CREATE DATABASE IF NOT EXISTS {db}; USE {db};
+         CREATE OR REPLACE TABLE a (id INT PRIMARY KEY); INSERT INTO a SELECT seq FROM seq_1_to_100;
+         CREATE OR REPLACE TABLE b (id INT PRIMARY KEY); INSERT INTO b SELECT seq FROM seq_1_to_50;"
+    ));
+    let dir = TempDir::new("metrics-snapshot");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("msnap");
+    let prefix = unique("msnap");
+    let cfg = mysql_connector_config(&name, &prefix, &db, &dir.path().join("history.dat"), &[]);
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let labels = format!(
+        "{{plugin=\"mysql\",context=\"snapshot\",name=\"{prefix}\",connector=\"{name}\",task=\"0\""
+    );
+    let text = wait_for("the snapshot completed", Duration::from_secs(60), || {
+        let t = s.get("/metrics").body;
+        (value(&t, &format!("debezium_metrics_SnapshotCompleted{labels}}}")) == Some(1.0))
+            .then_some(t)
+    });
+    let m = |attr: &str| {
+        value(&text, &format!("debezium_metrics_{attr}{labels}}}"))
+            .unwrap_or_else(|| panic!("no {attr} in\n{text}"))
+    };
+    assert_eq!(m("SnapshotRunning"), 0.0);
+    assert_eq!(m("TotalTableCount"), 2.0);
+    assert_eq!(m("RemainingTableCount"), 0.0);
+    assert!(m("SnapshotDurationInSeconds") >= 0.0);
+    for (table, rows) in [("a", 100.0), ("b", 50.0)] {
+        let series = format!("debezium_metrics_RowsScanned{labels},table=\"{db}.{table}\"}}");
+        assert_eq!(value(&text, &series), Some(rows), "{series} in\n{text}");
+    }
+    // The rows scanned are the rows in the topics.
+    for (table, rows) in [("a", 100), ("b", 50)] {
+        let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.{db}.{table}"));
+        r.read_until(
+            &format!("{rows} rows of {table}"),
+            Duration::from_secs(30),
+            |r| r.len() >= rows,
+        );
+        assert_eq!(r.records.len(), rows);
+    }
+    mariadb(&format!("DROP DATABASE {db}"));
+}

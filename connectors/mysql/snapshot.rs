@@ -372,13 +372,15 @@ pub async fn snapshot(
     let mut total_rows: u64 = 0;
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut spans = Vec::new();
+    // The signal table's rows are signals, not data (Debezium leaves them
+    // out of snapshots too).
+    let is_signal_table = |def: &TableDef| {
+        cfg.signal.data_collection.as_deref() == Some(format!("{}.{}", def.db, def.table).as_str())
+    };
     let n_tables = defs.len();
+    let tables_to_read = defs.iter().filter(|d| !is_signal_table(d)).count();
     for (ti, def) in defs.iter().enumerate() {
-        // The signal table's rows are signals, not data (Debezium leaves
-        // them out of snapshots too).
-        if cfg.signal.data_collection.as_deref()
-            == Some(format!("{}.{}", def.db, def.table).as_str())
-        {
+        if is_signal_table(def) {
             continue;
         }
         let plans = def.plans(&cfg.decode)?;
@@ -459,7 +461,7 @@ pub async fn snapshot(
                         id.clone(),
                         json!({"rows": rows, "estimated_total": estimate.max(rows)}),
                     );
-                    ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
+                    ctx.set_progress(snapshot_progress(true, &progress, tables_to_read, started));
                 }
                 logged.rows(rows);
             }
@@ -469,7 +471,7 @@ pub async fn snapshot(
             id.clone(),
             json!({"rows": rows, "estimated_total": estimate.max(rows), "done": true}),
         );
-        ctx.set_progress(json!({"snapshot": {"running": true, "tables": progress}}));
+        ctx.set_progress(snapshot_progress(true, &progress, tables_to_read, started));
         logged.done(rows);
         cfg.notifier.notify(
             &note_id,
@@ -496,9 +498,7 @@ pub async fn snapshot(
     if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
         return Ok(None);
     }
-    ctx.set_progress(
-        json!({"snapshot": {"running": false, "rows": total_rows, "tables": progress}}),
-    );
+    ctx.set_progress(snapshot_progress(false, &progress, tables_to_read, started));
     tracing::info!(
         "snapshot complete: {total_rows} rows in {:.1?}; streaming from {}:{}",
         started.elapsed(),
@@ -507,6 +507,36 @@ pub async fn snapshot(
     );
     pos.snapshot = false;
     Ok(Some(pos))
+}
+
+/// A snapshot's progress for the status JSON and Debezium's snapshot
+/// metrics (`TotalTableCount`, `RemainingTableCount`,
+/// `SnapshotDurationInSeconds`).
+fn snapshot_progress(
+    running: bool,
+    tables: &serde_json::Map<String, serde_json::Value>,
+    total_tables: usize,
+    started: Instant,
+) -> serde_json::Value {
+    let done = tables
+        .values()
+        .filter(|t| t.get("done").and_then(|d| d.as_bool()) == Some(true))
+        .count();
+    let mut snapshot = json!({
+        "running": running,
+        "tables": tables,
+        "TotalTableCount": total_tables,
+        "RemainingTableCount": total_tables.saturating_sub(done),
+        "SnapshotDurationInSeconds": started.elapsed().as_secs(),
+    });
+    if !running {
+        let rows: u64 = tables
+            .values()
+            .filter_map(|t| t.get("rows").and_then(|r| r.as_u64()))
+            .sum();
+        snapshot["rows"] = json!(rows);
+    }
+    json!({ "snapshot": snapshot })
 }
 
 /// An emptied vector whose allocation serves elements of another lifetime.

@@ -431,13 +431,17 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
                 "debezium_metrics_SnapshotCompleted{{{labels}}} {}",
                 flag(!running)
             ));
-        if let Some(n) = snap.get("RemainingTableCount").and_then(|v| v.as_u64()) {
-            debezium
-                .entry("RemainingTableCount".into())
-                .or_default()
-                .push(format!(
-                    "debezium_metrics_RemainingTableCount{{{labels}}} {n}"
-                ));
+        for attr in [
+            "TotalTableCount",
+            "RemainingTableCount",
+            "SnapshotDurationInSeconds",
+        ] {
+            if let Some(n) = snap.get(attr).and_then(|v| v.as_u64()) {
+                debezium
+                    .entry(attr.into())
+                    .or_default()
+                    .push(format!("debezium_metrics_{attr}{{{labels}}} {n}"));
+            }
         }
         if let Some(tables) = snap.get("tables").and_then(|v| v.as_object()) {
             for (table, st) in tables {
