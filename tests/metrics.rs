@@ -193,6 +193,20 @@ fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero(
         "MilliSecondsBehindSource {behind} after a 3 s backlog"
     );
     assert_eq!(metric("Connected"), Some(1.0));
+    // Where in the binlog the task is: the file as a label, the position.
+    let text = s.get("/metrics").body;
+    let file_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("debezium_metrics_BinlogFilename{")
+                && l.contains(&format!("connector=\"{name}\""))
+        })
+        .unwrap_or_else(|| panic!("no BinlogFilename in\n{text}"));
+    assert!(
+        file_line.contains(",value=\"") && file_line.ends_with("} 1"),
+        "{file_line}"
+    );
+    assert!(metric("BinlogPosition").is_some_and(|p| p > 4.0), "{text}");
     // The reader's queue: Debezium's default bound, and room left in it.
     assert_eq!(metric("QueueTotalCapacity"), Some(8192.0));
     let room = metric("QueueRemainingCapacity").expect("QueueRemainingCapacity");

@@ -101,6 +101,9 @@ struct StreamingMetrics {
     behind_ms: Option<i64>,
     /// The reader's queue: its bound and the room left, in records.
     queue: Option<(u64, u64)>,
+    /// A MySQL/MariaDB task's binlog file and position, as of its newest
+    /// record (Debezium's BinlogFilename and BinlogPosition).
+    binlog: Option<(String, i64)>,
 }
 
 impl StreamingMetrics {
@@ -116,6 +119,17 @@ impl StreamingMetrics {
             let o = r.source_offset.as_ref()?;
             o.get("ts_sec").or_else(|| o.get("sec"))?.as_i64()
         });
+        if let Some(o) = batch.last().and_then(|r| r.source_offset.as_ref()) {
+            if let (Some(file), Some(pos)) = (
+                o.get("file").and_then(|f| f.as_str()),
+                o.get("pos").and_then(|p| p.as_i64()),
+            ) {
+                match &mut self.binlog {
+                    Some((f, p)) if f == file => *p = pos,
+                    b => *b = Some((file.to_string(), pos)),
+                }
+            }
+        }
         if let Some(sec) = ts {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -138,6 +152,8 @@ impl StreamingMetrics {
             "Connected": self.last_event.is_some() || self.behind_ms.is_some(),
             "QueueTotalCapacity": self.queue.map(|q| q.0),
             "QueueRemainingCapacity": self.queue.map(|q| q.1),
+            "BinlogFilename": self.binlog.as_ref().map(|b| b.0.as_str()),
+            "BinlogPosition": self.binlog.as_ref().map(|b| b.1),
         })
     }
 }

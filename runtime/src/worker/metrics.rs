@@ -373,14 +373,21 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
         let plugin = s.get("plugin").and_then(|v| v.as_str()).unwrap_or("");
         let server = s.get("name").and_then(|v| v.as_str()).unwrap_or("");
         for (attr, v) in s {
-            let value = match v {
-                serde_json::Value::Number(n) => n.as_f64(),
-                serde_json::Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-                _ => None,
+            // A string attribute (BinlogFilename) is a label of a 1.
+            let (value, text) = match v {
+                serde_json::Value::Number(n) => (n.as_f64(), None),
+                serde_json::Value::Bool(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
+                serde_json::Value::String(text) if attr != "plugin" && attr != "name" => {
+                    (Some(1.0), Some(text))
+                }
+                _ => (None, None),
             };
             let Some(value) = value else { continue };
+            let text = text
+                .map(|v| format!(",value=\"{}\"", label(v)))
+                .unwrap_or_default();
             debezium.entry(attr.clone()).or_default().push(format!(
-                "debezium_metrics_{attr}{{plugin=\"{}\",context=\"streaming\",name=\"{}\",connector=\"{}\",task=\"{}\"}} {value}",
+                "debezium_metrics_{attr}{{plugin=\"{}\",context=\"streaming\",name=\"{}\",connector=\"{}\",task=\"{}\"{text}}} {value}",
                 label(plugin),
                 label(server),
                 label(t.connector),
