@@ -596,17 +596,29 @@ impl Loop<'_> {
     /// Applies delivery reports; a failed delivery fails the task.
     fn process_acks(&mut self) -> Result<(), String> {
         let (acked, failed) = self.producer.acks.drain();
-        if !self.latency_marks.is_empty() {
+        if let Some(&lowest) = self.latency_marks.keys().next() {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
+            // Per ack one comparison: the records before a batch's mark
+            // are most of them.
+            let mut lowest = lowest;
             for s in &acked {
+                if *s < lowest {
+                    continue;
+                }
                 if let Some(at) = self.latency_marks.remove(s) {
                     self.shared
                         .metrics
                         .commit_to_ack
                         .observe_ms((now - at).max(0) as u64);
+                    lowest = self
+                        .latency_marks
+                        .keys()
+                        .next()
+                        .copied()
+                        .unwrap_or(u64::MAX);
                 }
             }
             // A record whose send failed (skipped under errors.tolerance)
