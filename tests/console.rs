@@ -29,8 +29,8 @@ fn node_modules() -> PathBuf {
 
 /// Runs tests/console/drive.cjs on `scenario` (written into `dir`) and
 /// panics with what it printed and the worker's log if it fails. The
-/// screenshots are also copied to `target/console-screenshots/`.
-fn drive(scenario: &Value, dir: &std::path::Path, s: &Sluice) {
+/// screenshots are also copied to `target/console-screenshots/<test>/`.
+fn drive(test: &str, scenario: &Value, dir: &std::path::Path, s: &Sluice) {
     let modules = node_modules();
     assert!(
         modules.join("playwright-core").is_dir(),
@@ -58,7 +58,8 @@ fn drive(scenario: &Value, dir: &std::path::Path, s: &Sluice) {
     );
     let out = PathBuf::from(scenario["out"].as_str().unwrap());
     eprintln!("{said}\nscreenshots in {}", out.display());
-    let kept = manifest_dir().join("target/console-screenshots");
+    let kept = manifest_dir().join("target/console-screenshots").join(test);
+    let _ = std::fs::remove_dir_all(&kept);
     if std::fs::create_dir_all(&kept).is_ok() {
         for f in std::fs::read_dir(&out).unwrap().flatten() {
             let _ = std::fs::copy(f.path(), kept.join(f.file_name()));
@@ -146,9 +147,9 @@ fn a_user_runs_a_mysql_connector_from_the_console() {
         "failing": failing,
         "failing_trace": "Only SinkRecord supported",
     });
-    drive(&scenario, dir.path(), &s);
+    drive("mysql", &scenario, dir.path(), &s);
     let shots = std::fs::read_dir(&out).unwrap().count();
-    assert_eq!(shots, 9, "a screenshot per step in {}", out.display());
+    assert_eq!(shots, 10, "a screenshot per step in {}", out.display());
 
     // What the clicks did, as a REST client sees it.
     let created = s.get(&format!("/connectors/{name}/config")).json();
@@ -215,6 +216,7 @@ fn the_console_works_behind_basic_authentication() {
     let name = unique("console-auth");
     let topic = unique("console-auth");
     drive(
+        "basic-authentication",
         &json!({
             "url": format!("http://127.0.0.1:{}", s.port),
             "out": out,

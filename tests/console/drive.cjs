@@ -111,6 +111,11 @@ async function main() {
   await expectText(tid("task-state-0"), /^RUNNING$/, "task 0 after resume");
   await snap("resumed");
 
+  // The workers and what each runs (one, standalone).
+  await tid("nav-workers").click();
+  await expectText(page.locator("tr[data-worker]"), new RegExp(`${scenario.name}-0 \\(RUNNING\\)`), "the worker running the task");
+  await snap("workers");
+
   // 5. A failed task's trace.
   await tid("nav-connectors").click();
   await page.locator(`tr[data-connector="${scenario.failing}"]`).click();
