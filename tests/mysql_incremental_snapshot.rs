@@ -738,3 +738,47 @@ fn no_chunk_row_of_the_old_definition_follows_an_alter() {
     );
     assert_eq!(incremental_reads(&reader.parsed).len(), 60_000);
 }
+
+/// incremental.snapshot.watermarking.strategy=insert_delete: each window is
+/// closed by deleting its open row, so the signal table keeps the request
+/// only; the snapshot under writers still replays to the table.
+#[test]
+fn an_insert_delete_snapshot_leaves_no_watermark_rows_and_replays_to_the_table() {
+    let st = Setup::start(
+        &[&table_def("t")],
+        &[
+            (
+                "incremental.snapshot.watermarking.strategy",
+                "insert_delete",
+            ),
+            ("incremental.snapshot.chunk.size", "2000"),
+        ],
+    );
+    st.db
+        .sql("GRANT DELETE ON inc.debezium_signal TO 'cdc'@'%'; FLUSH PRIVILEGES;");
+    small(&st, "t", 20_000);
+    let mut notes = st.notes();
+    let mut reader = TopicReader::new(&kafka_bootstrap(), &st.topic("t"));
+    let stop = AtomicBool::new(false);
+    let statements = std::thread::scope(|sc| {
+        let w = sc.spawn(|| writers(&st.db, 21_000, 500, &stop));
+        st.signal("del-1", &["t"]);
+        wait_completed(&mut notes, "the insert_delete snapshot to complete");
+        stop.store(true, Ordering::Relaxed);
+        w.join().unwrap()
+    });
+    let want = check_replay(&st.db, &mut reader);
+    let reads = incremental_reads(&reader.parsed);
+    eprintln!(
+        "insert_delete: {} keys read under {statements} writer statements; {} rows in the table",
+        reads.len(),
+        want.len()
+    );
+    assert!(reads.len() > 15_000, "{}", reads.len());
+    let rows = st.db.sql("SELECT id FROM inc.debezium_signal");
+    assert_eq!(
+        rows.trim(),
+        "del-1",
+        "watermark rows left in the signal table"
+    );
+}

@@ -212,6 +212,17 @@ pub struct SignalConfig {
     pub poll_interval: Duration,
     /// incremental.snapshot.chunk.size.
     pub chunk_size: usize,
+    /// incremental.snapshot.watermarking.strategy=insert_delete: a window
+    /// is closed by deleting its open row, not by inserting a close row, so
+    /// the signal table does not grow.
+    pub close_by_delete: bool,
+}
+
+/// The close watermark of the window whose open row (`<chunk>-open`) was
+/// deleted, under the insert_delete strategy; `None` for any other row.
+pub fn close_of_deleted(id: &str) -> Option<Signal> {
+    let chunk = id.strip_suffix("-open")?;
+    Signal::new(&format!("{chunk}-close"), WINDOW_CLOSE, None).ok()
 }
 
 /// Declares the signal and incremental snapshot keys.
@@ -228,7 +239,7 @@ pub fn define(def: ConfigDef) -> ConfigDef {
         .prefix("signal.consumer.")
         .define("signal.file", String, Some("file-signals.txt"), Low, "The file signal channel: one JSON signal {\"id\", \"type\", \"data\"} per line; lines read are removed.")
         .define("incremental.snapshot.chunk.size", Int, Some("1024"), Medium, "Rows read per chunk of an incremental snapshot.")
-        .define("incremental.snapshot.watermarking.strategy", String, Some("insert_insert"), Low, "How the window watermarks are written to the signal table: insert_insert (an open and a close row per chunk; insert_delete is refused).")
+        .define("incremental.snapshot.watermarking.strategy", String, Some("insert_insert"), Low, "How the window watermarks are written to the signal table: insert_insert (an open and a close row per chunk) or insert_delete (an open row per chunk, deleted to close the window: the table does not grow).")
         .validate(one_of(&["insert_insert", "insert_delete"]))
         .define("notification.enabled.channels", List, Some(""), Low, "Where notifications go: sink (notification.sink.topic.name), log.")
         .define("notification.sink.topic.name", String, Some(""), Low, "Topic of the sink notification channel (required with it).")
@@ -272,12 +283,10 @@ impl SignalConfig {
         sc.poll_interval =
             Duration::from_millis(cfg.i64("signal.poll.interval.ms")?.max(10) as u64);
         sc.chunk_size = cfg.i32("incremental.snapshot.chunk.size")?.max(1) as usize;
-        if cfg
+        sc.close_by_delete = cfg
             .string("incremental.snapshot.watermarking.strategy")?
-            .eq_ignore_ascii_case("insert_delete")
-        {
-            return Err(ConfigError::one("incremental.snapshot.watermarking.strategy: insert_delete is not supported by Sluice yet; use insert_insert (the default), which writes an open and a close row per chunk"));
-        }
+            .trim()
+            .eq_ignore_ascii_case("insert_delete");
         Ok(sc)
     }
 }

@@ -426,12 +426,19 @@ impl MongoSnapshots {
                 r.source_offset = None;
                 rows.push(r);
             }
-            signals
-                .insert_one(
-                    doc! {"_id": format!("{chunk}-close"), "type": WINDOW_CLOSE, "payload": ""},
-                )
-                .await
-                .map_err(|e| failed(e, "writing the incremental snapshot's close watermark"))?;
+            if self.cfg.signal.close_by_delete {
+                signals
+                    .delete_one(doc! {"_id": format!("{chunk}-open")})
+                    .await
+                    .map_err(|e| failed(e, "deleting the incremental snapshot's open watermark (the connector's user needs remove on the signal collection)"))?;
+            } else {
+                signals
+                    .insert_one(
+                        doc! {"_id": format!("{chunk}-close"), "type": WINDOW_CLOSE, "payload": ""},
+                    )
+                    .await
+                    .map_err(|e| failed(e, "writing the incremental snapshot's close watermark"))?;
+            }
             let n = rows.len();
             self.inc.rows_scanned += n as u64;
             if n == 0 {

@@ -430,6 +430,22 @@ pub async fn stream(
                     incremental: snaps.fields().map(Box::new),
                 };
                 let signal = snaps.is_signal(&ev.db, &ev.coll);
+                // insert_delete watermarking: the delete of a window's open
+                // document closes the window.
+                let closed = (signal && ev.op == Op::Delete && cfg.signal.close_by_delete)
+                    .then(|| match &ev.id {
+                        mongodb::bson::Bson::String(id) => {
+                            crate::debezium::signal::close_of_deleted(id)
+                        }
+                        _ => None,
+                    })
+                    .flatten();
+                if let Some(sig) = closed {
+                    snaps
+                        .handle(client, builder, sig, &last, &mut batch)
+                        .await?;
+                    last.incremental = snaps.fields().map(Box::new);
+                }
                 if signal && ev.op == Op::Create {
                     // Acted on before the document's own event, as
                     // Debezium does (a window's documents come first).

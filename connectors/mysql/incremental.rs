@@ -719,14 +719,21 @@ impl Snapshots {
                 &mut rows,
             );
         }
-        let close = watermark(
-            crate::debezium::signal::WINDOW_CLOSE,
-            "close",
-            &format!(
-                "{{\"openWindowTimestamp\": \"{opened}\", \"closeWindowTimestamp\": \"{}\"}}",
-                instant_text()
-            ),
-        );
+        let close = if cfg.signal.close_by_delete {
+            format!(
+                "DELETE FROM {signal} WHERE id = {}",
+                sql_string(&format!("{chunk}-open"))
+            )
+        } else {
+            watermark(
+                crate::debezium::signal::WINDOW_CLOSE,
+                "close",
+                &format!(
+                    "{{\"openWindowTimestamp\": \"{opened}\", \"closeWindowTimestamp\": \"{}\"}}",
+                    instant_text()
+                ),
+            )
+        };
         if read_only {
             conn.exec("COMMIT").await?;
         } else {

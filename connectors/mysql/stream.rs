@@ -667,8 +667,12 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     continue;
                 };
                 let ts = ts.clone();
-                let signals =
-                    re.kind == RowsKind::Write && snaps.is_signal_table(&ts.db, &ts.table);
+                let signal_table = snaps.is_signal_table(&ts.db, &ts.table);
+                let signals = re.kind == RowsKind::Write && signal_table;
+                // insert_delete watermarking: the delete of a window's open
+                // row closes the window.
+                let closes =
+                    re.kind == RowsKind::Delete && signal_table && cfg.signal.close_by_delete;
                 let op = match re.kind {
                     RowsKind::Write if !cfg.common.skipped.create => Op::Create,
                     RowsKind::Update if !cfg.common.skipped.update => Op::Update,
@@ -744,6 +748,29 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                     &pending,
                                 ));
                             }
+                        }
+                        let closed = (emit && closes)
+                            // The id alone: a minimal row image has no more.
+                            .then(|| match values.first() {
+                                Some(Value::String(id)) => {
+                                    crate::debezium::signal::close_of_deleted(id)
+                                }
+                                Some(Value::Bytes(id)) => {
+                                    crate::debezium::signal::close_of_deleted(
+                                        &String::from_utf8_lossy(id),
+                                    )
+                                }
+                                _ => None,
+                            })
+                            .flatten();
+                        if let Some(sig) = closed {
+                            let at = At {
+                                file: p.file.clone(),
+                                pos: ev_start,
+                                server_id: h.server_id,
+                                gtid: p.cur_gtid.clone(),
+                            };
+                            snaps.handle(cap, sig, &at, &mut out).await?;
                         }
                         if emit && signals {
                             // Handled before the row's own event, as
