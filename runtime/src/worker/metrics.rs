@@ -583,7 +583,7 @@ pub fn render(connector_count: usize, tasks: &[TaskSample<'_>]) -> String {
                 &mut out,
                 name,
                 "histogram",
-                "From the source's commit of a change (its offset's time, in whole seconds) to the broker's acknowledgement of its record; the newest change of each batch.",
+                "From the source's commit of a change (its offset's time, in whole seconds) to the broker's acknowledgement of its record; the last record of each batch.",
             );
             for t in observed {
                 let labels = format!("connector=\"{}\",task=\"{}\"", label(t.connector), t.task);

@@ -345,13 +345,14 @@ impl Loop<'_> {
                 self.shared.metrics.batch(n);
             }
             let mut written = 0u64;
-            // The batch's newest change with a source time: its ack is timed.
-            let timed = batch.iter().rposition(|r| {
-                r.source_offset
-                    .as_deref()
-                    .and_then(super::metrics::source_time_ms)
-                    .is_some()
-            });
+            // The batch's last record, when it has a source time: its ack
+            // is timed (one look per batch, none per record: a snapshot's
+            // records have no source time).
+            let timed = batch
+                .last()
+                .and_then(|r| r.source_offset.as_deref())
+                .and_then(super::metrics::source_time_ms)
+                .map(|_| batch.len() - 1);
             for (i, rec) in batch.into_iter().enumerate() {
                 let seq = self
                     .submitted
