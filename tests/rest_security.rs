@@ -647,3 +647,100 @@ fn https_with_java_style_pkcs12_stores() {
     );
     assert!(!err.contains("Wrong-ks-pw"), "{err}");
 }
+
+/// A PEM key store whose private key is encrypted (PKCS#8 with AES, as
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it) opens with
+/// `ssl.key.password`, as Kafka Connect's PEM stores do; a wrong or
+/// missing passphrase stops the worker naming the setting, never showing
+/// the passphrase.
+#[test]
+fn an_encrypted_pem_key_opens_with_ssl_key_password() {
+    let dir = TempDir::new("rest-tls-encrypted");
+    let d = dir.path();
+    issue(
+        d,
+        "server",
+        "localhost",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+    );
+    let secret = "Key-Passphrase-4711";
+    openssl(
+        d,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            "server-key.pem",
+            "-out",
+            "server-key-enc.pem",
+            "-passout",
+            &format!("pass:{secret}"),
+        ],
+    );
+    let enc = std::fs::read_to_string(d.join("server-key-enc.pem")).unwrap();
+    assert!(enc.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{enc}");
+    let keystore = d.join("keystore.pem");
+    std::fs::write(
+        &keystore,
+        format!(
+            "{enc}{}",
+            std::fs::read_to_string(d.join("server.pem")).unwrap()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let listeners = format!("https://localhost:{port}");
+    let keystore_path = keystore.display().to_string();
+    let ca = d.join("ca.pem").display().to_string();
+    let root = format!("https://localhost:{port}/");
+
+    // Without the passphrase, or with a wrong one: the worker stops, naming
+    // the setting, and the passphrase is nowhere in what it says.
+    let file = d.join("bad.properties");
+    for extra in ["", "ssl.key.password=Wrong-Passphrase-1\n"] {
+        std::fs::write(
+            &file,
+            format!(
+                "bootstrap.servers={}\noffset.storage.file.filename={}\nlisteners={listeners}\nssl.keystore.location={keystore_path}\n{extra}",
+                kafka_bootstrap(),
+                d.join("o").display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("standalone")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains("ssl.key.password"), "{said}");
+        assert!(
+            !said.contains("Wrong-Passphrase-1"),
+            "the passphrase leaked: {said}"
+        );
+    }
+
+    let mut w = Worker::start(
+        d,
+        &[
+            ("listeners", &listeners),
+            ("ssl.keystore.location", &keystore_path),
+            ("ssl.key.password", secret),
+        ],
+        &["--cacert", &ca, &root],
+    );
+    let r = curl(&["--cacert", &ca, &root]);
+    assert_eq!(r.status, 200, "{}", w.log_text());
+    assert!(
+        !w.log_text().contains(secret),
+        "the passphrase is in the log"
+    );
+    w.stop();
+}

@@ -14,10 +14,11 @@
 //!   PKCS#12) or `ssl.truststore.certificates`.
 //! - `ssl.enabled.protocols`: TLSv1.2 and TLSv1.3 (the default, both).
 //!
+//! An encrypted PEM private key (PKCS#8 or traditional) opens with
+//! `ssl.key.password`, decrypted by the system OpenSSL.
+//!
 //! Not read: JKS stores (the error gives the keytool command that turns
-//! them into PKCS#12) and encrypted PEM private keys (the error gives the
-//! command that writes the key unencrypted; protect it with the file's
-//! permissions). `ssl.cipher.suites` and the other JSSE tuning keys
+//! them into PKCS#12). `ssl.cipher.suites` and the other JSSE tuning keys
 //! are left to rustls's defaults.
 
 use std::sync::Arc;
@@ -180,22 +181,36 @@ fn key_store(
             }
         }
     };
-    if pem
-        .windows(29)
-        .any(|w| w == b"-----BEGIN ENCRYPTED PRIVATE")
-    {
-        return Err(format!(
-            "REST HTTPS: the private key in {what} is encrypted, which Sluice does not read; write it unencrypted (openssl pkcs8 -in key.pem -out key-plain.pem) and keep the file readable by the worker only"
-        ));
-    }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("REST HTTPS: {what}: {e}"))?;
     if certs.is_empty() {
         return Err(format!("REST HTTPS: {what} holds no CERTIFICATE"));
     }
-    let key_der = PrivateKeyDer::from_pem_slice(&pem)
-        .map_err(|e| format!("REST HTTPS: {what} holds no private key that Sluice reads ({e})"))?;
+    // An encrypted key (PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional
+    // one with a DEK-Info header) opens with ssl.key.password, as Kafka
+    // Connect's PEM stores do.
+    let has = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    let encrypted = has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"DEK-Info:");
+    let key_der = if encrypted {
+        let Some((password, pk)) = key(props, prefixes, "key.password") else {
+            return Err(format!(
+                "REST HTTPS: the private key in {what} is encrypted: set ssl.key.password (or listeners.https.ssl.key.password) to its passphrase"
+            ));
+        };
+        let pkey = openssl::pkey::PKey::private_key_from_pem_passphrase(&pem, password.as_bytes())
+            .map_err(|_| {
+                format!("REST HTTPS: the private key in {what} does not open with {pk}; check the passphrase")
+            })?;
+        let der = pkey
+            .private_key_to_pkcs8()
+            .map_err(|e| format!("REST HTTPS: the private key in {what}: {e}"))?;
+        PrivateKeyDer::Pkcs8(der.into())
+    } else {
+        PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+            format!("REST HTTPS: {what} holds no private key that Sluice reads ({e})")
+        })?
+    };
     Ok((certs, key_der))
 }
 
