@@ -414,6 +414,31 @@ fn a_standalone_worker_runs_mysql_to_a_file_on_the_secure_cluster() {
 fn three_distributed_workers_run_mysql_to_a_file_on_the_secure_cluster() {
     let prefix = unique("secd");
     let k = SecureKafka::start(&prefix);
+    // The workers' own clients (and group socket) trust the CA through a
+    // JKS trust store, as older Java deployments hold it.
+    let jks_dir = common::TempDir::new("secure-dist-jks");
+    let jks = jks_dir.path().join("truststore.jks");
+    let made = std::process::Command::new("keytool")
+        .args([
+            "-importcert",
+            "-noprompt",
+            "-trustcacerts",
+            "-storetype",
+            "JKS",
+        ])
+        .args(["-storepass", "ts-password", "-alias", "ca", "-keystore"])
+        .arg(&jks)
+        .arg("-file")
+        .arg(k.ca_pem())
+        .output()
+        .expect("run keytool (a JDK: apt-get install -y openjdk-17-jdk-headless)");
+    assert!(
+        made.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&made.stdout),
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let jks = jks.display().to_string();
     let mut workers = Vec::new();
     let mut dirs = Vec::new();
     for i in 0..3 {
@@ -423,6 +448,9 @@ fn three_distributed_workers_run_mysql_to_a_file_on_the_secure_cluster() {
             dir.path(),
             WORKER,
             &[
+                ("ssl.truststore.type", "JKS"),
+                ("ssl.truststore.location", &jks),
+                ("ssl.truststore.password", "ts-password"),
                 ("group.id", &format!("{prefix}-cluster")),
                 ("config.storage.topic", &format!("{prefix}-configs")),
                 ("offset.storage.topic", &format!("{prefix}-offsets")),

@@ -384,8 +384,8 @@ fn https_with_client_certificates_and_an_admin_listener() {
 #[test]
 fn https_settings_that_cannot_work_stop_the_worker_with_the_remedy() {
     let dir = TempDir::new("rest-tls-bad");
-    let jks = dir.path().join("keystore.jks");
-    std::fs::write(&jks, [0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]).unwrap();
+    let jks = dir.path().join("keystore.jceks");
+    std::fs::write(&jks, [0xce, 0xce, 0xce, 0xce, 0, 0, 0, 2]).unwrap();
     let port = free_port();
     let file = dir.path().join("worker.properties");
     let run = |props: &str| {
@@ -408,7 +408,7 @@ fn https_settings_that_cannot_work_stop_the_worker_with_the_remedy() {
     };
     let e = run(&format!("ssl.keystore.location={}\n", jks.display()));
     assert!(
-        e.contains("JKS") && e.contains("keytool -importkeystore") && e.contains("PKCS12"),
+        e.contains("JCEKS") && e.contains("keytool -importkeystore") && e.contains("PKCS12"),
         "{e}"
     );
     let e = run("");
@@ -743,4 +743,131 @@ fn an_encrypted_pem_key_opens_with_ssl_key_password() {
         "the passphrase is in the log"
     );
     w.stop();
+}
+
+/// A JKS key store as `keytool` writes it (Java's default before JDK 9):
+/// the worker serves HTTPS with its key, opened with the store's password
+/// (Java's default key password) or `ssl.key.password`; a wrong store
+/// password stops the worker naming the setting, not the password.
+#[test]
+fn a_jks_key_store_from_keytool_serves_https() {
+    let dir = TempDir::new("rest-tls-jks");
+    let d = dir.path();
+    let keytool = |args: &[&str]| {
+        let out = Command::new("keytool")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("run keytool (a JDK: apt-get install -y openjdk-17-jdk-headless)");
+        assert!(
+            out.status.success(),
+            "keytool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (store, keypass) in [("same.jks", "Store-Pass-1"), ("own.jks", "Key-Pass-2")] {
+        keytool(&[
+            "-genkeypair",
+            "-keystore",
+            store,
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "Store-Pass-1",
+            "-keypass",
+            keypass,
+            "-alias",
+            "server",
+            "-keyalg",
+            "RSA",
+            "-keysize",
+            "2048",
+            "-dname",
+            "CN=localhost",
+            "-ext",
+            "SAN=dns:localhost,ip:127.0.0.1",
+            "-validity",
+            "2",
+        ]);
+    }
+    keytool(&[
+        "-exportcert",
+        "-rfc",
+        "-keystore",
+        "same.jks",
+        "-storepass",
+        "Store-Pass-1",
+        "-alias",
+        "server",
+        "-file",
+        "same.pem",
+    ]);
+    keytool(&[
+        "-exportcert",
+        "-rfc",
+        "-keystore",
+        "own.jks",
+        "-storepass",
+        "Store-Pass-1",
+        "-alias",
+        "server",
+        "-file",
+        "own.pem",
+    ]);
+    assert_eq!(
+        &std::fs::read(d.join("same.jks")).unwrap()[..4],
+        &[0xfe, 0xed, 0xfe, 0xed]
+    );
+
+    // A wrong store password: the worker stops, naming the store.
+    let port = free_port();
+    let file = d.join("bad.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "bootstrap.servers={}\noffset.storage.file.filename={}\nlisteners=https://localhost:{port}\nssl.keystore.location={}\nssl.keystore.password=Wrong-Store-Pass\n",
+            kafka_bootstrap(),
+            d.join("o").display(),
+            d.join("same.jks").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("standalone")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("ssl.keystore.location") && said.contains("password"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Wrong-Store-Pass"),
+        "the password leaked: {said}"
+    );
+
+    for (store, key_password) in [("same", None), ("own", Some("Key-Pass-2"))] {
+        let port = free_port();
+        let listeners = format!("https://localhost:{port}");
+        let location = d.join(format!("{store}.jks")).display().to_string();
+        let ca = d.join(format!("{store}.pem")).display().to_string();
+        let root = format!("https://localhost:{port}/");
+        let mut props = vec![
+            ("listeners", listeners.as_str()),
+            ("ssl.keystore.location", location.as_str()),
+            ("ssl.keystore.type", "JKS"),
+            ("ssl.keystore.password", "Store-Pass-1"),
+        ];
+        if let Some(k) = key_password {
+            props.push(("ssl.key.password", k));
+        }
+        let sub = d.join(store);
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut w = Worker::start(&sub, &props, &["--cacert", &ca, &root]);
+        let r = curl(&["--cacert", &ca, &root]);
+        assert_eq!(r.status, 200, "{store}: {}", w.log_text());
+        w.stop();
+    }
 }

@@ -6,6 +6,7 @@ pub mod config_providers;
 pub mod connector_config;
 pub mod console;
 pub mod herder;
+pub mod jks;
 pub mod kafka;
 pub mod pkcs12;
 pub mod plugins;

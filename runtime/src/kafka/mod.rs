@@ -84,8 +84,8 @@ pub fn security_settings(all: &BTreeMap<String, String>) -> BTreeMap<String, Str
         .collect()
 }
 
-/// Java's TLS settings in librdkafka's terms (KIP-651 PEM stores and
-/// PKCS#12 key stores; JKS has no equivalent).
+/// Java's TLS settings in librdkafka's terms (KIP-651 PEM stores, PKCS#12
+/// key stores; PKCS#12 trust stores and JKS stores handed over as PEM).
 fn map_ssl(out: &mut BTreeMap<String, String>) -> Result<(), String> {
     let store_type = |out: &BTreeMap<String, String>, store: &str| {
         out.get(&format!("ssl.{store}.type"))
@@ -102,7 +102,21 @@ fn map_ssl(out: &mut BTreeMap<String, String>) -> Result<(), String> {
             && std::fs::read(loc.trim())
                 .map(|b| crate::pkcs12::looks_like(&b))
                 .unwrap_or(false);
-        if is_p12 {
+        let is_jks = !is_pem
+            && std::fs::read(loc.trim())
+                .map(|b| crate::jks::looks_like(&b))
+                .unwrap_or(false);
+        if is_jks {
+            // Nor a JKS one: its certificates, as PEM.
+            let pw = ts_password.as_deref().unwrap_or("");
+            let store = crate::jks::read(
+                std::path::Path::new(loc.trim()),
+                pw,
+                pw,
+                "ssl.truststore.location",
+            )?;
+            out.insert("ssl.ca.pem".into(), crate::pkcs12::to_pem(&store.certs));
+        } else if is_p12 {
             // librdkafka reads no PKCS#12 trust store: hand it the CAs as PEM.
             let store = crate::pkcs12::read(
                 std::path::Path::new(loc.trim()),
@@ -128,7 +142,31 @@ fn map_ssl(out: &mut BTreeMap<String, String>) -> Result<(), String> {
         let is_pem = std::fs::read(loc.trim())
             .map(|b| b.windows(11).any(|w| w == b"-----BEGIN "))
             .unwrap_or(ks_type.as_deref() == Some("PEM"));
+        let is_jks = !is_pem
+            && std::fs::read(loc.trim())
+                .map(|b| crate::jks::looks_like(&b))
+                .unwrap_or(false);
         match (is_pem, ks_type.as_deref()) {
+            (false, _) if is_jks => {
+                // librdkafka reads no JKS: the key and chain as PEM text.
+                out.remove("ssl.keystore.location");
+                let pw = out.remove("ssl.keystore.password").unwrap_or_default();
+                let key_pw = out.remove("ssl.key.password").unwrap_or_else(|| pw.clone());
+                let store = crate::jks::read(
+                    std::path::Path::new(loc.trim()),
+                    &pw,
+                    &key_pw,
+                    "ssl.keystore.location",
+                )?;
+                let key = store
+                    .key
+                    .ok_or_else(|| format!("ssl.keystore.location={loc} holds no private key"))?;
+                let pem = openssl::pkey::PKey::private_key_from_pkcs8(&key)
+                    .and_then(|k| k.private_key_to_pem_pkcs8())
+                    .map_err(|e| format!("ssl.keystore.location={loc}: its private key: {e}"))?;
+                out.insert("ssl.key.pem".into(), String::from_utf8_lossy(&pem).into_owned());
+                out.insert("ssl.certificate.pem".into(), crate::pkcs12::to_pem(&store.certs));
+            }
             (true, _) => {
                 // One PEM file with the key and the chain: librdkafka reads
                 // each from it.
@@ -556,21 +594,45 @@ mod tests {
             out.get("sasl.mechanism").map(String::as_str),
             Some("SCRAM-SHA-512")
         );
+        // A JKS store is read (tests/rest_security.rs reads keytool's);
+        // a damaged one is an error naming the setting.
         let j = jks.display().to_string();
         let e = m(&[("ssl.truststore.location", &j)]).unwrap_err();
         assert!(
-            e.contains("JKS") && e.contains("keytool -exportcert"),
+            e.contains("ssl.truststore.location") && e.contains("JKS"),
             "{e}"
         );
         let e = m(&[("ssl.keystore.location", &j), ("ssl.keystore.type", "JKS")]).unwrap_err();
+        assert!(
+            e.contains("ssl.keystore.location") && e.contains("JKS"),
+            "{e}"
+        );
+        // Another store (JCEKS, say) gets the conversion command.
+        let other = dir.join("truststore.jceks");
+        std::fs::write(&other, [0xce, 0xce, 0xce, 0xce]).unwrap();
+        let o = other.display().to_string();
+        let e = m(&[
+            ("ssl.truststore.location", &o),
+            ("ssl.truststore.type", "JCEKS"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.contains("JCEKS") && e.contains("keytool -exportcert"),
+            "{e}"
+        );
+        let e = m(&[
+            ("ssl.keystore.location", &o),
+            ("ssl.keystore.type", "JCEKS"),
+        ])
+        .unwrap_err();
         assert!(e.contains("PKCS12"), "{e}");
         let ok = m(&[
-            ("ssl.keystore.location", &j),
+            ("ssl.keystore.location", &o),
             ("ssl.keystore.type", "PKCS12"),
             ("ssl.keystore.password", "x"),
         ])
         .unwrap();
-        assert_eq!(ok.get("ssl.keystore.location"), Some(&j));
+        assert_eq!(ok.get("ssl.keystore.location"), Some(&o));
         let e = m(&[("sasl.login.callback.handler.class", "com.x.Handler")]).unwrap_err();
         assert!(e.contains("com.x.Handler"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();

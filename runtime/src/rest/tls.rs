@@ -17,9 +17,11 @@
 //! An encrypted PEM private key (PKCS#8 or traditional) opens with
 //! `ssl.key.password`, decrypted by the system OpenSSL.
 //!
-//! Not read: JKS stores (the error gives the keytool command that turns
-//! them into PKCS#12). `ssl.cipher.suites` and the other JSSE tuning keys
-//! are left to rustls's defaults.
+//! Key and trust stores may be PEM, PKCS#12 or JKS (see `crate::jks`).
+//!
+//! Not read: JCEKS and other stores (the error gives the keytool command
+//! that turns them into PKCS#12). `ssl.cipher.suites` and the other JSSE
+//! tuning keys are left to rustls's defaults.
 
 use std::sync::Arc;
 
@@ -122,8 +124,8 @@ enum Source {
     Pkcs12(crate::pkcs12::Store),
 }
 
-/// The store at `ssl.STORE.location`, PEM or PKCS#12 by its content; JKS is
-/// an error with the conversion command.
+/// The store at `ssl.STORE.location`, PEM, PKCS#12 or JKS by its content;
+/// another kind is an error with the conversion command.
 fn store_source(
     props: &Props,
     prefixes: &[&str],
@@ -146,9 +148,21 @@ fn store_source(
             .map_err(|e| format!("REST HTTPS: {e}"))?;
         return Ok(Some((Source::Pkcs12(p12), what)));
     }
+    if crate::jks::looks_like(&bytes) {
+        let password = key(props, prefixes, &format!("{store}.password"))
+            .map(|(v, _)| v)
+            .unwrap_or("");
+        // Java's default key password is the store's.
+        let key_password = key(props, prefixes, "key.password")
+            .map(|(v, _)| v)
+            .unwrap_or(password);
+        let jks = crate::jks::read(std::path::Path::new(location), password, key_password, &k)
+            .map_err(|e| format!("REST HTTPS: {e}"))?;
+        return Ok(Some((Source::Pkcs12(jks), what)));
+    }
     let kind = key(props, prefixes, &format!("{store}.type"))
         .map(|(v, _)| v.to_ascii_uppercase())
-        .unwrap_or_else(|| "JKS".into());
+        .unwrap_or_else(|| "JCEKS".into());
     Err(format!(
         "REST HTTPS: {k}={location} is a {kind} store, which Sluice does not read; convert it to PKCS12 and set {store}.type=PKCS12: keytool -importkeystore -srckeystore {location} -destkeystore {store}.p12 -deststoretype PKCS12"
     ))
