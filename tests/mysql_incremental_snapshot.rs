@@ -782,3 +782,41 @@ fn an_insert_delete_snapshot_leaves_no_watermark_rows_and_replays_to_the_table()
         "watermark rows left in the signal table"
     );
 }
+
+/// skipped.operations drops events, not signals: with inserts and deletes
+/// skipped, the execute-snapshot row (an insert) still starts the snapshot
+/// and the insert_delete watermarks (an insert, a delete) still open and
+/// close each window.
+#[test]
+fn skipped_inserts_and_deletes_still_carry_signals_and_watermarks() {
+    let st = Setup::start(
+        &[&table_def("t")],
+        &[
+            (
+                "incremental.snapshot.watermarking.strategy",
+                "insert_delete",
+            ),
+            ("incremental.snapshot.chunk.size", "1000"),
+            ("skipped.operations", "c,d"),
+        ],
+    );
+    st.db
+        .sql("GRANT DELETE ON inc.debezium_signal TO 'cdc'@'%'; FLUSH PRIVILEGES;");
+    small(&st, "t", 5_000);
+    let mut notes = st.notes();
+    let mut reader = TopicReader::new(&kafka_bootstrap(), &st.topic("t"));
+    st.signal("skip-1", &["t"]);
+    wait_completed(&mut notes, "the snapshot under skipped.operations=c,d");
+    reader.read_until("5,000 snapshot reads", Duration::from_secs(60), |p| {
+        incremental_reads(p).len() >= 5_000
+    });
+    assert!(
+        reader
+            .parsed
+            .iter()
+            .all(|(_, v)| v["op"] != "c" && v["op"] != "d"),
+        "a skipped operation's event"
+    );
+    let rows = st.db.sql("SELECT id FROM inc.debezium_signal");
+    assert_eq!(rows.trim(), "skip-1");
+}

@@ -644,7 +644,7 @@ impl Snapshots {
         let remedy = |e: MySqlError| {
             MySqlError::decode(
                 format!("the incremental snapshot's watermark in {sdb}.{stable}"),
-                format!("{e}; the connector's user needs INSERT on the signal table, whose columns are id VARCHAR(42) PRIMARY KEY, type VARCHAR(32), data VARCHAR(2048)"),
+                format!("{e}; the connector's user needs INSERT (and DELETE with incremental.snapshot.watermarking.strategy=insert_delete) on the signal table, whose columns are id VARCHAR(42) PRIMARY KEY, type VARCHAR(32), data VARCHAR(2048)"),
             )
         };
         let conn = self.conn().await?;

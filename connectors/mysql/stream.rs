@@ -673,12 +673,16 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                 // row closes the window.
                 let closes =
                     re.kind == RowsKind::Delete && signal_table && cfg.signal.close_by_delete;
-                let op = match re.kind {
-                    RowsKind::Write if !cfg.common.skipped.create => Op::Create,
-                    RowsKind::Update if !cfg.common.skipped.update => Op::Update,
-                    RowsKind::Delete if !cfg.common.skipped.delete => Op::Delete,
-                    _ => continue,
+                let (op, skipped) = match re.kind {
+                    RowsKind::Write => (Op::Create, cfg.common.skipped.create),
+                    RowsKind::Update => (Op::Update, cfg.common.skipped.update),
+                    RowsKind::Delete => (Op::Delete, cfg.common.skipped.delete),
                 };
+                // skipped.operations drops the events, not the signals and
+                // watermarks among the signal table's rows.
+                if skipped && !(signals || closes) {
+                    continue;
+                }
                 let mut r = Reader::new(re.rows);
                 let mut row_no: u64 = 0;
                 let ts_sec = h.timestamp as i64;
@@ -736,7 +740,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                             thread: p.thread,
                             query: query.as_ref(),
                         };
-                        if emit && p.txn.as_ref().is_some_and(|t| !t.begun) {
+                        if emit && !skipped && p.txn.as_ref().is_some_and(|t| !t.begun) {
                             let pending =
                                 Arc::new(p.offset(idx, row_no, ts_sec, h.server_id).to_json());
                             if let Some(txn) = p.txn.as_mut() {
@@ -763,6 +767,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                 _ => None,
                             })
                             .flatten();
+                        let mut appended = false;
                         if let Some(sig) = closed {
                             let at = At {
                                 file: p.file.clone(),
@@ -770,7 +775,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                 server_id: h.server_id,
                                 gtid: p.cur_gtid.clone(),
                             };
-                            snaps.handle(cap, sig, &at, &mut out).await?;
+                            appended |= snaps.handle(cap, sig, &at, &mut out).await?;
                         }
                         if emit && signals {
                             // Handled before the row's own event, as
@@ -784,11 +789,23 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                         server_id: h.server_id,
                                         gtid: p.cur_gtid.clone(),
                                     };
-                                    snaps.handle(cap, sig, &at, &mut out).await?;
+                                    appended |= snaps.handle(cap, sig, &at, &mut out).await?;
                                 }
                                 Some(Err(e)) => tracing::warn!("{e}; the signal is ignored"),
                                 None => tracing::warn!("a row of the signal table {}.{} at {}:{ev_start} has no id and type; the signal table's first columns must be id VARCHAR(42), type VARCHAR(32), data VARCHAR(2048)", ts.db, ts.table, p.file),
                             }
+                        }
+                        if skipped {
+                            // No event of its own: the window's rows (if
+                            // the signal brought any) carry the offset.
+                            if emit && appended && last_in_event && !out.is_empty() {
+                                noted = Some((
+                                    out.len() - 1,
+                                    p.offset(idx, row_no + 1, ts_sec, h.server_id),
+                                ));
+                            }
+                            row_no += 1;
+                            continue;
                         }
                         let (before, aft) = match op {
                             Op::Update => (Some(values.as_mut_slice()), Some(after.as_mut_slice())),

@@ -91,7 +91,13 @@ impl KafkaLog {
         if !overrides.contains_key("delivery.timeout.ms")
             && !overrides.contains_key("message.timeout.ms")
         {
-            producer_cfg.insert("message.timeout.ms".to_string(), "30000".to_string());
+            // librdkafka wants it above linger.ms.
+            let linger: u64 = ["linger.ms", "queue.buffering.max.ms"]
+                .iter()
+                .find_map(|k| overrides.get(*k)?.trim().parse().ok())
+                .unwrap_or(0);
+            let ms = 30_000u64.max(linger.saturating_add(30_000));
+            producer_cfg.insert("message.timeout.ms".to_string(), ms.to_string());
         }
         producer_cfg.extend(overrides.clone());
         let producer: FutureProducer = client_config(bootstrap, &producer_cfg)

@@ -120,6 +120,12 @@ impl Histogram {
 /// MongoDB's the oplog entry's `sec` (both whole seconds). Snapshot
 /// offsets carry neither.
 pub fn source_time_ms(offset: &serde_json::Map<String, serde_json::Value>) -> Option<i64> {
+    // A snapshot's offsets (a MongoDB initial sync's carry `sec`) time
+    // nothing the source committed.
+    let flag = |k: &str| offset.get(k).is_some_and(|v| v.as_bool() == Some(true));
+    if flag("initsync") || flag("snapshot") {
+        return None;
+    }
     offset
         .get("ts_sec")
         .or_else(|| offset.get("sec"))?

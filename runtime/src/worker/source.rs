@@ -402,7 +402,11 @@ impl Loop<'_> {
                 }
                 match self.send(data, seq, control).await {
                     Ok(()) => written += 1,
-                    Err(SendError::Record(e)) => self.tolerate(seq, &e, kept.as_ref())?,
+                    Err(SendError::Record(e)) => {
+                        // Never acknowledged: its mark goes now.
+                        self.latency_marks.remove(&seq);
+                        self.tolerate(seq, &e, kept.as_ref())?
+                    }
                     Err(SendError::Fatal(msg)) => return Err(msg),
                 }
             }

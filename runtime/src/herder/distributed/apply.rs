@@ -79,6 +79,10 @@ impl DistributedHerder {
     /// Stops every local connector and task (shutdown, or membership lost).
     pub(super) async fn release_all(&self, write_status: bool) {
         let mut local = self.local.lock().await;
+        // What this worker wrote before no longer stands: whoever runs the
+        // work next (this worker again, too) writes its status anew.
+        local.published.clear();
+        self.status_epoch.fetch_add(1, Ordering::SeqCst);
         let tasks: Vec<TaskKey> = local.tasks.keys().cloned().collect();
         self.stop_tasks(&mut local, &tasks, write_status).await;
         let names: Vec<String> = local.connectors.keys().cloned().collect();
@@ -227,10 +231,12 @@ impl DistributedHerder {
     /// Marks a unit this worker stopped as UNASSIGNED (its next owner
     /// writes RUNNING), as Kafka Connect does on shutdown.
     pub(super) async fn unassigned(&self, local: &mut Local, key: &str) {
-        local.forget_published(key);
+        local.published.remove(key);
+        self.status_epoch.fetch_add(1, Ordering::SeqCst);
         if !self.lease.valid() {
             return;
         }
+        let _write = self.status_write.lock().await;
         let rec = StatusRecord {
             state: State::Unassigned,
             trace: None,

@@ -67,8 +67,10 @@ impl DistributedHerder {
                         .max(tasks.len());
                     let mut keys = vec![status_key_connector(&name)];
                     keys.extend((0..n as u32).map(|i| status_key_task(&name, i)));
+                    self.status_epoch.fetch_add(1, Ordering::SeqCst);
+                    let _write = self.status_write.lock().await;
                     for k in keys {
-                        local.forget_published(&k);
+                        local.published.remove(&k);
                         let _ = self.status_log.send(&k, None).await;
                     }
                 }

@@ -83,8 +83,12 @@ impl DistributedHerder {
                 .unwrap_or_else(|p| p.into_inner())
                 .joining();
             let lease_before = self.lease.end();
-            self.lease
-                .extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
+            // A lapsed lease is not revived by a join (its work may still
+            // be stopping); the round's sync renews it.
+            if self.lease.valid() {
+                self.lease
+                    .extend(self.dc.rebalance_timeout.max(self.dc.lease_span()));
+            }
             // Joins do not count as liveness on every coordinator, and
             // a follower's join may be held for seconds: heartbeat beside it.
             *self
@@ -209,7 +213,9 @@ impl DistributedHerder {
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .config_offset;
-                        if placed.is_none_or(|p| p < self.cfg().offset) {
+                        if self.force_rejoin.swap(false, Ordering::SeqCst)
+                            || placed.is_none_or(|p| p < self.cfg().offset)
+                        {
                             nonce += 1;
                             break;
                         }

@@ -39,7 +39,7 @@ mod status;
 pub use config::{distributed_config_def, DistributedConfig, StartupError};
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -75,10 +75,6 @@ struct Local {
     known: BTreeMap<String, usize>,
     /// The status this worker last wrote for each unit it runs.
     published: BTreeMap<String, StatusRecord>,
-    /// Counts the statuses written outside the status loop (a unit
-    /// stopped, a connector deleted): a status loop write in flight across
-    /// one of those must not record itself as the latest.
-    status_epoch: u64,
     restarts: BTreeMap<TaskKey, Restarts>,
 }
 
@@ -90,13 +86,6 @@ impl Local {
             .filter(|t| t.0 == connector)
             .cloned()
             .collect()
-    }
-
-    /// Forgets the status written for `key`, before another is written
-    /// for it outside the status loop.
-    fn forget_published(&mut self, key: &str) {
-        self.published.remove(key);
-        self.status_epoch += 1;
     }
 }
 
@@ -218,6 +207,18 @@ pub struct DistributedHerder {
     left: Notify,
     leader_memory: StdMutex<LeaderMemory>,
     rebalances: StdMutex<RebalanceStats>,
+    /// Counts the statuses written outside the status loop (a unit
+    /// stopped or released, a connector deleted). The status loop writes a
+    /// status only if this has not moved since it read the status, and
+    /// records it as written only if it still has not.
+    status_epoch: AtomicU64,
+    /// Held around every status write: a write of the status loop that
+    /// began before a stop's UNASSIGNED (or a delete's tombstone) reaches
+    /// the topic before it, and one that had not begun is dropped.
+    status_write: Mutex<()>,
+    /// Set when local work stopped for a lapsed lease: the next rejoin
+    /// request starts a round even on a leader that saw every config.
+    force_rejoin: AtomicBool,
     /// When this worker saw each connector's target become STOPPED (for
     /// offset changes, which wait until the tasks are gone).
     stopped_seen: StdMutex<BTreeMap<String, std::time::Instant>>,
@@ -404,6 +405,9 @@ impl DistributedHerder {
             left: Notify::new(),
             leader_memory: StdMutex::new(LeaderMemory::default()),
             rebalances: StdMutex::new(RebalanceStats::default()),
+            status_epoch: AtomicU64::new(0),
+            status_write: Mutex::new(()),
+            force_rejoin: AtomicBool::new(false),
             stopped_seen: StdMutex::new(BTreeMap::new()),
             stopped_at: AtomicI32::new(-1),
         });

@@ -53,6 +53,7 @@ impl DistributedHerder {
                 tracing::error!("{LEASE_LOST}");
                 self.release_all(false).await;
                 // Rejoin: the group places the work again (here or elsewhere).
+                self.force_rejoin.store(true, Ordering::SeqCst);
                 self.rejoin.notify_one();
             }
         }
@@ -92,16 +93,25 @@ impl DistributedHerder {
                     })
                 })
                 .collect::<Vec<_>>();
-            (current, local.status_epoch)
+            (current, self.status_epoch.load(Ordering::SeqCst))
         };
         for (key, rec) in updates {
-            if !self.lease.valid() {
-                return;
-            }
-            match self.status_log.send(&key, Some(&rec.to_bytes())).await {
+            let sent = {
+                let _write = self.status_write.lock().await;
+                // A unit stopped or deleted since the statuses were read:
+                // this round's statuses are stale.
+                if !self.lease.valid()
+                    || self.stopping.load(Ordering::SeqCst)
+                    || self.status_epoch.load(Ordering::SeqCst) != epoch
+                {
+                    return;
+                }
+                self.status_log.send(&key, Some(&rec.to_bytes())).await
+            };
+            match sent {
                 Ok(()) => {
                     let mut local = self.local.lock().await;
-                    if local.status_epoch == epoch {
+                    if self.status_epoch.load(Ordering::SeqCst) == epoch {
                         local.published.insert(key, rec);
                     }
                 }
