@@ -65,6 +65,28 @@ impl Writers {
     }
 }
 
+/// Waits until the connector's stream has committed its first position
+/// (a heartbeat's), so that writes after this are captured. A heartbeat
+/// goes out only once the change stream's resume token has moved past the
+/// last one sent, and on a quiet deployment SecantusDB's moves only with a
+/// write: one to a collection of its own every 2 s does it (the other
+/// tests' writers, when they run beside, do too). Slow under their load:
+/// up to 3 minutes.
+fn wait_positioned(s: &Sluice, name: &str, db: &str) {
+    let mut polls = 0u32;
+    wait_for("a committed offset", Duration::from_secs(180), || {
+        let o = s.get(&format!("/connectors/{name}/offsets")).json();
+        if o["offsets"].as_array().is_some_and(|a| !a.is_empty()) {
+            return Some(());
+        }
+        polls += 1;
+        if polls.is_multiple_of(20) {
+            py(&format!("c['{db}'].position_poke.insert_one({{}})"));
+        }
+        None
+    });
+}
+
 struct Setup {
     db: String,
     dir: TempDir,
@@ -100,7 +122,7 @@ fn setup_with(extra: &[(&str, &str)]) -> Setup {
         cfg[*k] = json!(v);
     }
     create(&s, &name, cfg);
-    s.wait_committed_offset(&name, Duration::from_secs(60));
+    wait_positioned(&s, &name, &db);
     Setup {
         db,
         dir,
@@ -286,7 +308,7 @@ fn transaction_metadata_frames_a_transaction_with_begin_and_end() {
     cfg["heartbeat.interval.ms"] = json!("500");
     cfg["provide.transaction.metadata"] = json!("true");
     create(&s, &name, cfg);
-    s.wait_committed_offset(&name, Duration::from_secs(60));
+    wait_positioned(&s, &name, &db);
     py(&format!(
         "t = c['{db}'].docs\nt.insert_one({{'_id': 1, 'v': 'alone'}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': 2, 'v': 'in'}}, session=s)\n        t.update_one({{'_id': 1}}, {{'$set': {{'v': 'in-upd'}}}}, session=s)\n        c['{db}'].other.insert_one({{'_id': 3}}, session=s)\nt.insert_one({{'_id': 4, 'v': 'after'}})"
     ));
@@ -347,7 +369,7 @@ fn a_blocking_snapshots_events_sit_between_the_streams_events_before_and_after_i
     cfg["notification.enabled.channels"] = json!("sink");
     cfg["notification.sink.topic.name"] = json!(format!("{prefix}.notes"));
     create(&s, &name, cfg);
-    s.wait_committed_offset(&name, Duration::from_secs(60));
+    wait_positioned(&s, &name, &db);
     py(&format!(
         "c['{db}'].docs.update_one({{'_id': 1}}, {{'$set': {{'n': -1}}}})\nc['{db}'].dbz_signal.insert_one({{'_id': 'blk-1', 'type': 'execute-snapshot', 'data': {{'data-collections': ['{db}.DOCS'], 'type': 'blocking'}}}})\nc['{db}'].docs.update_one({{'_id': 2}}, {{'$set': {{'n': -2}}}})"
     ));
