@@ -131,6 +131,33 @@ fn curl(args: &[&str]) -> Answer {
     a
 }
 
+/// Starts `sluice standalone` on a worker config of the shared broker, a
+/// file offset store in `dir` and `props` (lines), expects it to refuse
+/// to start, and returns what it printed.
+fn refused_start(dir: &Path, props: &str) -> String {
+    let file = dir.join("refused.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "bootstrap.servers={}\noffset.storage.file.filename={}\n{props}",
+            kafka_bootstrap(),
+            dir.join("o").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("standalone")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the worker started on {props}");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .current_dir(dir)
@@ -698,27 +725,10 @@ fn an_encrypted_pem_key_opens_with_ssl_key_password() {
 
     // Without the passphrase, or with a wrong one: the worker stops, naming
     // the setting, and the passphrase is nowhere in what it says.
-    let file = d.join("bad.properties");
     for extra in ["", "ssl.key.password=Wrong-Passphrase-1\n"] {
-        std::fs::write(
-            &file,
-            format!(
-                "bootstrap.servers={}\noffset.storage.file.filename={}\nlisteners={listeners}\nssl.keystore.location={keystore_path}\n{extra}",
-                kafka_bootstrap(),
-                d.join("o").display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .arg("standalone")
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let said = refused_start(
+            d,
+            &format!("listeners={listeners}\nssl.keystore.location={keystore_path}\n{extra}"),
         );
         assert!(said.contains("ssl.key.password"), "{said}");
         assert!(
@@ -821,24 +831,13 @@ fn a_jks_key_store_from_keytool_serves_https() {
 
     // A wrong store password: the worker stops, naming the store.
     let port = free_port();
-    let file = d.join("bad.properties");
-    std::fs::write(
-        &file,
-        format!(
-            "bootstrap.servers={}\noffset.storage.file.filename={}\nlisteners=https://localhost:{port}\nssl.keystore.location={}\nssl.keystore.password=Wrong-Store-Pass\n",
-            kafka_bootstrap(),
-            d.join("o").display(),
+    let said = refused_start(
+        d,
+        &format!(
+            "listeners=https://localhost:{port}\nssl.keystore.location={}\nssl.keystore.password=Wrong-Store-Pass\n",
             d.join("same.jks").display()
         ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("standalone")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(
         said.contains("ssl.keystore.location") && said.contains("password"),
         "{said}"

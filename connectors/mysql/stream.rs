@@ -767,33 +767,33 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                                 _ => None,
                             })
                             .flatten();
+                        // Handled before the row's own event, as Debezium
+                        // does: a window's rows come before its close
+                        // watermark's event.
+                        let signal = if emit && signals {
+                            match Snapshots::row_signal(&values) {
+                                Some(Ok(sig)) => Some(sig),
+                                Some(Err(e)) => {
+                                    tracing::warn!("{e}; the signal is ignored");
+                                    None
+                                }
+                                None => {
+                                    tracing::warn!("a row of the signal table {}.{} at {}:{ev_start} has no id and type; the signal table's first columns must be id VARCHAR(42), type VARCHAR(32), data VARCHAR(2048)", ts.db, ts.table, p.file);
+                                    None
+                                }
+                            }
+                        } else {
+                            closed
+                        };
                         let mut appended = false;
-                        if let Some(sig) = closed {
+                        if let Some(sig) = signal {
                             let at = At {
                                 file: p.file.clone(),
                                 pos: ev_start,
                                 server_id: h.server_id,
                                 gtid: p.cur_gtid.clone(),
                             };
-                            appended |= snaps.handle(cap, sig, &at, &mut out).await?;
-                        }
-                        if emit && signals {
-                            // Handled before the row's own event, as
-                            // Debezium does: a window's rows come before
-                            // its close watermark's event.
-                            match Snapshots::row_signal(&values) {
-                                Some(Ok(sig)) => {
-                                    let at = At {
-                                        file: p.file.clone(),
-                                        pos: ev_start,
-                                        server_id: h.server_id,
-                                        gtid: p.cur_gtid.clone(),
-                                    };
-                                    appended |= snaps.handle(cap, sig, &at, &mut out).await?;
-                                }
-                                Some(Err(e)) => tracing::warn!("{e}; the signal is ignored"),
-                                None => tracing::warn!("a row of the signal table {}.{} at {}:{ev_start} has no id and type; the signal table's first columns must be id VARCHAR(42), type VARCHAR(32), data VARCHAR(2048)", ts.db, ts.table, p.file),
-                            }
+                            appended = snaps.handle(cap, sig, &at, &mut out).await?;
                         }
                         if skipped {
                             // No event of its own: the window's rows (if

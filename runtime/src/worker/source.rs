@@ -352,18 +352,12 @@ impl Loop<'_> {
                 .last()
                 .and_then(|r| r.source_offset.as_deref())
                 .and_then(super::metrics::source_time_ms)
-                .map(|_| batch.len() - 1);
+                .map(|ms| (batch.len() - 1, ms));
             for (i, rec) in batch.into_iter().enumerate() {
                 let seq = self
                     .submitted
                     .submit(&rec.source_partition, rec.source_offset.clone());
-                let mark = (Some(i) == timed)
-                    .then(|| {
-                        rec.source_offset
-                            .as_deref()
-                            .and_then(super::metrics::source_time_ms)
-                    })
-                    .flatten();
+                let mark = timed.filter(|(at, _)| *at == i).map(|(_, ms)| ms);
                 if rec.is_offset_only() {
                     self.submitted.ack(seq);
                     continue;
