@@ -225,6 +225,57 @@ pub fn close_of_deleted(id: &str) -> Option<Signal> {
     Signal::new(&format!("{chunk}-close"), WINDOW_CLOSE, None).ok()
 }
 
+/// The items among `items` (named by `name`, as `<db>.<collection>`) that
+/// a snapshot signal's data-collections entries match whole, each once.
+///
+/// As Debezium reads them: for an incremental snapshot each entry is one
+/// case-sensitive regular expression and the items come in the entries'
+/// order; for a blocking snapshot the entries are a comma-separated list of
+/// case-insensitive expressions (its snapshot filter) and the items keep
+/// their own order. An entry that is not a regular expression is an error
+/// naming it: the signal is not acted on.
+pub fn expand_collections<'a, T>(
+    entries: &[String],
+    items: &'a [T],
+    name: impl Fn(&T) -> String,
+    blocking: bool,
+) -> Result<Vec<&'a T>, String> {
+    let mut regexes = Vec::new();
+    let split: Vec<&str> = if blocking {
+        entries
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(str::trim)
+            .collect()
+    } else {
+        entries.iter().map(String::as_str).collect()
+    };
+    for r in split.into_iter().filter(|r| !r.is_empty()) {
+        let re = regex::RegexBuilder::new(&format!("^(?:{r})$"))
+            .case_insensitive(blocking)
+            .build()
+            .map_err(|e| {
+                format!("data-collections entry '{r}' is not a regular expression ({e})")
+            })?;
+        regexes.push(re);
+    }
+    let names: Vec<String> = items.iter().map(name).collect();
+    let mut chosen: Vec<usize> = Vec::new();
+    if blocking {
+        chosen
+            .extend((0..items.len()).filter(|&i| regexes.iter().any(|re| re.is_match(&names[i]))));
+    } else {
+        for re in &regexes {
+            for (i, n) in names.iter().enumerate() {
+                if re.is_match(n) && !chosen.contains(&i) {
+                    chosen.push(i);
+                }
+            }
+        }
+    }
+    Ok(chosen.into_iter().map(|i| &items[i]).collect())
+}
+
 /// Declares the signal and incremental snapshot keys.
 pub fn define(def: ConfigDef) -> ConfigDef {
     use ConfigType::*;
@@ -484,6 +535,34 @@ async fn kafka_channel(sc: SignalConfig, topic_prefix: String, tx: mpsc::Unbound
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_collections_expand_as_debezium_reads_them_per_snapshot_kind() {
+        let items = ["db.B", "db.a", "db.c", "other.a"].map(String::from);
+        let by = |e: &[&str], blocking| {
+            let e: Vec<String> = e.iter().map(|s| s.to_string()).collect();
+            expand_collections(&e, &items, |s| s.clone(), blocking)
+                .map(|v| v.into_iter().cloned().collect::<Vec<_>>())
+        };
+        // Incremental: case-sensitive, whole names, the entries' order, once each.
+        assert_eq!(
+            by(&["db\\.c", "db\\..*", "db.b"], false).unwrap(),
+            ["db.c", "db.B", "db.a"]
+        );
+        // A comma is part of an incremental entry's expression.
+        assert!(by(&["db.a,db.c"], false).unwrap().is_empty());
+        // Blocking: a comma-separated, case-insensitive list; the items' order.
+        assert_eq!(
+            by(&["db.c, DB.B", "other.A"], true).unwrap(),
+            ["db.B", "db.c", "other.a"]
+        );
+        let e = by(&["db.a", "db.("], false).unwrap_err();
+        assert!(
+            e.contains("'db.('") && e.contains("not a regular expression"),
+            "{e}"
+        );
+        assert!(by(&["db.("], true).is_err());
+    }
 
     #[test]
     fn execute_snapshot_reads_debeziums_data() {

@@ -24,8 +24,10 @@ use super::config::MongoConfig;
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::stream::{task_error, StreamError};
-use crate::debezium::incremental::{Collection, Incremental};
-use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, WINDOW_CLOSE, WINDOW_OPEN};
+use crate::debezium::incremental::{full_match, Collection, Incremental};
+use crate::debezium::signal::{
+    expand_collections, Action, Channels, Signal, SnapshotKind, WINDOW_CLOSE, WINDOW_OPEN,
+};
 
 /// The change stream's signals and incremental snapshot.
 pub struct MongoSnapshots {
@@ -144,38 +146,40 @@ impl MongoSnapshots {
                     tracing::error!("signal {}: an incremental snapshot needs the signal collection for its watermarks; set signal.data.collection (<db>.<collection>) and send the signal again", sig.id);
                     return Ok(());
                 }
-                let all = super::snapshot::captured_collections(client, &self.cfg).await?;
-                let mut add: Vec<Collection> = Vec::new();
-                for r in &req.collections {
-                    let Ok(re) = regex::Regex::new(&format!("^(?:{r})$")) else {
-                        tracing::warn!(
-                            "signal {}: '{r}' is not a regular expression; ignored",
-                            sig.id
-                        );
-                        continue;
-                    };
-                    for (db, c) in &all {
-                        let name = format!("{db}.{c}");
-                        if re.is_match(&name)
-                            && !self.is_signal(db, c)
-                            && !add.iter().any(|a| a.id == name)
-                        {
-                            let condition = req
-                                .conditions
-                                .iter()
-                                .find(|(dc, _)| {
-                                    regex::Regex::new(&format!("^(?:{dc})$"))
-                                        .is_ok_and(|x| x.is_match(&name))
-                                })
-                                .map(|(_, f)| f.clone());
-                            add.push(Collection {
-                                id: name,
-                                condition,
-                                surrogate_key: None,
-                            });
-                        }
+                let all: Vec<(String, String)> =
+                    super::snapshot::captured_collections(client, &self.cfg)
+                        .await?
+                        .into_iter()
+                        .filter(|(db, c)| !self.is_signal(db, c))
+                        .collect();
+                let chosen = match expand_collections(
+                    &req.collections,
+                    &all,
+                    |(db, c)| format!("{db}.{c}"),
+                    false,
+                ) {
+                    Ok(chosen) => chosen,
+                    Err(e) => {
+                        tracing::warn!("signal {}: {e}; the signal is ignored", sig.id);
+                        return Ok(());
                     }
-                }
+                };
+                let add: Vec<Collection> = chosen
+                    .into_iter()
+                    .map(|(db, c)| {
+                        let name = format!("{db}.{c}");
+                        let condition = req
+                            .conditions
+                            .iter()
+                            .find(|(dc, _)| full_match(dc, &name))
+                            .map(|(_, f)| f.clone());
+                        Collection {
+                            id: name,
+                            condition,
+                            surrogate_key: None,
+                        }
+                    })
+                    .collect();
                 if add.is_empty() {
                     tracing::warn!(
                         "signal {}: no captured collection matches {:?}",
@@ -217,23 +221,19 @@ impl MongoSnapshots {
         tx: &crate::debezium::feed::FeedTx,
     ) -> Result<(), StreamError> {
         use crate::debezium::notify::INITIAL;
-        let all = super::snapshot::captured_collections(client, &self.cfg).await?;
-        let regexes: Vec<regex::Regex> = collections
-            .iter()
-            .flat_map(|c| c.split(','))
-            .filter_map(|r| {
-                regex::RegexBuilder::new(&format!("^(?:{})$", r.trim()))
-                    .case_insensitive(true)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let chosen: Vec<(String, String)> = all
+        let all: Vec<(String, String)> = super::snapshot::captured_collections(client, &self.cfg)
+            .await?
             .into_iter()
-            .filter(|(d, c)| {
-                !self.is_signal(d, c) && regexes.iter().any(|re| re.is_match(&format!("{d}.{c}")))
-            })
+            .filter(|(d, c)| !self.is_signal(d, c))
             .collect();
+        let chosen: Vec<(String, String)> =
+            match expand_collections(&collections, &all, |(d, c)| format!("{d}.{c}"), true) {
+                Ok(chosen) => chosen.into_iter().cloned().collect(),
+                Err(e) => {
+                    tracing::warn!("signal {id}: {e}; the blocking snapshot is not taken");
+                    return Ok(());
+                }
+            };
         if chosen.is_empty() {
             tracing::warn!("signal {id}: no captured collection matches {collections:?}; no blocking snapshot is taken");
             return Ok(());

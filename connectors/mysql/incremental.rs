@@ -45,7 +45,9 @@ use super::stream::Capture;
 use super::text::decode_text_row;
 use crate::debezium::events::Op;
 use crate::debezium::incremental::{full_match, Collection, Incremental};
-use crate::debezium::signal::{Action, Channels, Signal, SnapshotKind, SnapshotRequest};
+use crate::debezium::signal::{
+    expand_collections, Action, Channels, Signal, SnapshotKind, SnapshotRequest,
+};
 
 /// Where the stream is when a chunk is emitted: the source block of its
 /// rows names this position.
@@ -235,27 +237,19 @@ impl Snapshots {
         tx: &crate::debezium::feed::FeedTx,
     ) -> Result<(), MySqlError> {
         use crate::debezium::notify::INITIAL;
-        let mut regexes = Vec::new();
-        for r in collections.iter().flat_map(|c| c.split(',')) {
-            match regex::RegexBuilder::new(&format!("^(?:{})$", r.trim()))
-                .case_insensitive(true)
-                .build()
-            {
-                Ok(re) => regexes.push(re),
-                Err(e) => {
-                    tracing::warn!("signal {id}: data-collections entry '{r}' is not a regular expression ({e}); the blocking snapshot is not taken");
-                    return Ok(());
-                }
-            }
-        }
-        let tables: Vec<(String, String)> = list_tables(cap.meta().await?, &self.cfg.filters)
+        let all: Vec<(String, String)> = list_tables(cap.meta().await?, &self.cfg.filters)
             .await?
             .into_iter()
-            .filter(|(db, t)| {
-                !self.is_signal_table(db, t)
-                    && regexes.iter().any(|re| re.is_match(&format!("{db}.{t}")))
-            })
+            .filter(|(db, t)| !self.is_signal_table(db, t))
             .collect();
+        let tables: Vec<(String, String)> =
+            match expand_collections(&collections, &all, |(db, t)| format!("{db}.{t}"), true) {
+                Ok(chosen) => chosen.into_iter().cloned().collect(),
+                Err(e) => {
+                    tracing::warn!("signal {id}: {e}; the blocking snapshot is not taken");
+                    return Ok(());
+                }
+            };
         if tables.is_empty() {
             tracing::warn!("signal {id}: no captured table matches {collections:?}; no blocking snapshot is taken");
             return Ok(());
@@ -410,29 +404,26 @@ impl Snapshots {
             tracing::error!("signal {id}: an incremental snapshot needs the signal table for its watermarks; set signal.data.collection (<db>.<table>, with INSERT granted), or read.only=true on MariaDB, and send the signal again");
             return Ok(());
         }
-        let mut regexes = Vec::new();
-        for r in &req.collections {
-            match regex::Regex::new(&format!("^(?:{r})$")) {
-                Ok(re) => regexes.push(re),
-                Err(e) => {
-                    tracing::warn!("signal {id}: data-collections entry '{r}' is not a regular expression ({e}); the signal is ignored");
-                    return Ok(());
-                }
+        let tables: Vec<(String, String)> = list_tables(cap.meta().await?, &self.cfg.filters)
+            .await?
+            .into_iter()
+            .filter(|(db, t)| !self.is_signal_table(db, t))
+            .collect();
+        let chosen = match expand_collections(
+            &req.collections,
+            &tables,
+            |(db, t)| format!("{db}.{t}"),
+            false,
+        ) {
+            Ok(chosen) => chosen,
+            Err(e) => {
+                tracing::warn!("signal {id}: {e}; the signal is ignored");
+                return Ok(());
             }
-        }
-        let tables = list_tables(cap.meta().await?, &self.cfg.filters).await?;
+        };
         let mut add = Vec::new();
-        // In the request's order (Debezium's), each entry's tables sorted.
-        let names = regexes.iter().flat_map(|re| {
-            tables
-                .iter()
-                .map(|(db, table)| (db, table, format!("{db}.{table}")))
-                .filter(move |(_, _, name)| re.is_match(name))
-        });
-        for (db, table, name) in names {
-            if self.is_signal_table(db, table) || add.iter().any(|c: &Collection| c.id == name) {
-                continue;
-            }
+        for (db, table) in chosen {
+            let name = format!("{db}.{table}");
             let condition = req
                 .conditions
                 .iter()
