@@ -18,15 +18,11 @@ use common::*;
 use mongodb_support::*;
 use serde_json::{json, Value};
 
-/// 50,000 documents in 20 chunks. Every document seeded is also an oplog
-/// entry, and SecantusDB answers each find on local.oplog.rs (the oplog
-/// tests' opens, run after this binary on the same server) by decoding the
-/// whole oplog: 200,000 here once made those opens take over a minute.
-const DOCS: u64 = 50_000;
-/// Chunks of 2,500: SecantusDB answers a ranged, sorted find by scanning
+const DOCS: u64 = 200_000;
+/// Chunks of 10,000: SecantusDB answers a ranged, sorted find by scanning
 /// the collection (about 2.3 s per find of 200k documents here), so
-/// Debezium's default 1,024 would make the test several times slower.
-const CHUNK: usize = 2_500;
+/// Debezium's default 1,024 would make the test take 8 minutes.
+const CHUNK: usize = 10_000;
 
 struct Writers(Vec<Child>, std::path::PathBuf);
 

@@ -4,7 +4,9 @@
 //! for; Debezium's shapes for each kind of change; restarts (kill -9 and
 //! clean, including one right after a transaction whose entries share one
 //! `ts`) without loss, and without doubles after a clean stop; the oplog
-//! rolled past the saved position.
+//! rolled past the saved position. Each test has a private in-memory
+//! SecantusDB (`MemoryMongo`: the shared server's long oplog makes every
+//! cursor open slow).
 //!
 //! The mongod-format side (entries as mongod writes them, error replies,
 //! a dropped connection) is tests/mongodb_mockupdb.rs.
@@ -19,10 +21,6 @@ use std::time::Duration;
 use common::*;
 use mongodb_support::*;
 use serde_json::{json, Value};
-
-fn oplog_config(prefix: &str, db: &str) -> Value {
-    oplog_config_at(&mongo_uri(), prefix, db)
-}
 
 fn oplog_config_at(uri: &str, prefix: &str, db: &str) -> Value {
     let mut c = base_config_at(uri, prefix, db);
@@ -40,16 +38,16 @@ fn creates_per_id(events: &[Event]) -> HashMap<String, usize> {
 
 #[test]
 fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document() {
-    require_mongodb();
+    let m = MemoryMongo::start();
     let db = unique("opsnap").replace('-', "_");
-    py(&format!(
+    py_at(&m.uri, &format!(
         "c['{db}'].docs.insert_many([{{'_id': i, 'n': i, 'tag': 'seed', 'nested': {{'a': [i, 'x']}}}} for i in range(3000)])"
     ));
     let dir = TempDir::new("mongo-oplog-snap");
     let s = worker(&dir);
     let prefix = unique("mopsnap");
     let name = unique("mongo-oplog-snap");
-    let mut cfg = oplog_config(&prefix, &db);
+    let mut cfg = oplog_config_at(&m.uri, &prefix, &db);
     cfg["max.batch.size"] = json!("500");
     create(&s, &name, cfg);
     // Concurrent writes while the snapshot runs and after: inserts, $set /
@@ -59,17 +57,18 @@ fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document(
         .arg(format!(
             "import os, random, time, pymongo\nc = pymongo.MongoClient(os.environ['URI'])\nt = c['{db}'].docs\nend = time.time() + 4\nnext_id = 3000\ndeletes = 0\nwhile time.time() < end:\n    r = random.random()\n    i = random.randrange(next_id)\n    if r < 0.35:\n        t.insert_one({{'_id': next_id, 'n': next_id, 'tag': 'live', 'arr': [1]}}); next_id += 1\n    elif r < 0.6:\n        t.update_one({{'_id': i}}, {{'$set': {{'tag': 'upd', 'v': random.randrange(1000)}}, '$unset': {{'nested': ''}}, '$push': {{'arr': 2}}}})\n    elif r < 0.75:\n        t.replace_one({{'_id': i}}, {{'n': -i, 'tag': 'replaced'}})\n    elif r < 0.9:\n        t.delete_one({{'_id': i}}); deletes += 1\n    else:\n        with c.start_session() as s:\n            with s.start_transaction():\n                t.insert_one({{'_id': next_id, 'tag': 'txn'}}, session=s)\n                t.update_one({{'_id': i}}, {{'$set': {{'tag': 'txn-upd'}}}}, session=s)\n                t.delete_one({{'_id': random.randrange(next_id)}}, session=s)\n        next_id += 1; deletes += 1\nprint(deletes)\n"
         ))
-        .env("URI", mongo_uri())
+        .env("URI", &m.uri)
         .stderr(Stdio::inherit())
         .output()
         .expect("writer");
     assert!(writer.status.success());
     let deletes = deletes_made(&writer.stdout);
     // One change of each kind, whatever the random writer did.
-    py(&every_kind_of_change(&db, "docs", true));
-    py(&format!(
-        "c['{db}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})"
-    ));
+    py_at(&m.uri, &every_kind_of_change(&db, "docs", true));
+    py_at(
+        &m.uri,
+        &format!("c['{db}'].docs.insert_one({{'_id': -1, 'tag': 'sentinel'}})"),
+    );
     let topic = format!("{prefix}.{db}.docs");
     let mut tail = TopicTail::new(&topic);
     tail.until("the sentinel document", Duration::from_secs(180), |ev| {
@@ -91,7 +90,7 @@ fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document(
             .is_some_and(|v| v["source"]["txnNumber"].is_i64())),
         "no transaction event"
     );
-    let expected = collection_state(&db, "docs");
+    let expected = collection_state_at(&m.uri, &db, "docs");
     let got = replay(&tail.events);
     let missing: Vec<&String> = expected.keys().filter(|k| !got.contains_key(*k)).collect();
     let extra: Vec<&String> = got.keys().filter(|k| !expected.contains_key(*k)).collect();
@@ -108,20 +107,20 @@ fn oplog_snapshot_and_stream_under_concurrent_writes_account_for_every_document(
 
 #[test]
 fn oplog_updates_replaces_deletes_and_transactions_have_debeziums_shapes() {
-    require_mongodb();
+    let m = MemoryMongo::start();
     let db = unique("opshape").replace('-', "_");
-    py(&format!("c['{db}'].create_collection('items')"));
+    py_at(&m.uri, &format!("c['{db}'].create_collection('items')"));
     let dir = TempDir::new("mongo-oplog-shapes");
     let s = worker(&dir);
     let prefix = unique("mopshape");
     let name = unique("mongo-oplog-shapes");
-    let mut cfg = oplog_config(&prefix, &db);
+    let mut cfg = oplog_config_at(&m.uri, &prefix, &db);
     cfg["field.exclude.list"] = json!(format!("{db}.items.secret"));
     create(&s, &name, cfg);
     s.wait_status(&name, "the snapshot to finish", |v| {
         v["tasks"][0]["progress"]["phase"] == "streaming"
     });
-    py(&format!(
+    py_at(&m.uri, &format!(
         "t = c['{db}'].items\nt.insert_one({{'_id': 1, 'a': 1, 'secret': 'x', 'arr': [1, 2, 3]}})\nt.update_one({{'_id': 1}}, {{'$set': {{'b': 2, 'secret': 'y'}}, '$unset': {{'a': ''}}}})\nt.replace_one({{'_id': 1}}, {{'r': True, 'secret': 'z'}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': 2}}, session=s)\n        t.insert_one({{'_id': 3}}, session=s)\n        t.update_one({{'_id': 2}}, {{'$set': {{'q': 1}}}}, session=s)\nt.delete_one({{'_id': 1}})\nt.insert_one({{'_id': 10, 'k': 1, 'o': {{'x': 1, 'y': 2}}}})\nt.update_one({{'_id': 10}}, {{'$inc': {{'k': 1}}, '$set': {{'o.x': 5}}}})"
     ));
     let topic = format!("{prefix}.{db}.items");
@@ -192,27 +191,30 @@ fn oplog_updates_replaces_deletes_and_transactions_have_debeziums_shapes() {
 
 #[test]
 fn oplog_resumes_after_kill_9_and_clean_restart_without_loss_or_doubles() {
-    require_mongodb();
+    let m = MemoryMongo::start();
     let db = unique("opresume").replace('-', "_");
-    py(&format!("c['{db}'].create_collection('r')"));
+    py_at(&m.uri, &format!("c['{db}'].create_collection('r')"));
     let dir = TempDir::new("mongo-oplog-resume");
     let mut s = worker(&dir);
     let prefix = unique("mopresume");
     let name = unique("mongo-oplog-resume");
-    let mut cfg = oplog_config(&prefix, &db);
+    let mut cfg = oplog_config_at(&m.uri, &prefix, &db);
     cfg["max.batch.size"] = json!("100");
     create(&s, &name, cfg);
     s.wait_status(&name, "the snapshot to finish", |v| {
         v["tasks"][0]["progress"]["phase"] == "streaming"
     });
     let insert = |from: i32, to: i32| {
-        py(&format!(
-            "c['{db}'].r.insert_many([{{'_id': i, 'v': i}} for i in range({from}, {to})])"
-        ));
+        py_at(
+            &m.uri,
+            &format!(
+                "c['{db}'].r.insert_many([{{'_id': i, 'v': i}} for i in range({from}, {to})])"
+            ),
+        );
     };
     // One transaction: its entries share one ts in SecantusDB's oplog.
     let txn = |from: i32, to: i32| {
-        py(&format!(
+        py_at(&m.uri, &format!(
             "with c.start_session() as s:\n    with s.start_transaction():\n        for i in range({from}, {to}):\n            c['{db}'].r.insert_one({{'_id': i, 'v': i, 'txn': True}}, session=s)"
         ));
     };
@@ -297,7 +299,7 @@ fn oplog_resumes_after_kill_9_and_clean_restart_without_loss_or_doubles() {
 
 #[test]
 fn oplog_rolled_past_the_position_fails_with_the_remedy_then_when_needed_resnapshots() {
-    let server = SmallOplogServer::start();
+    let server = MemoryMongo::small_oplog();
     let uri = server.uri.clone();
     let db = unique("oplost").replace('-', "_");
     py_at(
@@ -356,8 +358,10 @@ fn oplog_rolled_past_the_position_fails_with_the_remedy_then_when_needed_resnaps
 /// transaction inserts `from+100` and updates `from+2`: every kind of
 /// change the switch test checks, made every time; then `from+199`, the
 /// last, to wait for.
-fn switch_changes(db: &str, from: i64) {
-    py(&format!(
+fn switch_changes(uri: &str, db: &str, from: i64) {
+    py_at(
+        uri,
+        &format!(
         "t = c['{db}'].sw\nt.insert_many([{{'_id': i, 'n': i}} for i in range({from}, {from} + 20)])\nt.update_one({{'_id': {from}}}, {{'$set': {{'n': -1}}}})\nt.delete_one({{'_id': {from} + 1}})\nwith c.start_session() as s:\n    with s.start_transaction():\n        t.insert_one({{'_id': {from} + 100}}, session=s)\n        t.update_one({{'_id': {from} + 2}}, {{'$set': {{'txn': True}}}}, session=s)\nt.insert_one({{'_id': {from} + 199}})"
     ));
 }
@@ -410,15 +414,15 @@ fn assert_switch_changes(ev: &[Event], from: i64, phase: &str) {
 
 #[test]
 fn switching_capture_mode_resumes_from_the_stored_offset_both_ways() {
-    require_mongodb();
+    let m = MemoryMongo::start();
     let db = unique("opswitch").replace('-', "_");
-    py(&format!("c['{db}'].create_collection('sw')"));
+    py_at(&m.uri, &format!("c['{db}'].create_collection('sw')"));
     let dir = TempDir::new("mongo-switch");
     let s = worker(&dir);
     let prefix = unique("mswitch");
     let name = unique("mongo-switch");
-    let streams = base_config(&prefix, &db);
-    let oplog = oplog_config(&prefix, &db);
+    let streams = base_config_at(&m.uri, &prefix, &db);
+    let oplog = oplog_config_at(&m.uri, &prefix, &db);
     create(&s, &name, streams.clone());
     s.wait_status(&name, "the snapshot to finish", |v| {
         v["tasks"][0]["progress"]["phase"] == "streaming"
@@ -440,7 +444,7 @@ fn switching_capture_mode_resumes_from_the_stored_offset_both_ways() {
     };
 
     // Change streams.
-    switch_changes(&db, 0);
+    switch_changes(&m.uri, &db, 0);
     tail.until(
         "the change stream's changes",
         Duration::from_secs(60),
@@ -449,9 +453,9 @@ fn switching_capture_mode_resumes_from_the_stored_offset_both_ways() {
     stop();
     assert!(offset()["resume_token"].is_string(), "{}", offset());
     // Changes while stopped, then the oplog from the change stream's offset.
-    switch_changes(&db, 1000);
+    switch_changes(&m.uri, &db, 1000);
     switch_to(&oplog);
-    switch_changes(&db, 2000);
+    switch_changes(&m.uri, &db, 2000);
     tail.until(
         "the changes made while stopped and after the switch to the oplog",
         Duration::from_secs(90),
@@ -460,9 +464,9 @@ fn switching_capture_mode_resumes_from_the_stored_offset_both_ways() {
     stop();
     assert!(offset()["tord"].is_number(), "{}", offset());
     // And back to the change stream from the oplog's offset.
-    switch_changes(&db, 3000);
+    switch_changes(&m.uri, &db, 3000);
     switch_to(&streams);
-    switch_changes(&db, 4000);
+    switch_changes(&m.uri, &db, 4000);
     tail.until(
         "the changes made while stopped and after the switch back",
         Duration::from_secs(90),
@@ -492,5 +496,5 @@ fn switching_capture_mode_resumes_from_the_stored_offset_both_ways() {
         tail.events.iter().filter(|e| e.op() == "d").count() <= 7,
         "deletes delivered again beyond the switch points"
     );
-    py(&format!("c.drop_database('{db}')"));
+    py_at(&m.uri, &format!("c.drop_database('{db}')"));
 }

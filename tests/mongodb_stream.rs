@@ -230,7 +230,7 @@ fn resumes_after_restart_and_kill_9_without_loss() {
 
 #[test]
 fn history_lost_fails_with_the_remedy_then_when_needed_resnapshots() {
-    let server = SmallOplogServer::start();
+    let server = MemoryMongo::small_oplog();
     let uri = server.uri.clone();
     let db = unique("lostdb").replace('-', "_");
     py_at(

@@ -203,7 +203,12 @@ impl TopicTail {
 
 /// The collection as `_id` (relaxed JSON) → document, read with pymongo.
 pub fn collection_state(db: &str, coll: &str) -> BTreeMap<String, Value> {
-    let out = py(&format!(
+    collection_state_at(&mongo_uri(), db, coll)
+}
+
+/// [`collection_state`] on the server at `uri`.
+pub fn collection_state_at(uri: &str, db: &str, coll: &str) -> BTreeMap<String, Value> {
+    let out = py_at(uri, &format!(
         "from bson import json_util\nfor d in c['{db}']['{coll}'].find():\n    print(json.dumps(d['_id']), '\\t', json_util.dumps(d))"
     ));
     out.lines()
@@ -278,15 +283,31 @@ fn wait_until_answers(uri: &str, timeout: Duration) {
     });
 }
 
-/// A private SecantusDB whose oplog keeps only a few entries, so that a
-/// stopped connector's position falls out of it.
-pub struct SmallOplogServer {
+/// A private SecantusDB with its data in memory, for one test.
+///
+/// The oplog tests each use one: SecantusDB answers every find on
+/// local.oplog.rs (a tailing cursor's open) by decoding its whole oplog,
+/// and the shared server's holds the entries of every test before (400,000
+/// after the incremental snapshot tests' seeding), which made one open take
+/// over a minute under CI's load. mongod finds an oplog position without
+/// that scan.
+pub struct MemoryMongo {
     child: std::process::Child,
     pub uri: String,
 }
 
-impl SmallOplogServer {
-    pub fn start() -> SmallOplogServer {
+impl MemoryMongo {
+    pub fn start() -> MemoryMongo {
+        Self::start_with(&[])
+    }
+
+    /// One whose oplog keeps only a few entries, so that a stopped
+    /// connector's position falls out of it.
+    pub fn small_oplog() -> MemoryMongo {
+        Self::start_with(&["--oplog-max-entries", "20"])
+    }
+
+    fn start_with(args: &[&str]) -> MemoryMongo {
         require_mongodb();
         let port = free_port();
         let bin = python().replace("/python", "/secantusd-py");
@@ -299,19 +320,19 @@ impl SmallOplogServer {
                 "--storage-path",
                 ":memory:",
             ])
-            .args(["--oplog-max-entries", "20"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin} ({e}); install it with scripts/pyenv"));
         let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
-        let server = SmallOplogServer { child, uri };
+        let server = MemoryMongo { child, uri };
         wait_until_answers(&server.uri, Duration::from_secs(30));
         server
     }
 }
 
-impl Drop for SmallOplogServer {
+impl Drop for MemoryMongo {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
