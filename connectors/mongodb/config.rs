@@ -187,7 +187,7 @@ pub fn config_def() -> ConfigDef {
         .validate(at_least(500.0))
         .define("mongodb.poll.interval.ms", Long, Some("30000"), Low, "Milliseconds between checks for new, removed or changed replica sets (the driver monitors the topology itself).")
         .unsupported()
-        .define("capture.mode", String, Some("change_streams_update_full"), Medium, "change_streams (updates carry updateDescription only), change_streams_update_full (updates carry the looked-up document), *_with_pre_image (events carry `before`), or oplog (Sluice: tail local.oplog.rs).")
+        .define("capture.mode", String, Some("change_streams_update_full"), Medium, "change_streams (updates carry updateDescription only), change_streams_update_full (updates carry the looked-up document), *_with_pre_image (events carry `before`), or oplog (Sluice: tail local.oplog.rs; reads no signals).")
         .validate(one_of(&["change_streams", "change_streams_update_full", "change_streams_with_pre_image", "change_streams_update_full_with_pre_image", "oplog"]))
         .define("capture.mode.full.update.type", String, Some("lookup"), Low, "How update_full modes get the document: lookup (Sluice supports only lookup).")
         .validate(one_of(&["lookup", "post_image"]))
@@ -388,8 +388,17 @@ impl MongoConfig {
             "server_id".into(),
             serde_json::Value::String(topic_prefix.clone()),
         );
+        let capture_mode = CaptureMode::parse(cfg.get("capture.mode").unwrap_or(""))
+            .ok_or_else(|| ConfigError::one("capture.mode: unknown mode"))?;
+        let signal = crate::debezium::signal::SignalConfig::parse(&cfg, &topic_prefix)?;
+        if capture_mode == CaptureMode::Oplog
+            && (signal.data_collection.is_some() || signal.kafka || signal.file)
+        {
+            // Rather than signals that would never be read.
+            return Err(ConfigError::one("signal.data.collection / signal.enabled.channels: capture.mode=oplog reads no signals (no incremental or blocking snapshots); use a change stream capture.mode (change_streams_update_full, the default) for signals, or remove the signal settings"));
+        }
         Ok(MongoConfig {
-            signal: crate::debezium::signal::SignalConfig::parse(&cfg, &topic_prefix)?,
+            signal,
             provide_transaction_metadata: cfg.bool("provide.transaction.metadata")?,
             notifier: crate::debezium::notify::Notifier::parse(
                 &cfg,
@@ -399,8 +408,7 @@ impl MongoConfig {
             oversize,
             connection_string: connection_string(&cfg)?,
             topic_prefix: cfg.string("topic.prefix")?.trim().to_string(),
-            capture_mode: CaptureMode::parse(cfg.get("capture.mode").unwrap_or(""))
-                .ok_or_else(|| ConfigError::one("capture.mode: unknown mode"))?,
+            capture_mode,
             scope: scope(&cfg)?,
             filters: Filters {
                 db_include: regexes(&cfg, "database.include.list", literal)?,
@@ -479,6 +487,28 @@ mod tests {
             c.connection_string,
             "mongodb://127.0.0.1:27017/?replicaSet=rs0"
         );
+    }
+
+    #[test]
+    fn oplog_mode_refuses_signals_it_would_never_read() {
+        for extra in [
+            [("signal.data.collection", "db.signals"), ("x", "")],
+            [
+                ("signal.enabled.channels", "source,file"),
+                ("signal.file", "/tmp/s"),
+            ],
+        ] {
+            let mut p = props(&extra);
+            p.insert("capture.mode".into(), "oplog".into());
+            let e = MongoConfig::parse(&p).unwrap_err().to_string();
+            assert!(e.contains("capture.mode=oplog reads no signals"), "{e}");
+            p.insert("capture.mode".into(), "change_streams".into());
+            assert!(MongoConfig::parse(&p).is_ok());
+        }
+        // The default channel alone, with no signal collection, reads nothing.
+        let mut p = props(&[]);
+        p.insert("capture.mode".into(), "oplog".into());
+        assert!(MongoConfig::parse(&p).is_ok());
     }
 
     #[test]
