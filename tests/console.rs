@@ -182,17 +182,7 @@ fn a_user_runs_a_mysql_connector_from_the_console() {
 #[test]
 fn the_console_works_behind_basic_authentication() {
     let dir = TempDir::new("console-auth");
-    let creds = dir.path().join("credentials.properties");
-    std::fs::write(&creds, "admin=console-secret\n").unwrap();
-    let jaas = dir.path().join("connect_jaas.conf");
-    std::fs::write(
-        &jaas,
-        format!(
-            "KafkaConnect {{\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required\n  file=\"{}\";\n}};\n",
-            creds.display()
-        ),
-    )
-    .unwrap();
+    let jaas = basic_auth_files(dir.path(), "admin=console-secret\n");
     let jaas_path = jaas.display().to_string();
     let s = Sluice::start(
         dir.path(),

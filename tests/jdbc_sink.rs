@@ -1303,19 +1303,6 @@ fn bench_flat_rows_into_postgres() {
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
 
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl (apt-get install -y openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A throw-away PostgreSQL with TLS on (a CA and a server certificate that
 /// names `localhost`), run as the OS user `postgres` when the test runs as
 /// root (the server refuses root), trusting local logins.
@@ -1362,60 +1349,7 @@ impl TlsPostgres {
         // Under /tmp: the server's user must reach it.
         let dir = std::env::temp_dir().join(unique("jdbc-tls-pg"));
         std::fs::create_dir_all(&dir).unwrap();
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=Sluice test CA",
-                "-keyout",
-                "ca-key.pem",
-                "-out",
-                "ca.pem",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-                "server-key.pem",
-                "-out",
-                "server.csr",
-            ],
-        );
-        std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-        openssl(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca-key.pem",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "san.ext",
-                "-out",
-                "server.pem",
-            ],
-        );
+        issue_cert(&dir, "server", "localhost", "subjectAltName=DNS:localhost");
         let _ = Command::new("chown")
             .arg("-R")
             .arg("postgres:postgres")

@@ -158,91 +158,13 @@ fn refused_start(dir: &Path, props: &str) -> String {
     )
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl (apt-get install -y openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA, and a (version 3) certificate it signs for `name` with the
-/// extensions `ext` (`ca.pem`, `NAME.pem`, `NAME-key.pem`).
-fn issue(dir: &Path, name: &str, cn: &str, ext: &str) {
-    if !dir.join("ca.pem").exists() {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=Sluice REST test CA",
-                "-keyout",
-                "ca-key.pem",
-                "-out",
-                "ca.pem",
-            ],
-        );
-    }
-    let key = format!("{name}-key.pem");
-    let csr = format!("{name}.csr");
-    let cert = format!("{name}.pem");
-    let subj = format!("/CN={cn}");
-    openssl(
-        dir,
-        &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subj, "-keyout", &key, "-out", &csr,
-        ],
-    );
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca-key.pem",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-out",
-        &cert,
-    ];
-    let ext_file = format!("{name}.ext");
-    std::fs::write(dir.join(&ext_file), format!("{ext}\n")).unwrap();
-    args.extend(["-extfile", &ext_file]);
-    openssl(dir, &args);
-}
-
 #[test]
 fn basic_authentication_with_kafka_connects_files() {
     let dir = TempDir::new("rest-basic");
-    let creds = dir.path().join("credentials.properties");
-    std::fs::write(
-        &creds,
+    let jaas = basic_auth_files(
+        dir.path(),
         "# user=password\nalice=alice-secret\nbob: bob-secret\n",
-    )
-    .unwrap();
-    let jaas = dir.path().join("connect_jaas.conf");
-    std::fs::write(
-        &jaas,
-        format!(
-            "KafkaConnect {{\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required\n  file=\"{}\";\n}};\n",
-            creds.display()
-        ),
-    )
-    .unwrap();
+    );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let listeners = format!("http://127.0.0.1:{port}");
@@ -321,13 +243,13 @@ fn basic_authentication_with_kafka_connects_files() {
 fn https_with_client_certificates_and_an_admin_listener() {
     let dir = TempDir::new("rest-tls");
     let d = dir.path();
-    issue(
+    issue_cert(
         d,
         "server",
         "localhost",
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
     );
-    issue(d, "client", "operator", "extendedKeyUsage=clientAuth");
+    issue_cert(d, "client", "operator", "extendedKeyUsage=clientAuth");
     // A PEM key store as Kafka Connect reads it: the key and the chain.
     let keystore = d.join("keystore.pem");
     let mut ks = std::fs::File::create(&keystore).unwrap();
@@ -568,13 +490,13 @@ fn a_client_stalled_in_its_body_does_not_hold_up_a_stop() {
 fn https_with_java_style_pkcs12_stores() {
     let dir = TempDir::new("rest-p12");
     let d = dir.path();
-    issue(
+    issue_cert(
         d,
         "server",
         "localhost",
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
     );
-    issue(d, "client", "operator", "extendedKeyUsage=clientAuth");
+    issue_cert(d, "client", "operator", "extendedKeyUsage=clientAuth");
     // As keytool makes them: a key store with the key and chain, a trust
     // store with the CA only, each behind its password.
     openssl(
@@ -684,7 +606,7 @@ fn https_with_java_style_pkcs12_stores() {
 fn an_encrypted_pem_key_opens_with_ssl_key_password() {
     let dir = TempDir::new("rest-tls-encrypted");
     let d = dir.path();
-    issue(
+    issue_cert(
         d,
         "server",
         "localhost",

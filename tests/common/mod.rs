@@ -1063,3 +1063,95 @@ impl Drop for RestartableBroker {
         self.kill9();
     }
 }
+
+/// Runs the `openssl` CLI in `dir`; a failure fails the test with its
+/// stderr.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl (apt-get install -y openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In `dir`: a test CA (`ca.pem`, `ca-key.pem`, made once), and a
+/// certificate it signs for the subject `cn` with the version 3 extensions
+/// `ext` (e.g. `subjectAltName=DNS:localhost`): `NAME.pem`, `NAME-key.pem`.
+pub fn issue_cert(dir: &Path, name: &str, cn: &str, ext: &str) {
+    if !dir.join("ca.pem").exists() {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Sluice test CA",
+                "-keyout",
+                "ca-key.pem",
+                "-out",
+                "ca.pem",
+            ],
+        );
+    }
+    let key = format!("{name}-key.pem");
+    let csr = format!("{name}.csr");
+    let cert = format!("{name}.pem");
+    let subj = format!("/CN={cn}");
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subj, "-keyout", &key, "-out", &csr,
+        ],
+    );
+    let ext_file = format!("{name}.ext");
+    std::fs::write(dir.join(&ext_file), format!("{ext}\n")).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext_file,
+            "-out",
+            &cert,
+        ],
+    );
+}
+
+/// Kafka Connect's Basic-auth files in `dir`: `credentials.properties`
+/// holding `credentials` (user=password lines) and the JAAS file naming it
+/// (KafkaConnect / PropertyFileLoginModule), whose path is returned (for
+/// `-Djava.security.auth.login.config`).
+pub fn basic_auth_files(dir: &Path, credentials: &str) -> PathBuf {
+    let creds = dir.join("credentials.properties");
+    std::fs::write(&creds, credentials).unwrap();
+    let jaas = dir.join("connect_jaas.conf");
+    std::fs::write(
+        &jaas,
+        format!(
+            "KafkaConnect {{\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required\n  file=\"{}\";\n}};\n",
+            creds.display()
+        ),
+    )
+    .unwrap();
+    jaas
+}

@@ -268,18 +268,8 @@ impl SecureKafka {
         )
         .unwrap();
         // Relative paths only (the commands run in the directory): no spaces.
-        let openssl = |command: &str| {
-            let out = Command::new("openssl")
-                .args(command.split_whitespace())
-                .current_dir(d)
-                .output()
-                .expect("run openssl (apt-get install -y openssl)");
-            assert!(
-                out.status.success(),
-                "openssl {command} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let openssl =
+            |command: &str| super::openssl(d, &command.split_whitespace().collect::<Vec<_>>());
         openssl(
             "req -x509 -new -config ca.cnf -extensions v3_ca -newkey rsa:2048 -nodes \
              -keyout ca.key -out ca.pem -days 2",
