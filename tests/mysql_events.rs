@@ -520,3 +520,160 @@ fn unchanged_updates_are_skipped_and_key_columns_match_by_regex() {
     assert_eq!(key, &serde_json::json!({"tenant": 7, "id": 1}));
     assert_eq!(value["after"]["v"], 2);
 }
+
+/// snapshot.include.collection.list reads the rows of some captured tables
+/// only (the others are streamed from the snapshot's position), and
+/// snapshot.select.statement.overrides.<db>.<table> reads a table through
+/// the user's SELECT; a statement that does not return the table's columns
+/// fails the task naming its key, and a listed table with no statement is
+/// refused at validation.
+#[test]
+fn snapshot_include_list_and_select_overrides_choose_the_rows_read() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("snapsel");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.a (id INT PRIMARY KEY, v VARCHAR(8)); CREATE TABLE {db}.b (id INT PRIMARY KEY); CREATE TABLE {db}.c (id INT PRIMARY KEY);
+         INSERT INTO {db}.a VALUES (1,'x'),(2,'x'),(3,'keep'),(4,'keep'),(5,'keep'); INSERT INTO {db}.b VALUES (1),(2),(3); INSERT INTO {db}.c VALUES (1),(2);"
+    ));
+    let dir = TempDir::new("mysql-snap-select");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-snapsel");
+    let prefix = unique("msel");
+    let over = format!("snapshot.select.statement.overrides.{db}.a");
+    let sql = format!("SELECT * FROM {db}.a WHERE v = 'keep'");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            (
+                "snapshot.include.collection.list",
+                &format!("{db}\\.a,{db}\\.b"),
+            ),
+            ("snapshot.select.statement.overrides", &format!("{db}.a")),
+            (&over, &sql),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut a = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.a"));
+    let mut b = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.b"));
+    let mut c = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.c"));
+    b.read_until("b's snapshot", Duration::from_secs(60), |r| r.len() >= 3);
+    mariadb(&format!(
+        "INSERT INTO {db}.a VALUES (6,'new'); INSERT INTO {db}.c VALUES (10);"
+    ));
+    a.read_until("a's insert", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["op"] == "c")
+    });
+    c.read_until("c's insert", Duration::from_secs(60), |r| {
+        r.iter().any(|(_, v)| v["op"] == "c")
+    });
+    let ids = |r: &TopicReader, op: &str| -> Vec<i64> {
+        r.parsed
+            .iter()
+            .filter(|(_, v)| v["op"] == op)
+            .map(|(_, v)| v["after"]["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&a, "r"), [3, 4, 5], "a read through its SELECT");
+    assert_eq!(ids(&a, "c"), [6]);
+    assert_eq!(ids(&b, "r"), [1, 2, 3]);
+    assert!(ids(&c, "r").is_empty(), "c is not in the snapshot list");
+    assert_eq!(ids(&c, "c"), [10], "c is streamed");
+
+    // A listed table without its statement: refused, naming the key.
+    let mut bad = mysql_connector_config(
+        &unique("mysql-snapsel-bad"),
+        &unique("mselb"),
+        &db,
+        &dir.path().join("b.jsonl"),
+        &[("snapshot.select.statement.overrides", &format!("{db}.b"))],
+    );
+    let r = s.post("/connectors", &bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "snapshot.select.statement.overrides.{db}.b is missing;"
+        )),
+        "{}",
+        r.body
+    );
+    // A statement that does not return the table's columns fails the task.
+    let bad_name = unique("mysql-snapsel-cols");
+    bad["name"] = bad_name.clone().into();
+    bad["config"]["name"] = bad_name.clone().into();
+    bad["config"]["snapshot.select.statement.overrides"] = format!("{db}.a").into();
+    bad["config"][over.as_str()] = format!("SELECT id FROM {db}.a").into();
+    assert_eq!(s.post("/connectors", &bad.to_string()).status, 201);
+    let st = s.wait_status(&bad_name, "the task to fail", |v| {
+        v["tasks"][0]["state"] == "FAILED"
+    });
+    let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains(&format!("{over} returns 1 columns, but {db}.a has 2")),
+        "{st}"
+    );
+    mariadb(&format!("DROP DATABASE {db}"));
+}
+
+/// snapshot.lock.timeout.ms bounds the wait for the snapshot's global read
+/// lock (snapshot.locking.mode=extended): while another session holds a
+/// table with LOCK TABLES ... WRITE, the task fails naming the key, instead
+/// of waiting for as long as the server's lock_wait_timeout (a year by
+/// default).
+#[test]
+fn a_global_read_lock_not_had_within_the_lock_timeout_fails_the_task_naming_it() {
+    let db = db_name("locktmo");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY); INSERT INTO {db}.t VALUES (1);"
+    ));
+    let host = std::env::var("SLUICE_MARIADB_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("SLUICE_MARIADB_PORT").unwrap_or_else(|_| "3307".into());
+    let pw = std::env::var("SLUICE_MARIADB_ROOT_PASSWORD").unwrap_or_else(|_| "sluice".into());
+    let mut holder = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "-h", &host, "-P", &port, "-uroot"])
+        .arg(format!("-p{pw}"))
+        .arg("-e")
+        .arg(format!(
+            "LOCK TABLES {db}.t WRITE; SELECT SLEEP(90) AS holding_{db};"
+        ))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run the mariadb client");
+    wait_for(
+        "the other session to hold the table",
+        Duration::from_secs(30),
+        || {
+            let n = mariadb(&format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(90) AS holding_{db}%'"
+        ));
+            (n.trim() != "0").then_some(())
+        },
+    );
+    let dir = TempDir::new("mysql-lock-timeout");
+    let s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-locktmo");
+    let cfg = mysql_connector_config(
+        &name,
+        &unique("mlt"),
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[
+            ("snapshot.locking.mode", "extended"),
+            ("snapshot.lock.timeout.ms", "1000"),
+        ],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let st = s.wait_status(&name, "the task to fail", |v| {
+        v["tasks"][0]["state"] == "FAILED"
+    });
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let trace = st["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains("snapshot.lock.timeout.ms=1000") && trace.contains("1205"),
+        "{st}"
+    );
+    mariadb(&format!("DROP DATABASE {db}"));
+}

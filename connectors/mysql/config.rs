@@ -180,6 +180,15 @@ pub struct MySqlConfig {
     /// The keys every Debezium source shares (snapshot.mode, queue, heartbeats, ...).
     pub common: CommonConfig,
     pub locking_mode: LockingMode,
+    /// snapshot.lock.timeout.ms: how long the snapshot waits for its
+    /// global read lock.
+    pub lock_timeout_ms: u64,
+    /// snapshot.include.collection.list: the captured tables whose rows
+    /// the initial snapshot reads (empty: all).
+    pub snapshot_include: Vec<Regex>,
+    /// snapshot.select.statement.overrides: `<db>.<table>` → the SELECT
+    /// its initial snapshot reads instead of the whole table.
+    pub select_overrides: BTreeMap<String, String>,
     pub include_schema_changes: bool,
     /// include.query: source.query carries each change's SQL statement.
     pub include_query: bool,
@@ -244,6 +253,10 @@ pub fn config_def() -> ConfigDef {
         .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery"]))
         .define("snapshot.locking.mode", String, Some("minimal"), Low, "Locking during the snapshot: minimal (MySQL: a global read lock only while the position is read; MariaDB needs none, its consistent snapshot reports its own binlog position), extended (a global read lock for the whole snapshot: writes wait until it ends), none.")
         .validate(one_of(&["minimal", "minimal_percona", "extended", "none"]))
+        .define("snapshot.lock.timeout.ms", Long, Some("10000"), Medium, "Milliseconds the snapshot waits for its global read lock (FLUSH TABLES WITH READ LOCK, under snapshot.locking.mode minimal on MySQL or extended) before it fails naming the lock: the session's lock_wait_timeout, rounded up to whole seconds.")
+        .define("snapshot.include.collection.list", List, Some(""), Medium, "Regular expressions matching <db>.<table> of the captured tables whose rows the initial snapshot reads (default: every captured table). The other captured tables' definitions are still recorded, and their changes streamed.")
+        .define("snapshot.select.statement.overrides", List, Some(""), Medium, "Captured tables (<db>.<table>) whose initial snapshot reads the statement in snapshot.select.statement.overrides.<db>.<table> instead of the whole table, e.g. SELECT * FROM db.orders WHERE status <> 'archived'. The statement must return the table's columns in the table's order.")
+        .prefix("snapshot.select.statement.overrides.")
         .define("snapshot.fetch.size", Int, Some("0"), Medium, "Rows fetched per round trip during the snapshot (Sluice streams rows with flat memory whatever the value).")
         .unsupported()
         .define("include.schema.changes", Boolean, Some("true"), Low, "Whether schema changes are published to the topic named by topic.prefix.")
@@ -354,7 +367,35 @@ fn history_kind(cfg: &Config, props: &Props) -> Result<HistoryKind, ConfigError>
     }
 }
 
+/// snapshot.select.statement.overrides: each table listed, with the
+/// statement of its own key.
+fn select_overrides(cfg: &Config, props: &Props) -> Result<BTreeMap<String, String>, ConfigError> {
+    const KEY: &str = "snapshot.select.statement.overrides";
+    let mut out = BTreeMap::new();
+    for table in cfg.list(KEY) {
+        let key = format!("{KEY}.{table}");
+        match props.get(&key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            Some(sql) => {
+                out.insert(table.clone(), sql.to_string());
+            }
+            None => {
+                return Err(ConfigError::one(format!(
+                    "{KEY}: names {table}, but {key} is missing; set it to the SELECT the snapshot of {table} reads (e.g. SELECT * FROM {table} WHERE ...), or take {table} out of the list"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl MySqlConfig {
+    /// Whether the initial snapshot reads the rows of `db.table`
+    /// (snapshot.include.collection.list).
+    pub fn snapshots_rows_of(&self, db: &str, table: &str) -> bool {
+        self.snapshot_include.is_empty()
+            || any_full_match(&self.snapshot_include, &format!("{db}.{table}"))
+    }
+
     pub fn parse(props: &Props, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {
         let cfg = config_def().parse(props)?;
         let lower = |k: &str| cfg.get(k).unwrap_or("").trim().to_ascii_lowercase();
@@ -392,6 +433,9 @@ impl MySqlConfig {
                 "extended" => LockingMode::Extended,
                 _ => LockingMode::Minimal,
             },
+            lock_timeout_ms: cfg.i64("snapshot.lock.timeout.ms")?.max(0) as u64,
+            snapshot_include: regexes(&cfg, "snapshot.include.collection.list", false)?,
+            select_overrides: select_overrides(&cfg, props)?,
             include_schema_changes: cfg.bool("include.schema.changes")?,
             include_query: cfg.bool("include.query")?,
             on_failure: match lower("event.processing.failure.handling.mode").as_str() {

@@ -51,12 +51,24 @@ use crate::debezium::events::Op;
 use crate::debezium::feed::FeedTx;
 use crate::debezium::progress::SnapshotProgress;
 
-/// FLUSH TABLES WITH READ LOCK, naming the privilege it needs.
-async fn read_lock(conn: &mut Connection) -> Result<(), MySqlError> {
+/// FLUSH TABLES WITH READ LOCK, waiting for it at most `timeout_ms`
+/// (snapshot.lock.timeout.ms); a failure names the privilege it needs, or
+/// the timeout and what holds the tables.
+async fn read_lock(conn: &mut Connection, timeout_ms: u64) -> Result<(), MySqlError> {
+    let secs = timeout_ms.div_ceil(1000).max(1);
+    conn.exec(&format!("SET SESSION lock_wait_timeout = {secs}"))
+        .await?;
     conn.exec("FLUSH TABLES WITH READ LOCK").await.map_err(|e| {
-        MySqlError::Config(format!(
-            "{e}; the snapshot needs the RELOAD privilege for FLUSH TABLES WITH READ LOCK (or set snapshot.locking.mode=none, which gives up consistency)"
-        ))
+        // 1205: ER_LOCK_WAIT_TIMEOUT.
+        if e.server_code() == Some(1205) {
+            MySqlError::Config(format!(
+                "{e}; the snapshot waited snapshot.lock.timeout.ms={timeout_ms} for its global read lock (FLUSH TABLES WITH READ LOCK) while other sessions held tables (a long query, LOCK TABLES, an open DDL): raise snapshot.lock.timeout.ms, or run the snapshot when they end"
+            ))
+        } else {
+            MySqlError::Config(format!(
+                "{e}; the snapshot needs the RELOAD privilege for FLUSH TABLES WITH READ LOCK (or set snapshot.locking.mode=none, which gives up consistency)"
+            ))
+        }
     })?;
     Ok(())
 }
@@ -74,6 +86,7 @@ async fn end_consistent(conn: &mut Connection, locking: LockingMode) {
 async fn begin_consistent(
     conn: &mut Connection,
     locking: LockingMode,
+    lock_timeout_ms: u64,
 ) -> Result<BinlogOffset, MySqlError> {
     conn.exec("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .await?;
@@ -87,7 +100,7 @@ async fn begin_consistent(
         if locking == LockingMode::Extended {
             // extended: writes wait for the whole snapshot (released at
             // its COMMIT, or with the session if it stops).
-            read_lock(conn).await?;
+            read_lock(conn, lock_timeout_ms).await?;
         }
         conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .await?;
@@ -128,7 +141,7 @@ async fn begin_consistent(
     }
     let lock = locking != LockingMode::None;
     if lock {
-        read_lock(conn).await?;
+        read_lock(conn, lock_timeout_ms).await?;
     }
     conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         .await?;
@@ -258,7 +271,7 @@ pub async fn snapshot(
     conn.exec("SET SESSION time_zone = '+00:00', character_set_results = NULL")
         .await?;
     let tables = list_tables(cap.meta().await?, &cfg.filters).await?;
-    let mut pos = begin_consistent(&mut conn, cfg.locking_mode).await?;
+    let mut pos = begin_consistent(&mut conn, cfg.locking_mode, cfg.lock_timeout_ms).await?;
     if let Some(e) = earlier.filter(|e| e.pos > 0) {
         // A snapshot that did not complete: stream from its (earlier)
         // position, so that changes between the two snapshots, deletes
@@ -354,10 +367,18 @@ pub async fn snapshot(
     // Debezium's Initial Snapshot notifications (notification.enabled.channels).
     use crate::debezium::notify::INITIAL;
     let note_id = super::incremental::new_uuid();
+    // The signal table's rows are signals, not data (Debezium leaves them
+    // out of snapshots too); snapshot.include.collection.list may leave
+    // out others.
+    let is_signal_table = |def: &TableDef| {
+        cfg.signal.data_collection.as_deref() == Some(format!("{}.{}", def.db, def.table).as_str())
+    };
+    let reads_rows =
+        |def: &TableDef| !is_signal_table(def) && cfg.snapshots_rows_of(&def.db, &def.table);
     let data_tables: Vec<String> = defs
         .iter()
+        .filter(|d| reads_rows(d))
         .map(|d| format!("{}.{}", d.db, d.table))
-        .filter(|id| cfg.signal.data_collection.as_deref() != Some(id.as_str()))
         .collect();
     let mut captured: Vec<String> = defs
         .iter()
@@ -372,15 +393,10 @@ pub async fn snapshot(
     let mut total_rows: u64 = 0;
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut spans = Vec::new();
-    // The signal table's rows are signals, not data (Debezium leaves them
-    // out of snapshots too).
-    let is_signal_table = |def: &TableDef| {
-        cfg.signal.data_collection.as_deref() == Some(format!("{}.{}", def.db, def.table).as_str())
-    };
     let n_tables = defs.len();
-    let tables_to_read = defs.iter().filter(|d| !is_signal_table(d)).count();
+    let tables_to_read = data_tables.len();
     for (ti, def) in defs.iter().enumerate() {
-        if is_signal_table(def) {
+        if !reads_rows(def) {
             continue;
         }
         let plans = def.plans(&cfg.decode)?;
@@ -415,14 +431,33 @@ pub async fn snapshot(
             "snapshot: table {}/{n_tables} {id} (~{estimate} rows)",
             ti + 1
         );
-        let cols: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let sql = format!(
-            "SELECT {} FROM {}.{}",
-            cols.join(", "),
-            quote_ident(&def.db),
-            quote_ident(&def.table)
-        );
-        let ncols = conn.query_start(&sql).await?.len();
+        let sql = match cfg.select_overrides.get(&id) {
+            Some(sql) => {
+                tracing::info!(
+                    "snapshot: {id} is read by snapshot.select.statement.overrides.{id}: {sql}"
+                );
+                sql.clone()
+            }
+            None => {
+                let cols: Vec<String> = def.columns.iter().map(|c| quote_ident(&c.name)).collect();
+                format!(
+                    "SELECT {} FROM {}.{}",
+                    cols.join(", "),
+                    quote_ident(&def.db),
+                    quote_ident(&def.table)
+                )
+            }
+        };
+        let ncols = conn.query_start(&sql).await.map_err(|e| match cfg.select_overrides.contains_key(&id) {
+            true => MySqlError::Config(format!("{e}; the snapshot of {id} ran snapshot.select.statement.overrides.{id}: correct that statement")),
+            false => e,
+        })?.len();
+        if ncols != def.columns.len() {
+            return Err(MySqlError::Config(format!(
+                "snapshot.select.statement.overrides.{id} returns {ncols} columns, but {id} has {}: the statement must return the table's columns in its order (SELECT * FROM {id} WHERE ...)",
+                def.columns.len()
+            )));
+        }
         let mut rows: u64 = 0;
         let mut first_in_table = true;
         let mut logged = SnapshotProgress::start(&id, estimate);
