@@ -450,3 +450,47 @@ fn collection_scope_with_plain_change_streams_sends_update_descriptions_only() {
     );
     py(&format!("c.drop_database('{db}')"));
 }
+
+/// snapshot.include.collection.list: the snapshot reads the collections it
+/// names; the others' documents come only from the stream.
+#[test]
+fn the_snapshot_reads_only_the_collections_of_its_include_list() {
+    require_mongodb();
+    let db = unique("snapinc").replace('-', "_");
+    py(&format!(
+        "c['{db}'].a.insert_many([{{'_id': i}} for i in range(3)])\nc['{db}'].b.insert_many([{{'_id': i}} for i in range(2)])"
+    ));
+    let dir = TempDir::new("mongo-snap-include");
+    let s = worker(&dir);
+    let prefix = unique("msinc");
+    let name = unique("mongo-snap-include");
+    let mut cfg = base_config(&prefix, &db);
+    cfg["snapshot.include.collection.list"] = json!(format!("{db}\\.a"));
+    create(&s, &name, cfg);
+    s.wait_status(&name, "the snapshot to finish", |v| {
+        v["tasks"][0]["progress"]["phase"] == "streaming"
+    });
+    py(&format!(
+        "c['{db}'].a.insert_one({{'_id': 10}})\nc['{db}'].b.insert_one({{'_id': 10}})"
+    ));
+    let mut a = TopicTail::new(&format!("{prefix}.{db}.a"));
+    let mut b = TopicTail::new(&format!("{prefix}.{db}.b"));
+    a.until("a's insert", Duration::from_secs(90), |ev| has_id(ev, "10"));
+    b.until("b's insert", Duration::from_secs(90), |ev| has_id(ev, "10"));
+    let ops = |t: &TopicTail| -> Vec<(String, String)> {
+        t.events
+            .iter()
+            .map(|e| (e.op().to_string(), e.id.clone()))
+            .collect()
+    };
+    assert_eq!(
+        ops(&a),
+        [("r", "0"), ("r", "1"), ("r", "2"), ("c", "10")]
+            .map(|(o, i)| (o.to_string(), i.to_string()))
+    );
+    assert_eq!(
+        ops(&b),
+        [("c".to_string(), "10".to_string())],
+        "b is not snapshotted"
+    );
+}

@@ -145,6 +145,9 @@ pub struct MongoConfig {
     /// heartbeats, ...; skipped.operations' `t` means nothing here).
     pub common: CommonConfig,
     pub snapshot_fetch_size: u32,
+    /// snapshot.include.collection.list: the captured collections the
+    /// initial snapshot reads (empty: all).
+    pub snapshot_include: Vec<Regex>,
     pub cursor_max_await_ms: u64,
     pub oversize: Oversize,
 }
@@ -215,8 +218,7 @@ pub fn config_def() -> ConfigDef {
         .unsupported()
         .define("snapshot.collection.filter.overrides", String, Some(""), Low, "Collections whose snapshot is filtered by a query.")
         .unsupported()
-        .define("snapshot.include.collection.list", List, Some(""), Low, "Collections to snapshot (default: every captured collection).")
-        .unsupported()
+        .define("snapshot.include.collection.list", List, Some(""), Low, "Regular expressions matching <db>.<collection> of the captured collections the initial snapshot reads (default: every captured collection); the others are only streamed.")
         .tombstones_on_delete()
         .skipped_operations()
         .define("provide.transaction.metadata", Boolean, Some("false"), Low, "Publish BEGIN/END transaction events on <topic.prefix>.transaction (id <lsid>:<txnNumber>; a transaction's END is written when the next change, of another transaction or of none, arrives, as Debezium does) and the envelope's transaction block.")
@@ -419,6 +421,7 @@ impl MongoConfig {
             },
             common,
             snapshot_fetch_size: cfg.i64("snapshot.fetch.size")?.clamp(0, u32::MAX as i64) as u32,
+            snapshot_include: regexes(&cfg, "snapshot.include.collection.list", false)?,
             cursor_max_await_ms: if await_ms == 0 {
                 poll_interval_ms
             } else {

@@ -82,7 +82,14 @@ pub async fn snapshot(
     pos: MongoOffset,
     tx: &FeedTx,
 ) -> Result<MongoOffset, StreamError> {
-    let collections = captured_collections(client, cfg).await?;
+    let collections: Vec<(String, String)> = captured_collections(client, cfg)
+        .await?
+        .into_iter()
+        .filter(|(db, coll)| {
+            let id = format!("{db}.{coll}");
+            cfg.snapshot_include.is_empty() || cfg.snapshot_include.iter().any(|r| r.is_match(&id))
+        })
+        .collect();
     tracing::info!(
         "snapshot of {} collections from sec={} ord={}",
         collections.len(),
