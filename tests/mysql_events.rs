@@ -677,3 +677,68 @@ fn a_global_read_lock_not_had_within_the_lock_timeout_fails_the_task_naming_it()
     );
     mariadb(&format!("DROP DATABASE {db}"));
 }
+
+/// snapshot.mode=always: a snapshot at every start of the task (the
+/// committed offset notwithstanding), streaming from its new position.
+#[test]
+fn snapshot_mode_always_snapshots_again_at_each_start() {
+    let bootstrap = kafka_bootstrap();
+    let db = db_name("always");
+    mariadb(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY); INSERT INTO {db}.t VALUES (1),(2);"
+    ));
+    let dir = TempDir::new("mysql-snap-always");
+    let mut s = Sluice::start(dir.path(), &[]);
+    let name = unique("mysql-always");
+    let prefix = unique("malw");
+    let cfg = mysql_connector_config(
+        &name,
+        &prefix,
+        &db,
+        &dir.path().join("h.jsonl"),
+        &[("snapshot.mode", "always")],
+    );
+    assert_eq!(s.post("/connectors", &cfg.to_string()).status, 201);
+    let mut t = TopicReader::new(&bootstrap, &format!("{prefix}.{db}.t"));
+    t.read_until("the first snapshot", Duration::from_secs(60), |r| {
+        r.len() >= 2
+    });
+    mariadb(&format!("INSERT INTO {db}.t VALUES (3)"));
+    t.read_until("the insert", Duration::from_secs(60), |r| r.len() >= 3);
+    s.wait_committed_offset(&name, Duration::from_secs(30));
+    s.terminate();
+    let s = Sluice::start_with(s.worker_file.clone(), s.port, dir.path());
+    t.read_until("the second snapshot", Duration::from_secs(60), |r| {
+        r.len() >= 6
+    });
+    mariadb(&format!("INSERT INTO {db}.t VALUES (4)"));
+    t.read_until("the insert after it", Duration::from_secs(60), |r| {
+        r.len() >= 7
+    });
+    let seen: Vec<(String, i64)> = t
+        .parsed
+        .iter()
+        .map(|(_, v)| {
+            (
+                v["op"].as_str().unwrap_or("").to_string(),
+                v["after"]["id"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    let want: Vec<(String, i64)> = [
+        ("r", 1),
+        ("r", 2),
+        ("c", 3),
+        ("r", 1),
+        ("r", 2),
+        ("r", 3),
+        ("c", 4),
+    ]
+    .iter()
+    .map(|(o, i)| (o.to_string(), *i))
+    .collect();
+    assert_eq!(seen, want);
+    let st = s.get(&format!("/connectors/{name}/status")).json();
+    assert_eq!(st["tasks"][0]["state"], "RUNNING", "{st}");
+    mariadb(&format!("DROP DATABASE {db}"));
+}

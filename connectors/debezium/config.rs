@@ -30,7 +30,8 @@ pub enum SnapshotMode {
     /// MySQL: rebuild the schema history from the current schema, then
     /// stream (recovery, schema_only_recovery).
     Recovery,
-    /// MongoDB: snapshot at every start, then stream.
+    /// Snapshot at every start of the task, then stream from the
+    /// snapshot's position.
     Always,
 }
 

@@ -59,6 +59,7 @@ pub const SNAPSHOT_MODES: &[SnapshotMode] = &[
     SnapshotMode::Never,
     SnapshotMode::WhenNeeded,
     SnapshotMode::Recovery,
+    SnapshotMode::Always,
 ];
 
 /// event.processing.failure.handling.mode: what a binlog row event that
@@ -249,8 +250,8 @@ pub fn config_def() -> ConfigDef {
         .define("datatype.propagate.source.type", String, Some(""), Low, "Regular expressions (comma-separated) over <db>.<table>.<TYPE> or <TYPE>: columns of those types carry the source type as schema parameters.")
         .define("message.key.columns", String, Some(""), Low, "Key columns per table: <table regex>:<col>[,<col>...] entries separated by ';'; the regular expression is matched whole, without case, against <db>.<table> (first match wins).")
         .define("skip.messages.without.change", Boolean, Some("false"), Low, "Whether an update that changes none of the columns events carry (after column.include.list / column.exclude.list) is left out.")
-        .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data (schema_only), never, when_needed, recovery.")
-        .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery"]))
+        .define("snapshot.mode", String, Some("initial"), Low, "When to snapshot: initial, initial_only, no_data (schema_only), never, when_needed, recovery, always (a snapshot at every start of the task, then streaming from its position).")
+        .validate(one_of(&["initial", "initial_only", "no_data", "schema_only", "never", "when_needed", "recovery", "schema_only_recovery", "always"]))
         .define("snapshot.locking.mode", String, Some("minimal"), Low, "Locking during the snapshot: minimal (MySQL: a global read lock only while the position is read; MariaDB needs none, its consistent snapshot reports its own binlog position), extended (a global read lock for the whole snapshot: writes wait until it ends), none.")
         .validate(one_of(&["minimal", "minimal_percona", "extended", "none"]))
         .define("snapshot.lock.timeout.ms", Long, Some("10000"), Medium, "Milliseconds the snapshot waits for its global read lock (FLUSH TABLES WITH READ LOCK, under snapshot.locking.mode minimal on MySQL or extended) before it fails naming the lock: the session's lock_wait_timeout, rounded up to whole seconds.")

@@ -99,12 +99,13 @@ fn snap(with_data: bool, only: bool, earlier: Option<&BinlogOffset>) -> Start {
 pub fn plan_start(mode: SnapshotMode, offset: Option<&BinlogOffset>) -> Start {
     match (offset, mode) {
         (Some(o), SnapshotMode::InitialOnly) if !o.snapshot => Start::Done,
+        // always: a new snapshot at every start, streaming from its position.
+        (Some(o), SnapshotMode::Always) if !o.snapshot => snap(true, false, None),
         (Some(o), _) if !o.snapshot => Start::Stream(o.clone()),
         (Some(o), SnapshotMode::Never) => Start::Stream(BinlogOffset {
             snapshot: false,
             ..o.clone()
         }),
-        // always is MongoDB's mode: MySQL's config refuses it.
         (o, SnapshotMode::Initial | SnapshotMode::WhenNeeded | SnapshotMode::Always) => {
             snap(true, false, o)
         }
@@ -163,7 +164,13 @@ impl Reader for MySqlReader {
     }
 
     fn resume(cfg: &MySqlConfig, last: &BinlogOffset) -> Option<Start> {
-        Some(plan_start(cfg.common.snapshot_mode, Some(last)))
+        // A reconnect within the task goes on from where it was: always
+        // snapshots at a start of the task, not at each reconnect.
+        let mode = match cfg.common.snapshot_mode {
+            SnapshotMode::Always => SnapshotMode::Initial,
+            m => m,
+        };
+        Some(plan_start(mode, Some(last)))
     }
 
     fn read<'a>(
@@ -330,6 +337,16 @@ mod tests {
             snap(true, true, Some(&off(true)))
         );
         assert_eq!(plan_start(NoData, None), snap(false, false, None));
+        // always: a snapshot at every start, a new position after it.
+        assert_eq!(plan_start(Always, None), snap(true, false, None));
+        assert_eq!(
+            plan_start(Always, Some(&off(false))),
+            snap(true, false, None)
+        );
+        assert_eq!(
+            plan_start(Always, Some(&off(true))),
+            snap(true, false, Some(&off(true)))
+        );
         assert_eq!(plan_start(Never, None), Start::StreamFromOldest);
         assert_eq!(
             plan_start(Never, Some(&off(true))),
