@@ -214,8 +214,16 @@ fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero(
         (0.0..=8192.0).contains(&room),
         "QueueRemainingCapacity {room}"
     );
+    // No byte bound by default (max.queue.size.in.bytes=0).
+    assert_eq!(metric("MaxQueueSizeInBytes"), Some(0.0));
+    assert_eq!(metric("CurrentQueueSizeInBytes"), Some(0.0));
     // A change made now is seen at once: behind falls to near zero.
     let seen = metric("TotalNumberOfEventsSeen").unwrap_or(0.0);
+    let commits = metric("NumberOfCommittedTransactions").expect("NumberOfCommittedTransactions");
+    assert!(
+        commits >= 1.0,
+        "the 200-row INSERT's transaction: {commits}"
+    );
     mariadb(&format!("INSERT INTO {db}.t VALUES (1000, 'now')"));
     let behind = wait_for("the live change seen", Duration::from_secs(30), || {
         let now_seen = metric("TotalNumberOfEventsSeen")?;
@@ -224,6 +232,12 @@ fn a_mysql_tasks_debezium_metrics_count_its_events_and_fall_behind_to_near_zero(
     assert!(
         behind < 2500.0,
         "MilliSecondsBehindSource {behind} for a live change (binlog times are in seconds)"
+    );
+    // The live change is one more committed transaction.
+    wait_for(
+        "the live change's commit counted",
+        Duration::from_secs(30),
+        || (metric("NumberOfCommittedTransactions")? >= commits + 1.0).then_some(()),
     );
     let mut r = TopicReader::new(&kafka_bootstrap(), &format!("{prefix}.{db}.t"));
     r.read_until("201 changes", Duration::from_secs(30), |r| r.len() >= 201);

@@ -36,6 +36,8 @@ struct Msg {
 }
 
 struct Bound {
+    /// Transactions the reader saw committed, not yet taken by poll's end.
+    commits: std::sync::atomic::AtomicU64,
     records: Semaphore,
     max_records: u32,
     /// `None`: no byte bound (`max.queue.size.in.bytes` = 0).
@@ -63,6 +65,26 @@ impl FeedRx {
             self.bound.records.available_permits() as u64,
         )
     }
+
+    /// The queue's byte bound and the bytes queued now (Debezium's
+    /// `MaxQueueSizeInBytes` and `CurrentQueueSizeInBytes`); (0, 0) when
+    /// there is no byte bound.
+    pub fn bytes(&self) -> (u64, u64) {
+        match &self.bound.bytes {
+            Some((sem, max)) => (
+                u64::from(*max),
+                u64::from(*max).saturating_sub(sem.available_permits() as u64),
+            ),
+            None => (0, 0),
+        }
+    }
+
+    /// The transactions the reader saw committed since the last call.
+    pub fn take_commits(&self) -> u64 {
+        self.bound
+            .commits
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The receiver is gone (the task stopped or restarts its reader).
@@ -79,6 +101,7 @@ pub fn queue(max_records: usize, max_bytes: u64) -> (FeedTx, FeedRx) {
         (Semaphore::new(b as usize), b)
     });
     let bound = Arc::new(Bound {
+        commits: Default::default(),
         records: Semaphore::new(max_records as usize),
         max_records,
         bytes,
@@ -96,6 +119,14 @@ pub fn queue(max_records: usize, max_bytes: u64) -> (FeedTx, FeedRx) {
 }
 
 impl FeedTx {
+    /// Counts a transaction the source committed (Debezium's
+    /// `NumberOfCommittedTransactions`).
+    pub fn count_commit(&self) {
+        self.bound
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Whether poll's end is gone.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
@@ -307,6 +338,26 @@ mod tests {
             offset.then(|| Arc::new(JsonMap::new())),
             RecordData::default(),
         )
+    }
+
+    #[tokio::test]
+    async fn the_queue_reports_its_bytes_and_the_commits_counted() {
+        let (tx, mut rx) = queue(100, 0);
+        assert_eq!(rx.bytes(), (0, 0), "no byte bound");
+        let (tx2, mut rx2) = queue(100, 100_000);
+        assert_eq!(rx2.bytes(), (100_000, 0));
+        tx2.send(Ok(vec![rec(true), rec(true)])).await.unwrap();
+        let queued = rx2.bytes().1;
+        assert!(queued > 0, "{queued} bytes queued");
+        rx2.recv().await.unwrap().unwrap();
+        assert_eq!(rx2.bytes(), (100_000, 0), "taken: the bytes come back");
+        tx.count_commit();
+        tx.count_commit();
+        assert_eq!(rx.take_commits(), 2);
+        assert_eq!(rx.take_commits(), 0, "each commit counted once");
+        tx.send(Ok(vec![rec(true)])).await.unwrap();
+        rx.recv().await.unwrap().unwrap();
+        drop(tx2);
     }
 
     #[tokio::test]

@@ -101,6 +101,10 @@ struct StreamingMetrics {
     behind_ms: Option<i64>,
     /// The reader's queue: its bound and the room left, in records.
     queue: Option<(u64, u64)>,
+    /// The queue's byte bound and the bytes in it (0, 0: no byte bound).
+    queue_bytes: (u64, u64),
+    /// Transactions the reader saw committed (MySQL/MariaDB).
+    committed_txns: u64,
     /// A MySQL/MariaDB task's binlog file and position, as of its newest
     /// record (Debezium's BinlogFilename and BinlogPosition).
     binlog: Option<(String, i64)>,
@@ -152,8 +156,11 @@ impl StreamingMetrics {
             "Connected": self.last_event.is_some() || self.behind_ms.is_some(),
             "QueueTotalCapacity": self.queue.map(|q| q.0),
             "QueueRemainingCapacity": self.queue.map(|q| q.1),
+            "MaxQueueSizeInBytes": self.queue_bytes.0,
+            "CurrentQueueSizeInBytes": self.queue_bytes.1,
             "BinlogFilename": self.binlog.as_ref().map(|b| b.0.as_str()),
             "BinlogPosition": self.binlog.as_ref().map(|b| b.1),
+            "NumberOfCommittedTransactions": (self.plugin != "mongodb").then_some(self.committed_txns),
         })
     }
 }
@@ -182,6 +189,9 @@ impl<R: Reader> ReaderTask<R> {
             .unwrap_or_else(|| run.start.clone());
         let common = R::common(&run.cfg);
         let (tx, rx) = feed::queue(common.max_queue_size, common.max_queue_size_in_bytes);
+        if let Some(old) = &self.rx {
+            self.streaming.committed_txns += old.take_commits();
+        }
         self.rx = Some(rx);
         let (reader, cfg, ctx) = (self.reader.clone(), run.cfg.clone(), run.ctx.clone());
         // The reader logs in the task's span (connector, task).
@@ -250,6 +260,10 @@ impl<R: Reader> SourceTask for ReaderTask<R> {
             }
             self.streaming.observe(&batch);
             self.streaming.queue = self.rx.as_ref().map(FeedRx::room);
+            if let Some(rx) = &self.rx {
+                self.streaming.queue_bytes = rx.bytes();
+                self.streaming.committed_txns += rx.take_commits();
+            }
             if let Some(run) = &self.run {
                 run.ctx
                     .update_progress("streaming", self.streaming.to_json());

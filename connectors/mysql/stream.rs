@@ -458,6 +458,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
         let h = ev.header;
         let ev_start = (h.log_pos as u64).saturating_sub(h.event_size as u64);
         let mut end_txn = false;
+        // A COMMIT or XID (a DDL's implicit commit is not counted, as
+        // Debezium's NumberOfCommittedTransactions does not).
+        let mut committed = false;
         // read.only: a chunk consistent with binlog position P goes out
         // once every event before P is out and before any event after it
         // (a heartbeat at or past P says the same).
@@ -549,6 +552,7 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     p.thread = Some(q.thread_id as i64);
                 } else if sql.eq_ignore_ascii_case("COMMIT") {
                     end_txn = true;
+                    committed = true;
                 } else if !p.began {
                     // A DDL (its own, implicitly committed group).
                     let after_pos: Position = (p.file.to_string(), h.log_pos as u64);
@@ -614,7 +618,10 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
                     end_txn = true;
                 }
             }
-            types::XID => end_txn = true,
+            types::XID => {
+                end_txn = true;
+                committed = true;
+            }
             types::TABLE_MAP => {
                 let map = TableMap::parse(ev.body, id_len)?;
                 let reuse = matches!(tables.get(&map.table_id), Some((m, _)) if *m == map);
@@ -869,6 +876,9 @@ pub async fn stream(cap: &mut Capture, start: BinlogOffset, tx: &FeedTx) -> Resu
             }
             types::HEARTBEAT => {}
             _ => {}
+        }
+        if committed {
+            tx.count_commit();
         }
         if end_txn {
             p.query = None;
