@@ -15,6 +15,36 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
 }
 
+/// metrics.enabled=false: the records flow, and the task counters stay 0
+/// (the setting exists to measure what counting costs).
+#[test]
+fn with_metrics_disabled_the_task_counters_stay_zero() {
+    let dir = TempDir::new("metrics-off");
+    let s = Sluice::start(dir.path(), &[("metrics.enabled", "false")]);
+    let input = dir.path().join("in.txt");
+    let lines: String = (0..20).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&input, lines).unwrap();
+    let topic = unique("metrics-off");
+    let source = unique("msrc-off");
+    let body = json!({"name": source, "config": {"connector.class": "FileStreamSource", "file": input, "topic": topic}});
+    assert_eq!(s.post("/connectors", &body.to_string()).status, 201);
+    wait_for("20 records in the topic", Duration::from_secs(60), || {
+        (watermarks(&kafka_bootstrap(), &topic, 0).1 == 20).then_some(())
+    });
+    let text = s.get("/metrics").body;
+    let src = format!("{{connector=\"{source}\",task=\"0\"}}");
+    for name in [
+        "kafka_connect_source_task_metrics_source_record_poll_total",
+        "kafka_connect_source_task_metrics_source_record_write_total",
+    ] {
+        assert_eq!(
+            value(&text, &format!("{name}{src}")),
+            Some(0.0),
+            "{name} in:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn task_counters_match_the_records_in_kafka() {
     let dir = TempDir::new("metrics");

@@ -77,6 +77,8 @@ pub fn worker_config_def() -> ConfigDef {
             "Which client settings connectors may override (producer.override.*, consumer.override.*, admin.override.*): All, Principal (security.protocol, sasl.mechanism, sasl.jaas.config only) or None; Kafka Connect's class names work too.")
         .define("task.shutdown.graceful.timeout.ms", ConfigType::Long, Some("5000"), Importance::Low,
             "How long a stopping task may take to finish.")
+        .define("metrics.enabled", ConfigType::Boolean, Some("true"), Importance::Low,
+            "Sluice: whether tasks count what GET /metrics reports of them (Kafka Connect's source-task, sink-task and task-error counters, batch sizes, commit→ack latency). false leaves those at 0 (the worker's and Debezium's gauges remain): it exists to measure what the counting costs (docs/benchmarks.md).")
         .define("log.format", ConfigType::String, Some("text"), Importance::Low,
             "Sluice: the log format on stderr. text: one line per event, a task's lines prefixed with task{connector=... task=...}. json: one JSON object per line with timestamp, level, logger, message, the connector and task of a task's lines, and the event's fields (see docs/operations.md). Read before the rest of the worker config, so every line of the start is in it; SLUICE_WORKER_LOG_FORMAT=json sets it from the environment.")
         .validate(Validator::OneOf(vec!["text", "json"]))

@@ -133,9 +133,24 @@ pub fn source_time_ms(offset: &serde_json::Map<String, serde_json::Value>) -> Op
         .map(|s| s * 1000)
 }
 
+/// The worker's `metrics.enabled`: whether tasks count at all.
+static RECORDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Sets `metrics.enabled` for this process (read once at the worker's start).
+pub fn set_recording(on: bool) {
+    RECORDING.store(on, Ordering::Relaxed);
+}
+
+/// Whether tasks count what `GET /metrics` reports (`metrics.enabled`).
+pub fn recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+}
+
 impl TaskMetrics {
     pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        if recording() {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Records per second of each total (poll, write, read, send) over the
@@ -180,6 +195,9 @@ impl TaskMetrics {
 
     /// One batch of `n` records (a poll's or a put's).
     pub fn batch(&self, n: u64) {
+        if !recording() {
+            return;
+        }
         self.batch_size_max.fetch_max(n, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.batch_records.fetch_add(n, Ordering::Relaxed);

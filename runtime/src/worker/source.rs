@@ -350,6 +350,7 @@ impl Loop<'_> {
             // records have no source time).
             let timed = batch
                 .last()
+                .filter(|_| super::metrics::recording())
                 .and_then(|r| r.source_offset.as_deref())
                 .and_then(super::metrics::source_time_ms)
                 .map(|ms| (batch.len() - 1, ms));
