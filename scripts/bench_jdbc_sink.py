@@ -38,7 +38,7 @@ import time
 from confluent_kafka import Producer
 
 from bench_support import (DebeziumWorker, PrivateKafka, SharedKafka, SluiceWorker, cpu_secs,
-                           create_connector, create_topics, loadavg, settle, vm_hwm_kb)
+                           create_connector, create_topics, http, loadavg, settle, vm_hwm_kb)
 
 KEY_SCHEMA = {"type": "struct", "optional": False, "name": "bench.Key",
               "fields": [{"field": "id", "type": "int64", "optional": False}]}
@@ -146,7 +146,14 @@ def run_sink(label, port, pid, config, pg, table, n, distinct, last_id, timeout)
     create_connector(port, name, config)
     deadline = t0 + timeout
     done = None
+    polls = 0
     while time.time() < deadline:
+        polls += 1
+        if polls % 25 == 0:
+            st = http(port, "GET", f"/connectors/{name}/status")
+            failed = [t for t in st.get("tasks", []) if t.get("state") == "FAILED"]
+            if failed or st.get("connector", {}).get("state") == "FAILED":
+                sys.exit(f"{label}: the connector failed: {json.dumps(st)[:3000]}")
         if pg.count(table) == distinct and pg.run(
                 f"SELECT count(*) FROM {table} WHERE id = {last_id}") == "1":
             done = time.time()
