@@ -494,3 +494,38 @@ fn the_snapshot_reads_only_the_collections_of_its_include_list() {
         "b is not snapshotted"
     );
 }
+
+/// On a deployment where nothing is written, the server's periodic no-op
+/// moves the change stream's resume token, and heartbeats commit the
+/// stream's position: a restart resumes from a recent position, not from
+/// before the quiet spell.
+#[test]
+fn heartbeats_commit_a_position_on_a_deployment_where_nothing_is_written() {
+    let m = MemoryMongo::with_noop_every(1);
+    let db = unique("quiet").replace('-', "_");
+    py_at(&m.uri, &format!("c['{db}'].create_collection('t')"));
+    let dir = TempDir::new("mongo-quiet");
+    let s = worker(&dir);
+    let prefix = unique("mquiet");
+    let name = unique("mongo-quiet");
+    let mut cfg = base_config_at(&m.uri, &prefix, &db);
+    cfg["snapshot.mode"] = json!("no_data");
+    cfg["heartbeat.interval.ms"] = json!("300");
+    create(&s, &name, cfg);
+    // Nothing is written from here on: only the server's no-ops.
+    let first = wait_for("a committed position", Duration::from_secs(60), || {
+        let o = s.get(&format!("/connectors/{name}/offsets")).json();
+        o["offsets"][0]["offset"]["sec"].as_i64()
+    });
+    let later = wait_for(
+        "a later committed position",
+        Duration::from_secs(60),
+        || {
+            let o = s.get(&format!("/connectors/{name}/offsets")).json();
+            o["offsets"][0]["offset"]["sec"]
+                .as_i64()
+                .filter(|sec| *sec > first)
+        },
+    );
+    assert!(later > first);
+}

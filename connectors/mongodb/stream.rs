@@ -161,6 +161,29 @@ pub fn from_token(t: &ResumeToken) -> Option<Document> {
     }
 }
 
+/// The cluster time a resume token names, as Debezium reads it for a
+/// heartbeat's offset: mongod's `_data` is a hex KeyString whose first byte
+/// 0x82 (a Timestamp) is followed by the time and increment, big-endian;
+/// SecantusDB's is the hex of a BSON document holding a Timestamp.
+pub fn token_time(token: &Document) -> Option<Timestamp> {
+    let hex = token.get_str("_data").ok()?;
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    if bytes.first() == Some(&0x82) && bytes.len() >= 9 {
+        let t = u64::from_be_bytes(bytes[1..9].try_into().ok()?);
+        return Some(Timestamp {
+            time: (t >> 32) as u32,
+            increment: t as u32,
+        });
+    }
+    let d = Document::from_reader(bytes.as_slice()).ok()?;
+    d.values().find_map(|v| match v {
+        Bson::Timestamp(t) => Some(*t),
+        _ => None,
+    })
+}
+
 /// The stages after `$changeStream` that cursor.oversize.handling.mode asks for.
 fn pipeline(cfg: &MongoConfig) -> Vec<Document> {
     match cfg.oversize {
@@ -509,6 +532,14 @@ pub async fn stream(
                         last_heartbeat = Instant::now();
                         let pbrt = cs.resume_token().as_ref().and_then(from_token);
                         if pbrt.is_some() && pbrt != sent_token {
+                            // The offset's time moves with the token (a
+                            // restart in oplog mode reads from there).
+                            if let Some(t) = pbrt.as_ref().and_then(token_time) {
+                                if (t.time, t.increment) > (last.sec, last.ord) {
+                                    last.sec = t.time;
+                                    last.ord = t.increment;
+                                }
+                            }
                             last.resume_token = pbrt.clone();
                             sent_token = pbrt;
                             let offset = Arc::new(last.to_json());
@@ -668,6 +699,30 @@ pub async fn current_position(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_tokens_time_is_read_from_mongods_and_secantusdbs_forms() {
+        // mongod: 0x82, then time and increment (big-endian), then more.
+        let mongod = doc! {"_data": "8265F1A2B3000000042B022C0100296E5A1004"};
+        assert_eq!(
+            token_time(&mongod),
+            Some(Timestamp {
+                time: 0x65F1A2B3,
+                increment: 4
+            })
+        );
+        // SecantusDB: the hex of {s: 2, t: Timestamp(0x6b17339a, 7), n: ...}.
+        let secantus = doc! {"_data": "3b00000010730002000000117400070000009a33176b026e001500000061646d696e2e24636d642e61676772656761746500036b00050000000000"};
+        assert_eq!(
+            token_time(&secantus),
+            Some(Timestamp {
+                time: 0x6b17339a,
+                increment: 7
+            })
+        );
+        assert_eq!(token_time(&doc! {"_data": "zz"}), None);
+        assert_eq!(token_time(&doc! {}), None);
+    }
 
     #[test]
     fn decodes_change_stream_documents() {

@@ -307,6 +307,12 @@ impl MemoryMongo {
         Self::start_with(&["--oplog-max-entries", "20"])
     }
 
+    /// One that writes a no-op oplog entry every `secs` seconds, as a
+    /// mongod replica set does every 10.
+    pub fn with_noop_every(secs: u32) -> MemoryMongo {
+        Self::start_with(&["--noop-heartbeat-seconds", &secs.to_string()])
+    }
+
     fn start_with(args: &[&str]) -> MemoryMongo {
         require_mongodb();
         let port = free_port();
