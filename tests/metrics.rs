@@ -28,6 +28,8 @@ fn with_metrics_disabled_the_task_counters_stay_zero() {
     let source = unique("msrc-off");
     let body = json!({"name": source, "config": {"connector.class": "FileStreamSource", "file": input, "topic": topic}});
     assert_eq!(s.post("/connectors", &body.to_string()).status, 201);
+    // A committed offset: the topic exists (the broker acked a record).
+    s.wait_committed_offset(&source, Duration::from_secs(60));
     wait_for("20 records in the topic", Duration::from_secs(60), || {
         (watermarks(&kafka_bootstrap(), &topic, 0).1 == 20).then_some(())
     });
