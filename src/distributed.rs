@@ -25,7 +25,7 @@ pub async fn run(mut registry: sluice_runtime::Registry, worker_file: PathBuf) -
     let loggers = init_logging(&worker_file);
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     crate::startup::check_worker_keys(&cfg, true)?;
-    crate::startup::apply_metrics_enabled(&cfg);
+    sluice_runtime::worker::metrics::set_recording(cfg.metrics_enabled);
     let dc = DistributedConfig::from_worker(&cfg).map_err(|e| anyhow!("{e}"))?;
     load_plugins(&mut registry, &cfg);
     let listeners = bind_rest(&cfg).await?;

@@ -39,7 +39,7 @@ pub async fn run(
     let loggers = init_logging(&worker_file);
     let cfg = WorkerConfig::from_file(&worker_file).map_err(|e| anyhow!("{e}"))?;
     crate::startup::check_worker_keys(&cfg, false)?;
-    crate::startup::apply_metrics_enabled(&cfg);
+    sluice_runtime::worker::metrics::set_recording(cfg.metrics_enabled);
     load_plugins(&mut registry, &cfg);
     let offset_file = cfg.offset_file.clone().ok_or_else(|| {
         anyhow!("worker config: offset.storage.file.filename is not set; standalone mode keeps source offsets in that file (e.g. offset.storage.file.filename=/var/lib/sluice/connect.offsets)")

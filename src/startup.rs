@@ -53,15 +53,6 @@ pub(crate) fn report_fatal(e: &anyhow::Error) {
     }
 }
 
-/// Applies `metrics.enabled` (validated with the rest of the worker config).
-pub(crate) fn apply_metrics_enabled(cfg: &WorkerConfig) {
-    let value = cfg
-        .props
-        .get("metrics.enabled")
-        .map(|v| v.trim().to_ascii_lowercase());
-    sluice_runtime::worker::metrics::set_recording(value.as_deref() != Some("false"));
-}
-
 /// Worker keys Sluice refuses stop the start; keys it will not act on are
 /// named once, each in a warning.
 pub(crate) fn check_worker_keys(cfg: &WorkerConfig, distributed: bool) -> Result<()> {

@@ -268,6 +268,12 @@ pub fn regexes(cfg: &Config, key: &str, literal: bool) -> Result<Vec<Regex>, Con
         .collect()
 }
 
+/// Whether an include list (`snapshot.include.collection.list` and the
+/// like) takes `id`: an empty list takes everything.
+pub fn included(list: &[Regex], id: &str) -> bool {
+    list.is_empty() || list.iter().any(|r| r.is_match(id))
+}
+
 /// A validator: one of `v`, ignoring case.
 pub fn one_of(v: &[&'static str]) -> Validator {
     Validator::OneOf(v.to_vec())

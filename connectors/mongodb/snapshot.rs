@@ -36,6 +36,7 @@ use super::config::{CaptureScope, MongoConfig};
 use super::events::EventBuilder;
 use super::offset::MongoOffset;
 use super::stream::{flush, task_error, StreamError};
+use crate::debezium::config::included;
 use crate::debezium::feed::FeedTx;
 use crate::debezium::progress::SnapshotProgress;
 
@@ -85,10 +86,7 @@ pub async fn snapshot(
     let collections: Vec<(String, String)> = captured_collections(client, cfg)
         .await?
         .into_iter()
-        .filter(|(db, coll)| {
-            let id = format!("{db}.{coll}");
-            cfg.snapshot_include.is_empty() || cfg.snapshot_include.iter().any(|r| r.is_match(&id))
-        })
+        .filter(|(db, coll)| included(&cfg.snapshot_include, &format!("{db}.{coll}")))
         .collect();
     tracing::info!(
         "snapshot of {} collections from sec={} ord={}",

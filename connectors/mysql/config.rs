@@ -14,7 +14,7 @@ use regex::Regex;
 use sluice_api::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 
 use crate::debezium::config::{
-    one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
+    included, one_of, regex_list, regexes, CommonConfig, CommonKeys, SnapshotMode,
 };
 
 use super::column::{BigintUnsignedMode, BinaryMode, DecimalMode, DecodeOptions, TimePrecision};
@@ -393,8 +393,7 @@ impl MySqlConfig {
     /// Whether the initial snapshot reads the rows of `db.table`
     /// (snapshot.include.collection.list).
     pub fn snapshots_rows_of(&self, db: &str, table: &str) -> bool {
-        self.snapshot_include.is_empty()
-            || any_full_match(&self.snapshot_include, &format!("{db}.{table}"))
+        included(&self.snapshot_include, &format!("{db}.{table}"))
     }
 
     pub fn parse(props: &Props, flavor: Flavor) -> Result<MySqlConfig, ConfigError> {

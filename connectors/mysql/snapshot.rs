@@ -431,7 +431,8 @@ pub async fn snapshot(
             "snapshot: table {}/{n_tables} {id} (~{estimate} rows)",
             ti + 1
         );
-        let sql = match cfg.select_overrides.get(&id) {
+        let overridden = cfg.select_overrides.get(&id);
+        let sql = match overridden {
             Some(sql) => {
                 tracing::info!(
                     "snapshot: {id} is read by snapshot.select.statement.overrides.{id}: {sql}"
@@ -448,10 +449,14 @@ pub async fn snapshot(
                 )
             }
         };
-        let ncols = conn.query_start(&sql).await.map_err(|e| match cfg.select_overrides.contains_key(&id) {
-            true => MySqlError::Config(format!("{e}; the snapshot of {id} ran snapshot.select.statement.overrides.{id}: correct that statement")),
-            false => e,
-        })?.len();
+        let ncols = conn
+            .query_start(&sql)
+            .await
+            .map_err(|e| match overridden {
+                Some(_) => MySqlError::Config(format!("{e}; the snapshot of {id} ran snapshot.select.statement.overrides.{id}: correct that statement")),
+                None => e,
+            })?
+            .len();
         if ncols != def.columns.len() {
             return Err(MySqlError::Config(format!(
                 "snapshot.select.statement.overrides.{id} returns {ncols} columns, but {id} has {}: the statement must return the table's columns in its order (SELECT * FROM {id} WHERE ...)",

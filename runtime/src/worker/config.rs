@@ -32,6 +32,8 @@ pub struct WorkerConfig {
     pub offset_file: Option<PathBuf>,
     pub config_file: Option<PathBuf>,
     pub offset_flush_interval_ms: u64,
+    /// `metrics.enabled`: whether tasks count what GET /metrics reports.
+    pub metrics_enabled: bool,
     pub plugin_path: Vec<PathBuf>,
     pub group_id: Option<String>,
     /// `config.providers`: what `${provider:path:key}` in connector configs
@@ -189,6 +191,7 @@ impl WorkerConfig {
             offset_file,
             config_file,
             offset_flush_interval_ms: flush as u64,
+            metrics_enabled: cfg.bool("metrics.enabled").unwrap_or(true),
             plugin_path: cfg
                 .list("plugin.path")
                 .into_iter()
